@@ -1,0 +1,291 @@
+"""The audit trail: one BigQuery row per state change of a table (or of the whole run).
+
+Rows are written by parallel pipeline steps at the same moment, so the write must
+not contend on the table. Streaming inserts (``insert_rows_json``) are the mechanism:
+on BigQuery they do not count against the 1,500 load jobs per table per day, need no
+job slot, are safe from many writers at once and are visible to queries at once
+(from the streaming buffer). A load job per row would be atomic too but is slow
+(seconds) and quota-bound; DML INSERTs queue behind each other per table. The
+emulator accepts streaming from many threads, makes the rows visible at once and
+de-duplicates ``insertId`` like BigQuery; this was checked on local-bigquery 0.3.2.
+
+The audit row is append-only: a table's history is its sequence of rows
+(In Progress, then Completed or Failed), never an update, because streamed rows
+cannot be changed by DML for a while on BigQuery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from google.api_core import exceptions
+from google.cloud import bigquery
+from pydantic import BaseModel, ConfigDict, Field
+
+from bqsynth.integrity import quote_table
+from bqsynth.load import ensure_dataset
+from bqsynth.models import ColumnSchema, Status
+
+Stage = Literal["profile", "plan", "generate", "load", "run"]
+
+# (name, type, description); every column is NULLABLE so that adding one later is a
+# compatible change and a record may leave what does not apply to its stage empty.
+AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("batch_id", "STRING", "One pipeline run; every row of a run shares it"),
+    ("stage", "STRING", "profile | plan | generate | load | run"),
+    ("status", "STRING", "In Progress | Completed | Failed"),
+    ("table_name", "STRING", "Short table name within the run; empty for run-level rows"),
+    ("source_table", "STRING", "Source table id or gs:// path"),
+    ("target_table", "STRING", "Target table id"),
+    ("gcs_bucket_name", "STRING", "Bucket the generated files are written to"),
+    ("input_gcs_path", "STRING", "gs:// path of the generated files (or of a file source)"),
+    ("header_gcs_path", "STRING", "gs:// path of the custom header file, if any"),
+    ("user_requested_table_count", "INT64", "Tables the user asked for in this run"),
+    ("column_names", "STRING", "Comma-separated top-level column names"),
+    ("column_header_flag", "BOOL", "Whether the files carry a header line"),
+    ("delimiter", "STRING", "Field delimiter of delimited files"),
+    ("custom_header", "STRING", "Custom header lines written before the data"),
+    ("schema", "STRING", "JSON list of the table's columns (bqsynth ColumnSchema)"),
+    ("num_records_generated", "INT64", "Rows generated (or loaded, for the load stage)"),
+    ("error_message", "STRING", "Why the stage failed"),
+    ("seconds", "FLOAT64", "Duration of the stage so far"),
+    ("insert_timestamp", "TIMESTAMP", "When the row was written (UTC); the partitioning column"),
+)
+
+PARTITION_COLUMN = "insert_timestamp"
+CLUSTER_COLUMNS = ["batch_id", "table_name"]
+# On BigQuery a streaming insert into a table created seconds ago can get a 404 for a
+# short while; waiting this long before giving up covers that without hiding a real miss.
+NOT_FOUND_GRACE_SECONDS = 30.0
+
+
+class AuditError(RuntimeError):
+    """The audit trail could not be created, written or read."""
+
+
+def audit_schema() -> list[bigquery.SchemaField]:
+    return [
+        bigquery.SchemaField(name, field_type, mode="NULLABLE", description=description)
+        for name, field_type, description in AUDIT_COLUMNS
+    ]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def column_names_csv(columns: Sequence[ColumnSchema]) -> str:
+    return ",".join(column.name for column in columns)
+
+
+def schema_json(columns: Sequence[ColumnSchema]) -> str:
+    """The column list as compact JSON, the same shape ``ColumnSchema`` reads back."""
+    return json.dumps([column.model_dump(mode="json", exclude_defaults=True) for column in columns])
+
+
+class AuditRecord(BaseModel):
+    """One audit row. ``schema`` is a field name BaseModel already uses, hence the alias."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    batch_id: str
+    stage: Stage
+    status: Status
+    table_name: str | None = None
+    source_table: str | None = None
+    target_table: str | None = None
+    gcs_bucket_name: str | None = None
+    input_gcs_path: str | None = None
+    header_gcs_path: str | None = None
+    user_requested_table_count: int | None = None
+    column_names: str | None = None
+    column_header_flag: bool | None = None
+    delimiter: str | None = None
+    custom_header: str | None = None
+    schema_: str | None = Field(default=None, alias="schema")
+    num_records_generated: int | None = None
+    error_message: str | None = None
+    seconds: float | None = None
+    insert_timestamp: datetime = Field(default_factory=_utc_now)
+
+    def with_columns(self, columns: Sequence[ColumnSchema]) -> AuditRecord:
+        """A copy that also records the column names and the schema JSON."""
+        return self.model_copy(
+            update={"column_names": column_names_csv(columns), "schema_": schema_json(columns)}
+        )
+
+    def evolve(self, **fields: Any) -> AuditRecord:
+        """A validated copy with ``fields`` changed and, unless given, a fresh ``insert_timestamp``.
+
+        Prefer it to ``model_copy(update=...)``, which neither validates nor moves the
+        timestamp, so a Completed row would carry the time its In Progress row was made.
+        """
+        data = self.model_dump(by_alias=False)
+        data.update(fields)
+        if "insert_timestamp" not in fields:
+            data["insert_timestamp"] = _utc_now()
+        return AuditRecord.model_validate(data)
+
+    def to_row(self) -> dict[str, Any]:
+        """The JSON row for BigQuery: column names as in ``AUDIT_COLUMNS``, UTC ISO timestamp."""
+        row = self.model_dump(mode="json", by_alias=True)
+        row["insert_timestamp"] = _iso_utc(self.insert_timestamp)
+        return row
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> AuditRecord:
+        """Read a row back; columns this version does not know are ignored, not fatal."""
+        known = {name for name, _, _ in AUDIT_COLUMNS}
+        return cls.model_validate({key: value for key, value in row.items() if key in known})
+
+    def insert_id(self) -> str:
+        """Deterministic ``insertId``: a retried request for the same record is de-duplicated."""
+        return hashlib.sha256(json.dumps(self.to_row(), sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _iso_utc(moment: datetime) -> str:
+    # A naive datetime is taken as UTC rather than local time: pipeline workers run in UTC
+    # and BigQuery would otherwise read a local wall-clock time as UTC anyway.
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def table_reference(client: bigquery.Client, table_id: str) -> bigquery.TableReference:
+    """``project.dataset.table``, or ``dataset.table`` in the client's project."""
+    try:
+        return bigquery.TableReference.from_string(table_id, default_project=client.project)
+    except ValueError as error:
+        raise AuditError(
+            f"audit table id must be project.dataset.table or dataset.table, got {table_id!r}"
+        ) from error
+
+
+def _missing_columns(actual: Sequence[bigquery.SchemaField]) -> list[bigquery.SchemaField]:
+    present = {field.name for field in actual}
+    return [field for field in audit_schema() if field.name not in present]
+
+
+def new_audit_table(reference: bigquery.TableReference) -> bigquery.Table:
+    """The audit table to create: partitioned by day and clustered by batch, so that
+    reading one batch scans little (local-bigquery accepts both)."""
+    table = bigquery.Table(reference, schema=audit_schema())
+    table.time_partitioning = bigquery.TimePartitioning(
+        type_=bigquery.TimePartitioningType.DAY, field=PARTITION_COLUMN
+    )
+    table.clustering_fields = CLUSTER_COLUMNS
+    return table
+
+
+def ensure_audit_table(
+    client: bigquery.Client, audit_table_id: str, location: str | None = None
+) -> bigquery.Table:
+    """Create the audit dataset and table when missing; add columns an older table lacks.
+
+    Safe to call from parallel steps: creation races end in "already exists", which is
+    what we want. Looked up before created, because creating needs a permission that a
+    pipeline writing into an existing audit table may rightly not have.
+    """
+    reference = table_reference(client, audit_table_id)
+    try:
+        ensure_dataset(client, bigquery.DatasetReference(reference.project, reference.dataset_id), location)
+        try:
+            existing = client.get_table(reference)
+        except exceptions.NotFound:
+            existing = client.create_table(new_audit_table(reference), exists_ok=True)
+        missing = _missing_columns(existing.schema)
+        if missing:
+            # Appending NULLABLE columns is a compatible change; older rows read them as NULL.
+            existing.schema = list(existing.schema) + missing
+            existing = client.update_table(existing, ["schema"])
+        return existing
+    except exceptions.GoogleAPICallError as error:
+        raise AuditError(
+            f"could not create or update the audit table {audit_table_id}: {error.message}. "
+            "Check that the identity running the pipeline may create datasets and tables there, "
+            "or point the audit table at a dataset it can write to."
+        ) from error
+
+
+def write_audit(client: bigquery.Client, audit_table_id: str, record: AuditRecord) -> None:
+    """Stream one audit row; raise ``AuditError`` when BigQuery rejects it.
+
+    ``insert_rows_json`` reports rejected rows in its return value, not as an exception;
+    an empty list is the only success.
+    """
+    deadline = time.monotonic() + NOT_FOUND_GRACE_SECONDS
+    while True:
+        try:
+            errors = client.insert_rows_json(audit_table_id, [record.to_row()], row_ids=[record.insert_id()])
+            break
+        except exceptions.NotFound as error:
+            if time.monotonic() >= deadline or not _table_exists(client, audit_table_id):
+                raise AuditError(
+                    f"audit table {audit_table_id} not found: {error.message}. "
+                    "Call ensure_audit_table first (the pipeline does at its start)."
+                ) from error
+            time.sleep(2.0)
+        except exceptions.GoogleAPICallError as error:
+            raise AuditError(f"could not write the audit row to {audit_table_id}: {error.message}") from error
+    if errors:
+        raise AuditError(
+            f"BigQuery rejected the audit row for batch {record.batch_id}, stage {record.stage}, "
+            f"table {record.table_name or '-'} in {audit_table_id}: {_describe_insert_errors(errors)}. "
+            "If the audit table was created by another version, compare its schema with audit_schema()."
+        )
+
+
+def _table_exists(client: bigquery.Client, table_id: str) -> bool:
+    try:
+        client.get_table(table_id)
+    except exceptions.NotFound:
+        return False
+    return True
+
+
+def _describe_insert_errors(errors: Sequence[Mapping[str, Any]]) -> str:
+    messages = [
+        f"{e.get('location') or 'row'}: {e.get('message') or e.get('reason')}"
+        for entry in errors
+        for e in entry.get("errors", [])
+    ]
+    return "; ".join(messages) or json.dumps(list(errors))
+
+
+_STATUS_ORDER = ("In Progress", "Completed", "Failed")
+_STAGE_ORDER = ("run", "profile", "plan", "generate", "load")
+
+
+def _rank(column: str, values: Sequence[str]) -> str:
+    cases = " ".join(f"WHEN '{value}' THEN {rank}" for rank, value in enumerate(values))
+    return f"CASE {column} {cases} ELSE {len(values)} END"
+
+
+def read_audit_sql(audit_table_id: str) -> str:
+    """All rows of one batch (``@batch_id``), oldest first.
+
+    Parallel steps can write within the same microsecond, so ties are broken by the
+    life cycle (In Progress before its outcome, stages in pipeline order), not alphabetically.
+    """
+    return (
+        f"SELECT * FROM {quote_table(audit_table_id)} WHERE batch_id = @batch_id"
+        f" ORDER BY insert_timestamp, {_rank('status', _STATUS_ORDER)}, {_rank('stage', _STAGE_ORDER)},"
+        " table_name"
+    )
+
+
+def read_audit(client: bigquery.Client, audit_table_id: str, batch_id: str) -> list[AuditRecord]:
+    config = bigquery.QueryJobConfig(
+        query_parameters=[bigquery.ScalarQueryParameter("batch_id", "STRING", batch_id)]
+    )
+    try:
+        rows = client.query(read_audit_sql(audit_table_id), job_config=config).result()
+    except exceptions.GoogleAPICallError as error:
+        raise AuditError(
+            f"could not read the audit trail of batch {batch_id} from {audit_table_id}: {error.message}"
+        ) from error
+    return [AuditRecord.from_row(dict(row.items())) for row in rows]

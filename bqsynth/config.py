@@ -1,0 +1,73 @@
+"""Run configuration: pipeline parameters from a YAML file, overridden by command-line flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from bqsynth.models import StrictModel
+
+
+class ConfigError(Exception):
+    """A configuration file or flag is invalid; the message says which and how to fix it."""
+
+
+class RunConfig(StrictModel):
+    """The pipeline's parameters. Names match ``pipeline.py`` one for one."""
+
+    source_tables: list[str] = Field(description="Fully qualified source tables: project.dataset.table")
+    target_project: str = Field(default="", description="Project of the target dataset (default: the sources')")
+    target_dataset: str = Field(default="bqsynth_synthetic", description="Dataset receiving the synthetic tables")
+    record_counts: dict[str, int] = Field(default_factory=dict, description="Rows per table, by short table name")
+    scale: float = Field(default=1.0, gt=0, description="Rows = source rows x scale for tables without a count")
+    seed: int = Field(default=42, description="Same seed, same data")
+    staging_bucket: str = Field(default="bqsynth-staging", description="GCS bucket for the generated files")
+    audit_table: str = Field(default="", description="project.dataset.table of the audit log (default: target dataset)")
+    batch_id: str = Field(default="", description="Batch identifier; empty = a new one per run")
+    sample_rows: int = Field(default=200, ge=0, le=10_000, description="Rows sampled per source table")
+    min_category_count: int = Field(default=5, ge=1, description="Categories seen fewer times are never emitted")
+    write_disposition: Literal["WRITE_TRUNCATE", "WRITE_APPEND"] = "WRITE_TRUNCATE"
+
+    @field_validator("source_tables")
+    @classmethod
+    def _fully_qualified(cls, tables: list[str]) -> list[str]:
+        if not tables:
+            raise ValueError("name at least one source table")
+        for table in tables:
+            if table.count(".") != 2 or any(not part for part in table.split(".")):
+                raise ValueError(f"source table {table!r} must be fully qualified as project.dataset.table")
+        names = [t.split(".")[-1] for t in tables]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"source tables share the short name(s) {duplicates}; each needs its own name")
+        return tables
+
+    def resolved(self) -> RunConfig:
+        """Defaults that depend on other fields filled in."""
+        project = self.target_project or self.source_tables[0].split(".")[0]
+        audit = self.audit_table or f"{project}.{self.target_dataset}.bqsynth_audit"
+        return self.model_copy(update={"target_project": project, "audit_table": audit})
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any]) -> RunConfig:
+    """Read ``path`` (YAML) if given, apply non-None ``overrides``, validate."""
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError as error:
+            raise ConfigError(f"config file {path} does not exist") from error
+        except yaml.YAMLError as error:
+            raise ConfigError(f"config file {path} is not valid YAML: {error}") from error
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of parameter names to values")
+        data.update(loaded)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return RunConfig.model_validate(data).resolved()
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"invalid configuration ({path or 'flags'}): {problems}") from error

@@ -1,0 +1,104 @@
+"""Keys as pure functions of (seed, table, row index).
+
+Tables are generated in parallel, in separate processes, so a child table cannot look
+up its parent's rows. Instead, the key of parent row ``i`` is recomputed from the
+parent's ``SequenceKey``, and the parent row a child row points at is a deterministic
+draw from ``(seed, child table, column, child row index)``. Referential integrity then
+holds by construction, across tables and shards, and a seed reproduces the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+
+from bqsynth.models import SequenceKey, ValueCount
+
+_UNIT = float(1 << 64)
+
+
+def stable_uniform(seed: int, *parts: object) -> float:
+    """A uniform number in [0, 1) that depends only on the arguments (not on process or order)."""
+    text = "\x1f".join([str(seed), *map(str, parts)]).encode()
+    (value,) = struct.unpack("<Q", hashlib.blake2b(text, digest_size=8).digest())
+    return value / _UNIT
+
+
+def sequence_key_value(spec: SequenceKey, index: int) -> int | str:
+    """The key of row ``index`` (0-based) of a table whose key is ``spec``."""
+    number = spec.start + index * spec.step
+    if not spec.as_string:
+        return number
+    return f"{spec.prefix}{number:0{spec.width}d}"
+
+
+def parent_index(seed: int, child_table: str, column: str, row_index: int, parent_rows: int, skew: float) -> int:
+    """The parent row a child row refers to.
+
+    With ``skew == 0`` every parent is equally likely. Otherwise ``u ** (1 + skew)``
+    concentrates children on low parent indices: the first ``k`` of ``n`` parents receive
+    a share ``(k / n) ** (1 / (1 + skew))`` of all children, which is how
+    ``estimate_skew`` fits ``skew`` from profiled top fan-outs.
+    """
+    if parent_rows <= 0:
+        raise ValueError(f"{child_table}.{column}: the parent table has no rows to refer to")
+    u = stable_uniform(seed, child_table, column, row_index)
+    if skew > 0:
+        u = u ** (1.0 + skew)
+    return min(int(u * parent_rows), parent_rows - 1)
+
+
+def self_reference_index(seed: int, table: str, column: str, row_index: int) -> int | None:
+    """A smaller row index of the same table (a manager id), or None for the first row."""
+    if row_index == 0:
+        return None
+    return min(int(stable_uniform(seed, table, column, row_index) * row_index), row_index - 1)
+
+
+def estimate_skew(top_counts: list[ValueCount], child_rows: int, parent_rows: int) -> float:
+    """Fit the fan-out skew from the child column's most frequent parent keys.
+
+    The top ``k`` parents hold a share ``f`` of the children; under the model in
+    ``parent_index`` that share is ``(k / n) ** (1 / (1 + skew))``, so
+    ``skew = ln(k / n) / ln(f) - 1``. Uniform fan-out gives about 0.
+    """
+    counts = [c.count for c in top_counts if c.value is not None and c.count > 0]
+    if not counts or child_rows <= 0 or parent_rows <= 1:
+        return 0.0
+    k = min(len(counts), parent_rows - 1)
+    share = min(sum(sorted(counts, reverse=True)[:k]) / child_rows, 0.999999)
+    parent_share = k / parent_rows
+    if share <= parent_share:
+        return 0.0
+    return round(max(0.0, min(math.log(parent_share) / math.log(share) - 1.0, 20.0)), 4)
+
+
+def pattern_value(pattern: str, index: int, seed: int, salt: str, unique: bool) -> str:
+    """Fill a shape template: ``#`` a digit, ``?`` an uppercase letter, anything else literal.
+
+    With ``unique`` the digits encode ``index`` through a fixed bijection of
+    ``[0, 10**digits)`` (multiplication by a number coprime to 10), so values never repeat
+    and do not look sequential. Letters are then drawn from the hash.
+    """
+    digits = pattern.count("#")
+    if unique:
+        space = 10**digits
+        if index >= space:
+            raise ValueError(f"pattern {pattern!r} has room for {space} unique values, row {index} asks for more")
+        offset = int(stable_uniform(seed, salt, "offset") * space)
+        number = (index * 7_919_007 + offset) % space  # 7919007 is odd and not a multiple of 5
+        digit_text = f"{number:0{digits}d}" if digits else ""
+    else:
+        digit_text = "".join(str(int(stable_uniform(seed, salt, index, i) * 10)) for i in range(digits))
+    out: list[str] = []
+    d = 0
+    for position, char in enumerate(pattern):
+        if char == "#":
+            out.append(digit_text[d])
+            d += 1
+        elif char == "?":
+            out.append(chr(ord("A") + int(stable_uniform(seed, salt, index, "L", position) * 26)))
+        else:
+            out.append(char)
+    return "".join(out)

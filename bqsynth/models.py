@@ -1,0 +1,390 @@
+"""Typed models that cross every stage boundary.
+
+Each pipeline step reads one of these from a JSON artifact and writes another:
+``TableProfile`` (profile) -> ``DatasetPlan`` (plan) -> ``TableResult`` (generate,
+load) -> ``RunSummary``. Keeping them here, free of I/O, lets the stages be tested
+without BigQuery and lets a second executor interpret a ``DatasetPlan`` later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Mode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
+Scalar = str | int | float | bool | None
+
+# BigQuery's legacy names (returned by the REST API) mapped to the standard SQL names we use.
+_TYPE_ALIASES = {
+    "INTEGER": "INT64",
+    "FLOAT": "FLOAT64",
+    "BOOLEAN": "BOOL",
+    "STRUCT": "RECORD",
+    "BIGDECIMAL": "BIGNUMERIC",
+    "DECIMAL": "NUMERIC",
+}
+
+
+def normalise_type(field_type: str) -> str:
+    """Standard SQL spelling of a BigQuery type name (INTEGER -> INT64, BOOLEAN -> BOOL, ...)."""
+    upper = field_type.upper()
+    return _TYPE_ALIASES.get(upper, upper)
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------------------------------------
+# Profiles
+# ---------------------------------------------------------------------------------------------
+
+
+class ColumnSchema(StrictModel):
+    """One BigQuery column, nested fields included, as read from ``get_table().schema``."""
+
+    name: str
+    type: str
+    mode: Mode = "NULLABLE"
+    description: str | None = None
+    fields: list[ColumnSchema] = Field(default_factory=list)
+
+    @property
+    def is_record(self) -> bool:
+        return self.type == "RECORD"
+
+    @property
+    def is_repeated(self) -> bool:
+        return self.mode == "REPEATED"
+
+
+class ValueCount(StrictModel):
+    value: Scalar
+    count: int
+
+
+class ColumnStats(StrictModel):
+    """Statistics of one leaf column (``address.city`` for a RECORD field), computed in BigQuery.
+
+    For a REPEATED column the value statistics describe the array elements and the
+    ``array_*`` fields the array lengths. Dates and timestamps are ISO strings so that the
+    model round-trips through JSON unchanged.
+    """
+
+    path: str
+    type: str
+    row_count: int
+    null_count: int = 0
+    distinct_count: int = 0
+    top_values: list[ValueCount] = Field(default_factory=list)
+    quantiles: list[Scalar] = Field(default_factory=list)
+    min_value: Scalar = None
+    max_value: Scalar = None
+    min_length: int | None = None
+    max_length: int | None = None
+    avg_length: float | None = None
+    max_scale: int | None = None
+    array_length_counts: list[ValueCount] = Field(default_factory=list)
+
+    @property
+    def null_rate(self) -> float:
+        return self.null_count / self.row_count if self.row_count else 0.0
+
+    @property
+    def non_null_count(self) -> int:
+        return self.row_count - self.null_count
+
+    @property
+    def distinct_ratio(self) -> float:
+        """Distinct values per non-null value: ~1.0 for keys and identifiers."""
+        return self.distinct_count / self.non_null_count if self.non_null_count else 0.0
+
+
+class ForeignKey(StrictModel):
+    columns: list[str]
+    referenced_table: str
+    referenced_columns: list[str]
+
+
+class TableProfile(StrictModel):
+    """Everything the planner may know about one source table."""
+
+    table_id: str = Field(description="Fully qualified source table: project.dataset.table")
+    name: str = Field(description="Short table name, unique within one run")
+    description: str | None = None
+    row_count: int = 0
+    columns: list[ColumnSchema] = Field(default_factory=list)
+    primary_key: list[str] = Field(default_factory=list)
+    foreign_keys: list[ForeignKey] = Field(default_factory=list)
+    stats: dict[str, ColumnStats] = Field(default_factory=dict)
+    sample: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = Field(default=None, description="Why profiling failed; the table is then skipped")
+
+    def column(self, name: str) -> ColumnSchema:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.table_id} has no column {name!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans: a closed vocabulary of generators, discriminated by ``kind``
+# ---------------------------------------------------------------------------------------------
+
+
+class SequenceKey(StrictModel):
+    """A unique key computed from the row index: ``start + index * step``, optionally formatted.
+
+    Any table can recompute the key of row ``i`` of any other table, which is what keeps
+    foreign keys valid although tables are generated in parallel.
+    """
+
+    kind: Literal["sequence_key"] = "sequence_key"
+    start: int = 1
+    step: int = 1
+    prefix: str = ""
+    width: int = 0
+    as_string: bool = False
+
+
+class ForeignKeyRef(StrictModel):
+    """A parent's key: the parent row index is drawn from the fan-out distribution."""
+
+    kind: Literal["foreign_key"] = "foreign_key"
+    parent_table: str
+    parent_column: str
+    parent_rows: int
+    parent_key: SequenceKey
+    skew: float = Field(default=0.0, ge=0.0, description="0 = uniform fan-out; larger = a few parents get most children")
+
+
+class FakerValue(StrictModel):
+    """A value with the right shape from an allowlisted Faker provider; never a source value."""
+
+    kind: Literal["faker"] = "faker"
+    provider: str
+    unique: bool = False
+
+
+class Categorical(StrictModel):
+    """Observed values with their frequencies (rare values already suppressed)."""
+
+    kind: Literal["categorical"] = "categorical"
+    values: list[Scalar]
+    weights: list[float]
+
+
+class NumberFromQuantiles(StrictModel):
+    """A number drawn from the profiled distribution: piecewise-linear between quantiles."""
+
+    kind: Literal["number"] = "number"
+    quantiles: list[float]
+    integer: bool = False
+    decimals: int | None = None
+
+
+class TemporalFromQuantiles(StrictModel):
+    """A DATE, DATETIME or TIMESTAMP drawn between profiled quantiles (ISO strings)."""
+
+    kind: Literal["temporal"] = "temporal"
+    type: Literal["DATE", "DATETIME", "TIMESTAMP", "TIME"]
+    quantiles: list[str]
+
+
+class BooleanValue(StrictModel):
+    kind: Literal["boolean"] = "boolean"
+    p_true: float = Field(ge=0.0, le=1.0)
+
+
+class PatternString(StrictModel):
+    """A string with the shape of an identifier, e.g. ``ACC-########`` (# digit, ? letter).
+
+    ``unique`` derives the digits from the row index so that values never repeat.
+    """
+
+    kind: Literal["pattern"] = "pattern"
+    pattern: str
+    unique: bool = False
+
+
+class FreeText(StrictModel):
+    kind: Literal["text"] = "text"
+    min_length: int = 1
+    max_length: int = 50
+
+
+class RecordValue(StrictModel):
+    kind: Literal["record"] = "record"
+    fields: list[ColumnPlan]
+
+
+class ArrayValue(StrictModel):
+    kind: Literal["array"] = "array"
+    element: Generator
+    lengths: Categorical
+
+
+class NullValue(StrictModel):
+    kind: Literal["null"] = "null"
+
+
+Generator = Annotated[
+    SequenceKey
+    | ForeignKeyRef
+    | FakerValue
+    | Categorical
+    | NumberFromQuantiles
+    | TemporalFromQuantiles
+    | BooleanValue
+    | PatternString
+    | FreeText
+    | RecordValue
+    | ArrayValue
+    | NullValue,
+    Field(discriminator="kind"),
+]
+
+GENERATOR_KINDS = (
+    "sequence_key",
+    "foreign_key",
+    "faker",
+    "categorical",
+    "number",
+    "temporal",
+    "boolean",
+    "pattern",
+    "text",
+    "record",
+    "array",
+    "null",
+)
+
+
+class ColumnPlan(StrictModel):
+    name: str
+    type: str
+    mode: Mode = "NULLABLE"
+    semantic_type: str = "unknown"
+    generator: Generator
+    null_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    identifying: bool = Field(default=False, description="Source values must never appear in the output")
+    reason: str = Field(default="", description="Why this generator was chosen")
+
+
+class Relationship(StrictModel):
+    child_table: str
+    child_columns: list[str]
+    parent_table: str
+    parent_columns: list[str]
+    origin: Literal["declared", "inferred"]
+    confidence: float = 1.0
+    evidence: str = ""
+
+
+class TablePlan(StrictModel):
+    name: str
+    source_table: str
+    target_table: str
+    row_count: int = Field(ge=0)
+    columns: list[ColumnPlan]
+    schema_: list[ColumnSchema] = Field(alias="schema")
+    primary_key: list[str] = Field(default_factory=list)
+    recipe: str = Field(default="", description="Snowfakery recipe compiled from this plan")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PlanFailure(StrictModel):
+    table: str
+    source_table: str
+    error: str
+
+
+class DatasetPlan(StrictModel):
+    seed: int
+    engine: str = "offline"
+    tables: list[TablePlan]
+    relationships: list[Relationship] = Field(default_factory=list)
+    failures: list[PlanFailure] = Field(default_factory=list)
+
+    def table(self, name: str) -> TablePlan:
+        for table in self.tables:
+            if table.name == name:
+                return table
+        raise KeyError(f"the plan has no table {name!r}; planned: {[t.name for t in self.tables]}")
+
+
+RecordValue.model_rebuild()
+ArrayValue.model_rebuild()
+
+# ---------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------
+
+
+class BatchInfo(StrictModel):
+    """The run's identity and resolved defaults, handed to every step as an artifact."""
+
+    batch_id: str
+    audit_table: str
+    target_project: str
+
+Status = Literal["In Progress", "Completed", "Failed"]
+
+
+class TableResult(StrictModel):
+    """What happened to one table in one batch; the generate and load steps fill it in turn."""
+
+    table: str
+    source_table: str
+    target_table: str
+    rows_requested: int = 0
+    rows_generated: int = 0
+    rows_loaded: int = 0
+    files: list[str] = Field(default_factory=list)
+    status: Status = "In Progress"
+    error: str | None = None
+    generate_seconds: float = 0.0
+    load_seconds: float = 0.0
+
+
+class TableQuality(StrictModel):
+    table: str
+    target_table: str
+    rows_requested: int
+    rows_generated: int
+    rows_loaded: int
+    rows_in_target: int
+    duplicate_primary_keys: int
+    foreign_key_orphans: int
+    status: Status
+    error: str | None = None
+    seconds: float
+
+
+class RunSummary(StrictModel):
+    batch_id: str
+    tables: list[TableQuality]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(
+            t.status == "Completed" and t.foreign_key_orphans == 0 and t.duplicate_primary_keys == 0
+            for t in self.tables
+        )
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def write_model(model: BaseModel, path: str | Path) -> None:
+    """Write a model as a JSON artifact (the only way stages hand data to each other)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(model.model_dump_json(indent=2, by_alias=True))
+
+
+def read_model(model_type: type[ModelT], path: str | Path) -> ModelT:
+    return model_type.model_validate_json(Path(path).read_text())

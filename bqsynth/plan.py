@@ -1,0 +1,314 @@
+"""Plan the whole dataset jointly: relationships, keys, one generator per column, recipes.
+
+The offline engine: every decision here is a deterministic function of the profiles
+and the options, explained in ``ColumnPlan.reason``. A model provider may later
+propose changes, which are validated against the same vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from bqsynth.keys import estimate_skew
+from bqsynth.models import (
+    ArrayValue,
+    BooleanValue,
+    Categorical,
+    ColumnPlan,
+    ColumnSchema,
+    ColumnStats,
+    DatasetPlan,
+    FakerValue,
+    ForeignKeyRef,
+    FreeText,
+    Generator,
+    NullValue,
+    NumberFromQuantiles,
+    PatternString,
+    PlanFailure,
+    RecordValue,
+    Relationship,
+    SequenceKey,
+    StrictModel,
+    TablePlan,
+    TableProfile,
+    TemporalFromQuantiles,
+)
+from bqsynth.recipe import compile_recipe
+from bqsynth.relationships import infer_relationships
+from bqsynth.semantics import SemanticGuess, classify_column, sample_values
+
+TEMPORAL_TYPES = ("DATE", "DATETIME", "TIMESTAMP", "TIME")
+NUMERIC_TYPES = ("INT64", "NUMERIC", "BIGNUMERIC", "FLOAT64")
+UNSUPPORTED_TYPES = ("BYTES", "JSON", "GEOGRAPHY", "INTERVAL", "RANGE")
+
+
+class PlanOptions(StrictModel):
+    seed: int = 42
+    record_counts: dict[str, int] = Field(default_factory=dict, description="Rows per table (short name)")
+    scale: float = Field(default=1.0, gt=0, description="Rows = source rows x scale, where no count is given")
+    target_project: str
+    target_dataset: str
+    min_category_count: int = Field(default=5, ge=1, description="Category values seen fewer times are never emitted")
+    categorical_max_distinct: int = 50
+
+
+class PlanError(Exception):
+    """A table cannot be planned; the message names the table and column."""
+
+
+def requested_rows(profile: TableProfile, options: PlanOptions) -> int:
+    if profile.name in options.record_counts:
+        return int(options.record_counts[profile.name])
+    return max(1, int(round(profile.row_count * options.scale))) if profile.row_count else 0
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+_PREFIXED_ID = re.compile(r"^(?P<prefix>\D*?)(?P<digits>\d+)$")
+
+
+def key_spec(column: ColumnSchema, stats: ColumnStats | None, samples: list, rows: int) -> SequenceKey:
+    """A key generator keeping the source key's look: its start, or its prefix and width."""
+    if column.type == "INT64":
+        start = int(stats.min_value) if stats and isinstance(stats.min_value, (int, float)) else 1
+        return SequenceKey(start=max(start, 1) if start > 0 else start, step=1)
+    prefixes = [m for m in (_PREFIXED_ID.match(str(v)) for v in samples) if m]
+    if samples and len(prefixes) == len(samples) and len({m["prefix"] for m in prefixes}) == 1:
+        prefix = prefixes[0]["prefix"]
+        width = max(len(m["digits"]) for m in prefixes)
+        start = min(int(m["digits"]) for m in prefixes)
+        start = 1 if start > 1 else start
+    else:
+        prefix, width, start = "K", 0, 1
+    width = max(width, len(str(start + max(rows - 1, 0))))
+    return SequenceKey(start=start, prefix=prefix, width=width, as_string=True)
+
+
+def primary_key_column(profile: TableProfile, relationships: list[Relationship]) -> str | None:
+    """The single column whose values the plan derives from the row index."""
+    if len(profile.primary_key) == 1:
+        return profile.primary_key[0]
+    referenced = {r.parent_columns[0] for r in relationships if r.parent_table == profile.name and len(r.parent_columns) == 1}
+    if len(referenced) == 1:
+        return referenced.pop()
+    return None
+
+
+# --- value generators -------------------------------------------------------------------------
+
+
+def categorical_from_stats(stats: ColumnStats, min_count: int) -> Categorical | None:
+    kept = [v for v in stats.top_values if v.value is not None and v.count >= min_count]
+    if not kept:
+        return None
+    return Categorical(values=[v.value for v in kept], weights=[float(v.count) for v in kept])
+
+
+def is_categorical(stats: ColumnStats | None, options: PlanOptions) -> bool:
+    if stats is None or not stats.top_values:
+        return False
+    covered = sum(v.count for v in stats.top_values)
+    return (
+        stats.distinct_count <= options.categorical_max_distinct
+        and stats.distinct_ratio < 0.5
+        and covered >= 0.9 * max(stats.non_null_count, 1)
+    )
+
+
+def number_generator(column: ColumnSchema, stats: ColumnStats) -> NumberFromQuantiles | None:
+    quantiles = [float(q) for q in stats.quantiles if isinstance(q, (int, float))]
+    if not quantiles and isinstance(stats.min_value, (int, float)) and isinstance(stats.max_value, (int, float)):
+        quantiles = [float(stats.min_value), float(stats.max_value)]
+    if not quantiles:
+        return None
+    decimals = None
+    if column.type in ("NUMERIC", "BIGNUMERIC"):
+        decimals = stats.max_scale if stats.max_scale is not None else 2
+    return NumberFromQuantiles(quantiles=sorted(quantiles), integer=column.type == "INT64", decimals=decimals)
+
+
+def temporal_generator(column: ColumnSchema, stats: ColumnStats) -> TemporalFromQuantiles | None:
+    quantiles = [str(q) for q in stats.quantiles if q is not None]
+    if not quantiles and stats.min_value is not None and stats.max_value is not None:
+        quantiles = [str(stats.min_value), str(stats.max_value)]
+    if not quantiles:
+        return None
+    return TemporalFromQuantiles(type=column.type, quantiles=quantiles)  # type: ignore[arg-type]
+
+
+def value_generator(
+    column: ColumnSchema, stats: ColumnStats | None, guess: SemanticGuess, options: PlanOptions
+) -> tuple[Generator, str]:
+    """The generator for a scalar (or array element) column, and why it was chosen."""
+    unique = bool(stats and stats.distinct_ratio > 0.95 and stats.non_null_count > 1)
+    if column.type in UNSUPPORTED_TYPES:
+        return NullValue(), f"{column.type} values are not generated yet"
+    if column.type == "BOOL":
+        p_true = 0.5
+        if stats and stats.non_null_count:
+            trues = sum(v.count for v in stats.top_values if v.value in (True, "true", "True"))
+            p_true = trues / stats.non_null_count
+        return BooleanValue(p_true=round(min(max(p_true, 0.0), 1.0), 6)), "observed share of true values"
+    if guess.identifying and column.type == "STRING":
+        if guess.faker_provider:
+            return FakerValue(provider=guess.faker_provider, unique=unique), f"identifying ({guess.semantic_type}): faked"
+        if guess.pattern:
+            return PatternString(pattern=guess.pattern, unique=unique), f"identifying ({guess.semantic_type}): same shape"
+        low = stats.min_length if stats and stats.min_length else 1
+        high = stats.max_length if stats and stats.max_length else 50
+        return FreeText(min_length=low, max_length=max(high, low)), f"identifying ({guess.semantic_type}): free text"
+    if is_categorical(stats, options) and stats is not None:
+        categorical = categorical_from_stats(stats, options.min_category_count)
+        if categorical is not None:
+            return categorical, f"categorical: observed frequencies, values seen < {options.min_category_count} times dropped"
+    if stats is not None and column.type in NUMERIC_TYPES:
+        number = number_generator(column, stats)
+        if number is not None:
+            return number, "profiled quantiles"
+    if stats is not None and column.type in TEMPORAL_TYPES:
+        temporal = temporal_generator(column, stats)
+        if temporal is not None:
+            return temporal, "profiled quantiles"
+    if column.type == "STRING":
+        if guess.pattern:
+            return PatternString(pattern=guess.pattern, unique=unique), f"{guess.semantic_type}: same shape"
+        if guess.faker_provider:
+            return FakerValue(provider=guess.faker_provider, unique=unique), f"{guess.semantic_type}: faked"
+        low = stats.min_length if stats and stats.min_length else 1
+        high = stats.max_length if stats and stats.max_length else 30
+        return FreeText(min_length=low, max_length=max(high, low)), "high-cardinality text: never copied"
+    return NullValue(), "no statistics to generate from"
+
+
+def array_lengths(stats: ColumnStats | None) -> Categorical:
+    counts = [v for v in (stats.array_length_counts if stats else []) if isinstance(v.value, (int, float))]
+    if not counts:
+        return Categorical(values=[0, 1, 2], weights=[1.0, 1.0, 1.0])
+    return Categorical(values=[int(v.value) for v in counts], weights=[float(v.count) for v in counts])  # type: ignore[arg-type]
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+class _TableContext(StrictModel):
+    profile: TableProfile
+    rows: int
+    key_column: str | None = None
+    key: SequenceKey | None = None
+
+
+def plan_column(
+    column: ColumnSchema,
+    path: str,
+    ctx: _TableContext,
+    parents: dict[str, tuple[_TableContext, str]],
+    options: PlanOptions,
+) -> ColumnPlan:
+    profile = ctx.profile
+    stats = profile.stats.get(path)
+    null_rate = 0.0 if column.mode == "REQUIRED" or stats is None else round(stats.null_rate, 6)
+    if column.is_record:
+        fields = [plan_column(f, f"{path}.{f.name}", ctx, parents, options) for f in column.fields]
+        generator: Generator = RecordValue(fields=fields) if not column.is_repeated else NullValue()
+        reason = "nested record" if not column.is_repeated else "arrays of records are not generated yet"
+        return ColumnPlan(name=column.name, type=column.type, mode=column.mode, semantic_type="record",
+                          generator=generator, null_rate=0.0, reason=reason)
+    guess = classify_column(profile, path, column, stats, sample_values(profile, path))
+    if path == ctx.key_column and ctx.key is not None:
+        return ColumnPlan(name=column.name, type=column.type, mode=column.mode, semantic_type="key",
+                          generator=ctx.key, null_rate=0.0, reason="primary key: derived from the row index")
+    if path in parents:
+        parent, parent_column = parents[path]
+        assert parent.key is not None
+        skew = estimate_skew(stats.top_values, profile.row_count, parent.profile.row_count) if stats else 0.0
+        fk = ForeignKeyRef(parent_table=parent.profile.name, parent_column=parent_column,
+                           parent_rows=parent.rows, parent_key=parent.key, skew=skew)
+        return ColumnPlan(name=column.name, type=column.type, mode=column.mode, semantic_type="key", generator=fk,
+                          null_rate=null_rate, reason=f"foreign key to {parent.profile.name}.{parent_column}")
+    generator, reason = value_generator(column, stats, guess, options)
+    if column.is_repeated:
+        generator = ArrayValue(element=generator, lengths=array_lengths(stats))
+        reason = f"array; elements: {reason}"
+        null_rate = 0.0
+    if isinstance(generator, NullValue) and column.mode == "REQUIRED":
+        raise PlanError(f"table {profile.name}: REQUIRED column {path} ({column.type}) cannot be generated: {reason}")
+    return ColumnPlan(name=column.name, type=column.type, mode=column.mode, semantic_type=guess.semantic_type,
+                      generator=generator, null_rate=null_rate, identifying=guess.identifying,
+                      reason=f"{reason}; {guess.reason}".strip("; "))
+
+
+def _target_table(profile: TableProfile, options: PlanOptions) -> str:
+    return f"{options.target_project}.{options.target_dataset}.{profile.name}"
+
+
+def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetPlan:
+    """One joint plan over all tables: relationships, keys, generators and recipes."""
+    failures = [PlanFailure(table=p.name, source_table=p.table_id, error=p.error) for p in profiles if p.error]
+    usable = [p for p in profiles if not p.error]
+    failed_sources = {p.table_id for p in profiles if p.error}
+    relationships = infer_relationships(usable)
+    contexts: dict[str, _TableContext] = {}
+    for profile in usable:
+        ctx = _TableContext(profile=profile, rows=requested_rows(profile, options))
+        ctx.key_column = primary_key_column(profile, relationships)
+        if ctx.key_column:
+            column = profile.column(ctx.key_column)
+            ctx.key = key_spec(column, profile.stats.get(ctx.key_column),
+                               sample_values(profile, ctx.key_column), ctx.rows)
+        contexts[profile.name] = ctx
+
+    tables: list[TablePlan] = []
+    kept_relationships: list[Relationship] = []
+    for profile in usable:
+        ctx = contexts[profile.name]
+        missing = [fk.referenced_table for fk in profile.foreign_keys if fk.referenced_table in failed_sources]
+        if missing:
+            failures.append(PlanFailure(table=profile.name, source_table=profile.table_id,
+                                        error=f"table {profile.name}: its parent table {missing[0]} could not be read"))
+            continue
+        parents: dict[str, tuple[_TableContext, str]] = {}
+        for rel in relationships:
+            if rel.child_table != profile.name or len(rel.child_columns) != 1:
+                continue
+            parent = contexts.get(rel.parent_table)
+            if parent is None or parent.key is None or parent.key_column != rel.parent_columns[0]:
+                continue
+            parents[rel.child_columns[0]] = (parent, rel.parent_columns[0])
+            kept_relationships.append(rel)
+        try:
+            columns = [plan_column(c, c.name, ctx, parents, options) for c in profile.columns]
+        except PlanError as error:
+            failures.append(PlanFailure(table=profile.name, source_table=profile.table_id, error=str(error)))
+            continue
+        table = TablePlan(
+            name=profile.name,
+            source_table=profile.table_id,
+            target_table=_target_table(profile, options),
+            row_count=ctx.rows,
+            columns=columns,
+            schema=profile.columns,
+            primary_key=[ctx.key_column] if ctx.key_column else list(profile.primary_key),
+        )
+        table.recipe = compile_recipe(table, options.seed)
+        tables.append(table)
+    _check_parents_planned(tables, kept_relationships, failures)
+    return DatasetPlan(seed=options.seed, tables=[t for t in tables if t.name not in {f.table for f in failures}],
+                       relationships=kept_relationships, failures=failures)
+
+
+def _check_parents_planned(tables: list[TablePlan], relationships: list[Relationship], failures: list[PlanFailure]) -> None:
+    """A child whose parent could not be planned would reference keys that are never loaded."""
+    failed = {f.table for f in failures}
+    changed = True
+    while changed:
+        changed = False
+        for rel in relationships:
+            if rel.parent_table in failed and rel.child_table not in failed:
+                table = next(t for t in tables if t.name == rel.child_table)
+                failures.append(PlanFailure(table=table.name, source_table=table.source_table,
+                                            error=f"table {table.name}: its parent table {rel.parent_table} failed"))
+                failed.add(table.name)
+                changed = True

@@ -1,0 +1,93 @@
+"""Draw values from profiled distributions: the numeric core of the generator vocabulary.
+
+Pure functions of a ``random.Random``-like source, so Snowfakery (through the plugin)
+and any later executor draw the same way.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import random
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class RandomSource(Protocol):
+    def random(self) -> float: ...
+
+
+def from_quantiles(quantiles: Sequence[float], rng: RandomSource) -> float:
+    """Inverse-CDF sampling, linear between equally spaced quantiles (q0 = min, qn = max)."""
+    if not quantiles:
+        raise ValueError("no quantiles to sample from")
+    if len(quantiles) == 1:
+        return float(quantiles[0])
+    position = rng.random() * (len(quantiles) - 1)
+    low = int(position)
+    fraction = position - low
+    a, b = float(quantiles[low]), float(quantiles[min(low + 1, len(quantiles) - 1)])
+    return a + (b - a) * fraction
+
+
+def round_number(value: float, integer: bool, decimals: int | None) -> int | float:
+    if integer:
+        return int(round(value))
+    if decimals is not None:
+        return round(value, decimals)
+    return value
+
+
+def weighted_choice(values: Sequence[object], cumulative_weights: Sequence[float], rng: RandomSource) -> object:
+    """Pick by precomputed cumulative weights (bisect: O(log n) per draw)."""
+    point = rng.random() * cumulative_weights[-1]
+    return values[min(bisect.bisect_right(cumulative_weights, point), len(values) - 1)]
+
+
+def cumulative(weights: Sequence[float]) -> list[float]:
+    total = 0.0
+    out = []
+    for weight in weights:
+        total += max(float(weight), 0.0)
+        out.append(total)
+    if total <= 0:
+        raise ValueError("categorical weights must not all be zero")
+    return out
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def temporal_to_seconds(value: str, temporal_type: str) -> float:
+    """Seconds since the epoch (or since midnight for TIME) of an ISO value."""
+    if temporal_type == "TIME":
+        t = dt.time.fromisoformat(value)
+        return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
+    if temporal_type == "DATE":
+        parsed = dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time(), tzinfo=dt.timezone.utc)
+    else:
+        parsed = dt.datetime.fromisoformat(value.replace(" ", "T").replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return (parsed - _EPOCH).total_seconds()
+
+
+def seconds_to_temporal(seconds: float, temporal_type: str) -> str:
+    """The BigQuery JSON spelling of a DATE / DATETIME / TIMESTAMP / TIME."""
+    if temporal_type == "TIME":
+        whole = int(seconds) % 86400
+        return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    moment = _EPOCH + dt.timedelta(seconds=int(seconds))
+    if temporal_type == "DATE":
+        return moment.date().isoformat()
+    if temporal_type == "DATETIME":
+        return moment.replace(tzinfo=None).isoformat(sep=" ")
+    return moment.isoformat(sep=" ").replace("+00:00", " UTC")
+
+
+def temporal_from_quantiles(quantiles_seconds: Sequence[float], temporal_type: str, rng: RandomSource) -> str:
+    return seconds_to_temporal(from_quantiles(quantiles_seconds, rng), temporal_type)
+
+
+def seeded_random(seed: int) -> random.Random:
+    return random.Random(seed)

@@ -1,0 +1,272 @@
+"""One function per pipeline step: read artifacts, call the stage, write artifacts and audit rows.
+
+KFP components call these and nothing else, so each step can be run and tested
+without KFP. A step that fails for one table records a Failed audit row and a
+failed result instead of raising, so the other tables go on; only failures that
+leave no table to work on (the audit table itself, a plan with no tables) raise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+import time
+import traceback
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bqsynth import audit, integrity, load
+from bqsynth.clients import bigquery_client, storage_client
+from bqsynth.generate import generate_table
+from bqsynth.models import (
+    BatchInfo,
+    DatasetPlan,
+    RunSummary,
+    TablePlan,
+    TableProfile,
+    TableQuality,
+    TableResult,
+    read_model,
+    write_model,
+)
+from bqsynth.plan import PlanOptions, plan_dataset
+from bqsynth.profile import profile_table, table_name
+from bqsynth.report import render_markdown
+
+log = logging.getLogger("bqsynth")
+
+
+def new_batch_id(now: dt.datetime | None = None) -> str:
+    moment = now or dt.datetime.now(dt.timezone.utc)
+    return f"{moment:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def _project_of(table_id: str) -> str:
+    return table_id.split(".")[0]
+
+
+def _error_text(error: BaseException) -> str:
+    """The message users see: the exception's own words, never a bare traceback."""
+    text = str(error) or type(error).__name__
+    return text if len(text) < 4000 else text[:4000] + " ..."
+
+
+def _audit(audit_table: str, record: audit.AuditRecord) -> None:
+    audit.write_audit(bigquery_client(_project_of(audit_table)), audit_table, record)
+
+
+def start_batch_step(
+    batch_id: str,
+    audit_table: str,
+    target_project: str,
+    target_dataset: str,
+    staging_bucket: str,
+    source_tables: list[str],
+    batch_path: str,
+) -> BatchInfo:
+    if not source_tables:
+        raise ValueError("source_tables is empty: name at least one project.dataset.table")
+    project = target_project or _project_of(source_tables[0])
+    info = BatchInfo(
+        batch_id=batch_id or new_batch_id(),
+        audit_table=audit_table or f"{project}.{target_dataset}.bqsynth_audit",
+        target_project=project,
+    )
+    audit.ensure_audit_table(bigquery_client(_project_of(info.audit_table)), info.audit_table)
+    _audit(
+        info.audit_table,
+        audit.AuditRecord(
+            batch_id=info.batch_id,
+            stage="run",
+            status="In Progress",
+            gcs_bucket_name=staging_bucket,
+            user_requested_table_count=len(source_tables),
+        ),
+    )
+    write_model(info, batch_path)
+    return info
+
+
+def _batch(batch_path: str) -> tuple[str, str]:
+    batch = read_model(BatchInfo, batch_path)
+    return batch.batch_id, batch.audit_table
+
+
+def profile_step(source_table: str, batch_path: str, sample_rows: int, profile_path: str) -> None:
+    batch_id, audit_table = _batch(batch_path)
+    name = table_name(source_table)
+    base = audit.AuditRecord(batch_id=batch_id, stage="profile", status="In Progress", table_name=name,
+                             source_table=source_table)
+    _audit(audit_table, base)
+    started = time.perf_counter()
+    try:
+        profile = profile_table(bigquery_client(_project_of(source_table)), source_table, sample_rows=int(sample_rows))
+    except Exception as error:
+        log.error("profiling %s failed:\n%s", source_table, traceback.format_exc())
+        profile = TableProfile(table_id=source_table, name=name, error=_error_text(error))
+        _audit(audit_table, base.model_copy(update={"status": "Failed", "error_message": profile.error,
+                                                    "seconds": time.perf_counter() - started}))
+    else:
+        _audit(audit_table, base.with_columns(profile.columns).model_copy(
+            update={"status": "Completed", "seconds": time.perf_counter() - started}))
+    write_model(profile, profile_path)
+
+
+def plan_step(
+    profile_paths: list[str],
+    batch_path: str,
+    target_dataset: str,
+    record_counts: dict[str, Any],
+    scale: float,
+    seed: int,
+    min_category_count: int,
+    plan_path: str,
+) -> list[str]:
+    """Plan all tables; returns the names of the tables to generate."""
+    batch = read_model(BatchInfo, batch_path)
+    batch_id, audit_table, target_project = batch.batch_id, batch.audit_table, batch.target_project
+    _audit(audit_table, audit.AuditRecord(batch_id=batch_id, stage="plan", status="In Progress"))
+    started = time.perf_counter()
+    profiles = [read_model(TableProfile, p) for p in profile_paths]
+    options = PlanOptions(
+        seed=int(seed),
+        # KFP passes dict values through protobuf Struct: every number arrives as a float.
+        record_counts={str(k): int(v) for k, v in (record_counts or {}).items()},
+        scale=float(scale),
+        target_project=target_project,
+        target_dataset=target_dataset,
+        min_category_count=int(min_category_count),
+    )
+    plan = plan_dataset(profiles, options)
+    write_model(plan, plan_path)
+    recipes = Path(plan_path).with_name("recipes")
+    recipes.mkdir(parents=True, exist_ok=True)
+    for table in plan.tables:
+        (recipes / f"{table.name}.recipe.yml").write_text(table.recipe)
+    already_failed = {p.name for p in profiles if p.error}
+    for failure in plan.failures:
+        if failure.table not in already_failed:  # the profile step already logged those
+            _audit(audit_table, audit.AuditRecord(batch_id=batch_id, stage="plan", status="Failed",
+                                                  table_name=failure.table, source_table=failure.source_table,
+                                                  error_message=failure.error))
+    _audit(audit_table, audit.AuditRecord(batch_id=batch_id, stage="plan", status="Completed",
+                                          user_requested_table_count=len(profiles),
+                                          seconds=time.perf_counter() - started))
+    return [t.name for t in plan.tables]
+
+
+def _table_audit(batch_id: str, stage: str, table: TablePlan, **fields: Any) -> audit.AuditRecord:
+    return audit.AuditRecord(batch_id=batch_id, stage=stage, status="In Progress", table_name=table.name,
+                             source_table=table.source_table, target_table=table.target_table,
+                             **fields).with_columns(table.schema_)
+
+
+def generate_step(
+    plan_path: str, table: str, batch_path: str, staging_bucket: str, result_path: str
+) -> None:
+    batch_id, audit_table = _batch(batch_path)
+    plan = read_model(DatasetPlan, plan_path)
+    table_plan = plan.table(table)
+    prefix = load.batch_prefix(batch_id, table_plan.name)
+    base = _table_audit(batch_id, "generate", table_plan, gcs_bucket_name=staging_bucket,
+                        input_gcs_path=f"gs://{staging_bucket}/{prefix}")
+    _audit(audit_table, base)
+    result = TableResult(table=table_plan.name, source_table=table_plan.source_table,
+                         target_table=table_plan.target_table, rows_requested=table_plan.row_count)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"bqsynth-{table_plan.name}-") as work:
+            files, rows, seconds = generate_table(table_plan, plan.seed, Path(work))
+            uris = load.upload_files(storage_client(), staging_bucket, prefix, files)
+        result = result.model_copy(update={"rows_generated": rows, "files": uris, "generate_seconds": seconds,
+                                           "status": "Completed"})
+        _audit(audit_table, base.model_copy(update={"status": "Completed", "num_records_generated": rows,
+                                                    "seconds": seconds}))
+    except Exception as error:
+        log.error("generating %s failed:\n%s", table, traceback.format_exc())
+        result = result.model_copy(update={"status": "Failed", "error": _error_text(error)})
+        _audit(audit_table, base.model_copy(update={"status": "Failed", "error_message": result.error}))
+    write_model(result, result_path)
+
+
+def load_step(
+    plan_path: str, generated_path: str, batch_path: str, write_disposition: str, result_path: str
+) -> None:
+    batch_id, audit_table = _batch(batch_path)
+    plan = read_model(DatasetPlan, plan_path)
+    result = read_model(TableResult, generated_path)
+    if result.status == "Failed":  # generation already logged its failure; nothing to load
+        write_model(result, result_path)
+        return
+    table_plan = plan.table(result.table)
+    base = _table_audit(batch_id, "load", table_plan, input_gcs_path=",".join(result.files),
+                        num_records_generated=result.rows_generated)
+    _audit(audit_table, base)
+    started = time.perf_counter()
+    try:
+        client = bigquery_client(_project_of(table_plan.target_table))
+        load.ensure_target_table(client, table_plan.target_table, table_plan.schema_,
+                                 description=f"Synthetic copy of {table_plan.source_table} made by bqsynth")
+        rows = load.load_table(client, table_plan.target_table, result.files, table_plan.schema_, batch_id,
+                               write_disposition=write_disposition)
+        result = result.model_copy(update={"rows_loaded": rows, "status": "Completed",
+                                           "load_seconds": time.perf_counter() - started})
+        _audit(audit_table, base.model_copy(update={"status": "Completed", "seconds": result.load_seconds}))
+    except Exception as error:
+        log.error("loading %s failed:\n%s", result.table, traceback.format_exc())
+        result = result.model_copy(update={"status": "Failed", "error": _error_text(error),
+                                           "load_seconds": time.perf_counter() - started})
+        _audit(audit_table, base.model_copy(update={"status": "Failed", "error_message": result.error}))
+    write_model(result, result_path)
+
+
+def check_table(plan: DatasetPlan, result: TableResult) -> TableQuality:
+    """Integrity of one loaded table, measured by SQL on the target."""
+    table = plan.table(result.table)
+    quality = TableQuality(
+        table=result.table, target_table=result.target_table, rows_requested=result.rows_requested,
+        rows_generated=result.rows_generated, rows_loaded=result.rows_loaded, rows_in_target=0,
+        duplicate_primary_keys=0, foreign_key_orphans=0, status=result.status, error=result.error,
+        seconds=round(result.generate_seconds + result.load_seconds, 3),
+    )
+    if result.status != "Completed":
+        return quality
+    client = bigquery_client(_project_of(table.target_table))
+    orphans = 0
+    for rel in plan.relationships:
+        if rel.child_table == table.name:
+            parent = plan.table(rel.parent_table)
+            orphans += integrity.count_orphans(client, table.target_table, rel.child_columns,
+                                               parent.target_table, rel.parent_columns)
+    duplicates = integrity.count_duplicate_keys(client, table.target_table, table.primary_key) if table.primary_key else 0
+    return quality.model_copy(update={"rows_in_target": integrity.count_rows(client, table.target_table),
+                                      "foreign_key_orphans": orphans, "duplicate_primary_keys": duplicates})
+
+
+def summarize_step(
+    plan_path: str, result_paths: list[str], batch_path: str, summary_path: str, report_path: str
+) -> RunSummary:
+    batch_id, audit_table = _batch(batch_path)
+    started = time.perf_counter()
+    plan = read_model(DatasetPlan, plan_path)
+    results = [read_model(TableResult, p) for p in result_paths]
+    tables = [check_table(plan, r) for r in sorted(results, key=lambda r: r.table)]
+    tables += [
+        TableQuality(table=f.table, target_table="", rows_requested=0, rows_generated=0, rows_loaded=0,
+                     rows_in_target=0, duplicate_primary_keys=0, foreign_key_orphans=0, status="Failed",
+                     error=f.error, seconds=0.0)
+        for f in plan.failures
+    ]
+    summary = RunSummary(batch_id=batch_id, tables=tables, seconds=round(time.perf_counter() - started, 3))
+    write_model(summary, summary_path)
+    Path(report_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(report_path).write_text(render_markdown(summary))
+    failed = [t.table for t in tables if t.status != "Completed"]
+    _audit(audit_table, audit.AuditRecord(
+        batch_id=batch_id, stage="run", status="Failed" if failed else "Completed",
+        user_requested_table_count=len(tables),
+        num_records_generated=sum(t.rows_generated for t in tables),
+        error_message=f"failed tables: {', '.join(failed)}" if failed else None,
+    ))
+    return summary

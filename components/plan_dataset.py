@@ -1,0 +1,36 @@
+from typing import List
+
+from kfp import dsl
+from kfp.dsl import Artifact, Input, Output
+
+from components import COMPONENT_IMAGE
+
+
+@dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
+def plan_dataset(
+    profiles: Input[List[Artifact]],
+    batch: Input[Artifact],
+    target_dataset: str,
+    record_counts: dict,
+    scale: float,
+    seed: int,
+    min_category_count: int,
+    plan: Output[Artifact],
+) -> list:
+    """Plan all tables jointly (relationships, keys, generators); return the tables to generate.
+
+    The list is the single return value (KFP's "Output") because the local runner can only
+    iterate a ParallelFor over an output of that name.
+    """
+    from bqsynth.steps import plan_step
+
+    return plan_step(
+        profile_paths=[p.path for p in profiles],
+        batch_path=batch.path,
+        target_dataset=target_dataset,
+        record_counts=record_counts,
+        scale=scale,
+        seed=seed,
+        min_category_count=min_category_count,
+        plan_path=plan.path,
+    )

@@ -1,0 +1,79 @@
+"""Key derivation: pure functions of (seed, table, row index)."""
+
+from collections import Counter
+
+import pytest
+
+from bqsynth.keys import (
+    estimate_skew,
+    parent_index,
+    pattern_value,
+    self_reference_index,
+    sequence_key_value,
+    stable_uniform,
+)
+from bqsynth.models import SequenceKey, ValueCount
+
+
+def test_stable_uniform_is_deterministic_and_in_range() -> None:
+    values = [stable_uniform(7, "t", "c", i) for i in range(1000)]
+    assert values == [stable_uniform(7, "t", "c", i) for i in range(1000)]
+    assert all(0.0 <= v < 1.0 for v in values)
+    assert values != [stable_uniform(8, "t", "c", i) for i in range(1000)]
+    assert 0.45 < sum(values) / len(values) < 0.55
+
+
+def test_integer_and_formatted_sequence_keys_are_unique() -> None:
+    assert [sequence_key_value(SequenceKey(start=100, step=5), i) for i in range(3)] == [100, 105, 110]
+    spec = SequenceKey(start=1, prefix="PRD-", width=4, as_string=True)
+    keys = [sequence_key_value(spec, i) for i in range(20000)]
+    assert keys[0] == "PRD-0001" and keys[9998] == "PRD-9999" and keys[9999] == "PRD-10000"
+    assert len(set(keys)) == len(keys)
+
+
+def test_parent_index_stays_in_range_and_is_reproducible() -> None:
+    picks = [parent_index(42, "Fact", "account_id", i, 37, 0.0) for i in range(5000)]
+    assert min(picks) == 0 and max(picks) == 36
+    assert picks == [parent_index(42, "Fact", "account_id", i, 37, 0.0) for i in range(5000)]
+
+
+def test_skew_concentrates_children_on_few_parents() -> None:
+    uniform = Counter(parent_index(1, "c", "fk", i, 100, 0.0) for i in range(20000))
+    skewed = Counter(parent_index(1, "c", "fk", i, 100, 2.0) for i in range(20000))
+    top10 = lambda counts: sum(c for _, c in counts.most_common(10))  # noqa: E731
+    assert top10(skewed) > 2 * top10(uniform)
+
+
+def test_estimate_skew_recovers_the_generating_skew() -> None:
+    children, parents = 50000, 500
+    for true_skew in (0.0, 1.0, 3.0):
+        counts = Counter(parent_index(3, "c", "fk", i, parents, true_skew) for i in range(children))
+        top = [ValueCount(value=k, count=c) for k, c in counts.most_common(20)]
+        assert estimate_skew(top, children, parents) == pytest.approx(true_skew, abs=0.35)
+
+
+def test_parent_index_refuses_an_empty_parent() -> None:
+    with pytest.raises(ValueError, match="Fact.account_id"):
+        parent_index(1, "Fact", "account_id", 0, 0, 0.0)
+
+
+def test_self_reference_points_to_an_earlier_row() -> None:
+    assert self_reference_index(1, "Emp", "manager_id", 0) is None
+    assert all(0 <= self_reference_index(1, "Emp", "manager_id", i) < i for i in range(1, 500))  # type: ignore[operator]
+
+
+def test_unique_patterns_never_repeat_and_keep_the_shape() -> None:
+    values = [pattern_value("AC-######", i, 9, "T.acct", unique=True) for i in range(50000)]
+    assert len(set(values)) == len(values)
+    assert all(len(v) == 9 and v.startswith("AC-") and v[3:].isdigit() for v in values)
+    assert values[:5] != sorted(values[:5]) or values[0][3:] != "000000"
+
+
+def test_unique_pattern_without_room_fails_clearly() -> None:
+    with pytest.raises(ValueError, match="room for 100"):
+        pattern_value("##", 100, 1, "t.c", unique=True)
+
+
+def test_letters_and_literals_in_patterns() -> None:
+    value = pattern_value("??-##x", 3, 1, "t.c", unique=False)
+    assert value[:2].isalpha() and value[:2].isupper() and value[2] == "-" and value[3:5].isdigit() and value[5] == "x"
