@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bqsynth.config import ConfigError, RunConfig, load_config
+from bqsynth.models import RunSummary, read_model
 
 DEFAULT_LOCAL_ROOT = "local_outputs"
 
@@ -71,18 +72,23 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return load_config(args.config, overrides)
 
 
-def run_local(config: RunConfig, pipeline_root: str) -> int:
-    """Run the pipeline with kfp.local; print the summary; 0 when every table is clean."""
+def run_local_pipeline(config: RunConfig, pipeline_root: str) -> RunSummary:
+    """Run the pipeline with kfp.local (each step a subprocess in this environment)."""
     from kfp import local
 
-    from bqsynth.models import RunSummary, read_model
-    from bqsynth.report import print_summary
     from pipeline import bqsynth_pipeline
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=True)
-    started = time.perf_counter()
     task = bqsynth_pipeline(**config.model_dump())
-    summary = read_model(RunSummary, task.outputs["Output"].path)
+    return read_model(RunSummary, task.outputs["Output"].path)
+
+
+def run_local(config: RunConfig, pipeline_root: str) -> int:
+    """Run locally, print the summary; 0 when every table loaded with intact keys."""
+    from bqsynth.report import print_summary
+
+    started = time.perf_counter()
+    summary = run_local_pipeline(config, pipeline_root)
     print_summary(summary)
     print(f"batch {summary.batch_id}: {time.perf_counter() - started:.1f} s end to end; audit rows in "
           f"{config.audit_table}; files in gs://{config.staging_bucket}/bqsynth/batches/{summary.batch_id}/")

@@ -24,7 +24,14 @@ from snowfakery.output_streams import FileOutputStream
 from bqsynth.keys import stable_uniform
 from bqsynth.models import ColumnSchema, TablePlan
 from bqsynth.recipe import FIELD_SEPARATOR
-from bqsynth.snowfakery_plugin import ROW_COUNT_OPTION, SEED_OPTION, START_INDEX_OPTION
+from bqsynth.privacy import write_exclusions
+from bqsynth.snowfakery_plugin import (
+    EXCLUSIONS_OPTION,
+    NO_EXCLUSIONS,
+    ROW_COUNT_OPTION,
+    SEED_OPTION,
+    START_INDEX_OPTION,
+)
 
 
 class GenerationError(Exception):
@@ -63,7 +70,15 @@ def seed_everything(seed: int) -> None:
     faker.Faker.seed(seed)
 
 
-def run_snowfakery(recipe: str, seed: int, start_index: int, row_count: int, output: Path, table: str) -> None:
+def run_snowfakery(
+    recipe: str,
+    seed: int,
+    start_index: int,
+    row_count: int,
+    output: Path,
+    table: str,
+    exclusions_file: Path | None = None,
+) -> None:
     """Generate rows ``[start_index, start_index + row_count)`` of ``table`` into a raw JSONL file."""
     seed_everything(shard_seed(seed, table, start_index))
     with tempfile.TemporaryDirectory(prefix="bqsynth-recipe-") as tmp:
@@ -76,6 +91,7 @@ def run_snowfakery(recipe: str, seed: int, start_index: int, row_count: int, out
                     SEED_OPTION: str(seed),
                     START_INDEX_OPTION: str(start_index),
                     ROW_COUNT_OPTION: str(row_count),
+                    EXCLUSIONS_OPTION: str(exclusions_file) if exclusions_file else NO_EXCLUSIONS,
                 },
                 output_format=RAW_STREAM,
                 output_file=str(output),
@@ -139,17 +155,28 @@ def write_ndjson(rows: Iterator[dict[str, Any]], handle: IO[str]) -> int:
 
 
 def generate_table(
-    table: TablePlan, seed: int, output_dir: Path, shard_rows: int = 250_000
+    table: TablePlan,
+    seed: int,
+    output_dir: Path,
+    shard_rows: int = 250_000,
+    exclusions: dict[str, list[str]] | None = None,
 ) -> tuple[list[Path], int, float]:
-    """Generate all rows of ``table`` as NDJSON files (one per shard); returns files, rows, seconds."""
+    """Generate all rows of ``table`` as NDJSON files (one per shard); returns files, rows, seconds.
+
+    ``exclusions`` maps identifying column paths to digests of source values never to emit.
+    """
     started = time.perf_counter()
     output_dir.mkdir(parents=True, exist_ok=True)
+    exclusions_file = None
+    if exclusions:
+        exclusions_file = output_dir / f"{table.name}.exclusions.json"
+        write_exclusions(exclusions, exclusions_file)
     files: list[Path] = []
     total = 0
     for shard, start in enumerate(range(0, table.row_count, shard_rows)):
         count = min(shard_rows, table.row_count - start)
         raw = output_dir / f"{table.name}-{shard:05d}.raw.jsonl"
-        run_snowfakery(table.recipe, seed, start, count, raw, table.name)
+        run_snowfakery(table.recipe, seed, start, count, raw, table.name, exclusions_file)
         final = output_dir / f"{table.name}-{shard:05d}.json"
         with final.open("w") as handle:
             written = write_ndjson((shape_row(r, table.schema_) for r in iter_raw_rows(raw)), handle)

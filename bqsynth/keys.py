@@ -74,21 +74,39 @@ def estimate_skew(top_counts: list[ValueCount], child_rows: int, parent_rows: in
     return round(max(0.0, min(math.log(parent_share) / math.log(share) - 1.0, 20.0)), 4)
 
 
+def permute(index: int, space: int, key: str) -> int:
+    """A keyed bijection of ``[0, space)``: a 4-round Feistel network with cycle-walking.
+
+    Unlike an affine map it keeps no arithmetic structure, so ``index`` and
+    ``index + rows`` land in unrelated places (which is what redraws rely on).
+    """
+    if not 0 <= index < space:
+        raise ValueError(f"index {index} is outside [0, {space})")
+    half_bits = max(1, ((space - 1).bit_length() + 1) // 2)
+    mask = (1 << half_bits) - 1
+    value = index
+    while True:
+        left, right = value >> half_bits, value & mask
+        for round_number in range(4):
+            digest = hashlib.blake2b(f"{key}\x1f{round_number}\x1f{right}".encode(), digest_size=8).digest()
+            left, right = right, left ^ (int.from_bytes(digest, "little") & mask)
+        value = (left << half_bits) | right
+        if value < space:
+            return value
+
+
 def pattern_value(pattern: str, index: int, seed: int, salt: str, unique: bool) -> str:
     """Fill a shape template: ``#`` a digit, ``?`` an uppercase letter, anything else literal.
 
-    With ``unique`` the digits encode ``index`` through a fixed bijection of
-    ``[0, 10**digits)`` (multiplication by a number coprime to 10), so values never repeat
-    and do not look sequential. Letters are then drawn from the hash.
+    With ``unique`` the digits are a keyed permutation of ``index`` over ``[0, 10**digits)``,
+    so values never repeat and do not look sequential. Letters are then drawn from the hash.
     """
     digits = pattern.count("#")
     if unique:
         space = 10**digits
         if index >= space:
             raise ValueError(f"pattern {pattern!r} has room for {space} unique values, row {index} asks for more")
-        offset = int(stable_uniform(seed, salt, "offset") * space)
-        number = (index * 7_919_007 + offset) % space  # 7919007 is odd and not a multiple of 5
-        digit_text = f"{number:0{digits}d}" if digits else ""
+        digit_text = f"{permute(index, space, f'{seed}:{salt}'):0{digits}d}" if digits else ""
     else:
         digit_text = "".join(str(int(stable_uniform(seed, salt, index, i) * 10)) for i in range(digits))
     out: list[str] = []

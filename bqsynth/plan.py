@@ -37,7 +37,7 @@ from bqsynth.models import (
     TemporalFromQuantiles,
 )
 from bqsynth.recipe import compile_recipe
-from bqsynth.relationships import infer_relationships
+from bqsynth.relationships import candidate_key, infer_relationships
 from bqsynth.semantics import SemanticGuess, classify_column, sample_values
 
 TEMPORAL_TYPES = ("DATE", "DATETIME", "TIMESTAMP", "TIME")
@@ -88,13 +88,18 @@ def key_spec(column: ColumnSchema, stats: ColumnStats | None, samples: list, row
 
 
 def primary_key_column(profile: TableProfile, relationships: list[Relationship]) -> str | None:
-    """The single column whose values the plan derives from the row index."""
+    """The single column whose values the plan derives from the row index.
+
+    The declared key, else the column other tables refer to, else a unique key-named
+    column (``transaction_id`` in an undeclared fact table), whose uniqueness is kept.
+    """
     if len(profile.primary_key) == 1:
         return profile.primary_key[0]
     referenced = {r.parent_columns[0] for r in relationships if r.parent_table == profile.name and len(r.parent_columns) == 1}
     if len(referenced) == 1:
         return referenced.pop()
-    return None
+    candidate = candidate_key(profile)
+    return candidate[0] if candidate else None
 
 
 # --- value generators -------------------------------------------------------------------------

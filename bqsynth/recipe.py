@@ -31,7 +31,13 @@ from bqsynth.models import (
     TablePlan,
     TemporalFromQuantiles,
 )
-from bqsynth.snowfakery_plugin import ROW_COUNT_OPTION, SEED_OPTION, START_INDEX_OPTION
+from bqsynth.snowfakery_plugin import (
+    EXCLUSIONS_OPTION,
+    NO_EXCLUSIONS,
+    ROW_COUNT_OPTION,
+    SEED_OPTION,
+    START_INDEX_OPTION,
+)
 
 PLUGIN = "bqsynth.snowfakery_plugin.Bqsynth"
 FIELD_SEPARATOR = "__"  # RECORD sub-fields: Snowfakery rows are flat
@@ -67,10 +73,9 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     **_key_args(generator.parent_key),
                 }
             }
-        case FakerValue(unique=True):
-            return {"Bqsynth.unique_fake": {"provider": generator.provider}}
         case FakerValue():
-            return {"fake": generator.provider}
+            return {"Bqsynth.fake": {"provider": generator.provider, "column": json_literal(column)[1:-1],
+                                     "unique": generator.unique}}
         case Categorical():
             return {"Bqsynth.choice": {"values": json_literal(generator.values), "weights": json_literal(generator.weights)}}
         case NumberFromQuantiles():
@@ -89,12 +94,13 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
             return {
                 "Bqsynth.pattern": {
                     "pattern": json_literal(generator.pattern),
-                    "column": json_literal(f"{table}.{column}")[1:-1],
+                    "column": json_literal(column)[1:-1],
                     "unique": generator.unique,
                 }
             }
         case FreeText():
-            return {"Bqsynth.text": {"min_length": generator.min_length, "max_length": generator.max_length}}
+            return {"Bqsynth.text": {"column": json_literal(column)[1:-1], "min_length": generator.min_length,
+                                     "max_length": generator.max_length}}
         case ArrayValue():
             return {
                 "Bqsynth.array": {
@@ -139,11 +145,13 @@ def compile_recipe(table: TablePlan, seed: int) -> str:
         {"option": SEED_OPTION, "default": str(seed)},
         {"option": START_INDEX_OPTION, "default": "0"},
         {"option": ROW_COUNT_OPTION, "default": str(table.row_count)},
+        {"option": EXCLUSIONS_OPTION, "default": NO_EXCLUSIONS},
         {"object": table.name, "count": "${{ %s | int }}" % ROW_COUNT_OPTION, "fields": fields},
     ]
     header = (
         f"# Snowfakery recipe for {table.name} (source {table.source_table}), compiled by bqsynth.\n"
         f"# Options: {SEED_OPTION}, {START_INDEX_OPTION} (first row index of this shard), "
-        f"{ROW_COUNT_OPTION} (rows in this shard).\n"
+        f"{ROW_COUNT_OPTION} (rows in this shard),\n# "
+        f"{EXCLUSIONS_OPTION} (file of source-value digests never to emit).\n"
     )
     return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=False, width=1000)

@@ -43,7 +43,8 @@ def render_markdown(summary: RunSummary) -> str:
 
 
 def print_summary(summary: RunSummary, console: Console | None = None) -> None:
-    console = console or Console()
+    # A wide table even when stdout is a pipe or CI log, where rich would assume 80 columns.
+    console = console or Console(width=120)
     table = Table(title=f"bqsynth batch {summary.batch_id}")
     for name in COLUMNS:
         table.add_column(name, justify="left" if name in ("table", "status") else "right")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from faker import Faker
@@ -21,11 +22,20 @@ from snowfakery.plugins import SnowfakeryPlugin, lazy
 
 from bqsynth import keys, sampling
 from bqsynth.models import SequenceKey
+from bqsynth.privacy import value_digest
+from bqsynth.semantics import PROVIDER_ALLOWLIST
 
 # Options every compiled recipe declares; they make one recipe serve every shard.
 START_INDEX_OPTION = "start_index"
 ROW_COUNT_OPTION = "row_count"
 SEED_OPTION = "seed"
+EXCLUSIONS_OPTION = "exclusions"  # path of a JSON file {column path: [source value digests]}
+NO_EXCLUSIONS = "none"  # Snowfakery treats an empty option as missing
+
+# A drawn value that collides with a source value is redrawn this many times before the
+# generator falls back to an invented value of the same kind.
+MAX_REDRAWS = 25
+_SYLLABLES = ("ka", "ri", "lo", "ven", "mar", "sel", "do", "tan", "bri", "el", "no", "qua", "zet", "ur", "fi")
 
 
 @lru_cache(maxsize=4096)
@@ -46,6 +56,25 @@ def _temporal_quantiles(quantiles_json: str, temporal_type: str) -> list[float]:
 @lru_cache(maxsize=256)
 def _sequence_key(start: int, step: int, prefix_json: str, width: int, as_string: bool) -> SequenceKey:
     return SequenceKey(start=start, step=step, prefix=_json(prefix_json), width=width, as_string=as_string)
+
+
+@lru_cache(maxsize=8)
+def _exclusions(path: str) -> dict[str, frozenset[str]]:
+    if path in ("", NO_EXCLUSIONS):
+        return {}
+    return {column: frozenset(digests) for column, digests in json.loads(Path(path).read_text()).items()}
+
+
+def _invented_word(rng: random.Random | Any) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
+
+
+def _with_suffix(value: str, suffix: str) -> str:
+    """Make a value unique while keeping its shape (the local part of an email, else appended)."""
+    if "@" in value:
+        local, domain = value.split("@", 1)
+        return f"{local}.{suffix}@{domain}"
+    return f"{value} {suffix}"
 
 
 _faker = Faker("en_US")
@@ -87,19 +116,60 @@ class Bqsynth(SnowfakeryPlugin):
             )
             return keys.sequence_key_value(spec, index)
 
-        def pattern(self, pattern: str, column: str, unique: bool = False) -> str:
-            return keys.pattern_value(
-                _json(pattern), self._row_index(), self._option(SEED_OPTION), column, bool(unique)
+        def _excluded(self, column: str) -> frozenset[str]:
+            return _exclusions(str(self.context.interpreter.options.get(EXCLUSIONS_OPTION, NO_EXCLUSIONS))).get(
+                column, frozenset()
             )
 
-        def unique_fake(self, provider: str) -> str:
-            """A Faker value made unique by the row index, keeping the value's shape."""
-            value = str(getattr(_faker, provider)())
-            suffix = format(self._row_index(), "x")
-            if "@" in value:
-                local, domain = value.split("@", 1)
-                return f"{local}.{suffix}@{domain}"
-            return f"{value} {suffix}"
+        def pattern(self, pattern: str, column: str, unique: bool = False) -> str:
+            """A value of the source's shape; never a source value (see ``privacy``)."""
+            template, excluded, index = _json(pattern), self._excluded(column), self._row_index()
+            seed = self._option(SEED_OPTION)
+            if unique:
+                return self._unique_pattern(template, column, excluded, index, seed)
+            for attempt in range(MAX_REDRAWS):
+                value = keys.pattern_value(template, index, seed, f"{column}#{attempt}", False)
+                if value_digest(value) not in excluded:
+                    return value
+            raise ValueError(f"{column}: every value of shape {template!r} tried is a source value; widen the pattern")
+
+        def _unique_pattern(self, template: str, column: str, excluded: frozenset[str], index: int, seed: int) -> str:
+            """Row ``index`` takes the index-th value of a keyed permutation that is not a source value.
+
+            Skipping excluded values keeps the result unique; the cursor makes it O(1) per row
+            when rows come in order (they do within a shard), O(index) after a jump.
+            """
+            cursors = self.context.interpreter.__dict__.setdefault("_bqsynth_pattern_cursors", {})
+            row, position = cursors.get(column, (-1, -1))
+            if row >= index:
+                row, position = -1, -1
+            space = 10 ** template.count("#")
+            while row < index:
+                position += 1
+                if position >= space:
+                    raise ValueError(
+                        f"{column}: the shape {template!r} has no unused value left for row {index}; "
+                        "the source uses too much of it"
+                    )
+                value = keys.pattern_value(template, position, seed, column, True)
+                if value_digest(value) not in excluded:
+                    row += 1
+            cursors[column] = (row, position)
+            return value
+
+        def fake(self, provider: str, column: str, unique: bool = False) -> str:
+            """A Faker value that is not a source value (unique by the row index when asked)."""
+            if provider not in PROVIDER_ALLOWLIST:
+                raise ValueError(f"{column}: Faker provider {provider!r} is not allowed")
+            excluded = self._excluded(column)
+            suffix = format(self._row_index(), "x") if unique else ""
+            for attempt in range(MAX_REDRAWS * 2):
+                value = str(getattr(_faker, provider)()) if attempt < MAX_REDRAWS else _invented_word(random)
+                if unique:
+                    value = _with_suffix(value, suffix)
+                if value_digest(value) not in excluded:
+                    return value
+            raise ValueError(f"{column}: could not draw a value that is not in the source")
 
         # --- distributions -------------------------------------------------------------------
         def choice(self, values: str, weights: str) -> Any:
@@ -116,13 +186,18 @@ class Bqsynth(SnowfakeryPlugin):
         def boolean(self, p_true: float) -> bool:
             return random.random() < float(p_true)
 
-        def text(self, min_length: int = 1, max_length: int = 50) -> str:
+        def text(self, column: str, min_length: int = 1, max_length: int = 50) -> str:
             low, high = int(min_length), max(int(max_length), int(min_length))
-            target = random.randint(low, high)
-            words: list[str] = []
-            while sum(len(w) + 1 for w in words) < target:
-                words.append(_faker.word())
-            return " ".join(words)[:high] or _faker.word()[:high]
+            excluded = self._excluded(column)
+            for _ in range(MAX_REDRAWS):
+                target = random.randint(low, high)
+                words: list[str] = []
+                while sum(len(w) + 1 for w in words) < target:
+                    words.append(_faker.word())
+                value = " ".join(words)[:high] or _faker.word()[:high]
+                if value_digest(value) not in excluded:
+                    return value
+            return _invented_word(random)[:high]
 
         # --- structure -----------------------------------------------------------------------
         @lazy

@@ -32,6 +32,7 @@ from bqsynth.models import (
     write_model,
 )
 from bqsynth.plan import PlanOptions, plan_dataset
+from bqsynth.privacy import fetch_exclusions
 from bqsynth.profile import profile_table, table_name
 from bqsynth.report import render_markdown
 
@@ -106,11 +107,11 @@ def profile_step(source_table: str, batch_path: str, sample_rows: int, profile_p
     except Exception as error:
         log.error("profiling %s failed:\n%s", source_table, traceback.format_exc())
         profile = TableProfile(table_id=source_table, name=name, error=_error_text(error))
-        _audit(audit_table, base.model_copy(update={"status": "Failed", "error_message": profile.error,
+        _audit(audit_table, base.evolve(**{"status": "Failed", "error_message": profile.error,
                                                     "seconds": time.perf_counter() - started}))
     else:
-        _audit(audit_table, base.with_columns(profile.columns).model_copy(
-            update={"status": "Completed", "seconds": time.perf_counter() - started}))
+        _audit(audit_table, base.with_columns(profile.columns).evolve(
+            **{"status": "Completed", "seconds": time.perf_counter() - started}))
     write_model(profile, profile_path)
 
 
@@ -177,16 +178,17 @@ def generate_step(
                          target_table=table_plan.target_table, rows_requested=table_plan.row_count)
     try:
         with tempfile.TemporaryDirectory(prefix=f"bqsynth-{table_plan.name}-") as work:
-            files, rows, seconds = generate_table(table_plan, plan.seed, Path(work))
+            exclusions = fetch_exclusions(bigquery_client(_project_of(table_plan.source_table)), table_plan)
+            files, rows, seconds = generate_table(table_plan, plan.seed, Path(work), exclusions=exclusions)
             uris = load.upload_files(storage_client(), staging_bucket, prefix, files)
         result = result.model_copy(update={"rows_generated": rows, "files": uris, "generate_seconds": seconds,
                                            "status": "Completed"})
-        _audit(audit_table, base.model_copy(update={"status": "Completed", "num_records_generated": rows,
+        _audit(audit_table, base.evolve(**{"status": "Completed", "num_records_generated": rows,
                                                     "seconds": seconds}))
     except Exception as error:
         log.error("generating %s failed:\n%s", table, traceback.format_exc())
         result = result.model_copy(update={"status": "Failed", "error": _error_text(error)})
-        _audit(audit_table, base.model_copy(update={"status": "Failed", "error_message": result.error}))
+        _audit(audit_table, base.evolve(**{"status": "Failed", "error_message": result.error}))
     write_model(result, result_path)
 
 
@@ -212,12 +214,12 @@ def load_step(
                                write_disposition=write_disposition)
         result = result.model_copy(update={"rows_loaded": rows, "status": "Completed",
                                            "load_seconds": time.perf_counter() - started})
-        _audit(audit_table, base.model_copy(update={"status": "Completed", "seconds": result.load_seconds}))
+        _audit(audit_table, base.evolve(**{"status": "Completed", "seconds": result.load_seconds}))
     except Exception as error:
         log.error("loading %s failed:\n%s", result.table, traceback.format_exc())
         result = result.model_copy(update={"status": "Failed", "error": _error_text(error),
                                            "load_seconds": time.perf_counter() - started})
-        _audit(audit_table, base.model_copy(update={"status": "Failed", "error_message": result.error}))
+        _audit(audit_table, base.evolve(**{"status": "Failed", "error_message": result.error}))
     write_model(result, result_path)
 
 

@@ -77,3 +77,12 @@ def test_unique_pattern_without_room_fails_clearly() -> None:
 def test_letters_and_literals_in_patterns() -> None:
     value = pattern_value("??-##x", 3, 1, "t.c", unique=False)
     assert value[:2].isalpha() and value[:2].isupper() and value[2] == "-" and value[3:5].isdigit() and value[5] == "x"
+
+
+def test_permute_is_a_bijection_without_arithmetic_structure() -> None:
+    from bqsynth.keys import permute
+
+    for space in (1, 7, 10, 1000, 4099):
+        assert sorted(permute(i, space, "k") for i in range(space)) == list(range(space))
+    residues = {(permute(i, 10000, "k") - permute(i + 2000, 10000, "k")) % 4 for i in range(200)}
+    assert len(residues) == 4

@@ -82,10 +82,11 @@ def test_recipe_is_valid_yaml_with_plugin_options_and_flattened_records() -> Non
     document = yaml.safe_load(account_table().recipe)
     assert document[0] == {"plugin": "bqsynth.snowfakery_plugin.Bqsynth"}
     options = {d["option"]: d["default"] for d in document if "option" in d}
-    assert options == {"seed": "42", "start_index": "0", "row_count": "3000"}
+    assert options == {"seed": "42", "start_index": "0", "row_count": "3000",
+                       "exclusions": "none"}
     fields = document[-1]["fields"]
     assert "address__city" in fields and "address__postal_code" in fields and "address" not in fields
-    assert fields["email"] == {"Bqsynth.unique_fake": {"provider": "email"}}
+    assert fields["email"] == {"Bqsynth.fake": {"provider": "email", "column": "email", "unique": True}}
 
 
 def test_source_strings_can_never_become_templates() -> None:
@@ -138,3 +139,30 @@ def test_shape_row_builds_bigquery_json() -> None:
     raw = {"id": 1, "n": 1.5, "xs": "[1, 2]", "r__a": True}
     assert shape_row(raw, schema) == {"n": "1.5", "xs": [1, 2], "r": {"a": True}}
     assert shape_row({"n": None, "xs": None, "r__a": None}, schema) == {"n": None, "xs": [], "r": {"a": None}}
+
+
+def test_source_values_of_identifying_columns_are_never_emitted(tmp_path: Path) -> None:
+    from faker import Faker
+
+    from bqsynth.privacy import value_digest
+
+    faker = Faker("en_US")
+    faker.seed_instance(1)
+    source_names = {faker.first_name() for _ in range(3000)}  # most common first names
+    source_pans = {f"****{n:04d}" for n in range(0, 10000, 4)}  # a quarter of the 4-digit space
+    schema = [ColumnSchema(name="first_name", type="STRING"), ColumnSchema(name="pan", type="STRING")]
+    columns = [
+        ColumnPlan(name="first_name", type="STRING", identifying=True, generator=FakerValue(provider="first_name")),
+        ColumnPlan(name="pan", type="STRING", identifying=True, generator=PatternString(pattern="****####", unique=True)),
+    ]
+    table = TablePlan(name="Card", source_table="p.s.Card", target_table="p.t.Card", row_count=2000,
+                      columns=columns, schema=schema)
+    table.recipe = compile_recipe(table, seed=1)
+    exclusions = {"first_name": [value_digest(v) for v in source_names], "pan": [value_digest(v) for v in source_pans]}
+    files, rows, _ = generate_table(table, 1, tmp_path, shard_rows=700, exclusions=exclusions)
+    data = read_rows(files)
+    assert rows == 2000
+    assert not {r["first_name"] for r in data} & source_names
+    assert all(r["first_name"] for r in data)
+    pans = [r["pan"] for r in data]
+    assert len(set(pans)) == 2000 and not set(pans) & source_pans
