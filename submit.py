@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     overrides: dict[str, Any] = {
-        "source_tables": [t.strip() for t in args.source_tables.split(",") if t.strip()] if args.source_tables else None,
+        "source_tables": [t.strip() for t in args.source_tables.split(",") if t.strip()]
+        if args.source_tables
+        else None,
         "target_project": args.target_project,
         "target_dataset": args.target_dataset,
         "record_counts": _record_counts(args.record_count),
@@ -90,8 +92,10 @@ def run_local(config: RunConfig, pipeline_root: str) -> int:
     started = time.perf_counter()
     summary = run_local_pipeline(config, pipeline_root)
     print_summary(summary)
-    print(f"batch {summary.batch_id}: {time.perf_counter() - started:.1f} s end to end; audit rows in "
-          f"{config.audit_table}; files in gs://{config.staging_bucket}/bqsynth/batches/{summary.batch_id}/")
+    print(
+        f"batch {summary.batch_id}: {time.perf_counter() - started:.1f} s end to end; audit rows in "
+        f"{config.audit_table}; files in gs://{config.staging_bucket}/bqsynth/batches/{summary.batch_id}/"
+    )
     return 0 if summary.ok else 1
 
 

@@ -115,9 +115,7 @@ class AuditRecord(BaseModel):
 
     def with_columns(self, columns: Sequence[ColumnSchema]) -> AuditRecord:
         """A copy that also records the column names and the schema JSON."""
-        return self.model_copy(
-            update={"column_names": column_names_csv(columns), "schema_": schema_json(columns)}
-        )
+        return self.model_copy(update={"column_names": column_names_csv(columns), "schema_": schema_json(columns)})
 
     def evolve(self, **fields: Any) -> AuditRecord:
         """A validated copy with ``fields`` changed and, unless given, a fresh ``insert_timestamp``.
@@ -160,9 +158,7 @@ def table_reference(client: bigquery.Client, table_id: str) -> bigquery.TableRef
     try:
         return bigquery.TableReference.from_string(table_id, default_project=client.project)
     except ValueError as error:
-        raise AuditError(
-            f"audit table id must be project.dataset.table or dataset.table, got {table_id!r}"
-        ) from error
+        raise AuditError(f"audit table id must be project.dataset.table or dataset.table, got {table_id!r}") from error
 
 
 def _missing_columns(actual: Sequence[bigquery.SchemaField]) -> list[bigquery.SchemaField]:
@@ -174,16 +170,12 @@ def new_audit_table(reference: bigquery.TableReference) -> bigquery.Table:
     """The audit table to create: partitioned by day and clustered by batch, so that
     reading one batch scans little (local-bigquery accepts both)."""
     table = bigquery.Table(reference, schema=audit_schema())
-    table.time_partitioning = bigquery.TimePartitioning(
-        type_=bigquery.TimePartitioningType.DAY, field=PARTITION_COLUMN
-    )
+    table.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field=PARTITION_COLUMN)
     table.clustering_fields = CLUSTER_COLUMNS
     return table
 
 
-def ensure_audit_table(
-    client: bigquery.Client, audit_table_id: str, location: str | None = None
-) -> bigquery.Table:
+def ensure_audit_table(client: bigquery.Client, audit_table_id: str, location: str | None = None) -> bigquery.Table:
     """Create the audit dataset and table when missing; add columns an older table lacks.
 
     Safe to call from parallel steps: creation races end in "already exists", which is
@@ -279,9 +271,7 @@ def read_audit_sql(audit_table_id: str) -> str:
 
 
 def read_audit(client: bigquery.Client, audit_table_id: str, batch_id: str) -> list[AuditRecord]:
-    config = bigquery.QueryJobConfig(
-        query_parameters=[bigquery.ScalarQueryParameter("batch_id", "STRING", batch_id)]
-    )
+    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("batch_id", "STRING", batch_id)])
     try:
         rows = client.query(read_audit_sql(audit_table_id), job_config=config).result()
     except exceptions.GoogleAPICallError as error:

@@ -466,9 +466,7 @@ def _branches_and_staff(rng: random.Random, n_branches: int) -> tuple[list[Row],
         name = f"{city.name} {rng.choice(free)}" if free else f"{city.name} Branch {i + 1}"
         used_names.add(name)
         opened_on = _random_date(rng, date(1965, 1, 1), date(2020, 12, 31))
-        manager = hire(
-            "Branch Manager", branch_id, regional[REGION_OF_STATE[city.state]]["employee_id"], opened_on
-        )
+        manager = hire("Branch Manager", branch_id, regional[REGION_OF_STATE[city.state]]["employee_id"], opened_on)
         for _ in range(rng.randint(1, 3)):
             hire(_pick(rng, STAFF_TITLES), branch_id, manager["employee_id"], opened_on)
         branches.append(
@@ -499,11 +497,7 @@ def _customers(rng: random.Random, n: int) -> list[Row]:
         earliest = datetime.combine(max(HISTORY_START, _add_years(dob, 18)), datetime.min.time(), UTC)
         latest = datetime.combine(ACCOUNT_WINDOW_END, datetime.min.time(), UTC)
         since = _random_datetime(rng, earliest, latest)
-        score = (
-            None
-            if rng.random() < 0.05
-            else round(min(850, max(300, rng.gauss(SEGMENT_CREDIT_MEAN[segment], 60))))
-        )
+        score = None if rng.random() < 0.05 else round(min(850, max(300, rng.gauss(SEGMENT_CREDIT_MEAN[segment], 60))))
         tags = sorted(rng.sample(TAG_VOCABULARY, _pick(rng, TAG_COUNT_WEIGHTS)))
         if segment == "Private" and "high_net_worth" not in tags:
             tags = sorted([*tags[:2], "high_net_worth"])
@@ -578,9 +572,7 @@ def _balance(rng: random.Random, product_type: str, segment: str, status: str) -
     return _money(-rng.uniform(low, high))  # money owed to the bank is negative
 
 
-def _accounts(
-    rng: random.Random, n: int, customers: list[Row], products: list[Row], branches: list[Row]
-) -> list[Row]:
+def _accounts(rng: random.Random, n: int, customers: list[Row], products: list[Row], branches: list[Row]) -> list[Row]:
     by_type: dict[str, list[Row]] = {}
     for p in products:
         by_type.setdefault(p["product_type"], []).append(p)
@@ -612,9 +604,7 @@ def _accounts(
         status = _pick(rng, ACCOUNT_STATUS_WEIGHTS)
         local = branches_by_state.get(customer["state"]) or branches
         is_online = rng.random() < 0.06  # opened online: no branch at all
-        overdraft = (
-            _pick(rng, OVERDRAFT_LIMITS) if product_type == "Checking" and rng.random() < 0.7 else None
-        )
+        overdraft = _pick(rng, OVERDRAFT_LIMITS) if product_type == "Checking" and rng.random() < 0.7 else None
         rows.append(
             {
                 "customer_id": customer["customer_id"],
@@ -630,9 +620,7 @@ def _accounts(
     return _number_in_time_order(rows, "opened_at", "account_id", ACCOUNT_ID_BASE)
 
 
-def _cards(
-    rng: random.Random, accounts: list[Row], products: dict[str, Row], customers: dict[int, Row]
-) -> list[Row]:
+def _cards(rng: random.Random, accounts: list[Row], products: dict[str, Row], customers: dict[int, Row]) -> list[Row]:
     """Debit cards on checking, credit cards on card accounts, reissued every four years."""
     rows: list[Row] = []
     for account in accounts:
@@ -642,11 +630,7 @@ def _cards(
         customer = customers[account["customer_id"]]
         is_credit = product_type == "Credit Card"
         network = _pick(rng, CARD_NETWORK_WEIGHTS if is_credit else {"Visa": 60, "Mastercard": 40})
-        limit = (
-            _money(rng.choice(CREDIT_LIMITS) * min(4.0, SEGMENT_WEALTH[customer["segment"]]))
-            if is_credit
-            else None
-        )
+        limit = _money(rng.choice(CREDIT_LIMITS) * min(4.0, SEGMENT_WEALTH[customer["segment"]])) if is_credit else None
         issued = account["opened_at"].date() + timedelta(days=rng.randint(3, 14))
         while issued <= AS_OF:
             expires = _add_years(issued, 4)
@@ -753,9 +737,7 @@ def _transactions(
     customers: dict[int, Row],
 ) -> list[Row]:
     eligible = [
-        a
-        for a in accounts
-        if products[a["product_id"]]["product_type"] in TXN_KINDS and a["status"] != "Dormant"
+        a for a in accounts if products[a["product_id"]]["product_type"] in TXN_KINDS and a["status"] != "Dormant"
     ]
     if not eligible:
         return []
@@ -770,9 +752,7 @@ def _transactions(
     for account in rng.choices(eligible, weights=weights, k=n):
         product_type = products[account["product_id"]]["product_type"]
         kind = _pick(rng, TXN_KINDS[product_type])
-        merchant = (
-            rng.choices(MERCHANTS, weights=MERCHANT_WEIGHTS)[0] if kind in ("purchase", "refund") else None
-        )
+        merchant = rng.choices(MERCHANTS, weights=MERCHANT_WEIGHTS)[0] if kind in ("purchase", "refund") else None
         branch = branches.get(account["branch_id"])
         city = branch["city"] if branch else customers[account["customer_id"]]["city"]
         ts = _txn_timestamp(rng, kind, account["opened_at"])
@@ -794,9 +774,7 @@ def _transactions(
                 "currency": currency,
                 "channel": channel,
                 "merchant_name": merchant,
-                "description": _txn_description(
-                    rng, kind, channel, merchant, city, account["account_number"]
-                ),
+                "description": _txn_description(rng, kind, channel, merchant, city, account["account_number"]),
                 "is_flagged": rng.random() < (0.06 if risky else 0.005),
             }
         )
@@ -978,9 +956,7 @@ def build_demo_tables(seed: int = 42, scale: float = 1.0) -> list[DemoTable]:
                 ForeignKey("manager_id", "Dim_Employee", "employee_id", declared=False),
             ),
         ),
-        table(
-            "Dim_Customer", CUSTOMER_COLUMNS, customers, primary_key="customer_id", primary_key_declared=True
-        ),
+        table("Dim_Customer", CUSTOMER_COLUMNS, customers, primary_key="customer_id", primary_key_declared=True),
         table("Dim_Product", PRODUCT_COLUMNS, products, primary_key="product_id", primary_key_declared=True),
         table(
             "Dim_Account",

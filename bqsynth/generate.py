@@ -23,8 +23,8 @@ from snowfakery.output_streams import FileOutputStream
 
 from bqsynth.keys import stable_uniform
 from bqsynth.models import ColumnSchema, TablePlan
-from bqsynth.recipe import FIELD_SEPARATOR
 from bqsynth.privacy import write_exclusions
+from bqsynth.recipe import FIELD_SEPARATOR
 from bqsynth.snowfakery_plugin import (
     EXCLUSIONS_OPTION,
     NO_EXCLUSIONS,

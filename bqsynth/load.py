@@ -125,9 +125,7 @@ def upload_files(
     for path, name in zip(paths, names, strict=True):
         # Overwriting an object with the same bytes is harmless, so unconditional uploads
         # may be retried (the client only retries conditional ones by default).
-        target.blob(name).upload_from_filename(
-            str(path), content_type=content_type(Path(path)), retry=STORAGE_RETRY
-        )
+        target.blob(name).upload_from_filename(str(path), content_type=content_type(Path(path)), retry=STORAGE_RETRY)
     return [gcs_uri(bucket, name) for name in names]
 
 
@@ -141,9 +139,7 @@ def table_reference(client: bigquery.Client, table_id: str) -> bigquery.TableRef
     try:
         return bigquery.TableReference.from_string(table_id, default_project=client.project)
     except ValueError as error:
-        raise LoadError(
-            f"target table id must be project.dataset.table or dataset.table, got {table_id!r}"
-        ) from error
+        raise LoadError(f"target table id must be project.dataset.table or dataset.table, got {table_id!r}") from error
 
 
 def full_table_id(reference: bigquery.TableReference) -> str:
@@ -262,13 +258,9 @@ def load_table(
     unchanged, because a load job is all-or-nothing.
     """
     if write_disposition not in ("WRITE_TRUNCATE", "WRITE_APPEND"):
-        raise ValueError(
-            f"write_disposition must be WRITE_TRUNCATE or WRITE_APPEND, not {write_disposition!r}"
-        )
+        raise ValueError(f"write_disposition must be WRITE_TRUNCATE or WRITE_APPEND, not {write_disposition!r}")
     if not uris:
-        raise LoadError(
-            f"no files to load into {target_table_id} for batch {batch_id}: generate the batch first."
-        )
+        raise LoadError(f"no files to load into {target_table_id} for batch {batch_id}: generate the batch first.")
     table = ensure_target_table(client, target_table_id, columns)
     table_id = full_table_id(table.reference)
     # The verified table's own schema, not the source's: it is compatible (checked above) and

@@ -157,7 +157,9 @@ class ForeignKeyRef(StrictModel):
     parent_column: str
     parent_rows: int
     parent_key: SequenceKey
-    skew: float = Field(default=0.0, ge=0.0, description="0 = uniform fan-out; larger = a few parents get most children")
+    skew: float = Field(
+        default=0.0, ge=0.0, description="0 = uniform fan-out; larger = a few parents get most children"
+    )
 
 
 class FakerValue(StrictModel):
@@ -330,6 +332,7 @@ class BatchInfo(StrictModel):
     batch_id: str
     audit_table: str
     target_project: str
+
 
 Status = Literal["In Progress", "Completed", "Failed"]
 

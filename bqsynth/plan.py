@@ -92,10 +92,18 @@ def primary_key_column(profile: TableProfile, relationships: list[Relationship])
 
     The declared key, else the column other tables refer to, else a unique key-named
     column (``transaction_id`` in an undeclared fact table), whose uniqueness is kept.
+    For a composite key, its first column that is not a reference: unique on its own, it
+    keeps the whole key unique (``line_no`` of ``(order_id, line_no)``).
     """
     if len(profile.primary_key) == 1:
         return profile.primary_key[0]
-    referenced = {r.parent_columns[0] for r in relationships if r.parent_table == profile.name and len(r.parent_columns) == 1}
+    if profile.primary_key:
+        references = {c for r in relationships if r.child_table == profile.name for c in r.child_columns}
+        free = [c for c in profile.primary_key if c not in references]
+        return free[0] if free else None
+    referenced = {
+        r.parent_columns[0] for r in relationships if r.parent_table == profile.name and len(r.parent_columns) == 1
+    }
     if len(referenced) == 1:
         return referenced.pop()
     candidate = candidate_key(profile)
@@ -159,16 +167,23 @@ def value_generator(
         return BooleanValue(p_true=round(min(max(p_true, 0.0), 1.0), 6)), "observed share of true values"
     if guess.identifying and column.type == "STRING":
         if guess.faker_provider:
-            return FakerValue(provider=guess.faker_provider, unique=unique), f"identifying ({guess.semantic_type}): faked"
+            return FakerValue(
+                provider=guess.faker_provider, unique=unique
+            ), f"identifying ({guess.semantic_type}): faked"
         if guess.pattern:
-            return PatternString(pattern=guess.pattern, unique=unique), f"identifying ({guess.semantic_type}): same shape"
+            return PatternString(
+                pattern=guess.pattern, unique=unique
+            ), f"identifying ({guess.semantic_type}): same shape"
         low = stats.min_length if stats and stats.min_length else 1
         high = stats.max_length if stats and stats.max_length else 50
         return FreeText(min_length=low, max_length=max(high, low)), f"identifying ({guess.semantic_type}): free text"
     if is_categorical(stats, options) and stats is not None:
         categorical = categorical_from_stats(stats, options.min_category_count)
         if categorical is not None:
-            return categorical, f"categorical: observed frequencies, values seen < {options.min_category_count} times dropped"
+            return (
+                categorical,
+                f"categorical: observed frequencies, values seen < {options.min_category_count} times dropped",
+            )
     if stats is not None and column.type in NUMERIC_TYPES:
         number = number_generator(column, stats)
         if number is not None:
@@ -219,20 +234,46 @@ def plan_column(
         fields = [plan_column(f, f"{path}.{f.name}", ctx, parents, options) for f in column.fields]
         generator: Generator = RecordValue(fields=fields) if not column.is_repeated else NullValue()
         reason = "nested record" if not column.is_repeated else "arrays of records are not generated yet"
-        return ColumnPlan(name=column.name, type=column.type, mode=column.mode, semantic_type="record",
-                          generator=generator, null_rate=0.0, reason=reason)
+        return ColumnPlan(
+            name=column.name,
+            type=column.type,
+            mode=column.mode,
+            semantic_type="record",
+            generator=generator,
+            null_rate=0.0,
+            reason=reason,
+        )
     guess = classify_column(profile, path, column, stats, sample_values(profile, path))
     if path == ctx.key_column and ctx.key is not None:
-        return ColumnPlan(name=column.name, type=column.type, mode=column.mode, semantic_type="key",
-                          generator=ctx.key, null_rate=0.0, reason="primary key: derived from the row index")
+        return ColumnPlan(
+            name=column.name,
+            type=column.type,
+            mode=column.mode,
+            semantic_type="key",
+            generator=ctx.key,
+            null_rate=0.0,
+            reason="primary key: derived from the row index",
+        )
     if path in parents:
         parent, parent_column = parents[path]
         assert parent.key is not None
         skew = estimate_skew(stats.top_values, profile.row_count, parent.profile.row_count) if stats else 0.0
-        fk = ForeignKeyRef(parent_table=parent.profile.name, parent_column=parent_column,
-                           parent_rows=parent.rows, parent_key=parent.key, skew=skew)
-        return ColumnPlan(name=column.name, type=column.type, mode=column.mode, semantic_type="key", generator=fk,
-                          null_rate=null_rate, reason=f"foreign key to {parent.profile.name}.{parent_column}")
+        fk = ForeignKeyRef(
+            parent_table=parent.profile.name,
+            parent_column=parent_column,
+            parent_rows=parent.rows,
+            parent_key=parent.key,
+            skew=skew,
+        )
+        return ColumnPlan(
+            name=column.name,
+            type=column.type,
+            mode=column.mode,
+            semantic_type="key",
+            generator=fk,
+            null_rate=null_rate,
+            reason=f"foreign key to {parent.profile.name}.{parent_column}",
+        )
     generator, reason = value_generator(column, stats, guess, options)
     if column.is_repeated:
         generator = ArrayValue(element=generator, lengths=array_lengths(stats))
@@ -240,9 +281,16 @@ def plan_column(
         null_rate = 0.0
     if isinstance(generator, NullValue) and column.mode == "REQUIRED":
         raise PlanError(f"table {profile.name}: REQUIRED column {path} ({column.type}) cannot be generated: {reason}")
-    return ColumnPlan(name=column.name, type=column.type, mode=column.mode, semantic_type=guess.semantic_type,
-                      generator=generator, null_rate=null_rate, identifying=guess.identifying,
-                      reason=f"{reason}; {guess.reason}".strip("; "))
+    return ColumnPlan(
+        name=column.name,
+        type=column.type,
+        mode=column.mode,
+        semantic_type=guess.semantic_type,
+        generator=generator,
+        null_rate=null_rate,
+        identifying=guess.identifying,
+        reason=f"{reason}; {guess.reason}".strip("; "),
+    )
 
 
 def _target_table(profile: TableProfile, options: PlanOptions) -> str:
@@ -261,8 +309,9 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetP
         ctx.key_column = primary_key_column(profile, relationships)
         if ctx.key_column:
             column = profile.column(ctx.key_column)
-            ctx.key = key_spec(column, profile.stats.get(ctx.key_column),
-                               sample_values(profile, ctx.key_column), ctx.rows)
+            ctx.key = key_spec(
+                column, profile.stats.get(ctx.key_column), sample_values(profile, ctx.key_column), ctx.rows
+            )
         contexts[profile.name] = ctx
 
     tables: list[TablePlan] = []
@@ -271,8 +320,13 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetP
         ctx = contexts[profile.name]
         missing = [fk.referenced_table for fk in profile.foreign_keys if fk.referenced_table in failed_sources]
         if missing:
-            failures.append(PlanFailure(table=profile.name, source_table=profile.table_id,
-                                        error=f"table {profile.name}: its parent table {missing[0]} could not be read"))
+            failures.append(
+                PlanFailure(
+                    table=profile.name,
+                    source_table=profile.table_id,
+                    error=f"table {profile.name}: its parent table {missing[0]} could not be read",
+                )
+            )
             continue
         parents: dict[str, tuple[_TableContext, str]] = {}
         for rel in relationships:
@@ -295,16 +349,22 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetP
             row_count=ctx.rows,
             columns=columns,
             schema=profile.columns,
-            primary_key=[ctx.key_column] if ctx.key_column else list(profile.primary_key),
+            primary_key=list(profile.primary_key) or ([ctx.key_column] if ctx.key_column else []),
         )
         table.recipe = compile_recipe(table, options.seed)
         tables.append(table)
     _check_parents_planned(tables, kept_relationships, failures)
-    return DatasetPlan(seed=options.seed, tables=[t for t in tables if t.name not in {f.table for f in failures}],
-                       relationships=kept_relationships, failures=failures)
+    return DatasetPlan(
+        seed=options.seed,
+        tables=[t for t in tables if t.name not in {f.table for f in failures}],
+        relationships=kept_relationships,
+        failures=failures,
+    )
 
 
-def _check_parents_planned(tables: list[TablePlan], relationships: list[Relationship], failures: list[PlanFailure]) -> None:
+def _check_parents_planned(
+    tables: list[TablePlan], relationships: list[Relationship], failures: list[PlanFailure]
+) -> None:
     """A child whose parent could not be planned would reference keys that are never loaded."""
     failed = {f.table for f in failures}
     changed = True
@@ -313,7 +373,12 @@ def _check_parents_planned(tables: list[TablePlan], relationships: list[Relation
         for rel in relationships:
             if rel.parent_table in failed and rel.child_table not in failed:
                 table = next(t for t in tables if t.name == rel.child_table)
-                failures.append(PlanFailure(table=table.name, source_table=table.source_table,
-                                            error=f"table {table.name}: its parent table {rel.parent_table} failed"))
+                failures.append(
+                    PlanFailure(
+                        table=table.name,
+                        source_table=table.source_table,
+                        error=f"table {table.name}: its parent table {rel.parent_table} failed",
+                    )
+                )
                 failed.add(table.name)
                 changed = True

@@ -56,9 +56,7 @@ def exclusion_sql(source_table: str, path: str, in_array: bool, limit: int = MAX
     elif in_array:
         # An array of records (or a record holding an array): flatten the first repeated level.
         head, _, rest = path.partition(".")
-        source = (
-            f"SELECT e.{_quote_path(rest)} AS v FROM {quote_table(source_table)} AS t, UNNEST(t.`{head}`) AS e"
-        )
+        source = f"SELECT e.{_quote_path(rest)} AS v FROM {quote_table(source_table)} AS t, UNNEST(t.`{head}`) AS e"
     else:
         source = f"SELECT t.{_quote_path(path)} AS v FROM {quote_table(source_table)} AS t"
     return (

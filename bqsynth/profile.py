@@ -52,9 +52,7 @@ DISTINCT_TYPES = frozenset(
 )
 # Top values only where a categorical reading is plausible; continuous types use quantiles.
 TOP_VALUE_TYPES = frozenset({"STRING", "INT64", "BOOL", "DATE"})
-QUANTILE_TYPES = frozenset(
-    {"INT64", "NUMERIC", "BIGNUMERIC", "FLOAT64", "DATE", "DATETIME", "TIMESTAMP", "TIME"}
-)
+QUANTILE_TYPES = frozenset({"INT64", "NUMERIC", "BIGNUMERIC", "FLOAT64", "DATE", "DATETIME", "TIMESTAMP", "TIME"})
 MIN_MAX_TYPES = QUANTILE_TYPES | {"BOOL"}
 LENGTH_TYPES = frozenset({"STRING"})
 # Highest scale tested per type: NUMERIC and BIGNUMERIC store at most 9 and 38 decimals; a
@@ -97,9 +95,7 @@ def qualified_table_id(table_id: str, default_project: str | None = None) -> str
     try:
         ref = bigquery.TableReference.from_string(table_id, default_project=default_project)
     except ValueError as error:
-        raise ProfileError(
-            f"Source table {table_id!r} is not a valid table id: use project.dataset.table"
-        ) from error
+        raise ProfileError(f"Source table {table_id!r} is not a valid table id: use project.dataset.table") from error
     return f"{ref.project}.{ref.dataset_id}.{ref.table_id}"
 
 
@@ -291,9 +287,7 @@ def array_length_sql(target: StatsTarget) -> str:
     )
 
 
-def parse_stats(
-    row: Mapping[str, Any], columns: Sequence[ColumnSchema], top_k: int = 20
-) -> dict[str, ColumnStats]:
+def parse_stats(row: Mapping[str, Any], columns: Sequence[ColumnSchema], top_k: int = 20) -> dict[str, ColumnStats]:
     """``ColumnStats`` per column path from the row of ``build_stats_query`` (JSON-safe values)."""
     stats: dict[str, ColumnStats] = {}
     for target in stats_targets(columns):
@@ -607,9 +601,7 @@ def _stats_column_by_column(
             row.update(_rows(client, build_stats_query(table_id, columns, top_k, quantiles, [path]))[0])
             continue
         except BadRequest as error:
-            log.warning(
-                "column %s of %s: only null counts, BigQuery refused the rest: %s", path, table_id, error
-            )
+            log.warning("column %s of %s: only null counts, BigQuery refused the rest: %s", path, table_id, error)
         try:
             query = build_stats_query(table_id, columns, top_k, quantiles, [path], counts_only=True)
             row.update(_rows(client, query)[0])

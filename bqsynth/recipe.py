@@ -74,10 +74,17 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                 }
             }
         case FakerValue():
-            return {"Bqsynth.fake": {"provider": generator.provider, "column": json_literal(column)[1:-1],
-                                     "unique": generator.unique}}
+            return {
+                "Bqsynth.fake": {
+                    "provider": generator.provider,
+                    "column": json_literal(column)[1:-1],
+                    "unique": generator.unique,
+                }
+            }
         case Categorical():
-            return {"Bqsynth.choice": {"values": json_literal(generator.values), "weights": json_literal(generator.weights)}}
+            return {
+                "Bqsynth.choice": {"values": json_literal(generator.values), "weights": json_literal(generator.weights)}
+            }
         case NumberFromQuantiles():
             return {
                 "Bqsynth.number": {
@@ -99,8 +106,13 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                 }
             }
         case FreeText():
-            return {"Bqsynth.text": {"column": json_literal(column)[1:-1], "min_length": generator.min_length,
-                                     "max_length": generator.max_length}}
+            return {
+                "Bqsynth.text": {
+                    "column": json_literal(column)[1:-1],
+                    "min_length": generator.min_length,
+                    "max_length": generator.max_length,
+                }
+            }
         case ArrayValue():
             return {
                 "Bqsynth.array": {
@@ -146,7 +158,7 @@ def compile_recipe(table: TablePlan, seed: int) -> str:
         {"option": START_INDEX_OPTION, "default": "0"},
         {"option": ROW_COUNT_OPTION, "default": str(table.row_count)},
         {"option": EXCLUSIONS_OPTION, "default": NO_EXCLUSIONS},
-        {"object": table.name, "count": "${{ %s | int }}" % ROW_COUNT_OPTION, "fields": fields},
+        {"object": table.name, "count": "${{ " + ROW_COUNT_OPTION + " | int }}", "fields": fields},
     ]
     header = (
         f"# Snowfakery recipe for {table.name} (source {table.source_table}), compiled by bqsynth.\n"

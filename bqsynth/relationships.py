@@ -54,11 +54,38 @@ MIN_INCLUSION = 0.9
 DISTINCT_TOLERANCE = 1.05
 
 # Role words that make a same-table id a self-reference (employees.manager_id -> employee_id).
-SELF_REFERENCE_ROLES = frozenset({
-    "manager", "parent", "supervisor", "boss", "reports", "referrer", "referred", "lead", "mentor", "head",
-    "predecessor", "successor", "previous", "prev", "next", "original", "root", "super", "superior",
-    "sponsor", "approver", "replaced", "replaces", "master", "duplicate", "merged", "linked", "related",
-})
+SELF_REFERENCE_ROLES = frozenset(
+    {
+        "manager",
+        "parent",
+        "supervisor",
+        "boss",
+        "reports",
+        "referrer",
+        "referred",
+        "lead",
+        "mentor",
+        "head",
+        "predecessor",
+        "successor",
+        "previous",
+        "prev",
+        "next",
+        "original",
+        "root",
+        "super",
+        "superior",
+        "sponsor",
+        "approver",
+        "replaced",
+        "replaces",
+        "master",
+        "duplicate",
+        "merged",
+        "linked",
+        "related",
+    }
+)
 _KEY_NAMES = frozenset({"id", "key", "pk", "uuid", "guid", "code", "no", "number", "num", "nbr", "nr", "sk"})
 # Higher rank = more key-like when a table has several candidate key columns.
 _KEY_SUFFIX_RANK = {
@@ -123,9 +150,7 @@ def _find_table(reference: str, profiles: Sequence[TableProfile]) -> TableProfil
     return matches[0] if len(matches) == 1 else None
 
 
-def _declared(
-    profiles: Sequence[TableProfile], failed: Sequence[TableProfile]
-) -> tuple[list[Relationship], list[str]]:
+def _declared(profiles: Sequence[TableProfile], failed: Sequence[TableProfile]) -> tuple[list[Relationship], list[str]]:
     relationships: list[Relationship] = []
     warnings: list[str] = []
     for child in profiles:
@@ -215,11 +240,7 @@ def candidate_key(table: TableProfile) -> tuple[str, bool] | None:
         return (table.primary_key[0], True) if len(table.primary_key) == 1 else None
     ranked: list[tuple[int, str]] = []
     for column in table.columns:
-        if (
-            column.is_record
-            or column.is_repeated
-            or type_family(column.type, table.stats.get(column.name)) is None
-        ):
+        if column.is_record or column.is_repeated or type_family(column.type, table.stats.get(column.name)) is None:
             continue
         rank = _key_rank(table, column)
         if rank and _unique_enough(table, column.name):
@@ -361,9 +382,7 @@ def _value_score(child: TableProfile, path: str, key: _Key) -> tuple[float | Non
             share = hits / len(checked)
             if share < MIN_INCLUSION:
                 return None, [f"only {hits}/{len(checked)} sampled child values exist in the parent"]
-            notes.append(
-                f"{hits}/{len(checked)} sampled child values found in {key.table.name} (all keys known)"
-            )
+            notes.append(f"{hits}/{len(checked)} sampled child values found in {key.table.name} (all keys known)")
             score += 0.5 * share
         elif parent_range is not None and _dense_integers(key):
             low, high = parent_range
@@ -371,17 +390,13 @@ def _value_score(child: TableProfile, path: str, key: _Key) -> tuple[float | Non
             inside = sum(1 for n in numbers if n is not None and n == int(n) and low <= n <= high)
             share = inside / len(checked)
             if share < MIN_INCLUSION:
-                return None, [
-                    f"only {inside}/{len(checked)} sampled child values fall within the dense parent keys"
-                ]
+                return None, [f"only {inside}/{len(checked)} sampled child values fall within the dense parent keys"]
             notes.append(f"{inside}/{len(checked)} sampled child values within the parent's dense key range")
             score += 0.4 * share
         else:
             hits = sum(1 for v in checked if v in key.values)
             if hits:
-                notes.append(
-                    f"{hits}/{len(checked)} sampled child values seen in the parent's partial sample"
-                )
+                notes.append(f"{hits}/{len(checked)} sampled child values seen in the parent's partial sample")
                 score += 0.2
     return min(score, 1.0), notes
 
@@ -494,9 +509,7 @@ def infer_relationships(profiles: Sequence[TableProfile]) -> list[Relationship]:
     return discover_relationships(profiles).relationships
 
 
-def order_tables(
-    tables: Iterable[TableProfile | str], relationships: Iterable[Relationship]
-) -> GenerationOrder:
+def order_tables(tables: Iterable[TableProfile | str], relationships: Iterable[Relationship]) -> GenerationOrder:
     """Parents before children (Kahn's algorithm, alphabetical among equals).
 
     Self-references never block a table. A cycle is broken at its alphabetically first
@@ -532,8 +545,6 @@ def order_tables(
     return GenerationOrder(order=order, notes=notes)
 
 
-def generation_order(
-    tables: Iterable[TableProfile | str], relationships: Iterable[Relationship]
-) -> list[str]:
+def generation_order(tables: Iterable[TableProfile | str], relationships: Iterable[Relationship]) -> list[str]:
     """Table names, parents before children; see :func:`order_tables` for cycle notes."""
     return order_tables(tables, relationships).order

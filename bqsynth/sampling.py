@@ -55,7 +55,7 @@ def cumulative(weights: Sequence[float]) -> list[float]:
     return out
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def temporal_to_seconds(value: str, temporal_type: str) -> float:
@@ -64,11 +64,11 @@ def temporal_to_seconds(value: str, temporal_type: str) -> float:
         t = dt.time.fromisoformat(value)
         return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
     if temporal_type == "DATE":
-        parsed = dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time(), tzinfo=dt.timezone.utc)
+        parsed = dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time(), tzinfo=dt.UTC)
     else:
         parsed = dt.datetime.fromisoformat(value.replace(" ", "T").replace("Z", "+00:00"))
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+            parsed = parsed.replace(tzinfo=dt.UTC)
     return (parsed - _EPOCH).total_seconds()
 
 

@@ -50,9 +50,7 @@ def leaf_paths(columns: list[ColumnSchema]) -> list[tuple[str, ColumnSchema, boo
     return list(_leaves(columns, prefix="", in_repeated=False))
 
 
-def _leaves(
-    columns: list[ColumnSchema], prefix: str, in_repeated: bool
-) -> Iterator[tuple[str, ColumnSchema, bool]]:
+def _leaves(columns: list[ColumnSchema], prefix: str, in_repeated: bool) -> Iterator[tuple[str, ColumnSchema, bool]]:
     for column in columns:
         path = f"{prefix}{column.name}"
         repeated = in_repeated or column.is_repeated
@@ -87,8 +85,7 @@ def _differences(expected: list[ColumnSchema], actual: list[ColumnSchema], prefi
     for have in actual:
         if have.name.lower() not in expected_names and have.mode == "REQUIRED":
             problems.append(
-                f"the target table has an extra REQUIRED column {prefix}{have.name} that the "
-                "generated rows do not fill"
+                f"the target table has an extra REQUIRED column {prefix}{have.name} that the generated rows do not fill"
             )
     return problems
 

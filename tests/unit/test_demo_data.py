@@ -246,9 +246,7 @@ def test_ids_increase_with_time(tables: dict[str, DemoTable], table: str, time_c
 
 
 def test_children_come_after_their_parents(tables: dict[str, DemoTable]) -> None:
-    customers = {
-        c["customer_id"]: _ts(c["customer_since"]).replace(tzinfo=None) for c in _rows(tables, "Dim_Customer")
-    }
+    customers = {c["customer_id"]: _ts(c["customer_since"]).replace(tzinfo=None) for c in _rows(tables, "Dim_Customer")}
     launched = {p["product_id"]: date.fromisoformat(p["launched_on"]) for p in _rows(tables, "Dim_Product")}
     opened: dict[int, datetime] = {}
     for a in _rows(tables, "Dim_Account"):

@@ -88,8 +88,10 @@ def test_rare_categories_are_never_emitted(profiles: list[TableProfile]) -> None
 
 
 def test_failed_profiles_and_their_children_are_reported_not_planned(profiles: list[TableProfile]) -> None:
-    broken = [p if p.name != "Dim_Customer" else TableProfile(table_id=p.table_id, name=p.name, error="gone")
-              for p in profiles]
+    broken = [
+        p if p.name != "Dim_Customer" else TableProfile(table_id=p.table_id, name=p.name, error="gone")
+        for p in profiles
+    ]
     plan = plan_dataset(broken, options())
     failed = {f.table: f.error for f in plan.failures}
     assert failed["Dim_Customer"] == "gone"
@@ -99,8 +101,43 @@ def test_failed_profiles_and_their_children_are_reported_not_planned(profiles: l
 
 
 def test_a_required_column_that_cannot_be_generated_fails_its_table_by_name() -> None:
-    profile = TableProfile(table_id="p.d.Blob", name="Blob", row_count=3,
-                           columns=[ColumnSchema(name="payload", type="BYTES", mode="REQUIRED")])
+    profile = TableProfile(
+        table_id="p.d.Blob",
+        name="Blob",
+        row_count=3,
+        columns=[ColumnSchema(name="payload", type="BYTES", mode="REQUIRED")],
+    )
     plan = plan_dataset([profile], options())
     assert not plan.tables
     assert "payload" in plan.failures[0].error and "Blob" in plan.failures[0].error
+
+
+def test_a_composite_key_stays_unique_through_its_non_reference_column() -> None:
+    from bqsynth.models import ForeignKey
+    from bqsynth.semantics import leaf_columns
+    from tests.factories import column_stats
+
+    def profile(name: str, columns: dict[str, str], rows: list[dict], **keys: object) -> TableProfile:
+        schema = [ColumnSchema(name=n, type=t) for n, t in columns.items()]
+        stats = {p: column_stats(p, c.type, rows) for p, c in leaf_columns(schema)}
+        return TableProfile(
+            table_id=f"p.d.{name}", name=name, row_count=len(rows), columns=schema, stats=stats, sample=rows, **keys
+        )  # type: ignore[arg-type]
+
+    orders = profile(
+        "orders",
+        {"order_id": "INT64", "placed_on": "DATE"},
+        [{"order_id": i, "placed_on": f"2024-01-{1 + i % 28:02d}"} for i in range(1, 101)],
+        primary_key=["order_id"],
+    )
+    items = profile(
+        "order_items",
+        {"order_id": "INT64", "line_no": "INT64", "qty": "INT64"},
+        [{"order_id": 1 + i // 3, "line_no": 1 + i % 3, "qty": i % 5} for i in range(300)],
+        primary_key=["order_id", "line_no"],
+        foreign_keys=[ForeignKey(columns=["order_id"], referenced_table="p.d.orders", referenced_columns=["order_id"])],
+    )
+    plan = plan_dataset([orders, items], options())
+    assert isinstance(column(plan, "order_items", "order_id").generator, ForeignKeyRef)
+    assert isinstance(column(plan, "order_items", "line_no").generator, SequenceKey)
+    assert plan.table("order_items").primary_key == ["order_id", "line_no"]

@@ -62,9 +62,7 @@ API_SCHEMA = [
 ]
 
 
-def col(
-    name: str, type_: str, mode: str = "NULLABLE", fields: list[ColumnSchema] | None = None
-) -> ColumnSchema:
+def col(name: str, type_: str, mode: str = "NULLABLE", fields: list[ColumnSchema] | None = None) -> ColumnSchema:
     return ColumnSchema(name=name, type=type_, mode=mode, fields=fields or [])  # type: ignore[arg-type]
 
 
@@ -102,10 +100,7 @@ def test_schema_round_trips_through_bigquery_fields() -> None:
 
 
 def test_leaf_paths_recurse_and_flag_repeated() -> None:
-    paths = [
-        (path, column.type, repeated)
-        for path, column, repeated in leaf_paths(columns_from_bigquery(API_SCHEMA))
-    ]
+    paths = [(path, column.type, repeated) for path, column, repeated in leaf_paths(columns_from_bigquery(API_SCHEMA))]
     assert paths == [
         ("id", "INT64", False),
         ("amount", "NUMERIC", False),
@@ -254,9 +249,7 @@ def _struct_of(sql: str, alias: str) -> str:
         ("g", ["COUNTIF(bqsynth_t.`g` IS NULL) AS null_count"], ["APPROX", "MIN(", "LENGTH"]),
     ],
 )  # fmt: skip
-def test_stats_query_uses_the_aggregates_each_type_supports(
-    name: str, present: list[str], absent: list[str]
-) -> None:
+def test_stats_query_uses_the_aggregates_each_type_supports(name: str, present: list[str], absent: list[str]) -> None:
     sql = build_stats_query(TABLE, ALL_TYPES, top_k=20, quantiles=20)
     alias = next(t.alias for t in stats_targets(ALL_TYPES) if t.path == name)
     struct = _struct_of(sql, alias)
@@ -283,17 +276,14 @@ def test_repeated_and_nested_columns_get_their_own_scans() -> None:
     assert "CROSS JOIN UNNEST(bqsynth_t.`tags`) AS bqsynth_u1" in sql
     assert "CROSS JOIN UNNEST(bqsynth_t.`address`.`phones`) AS bqsynth_u1" in sql
     assert (
-        "CROSS JOIN UNNEST(bqsynth_t.`items`) AS bqsynth_u1 CROSS JOIN UNNEST(bqsynth_u1.`codes`) AS bqsynth_u2"
-        in sql
+        "CROSS JOIN UNNEST(bqsynth_t.`items`) AS bqsynth_u1 CROSS JOIN UNNEST(bqsynth_u1.`codes`) AS bqsynth_u2" in sql
     )
     assert by_path["items.sku"].expr == "bqsynth_u1.`sku`"
     assert by_path["items.codes"].expr == "bqsynth_u2"
     assert by_path["address.city"].expr == "bqsynth_t.`address`.`city`"
     # ... and their lengths from the scan one level up.
     assert f"IFNULL(ARRAY_LENGTH(bqsynth_t.`tags`), 0), 100) AS {by_path['tags'].alias}_lengths" in sql
-    assert (
-        f"IFNULL(ARRAY_LENGTH(bqsynth_u1.`codes`), 0), 100) AS {by_path['items.codes'].alias}_lengths" in sql
-    )
+    assert f"IFNULL(ARRAY_LENGTH(bqsynth_u1.`codes`), 0), 100) AS {by_path['items.codes'].alias}_lengths" in sql
     # One subquery per distinct scan, joined into a single statement.
     assert sql.count("CROSS JOIN (") == 4  # tags, address.phones, items, items.codes
     assert sql.count("FROM `proj.ds.orders` AS bqsynth_t") == 5
@@ -385,9 +375,7 @@ def test_parse_stats_converts_temporal_values_to_iso_strings() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _constraint_row(
-    name: str, kind: str, column: str, ordinal: int, ref: tuple[str, str] | None = None
-) -> dict:
+def _constraint_row(name: str, kind: str, column: str, ordinal: int, ref: tuple[str, str] | None = None) -> dict:
     return {
         "constraint_name": name,
         "constraint_type": kind,
@@ -510,9 +498,7 @@ class FakeClient:
 
     project = "proj"
 
-    def __init__(
-        self, schema: list[SchemaField], get_error: Exception | None = None, refuse: str = ""
-    ) -> None:
+    def __init__(self, schema: list[SchemaField], get_error: Exception | None = None, refuse: str = "") -> None:
         self.schema, self.get_error, self.refuse = schema, get_error, refuse
         self.queries: list[str] = []
 

@@ -40,36 +40,82 @@ def account_table(rows: int = 3000) -> TablePlan:
         ColumnSchema(name="is_joint", type="BOOL"),
         ColumnSchema(name="account_number", type="STRING"),
         ColumnSchema(name="tags", type="STRING", mode="REPEATED"),
-        ColumnSchema(name="address", type="RECORD", fields=[
-            ColumnSchema(name="city", type="STRING"), ColumnSchema(name="postal_code", type="STRING")]),
+        ColumnSchema(
+            name="address",
+            type="RECORD",
+            fields=[ColumnSchema(name="city", type="STRING"), ColumnSchema(name="postal_code", type="STRING")],
+        ),
         ColumnSchema(name="note", type="STRING"),
     ]
     columns = [
         ColumnPlan(name="account_id", type="INT64", mode="REQUIRED", generator=SequenceKey(start=1000)),
-        ColumnPlan(name="customer_id", type="STRING", generator=ForeignKeyRef(
-            parent_table="Customer", parent_column="customer_id", parent_rows=250,
-            parent_key=SequenceKey(prefix="C-", width=6, as_string=True), skew=1.0)),
+        ColumnPlan(
+            name="customer_id",
+            type="STRING",
+            generator=ForeignKeyRef(
+                parent_table="Customer",
+                parent_column="customer_id",
+                parent_rows=250,
+                parent_key=SequenceKey(prefix="C-", width=6, as_string=True),
+                skew=1.0,
+            ),
+        ),
         ColumnPlan(name="email", type="STRING", generator=FakerValue(provider="email", unique=True)),
-        ColumnPlan(name="status", type="STRING", null_rate=0.2,
-                   generator=Categorical(values=["Open", POISON, "<<1+1>>"], weights=[8, 1, 1])),
-        ColumnPlan(name="balance", type="NUMERIC", generator=NumberFromQuantiles(quantiles=[-50, 0, 10, 900], decimals=2)),
-        ColumnPlan(name="opened_on", type="DATE",
-                   generator=TemporalFromQuantiles(type="DATE", quantiles=["2020-01-01", "2022-06-30", "2024-12-31"])),
-        ColumnPlan(name="opened_at", type="TIMESTAMP",
-                   generator=TemporalFromQuantiles(type="TIMESTAMP", quantiles=["2020-01-01 00:00:00+00:00",
-                                                                                 "2024-12-31 23:00:00+00:00"])),
+        ColumnPlan(
+            name="status",
+            type="STRING",
+            null_rate=0.2,
+            generator=Categorical(values=["Open", POISON, "<<1+1>>"], weights=[8, 1, 1]),
+        ),
+        ColumnPlan(
+            name="balance", type="NUMERIC", generator=NumberFromQuantiles(quantiles=[-50, 0, 10, 900], decimals=2)
+        ),
+        ColumnPlan(
+            name="opened_on",
+            type="DATE",
+            generator=TemporalFromQuantiles(type="DATE", quantiles=["2020-01-01", "2022-06-30", "2024-12-31"]),
+        ),
+        ColumnPlan(
+            name="opened_at",
+            type="TIMESTAMP",
+            generator=TemporalFromQuantiles(
+                type="TIMESTAMP", quantiles=["2020-01-01 00:00:00+00:00", "2024-12-31 23:00:00+00:00"]
+            ),
+        ),
         ColumnPlan(name="is_joint", type="BOOL", generator=BooleanValue(p_true=0.25)),
         ColumnPlan(name="account_number", type="STRING", generator=PatternString(pattern="AC-########", unique=True)),
-        ColumnPlan(name="tags", type="STRING", mode="REPEATED", generator=ArrayValue(
-            element=Categorical(values=["vip", "paperless"], weights=[1, 3]),
-            lengths=Categorical(values=[0, 1, 2], weights=[2, 1, 1]))),
-        ColumnPlan(name="address", type="RECORD", generator=RecordValue(fields=[
-            ColumnPlan(name="city", type="STRING", generator=FakerValue(provider="city")),
-            ColumnPlan(name="postal_code", type="STRING", null_rate=0.5, generator=FakerValue(provider="postcode"))])),
+        ColumnPlan(
+            name="tags",
+            type="STRING",
+            mode="REPEATED",
+            generator=ArrayValue(
+                element=Categorical(values=["vip", "paperless"], weights=[1, 3]),
+                lengths=Categorical(values=[0, 1, 2], weights=[2, 1, 1]),
+            ),
+        ),
+        ColumnPlan(
+            name="address",
+            type="RECORD",
+            generator=RecordValue(
+                fields=[
+                    ColumnPlan(name="city", type="STRING", generator=FakerValue(provider="city")),
+                    ColumnPlan(
+                        name="postal_code", type="STRING", null_rate=0.5, generator=FakerValue(provider="postcode")
+                    ),
+                ]
+            ),
+        ),
         ColumnPlan(name="note", type="STRING", null_rate=0.1, generator=FreeText(min_length=5, max_length=30)),
     ]
-    table = TablePlan(name="Account", source_table="p.src.Account", target_table="p.tgt.Account", row_count=rows,
-                      columns=columns, schema=schema, primary_key=["account_id"])
+    table = TablePlan(
+        name="Account",
+        source_table="p.src.Account",
+        target_table="p.tgt.Account",
+        row_count=rows,
+        columns=columns,
+        schema=schema,
+        primary_key=["account_id"],
+    )
     table.recipe = compile_recipe(table, seed=42)
     return table
 
@@ -82,8 +128,7 @@ def test_recipe_is_valid_yaml_with_plugin_options_and_flattened_records() -> Non
     document = yaml.safe_load(account_table().recipe)
     assert document[0] == {"plugin": "bqsynth.snowfakery_plugin.Bqsynth"}
     options = {d["option"]: d["default"] for d in document if "option" in d}
-    assert options == {"seed": "42", "start_index": "0", "row_count": "3000",
-                       "exclusions": "none"}
+    assert options == {"seed": "42", "start_index": "0", "row_count": "3000", "exclusions": "none"}
     fields = document[-1]["fields"]
     assert "address__city" in fields and "address__postal_code" in fields and "address" not in fields
     assert fields["email"] == {"Bqsynth.fake": {"provider": "email", "column": "email", "unique": True}}
@@ -134,8 +179,11 @@ def test_keys_do_not_depend_on_how_the_table_is_sharded(tmp_path: Path) -> None:
 
 
 def test_shape_row_builds_bigquery_json() -> None:
-    schema = [ColumnSchema(name="n", type="NUMERIC"), ColumnSchema(name="xs", type="INT64", mode="REPEATED"),
-              ColumnSchema(name="r", type="RECORD", fields=[ColumnSchema(name="a", type="BOOL")])]
+    schema = [
+        ColumnSchema(name="n", type="NUMERIC"),
+        ColumnSchema(name="xs", type="INT64", mode="REPEATED"),
+        ColumnSchema(name="r", type="RECORD", fields=[ColumnSchema(name="a", type="BOOL")]),
+    ]
     raw = {"id": 1, "n": 1.5, "xs": "[1, 2]", "r__a": True}
     assert shape_row(raw, schema) == {"n": "1.5", "xs": [1, 2], "r": {"a": True}}
     assert shape_row({"n": None, "xs": None, "r__a": None}, schema) == {"n": None, "xs": [], "r": {"a": None}}
@@ -153,10 +201,13 @@ def test_source_values_of_identifying_columns_are_never_emitted(tmp_path: Path) 
     schema = [ColumnSchema(name="first_name", type="STRING"), ColumnSchema(name="pan", type="STRING")]
     columns = [
         ColumnPlan(name="first_name", type="STRING", identifying=True, generator=FakerValue(provider="first_name")),
-        ColumnPlan(name="pan", type="STRING", identifying=True, generator=PatternString(pattern="****####", unique=True)),
+        ColumnPlan(
+            name="pan", type="STRING", identifying=True, generator=PatternString(pattern="****####", unique=True)
+        ),
     ]
-    table = TablePlan(name="Card", source_table="p.s.Card", target_table="p.t.Card", row_count=2000,
-                      columns=columns, schema=schema)
+    table = TablePlan(
+        name="Card", source_table="p.s.Card", target_table="p.t.Card", row_count=2000, columns=columns, schema=schema
+    )
     table.recipe = compile_recipe(table, seed=1)
     exclusions = {"first_name": [value_digest(v) for v in source_names], "pan": [value_digest(v) for v in source_pans]}
     files, rows, _ = generate_table(table, 1, tmp_path, shard_rows=700, exclusions=exclusions)

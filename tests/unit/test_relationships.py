@@ -83,16 +83,11 @@ def table(
 
 
 def fk(column: str, parent: str, parent_column: str, dataset: str = "proj.ds") -> ForeignKey:
-    return ForeignKey(
-        columns=[column], referenced_table=f"{dataset}.{parent}", referenced_columns=[parent_column]
-    )
+    return ForeignKey(columns=[column], referenced_table=f"{dataset}.{parent}", referenced_columns=[parent_column])
 
 
 def customers(n: int = 300, base: int = 100_001, name: str = "Dim_Customer", **kwargs: Any) -> TableProfile:
-    rows = [
-        {"customer_id": base + i, "first_name": f"N{i}", "segment": ["Retail", "Premier"][i % 2]}
-        for i in range(n)
-    ]
+    rows = [{"customer_id": base + i, "first_name": f"N{i}", "segment": ["Retail", "Premier"][i % 2]} for i in range(n)]
     return table(name, {"customer_id": "INT64", "first_name": "STRING", "segment": "STRING"}, rows, **kwargs)
 
 
@@ -219,9 +214,7 @@ def test_declared_reference_matches_table_ids_loosely() -> None:
 
 def test_undeclared_account_id_in_a_fact_table_is_found_with_evidence() -> None:
     cust = customers(primary_key=["customer_id"])
-    acct = accounts(
-        [100_001 + i for i in range(300)], foreign_keys=[fk("customer_id", "Dim_Customer", "customer_id")]
-    )
+    acct = accounts([100_001 + i for i in range(300)], foreign_keys=[fk("customer_id", "Dim_Customer", "customer_id")])
     fact = transactions([70_000_001 + i for i in range(450)])
     report = discover_relationships([fact, acct, cust])
     assert pairs(report.relationships) == {
@@ -330,9 +323,7 @@ def test_type_mismatch_is_rejected() -> None:
     orders = table("orders", {"order_id": "INT64", "customer_id": "STRING"}, rows, primary_key=["order_id"])
     assert infer_relationships([orders, parent]) == []
     decimals = [{"order_id": i, "customer_id": 100_001.5 + i % 300} for i in range(500)]
-    floats = table(
-        "orders", {"order_id": "INT64", "customer_id": "FLOAT64"}, decimals, primary_key=["order_id"]
-    )
+    floats = table("orders", {"order_id": "INT64", "customer_id": "FLOAT64"}, decimals, primary_key=["order_id"])
     assert infer_relationships([floats, parent]) == []
 
 
@@ -374,9 +365,13 @@ def test_string_keys_must_share_a_shape() -> None:
         ("order_lines", "product_id", "Dim_Product", "product_id", "inferred")
     }
     # A three-row child sample cannot tell a constant prefix from varying letters (???-####): still compatible.
-    few = table("order_lines", {"line_id": "INT64", "product_id": "STRING"},
-                [{"line_id": i, "product_id": f"PRD-{1 + i % 60:04d}"} for i in range(400)],
-                primary_key=["line_id"], sample_rows=3)
+    few = table(
+        "order_lines",
+        {"line_id": "INT64", "product_id": "STRING"},
+        [{"line_id": i, "product_id": f"PRD-{1 + i % 60:04d}"} for i in range(400)],
+        primary_key=["line_id"],
+        sample_rows=3,
+    )
     assert len(infer_relationships([products, few])) == 1
     skus = table(
         "order_lines",
@@ -421,8 +416,7 @@ def test_nested_child_columns_can_reference_a_parent() -> None:
         ),
     ]
     rows = [
-        {"order_id": i, "items": [{"product_id": 1 + (i + k) % 50, "qty": k + 1} for k in range(3)]}
-        for i in range(100)
+        {"order_id": i, "items": [{"product_id": 1 + (i + k) % 50, "qty": k + 1} for k in range(3)]} for i in range(100)
     ]
     orders = TableProfile(
         table_id="proj.ds.orders",
@@ -476,9 +470,7 @@ def test_demo_warehouse_ground_truth_is_recovered() -> None:
 
 def _schema(column: Any) -> ColumnSchema:
     kind = "RECORD" if column.type == "STRUCT" else column.type
-    return ColumnSchema(
-        name=column.name, type=kind, mode=column.mode, fields=[_schema(f) for f in column.fields]
-    )
+    return ColumnSchema(name=column.name, type=kind, mode=column.mode, fields=[_schema(f) for f in column.fields])
 
 
 # --- ordering ---------------------------------------------------------------------------------

@@ -272,9 +272,7 @@ def test_declared_and_given_keys_are_keys() -> None:
     values = [f"PRD-{i:04d}" for i in range(1, 40)]
     declared = classify("product_id", "STRING", values, primary_key=["product_id"])
     assert (declared.semantic_type, declared.pattern, declared.confidence) == ("key", "PRD-####", 1.0)
-    fk = ForeignKey(
-        columns=["product_id"], referenced_table="proj.ds.products", referenced_columns=["product_id"]
-    )
+    fk = ForeignKey(columns=["product_id"], referenced_table="proj.ds.products", referenced_columns=["product_id"])
     assert classify("product_id", "STRING", values, foreign_keys=[fk]).semantic_type == "key"
     profile, leaf = one_column_table("buyer", "INT64", [1, 2, 3])
     guess = classify_column(profile, "buyer", leaf, None, [1, 2, 3], keys={"buyer"})

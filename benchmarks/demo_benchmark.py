@@ -1,0 +1,80 @@
+"""Figures for the foundation: end-to-end seconds of the demo, rows per second of generation.
+
+    make benchmark          # starts the local stack, then runs this
+
+1. Loads the demo warehouse into the local BigQuery emulator.
+2. Runs the demo pipeline (configs/demo.yaml) through kfp.local and times it end to end.
+3. Times the generation step alone (Snowfakery through bqsynth's recipe, one process)
+   on the demo plan's fact table at a larger row count, and prints rows per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bqsynth import demo_data
+from bqsynth.clients import bigquery_client
+from bqsynth.config import load_config
+from bqsynth.generate import generate_table
+from bqsynth.models import DatasetPlan, read_model
+from bqsynth.recipe import compile_recipe
+from submit import run_local_pipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def newest_plan(pipeline_root: Path) -> DatasetPlan:
+    plans = sorted(pipeline_root.glob("*/plan-dataset/plan"), key=lambda p: p.stat().st_mtime)
+    return read_model(DatasetPlan, plans[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=50_000, help="rows generated for the throughput figure")
+    parser.add_argument("--table", default="Fact_Transaction")
+    args = parser.parse_args()
+    console = Console(width=120)
+
+    config = load_config(ROOT / "configs" / "demo.yaml", {})
+    source_dataset = config.source_tables[0].split(".")[1]
+    client = bigquery_client(config.target_project)
+    demo_data.load_demo_dataset(client, config.target_project, source_dataset)
+
+    with tempfile.TemporaryDirectory(prefix="bqsynth-bench-") as tmp:
+        started = time.perf_counter()
+        summary = run_local_pipeline(config, tmp)
+        end_to_end = time.perf_counter() - started
+        plan = newest_plan(Path(tmp))
+
+    table = plan.table(args.table).model_copy(update={"row_count": args.rows})
+    table.recipe = compile_recipe(table, plan.seed)
+    with tempfile.TemporaryDirectory(prefix="bqsynth-gen-") as tmp:
+        _, rows, seconds = generate_table(table, plan.seed, Path(tmp))
+
+    figures = Table(title="bqsynth demo benchmark")
+    figures.add_column("figure")
+    figures.add_column("value", justify="right")
+    figures.add_row("cores", str(os.cpu_count()))
+    figures.add_row(
+        "demo tables / rows generated", f"{len(summary.tables)} / {sum(t.rows_generated for t in summary.tables)}"
+    )
+    figures.add_row("demo end to end (s)", f"{end_to_end:.1f}")
+    figures.add_row(
+        "demo FK orphans / duplicate PKs",
+        f"{sum(t.foreign_key_orphans for t in summary.tables)} / "
+        f"{sum(t.duplicate_primary_keys for t in summary.tables)}",
+    )
+    figures.add_row(f"generation of {args.table} ({len(table.columns)} columns), rows", str(rows))
+    figures.add_row("generation rows per second (one process)", f"{rows / seconds:,.0f}")
+    console.print(figures)
+
+
+if __name__ == "__main__":
+    main()
