@@ -27,9 +27,9 @@ from google.api_core import exceptions
 from google.cloud import bigquery
 from pydantic import BaseModel, ConfigDict, Field
 
-from bqsynth.integrity import quote_table
 from bqsynth.load import ensure_dataset
 from bqsynth.models import ColumnSchema, Status
+from bqsynth.sql import quote_table
 
 Stage = Literal["profile", "plan", "generate", "load", "run"]
 

@@ -12,31 +12,7 @@ from collections.abc import Sequence
 
 from google.cloud import bigquery
 
-_FORBIDDEN_IN_TABLE_ID = ("`", "\n", "\r", "\\")
-
-
-def quote_table(table_id: str) -> str:
-    """``project.dataset.table`` as one backticked name.
-
-    Quoting the whole id (rather than each part) keeps domain-scoped projects such as
-    ``example.com:project`` intact, which splitting on dots would break.
-    """
-    if not table_id or any(ch in table_id for ch in _FORBIDDEN_IN_TABLE_ID):
-        raise ValueError(f"not a valid BigQuery table id: {table_id!r}")
-    return f"`{table_id}`"
-
-
-def quote_column(path: str) -> str:
-    """A column, or a dotted path into RECORD fields, with every part backticked."""
-    if not path:
-        raise ValueError("empty column name")
-    return ".".join(_quote_part(part) for part in path.split("."))
-
-
-def _quote_part(part: str) -> str:
-    if not part:
-        raise ValueError("empty part in a dotted column path")
-    return "`" + part.replace("\\", "\\\\").replace("`", "\\`") + "`"
+from bqsynth.sql import quote_column, quote_table
 
 
 def _qualified(alias: str, path: str) -> str:

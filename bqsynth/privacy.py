@@ -16,7 +16,7 @@ from pathlib import Path
 from google.cloud import bigquery
 
 from bqsynth.models import ColumnPlan, FakerValue, FreeText, PatternString, RecordValue, TablePlan
-from bqsynth.profile import quote_table
+from bqsynth.sql import quote_column, quote_table
 
 DIGEST_HEX_CHARS = 16
 # Above this many distinct values a column is excluded only in part; the generators' shapes
@@ -45,20 +45,19 @@ def identifying_paths(columns: list[ColumnPlan], prefix: str = "", repeated: boo
     return paths
 
 
-def _quote_path(path: str) -> str:
-    return ".".join(f"`{part}`" for part in path.split("."))
-
-
 def exclusion_sql(source_table: str, path: str, in_array: bool, limit: int = MAX_EXCLUDED_VALUES) -> str:
     """Distinct digests of one column's source values (array elements for repeated columns)."""
     if in_array and "." not in path:
-        source = f"SELECT v FROM {quote_table(source_table)} AS t, UNNEST(t.{_quote_path(path)}) AS v"
+        source = f"SELECT v FROM {quote_table(source_table)} AS t, UNNEST(t.{quote_column(path)}) AS v"
     elif in_array:
         # An array of records (or a record holding an array): flatten the first repeated level.
         head, _, rest = path.partition(".")
-        source = f"SELECT e.{_quote_path(rest)} AS v FROM {quote_table(source_table)} AS t, UNNEST(t.`{head}`) AS e"
+        source = (
+            f"SELECT e.{quote_column(rest)} AS v "
+            f"FROM {quote_table(source_table)} AS t, UNNEST(t.{quote_column(head)}) AS e"
+        )
     else:
-        source = f"SELECT t.{_quote_path(path)} AS v FROM {quote_table(source_table)} AS t"
+        source = f"SELECT t.{quote_column(path)} AS v FROM {quote_table(source_table)} AS t"
     return (
         f"SELECT DISTINCT SUBSTR(TO_HEX(MD5(CAST(v AS STRING))), 1, {DIGEST_HEX_CHARS}) AS d "
         f"FROM ({source}) WHERE v IS NOT NULL LIMIT {int(limit)}"

@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 from google.api_core.exceptions import BadRequest, Forbidden, GoogleAPIError, NotFound
 from google.cloud import bigquery
 
+from bqsynth import sql
 from bqsynth.models import ColumnSchema, ColumnStats, ForeignKey, Scalar, TableProfile, ValueCount
 from bqsynth.schema import columns_from_bigquery
 
@@ -99,13 +100,9 @@ def qualified_table_id(table_id: str, default_project: str | None = None) -> str
     return f"{ref.project}.{ref.dataset_id}.{ref.table_id}"
 
 
-def quote_identifier(name: str) -> str:
-    """A backtick-quoted identifier; flexible column names may hold characters SQL would parse."""
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
-
-
 def quote_table(table_id: str) -> str:
-    return quote_identifier(qualified_table_id(table_id))
+    """A table id, completed with the default project when it has none, quoted for SQL."""
+    return sql.quote_table(qualified_table_id(table_id))
 
 
 def json_safe(value: Any) -> Any:
@@ -176,7 +173,7 @@ def _collect_targets(
 ) -> None:
     for column in columns:
         path = f"{prefix}{column.name}"
-        expr = f"{parent_expr}.{quote_identifier(column.name)}"
+        expr = f"{parent_expr}.{sql.quote_identifier(column.name)}"
         alias = f"c{len(out)}"
         if column.is_repeated:
             element_scan = (*scan, path)
@@ -351,10 +348,10 @@ def build_keys_query(table_id: str) -> str:
   tc.constraint_name, tc.constraint_type, k.column_name, k.ordinal_position,
   c.table_catalog AS ref_project, c.table_schema AS ref_dataset, c.table_name AS ref_table,
   c.column_name AS ref_column
-FROM {quote_identifier(schema + ".TABLE_CONSTRAINTS")} AS tc
-JOIN {quote_identifier(schema + ".KEY_COLUMN_USAGE")} AS k
+FROM {sql.quote_identifier(schema + ".TABLE_CONSTRAINTS")} AS tc
+JOIN {sql.quote_identifier(schema + ".KEY_COLUMN_USAGE")} AS k
   ON k.constraint_name = tc.constraint_name AND k.table_name = tc.table_name
-LEFT JOIN {quote_identifier(schema + ".CONSTRAINT_COLUMN_USAGE")} AS c
+LEFT JOIN {sql.quote_identifier(schema + ".CONSTRAINT_COLUMN_USAGE")} AS c
   ON c.constraint_name = tc.constraint_name AND tc.constraint_type = 'FOREIGN KEY'
 WHERE tc.table_name = @table_name
 ORDER BY tc.constraint_name, k.ordinal_position"""

@@ -12,7 +12,7 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import bigquery
 
-from bqsynth import audit, integrity, load
+from bqsynth import audit, integrity, load, sql
 from bqsynth.models import ColumnSchema
 from bqsynth.schema import to_bigquery_schema
 
@@ -141,17 +141,17 @@ def test_schema_mismatch_message_lists_differences_and_says_what_to_do() -> None
 
 
 def test_quote_column_backticks_every_part_and_escapes() -> None:
-    assert integrity.quote_column("order") == "`order`"
-    assert integrity.quote_column("address.city") == "`address`.`city`"
-    assert integrity.quote_column("we`ird") == "`we\\`ird`"
+    assert sql.quote_column("order") == "`order`"
+    assert sql.quote_column("address.city") == "`address`.`city`"
+    assert sql.quote_column("we`ird") == "`we\\`ird`"
     with pytest.raises(ValueError):
-        integrity.quote_column("a..b")
+        sql.quote_column("a..b")
 
 
 def test_quote_table_keeps_domain_scoped_projects_whole() -> None:
-    assert integrity.quote_table("example.com:proj.ds.t") == "`example.com:proj.ds.t`"
+    assert sql.quote_table("example.com:proj.ds.t") == "`example.com:proj.ds.t`"
     with pytest.raises(ValueError):
-        integrity.quote_table("p.d.t` ; DROP TABLE x --")
+        sql.quote_table("p.d.t` ; DROP TABLE x --")
 
 
 def test_count_rows_sql() -> None:

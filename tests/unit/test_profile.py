@@ -28,12 +28,12 @@ from bqsynth.profile import (
     profile_or_error,
     profile_table,
     qualified_table_id,
-    quote_identifier,
     sample_percent,
     stats_targets,
     table_name,
 )
 from bqsynth.schema import columns_from_bigquery, leaf_paths, schema_differences, to_bigquery_schema
+from bqsynth.sql import quote_identifier
 
 TABLE = "proj.ds.orders"
 

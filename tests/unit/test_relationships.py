@@ -5,16 +5,12 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import pytest
-
+from bqsynth import demo_data
 from bqsynth.models import (
     ColumnSchema,
-    ColumnStats,
     ForeignKey,
     Relationship,
     TableProfile,
-    ValueCount,
-    normalise_type,
 )
 from bqsynth.relationships import (
     RelationshipReport,
@@ -24,37 +20,10 @@ from bqsynth.relationships import (
     infer_relationships,
     order_tables,
 )
-from bqsynth.semantics import leaf_columns, sample_values
+from bqsynth.semantics import leaf_columns
+from tests.factories import column_stats, demo_profiles
 
 # --- factories --------------------------------------------------------------------------------
-
-
-def column_stats(path: str, column_type: str, rows: list[dict[str, Any]]) -> ColumnStats:
-    """What the profiler computes in BigQuery, computed here over all rows."""
-    holder = TableProfile(table_id="p.d.h", name="h", sample=rows)
-    values = sample_values(holder, path)
-    nulls = sum(1 for row in rows if _get(row, path) is None)
-    counts: dict[Any, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    top = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:20]
-    return ColumnStats(
-        path=path,
-        type=normalise_type(column_type),
-        row_count=len(rows),
-        null_count=nulls,
-        distinct_count=len(counts),
-        top_values=[ValueCount(value=v, count=c) for v, c in top],
-        min_value=min(values) if values else None,
-        max_value=max(values) if values else None,
-    )
-
-
-def _get(row: dict[str, Any], path: str) -> Any:
-    node: Any = row
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
 
 
 def table(
@@ -444,33 +413,12 @@ def test_output_is_sorted_and_deterministic() -> None:
 
 def test_demo_warehouse_ground_truth_is_recovered() -> None:
     """Every real reference of the demo warehouse, declared or not, and nothing else."""
-    demo = pytest.importorskip("bqsynth.demo_data")
-    profiles = []
-    for spec in demo.build_demo_tables(seed=42, scale=1.0):
-        schema = [_schema(c) for c in spec.columns]
-        profiles.append(
-            TableProfile(
-                table_id=f"proj.ds.{spec.name}",
-                name=spec.name,
-                row_count=len(spec.rows),
-                columns=schema,
-                primary_key=[spec.primary_key] if spec.primary_key and spec.primary_key_declared else [],
-                foreign_keys=[fk(f.column, f.ref_table, f.ref_column) for f in spec.declared_foreign_keys],
-                stats={p: column_stats(p, c.type, spec.rows) for p, c in leaf_columns(schema)},
-                sample=spec.rows[:200],
-            )
-        )
     truth = {
         (t.name, f.column, f.ref_table, f.ref_column, "declared" if f.declared else "inferred")
-        for t in demo.build_demo_tables(seed=42, scale=1.0)
+        for t in demo_data.build_demo_tables(seed=42, scale=1.0)
         for f in t.foreign_keys
     }
-    assert pairs(infer_relationships(profiles)) == truth
-
-
-def _schema(column: Any) -> ColumnSchema:
-    kind = "RECORD" if column.type == "STRUCT" else column.type
-    return ColumnSchema(name=column.name, type=kind, mode=column.mode, fields=[_schema(f) for f in column.fields])
+    assert pairs(infer_relationships(demo_profiles())) == truth
 
 
 # --- ordering ---------------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""Configuration (YAML + flags), the submit CLI's parsing, and the compiled pipeline's shape."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from kfp import compiler
+
+from bqsynth.config import ConfigError, load_config
+from pipeline import bqsynth_pipeline
+from submit import build_parser, config_from_args, main
+
+TABLES = ["p.src.Dim_Customer", "p.src.Fact_Sales"]
+
+
+def write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_flags_override_the_file_and_defaults_are_resolved(tmp_path: Path) -> None:
+    path = write(tmp_path, {"source_tables": TABLES, "seed": 1, "record_counts": {"Fact_Sales": 10}})
+    args = build_parser().parse_args(
+        ["--local", "--config", str(path), "--seed", "9", "--record-count", "Dim_Customer=5", "--scale", "2"]
+    )
+    config = config_from_args(args)
+    assert config.seed == 9 and config.scale == 2.0
+    assert config.record_counts == {"Dim_Customer": 5}  # a flag replaces the file's mapping
+    assert config.target_project == "p"
+    assert config.audit_table == "p.bqsynth_synthetic.bqsynth_audit"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"source_tables": ["just_a_table"]}, "project.dataset.table"),
+        ({"source_tables": []}, "at least one source table"),
+        ({"source_tables": ["a.b.T", "c.d.T"]}, "short name"),
+        ({"source_tables": TABLES, "scale": 0}, "scale"),
+        ({"source_tables": TABLES, "colour": "blue"}, "colour"),
+        ({"source_tables": TABLES, "write_disposition": "WRITE_SOMETIMES"}, "write_disposition"),
+    ],
+)
+def test_bad_configuration_names_the_parameter(tmp_path: Path, data: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, data), {})
+
+
+def test_missing_or_malformed_files_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml", {})
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(tmp_path / "list.yaml", {})
+
+
+def test_submit_exits_2_with_a_message_for_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--local", "--source-tables", "nodots"]) == 2
+    assert "project.dataset.table" in capsys.readouterr().err
+    assert main(["--local", "--source-tables", TABLES[0], "--record-count", "Dim_Customer=lots"]) == 2
+    assert "TABLE=ROWS" in capsys.readouterr().err
+
+
+def test_every_pipeline_parameter_of_the_config_exists_in_the_pipeline(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, {"source_tables": TABLES}), {})
+    compiled = tmp_path / "pipeline.yaml"
+    compiler.Compiler().compile(bqsynth_pipeline, str(compiled))
+    spec = yaml.safe_load(compiled.read_text())
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    assert set(parameters) == set(config.model_dump())
+    assert all(p.get("description") for p in parameters.values())
+    assert all("defaultValue" in p or p.get("isOptional") for p in parameters.values())
+
+
+def test_planning_runs_once_before_the_generation_loop(tmp_path: Path) -> None:
+    compiled = tmp_path / "pipeline.yaml"
+    compiler.Compiler().compile(bqsynth_pipeline, str(compiled))
+    tasks = yaml.safe_load(compiled.read_text())["root"]["dag"]["tasks"]
+    generation_loop = next(
+        t for name, t in tasks.items() if name.startswith("for-loop") and "plan-dataset" in t.get("dependentTasks", [])
+    )
+    assert generation_loop["parameterIterator"]["items"]["inputParameter"].endswith("plan-dataset-Output")
+    assert "for-loop-1" in tasks["plan-dataset"]["dependentTasks"]  # after every profile
+
+
+def test_the_committed_pipeline_yaml_is_up_to_date(tmp_path: Path) -> None:
+    """pipeline.yaml is what users upload in the console: ./compile.sh must have been run."""
+    compiled = tmp_path / "pipeline.yaml"
+    compiler.Compiler().compile(bqsynth_pipeline, str(compiled))
+    committed = Path(__file__).resolve().parents[2] / "pipeline.yaml"
+    assert compiled.read_text() == committed.read_text(), "pipeline.yaml is stale: run ./compile.sh"
