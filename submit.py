@@ -11,10 +11,14 @@ Cloud otherwise. Flags override the YAML config file.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import re
 import sys
 import time
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from bqsynth.config import ConfigError, RunConfig, load_config
 from bqsynth.models import RunSummary, read_model
@@ -51,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-category-count", type=int)
     parser.add_argument("--write-disposition", choices=["WRITE_TRUNCATE", "WRITE_APPEND"])
     parser.add_argument("--pipeline-root", help=f"where local runs keep artifacts (default {DEFAULT_LOCAL_ROOT}/)")
+    parser.add_argument("--verbose", action="store_true", help="show kfp.local's full output, not just the steps")
     return parser
 
 
@@ -74,23 +79,70 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return load_config(args.config, overrides)
 
 
+class StepLog(io.TextIOBase):
+    """Where kfp.local's output goes: all of it to a log file, step outcomes to the terminal.
+
+    kfp.local prints every step's executor input and output; users need to see which
+    step ran and how it ended, and the full log only when something went wrong.
+    """
+
+    _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+    _SHOWN = re.compile(r"finished with status")
+
+    def __init__(self, log: TextIO, terminal: TextIO) -> None:
+        self._log, self._terminal, self._pending = log, terminal, ""
+
+    def write(self, text: str) -> int:
+        self._log.write(text)
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            if self._SHOWN.search(line):
+                self._terminal.write(self._ANSI.sub("", line).strip() + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._log.flush()
+        self._terminal.flush()
+
+
+def last_error(log_path: Path) -> str:
+    """The last exception message a step logged: the cause users need, not KFP's task chain."""
+    pattern = re.compile(r"^\s*([\w.]*(?:Error|Exception)): (.+)$")
+    found = [m for m in map(pattern.match, log_path.read_text(errors="replace").splitlines()) if m]
+    return f"{found[-1][1].rsplit('.', 1)[-1]}: {found[-1][2]}" if found else "the pipeline failed"
+
+
 def run_local_pipeline(config: RunConfig, pipeline_root: str) -> RunSummary:
     """Run the pipeline with kfp.local (each step a subprocess in this environment)."""
     from kfp import local
 
     from pipeline import bqsynth_pipeline
 
+    # Locally every step runs in this Python environment, not in the component image.
+    warnings.filterwarnings("ignore", message="You may be attemping to run a task that uses custom")
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=True)
     task = bqsynth_pipeline(**config.model_dump())
     return read_model(RunSummary, task.outputs["Output"].path)
 
 
-def run_local(config: RunConfig, pipeline_root: str) -> int:
+def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> int:
     """Run locally, print the summary; 0 when every table loaded with intact keys."""
     from bqsynth.report import print_summary
 
     started = time.perf_counter()
-    summary = run_local_pipeline(config, pipeline_root)
+    log_path = Path(pipeline_root) / f"bqsynth-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if verbose:
+            summary = run_local_pipeline(config, pipeline_root)
+        else:
+            print(f"running the pipeline locally; full log: {log_path}")
+            with log_path.open("w") as log, contextlib.redirect_stdout(StepLog(log, sys.stdout)):
+                summary = run_local_pipeline(config, pipeline_root)
+    except RuntimeError:  # kfp.local: a step raised (no table could be planned, the audit table is unreachable)
+        print(f"error: {last_error(log_path)}\nthe full log is {log_path}", file=sys.stderr)
+        return 1
     print_summary(summary)
     print(
         f"batch {summary.batch_id}: {time.perf_counter() - started:.1f} s end to end; audit rows in "
@@ -114,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     root = str(Path(args.pipeline_root or DEFAULT_LOCAL_ROOT).resolve())
-    return run_local(config, root)
+    return run_local(config, root, verbose=args.verbose)
 
 
 if __name__ == "__main__":

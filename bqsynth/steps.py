@@ -31,7 +31,7 @@ from bqsynth.models import (
     read_model,
     write_model,
 )
-from bqsynth.plan import PlanOptions, plan_dataset
+from bqsynth.plan import PlanError, PlanOptions, plan_dataset
 from bqsynth.privacy import fetch_exclusions
 from bqsynth.profile import profile_table, table_name
 from bqsynth.report import render_markdown
@@ -169,6 +169,15 @@ def plan_step(
                     error_message=failure.error,
                 ),
             )
+    if not plan.tables:
+        # Nothing left to generate: the run ends here, and says why.
+        reasons = "; ".join(f"{f.table}: {f.error}" for f in plan.failures)
+        message = f"no table could be planned, so nothing was generated ({reasons})"
+        for stage in ("plan", "run"):
+            _audit(
+                audit_table, audit.AuditRecord(batch_id=batch_id, stage=stage, status="Failed", error_message=message)
+            )
+        raise PlanError(message)
     _audit(
         audit_table,
         audit.AuditRecord(

@@ -90,3 +90,21 @@ def test_the_committed_pipeline_yaml_is_up_to_date(tmp_path: Path) -> None:
     compiler.Compiler().compile(bqsynth_pipeline, str(compiled))
     committed = Path(__file__).resolve().parents[2] / "pipeline.yaml"
     assert compiled.read_text() == committed.read_text(), "pipeline.yaml is stale: run ./compile.sh"
+
+
+def test_local_runs_show_step_outcomes_and_keep_the_full_log(tmp_path: Path) -> None:
+    import io
+
+    from submit import StepLog, last_error
+
+    log, terminal = io.StringIO(), io.StringIO()
+    stream = StepLog(log, terminal)
+    stream.write("{\"executorInput\": 1}\n17:00 - INFO - Task \x1b[96m'plan-dataset'\x1b[0m finished with ")
+    stream.write("status SUCCESS\nmore detail\n")
+    assert terminal.getvalue() == "17:00 - INFO - Task 'plan-dataset' finished with status SUCCESS\n"
+    assert "executorInput" in log.getvalue() and "more detail" in log.getvalue()
+    path = tmp_path / "run.log"
+    path.write_text("Traceback\n    bqsynth.plan.PlanError: no table could be planned (T: gone)\nRuntimeError: x\n")
+    assert last_error(path) == "RuntimeError: x"
+    path.write_text("Traceback\n    bqsynth.plan.PlanError: no table could be planned (T: gone)\n")
+    assert last_error(path) == "PlanError: no table could be planned (T: gone)"
