@@ -362,6 +362,8 @@ class TableQuality(StrictModel):
     rows_in_target: int
     duplicate_primary_keys: int
     foreign_key_orphans: int
+    primary_key: list[str] = Field(default_factory=list, description="Key checked for duplicates")
+    foreign_keys_checked: list[str] = Field(default_factory=list, description="References checked for orphans")
     status: Status
     error: str | None = None
     seconds: float

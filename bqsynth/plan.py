@@ -43,6 +43,9 @@ from bqsynth.semantics import SemanticGuess, classify_column, sample_values
 TEMPORAL_TYPES = ("DATE", "DATETIME", "TIMESTAMP", "TIME")
 NUMERIC_TYPES = ("INT64", "NUMERIC", "BIGNUMERIC", "FLOAT64")
 UNSUPPORTED_TYPES = ("BYTES", "JSON", "GEOGRAPHY", "INTERVAL", "RANGE")
+# Faker providers whose values stay well-formed with a row-index suffix (in the local part
+# of an email); other faked columns are not forced unique, which would deform them.
+UNIQUE_BY_SUFFIX = frozenset({"email", "safe_email", "free_email", "company_email"})
 
 
 class PlanOptions(StrictModel):
@@ -80,7 +83,6 @@ def key_spec(column: ColumnSchema, stats: ColumnStats | None, samples: list, row
         prefix = prefixes[0]["prefix"]
         width = max(len(m["digits"]) for m in prefixes)
         start = min(int(m["digits"]) for m in prefixes)
-        start = 1 if start > 1 else start
     else:
         prefix, width, start = "K", 0, 1
     width = max(width, len(str(start + max(rows - 1, 0))))
@@ -166,14 +168,16 @@ def value_generator(
             p_true = trues / stats.non_null_count
         return BooleanValue(p_true=round(min(max(p_true, 0.0), 1.0), 6)), "observed share of true values"
     if guess.identifying and column.type == "STRING":
-        if guess.faker_provider:
-            return FakerValue(
-                provider=guess.faker_provider, unique=unique
-            ), f"identifying ({guess.semantic_type}): faked"
+        # One consistent shape in the source (a UK mobile, an account number) is kept exactly;
+        # Faker's own formats are for values of varied shape (names, emails, streets).
         if guess.pattern:
             return PatternString(
                 pattern=guess.pattern, unique=unique
-            ), f"identifying ({guess.semantic_type}): same shape"
+            ), f"identifying ({guess.semantic_type}): same shape as the source"
+        if guess.faker_provider:
+            return FakerValue(
+                provider=guess.faker_provider, unique=unique and guess.faker_provider in UNIQUE_BY_SUFFIX
+            ), f"identifying ({guess.semantic_type}): faked"
         low = stats.min_length if stats and stats.min_length else 1
         high = stats.max_length if stats and stats.max_length else 50
         return FreeText(min_length=low, max_length=max(high, low)), f"identifying ({guess.semantic_type}): free text"

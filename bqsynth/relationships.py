@@ -87,6 +87,8 @@ SELF_REFERENCE_ROLES = frozenset(
     }
 )
 _KEY_NAMES = frozenset({"id", "key", "pk", "uuid", "guid", "code", "no", "number", "num", "nbr", "nr", "sk"})
+# Natural keys: their names carry no id/key suffix, yet a table of products is keyed by them.
+_NATURAL_KEY_NAMES = frozenset({"sku", "ean", "upc", "gtin", "isbn", "asin", "vin", "mpn"})
 # Higher rank = more key-like when a table has several candidate key columns.
 _KEY_SUFFIX_RANK = {
     "id": 4,
@@ -223,6 +225,8 @@ def _unique_enough(table: TableProfile, column: str) -> bool:
 def _key_rank(table: TableProfile, column: ColumnSchema) -> int:
     """How strongly a column's name says "this table's own key"; 0 = not at all."""
     tokens = name_tokens(column.name)
+    if tokens and tokens[-1] in _NATURAL_KEY_NAMES:
+        return 2  # product_sku, isbn: below a surrogate id, above nothing
     core, suffix = split_name(tokens)
     if not suffix:
         return 0

@@ -5,37 +5,55 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from bqsynth.models import RunSummary
+from bqsynth.models import RunSummary, TableQuality
 
-COLUMNS = ("table", "status", "requested", "generated", "loaded", "in target", "FK orphans", "dup PKs", "seconds")
+COLUMNS = (
+    "table",
+    "status",
+    "requested",
+    "generated",
+    "loaded",
+    "in target",
+    "FKs checked",
+    "FK orphans",
+    "dup PKs",
+    "seconds",
+)
 
 
-def _cells(summary: RunSummary) -> list[list[str]]:
+def _cells(t: TableQuality) -> list[str]:
+    counts = (t.rows_requested, t.rows_generated, t.rows_loaded, t.rows_in_target, len(t.foreign_keys_checked))
     return [
-        [
-            t.table,
-            t.status,
-            str(t.rows_requested),
-            str(t.rows_generated),
-            str(t.rows_loaded),
-            str(t.rows_in_target),
-            str(t.foreign_key_orphans),
-            str(t.duplicate_primary_keys),
-            f"{t.seconds:.1f}",
-        ]
-        for t in summary.tables
+        t.table,
+        t.status,
+        *map(str, counts),
+        str(t.foreign_key_orphans),
+        str(t.duplicate_primary_keys),
+        f"{t.seconds:.1f}",
     ]
+
+
+def _clean(t: TableQuality) -> bool:
+    return t.status == "Completed" and t.foreign_key_orphans == 0 and t.duplicate_primary_keys == 0
 
 
 def _errors(summary: RunSummary) -> list[str]:
     return [f"{t.table}: {t.error}" for t in summary.tables if t.error]
 
 
+def keys_checked(t: TableQuality) -> str:
+    """Which keys the counts cover: a reference nobody found is a reference nobody checked."""
+    key = ", ".join(t.primary_key) or "none found"
+    return f"primary key ({key}); references: {'; '.join(t.foreign_keys_checked) or 'none'}"
+
+
 def render_markdown(summary: RunSummary) -> str:
     lines = [f"# bqsynth run summary: batch `{summary.batch_id}`", ""]
     lines.append("| " + " | ".join(COLUMNS) + " |")
     lines.append("|" + "---|" * len(COLUMNS))
-    lines += ["| " + " | ".join(row) + " |" for row in _cells(summary)]
+    lines += ["| " + " | ".join(_cells(t)) + " |" for t in summary.tables]
+    lines += ["", "## Keys checked on the targets", ""]
+    lines += [f"- {t.table}: {keys_checked(t)}" for t in summary.tables if t.status == "Completed"]
     errors = _errors(summary)
     if errors:
         lines += ["", "## Errors", ""] + [f"- {e}" for e in errors]
@@ -44,13 +62,12 @@ def render_markdown(summary: RunSummary) -> str:
 
 def print_summary(summary: RunSummary, console: Console | None = None) -> None:
     # A wide table even when stdout is a pipe or CI log, where rich would assume 80 columns.
-    console = console or Console(width=120)
+    console = console or Console(width=130)
     table = Table(title=f"bqsynth batch {summary.batch_id}")
     for name in COLUMNS:
         table.add_column(name, justify="left" if name in ("table", "status") else "right")
-    for row in _cells(summary):
-        style = "green" if row[1] == "Completed" and row[6] == "0" and row[7] == "0" else "red"
-        table.add_row(*row, style=style)
+    for quality in summary.tables:
+        table.add_row(*_cells(quality), style="green" if _clean(quality) else "red")
     console.print(table)
     for error in _errors(summary):
         console.print(f"[red]{error}[/red]")

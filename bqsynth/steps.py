@@ -299,13 +299,14 @@ def check_table(plan: DatasetPlan, result: TableResult) -> TableQuality:
     if result.status != "Completed":
         return quality
     client = bigquery_client(_project_of(table.target_table))
-    orphans = 0
+    orphans, checked = 0, []
     for rel in plan.relationships:
         if rel.child_table == table.name:
             parent = plan.table(rel.parent_table)
             orphans += integrity.count_orphans(
                 client, table.target_table, rel.child_columns, parent.target_table, rel.parent_columns
             )
+            checked.append(f"{', '.join(rel.child_columns)} -> {rel.parent_table}.{', '.join(rel.parent_columns)}")
     duplicates = (
         integrity.count_duplicate_keys(client, table.target_table, table.primary_key) if table.primary_key else 0
     )
@@ -314,6 +315,8 @@ def check_table(plan: DatasetPlan, result: TableResult) -> TableQuality:
             "rows_in_target": integrity.count_rows(client, table.target_table),
             "foreign_key_orphans": orphans,
             "duplicate_primary_keys": duplicates,
+            "primary_key": table.primary_key,
+            "foreign_keys_checked": checked,
         }
     )
 

@@ -9,6 +9,7 @@ from bqsynth.models import (
     FakerValue,
     ForeignKeyRef,
     NumberFromQuantiles,
+    PatternString,
     RecordValue,
     SequenceKey,
     TableProfile,
@@ -65,9 +66,11 @@ def test_keys_are_derived_and_foreign_keys_point_at_the_parents_key(profiles: li
 
 def test_identifying_columns_are_faked_and_categoricals_keep_frequencies(profiles: list[TableProfile]) -> None:
     plan = plan_dataset(profiles, options())
-    for name in ("first_name", "last_name", "email", "phone_number", "street_address"):
+    for name in ("first_name", "last_name", "email", "street_address"):
         planned = column(plan, "Dim_Customer", name)
         assert planned.identifying and isinstance(planned.generator, FakerValue), name
+    phone = column(plan, "Dim_Customer", "phone_number")  # one shape in the source: kept exactly
+    assert phone.identifying and phone.generator == PatternString(pattern="+#-###-###-####", unique=True)
     assert column(plan, "Dim_Customer", "email").generator.unique  # type: ignore[union-attr]
     segment = column(plan, "Dim_Customer", "segment").generator
     assert isinstance(segment, Categorical) and segment.values[0] == "Retail"

@@ -456,3 +456,20 @@ def test_cycles_are_broken_deterministically_with_a_note() -> None:
     assert result.order == ["a", "c", "b", "d"]
     assert result.notes == ["cycle: a placed before its parent(s) b"]
     assert order_tables(["a", "b", "c", "d"], list(reversed(relationships))) == result
+
+
+def test_natural_keys_are_candidate_keys_and_referenced_by_name() -> None:
+    rng = random.Random(3)
+    skus = [f"SKU-{n:05d}" for n in rng.sample(range(10000, 99999), 60)]
+    products = table(
+        "products",
+        {"sku": "STRING", "title": "STRING"},
+        [{"sku": s, "title": f"thing {i}"} for i, s in enumerate(skus)],
+    )
+    lines = table(
+        "order_lines",
+        {"line_id": "INT64", "sku": "STRING"},
+        [{"line_id": i, "sku": rng.choice(skus)} for i in range(400)],
+    )
+    assert candidate_key(products) == ("sku", False)
+    assert ("order_lines", "sku", "products", "sku", "inferred") in pairs(infer_relationships([products, lines]))

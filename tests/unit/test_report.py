@@ -1,0 +1,49 @@
+"""The run summary as users read it."""
+
+import io
+
+from rich.console import Console
+
+from bqsynth.models import RunSummary, TableQuality
+from bqsynth.report import print_summary, render_markdown
+
+
+def quality(table: str, **overrides: object) -> TableQuality:
+    values: dict = dict(
+        table=table,
+        target_table=f"p.d.{table}",
+        rows_requested=10,
+        rows_generated=10,
+        rows_loaded=10,
+        rows_in_target=10,
+        duplicate_primary_keys=0,
+        foreign_key_orphans=0,
+        primary_key=["id"],
+        foreign_keys_checked=["customer_id -> Customer.id"],
+        status="Completed",
+        seconds=1.25,
+    )
+    values.update(overrides)
+    return TableQuality(**values)
+
+
+def test_markdown_lists_counts_keys_checked_and_errors() -> None:
+    summary = RunSummary(
+        batch_id="b1",
+        seconds=2.0,
+        tables=[quality("Orders"), quality("Lines", status="Failed", error="Lines: load refused", rows_loaded=0)],
+    )
+    text = render_markdown(summary)
+    assert "| Orders | Completed | 10 | 10 | 10 | 10 | 1 | 0 | 0 | 1.2 |" in text
+    assert "- Orders: primary key (id); references: customer_id -> Customer.id" in text
+    assert "- Lines: Lines: load refused" in text
+    assert not summary.ok
+
+
+def test_terminal_summary_shows_every_table() -> None:
+    out = io.StringIO()
+    print_summary(
+        RunSummary(batch_id="b2", seconds=1.0, tables=[quality("Orders", foreign_key_orphans=3)]),
+        Console(file=out, width=150),
+    )
+    assert "Orders" in out.getvalue() and "b2" in out.getvalue()
