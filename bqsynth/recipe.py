@@ -70,6 +70,7 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     "column": json_literal(column)[1:-1],
                     "parent_rows": generator.parent_rows,
                     "skew": generator.skew,
+                    "self_reference": generator.parent_table == table,
                     **_key_args(generator.parent_key),
                 }
             }

@@ -109,11 +109,15 @@ class Bqsynth(SnowfakeryPlugin):
             width: int = 0,
             as_string: bool = False,
             skew: float = 0.0,
-        ) -> int | str:
+            self_reference: bool = False,
+        ) -> int | str | None:
             spec = _sequence_key(int(start), int(step), prefix, int(width), bool(as_string))
-            index = keys.parent_index(
-                self._option(SEED_OPTION), table, column, self._row_index(), int(parent_rows), float(skew)
-            )
+            seed, row = self._option(SEED_OPTION), self._row_index()
+            if self_reference:
+                # An earlier row only (a manager hired before): no cycles, and the first row has none.
+                earlier = keys.self_reference_index(seed, table, column, row)
+                return None if earlier is None else keys.sequence_key_value(spec, earlier)
+            index = keys.parent_index(seed, table, column, row, int(parent_rows), float(skew))
             return keys.sequence_key_value(spec, index)
 
         def _excluded(self, column: str) -> frozenset[str]:

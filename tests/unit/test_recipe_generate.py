@@ -217,3 +217,30 @@ def test_source_values_of_identifying_columns_are_never_emitted(tmp_path: Path) 
     assert all(r["first_name"] for r in data)
     pans = [r["pan"] for r in data]
     assert len(set(pans)) == 2000 and not set(pans) & source_pans
+
+
+def test_self_references_point_to_earlier_rows_only(tmp_path: Path) -> None:
+    key = SequenceKey(start=100)
+    schema = [ColumnSchema(name="employee_id", type="INT64"), ColumnSchema(name="manager_id", type="INT64")]
+    columns = [
+        ColumnPlan(name="employee_id", type="INT64", generator=key),
+        ColumnPlan(
+            name="manager_id",
+            type="INT64",
+            generator=ForeignKeyRef(
+                parent_table="Employee", parent_column="employee_id", parent_rows=300, parent_key=key
+            ),
+        ),
+    ]
+    table = TablePlan(
+        name="Employee",
+        source_table="p.s.Employee",
+        target_table="p.t.Employee",
+        row_count=300,
+        columns=columns,
+        schema=schema,
+    )
+    table.recipe = compile_recipe(table, seed=3)
+    rows = read_rows(generate_table(table, 3, tmp_path, shard_rows=120)[0])
+    assert rows[0]["manager_id"] is None
+    assert all(r["manager_id"] < r["employee_id"] for r in rows[1:])
