@@ -280,7 +280,7 @@ class Relationship(StrictModel):
     child_columns: list[str]
     parent_table: str
     parent_columns: list[str]
-    origin: Literal["declared", "inferred"]
+    origin: Literal["declared", "inferred", "model"]
     confidence: float = 1.0
     evidence: str = ""
 
@@ -306,10 +306,14 @@ class PlanFailure(StrictModel):
 
 class DatasetPlan(StrictModel):
     seed: int
-    engine: str = "offline"
+    engine: str = Field(default="offline", description="Who advised the plan: offline, or gemini:<model>")
     tables: list[TablePlan]
     relationships: list[Relationship] = Field(default_factory=list)
     failures: list[PlanFailure] = Field(default_factory=list)
+    llm_tokens_used: int = 0
+    llm_fallbacks: dict[str, str] = Field(
+        default_factory=dict, description="Tables planned offline although a model was asked, and why"
+    )
 
     def table(self, name: str) -> TablePlan:
         for table in self.tables:
@@ -373,6 +377,9 @@ class RunSummary(StrictModel):
     batch_id: str
     tables: list[TableQuality]
     seconds: float
+    engine: str = "offline"
+    llm_tokens_used: int = 0
+    llm_fallbacks: dict[str, str] = Field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

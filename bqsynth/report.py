@@ -47,8 +47,17 @@ def keys_checked(t: TableQuality) -> str:
     return f"primary key ({key}); references: {'; '.join(t.foreign_keys_checked) or 'none'}"
 
 
+def planner_line(summary: RunSummary) -> str:
+    """Who planned the data, what the model cost, and where its advice was not used."""
+    line = f"planned by {summary.engine}"
+    if summary.engine != "offline":
+        line += f", {summary.llm_tokens_used} tokens"
+    fallbacks = "; ".join(f"{table}: {reason}" for table, reason in summary.llm_fallbacks.items())
+    return line + (f"; planned offline instead: {fallbacks}" if fallbacks else "")
+
+
 def render_markdown(summary: RunSummary) -> str:
-    lines = [f"# bqsynth run summary: batch `{summary.batch_id}`", ""]
+    lines = [f"# bqsynth run summary: batch `{summary.batch_id}`", "", planner_line(summary), ""]
     lines.append("| " + " | ".join(COLUMNS) + " |")
     lines.append("|" + "---|" * len(COLUMNS))
     lines += ["| " + " | ".join(_cells(t)) + " |" for t in summary.tables]
@@ -69,5 +78,6 @@ def print_summary(summary: RunSummary, console: Console | None = None) -> None:
     for quality in summary.tables:
         table.add_row(*_cells(quality), style="green" if _clean(quality) else "red")
     console.print(table)
+    console.print(planner_line(summary))
     for error in _errors(summary):
         console.print(f"[red]{error}[/red]")

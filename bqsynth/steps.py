@@ -20,6 +20,7 @@ from typing import Any
 from bqsynth import audit, integrity, load
 from bqsynth.clients import bigquery_client, storage_client
 from bqsynth.generate import generate_table
+from bqsynth.llm import DEFAULT_MODEL, LlmSettings, advise_plan, make_advisor
 from bqsynth.models import (
     BatchInfo,
     DatasetPlan,
@@ -133,8 +134,13 @@ def plan_step(
     seed: int,
     min_category_count: int,
     plan_path: str,
+    llm: str = "offline",
+    model: str = DEFAULT_MODEL,
+    llm_location: str = "us-central1",
+    sample_policy: str = "masked",
+    llm_token_budget: int = 400_000,
 ) -> list[str]:
-    """Plan all tables; returns the names of the tables to generate."""
+    """Plan all tables (offline, then advised by the chosen model); returns the tables to generate."""
     batch = read_model(BatchInfo, batch_path)
     batch_id, audit_table, target_project = batch.batch_id, batch.audit_table, batch.target_project
     _audit(audit_table, audit.AuditRecord(batch_id=batch_id, stage="plan", status="In Progress"))
@@ -149,7 +155,31 @@ def plan_step(
         target_dataset=target_dataset,
         min_category_count=int(min_category_count),
     )
-    plan = plan_dataset(profiles, options)
+    plan = advised_plan(
+        profiles,
+        plan_dataset(profiles, options),
+        LlmSettings(
+            llm=llm,  # type: ignore[arg-type]  # validated by the model
+            project=target_project,
+            location=llm_location,
+            model=model,
+            sample_policy=sample_policy,  # type: ignore[arg-type]
+            token_budget=int(llm_token_budget),
+            min_category_count=options.min_category_count,
+        ),
+        Path(plan_path).with_name("advice.json"),
+    )
+    for table, reason in plan.llm_fallbacks.items():  # a warning: the table is planned, offline
+        _audit(
+            audit_table,
+            audit.AuditRecord(
+                batch_id=batch_id,
+                stage="plan",
+                status="Completed",
+                table_name=table,
+                error_message=f"model advice not used, planned offline: {reason}",
+            ),
+        )
     write_model(plan, plan_path)
     recipes = Path(plan_path).with_name("recipes")
     recipes.mkdir(parents=True, exist_ok=True)
@@ -189,6 +219,29 @@ def plan_step(
         ),
     )
     return [t.name for t in plan.tables]
+
+
+def advised_plan(
+    profiles: list[TableProfile], offline: DatasetPlan, settings: LlmSettings, report_path: Path
+) -> DatasetPlan:
+    """The offline plan, improved by the model where its checked answers say so.
+
+    The advice report (decisions, fallbacks, prompt sizes, tokens) is written next to the
+    plan and its lines logged; tokens and fallbacks also travel in the plan to the summary.
+    """
+    if settings.llm == "offline":
+        return offline
+    advised = advise_plan(profiles, offline, make_advisor(settings), settings.advice_options())
+    write_model(advised.report, report_path)
+    for line in advised.report.lines():
+        log.info("%s", line)
+    return advised.plan.model_copy(
+        update={
+            "engine": f"{settings.llm}:{settings.model}",
+            "llm_tokens_used": advised.report.tokens_used,
+            "llm_fallbacks": advised.report.fallbacks,
+        }
+    )
 
 
 def _table_audit(batch_id: str, stage: str, table: TablePlan, **fields: Any) -> audit.AuditRecord:
@@ -345,7 +398,14 @@ def summarize_step(
         )
         for f in plan.failures
     ]
-    summary = RunSummary(batch_id=batch_id, tables=tables, seconds=round(time.perf_counter() - started, 3))
+    summary = RunSummary(
+        batch_id=batch_id,
+        tables=tables,
+        seconds=round(time.perf_counter() - started, 3),
+        engine=plan.engine,
+        llm_tokens_used=plan.llm_tokens_used,
+        llm_fallbacks=plan.llm_fallbacks,
+    )
     write_model(summary, summary_path)
     Path(report_path).parent.mkdir(parents=True, exist_ok=True)
     Path(report_path).write_text(render_markdown(summary))

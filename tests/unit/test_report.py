@@ -37,7 +37,22 @@ def test_markdown_lists_counts_keys_checked_and_errors() -> None:
     assert "| Orders | Completed | 10 | 10 | 10 | 10 | 1 | 0 | 0 | 1.2 |" in text
     assert "- Orders: primary key (id); references: customer_id -> Customer.id" in text
     assert "- Lines: Lines: load refused" in text
+    assert "planned by offline" in text
     assert not summary.ok
+
+
+def test_model_tokens_and_fallbacks_are_reported() -> None:
+    summary = RunSummary(
+        batch_id="b3",
+        seconds=1.0,
+        tables=[quality("Orders")],
+        engine="gemini:gemini-2.5-flash",
+        llm_tokens_used=1234,
+        llm_fallbacks={"Orders": "invalid JSON after 2 repairs"},
+    )
+    assert (
+        "planned by gemini:gemini-2.5-flash, 1234 tokens; planned offline instead: Orders: invalid JSON after 2 repairs"
+    ) in render_markdown(summary)
 
 
 def test_terminal_summary_shows_every_table() -> None:

@@ -1,0 +1,111 @@
+"""Plan advice: Gemini makes the offline plan smarter, and can never make it unsafe.
+
+The plan step calls, after ``plan.plan_dataset``::
+
+    settings = LlmSettings(llm="gemini", project=..., sample_policy="masked", ...)
+    advised = advise_plan(profiles, offline_plan, make_advisor(settings), settings.advice_options())
+    advised.plan      # the DatasetPlan to write (recipes recompiled and checked)
+    advised.report    # the AdviceReport to write and summarise (fallbacks, tokens, prompt sizes)
+
+Modules, one concern each: ``base`` (the ``PlanAdvisor`` interface, requests, replies),
+``schemas`` (response schemas), ``prompts`` (masked, bounded prompts), ``offline`` and
+``gemini`` (the two providers), ``validate``, ``rules`` and ``apply`` (checking and using
+answers), ``advise`` (the loop with repairs, fallbacks and the token budget), ``report``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from pydantic import Field
+
+from bqsynth.llm.advise import AdviceOptions, AdvisedPlan, advise_plan
+from bqsynth.llm.base import PlanAdvisor, Prompt, Reply
+from bqsynth.llm.gemini import DEFAULT_MODEL, GeminiAdvisor, GeminiConfig
+from bqsynth.llm.offline import OfflineAdvisor
+from bqsynth.llm.prompts import SAMPLE_POLICIES, PromptLimits, SamplePolicy
+from bqsynth.llm.report import AdviceReport, TableAdvice
+from bqsynth.llm.schemas import ColumnRule
+from bqsynth.models import StrictModel
+
+LlmChoice = Literal["offline", "gemini"]
+
+
+class LlmSettings(StrictModel):
+    """The pipeline parameters of plan advice, flat, as a step receives them."""
+
+    llm: LlmChoice = "offline"
+    project: str = Field(default="", description="Vertex AI project (gemini); usually the target project")
+    location: str = "us-central1"
+    model: str = DEFAULT_MODEL
+    base_url: str | None = Field(default=None, description="Endpoint override (the tests' fake server)")
+    sample_policy: SamplePolicy = "masked"
+    token_budget: int = Field(default=400_000, ge=0)
+    max_repairs: int = Field(default=2, ge=0)
+    timeout_seconds: float = Field(default=120.0, gt=0)
+    attempts: int = Field(default=4, ge=1)
+    min_category_count: int = Field(default=5, ge=1)
+
+    def advice_options(self) -> AdviceOptions:
+        return AdviceOptions(
+            prompt=PromptLimits(sample_policy=self.sample_policy),
+            max_repairs=self.max_repairs,
+            token_budget=self.token_budget,
+            min_category_count=self.min_category_count,
+        )
+
+    def gemini_config(self) -> GeminiConfig:
+        return GeminiConfig(
+            project=self.project,
+            location=self.location,
+            model=self.model,
+            base_url=self.base_url,
+            timeout_seconds=self.timeout_seconds,
+            attempts=self.attempts,
+        )
+
+
+# Test hooks, read only when set: point Gemini at a fake Vertex server with a static token. KFP
+# steps run in subprocesses, which inherit the environment but not Python objects.
+BASE_URL_ENV = "BQSYNTH_GEMINI_BASE_URL"
+ACCESS_TOKEN_ENV = "BQSYNTH_GEMINI_ACCESS_TOKEN"
+
+
+def make_advisor(settings: LlmSettings, credentials: Any = None) -> PlanAdvisor:
+    """The provider the settings name (credentials: None = application default credentials)."""
+    if settings.llm != "gemini":
+        return OfflineAdvisor()
+    if not settings.project:
+        raise ValueError("llm=gemini needs a Vertex AI project (the target project is the usual choice)")
+    config = settings.gemini_config()
+    if config.base_url is None and os.environ.get(BASE_URL_ENV):
+        config = config.model_copy(update={"base_url": os.environ[BASE_URL_ENV]})
+    if credentials is None and os.environ.get(ACCESS_TOKEN_ENV):
+        from google.oauth2.credentials import Credentials
+
+        credentials = Credentials(token=os.environ[ACCESS_TOKEN_ENV])
+    return GeminiAdvisor(config, credentials=credentials)
+
+
+__all__ = [
+    "ACCESS_TOKEN_ENV",
+    "BASE_URL_ENV",
+    "SAMPLE_POLICIES",
+    "AdviceOptions",
+    "AdviceReport",
+    "AdvisedPlan",
+    "ColumnRule",
+    "GeminiAdvisor",
+    "GeminiConfig",
+    "LlmSettings",
+    "OfflineAdvisor",
+    "PlanAdvisor",
+    "Prompt",
+    "PromptLimits",
+    "Reply",
+    "SamplePolicy",
+    "TableAdvice",
+    "advise_plan",
+    "make_advisor",
+]

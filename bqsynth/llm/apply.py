@@ -1,0 +1,251 @@
+"""Turn validated advice into plan changes: semantics, added relationships, generator choices.
+
+Everything here starts from the offline ``TablePlan`` and changes only the leaves an answer
+names, leaving every other ``ColumnPlan`` object exactly as the offline engine made it, so
+a plan differs from the offline plan exactly where the advice says. Generators are built
+from the *profile* (quantiles, observed frequencies, lengths, null rates): a model chooses
+the kind of generator and a few shape parameters, never the numbers or the values.
+
+``generator_for_choice`` returns problems instead of raising: they are fed back to the
+model as repair errors.
+"""
+
+from __future__ import annotations
+
+from bqsynth.keys import estimate_skew
+from bqsynth.llm.columns import NUMERIC_TYPES, TEMPORAL_TYPES, leaf_plans, replace_leaf, table_key_column
+from bqsynth.llm.prompts import value_key
+from bqsynth.llm.schemas import GeneratorChoice, RelationshipProposal
+from bqsynth.models import (
+    ArrayValue,
+    BooleanValue,
+    Categorical,
+    ColumnPlan,
+    ColumnSchema,
+    ColumnStats,
+    FakerValue,
+    ForeignKeyRef,
+    FreeText,
+    Generator,
+    NullValue,
+    PatternString,
+    Relationship,
+    SequenceKey,
+    TablePlan,
+    TableProfile,
+)
+from bqsynth.plan import UNIQUE_BY_SUFFIX, number_generator, temporal_generator
+from bqsynth.semantics import IDENTIFYING_TYPES, PROVIDER_ALLOWLIST
+
+# A null-only generator is accepted only where the source is (almost) all nulls.
+NULL_ONLY_MIN_RATE = 0.95
+# A unique pattern must have room for this many times the planned rows: the source's own
+# values are skipped (privacy exclusions) and must not exhaust it.
+UNIQUE_PATTERN_HEADROOM = 2
+PATTERN_CHARS = frozenset(chr(c) for c in range(32, 127)) - set("$<>{}%\\`")
+
+
+def _boolean(stats: ColumnStats | None) -> BooleanValue:
+    # Same estimate as the offline planner: the observed share of true values.
+    p_true = 0.5
+    if stats and stats.non_null_count:
+        trues = sum(v.count for v in stats.top_values if v.value in (True, "true", "True"))
+        p_true = trues / stats.non_null_count
+    return BooleanValue(p_true=round(min(max(p_true, 0.0), 1.0), 6))
+
+
+def _categorical(
+    choice: GeneratorChoice, stats: ColumnStats | None, min_count: int
+) -> tuple[Categorical | None, list[str]]:
+    kept = [v for v in (stats.top_values if stats else []) if v.value is not None and v.count >= min_count]
+    if not kept:
+        return None, [f"{choice.column}: no value is observed at least {min_count} times; categorical needs some"]
+    if choice.values is not None:
+        by_key = {value_key(v.value): v for v in kept}
+        unknown = [v for v in choice.values if v not in by_key]
+        if unknown:
+            return None, [
+                f"{choice.column}: categorical values must be observed values (seen at least {min_count} times); "
+                f"{len(unknown)} are not, e.g. {unknown[0][:60]!r}"
+            ]
+        kept = [by_key[v] for v in dict.fromkeys(choice.values)]
+        if not kept:
+            return None, [f"{choice.column}: categorical needs at least one value"]
+    return Categorical(values=[v.value for v in kept], weights=[float(v.count) for v in kept]), []
+
+
+def _pattern(choice: GeneratorChoice, rows: int) -> tuple[PatternString | None, list[str]]:
+    pattern = choice.pattern or ""
+    problems = []
+    if not pattern or not ({"#", "?"} & set(pattern)):
+        problems.append(f"{choice.column}: a pattern needs at least one '#' (digit) or '?' (letter)")
+    bad = sorted(set(pattern) - PATTERN_CHARS)
+    if bad:
+        problems.append(f"{choice.column}: pattern characters {bad} are not allowed (printable ASCII, no $<>{{}}%)")
+    if choice.unique and 10 ** pattern.count("#") < UNIQUE_PATTERN_HEADROOM * max(rows, 1):
+        problems.append(
+            f"{choice.column}: a unique pattern needs enough '#' digits for {rows} rows "
+            f"(at least {len(str(UNIQUE_PATTERN_HEADROOM * max(rows, 1) - 1))})"
+        )
+    if problems:
+        return None, problems
+    return PatternString(pattern=pattern, unique=choice.unique), []
+
+
+def _text(choice: GeneratorChoice, stats: ColumnStats | None) -> tuple[FreeText | None, list[str]]:
+    low = choice.min_length or (stats.min_length if stats and stats.min_length else 1)
+    high = choice.max_length or (stats.max_length if stats and stats.max_length else max(low, 30))
+    if low > high:
+        return None, [f"{choice.column}: min_length {low} is greater than max_length {high}"]
+    return FreeText(min_length=low, max_length=high), []
+
+
+def generator_for_choice(
+    choice: GeneratorChoice,
+    column: ColumnPlan,
+    stats: ColumnStats | None,
+    rows: int,
+    identifying: bool,
+    min_category_count: int,
+) -> tuple[Generator | None, list[str]]:
+    """The generator a choice asks for, built from the profile; or the problems that prevent it.
+
+    For a REPEATED column the choice describes the elements; the array lengths stay the
+    offline plan's (profiled) lengths.
+    """
+    kind, column_type, name = choice.kind, column.type, choice.column
+    element: Generator | None = None
+    problems: list[str] = []
+    string_only = {"faker", "pattern", "text"}
+    if kind in string_only and column_type != "STRING":
+        return None, [f"{name}: {kind} makes strings, but the column is {column_type}"]
+    if identifying and kind == "categorical":
+        return None, [f"{name}: identifying columns must not copy source values; categorical is not allowed"]
+    if identifying and column_type == "STRING" and kind not in string_only | {"null"}:
+        return None, [f"{name}: an identifying STRING column needs faker, pattern or text"]
+    match kind:
+        case "faker":
+            if choice.provider is None or choice.provider not in PROVIDER_ALLOWLIST:
+                return None, [f"{name}: faker needs a provider from the allowlist"]
+            if choice.unique and choice.provider not in UNIQUE_BY_SUFFIX:
+                return None, [f"{name}: only {sorted(UNIQUE_BY_SUFFIX)} can be made unique"]
+            element = FakerValue(provider=choice.provider, unique=choice.unique)
+        case "pattern":
+            element, problems = _pattern(choice, rows)
+        case "text":
+            element, problems = _text(choice, stats)
+        case "categorical":
+            element, problems = _categorical(choice, stats, min_category_count)
+        case "number":
+            if column_type not in NUMERIC_TYPES or stats is None:
+                return None, [f"{name}: number needs a numeric column with statistics, the column is {column_type}"]
+            element = number_generator(ColumnSchema(name=column.name, type=column_type), stats)
+            if element is None:
+                problems = [f"{name}: the profile has no quantiles or range to draw numbers from"]
+        case "temporal":
+            if column_type not in TEMPORAL_TYPES or stats is None:
+                return None, [f"{name}: temporal needs a DATE/DATETIME/TIMESTAMP/TIME column, it is {column_type}"]
+            element = temporal_generator(ColumnSchema(name=column.name, type=column_type), stats)
+            if element is None:
+                problems = [f"{name}: the profile has no quantiles or range to draw dates from"]
+        case "boolean":
+            if column_type != "BOOL":
+                return None, [f"{name}: boolean needs a BOOL column, it is {column_type}"]
+            element = _boolean(stats)
+        case "null":
+            if column.mode == "REQUIRED":
+                return None, [f"{name}: a REQUIRED column cannot be always null"]
+            if stats is not None and stats.row_count and stats.null_rate < NULL_ONLY_MIN_RATE:
+                return None, [f"{name}: only {stats.null_rate:.0%} of source values are null; null would lose the rest"]
+            return NullValue(), []
+    if element is None:
+        return None, problems or [f"{name}: unsupported kind {kind!r}"]
+    if column.mode == "REPEATED":
+        lengths = column.generator.lengths if isinstance(column.generator, ArrayValue) else None
+        if lengths is None:
+            return None, [f"{name}: the offline plan has no array lengths for this REPEATED column"]
+        return ArrayValue(element=element, lengths=lengths), []
+    return element, []
+
+
+def apply_semantics(table: TablePlan, meanings: dict[str, str], keys: set[str]) -> TablePlan:
+    """Set semantic types of non-key leaves; ``identifying`` can only be raised, never lowered.
+
+    A model that reads untrusted values could be talked into calling a column of names
+    "categorical"; lowering privacy on its word would copy those names.
+    """
+    columns = table.columns
+    leaves = leaf_plans(columns)
+    for path, semantic in meanings.items():
+        column = leaves[path]
+        if path in keys or semantic == column.semantic_type:
+            continue
+        updated = column.model_copy(
+            update={"semantic_type": semantic, "identifying": column.identifying or semantic in IDENTIFYING_TYPES}
+        )
+        columns = replace_leaf(columns, path, updated)
+    return table.model_copy(update={"columns": columns})
+
+
+def apply_generators(table: TablePlan, generators: dict[str, tuple[Generator, str]]) -> TablePlan:
+    """Replace leaf generators (path -> (generator, reason)); identical generators leave the leaf untouched."""
+    columns = table.columns
+    leaves = leaf_plans(columns)
+    for path, (generator, reason) in generators.items():
+        column = leaves[path]
+        if generator == column.generator:
+            continue
+        columns = replace_leaf(columns, path, column.model_copy(update={"generator": generator, "reason": reason}))
+    return table.model_copy(update={"columns": columns})
+
+
+def parent_key(table: TablePlan) -> tuple[str, SequenceKey] | None:
+    path = table_key_column(table)
+    if path is None:
+        return None
+    generator = leaf_plans(table.columns)[path].generator
+    assert isinstance(generator, SequenceKey)
+    return path, generator
+
+
+def apply_relationship(
+    child: TablePlan,
+    child_profile: TableProfile,
+    proposal: RelationshipProposal,
+    parent: TablePlan,
+    parent_profile: TableProfile,
+) -> TablePlan:
+    """Make the child column a foreign key to the parent's row-index key (validated beforehand)."""
+    key = parent_key(parent)
+    assert key is not None, f"{parent.name} has no key column"
+    column = leaf_plans(child.columns)[proposal.child_column]
+    stats = child_profile.stats.get(proposal.child_column)
+    skew = estimate_skew(stats.top_values, child_profile.row_count, parent_profile.row_count) if stats else 0.0
+    reference = ForeignKeyRef(
+        parent_table=parent.name,
+        parent_column=key[0],
+        parent_rows=parent.row_count,
+        parent_key=key[1],
+        skew=skew,
+    )
+    updated = column.model_copy(
+        update={
+            "semantic_type": "key",
+            "generator": reference,
+            "identifying": False,
+            "reason": f"foreign key to {parent.name}.{key[0]} (added by the model: {proposal.evidence[:200]})",
+        }
+    )
+    return child.model_copy(update={"columns": replace_leaf(child.columns, proposal.child_column, updated)})
+
+
+def as_relationship(proposal: RelationshipProposal) -> Relationship:
+    return Relationship(
+        child_table=proposal.child_table,
+        child_columns=[proposal.child_column],
+        parent_table=proposal.parent_table,
+        parent_columns=[proposal.parent_column],
+        origin="model",
+        confidence=round(proposal.confidence, 4),
+        evidence=f"model: {proposal.evidence}",
+    )

@@ -1,0 +1,113 @@
+"""Leaf columns of a table plan: walking, replacing, and the facts advice depends on.
+
+Advice is given per leaf column (``address.city``), while a ``TablePlan`` nests RECORD
+fields inside ``RecordValue`` generators. These helpers are the one place that maps
+between the two, so prompts, validation and application agree on paths.
+"""
+
+from __future__ import annotations
+
+from bqsynth.models import (
+    ArrayValue,
+    ColumnPlan,
+    ColumnSchema,
+    ForeignKeyRef,
+    RecordValue,
+    SequenceKey,
+    TablePlan,
+    normalise_type,
+)
+from bqsynth.semantics import IDENTIFYING_TYPES, SEMANTIC_TYPES
+
+NUMERIC_TYPES = frozenset({"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"})
+TEMPORAL_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP", "TIME"})
+KEYABLE_TYPES = frozenset({"INT64", "STRING", "NUMERIC", "BIGNUMERIC"})
+UNCLASSIFIABLE_TYPES = frozenset({"RECORD", "JSON", "BYTES", "GEOGRAPHY", "INTERVAL", "RANGE"})
+
+
+def leaf_plans(columns: list[ColumnPlan], prefix: str = "") -> dict[str, ColumnPlan]:
+    """Every leaf column plan by dotted path, RECORD fields expanded, in schema order."""
+    leaves: dict[str, ColumnPlan] = {}
+    for column in columns:
+        path = f"{prefix}{column.name}"
+        if isinstance(column.generator, RecordValue):
+            leaves.update(leaf_plans(column.generator.fields, f"{path}."))
+        else:
+            leaves[path] = column
+    return leaves
+
+
+def replace_leaf(columns: list[ColumnPlan], path: str, new: ColumnPlan) -> list[ColumnPlan]:
+    """A copy of ``columns`` with the leaf at ``path`` replaced (records rebuilt on the way down)."""
+    head, _, rest = path.partition(".")
+    replaced: list[ColumnPlan] = []
+    found = False
+    for column in columns:
+        if column.name != head:
+            replaced.append(column)
+            continue
+        found = True
+        if not rest:
+            replaced.append(new)
+        elif isinstance(column.generator, RecordValue):
+            fields = replace_leaf(column.generator.fields, rest, new)
+            replaced.append(column.model_copy(update={"generator": RecordValue(fields=fields)}))
+        else:
+            raise KeyError(f"{path}: {head} is not a record")
+    if not found:
+        raise KeyError(f"no column {path!r}")
+    return replaced
+
+
+def leaf_schemas(columns: list[ColumnSchema], prefix: str = "") -> dict[str, ColumnSchema]:
+    leaves: dict[str, ColumnSchema] = {}
+    for column in columns:
+        path = f"{prefix}{column.name}"
+        if normalise_type(column.type) == "RECORD" and column.fields:
+            leaves.update(leaf_schemas(column.fields, f"{path}."))
+        else:
+            leaves[path] = column
+    return leaves
+
+
+def in_array(table: TablePlan, path: str) -> bool:
+    """Whether the leaf (or one of the records holding it) is REPEATED."""
+    columns = table.schema_
+    for part in path.split("."):
+        column = next((c for c in columns if c.name == part), None)
+        if column is None:
+            return False
+        if column.is_repeated:
+            return True
+        columns = column.fields
+    return False
+
+
+def key_paths(table: TablePlan) -> set[str]:
+    """Leaves whose values are keys derived from row indices: never a per-column model choice."""
+    return {
+        path
+        for path, column in leaf_plans(table.columns).items()
+        if isinstance(column.generator, (SequenceKey, ForeignKeyRef))
+        or (isinstance(column.generator, ArrayValue) and isinstance(column.generator.element, ForeignKeyRef))
+    }
+
+
+def table_key_column(table: TablePlan) -> str | None:
+    """The column holding the table's own row-index key (the parent side of relationships)."""
+    for path, column in leaf_plans(table.columns).items():
+        if isinstance(column.generator, SequenceKey):
+            return path
+    return None
+
+
+def is_identifying(column: ColumnPlan) -> bool:
+    """Identifying by the plan's flag or by its semantic type; unknown meaning counts as identifying.
+
+    Used for masking and for what a generator may copy: when in doubt, a column is treated as
+    one whose values must not leave the source.
+    """
+    semantic = column.semantic_type
+    return (
+        column.identifying or semantic in IDENTIFYING_TYPES or semantic == "unknown" or semantic not in SEMANTIC_TYPES
+    )

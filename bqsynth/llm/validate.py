@@ -1,0 +1,411 @@
+"""Check every answer before any of it is used, and every resulting table before it is kept.
+
+Answers are checked against the real schema (no invented tables, columns or types) and
+the closed vocabulary (the schemas' enums already constrain semantic types, kinds and
+providers; here: compatibility with the column's BigQuery type, privacy, observed values).
+A table built from an answer is then checked as a whole: privacy invariants, the compiled
+recipe through ``recipe_safety.check_recipe`` (before Snowfakery parses it, since parsing
+imports plugins and reads included files), Snowfakery's own validation, and a dry run of a
+few rows through ``generate.generate_table``. Every problem is a sentence a model can act
+on in a repair round; none quotes source values of identifying columns.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from snowfakery import generate_data
+from snowfakery.api import SnowfakeryApplication
+
+from bqsynth.generate import generate_table
+from bqsynth.llm.apply import generator_for_choice
+from bqsynth.llm.columns import (
+    NUMERIC_TYPES,
+    UNCLASSIFIABLE_TYPES,
+    in_array,
+    leaf_plans,
+    table_key_column,
+)
+from bqsynth.llm.prompts import describe_generator
+from bqsynth.llm.rules import rule_problems
+from bqsynth.llm.schemas import ColumnRule, GenerationAnswer, RelationshipProposal, RelationshipsAnswer, SemanticsAnswer
+from bqsynth.models import (
+    ArrayValue,
+    Categorical,
+    ColumnPlan,
+    DatasetPlan,
+    FakerValue,
+    FreeText,
+    Generator,
+    NullValue,
+    PatternString,
+    Relationship,
+    SequenceKey,
+    TablePlan,
+    TableProfile,
+)
+from bqsynth.recipe_safety import check_recipe
+from bqsynth.relationships import DISTINCT_TOLERANCE, MIN_CONFIDENCE, MIN_INCLUSION, type_family
+from bqsynth.semantics import sample_values
+
+_ANY = None
+_STRING = frozenset({"STRING"})
+_CODE = frozenset({"STRING"}) | NUMERIC_TYPES  # values that may be stored as numbers or strings
+# BigQuery types each semantic type can describe (None: any scalar type).
+SEMANTIC_COLUMN_TYPES: dict[str, frozenset[str] | None] = {
+    **dict.fromkeys(
+        [
+            "person.first_name",
+            "person.last_name",
+            "person.full_name",
+            "email",
+            "address.street",
+            "address.city",
+            "address.state",
+            "address.country",
+            "company.name",
+            "url",
+            "ip_address",
+            "iban",
+            "free_text",
+        ],
+        _STRING,
+    ),
+    **dict.fromkeys(
+        [
+            "phone_number",
+            "address.postal_code",
+            "credit_card_number",
+            "ssn",
+            "account_number",
+            "identifier",
+            "key",
+            "amount",
+            "quantity",
+            "percentage",
+            "latitude",
+            "longitude",
+            "number",
+        ],
+        _CODE,
+    ),
+    "date_of_birth": frozenset({"DATE", "DATETIME", "TIMESTAMP", "STRING"}),
+    "date": frozenset({"DATE", "DATETIME", "TIMESTAMP", "STRING"}),
+    "timestamp": frozenset({"DATETIME", "TIMESTAMP", "STRING"}),
+    "time": frozenset({"TIME", "STRING"}),
+    "boolean": frozenset({"BOOL", "INT64", "STRING"}),
+    "categorical": _ANY,
+    "unknown": _ANY,
+}
+
+
+def _problems_of_names(given: list[str], expected: list[str], what: str) -> list[str]:
+    problems = []
+    unknown = [c for c in given if c not in expected]
+    if unknown:
+        problems.append(f"no {what} {', '.join(map(repr, unknown[:5]))} in this request; use the exact names given")
+    duplicated = sorted({c for c in given if given.count(c) > 1})
+    if duplicated:
+        problems.append(f"{what}s answered more than once: {duplicated[:5]}")
+    return problems
+
+
+# --- semantics --------------------------------------------------------------------------------
+
+
+def semantics_problems(answer: SemanticsAnswer, table: TablePlan, columns: list[str]) -> list[str]:
+    """Exactly the requested columns, each with a semantic type its BigQuery type can hold."""
+    problems = []
+    if answer.table != table.name:
+        problems.append(f"the answer is for table {answer.table!r}, the request was for {table.name!r}")
+    given = [m.column for m in answer.columns]
+    problems += _problems_of_names(given, columns, "column")
+    missing = [c for c in columns if c not in given]
+    if missing:
+        problems.append(f"every column needs an answer; missing: {missing[:10]}")
+    leaves = leaf_plans(table.columns)
+    for meaning in answer.columns:
+        if meaning.column not in leaves:
+            continue
+        column_type = leaves[meaning.column].type
+        allowed = SEMANTIC_COLUMN_TYPES.get(meaning.semantic_type, _ANY)
+        if column_type in UNCLASSIFIABLE_TYPES and meaning.semantic_type != "unknown":
+            problems.append(f"{meaning.column}: {column_type} columns can only be 'unknown'")
+        elif allowed is not None and column_type not in allowed:
+            problems.append(f"{meaning.column}: a {column_type} column cannot be {meaning.semantic_type!r}")
+        if not meaning.human_name.strip():
+            problems.append(f"{meaning.column}: human_name is empty")
+    return problems
+
+
+# --- relationships ----------------------------------------------------------------------------
+
+
+@dataclass
+class RelationshipOutcome:
+    added: list[RelationshipProposal] = field(default_factory=list)
+    confirmed: list[RelationshipProposal] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # low-confidence proposals, not errors
+
+
+def _same(proposal: RelationshipProposal, rel: Relationship) -> bool:
+    return (
+        rel.child_table == proposal.child_table
+        and rel.child_columns == [proposal.child_column]
+        and rel.parent_table == proposal.parent_table
+        and rel.parent_columns == [proposal.parent_column]
+    )
+
+
+def _value_problems(
+    proposal: RelationshipProposal, child: TableProfile, parent: TableProfile, parent_plan: TablePlan
+) -> list[str]:
+    """Values must not contradict the reference (checked locally, on the full profile)."""
+    label = f"{proposal.child_table}.{proposal.child_column} -> {proposal.parent_table}.{proposal.parent_column}"
+    child_stats = child.stats.get(proposal.child_column)
+    parent_stats = parent.stats.get(proposal.parent_column)
+    problems = []
+    if child_stats and parent_stats and child_stats.distinct_count > parent_stats.distinct_count * DISTINCT_TOLERANCE:
+        problems.append(f"{label}: the child has more distinct values than the parent has keys")
+    if child_stats and parent_stats:
+        bounds = [child_stats.min_value, child_stats.max_value, parent_stats.min_value, parent_stats.max_value]
+        if all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds):
+            low, high, parent_low, parent_high = bounds  # type: ignore[misc]
+            if low < parent_low or high > parent_high:  # type: ignore[operator]
+                problems.append(f"{label}: child values fall outside the parent's key range")
+    children = [v for v in sample_values(child, proposal.child_column) if v is not None]
+    if children and parent.row_count and len(parent.sample) >= parent.row_count:
+        keys = {str(v) for v in sample_values(parent, proposal.parent_column)}
+        found = sum(1 for v in children if str(v) in keys)
+        if found < MIN_INCLUSION * len(children):
+            problems.append(f"{label}: only {found} of {len(children)} sampled child values are parent keys")
+    key = leaf_plans(parent_plan.columns)[proposal.parent_column].generator
+    if isinstance(key, SequenceKey) and key.as_string and key.prefix and children:
+        if not all(str(v).startswith(key.prefix) for v in children):
+            problems.append(f"{label}: child values do not have the shape of the parent's keys")
+    return problems
+
+
+def relationships_problems(
+    answer: RelationshipsAnswer,
+    profiles: dict[str, TableProfile],
+    plan: DatasetPlan,
+    known: list[Relationship],
+    tables: list[str],
+) -> tuple[RelationshipOutcome, list[str]]:
+    """Accepted confirmations and additions, or the problems with the answer."""
+    outcome = RelationshipOutcome()
+    problems: list[str] = []
+    planned = {t.name: t for t in plan.tables}
+    added_children: set[tuple[str, str]] = set()
+    for proposal in answer.relationships:
+        label = f"{proposal.child_table}.{proposal.child_column} -> {proposal.parent_table}.{proposal.parent_column}"
+        if proposal.child_table not in tables or proposal.parent_table not in planned:
+            problems.append(f"{label}: unknown table (child tables here: {tables[:10]})")
+            continue
+        child_plan, parent_plan = planned[proposal.child_table], planned[proposal.parent_table]
+        child_leaves = leaf_plans(child_plan.columns)
+        column = next((c for c in child_plan.schema_ if c.name == proposal.child_column), None)
+        if column is None or proposal.child_column not in child_leaves:
+            problems.append(f"{label}: {proposal.child_table} has no top-level column {proposal.child_column!r}")
+            continue
+        key_column = table_key_column(parent_plan)
+        if proposal.parent_column != key_column:
+            problems.append(f"{label}: the parent column must be {proposal.parent_table}'s key ({key_column})")
+            continue
+        if proposal.action == "confirm":
+            if not any(_same(proposal, rel) for rel in known):
+                problems.append(f"{label}: not a known relationship; use action 'add' to propose it")
+            else:
+                outcome.confirmed.append(proposal)
+            continue
+        if any(_same(proposal, rel) for rel in known):
+            outcome.confirmed.append(proposal)  # "adding" a known one confirms it
+            continue
+        if proposal.confidence < MIN_CONFIDENCE:
+            outcome.ignored.append(f"{label}: confidence {proposal.confidence} below {MIN_CONFIDENCE}")
+            continue
+        child_key = (proposal.child_table, proposal.child_column)
+        if any(r.child_table == child_key[0] and child_key[1] in r.child_columns for r in known):
+            problems.append(f"{label}: {proposal.child_column} already references another table")
+            continue
+        if child_key in added_children:
+            problems.append(f"{label}: {proposal.child_column} is given more than one parent")
+            continue
+        if table_key_column(child_plan) == proposal.child_column:
+            problems.append(f"{label}: {proposal.child_column} is {proposal.child_table}'s own key")
+            continue
+        if column.is_repeated or column.is_record:
+            problems.append(f"{label}: only scalar, non-repeated columns can reference a key")
+            continue
+        child, parent = profiles[proposal.child_table], profiles[proposal.parent_table]
+        child_family = type_family(column.type, child.stats.get(proposal.child_column))
+        parent_family = type_family(leaf_plans(parent_plan.columns)[key_column].type, parent.stats.get(key_column))
+        if child_family is None or child_family != parent_family:
+            problems.append(f"{label}: types are not compatible ({column.type} vs the parent's key)")
+            continue
+        value_problems = _value_problems(proposal, child, parent, parent_plan)
+        if value_problems:
+            problems += value_problems
+            continue
+        added_children.add(child_key)
+        outcome.added.append(proposal)
+    return outcome, problems
+
+
+# --- generation -------------------------------------------------------------------------------
+
+
+@dataclass
+class GenerationOutcome:
+    generators: dict[str, tuple[Generator, str]] = field(default_factory=dict)
+    rules: list[ColumnRule] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def generation_problems(
+    answer: GenerationAnswer,
+    profile: TableProfile,
+    table: TablePlan,
+    columns: list[str],
+    keys: set[str],
+    min_category_count: int,
+) -> tuple[GenerationOutcome, list[str]]:
+    """Generators for the chosen columns (built from the profile) and well-formed rules, or problems."""
+    outcome = GenerationOutcome()
+    problems: list[str] = []
+    if answer.table != table.name:
+        problems.append(f"the answer is for table {answer.table!r}, the request was for {table.name!r}")
+    leaves = leaf_plans(table.columns)
+    problems += _problems_of_names([c.column for c in answer.columns], columns, "column")
+    for choice in answer.columns:
+        if choice.column not in columns or choice.column in outcome.generators:
+            continue
+        if choice.column in keys:
+            outcome.notes.append(f"{choice.column}: key column, its choice was ignored")
+            continue
+        column = leaves[choice.column]
+        generator, errors = generator_for_choice(
+            choice,
+            column,
+            profile.stats.get(choice.column),
+            table.row_count,
+            column.identifying,
+            min_category_count,
+        )
+        if errors or generator is None:
+            problems += errors
+            continue
+        reason = f"model: {choice.reason}".strip() if choice.reason else "model's choice"
+        outcome.generators[choice.column] = (generator, reason)
+    repeated = {p for p in leaves if in_array(table, p)}
+    for rule in answer.rules:
+        errors = rule_problems(rule, leaves, repeated)
+        if errors:
+            problems += errors
+        else:
+            outcome.rules.append(rule)
+    return outcome, problems
+
+
+def _element(generator: Generator) -> Generator:
+    return generator.element if isinstance(generator, ArrayValue) else generator
+
+
+def privacy_problems(table: TablePlan, offline: TablePlan, paths: Collection[str] | None = None) -> list[str]:
+    """Changed leaves (of ``paths``, default all): an identifying column never copies source values.
+
+    Checked on the built table, because the generator may come from the offline plan while
+    the semantic type (and so ``identifying``) came from the model.
+    """
+    before = leaf_plans(offline.columns)
+    problems = []
+    for path, column in leaf_plans(table.columns).items():
+        if (paths is not None and path not in paths) or before.get(path) == column or not column.identifying:
+            continue
+        element = _element(column.generator)
+        if isinstance(element, Categorical):
+            problems.append(
+                f"{path}: it is identifying ({column.semantic_type}) but its generator copies source values "
+                "(categorical); choose faker, pattern or text"
+            )
+        elif column.type == "STRING" and not isinstance(element, (FakerValue, PatternString, FreeText, NullValue)):
+            problems.append(f"{path}: an identifying STRING column needs faker, pattern or text")
+    return problems
+
+
+# --- recipes ----------------------------------------------------------------------------------
+
+
+class _QuietApplication(SnowfakeryApplication):
+    """Snowfakery prints validation progress; planning output stays clean."""
+
+    def echo(self, message: str = "", *args: object, **kwargs: object) -> None:
+        return None
+
+
+def snowfakery_problems(recipe: str) -> list[str]:
+    """Snowfakery's own validation (4.2's ``validate_only``): syntax, Jinja, Faker providers.
+
+    Only ever called on a recipe that ``check_recipe`` accepted: parsing imports plugins.
+    """
+    with tempfile.TemporaryDirectory(prefix="bqsynth-validate-") as tmp:
+        path = Path(tmp, "recipe.yml")
+        path.write_text(recipe)
+        try:
+            result = generate_data(str(path), validate_only=True, parent_application=_QuietApplication())
+        except Exception as error:  # Snowfakery raises many types; its message is what a repair needs
+            return [f"Snowfakery rejected the recipe: {' '.join(str(error).split())[:400]}"]
+    errors = getattr(result, "errors", [])
+    return [f"Snowfakery rejected the recipe: {' '.join(str(e).split())[:400]}" for e in errors]
+
+
+def dry_run_problems(table: TablePlan, seed: int, rows: int) -> list[str]:
+    """Generate a few rows for real (the same code path as the generate step) and look at them."""
+    trial = table.model_copy(update={"row_count": rows})
+    with tempfile.TemporaryDirectory(prefix="bqsynth-dry-run-") as tmp:
+        try:
+            files, written, _ = generate_table(trial, seed, Path(tmp))
+        except Exception as error:  # any failure here is a reason to reject the table, with its message
+            return [f"dry run of {rows} rows failed: {' '.join(str(error).split())[:400]}"]
+        if written != rows:
+            return [f"dry run produced {written} rows, expected {rows}"]
+        problems = []
+        required = [c.name for c in table.schema_ if c.mode == "REQUIRED"]
+        for file in files:
+            for line in Path(file).read_text().splitlines():
+                row = json.loads(line)
+                problems += [
+                    f"dry run: REQUIRED column {name} came out null" for name in required if row.get(name) is None
+                ]
+        return list(dict.fromkeys(problems))
+
+
+def table_problems(
+    table: TablePlan, offline: TablePlan, seed: int, dry_run_rows: int, paths: Collection[str] | None = None
+) -> list[str]:
+    """Everything a table built from advice must pass, cheapest first; the first failing stage reports."""
+    problems = privacy_problems(table, offline, paths)
+    if problems:
+        return problems
+    problems = [f"recipe: {p}" for p in check_recipe(table.recipe)]
+    if problems:
+        return problems
+    problems = snowfakery_problems(table.recipe)
+    if problems:
+        return problems
+    return dry_run_problems(table, seed, dry_run_rows)
+
+
+def changed_leaves(table: TablePlan, offline: TablePlan) -> list[str]:
+    before = leaf_plans(offline.columns)
+    return [path for path, column in leaf_plans(table.columns).items() if before.get(path) != column]
+
+
+def column_summary(column: ColumnPlan) -> str:
+    """A one-line, value-free description of a leaf's plan, for the report's change list."""
+    return f"{column.semantic_type}, {describe_generator(column.generator)}"
