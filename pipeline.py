@@ -1,4 +1,12 @@
-"""The bqsynth pipeline: wiring only. Every step is a component in ``components/``."""
+"""The bqsynth pipeline: wiring only. Every step is a component in ``components/``.
+
+On Vertex AI Pipelines each step runs in the component image (``components.COMPONENT_IMAGE``)
+on a machine Vertex sizes from the step's CPU and memory limits below; steps that call
+Google APIs are retried with backoff. Caching is off for every step: a rerun must start a
+new batch (a cached step would replay the previous batch's artifacts).
+"""
+
+from typing import NamedTuple
 
 from kfp import dsl
 from kfp.dsl import Artifact
@@ -11,6 +19,35 @@ from components.start_batch import start_batch
 from components.summarize_run import summarize_run
 
 PIPELINE_NAME = "bqsynth"
+
+
+class Resources(NamedTuple):
+    """CPU (cores) and memory (bytes, Kubernetes units) of one step: request and limit."""
+
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+
+
+# Small steps wait on BigQuery jobs; plan and generate work in the worker (Snowfakery is
+# single-threaded and streams rows, so one core and a few GB suffice per table or shard).
+LIGHT = Resources(cpu_request="0.5", cpu_limit="1", memory_request="1G", memory_limit="2G")
+WORKER = Resources(cpu_request="1", cpu_limit="2", memory_request="2G", memory_limit="4G")
+
+# Vertex retries a failed step after 30 s, then 60 s: transient API, quota or machine
+# failures. A step that fails for one table records it and succeeds, so retries never
+# hide a table's error; every retried step is idempotent (same batch paths, load job ids).
+GOOGLE_API_RETRY = {"num_retries": 2, "backoff_duration": "30s", "backoff_factor": 2.0, "backoff_max_duration": "300s"}
+
+
+def _configure(task: dsl.PipelineTask, resources: Resources, calls_google: bool) -> dsl.PipelineTask:
+    task.set_caching_options(False)
+    task.set_cpu_request(resources.cpu_request).set_cpu_limit(resources.cpu_limit)
+    task.set_memory_request(resources.memory_request).set_memory_limit(resources.memory_limit)
+    if calls_google:
+        task.set_retry(**GOOGLE_API_RETRY)
+    return task
 
 
 @dsl.pipeline(name=PIPELINE_NAME, description="Synthetic, referentially intact copies of BigQuery tables.")
@@ -44,48 +81,70 @@ def bqsynth_pipeline(
         min_category_count: Category values seen fewer times than this are never emitted (privacy).
         write_disposition: WRITE_TRUNCATE replaces each target table's rows; WRITE_APPEND adds the batch.
     """
-    batch = start_batch(
-        batch_id=batch_id,
-        audit_table=audit_table,
-        target_project=target_project,
-        target_dataset=target_dataset,
-        staging_bucket=staging_bucket,
-        source_tables=source_tables,
-    ).set_caching_options(False)
+    batch = _configure(
+        start_batch(
+            batch_id=batch_id,
+            audit_table=audit_table,
+            target_project=target_project,
+            target_dataset=target_dataset,
+            staging_bucket=staging_bucket,
+            source_tables=source_tables,
+        ),
+        LIGHT,
+        calls_google=True,
+    )
     batch_info = batch.outputs["batch"]
 
     with dsl.ParallelFor(source_tables, name="profile-each-table") as source_table:
-        profiled = profile_table(
-            source_table=source_table, batch=batch_info, sample_rows=sample_rows
-        ).set_caching_options(False)
+        profiled = _configure(
+            profile_table(source_table=source_table, batch=batch_info, sample_rows=sample_rows),
+            LIGHT,
+            calls_google=True,
+        )
 
-    planned = plan_dataset(
-        profiles=dsl.Collected(profiled.outputs["profile"]),
-        batch=batch_info,
-        target_dataset=target_dataset,
-        record_counts=record_counts,
-        scale=scale,
-        seed=seed,
-        min_category_count=min_category_count,
-    ).set_caching_options(False)
+    planned = _configure(
+        plan_dataset(
+            profiles=dsl.Collected(profiled.outputs["profile"]),
+            batch=batch_info,
+            target_dataset=target_dataset,
+            record_counts=record_counts,
+            scale=scale,
+            seed=seed,
+            min_category_count=min_category_count,
+        ),
+        WORKER,
+        calls_google=False,  # reads the profiles only
+    )
 
     with dsl.ParallelFor(planned.outputs["Output"], name="generate-each-table") as table:
-        generated = generate_table(
-            plan=planned.outputs["plan"],
-            table=table,
-            batch=batch_info,
-            staging_bucket=staging_bucket,
-        ).set_caching_options(False)
-        loaded = load_table(
-            plan=planned.outputs["plan"],
-            generated=generated.outputs["result"],
-            batch=batch_info,
-            write_disposition=write_disposition,
-        ).set_caching_options(False)
+        generated = _configure(
+            generate_table(
+                plan=planned.outputs["plan"],
+                table=table,
+                batch=batch_info,
+                staging_bucket=staging_bucket,
+            ),
+            WORKER,
+            calls_google=True,
+        )
+        loaded = _configure(
+            load_table(
+                plan=planned.outputs["plan"],
+                generated=generated.outputs["result"],
+                batch=batch_info,
+                write_disposition=write_disposition,
+            ),
+            LIGHT,
+            calls_google=True,
+        )
 
-    summary = summarize_run(
-        plan=planned.outputs["plan"],
-        results=dsl.Collected(loaded.outputs["result"]),
-        batch=batch_info,
-    ).set_caching_options(False)
+    summary = _configure(
+        summarize_run(
+            plan=planned.outputs["plan"],
+            results=dsl.Collected(loaded.outputs["result"]),
+            batch=batch_info,
+        ),
+        LIGHT,
+        calls_google=True,
+    )
     return summary.outputs["summary"]

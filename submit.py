@@ -1,27 +1,42 @@
-"""Run the bqsynth pipeline.
+"""Run the bqsynth pipeline on Vertex AI Pipelines, on a schedule, or on this machine.
 
+    python submit.py --project P --region R --pipeline-root gs://BUCKET/root \
+        --image R-docker.pkg.dev/P/bqsynth/bqsynth-components:TAG [--service-account SA] \
+        --config configs/my.yaml [pipeline parameters...] [--schedule "0 3 * * *"] [--dry-run]
     python submit.py --local --config configs/demo.yaml [--seed 7] [--record-count Dim_Customer=500 ...]
 
-``--local`` runs the same pipeline with KFP's local runner (every step a subprocess in
+Without --local the pipeline is compiled (or --template is read), and submitted as a
+Vertex AI PipelineJob; the console link is printed. --schedule creates a schedule instead,
+replacing any schedule of the same name (--schedule-name), so running it twice is safe.
+--dry-run prints the request and sends nothing.
+
+--local runs the same pipeline with KFP's local runner (every step a subprocess in
 this Python environment) against whatever BigQuery and GCS the environment names:
 the emulators when BIGQUERY_EMULATOR_HOST / STORAGE_EMULATOR_HOST are set, Google
 Cloud otherwise. Flags override the YAML config file.
+
+Exit codes: 0 success; 1 the run failed (locally) or Vertex AI could not be reached or
+refused the request; 2 a flag or parameter is wrong.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import io
 import re
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
+from bqsynth import vertex
 from bqsynth.config import ConfigError, RunConfig, load_config
 from bqsynth.models import RunSummary, read_model
+from components import COMPONENT_IMAGE_ENV, DEFAULT_COMPONENT_IMAGE
 
 DEFAULT_LOCAL_ROOT = "local_outputs"
 
@@ -54,8 +69,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sample-rows", type=int)
     parser.add_argument("--min-category-count", type=int)
     parser.add_argument("--write-disposition", choices=["WRITE_TRUNCATE", "WRITE_APPEND"])
-    parser.add_argument("--pipeline-root", help=f"where local runs keep artifacts (default {DEFAULT_LOCAL_ROOT}/)")
+    parser.add_argument(
+        "--pipeline-root",
+        help=f"where step artifacts are kept: gs://BUCKET/PATH on Vertex AI; locally default {DEFAULT_LOCAL_ROOT}/",
+    )
     parser.add_argument("--verbose", action="store_true", help="show kfp.local's full output, not just the steps")
+
+    cloud = parser.add_argument_group("Vertex AI Pipelines (without --local)")
+    cloud.add_argument("--project", help="Google Cloud project that runs the pipeline")
+    cloud.add_argument("--region", help="Vertex AI region, e.g. us-central1")
+    cloud.add_argument("--service-account", help="service account email the steps run as (least privilege: README)")
+    cloud.add_argument(
+        "--image",
+        help="component image every step runs in, e.g. REGION-docker.pkg.dev/P/bqsynth/bqsynth-components:TAG "
+        f"(default: ${COMPONENT_IMAGE_ENV} when the pipeline is compiled)",
+    )
+    cloud.add_argument("--template", help="a compiled pipeline (e.g. pipeline.yaml) instead of compiling pipeline.py")
+    cloud.add_argument("--display-name", help="name of the run (or of each scheduled run) in the console")
+    cloud.add_argument("--label", action="append", metavar="KEY=VALUE", help="extra label on the run; repeat")
+    cloud.add_argument("--schedule", metavar="CRON", help='create a schedule instead of one run, e.g. "0 3 * * *"')
+    cloud.add_argument("--schedule-name", help="the schedule's display name; an existing one is replaced")
+    cloud.add_argument("--dry-run", action="store_true", help="print the request as JSON; send nothing")
+    cloud.add_argument("--api-endpoint", help="Vertex AI API host (default REGION-aiplatform.googleapis.com)")
+    cloud.add_argument("--api-transport", choices=["grpc", "rest"], default="grpc", help="default grpc")
     return parser
 
 
@@ -113,16 +149,32 @@ def last_error(log_path: Path) -> str:
     return f"{found[-1][1].rsplit('.', 1)[-1]}: {found[-1][2]}" if found else "the pipeline failed"
 
 
+def without_retries(pipeline: Any) -> Any:
+    """A copy of ``pipeline`` whose steps are not retried.
+
+    The retries are for Vertex AI's transient failures; kfp.local would honour them too,
+    and make a local run that fails wait minutes of backoff before saying so.
+    """
+    local_pipeline = copy.deepcopy(pipeline)
+    spec = local_pipeline.pipeline_spec
+    for dag in [spec.root.dag, *(c.dag for c in spec.components.values() if c.HasField("dag"))]:
+        for task in dag.tasks.values():
+            task.ClearField("retry_policy")
+    return local_pipeline
+
+
 def run_local_pipeline(config: RunConfig, pipeline_root: str) -> RunSummary:
     """Run the pipeline with kfp.local (each step a subprocess in this environment)."""
     from kfp import local
 
     from pipeline import bqsynth_pipeline
 
-    # Locally every step runs in this Python environment, not in the component image.
+    # Locally every step runs in this Python environment, not in the component image, and
+    # takes what the machine has: the steps' CPU and memory settings are for Vertex AI.
     warnings.filterwarnings("ignore", message="You may be attemping to run a task that uses custom")
+    warnings.filterwarnings("ignore", message=r"Task '.*': settings \[.*\] have no effect in the current local runner")
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=True)
-    task = bqsynth_pipeline(**config.model_dump())
+    task = without_retries(bqsynth_pipeline)(**config.model_dump())
     return read_model(RunSummary, task.outputs["Output"].path)
 
 
@@ -151,6 +203,99 @@ def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> i
     return 0 if summary.ok else 1
 
 
+VERTEX_ONLY_FLAGS = (
+    "project",
+    "region",
+    "service_account",
+    "image",
+    "template",
+    "display_name",
+    "label",
+    "schedule",
+    "schedule_name",
+    "dry_run",
+    "api_endpoint",
+)
+
+
+def compile_pipeline(path: Path) -> Path:
+    """Compile pipeline.py (components in ``$BQSYNTH_COMPONENT_IMAGE``) to ``path``."""
+    from kfp import compiler
+
+    from pipeline import bqsynth_pipeline
+
+    compiler.Compiler().compile(bqsynth_pipeline, str(path))
+    return path
+
+
+def vertex_request(
+    args: argparse.Namespace, config: RunConfig, workdir: Path
+) -> tuple[vertex.VertexTarget, vertex.JobRequest]:
+    """The Vertex AI target and request from the flags; ``vertex.UsageError`` for a wrong one."""
+    target = vertex.validate_target(
+        args.project, args.region, args.pipeline_root, args.service_account, args.api_endpoint, args.api_transport
+    )
+    if args.schedule_name and not args.schedule:
+        raise vertex.UsageError("--schedule-name needs --schedule CRON")
+    schedule = None
+    if args.schedule:
+        name = args.schedule_name or f"bqsynth {config.target_project}.{config.target_dataset}"
+        schedule = vertex.Schedule(cron=vertex.validate_cron(args.schedule), display_name=name)
+    labels = vertex.parse_labels(args.label)
+    source = Path(args.template) if args.template else compile_pipeline(workdir / "pipeline.yaml")
+    template, images = vertex.prepare_template(source, args.image, workdir)
+    request = vertex.build_request(
+        config,
+        template,
+        images,
+        schedule=schedule,
+        display_name=args.display_name,
+        labels=labels,
+        template_source=args.template or "pipeline.py, compiled",
+    )
+    if DEFAULT_COMPONENT_IMAGE in images:
+        problem = (
+            f"the pipeline's steps would run in the placeholder image {DEFAULT_COMPONENT_IMAGE}: pass --image "
+            f"(scripts/build_image.sh builds it and prints its name) or compile with ${COMPONENT_IMAGE_ENV} set"
+        )
+        if not args.dry_run:
+            raise vertex.UsageError(problem)
+        print(f"warning: {problem}", file=sys.stderr)
+    return target, request
+
+
+def run_on_vertex(args: argparse.Namespace, config: RunConfig) -> int:
+    """Submit (or schedule, or just print) the pipeline on Vertex AI Pipelines."""
+    with tempfile.TemporaryDirectory(prefix="bqsynth-submit-") as workdir:
+        try:
+            target, request = vertex_request(args, config, Path(workdir))
+            if args.dry_run:
+                print(vertex.describe_json(request, target))
+                return 0
+            if request.schedule:
+                scheduled = vertex.schedule(request, target)
+                for warning in scheduled.warnings:
+                    print(f"warning: {warning}", file=sys.stderr)
+                for old in scheduled.replaced:
+                    print(f"replaced schedule {old}")
+                print(
+                    f"schedule {request.schedule.display_name!r} ({request.schedule.cron}) created: "
+                    f"{scheduled.resource_name}\n{scheduled.console_url}"
+                )
+                return 0
+            submitted = vertex.submit(request, target)
+        except vertex.SubmitError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return error.exit_code
+    for warning in submitted.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(
+        f"submitted {submitted.resource_name} (batch {request.parameter_values['batch_id']}; audit rows in "
+        f"{config.audit_table})\n{submitted.console_url}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -159,11 +304,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if not args.local:
-        print(
-            "error: submitting to Vertex AI Pipelines is not available in this build yet; "
-            "use --local to run on this machine, or upload pipeline.yaml (./compile.sh) in the console.",
-            file=sys.stderr,
-        )
+        return run_on_vertex(args, config)
+    used = [f"--{name.replace('_', '-')}" for name in VERTEX_ONLY_FLAGS if getattr(args, name)]
+    if used:
+        print(f"error: {', '.join(used)} only apply to Vertex AI Pipelines; drop them or --local", file=sys.stderr)
         return 2
     root = str(Path(args.pipeline_root or DEFAULT_LOCAL_ROOT).resolve())
     return run_local(config, root, verbose=args.verbose)
