@@ -64,6 +64,11 @@ def bqsynth_pipeline(
     sample_rows: int = 200,
     min_category_count: int = 5,
     write_disposition: str = "WRITE_TRUNCATE",
+    llm: str = "gemini",
+    model: str = "gemini-2.5-flash",
+    llm_location: str = "us-central1",
+    sample_policy: str = "masked",
+    llm_token_budget: int = 400000,
 ) -> Artifact:
     """Make synthetic copies of BigQuery tables and load them into a target dataset.
 
@@ -80,6 +85,11 @@ def bqsynth_pipeline(
         sample_rows: Source rows sampled per table for pattern and meaning detection.
         min_category_count: Category values seen fewer times than this are never emitted (privacy).
         write_disposition: WRITE_TRUNCATE replaces each target table's rows; WRITE_APPEND adds the batch.
+        llm: Plan advisor: gemini (checked answers improve the offline plan) or offline (no model at all).
+        model: Gemini model name used when llm is gemini.
+        llm_location: Vertex AI region that serves the model.
+        sample_policy: Sample rows sent to the model: masked (identifying columns masked), none, or raw.
+        llm_token_budget: Tokens the model may use in one run; past it the remaining tables are planned offline.
     """
     batch = _configure(
         start_batch(
@@ -111,9 +121,14 @@ def bqsynth_pipeline(
             scale=scale,
             seed=seed,
             min_category_count=min_category_count,
+            llm=llm,
+            model=model,
+            llm_location=llm_location,
+            sample_policy=sample_policy,
+            llm_token_budget=llm_token_budget,
         ),
         WORKER,
-        calls_google=False,  # reads the profiles only
+        calls_google=True,  # Gemini, when llm is gemini
     )
 
     with dsl.ParallelFor(planned.outputs["Output"], name="generate-each-table") as table:

@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-category-count", type=int)
     parser.add_argument("--write-disposition", choices=["WRITE_TRUNCATE", "WRITE_APPEND"])
     parser.add_argument(
+        "--llm", choices=["offline", "gemini"], help="plan advisor (default: offline locally, gemini on Vertex)"
+    )
+    parser.add_argument("--model", help="Gemini model name (default gemini-2.5-flash)")
+    parser.add_argument("--llm-location", help="Vertex AI region serving the model (default us-central1)")
+    parser.add_argument("--sample-policy", choices=["none", "masked", "raw"], help="sample rows sent to the model")
+    parser.add_argument("--llm-token-budget", type=int, help="tokens the model may use per run")
+    parser.add_argument(
         "--pipeline-root",
         help=f"where step artifacts are kept: gs://BUCKET/PATH on Vertex AI; locally default {DEFAULT_LOCAL_ROOT}/",
     )
@@ -111,8 +118,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "sample_rows": args.sample_rows,
         "min_category_count": args.min_category_count,
         "write_disposition": args.write_disposition,
+        "llm": args.llm,
+        "model": args.model,
+        "llm_location": args.llm_location,
+        "sample_policy": args.sample_policy,
+        "llm_token_budget": args.llm_token_budget,
     }
-    return load_config(args.config, overrides)
+    return load_config(args.config, overrides).for_runner(local=args.local)
 
 
 class StepLog(io.TextIOBase):

@@ -30,6 +30,15 @@ class RunConfig(StrictModel):
     sample_rows: int = Field(default=200, ge=0, le=10_000, description="Rows sampled per source table")
     min_category_count: int = Field(default=5, ge=1, description="Categories seen fewer times are never emitted")
     write_disposition: Literal["WRITE_TRUNCATE", "WRITE_APPEND"] = "WRITE_TRUNCATE"
+    llm: Literal["offline", "gemini"] | None = Field(
+        default=None, description="Plan advisor; unset = offline for local runs, gemini on Vertex AI"
+    )
+    model: str = Field(default="gemini-2.5-flash", description="Gemini model name (llm=gemini)")
+    llm_location: str = Field(default="us-central1", description="Vertex AI region serving the model")
+    sample_policy: Literal["none", "masked", "raw"] = Field(
+        default="masked", description="Sample rows sent to the model: none, identifying columns masked, or raw"
+    )
+    llm_token_budget: int = Field(default=400_000, ge=0, description="Tokens the model may use per run")
 
     @field_validator("source_tables")
     @classmethod
@@ -44,6 +53,10 @@ class RunConfig(StrictModel):
         if duplicates:
             raise ValueError(f"source tables share the short name(s) {duplicates}; each needs its own name")
         return tables
+
+    def for_runner(self, local: bool) -> RunConfig:
+        """The advisor's default depends on where the run happens: offline needs no network."""
+        return self.model_copy(update={"llm": self.llm or ("offline" if local else "gemini")})
 
     def resolved(self) -> RunConfig:
         """Defaults that depend on other fields filled in."""

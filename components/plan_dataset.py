@@ -15,9 +15,16 @@ def plan_dataset(
     scale: float,
     seed: int,
     min_category_count: int,
+    llm: str,
+    model: str,
+    llm_location: str,
+    sample_policy: str,
+    llm_token_budget: int,
     plan: Output[Artifact],
 ) -> list:
-    """Plan all tables jointly (relationships, keys, generators); return the tables to generate.
+    """Plan all tables jointly (relationships, keys, generators, advised by Gemini when llm is gemini).
+
+    Returns the tables to generate.
 
     The list is the single return value (KFP's "Output") because the local runner can only
     iterate a ParallelFor over an output of that name.
@@ -33,4 +40,9 @@ def plan_dataset(
         seed=seed,
         min_category_count=min_category_count,
         plan_path=plan.path,
+        llm=llm,
+        model=model,
+        llm_location=llm_location,
+        sample_policy=sample_policy,
+        llm_token_budget=llm_token_budget,
     )

@@ -37,7 +37,7 @@ REGION = "europe-west4"
 SA = "bqsynth-runner@bqsynth-test.iam.gserviceaccount.com"
 IMAGE = "europe-west4-docker.pkg.dev/bqsynth-test/bqsynth/bqsynth-components:it"
 TABLES = ["src-project.shop.customers", "src-project.shop.orders"]
-RETRIED = {"start-batch", "profile-table", "generate-table", "load-table", "summarize-run"}
+RETRIED = {"start-batch", "profile-table", "plan-dataset", "generate-table", "load-table", "summarize-run"}
 PARENT = f"projects/{PROJECT}/locations/{REGION}"
 
 
@@ -240,6 +240,11 @@ def test_submit_sends_the_pipeline_with_parameters_labels_and_service_account(
         "sample_rows": 50,
         "min_category_count": 5,
         "write_disposition": "WRITE_TRUNCATE",
+        "llm": "gemini",  # Vertex runs default to the model
+        "model": "gemini-2.5-flash",
+        "llm_location": "us-central1",
+        "sample_policy": "masked",
+        "llm_token_budget": 400000,
     }
     assert job["runtimeConfig"]["gcsOutputDirectory"] == pipeline_root
     assert job["serviceAccount"] == SA

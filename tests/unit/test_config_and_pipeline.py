@@ -108,3 +108,12 @@ def test_local_runs_show_step_outcomes_and_keep_the_full_log(tmp_path: Path) -> 
     assert last_error(path) == "RuntimeError: x"
     path.write_text("Traceback\n    bqsynth.plan.PlanError: no table could be planned (T: gone)\n")
     assert last_error(path) == "PlanError: no table could be planned (T: gone)"
+
+
+def test_the_advisor_defaults_to_offline_locally_and_gemini_on_vertex(tmp_path: Path) -> None:
+    path = write(tmp_path, {"source_tables": TABLES})
+    parser = build_parser()
+    assert config_from_args(parser.parse_args(["--local", "--config", str(path)])).llm == "offline"
+    assert config_from_args(parser.parse_args(["--config", str(path)])).llm == "gemini"
+    chosen = parser.parse_args(["--local", "--config", str(path), "--llm", "gemini", "--sample-policy", "none"])
+    assert (config_from_args(chosen).llm, config_from_args(chosen).sample_policy) == ("gemini", "none")

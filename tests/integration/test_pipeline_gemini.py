@@ -1,0 +1,89 @@
+"""The demo pipeline end to end with llm=gemini, through kfp.local, against a fake Vertex server.
+
+The plan steps run in subprocesses: they reach the fake server through the environment
+(``BQSYNTH_GEMINI_BASE_URL``, ``BQSYNTH_GEMINI_ACCESS_TOKEN``), with the real
+google-genai client. The plan must differ from the offline plan exactly where the
+scripted answers say, and the data must still load with intact keys.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from google.cloud import bigquery
+
+from bqsynth import demo_data
+from bqsynth.clients import bigquery_client, default_project
+from bqsynth.config import load_config
+from bqsynth.llm import ACCESS_TOKEN_ENV, BASE_URL_ENV
+from bqsynth.llm.columns import leaf_plans
+from bqsynth.models import DatasetPlan, FakerValue, TableProfile, read_model
+from bqsynth.plan import PlanOptions, plan_dataset
+from submit import run_local_pipeline
+from tests.fake_vertex_genai import FakeVertex, ScriptedModel, json_reply
+
+BRANCH_NAME = {"column": "branch_name", "kind": "faker", "provider": "company", "reason": "reads like a firm"}
+
+
+@pytest.fixture(scope="module")
+def run(local_stack: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    client: bigquery.Client = bigquery_client(default_project())
+    source, target = f"it_gsrc_{uuid.uuid4().hex[:8]}", f"it_gtgt_{uuid.uuid4().hex[:8]}"
+    demo_data.load_demo_dataset(client, client.project, source, seed=42, scale=0.3)
+    model = ScriptedModel().on(
+        "generation", "Dim_Branch", json_reply({"table": "Dim_Branch", "columns": [BRANCH_NAME], "rules": []})
+    )
+    config = load_config(
+        None,
+        {
+            "source_tables": [f"{client.project}.{source}.{t.name}" for t in demo_data.build_demo_tables(42, 0.3)],
+            "target_dataset": target,
+            "seed": 5,
+            "staging_bucket": "it-staging",
+            "write_disposition": "WRITE_APPEND",
+            "llm": "gemini",
+        },
+    )
+    root = tmp_path_factory.mktemp("kfp")
+    try:
+        with FakeVertex(model) as fake, pytest.MonkeyPatch.context() as env:
+            env.setenv(BASE_URL_ENV, fake.url)
+            env.setenv(ACCESS_TOKEN_ENV, "test")
+            summary = run_local_pipeline(config, str(root))
+        yield config, summary, fake, root
+    finally:
+        for dataset in (source, target):
+            client.delete_dataset(dataset, delete_contents=True, not_found_ok=True)
+
+
+def artifacts(root: Path, step: str, name: str) -> list[Path]:
+    return sorted(root.glob(f"*/{step}*/{name}")) + sorted(root.glob(f"*/*/{step}*/{name}"))
+
+
+def test_the_run_completes_with_the_model_and_intact_keys(run: tuple) -> None:
+    _, summary, fake, _ = run
+    assert summary.ok and summary.engine == "gemini:gemini-2.5-flash"
+    assert summary.llm_tokens_used > 0 and summary.llm_fallbacks == {}
+    assert {r.task for r in fake.requests} >= {"relationships", "semantics", "generation"}
+
+
+def test_the_plan_differs_from_the_offline_plan_exactly_where_the_model_said(run: tuple) -> None:
+    config, _, _, root = run
+    plan = read_model(DatasetPlan, artifacts(root, "plan-dataset", "plan")[0])
+    profiles = [read_model(TableProfile, p) for p in artifacts(root, "profile-table", "profile")]
+    assert len(profiles) == len(config.source_tables)
+    offline = plan_dataset(
+        profiles,
+        PlanOptions(seed=config.seed, target_project=config.target_project, target_dataset=config.target_dataset),
+    )
+    changed = {
+        (table.name, path)
+        for table in plan.tables
+        for path, column in leaf_plans(table.columns).items()
+        if leaf_plans(offline.table(table.name).columns)[path] != column
+    }
+    assert changed == {("Dim_Branch", "branch_name")}
+    assert leaf_plans(plan.table("Dim_Branch").columns)["branch_name"].generator == FakerValue(provider="company")
