@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from pathlib import Path
 from typing import Any, Literal
 
@@ -9,6 +11,11 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from bqsynth.models import StrictModel
+
+
+def new_batch_id(now: dt.datetime | None = None) -> str:
+    moment = now or dt.datetime.now(dt.UTC)
+    return f"{moment:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
 class ConfigError(Exception):

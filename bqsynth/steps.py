@@ -8,17 +8,16 @@ leave no table to work on (the audit table itself, a plan with no tables) raise.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import tempfile
 import time
 import traceback
-import uuid
 from pathlib import Path
 from typing import Any
 
 from bqsynth import audit, integrity, load
 from bqsynth.clients import bigquery_client, storage_client
+from bqsynth.config import new_batch_id
 from bqsynth.generate import generate_table
 from bqsynth.llm import DEFAULT_MODEL, LlmSettings, advise_plan, make_advisor
 from bqsynth.models import (
@@ -38,11 +37,6 @@ from bqsynth.profile import profile_table, table_name
 from bqsynth.report import render_markdown
 
 log = logging.getLogger("bqsynth")
-
-
-def new_batch_id(now: dt.datetime | None = None) -> str:
-    moment = now or dt.datetime.now(dt.UTC)
-    return f"{moment:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
 def _project_of(table_id: str) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from bqsynth.config import RunConfig
+from bqsynth.config import RunConfig, new_batch_id
 
 CONSOLE = "https://console.cloud.google.com/vertex-ai/locations/{region}/pipelines"
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
@@ -289,8 +289,6 @@ def build_request(
         all_labels["schedule"] = label_value(schedule.display_name) or "unnamed"
         job_id = ""  # Vertex names each scheduled run
     else:
-        from bqsynth.steps import new_batch_id
-
         batch_id = config.batch_id or new_batch_id()
         parameters["batch_id"] = batch_id
         all_labels["batch"] = label_value(batch_id) or "unnamed"
