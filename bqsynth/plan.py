@@ -357,7 +357,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetP
         )
         table.recipe = compile_recipe(table, options.seed)
         tables.append(table)
-    _check_parents_planned(tables, kept_relationships, failures)
+    fail_children_of_failed(tables, kept_relationships, failures)
     return DatasetPlan(
         seed=options.seed,
         tables=[t for t in tables if t.name not in {f.table for f in failures}],
@@ -366,23 +366,26 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetP
     )
 
 
-def _check_parents_planned(
+def fail_children_of_failed(
     tables: list[TablePlan], relationships: list[Relationship], failures: list[PlanFailure]
 ) -> None:
-    """A child whose parent could not be planned would reference keys that are never loaded."""
+    """A child whose parent could not be planned would reference keys that are never loaded:
+    fail it too (transitively), appending to ``failures``."""
     failed = {f.table for f in failures}
     changed = True
     while changed:
         changed = False
         for rel in relationships:
             if rel.parent_table in failed and rel.child_table not in failed:
-                table = next(t for t in tables if t.name == rel.child_table)
+                child = next((t for t in tables if t.name == rel.child_table), None)
+                if child is None:
+                    continue
                 failures.append(
                     PlanFailure(
-                        table=table.name,
-                        source_table=table.source_table,
-                        error=f"table {table.name}: its parent table {rel.parent_table} failed",
+                        table=child.name,
+                        source_table=child.source_table,
+                        error=f"table {child.name}: its parent table {rel.parent_table} failed",
                     )
                 )
-                failed.add(table.name)
+                failed.add(child.name)
                 changed = True

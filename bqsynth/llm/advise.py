@@ -67,6 +67,7 @@ from bqsynth.llm.validate import (
     table_problems,
 )
 from bqsynth.models import DatasetPlan, PlanFailure, StrictModel, TablePlan, TableProfile
+from bqsynth.plan import fail_children_of_failed
 from bqsynth.recipe import compile_recipe
 from bqsynth.recipe_safety import check_recipe
 
@@ -433,23 +434,8 @@ def _unsafe_recipes(tables: list[TablePlan], plan: DatasetPlan, failures: list[P
                 )
             )
             failed.add(table.name)
-    changed = True
-    while changed:
-        changed = False
-        for rel in plan.relationships:
-            if rel.parent_table in failed and rel.child_table not in failed:
-                child = next((t for t in tables if t.name == rel.child_table), None)
-                if child is None:
-                    continue
-                failures.append(
-                    PlanFailure(
-                        table=child.name,
-                        source_table=child.source_table,
-                        error=f"table {child.name}: its parent table {rel.parent_table} failed",
-                    )
-                )
-                failed.add(child.name)
-                changed = True
+    fail_children_of_failed(tables, plan.relationships, failures)
+    failed = {f.table for f in failures}
     return [t for t in tables if t.name not in failed]
 
 
