@@ -186,7 +186,7 @@ def run_local_pipeline(config: RunConfig, pipeline_root: str) -> RunSummary:
     warnings.filterwarnings("ignore", message="You may be attemping to run a task that uses custom")
     warnings.filterwarnings("ignore", message=r"Task '.*': settings \[.*\] have no effect in the current local runner")
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=True)
-    task = without_retries(bqsynth_pipeline)(**config.model_dump())
+    task = without_retries(bqsynth_pipeline)(**config.for_runner(local=True).model_dump())
     return read_model(RunSummary, task.outputs["Output"].path)
 
 

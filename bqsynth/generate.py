@@ -25,6 +25,7 @@ from bqsynth.keys import stable_uniform
 from bqsynth.models import ColumnSchema, TablePlan
 from bqsynth.privacy import write_exclusions
 from bqsynth.recipe import FIELD_SEPARATOR
+from bqsynth.rules import RuleEnforcer
 from bqsynth.snowfakery_plugin import (
     EXCLUSIONS_OPTION,
     NO_EXCLUSIONS,
@@ -179,7 +180,8 @@ def generate_table(
         run_snowfakery(table.recipe, seed, start, count, raw, table.name, exclusions_file)
         final = output_dir / f"{table.name}-{shard:05d}.json"
         with final.open("w") as handle:
-            written = write_ndjson((shape_row(r, table.schema_) for r in iter_raw_rows(raw)), handle)
+            enforce = RuleEnforcer(table, seed)
+            written = write_ndjson((enforce(shape_row(r, table.schema_)) for r in iter_raw_rows(raw)), handle)
         raw.unlink()
         if written != count:
             raise GenerationError(f"table {table.name}: shard {shard} produced {written} rows, expected {count}")

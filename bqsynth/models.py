@@ -285,6 +285,23 @@ class Relationship(StrictModel):
     evidence: str = ""
 
 
+class InterColumnRule(StrictModel):
+    """A relation between columns of one table, enforced on every generated row.
+
+    * ``compare``: ``target op operands[0]`` (``expires_on >= issued_on``): values are swapped
+      when a row violates it;
+    * ``arithmetic``: ``target = operands[0] op operands[1]`` (``total = quantity * unit_price``):
+      the target is computed;
+    * ``determines``: ``operands[0]`` determines ``target`` (a city has one state): the target
+      is a stable choice among its categorical values for each operand value.
+    """
+
+    kind: Literal["compare", "arithmetic", "determines"]
+    target: str
+    operands: list[str] = Field(min_length=1, max_length=2)
+    op: str | None = None
+
+
 class TablePlan(StrictModel):
     name: str
     source_table: str
@@ -294,6 +311,7 @@ class TablePlan(StrictModel):
     schema_: list[ColumnSchema] = Field(alias="schema")
     primary_key: list[str] = Field(default_factory=list)
     recipe: str = Field(default="", description="Snowfakery recipe compiled from this plan")
+    rules: list[InterColumnRule] = Field(default_factory=list, description="Enforced after generation")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -324,6 +342,19 @@ class DatasetPlan(StrictModel):
 
 RecordValue.model_rebuild()
 ArrayValue.model_rebuild()
+
+
+def leaf_plans(columns: list[ColumnPlan], prefix: str = "") -> dict[str, ColumnPlan]:
+    """Every leaf column plan by dotted path, RECORD fields expanded, in schema order."""
+    leaves: dict[str, ColumnPlan] = {}
+    for column in columns:
+        path = f"{prefix}{column.name}"
+        if isinstance(column.generator, RecordValue):
+            leaves.update(leaf_plans(column.generator.fields, f"{path}."))
+        else:
+            leaves[path] = column
+    return leaves
+
 
 # ---------------------------------------------------------------------------------------------
 # Results

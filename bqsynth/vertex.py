@@ -278,7 +278,7 @@ def build_request(
 ) -> JobRequest:
     """The job for ``config``: a run has its batch id fixed now (it names the job and labels it,
     so the console, the audit table and the files agree); a schedule's runs each start a batch."""
-    parameters = config.model_dump()
+    parameters = config.for_runner(local=False).model_dump()
     all_labels = {"app": "bqsynth"}
     if schedule:
         if config.batch_id:

@@ -66,7 +66,7 @@ from bqsynth.llm.validate import (
     semantics_problems,
     table_problems,
 )
-from bqsynth.models import DatasetPlan, PlanFailure, StrictModel, TablePlan, TableProfile
+from bqsynth.models import DatasetPlan, InterColumnRule, PlanFailure, StrictModel, TablePlan, TableProfile
 from bqsynth.plan import fail_children_of_failed
 from bqsynth.recipe import compile_recipe
 from bqsynth.recipe_safety import check_recipe
@@ -92,7 +92,7 @@ class AdvisedPlan(StrictModel):
 
     @property
     def rules(self) -> dict[str, list[ColumnRule]]:
-        """Inter-column rules kept per table (tested on the sample; not yet enforced by recipes)."""
+        """Inter-column rules kept per table (tested on the sample; enforced on every generated row)."""
         return {t.table: t.accepted_rules for t in self.report.tables if t.accepted_rules}
 
 
@@ -407,6 +407,13 @@ def _advise_table(
     else:
         final = generated.result
     _record_rules(session, state, final)
+    accepted = [
+        InterColumnRule(kind=r.rule.kind, target=r.rule.target, operands=r.rule.operands, op=r.rule.op)
+        for r in state.advice.rules
+        if r.accepted
+    ]
+    if accepted:
+        final = final.model_copy(update={"rules": accepted})
     state.advice.changes = _changes(final, offline)
     calls = session.calls[first_call:]
     state.advice.repair_rounds = sum(d.repair_rounds for d in state.advice.decisions)

@@ -7,7 +7,7 @@ between the two, so prompts, validation and application agree on paths.
 
 from __future__ import annotations
 
-from bqsynth.models import (
+from bqsynth.models import (  # noqa: F401 - leaf_plans is re-exported here
     ArrayValue,
     ColumnPlan,
     ColumnSchema,
@@ -15,6 +15,7 @@ from bqsynth.models import (
     RecordValue,
     SequenceKey,
     TablePlan,
+    leaf_plans,
     normalise_type,
 )
 from bqsynth.semantics import IDENTIFYING_TYPES, SEMANTIC_TYPES
@@ -23,18 +24,6 @@ NUMERIC_TYPES = frozenset({"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"})
 TEMPORAL_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP", "TIME"})
 KEYABLE_TYPES = frozenset({"INT64", "STRING", "NUMERIC", "BIGNUMERIC"})
 UNCLASSIFIABLE_TYPES = frozenset({"RECORD", "JSON", "BYTES", "GEOGRAPHY", "INTERVAL", "RANGE"})
-
-
-def leaf_plans(columns: list[ColumnPlan], prefix: str = "") -> dict[str, ColumnPlan]:
-    """Every leaf column plan by dotted path, RECORD fields expanded, in schema order."""
-    leaves: dict[str, ColumnPlan] = {}
-    for column in columns:
-        path = f"{prefix}{column.name}"
-        if isinstance(column.generator, RecordValue):
-            leaves.update(leaf_plans(column.generator.fields, f"{path}."))
-        else:
-            leaves[path] = column
-    return leaves
 
 
 def replace_leaf(columns: list[ColumnPlan], path: str, new: ColumnPlan) -> list[ColumnPlan]:
