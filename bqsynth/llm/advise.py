@@ -429,7 +429,6 @@ def _advise_table(
 
 def _unsafe_recipes(tables: list[TablePlan], plan: DatasetPlan, failures: list[PlanFailure]) -> list[TablePlan]:
     """Last line: any final recipe ``check_recipe`` refuses is not shipped; its children go with it."""
-    failed = {f.table for f in failures}
     for table in tables:
         problems = check_recipe(table.recipe)
         if problems:
@@ -440,7 +439,6 @@ def _unsafe_recipes(tables: list[TablePlan], plan: DatasetPlan, failures: list[P
                     error=f"table {table.name}: its recipe failed the safety check: {problems[0]}",
                 )
             )
-            failed.add(table.name)
     fail_children_of_failed(tables, plan.relationships, failures)
     failed = {f.table for f in failures}
     return [t for t in tables if t.name not in failed]
