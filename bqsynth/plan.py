@@ -115,6 +115,15 @@ def primary_key_column(profile: TableProfile, relationships: list[Relationship])
 # --- value generators -------------------------------------------------------------------------
 
 
+def boolean_generator(stats: ColumnStats | None) -> BooleanValue:
+    """The observed share of true values (an even chance without statistics)."""
+    p_true = 0.5
+    if stats and stats.non_null_count:
+        trues = sum(v.count for v in stats.top_values if v.value in (True, "true", "True"))
+        p_true = trues / stats.non_null_count
+    return BooleanValue(p_true=round(min(max(p_true, 0.0), 1.0), 6))
+
+
 def categorical_from_stats(stats: ColumnStats, min_count: int) -> Categorical | None:
     kept = [v for v in stats.top_values if v.value is not None and v.count >= min_count]
     if not kept:
@@ -162,11 +171,7 @@ def value_generator(
     if column.type in UNSUPPORTED_TYPES:
         return NullValue(), f"{column.type} values are not generated yet"
     if column.type == "BOOL":
-        p_true = 0.5
-        if stats and stats.non_null_count:
-            trues = sum(v.count for v in stats.top_values if v.value in (True, "true", "True"))
-            p_true = trues / stats.non_null_count
-        return BooleanValue(p_true=round(min(max(p_true, 0.0), 1.0), 6)), "observed share of true values"
+        return boolean_generator(stats), "observed share of true values"
     if guess.identifying and column.type == "STRING":
         # One consistent shape in the source (a UK mobile, an account number) is kept exactly;
         # Faker's own formats are for values of varied shape (names, emails, streets).

@@ -31,7 +31,8 @@ _ARITHMETIC: dict[str, Callable[[Decimal, Decimal], Decimal]] = {
 }
 
 
-def _get(row: dict[str, Any], path: str) -> Any:
+def value_at(row: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path of a JSON row (None when any part is missing)."""
     node: Any = row
     for part in path.split("."):
         node = node.get(part) if isinstance(node, dict) else None
@@ -102,7 +103,7 @@ class RuleEnforcer:
         return row
 
     def _compare(self, row: dict[str, Any], rule: InterColumnRule) -> None:
-        target, other = _get(row, rule.target), _get(row, rule.operands[0])
+        target, other = value_at(row, rule.target), value_at(row, rule.operands[0])
         if target is None or other is None:
             return
         left, right = _comparable(target, self._type(rule.target)), _comparable(other, self._type(rule.operands[0]))
@@ -116,15 +117,15 @@ class RuleEnforcer:
             _set(row, rule.operands[0], target)
 
     def _arithmetic(self, row: dict[str, Any], rule: InterColumnRule) -> None:
-        values = [_comparable(_get(row, name), self._type(name)) for name in rule.operands]
-        if any(v is None or _get(row, name) is None for v, name in zip(values, rule.operands, strict=True)):
+        values = [_comparable(value_at(row, name), self._type(name)) for name in rule.operands]
+        if any(v is None or value_at(row, name) is None for v, name in zip(values, rule.operands, strict=True)):
             return
         result = _ARITHMETIC[str(rule.op)](values[0], values[1])
         _set(row, rule.target, _as_type(result, self._type(rule.target)))
 
     def _determines(self, row: dict[str, Any], rule: InterColumnRule) -> None:
-        key = _get(row, rule.operands[0])
-        if key is None or _get(row, rule.target) is None:
+        key = value_at(row, rule.operands[0])
+        if key is None or value_at(row, rule.target) is None:
             return
         values, weights = self._choices[rule.target]
         draw = stable_uniform(self.seed, self.table.name, rule.target, "given", key)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import random
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -87,7 +86,3 @@ def seconds_to_temporal(seconds: float, temporal_type: str) -> str:
 
 def temporal_from_quantiles(quantiles_seconds: Sequence[float], temporal_type: str, rng: RandomSource) -> str:
     return seconds_to_temporal(from_quantiles(quantiles_seconds, rng), temporal_type)
-
-
-def seeded_random(seed: int) -> random.Random:
-    return random.Random(seed)

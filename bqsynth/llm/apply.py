@@ -18,7 +18,6 @@ from bqsynth.llm.prompts import value_key
 from bqsynth.llm.schemas import GeneratorChoice, RelationshipProposal
 from bqsynth.models import (
     ArrayValue,
-    BooleanValue,
     Categorical,
     ColumnPlan,
     ColumnSchema,
@@ -34,7 +33,7 @@ from bqsynth.models import (
     TablePlan,
     TableProfile,
 )
-from bqsynth.plan import UNIQUE_BY_SUFFIX, number_generator, temporal_generator
+from bqsynth.plan import UNIQUE_BY_SUFFIX, boolean_generator, number_generator, temporal_generator
 from bqsynth.semantics import IDENTIFYING_TYPES, PROVIDER_ALLOWLIST
 
 # A null-only generator is accepted only where the source is (almost) all nulls.
@@ -43,15 +42,6 @@ NULL_ONLY_MIN_RATE = 0.95
 # values are skipped (privacy exclusions) and must not exhaust it.
 UNIQUE_PATTERN_HEADROOM = 2
 PATTERN_CHARS = frozenset(chr(c) for c in range(32, 127)) - set("$<>{}%\\`")
-
-
-def _boolean(stats: ColumnStats | None) -> BooleanValue:
-    # Same estimate as the offline planner: the observed share of true values.
-    p_true = 0.5
-    if stats and stats.non_null_count:
-        trues = sum(v.count for v in stats.top_values if v.value in (True, "true", "True"))
-        p_true = trues / stats.non_null_count
-    return BooleanValue(p_true=round(min(max(p_true, 0.0), 1.0), 6))
 
 
 def _categorical(
@@ -151,7 +141,7 @@ def generator_for_choice(
         case "boolean":
             if column_type != "BOOL":
                 return None, [f"{name}: boolean needs a BOOL column, it is {column_type}"]
-            element = _boolean(stats)
+            element = boolean_generator(stats)
         case "null":
             if column.mode == "REQUIRED":
                 return None, [f"{name}: a REQUIRED column cannot be always null"]

@@ -17,6 +17,7 @@ from typing import Any
 from bqsynth.llm.columns import NUMERIC_TYPES, TEMPORAL_TYPES
 from bqsynth.llm.schemas import ARITHMETIC_OPS, COMPARE_OPS, ColumnRule
 from bqsynth.models import ColumnPlan, TableProfile
+from bqsynth.rules import value_at
 
 # Absolute slack for arithmetic rules (NUMERIC money rounded to cents), plus a relative one
 # for FLOAT64 products.
@@ -55,13 +56,6 @@ def rule_problems(rule: ColumnRule, leaves: dict[str, ColumnPlan], repeated: set
             if "FLOAT64" in types:
                 return [f"{label}: FLOAT64 columns cannot determine or be determined"]
     return []
-
-
-def _get(row: dict[str, Any], path: str) -> Any:
-    node: Any = row
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
 
 
 def _number(value: Any) -> Decimal | None:
@@ -129,7 +123,7 @@ def check_rule_on_sample(
     types = {n: leaves[n].type for n in names}
     rows = []
     for row in profile.sample:
-        values = {n: _comparable(_get(row, n), types[n]) for n in names}
+        values = {n: _comparable(value_at(row, n), types[n]) for n in names}
         if all(v is not None for v in values.values()):
             rows.append(values)
     violations = support = 0
