@@ -108,6 +108,63 @@ class ForeignKey(StrictModel):
     referenced_columns: list[str]
 
 
+# ---------------------------------------------------------------------------------------------
+# Delimited file sources: the format the synthetic files must reproduce exactly
+# ---------------------------------------------------------------------------------------------
+
+
+class LineField(StrictModel):
+    """A value inside a custom header or trailer line that the writer rewrites for the output file.
+
+    ``start``/``end`` are character offsets into ``CustomLine.text``. ``record_count`` fields
+    are rewritten with the number of data rows written (zero-padded to the source width when
+    ``width`` is set); ``date``/``datetime`` fields with the run date in ``format`` (strftime).
+    """
+
+    kind: Literal["record_count", "date", "datetime"]
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    format: str = Field(default="", description="strftime pattern of a date or datetime field")
+    width: int = Field(default=0, ge=0, description="Zero-padded width of a record count; 0 = as is")
+
+
+class CustomLine(StrictModel):
+    """A non-data line before the data (``HDR|20240131|ACME``) or after it (``TRL|0000042``)."""
+
+    text: str = Field(description="The source line, verbatim, without its line terminator")
+    fields: list[LineField] = Field(default_factory=list)
+
+
+class FileColumn(StrictModel):
+    """One column of a delimited file and how its values are spelled there."""
+
+    name: str = Field(description="BigQuery column name (sanitised header text, or inferred when headerless)")
+    header: str | None = Field(default=None, description="The header text as written in the file; None if no header")
+    type: str = Field(description="Inferred BigQuery type: STRING, INT64, FLOAT64, NUMERIC, BOOL, DATE, ...")
+    temporal_format: str | None = Field(default=None, description="strftime pattern of DATE/DATETIME/TIMESTAMP/TIME")
+    decimal_comma: bool = Field(default=False, description="Decimals written with a comma: 12,50")
+    true_false: tuple[str, str] | None = Field(default=None, description="How BOOL values are spelled: (true, false)")
+    quoted: bool = Field(default=False, description="Every non-empty value of this column is quoted in the source")
+
+
+class FileFormat(StrictModel):
+    """Everything needed to read a delimited source file and write a synthetic one the same way."""
+
+    encoding: Literal["utf-8", "utf-8-sig", "latin-1"] = "utf-8"
+    delimiter: str = ","
+    quotechar: str = '"'
+    quoting: Literal["minimal", "all", "nonnumeric", "none"] = "minimal"
+    escapechar: str | None = None
+    line_terminator: Literal["\n", "\r\n"] = "\n"
+    has_header: bool = True
+    header_lines: list[CustomLine] = Field(default_factory=list, description="Custom lines before the data")
+    trailer_lines: list[CustomLine] = Field(default_factory=list, description="Custom lines after the data")
+    columns: list[FileColumn] = Field(default_factory=list)
+    null_marker: str = Field(default="", description="How a NULL is written (empty field, NULL, \\N, ...)")
+    final_newline: bool = Field(default=True, description="The last line ends with the line terminator")
+    ragged_rows: int = Field(default=0, ge=0, description="Rows with a wrong field count, tolerated and skipped")
+
+
 class TableProfile(StrictModel):
     """Everything the planner may know about one source table."""
 
@@ -121,6 +178,8 @@ class TableProfile(StrictModel):
     stats: dict[str, ColumnStats] = Field(default_factory=dict)
     sample: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = Field(default=None, description="Why profiling failed; the table is then skipped")
+    file_format: FileFormat | None = Field(default=None, description="Set for delimited file sources (gs://)")
+    source_files: list[str] = Field(default_factory=list, description="gs:// files read, for file sources")
 
     def column(self, name: str) -> ColumnSchema:
         for column in self.columns:
@@ -388,6 +447,48 @@ class TableResult(StrictModel):
     load_seconds: float = 0.0
 
 
+class ColumnQuality(StrictModel):
+    """How one synthetic column compares with the same source column."""
+
+    column: str = Field(description="Dotted leaf path")
+    semantic_type: str = "unknown"
+    shape_metric: str | None = Field(default=None, description="SDMetrics metric: KSComplement or TVComplement")
+    shape_score: float | None = Field(default=None, description="1.0 = same distribution as the source sample")
+    validity_rule: str | None = Field(default=None, description="Format checked: email, phone, pattern:ACC-####, ...")
+    validity: float | None = Field(default=None, description="Share of non-null synthetic values in that format")
+    null_rate_source: float | None = None
+    null_rate_synthetic: float | None = None
+
+
+class TableFidelity(StrictModel):
+    """SDMetrics scores of the synthetic sample against the source sample (0..1, higher is closer)."""
+
+    quality_score: float | None = Field(default=None, description="SDMetrics QualityReport overall score")
+    column_shapes: float | None = None
+    column_pair_trends: float | None = None
+    cardinality: float | None = Field(
+        default=None, description="Children-per-parent shape similarity, mean over this table's parents"
+    )
+    source_rows: int = Field(default=0, description="Source rows the scores were computed on")
+    synthetic_rows: int = Field(default=0, description="Synthetic rows the scores were computed on")
+    columns: list[ColumnQuality] = Field(default_factory=list)
+
+
+class TablePrivacy(StrictModel):
+    """What of the source shows through in the synthetic table; every count should be 0."""
+
+    identifying_values_leaked: int = Field(default=0, description="Synthetic values of identifying columns in source")
+    identifying_columns_checked: list[str] = Field(default_factory=list)
+    exact_row_copies: int = Field(default=0, description="Synthetic rows equal to a source row (non-key columns)")
+    rare_categories_emitted: int = Field(default=0, description="Emitted values seen fewer than k times in the source")
+    min_category_count: int = Field(default=0, description="The k of rare_categories_emitted")
+    dcr_median: float | None = Field(default=None, description="Median distance to the closest source record")
+    dcr_p05: float | None = Field(default=None, description="5th percentile distance to the closest source record")
+    dcr_baseline_median: float | None = Field(
+        default=None, description="The same median for source rows held out of the reference: what 'new' looks like"
+    )
+
+
 class TableQuality(StrictModel):
     table: str
     target_table: str
@@ -399,6 +500,11 @@ class TableQuality(StrictModel):
     foreign_key_orphans: int
     primary_key: list[str] = Field(default_factory=list, description="Key checked for duplicates")
     foreign_keys_checked: list[str] = Field(default_factory=list, description="References checked for orphans")
+    not_null_violations: int = Field(default=0, description="NULLs in REQUIRED columns of the target")
+    type_violations: int = Field(default=0, description="Target columns whose type differs from the plan")
+    fidelity: TableFidelity | None = None
+    privacy: TablePrivacy | None = None
+    validity: float | None = Field(default=None, description="Share of checked values in the source column's format")
     status: Status
     error: str | None = None
     seconds: float
