@@ -69,11 +69,14 @@ def bqsynth_pipeline(
     llm_location: str = "us-central1",
     sample_policy: str = "masked",
     llm_token_budget: int = 400000,
+    quality_sample_rows: int = 10000,
+    quality_table: str = "",
 ) -> Artifact:
     """Make synthetic copies of BigQuery tables and load them into a target dataset.
 
     Args:
-        source_tables: Fully qualified source tables (project.dataset.table) to copy.
+        source_tables: Sources to copy: BigQuery tables (project.dataset.table) and delimited files
+            (gs://bucket/path/file.csv, or a * wildcard for a table in several parts), mixed freely.
         target_project: Project of the target dataset; empty means the first source table's project.
         target_dataset: Dataset that receives the synthetic tables (created when missing).
         record_counts: Rows to generate per table, keyed by short table name, e.g. {"Fact_Sales": 100000}.
@@ -90,6 +93,8 @@ def bqsynth_pipeline(
         llm_location: Vertex AI region that serves the model.
         sample_policy: Sample rows sent to the model: masked (identifying columns masked), none, or raw.
         llm_token_budget: Tokens the model may use in one run; past it the remaining tables are planned offline.
+        quality_sample_rows: Rows of each source and target compared for fidelity, privacy and validity.
+        quality_table: Quality table project.dataset.table (a row per table per run); empty means next to the audit.
     """
     batch = _configure(
         start_batch(
@@ -158,8 +163,11 @@ def bqsynth_pipeline(
             plan=planned.outputs["plan"],
             results=dsl.Collected(loaded.outputs["result"]),
             batch=batch_info,
+            min_category_count=min_category_count,
+            quality_sample_rows=quality_sample_rows,
+            quality_table=quality_table,
         ),
-        LIGHT,
+        WORKER,  # SDMetrics and the distance-to-closest-record matrix hold samples in memory
         calls_google=True,
     )
     return summary.outputs["summary"]

@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--local", action="store_true", help="run with kfp.local on this machine")
     parser.add_argument("--config", help="YAML file with pipeline parameters (flags override it)")
-    parser.add_argument("--source-tables", help="comma-separated project.dataset.table list")
+    parser.add_argument(
+        "--source-tables", help="comma-separated sources: project.dataset.table and/or gs://bucket/path files"
+    )
     parser.add_argument("--target-project")
     parser.add_argument("--target-dataset")
     parser.add_argument("--record-count", action="append", metavar="TABLE=ROWS", help="rows for one table; repeat")
@@ -76,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--llm-location", help="Vertex AI region serving the model (default us-central1)")
     parser.add_argument("--sample-policy", choices=["none", "masked", "raw"], help="sample rows sent to the model")
     parser.add_argument("--llm-token-budget", type=int, help="tokens the model may use per run")
+    parser.add_argument("--quality-sample-rows", type=int, help="rows per source and target the quality report reads")
+    parser.add_argument("--quality-table", help="project.dataset.table of the quality rows (default: by the audit)")
     parser.add_argument(
         "--pipeline-root",
         help=f"where step artifacts are kept: gs://BUCKET/PATH on Vertex AI; locally default {DEFAULT_LOCAL_ROOT}/",
@@ -123,6 +127,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "llm_location": args.llm_location,
         "sample_policy": args.sample_policy,
         "llm_token_budget": args.llm_token_budget,
+        "quality_sample_rows": args.quality_sample_rows,
+        "quality_table": args.quality_table,
     }
     return load_config(args.config, overrides).for_runner(local=args.local)
 
@@ -212,6 +218,9 @@ def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> i
         f"batch {summary.batch_id}: {time.perf_counter() - started:.1f} s end to end; audit rows in "
         f"{config.audit_table}; files in gs://{config.staging_bucket}/bqsynth/batches/{summary.batch_id}/"
     )
+    reports = sorted(Path(pipeline_root).glob("*/summarize-run/quality_report"), key=lambda p: p.stat().st_mtime)
+    if reports:
+        print(f"quality report with plots: {reports[-1].resolve()}")
     return 0 if summary.ok else 1
 
 

@@ -31,13 +31,13 @@ from bqsynth.load import ensure_dataset
 from bqsynth.models import ColumnSchema, Status
 from bqsynth.sql import quote_table
 
-Stage = Literal["profile", "plan", "generate", "load", "run"]
+Stage = Literal["profile", "plan", "generate", "write_files", "load", "run"]
 
 # (name, type, description); every column is NULLABLE so that adding one later is a
 # compatible change and a record may leave what does not apply to its stage empty.
 AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("batch_id", "STRING", "One pipeline run; every row of a run shares it"),
-    ("stage", "STRING", "profile | plan | generate | load | run"),
+    ("stage", "STRING", "profile | plan | generate | write_files | load | run"),
     ("status", "STRING", "In Progress | Completed | Failed"),
     ("table_name", "STRING", "Short table name within the run; empty for run-level rows"),
     ("source_table", "STRING", "Source table id or gs:// path"),
@@ -249,7 +249,7 @@ def _describe_insert_errors(errors: Sequence[Mapping[str, Any]]) -> str:
 
 
 _STATUS_ORDER = ("In Progress", "Completed", "Failed")
-_STAGE_ORDER = ("run", "profile", "plan", "generate", "load")
+_STAGE_ORDER = ("run", "profile", "plan", "generate", "write_files", "load")
 
 
 def _rank(column: str, values: Sequence[str]) -> str:

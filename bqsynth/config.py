@@ -12,6 +12,40 @@ from pydantic import Field, ValidationError, field_validator
 
 from bqsynth.models import StrictModel
 
+# The light module: file_source's helpers are imported lazily where they pull in more.
+GCS_SCHEME = "gs://"
+
+
+def is_file_source(source: str) -> bool:
+    return source.startswith(GCS_SCHEME)
+
+
+def source_name(source: str) -> str:
+    """Short table name of a source: a table id's last part, or derived from a file's name."""
+    if is_file_source(source):
+        from bqsynth.file_profile import table_name_for_uri
+
+        return table_name_for_uri(source)
+    return source.split(".")[-1]
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``gs://bucket/a/b*.csv`` -> ``("bucket", "a/b*.csv")``."""
+    bucket, _, name = uri.removeprefix(GCS_SCHEME).partition("/")
+    if not is_file_source(uri) or not bucket or not name:
+        raise ValueError(f"file source {uri!r} must name a bucket and an object: gs://bucket/path/file.csv")
+    return bucket, name
+
+
+def default_project_of(sources: list[str]) -> str:
+    """The target project when none is given: the first BigQuery source's, else the environment's."""
+    for source in sources:
+        if not is_file_source(source):
+            return source.split(".")[0]
+    from bqsynth.clients import default_project
+
+    return default_project()
+
 
 def new_batch_id(now: dt.datetime | None = None) -> str:
     moment = now or dt.datetime.now(dt.UTC)
@@ -25,7 +59,10 @@ class ConfigError(Exception):
 class RunConfig(StrictModel):
     """The pipeline's parameters. Names match ``pipeline.py`` one for one."""
 
-    source_tables: list[str] = Field(description="Fully qualified source tables: project.dataset.table")
+    source_tables: list[str] = Field(
+        description="Sources: BigQuery tables (project.dataset.table) and/or delimited files (gs://bucket/path, "
+        "a * wildcard for a table in several parts)"
+    )
     target_project: str = Field(default="", description="Project of the target dataset (default: the sources')")
     target_dataset: str = Field(default="bqsynth_synthetic", description="Dataset receiving the synthetic tables")
     record_counts: dict[str, int] = Field(default_factory=dict, description="Rows per table, by short table name")
@@ -46,6 +83,10 @@ class RunConfig(StrictModel):
         default="masked", description="Sample rows sent to the model: none, identifying columns masked, or raw"
     )
     llm_token_budget: int = Field(default=400_000, ge=0, description="Tokens the model may use per run")
+    quality_sample_rows: int = Field(
+        default=10_000, ge=100, le=1_000_000, description="Rows per source and target compared by the quality report"
+    )
+    quality_table: str = Field(default="", description="project.dataset.table of the quality rows (default: by audit)")
 
     @field_validator("source_tables")
     @classmethod
@@ -53,12 +94,16 @@ class RunConfig(StrictModel):
         if not tables:
             raise ValueError("name at least one source table")
         for table in tables:
-            if table.count(".") != 2 or any(not part for part in table.split(".")):
-                raise ValueError(f"source table {table!r} must be fully qualified as project.dataset.table")
-        names = [t.split(".")[-1] for t in tables]
+            if is_file_source(table):
+                split_uri(table)
+            elif table.count(".") != 2 or any(not part for part in table.split(".")):
+                raise ValueError(
+                    f"source table {table!r} must be fully qualified as project.dataset.table, or a gs:// file"
+                )
+        names = [source_name(t) for t in tables]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"source tables share the short name(s) {duplicates}; each needs its own name")
+            raise ValueError(f"sources share the short name(s) {duplicates}; each needs its own name")
         return tables
 
     def for_runner(self, local: bool) -> RunConfig:
@@ -67,7 +112,7 @@ class RunConfig(StrictModel):
 
     def resolved(self) -> RunConfig:
         """Defaults that depend on other fields filled in."""
-        project = self.target_project or self.source_tables[0].split(".")[0]
+        project = self.target_project or default_project_of(self.source_tables)
         audit = self.audit_table or f"{project}.{self.target_dataset}.bqsynth_audit"
         return self.model_copy(update={"target_project": project, "audit_table": audit})
 

@@ -1064,6 +1064,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every row count")
     parser.add_argument("--location", help="dataset location when it has to be created, e.g. US or EU")
+    parser.add_argument(
+        "--no-files", action="store_true", help="skip the delimited demo files (gs://bqsynth-demo-landing/feeds/)"
+    )
     return parser.parse_args(argv)
 
 
@@ -1071,12 +1074,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from bqsynth.clients import storage_client
+    from bqsynth.demo_files import upload_demo_files  # it builds on this module
+
     args = _parse_args(argv)
     client = bigquery_client(args.project)
     project = args.project or client.project
     started = time.monotonic()
     tables = build_demo_tables(args.seed, args.scale)
     counts = load_tables(client, project, args.dataset, tables, args.location)
+    files = [] if args.no_files else upload_demo_files(storage_client(project), tables, args.seed)
     elapsed = time.monotonic() - started
 
     specs = {t.name: t for t in tables}
@@ -1093,6 +1100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.add_row(name, f"{n:,}", str(len(spec.columns)), ", ".join(declared) or "-")
     report.caption = f"{sum(counts.values()):,} rows loaded in {elapsed:.1f}s"
     Console().print(report)
+    for uri in files:
+        print(f"demo file source: {uri}")
     return 0
 
 

@@ -111,3 +111,17 @@ def count_orphans(
 ) -> int:
     """Child rows with a non-null foreign key that matches no parent row (composite keys too)."""
     return _scalar(client, orphans_sql(child_table_id, child_columns, parent_table_id, parent_columns))
+
+
+def not_null_violations_sql(table_id: str, required_columns: Sequence[str]) -> str:
+    """SQL returning one row ``n``: rows with a NULL in any of the (plan's) REQUIRED columns.
+
+    The target may have been created NULLABLE (an existing table, or the emulator's
+    WRITE_TRUNCATE), so the plan's modes are checked, not the target's.
+    """
+    _require_columns(required_columns, "NOT NULL check")
+    return f"SELECT COUNT(*) AS n FROM {quote_table(table_id)} WHERE {_any_null(required_columns)}"
+
+
+def count_not_null_violations(client: bigquery.Client, table_id: str, required_columns: Sequence[str]) -> int:
+    return _scalar(client, not_null_violations_sql(table_id, required_columns)) if required_columns else 0

@@ -143,6 +143,7 @@ class FileColumn(StrictModel):
     type: str = Field(description="Inferred BigQuery type: STRING, INT64, FLOAT64, NUMERIC, BOOL, DATE, ...")
     temporal_format: str | None = Field(default=None, description="strftime pattern of DATE/DATETIME/TIMESTAMP/TIME")
     decimal_comma: bool = Field(default=False, description="Decimals written with a comma: 12,50")
+    scale: int | None = Field(default=None, ge=0, description="Fixed decimals of a NUMERIC column: 12.50 -> 2")
     true_false: tuple[str, str] | None = Field(default=None, description="How BOOL values are spelled: (true, false)")
     quoted: bool = Field(default=False, description="Every non-empty value of this column is quoted in the source")
 
@@ -371,6 +372,9 @@ class TablePlan(StrictModel):
     primary_key: list[str] = Field(default_factory=list)
     recipe: str = Field(default="", description="Snowfakery recipe compiled from this plan")
     rules: list[InterColumnRule] = Field(default_factory=list, description="Enforced after generation")
+    file_format: FileFormat | None = Field(
+        default=None, description="File sources: the synthetic files are written in this format too"
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -440,7 +444,10 @@ class TableResult(StrictModel):
     rows_requested: int = 0
     rows_generated: int = 0
     rows_loaded: int = 0
-    files: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list, description="NDJSON files loaded into the target table")
+    output_files: list[str] = Field(
+        default_factory=list, description="File sources: the synthetic files in the source's format"
+    )
     status: Status = "In Progress"
     error: str | None = None
     generate_seconds: float = 0.0
@@ -509,6 +516,18 @@ class TableQuality(StrictModel):
     error: str | None = None
     seconds: float
 
+    @property
+    def ok(self) -> bool:
+        leaked = self.privacy.identifying_values_leaked if self.privacy else 0
+        return (
+            self.status == "Completed"
+            and self.foreign_key_orphans == 0
+            and self.duplicate_primary_keys == 0
+            and self.not_null_violations == 0
+            and self.type_violations == 0
+            and leaked == 0
+        )
+
 
 class RunSummary(StrictModel):
     batch_id: str
@@ -520,10 +539,8 @@ class RunSummary(StrictModel):
 
     @property
     def ok(self) -> bool:
-        return all(
-            t.status == "Completed" and t.foreign_key_orphans == 0 and t.duplicate_primary_keys == 0
-            for t in self.tables
-        )
+        """Every table loaded with intact keys, every required value present, no identifying value leaked."""
+        return all(t.ok for t in self.tables)
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

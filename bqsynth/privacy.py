@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from google.cloud import bigquery
 
 from bqsynth.models import ColumnPlan, FakerValue, FreeText, PatternString, RecordValue, TablePlan
-from bqsynth.sql import quote_column, quote_table
+from bqsynth.rules import value_at
+from bqsynth.sql import quote_column, quote_table, string_literal
 
 DIGEST_HEX_CHARS = 16
 # Above this many distinct values a column is excluded only in part; the generators' shapes
@@ -64,12 +67,62 @@ def exclusion_sql(source_table: str, path: str, in_array: bool, limit: int = MAX
     )
 
 
+def shared_values_sql(source_table: str, target_table: str, paths: list[tuple[str, bool]]) -> str:
+    """One row per identifying path: distinct target values that are also source values (by digest).
+
+    The join happens in BigQuery, so no digest leaves it, and one query covers every column.
+    """
+    parts = [
+        f"SELECT {string_literal(path)} AS path, COUNT(*) AS n FROM ({exclusion_sql(target_table, path, in_array)})"
+        f" INNER JOIN ({exclusion_sql(source_table, path, in_array)}) USING (d)"
+        for path, in_array in paths
+    ]
+    return "\nUNION ALL\n".join(parts)
+
+
+def all_digests_sql(table_id: str, paths: list[tuple[str, bool]]) -> str:
+    """``(path, d)`` rows: the digests of every identifying path of one table, in one query."""
+    return "\nUNION ALL\n".join(
+        f"SELECT {string_literal(path)} AS path, d FROM ({exclusion_sql(table_id, path, in_array)})"
+        for path, in_array in paths
+    )
+
+
+def count_shared_values(
+    client: bigquery.Client, source_table: str, target_table: str, columns: list[ColumnPlan]
+) -> int:
+    """Distinct values of the target's identifying columns found in the same source column."""
+    paths = identifying_paths(columns)
+    if not paths:
+        return 0
+    return sum(int(row["n"]) for row in client.query(shared_values_sql(source_table, target_table, paths)).result())
+
+
+def fetch_digests(client: bigquery.Client, table_id: str, columns: list[ColumnPlan]) -> dict[str, list[str]]:
+    """Digests of the distinct values of the identifying columns of ``table_id``, by leaf path."""
+    paths = identifying_paths(columns)
+    digests: dict[str, list[str]] = {path: [] for path, _ in paths}
+    if paths:
+        for row in client.query(all_digests_sql(table_id, paths)).result():
+            digests[row["path"]].append(row["d"])
+    return {path: sorted(values) for path, values in digests.items()}
+
+
 def fetch_exclusions(client: bigquery.Client, table: TablePlan) -> dict[str, list[str]]:
     """Digests of the source values the generator must never emit, by leaf path."""
-    return {
-        path: sorted(row["d"] for row in client.query(exclusion_sql(table.source_table, path, in_array)).result())
-        for path, in_array in identifying_paths(table.columns)
-    }
+    return fetch_digests(client, table.source_table, table.columns)
+
+
+def exclusions_from_records(table: TablePlan, records: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """The same digests as :func:`fetch_exclusions`, for a source read as rows (a file source)."""
+    paths = [path for path, _ in identifying_paths(table.columns)]
+    digests: dict[str, set[str]] = {path: set() for path in paths}
+    for record in records:
+        for path in paths:
+            value = value_at(dict(record), path)
+            if value is not None:
+                digests[path].add(value_digest(value))
+    return {path: sorted(values)[:MAX_EXCLUDED_VALUES] for path, values in digests.items()}
 
 
 def write_exclusions(exclusions: dict[str, list[str]], path: Path) -> None:

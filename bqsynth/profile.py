@@ -525,7 +525,7 @@ def profile_table(
             _keys_from_views(client, full_id), keys_from_table_constraints(table.table_constraints)
         )
         row_count, stats = _column_stats(client, full_id, columns, top_k, quantiles)
-        sample = _sample(client, full_id, row_count, sample_rows)
+        sample = read_sample(client, full_id, row_count, sample_rows)
     log.info(
         "profiled %s: %d rows, %d columns in %.2f s",
         full_id,
@@ -610,7 +610,8 @@ def _stats_column_by_column(
     return row
 
 
-def _sample(client: bigquery.Client, table_id: str, row_count: int, sample_rows: int) -> list[dict[str, Any]]:
+def read_sample(client: bigquery.Client, table_id: str, row_count: int, sample_rows: int) -> list[dict[str, Any]]:
+    """Up to ``sample_rows`` rows as JSON-safe dicts, the same rows on every call (see build_sample_query)."""
     if sample_rows == 0 or row_count == 0:
         return []
     percent = sample_percent(row_count, sample_rows)

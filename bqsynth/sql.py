@@ -32,3 +32,8 @@ def quote_identifier(part: str) -> str:
     if not part:
         raise ValueError("empty part in a dotted column path")
     return "`" + part.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def string_literal(text: str) -> str:
+    """A SQL string literal (column paths and values may hold quotes and backslashes)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -8,21 +8,31 @@ leave no table to work on (the audit table itself, a plan with no tables) raise.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import tempfile
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bqsynth import audit, integrity, load
+from bqsynth import audit, evaluate, integrity, load
 from bqsynth.clients import bigquery_client, storage_client
-from bqsynth.config import new_batch_id
+from bqsynth.config import default_project_of, is_file_source, new_batch_id, source_name
+from bqsynth.file_source import (
+    FileWriteError,
+    custom_header_text,
+    profile_file_source,
+    read_source_records,
+    write_source_files,
+)
 from bqsynth.generate import generate_table
 from bqsynth.llm import DEFAULT_MODEL, LlmSettings, advise_plan, make_advisor
 from bqsynth.models import (
     BatchInfo,
     DatasetPlan,
+    FileFormat,
     RunSummary,
     TablePlan,
     TableProfile,
@@ -32,9 +42,14 @@ from bqsynth.models import (
     write_model,
 )
 from bqsynth.plan import PlanError, PlanOptions, plan_dataset
-from bqsynth.privacy import fetch_exclusions
-from bqsynth.profile import profile_table, table_name
+from bqsynth.privacy import exclusions_from_records, fetch_exclusions
+from bqsynth.profile import profile_table
+from bqsynth.quality_report import headline_metrics, quality_findings, render_html, render_quality_markdown
+from bqsynth.quality_table import ensure_quality_table, write_quality_rows
 from bqsynth.report import render_markdown
+
+QUALITY_TABLE_NAME = "bqsynth_quality"
+EVALUATION_THREADS = 4
 
 log = logging.getLogger("bqsynth")
 
@@ -64,7 +79,7 @@ def start_batch_step(
 ) -> BatchInfo:
     if not source_tables:
         raise ValueError("source_tables is empty: name at least one project.dataset.table")
-    project = target_project or _project_of(source_tables[0])
+    project = target_project or default_project_of(source_tables)
     info = BatchInfo(
         batch_id=batch_id or new_batch_id(),
         audit_table=audit_table or f"{project}.{target_dataset}.bqsynth_audit",
@@ -92,14 +107,18 @@ def _batch(batch_path: str) -> tuple[str, str]:
 
 def profile_step(source_table: str, batch_path: str, sample_rows: int, profile_path: str) -> None:
     batch_id, audit_table = _batch(batch_path)
-    name = table_name(source_table)
+    name = source_name(source_table)
     base = audit.AuditRecord(
         batch_id=batch_id, stage="profile", status="In Progress", table_name=name, source_table=source_table
     )
     _audit(audit_table, base)
     started = time.perf_counter()
     try:
-        profile = profile_table(bigquery_client(_project_of(source_table)), source_table, sample_rows=int(sample_rows))
+        if is_file_source(source_table):
+            profile = profile_file_source(storage_client(), source_table, sample_rows=int(sample_rows))
+        else:
+            client = bigquery_client(_project_of(source_table))
+            profile = profile_table(client, source_table, sample_rows=int(sample_rows))
     except Exception as error:
         log.error("profiling %s failed:\n%s", source_table, traceback.format_exc())
         profile = TableProfile(table_id=source_table, name=name, error=_error_text(error))
@@ -110,13 +129,26 @@ def profile_step(source_table: str, batch_path: str, sample_rows: int, profile_p
             ),
         )
     else:
-        _audit(
-            audit_table,
-            base.with_columns(profile.columns).evolve(
-                **{"status": "Completed", "seconds": time.perf_counter() - started}
-            ),
+        completed = base.with_columns(profile.columns).evolve(
+            **{"status": "Completed", "seconds": time.perf_counter() - started}
         )
+        if profile.file_format is not None:
+            completed = completed.evolve(
+                **_file_audit_fields(profile.file_format, ",".join(profile.source_files), profile.row_count)
+            )
+        _audit(audit_table, completed)
     write_model(profile, profile_path)
+
+
+def _file_audit_fields(fmt: FileFormat, paths: str, record_count: int) -> dict[str, Any]:
+    """The audit columns that describe a delimited file (a source, or a synthetic copy of one)."""
+    return {
+        "input_gcs_path": paths,
+        "column_header_flag": fmt.has_header,
+        "delimiter": fmt.delimiter,
+        "custom_header": custom_header_text(fmt, record_count, dt.datetime.now(dt.UTC).date()),
+        "num_records_generated": record_count,
+    }
 
 
 def plan_step(
@@ -269,20 +301,80 @@ def generate_step(plan_path: str, table: str, batch_path: str, staging_bucket: s
         target_table=table_plan.target_table,
         rows_requested=table_plan.row_count,
     )
-    try:
-        with tempfile.TemporaryDirectory(prefix=f"bqsynth-{table_plan.name}-") as work:
-            exclusions = fetch_exclusions(bigquery_client(_project_of(table_plan.source_table)), table_plan)
-            files, rows, seconds = generate_table(table_plan, plan.seed, Path(work), exclusions=exclusions)
+    with tempfile.TemporaryDirectory(prefix=f"bqsynth-{table_plan.name}-") as work:
+        files: list[Path] = []
+        try:
+            files, rows, seconds = generate_table(
+                table_plan, plan.seed, Path(work), exclusions=_source_exclusions(table_plan)
+            )
             uris = load.upload_files(storage_client(), staging_bucket, prefix, files)
-        result = result.model_copy(
-            update={"rows_generated": rows, "files": uris, "generate_seconds": seconds, "status": "Completed"}
-        )
-        _audit(audit_table, base.evolve(**{"status": "Completed", "num_records_generated": rows, "seconds": seconds}))
-    except Exception as error:
-        log.error("generating %s failed:\n%s", table, traceback.format_exc())
-        result = result.model_copy(update={"status": "Failed", "error": _error_text(error)})
-        _audit(audit_table, base.evolve(**{"status": "Failed", "error_message": result.error}))
+            result = result.model_copy(
+                update={"rows_generated": rows, "files": uris, "generate_seconds": seconds, "status": "Completed"}
+            )
+            _audit(
+                audit_table, base.evolve(**{"status": "Completed", "num_records_generated": rows, "seconds": seconds})
+            )
+        except Exception as error:
+            log.error("generating %s failed:\n%s", table, traceback.format_exc())
+            result = result.model_copy(update={"status": "Failed", "error": _error_text(error)})
+            _audit(audit_table, base.evolve(**{"status": "Failed", "error_message": result.error}))
+        if result.status == "Completed" and table_plan.file_format is not None:
+            result = _write_source_format(batch_id, audit_table, table_plan, result, files, staging_bucket, prefix)
     write_model(result, result_path)
+
+
+def _source_exclusions(table: TablePlan) -> dict[str, list[str]]:
+    """Digests of the source values of identifying columns: from BigQuery, or from the source files."""
+    if table.file_format is not None:
+        records = read_source_records(storage_client(), table.source_table, table.file_format)
+        return exclusions_from_records(table, records)
+    return fetch_exclusions(bigquery_client(_project_of(table.source_table)), table)
+
+
+def _write_source_format(
+    batch_id: str,
+    audit_table: str,
+    table: TablePlan,
+    result: TableResult,
+    ndjson_files: list[Path],
+    bucket: str,
+    prefix: str,
+) -> TableResult:
+    """The synthetic rows again, as files in the source's exact format, counted by parsing them back.
+
+    A failure here fails the table before anything is loaded, so the target never holds
+    data whose files could not be written.
+    """
+    assert table.file_format is not None
+    fmt = table.file_format
+    started = time.perf_counter()
+    base = _table_audit(batch_id, "write_files", table, gcs_bucket_name=bucket, column_header_flag=fmt.has_header)
+    base = base.evolve(**{"delimiter": fmt.delimiter})
+    _audit(audit_table, base)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"bqsynth-{table.name}-files-") as work:
+            written = write_source_files(table, fmt, ndjson_files, Path(work), dt.datetime.now(dt.UTC).date())
+            uris = load.upload_files(storage_client(), bucket, f"{prefix}files/", [path for path, _ in written])
+        counted = sum(count for _, count in written)
+        if counted != result.rows_generated:
+            raise FileWriteError(
+                f"table {table.name}: the synthetic files hold {counted} data rows when parsed back, "
+                f"but {result.rows_generated} were generated"
+            )
+        _audit(
+            audit_table,
+            base.evolve(
+                **_file_audit_fields(fmt, ",".join(uris), counted),
+                status="Completed",
+                seconds=time.perf_counter() - started,
+            ),
+        )
+        return result.model_copy(update={"output_files": uris})
+    except Exception as error:
+        log.error("writing the files of %s failed:\n%s", table.name, traceback.format_exc())
+        failed = result.model_copy(update={"status": "Failed", "error": _error_text(error)})
+        _audit(audit_table, base.evolve(**{"status": "Failed", "error_message": failed.error}))
+        return failed
 
 
 def load_step(plan_path: str, generated_path: str, batch_path: str, write_disposition: str, result_path: str) -> None:
@@ -369,13 +461,45 @@ def check_table(plan: DatasetPlan, result: TableResult) -> TableQuality:
 
 
 def summarize_step(
-    plan_path: str, result_paths: list[str], batch_path: str, summary_path: str, report_path: str
-) -> RunSummary:
+    plan_path: str,
+    result_paths: list[str],
+    batch_path: str,
+    summary_path: str,
+    report_path: str,
+    html_path: str = "",
+    min_category_count: int = 5,
+    quality_sample_rows: int = evaluate.DEFAULT_SAMPLE_ROWS,
+    quality_table: str = "",
+) -> tuple[RunSummary, dict[str, float]]:
+    """Check every target (integrity by SQL, then fidelity, privacy and validity), write the report.
+
+    Returns the summary and its headline metrics (for the KFP Metrics artifact). The
+    quality table gets one row per table; an evaluation that fails for one table is
+    reported on that table and does not stop the others.
+    """
     batch_id, audit_table = _batch(batch_path)
     started = time.perf_counter()
     plan = read_model(DatasetPlan, plan_path)
     results = [read_model(TableResult, p) for p in result_paths]
-    tables = [check_table(plan, r) for r in sorted(results, key=lambda r: r.table)]
+    reader = evaluate.SourceReader(plan)
+    samples: dict[str, evaluate.TableSamples] = {}
+
+    def check_and_evaluate(result: TableResult) -> TableQuality:
+        checked = check_table(plan, result)
+        if checked.status != "Completed":
+            return checked
+        try:
+            checked, samples[checked.table] = evaluate.evaluate_table(
+                reader, plan, checked, sample_rows=int(quality_sample_rows), min_category_count=int(min_category_count)
+            )
+        except Exception as error:
+            log.error("evaluating %s failed:\n%s", result.table, traceback.format_exc())
+            checked = checked.model_copy(update={"error": f"quality not evaluated: {_error_text(error)}"})
+        return checked
+
+    # Mostly waiting on BigQuery, so tables overlap; the metrics themselves are short.
+    with ThreadPoolExecutor(max_workers=EVALUATION_THREADS) as pool:
+        tables = list(pool.map(check_and_evaluate, sorted(results, key=lambda r: r.table)))
     tables += [
         TableQuality(
             table=f.table,
@@ -402,8 +526,17 @@ def summarize_step(
     )
     write_model(summary, summary_path)
     Path(report_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(report_path).write_text(render_markdown(summary))
+    Path(report_path).write_text(render_markdown(summary) + render_quality_markdown(summary))
+    if html_path:
+        frames = {name: (s.source, s.synthetic) for name, s in samples.items()}
+        Path(html_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(html_path).write_text(render_html(summary, frames, {t.name: t for t in plan.tables}))
+    quality_table = quality_table or sibling_table(audit_table, QUALITY_TABLE_NAME)
+    client = bigquery_client(_project_of(quality_table))
+    ensure_quality_table(client, quality_table)
+    write_quality_rows(client, quality_table, batch_id, tables)
     failed = [t.table for t in tables if t.status != "Completed"]
+    problems = quality_findings(summary)
     _audit(
         audit_table,
         audit.AuditRecord(
@@ -412,7 +545,13 @@ def summarize_step(
             status="Failed" if failed else "Completed",
             user_requested_table_count=len(tables),
             num_records_generated=sum(t.rows_generated for t in tables),
-            error_message=f"failed tables: {', '.join(failed)}" if failed else None,
+            error_message="; ".join(([f"failed tables: {', '.join(failed)}"] if failed else []) + problems) or None,
         ),
     )
-    return summary
+    return summary, headline_metrics(summary)
+
+
+def sibling_table(table_id: str, name: str) -> str:
+    """``project.dataset.name`` in the dataset of ``table_id``."""
+    project, dataset, _ = table_id.split(".")
+    return f"{project}.{dataset}.{name}"

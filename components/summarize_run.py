@@ -1,7 +1,7 @@
 from typing import List
 
 from kfp import dsl
-from kfp.dsl import Artifact, Input, Markdown, Output
+from kfp.dsl import HTML, Artifact, Input, Markdown, Metrics, Output
 
 from components import COMPONENT_IMAGE
 
@@ -13,14 +13,25 @@ def summarize_run(
     batch: Input[Artifact],
     summary: Output[Artifact],
     report: Output[Markdown],
+    quality_report: Output[HTML],
+    quality_metrics: Output[Metrics],
+    min_category_count: int = 5,
+    quality_sample_rows: int = 10000,
+    quality_table: str = "",
 ) -> None:
-    """Check the targets by SQL (rows, orphans, duplicate keys) and write the run summary."""
+    """Check the targets (integrity by SQL; fidelity, privacy, validity on samples) and report."""
     from bqsynth.steps import summarize_step
 
-    summarize_step(
+    _, headline = summarize_step(
         plan_path=plan.path,
         result_paths=[r.path for r in results],
         batch_path=batch.path,
         summary_path=summary.path,
         report_path=report.path,
+        html_path=quality_report.path,
+        min_category_count=min_category_count,
+        quality_sample_rows=quality_sample_rows,
+        quality_table=quality_table,
     )
+    for name, value in headline.items():
+        quality_metrics.log_metric(name, value)

@@ -1,0 +1,737 @@
+"""(Re)generate the corpus of tricky delimited files and their ``<file>.expected.json``.
+
+Run from anywhere: ``.venv/bin/python tests/data/files/make_corpus.py``. Output is
+deterministic (seeded, no clock): rerunning it must leave ``git status`` clean.
+
+The files are spelled here by hand, independently of ``bqsynth.delimited``, and each
+expected.json states the truth the detector has to find: the FileFormat fields that
+matter, the column names and types, the number of data rows, whether a write of the parsed
+rows must give the same bytes back (``round_trip``), and the date in the file's custom
+header (``run_date``). Refusal files carry ``{"refuse": "<part of the error message>"}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RUN_DATE = "2024-01-31"
+
+FIRST = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth"]
+LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Wilson", "Moore"]
+ACCENTED_FIRST = ["René", "Zoë", "José", "Françoise", "Jürgen", "Inés", "Søren", "Agnès", "Håkon", "Noémie"]
+ACCENTED_LAST = ["Müller", "Lefèvre", "Núñez", "Gonçalves", "Østergaard", "Dubé", "Köhler", "Peña"]
+CITIES = ["Lyon", "Zürich", "São Paulo", "Kraków", "Montréal", "Málaga", "Köln", "Reykjavík"]
+STREETS = ["Hauptstraße", "Bahnhofstraße", "Gartenweg", "Schillerplatz", "Mühlenstraße"]
+DOMAINS = ["example.com", "mail.test", "acme.example", "post.example.org"]
+
+
+def rng(name: str) -> random.Random:
+    """One generator per file, seeded by its name, so files do not shift when one changes."""
+    return random.Random(f"bqsynth-corpus-{name}")
+
+
+def email(r: random.Random, first: str, last: str) -> str:
+    return f"{first.lower()}.{last.lower()}{r.randint(1, 99)}@{r.choice(DOMAINS)}"
+
+
+def money(r: random.Random, low: float = 1, high: float = 500) -> str:
+    return f"{r.uniform(low, high):.2f}"
+
+
+def day(r: random.Random, start: str = "2023-01-01", span: int = 365) -> dt.date:
+    return dt.date.fromisoformat(start) + dt.timedelta(days=r.randrange(span))
+
+
+def moment(r: random.Random, start: str = "2023-06-01") -> dt.datetime:
+    return dt.datetime.fromisoformat(start) + dt.timedelta(seconds=r.randrange(200 * 86400))
+
+
+def minimal(value: str, delimiter: str) -> str:
+    """RFC 4180 minimal quoting, written out independently of the code under test."""
+    if any(c in value for c in (delimiter, '"', "\n", "\r")):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def lines_of(
+    rows: Sequence[Sequence[str]], delimiter: str, quote: Callable[[str, int], str] | None = None
+) -> list[str]:
+    def spell(value: str, index: int) -> str:
+        return quote(value, index) if quote else minimal(value, delimiter)
+
+    return [delimiter.join(spell(v, i) for i, v in enumerate(row)) for row in rows]
+
+
+def col(
+    name: str,
+    kind: str,
+    *,
+    header: str | None | bool = True,
+    fmt: str | None = None,
+    comma: bool = False,
+    tf: Sequence[str] | None = None,
+    scale: int | None = None,
+    quoted: bool = False,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "header": name if header is True else (None if header is False else header),
+        "type": kind,
+        "temporal_format": fmt,
+        "decimal_comma": comma,
+        "true_false": list(tf) if tf else None,
+        "scale": scale,
+        "quoted": quoted,
+    }
+
+
+def fmt_expected(
+    columns: list[dict[str, Any]],
+    rows: int,
+    *,
+    encoding: str = "utf-8",
+    delimiter: str = ",",
+    quoting: str = "minimal",
+    escapechar: str | None = None,
+    line_terminator: str = "\n",
+    has_header: bool = True,
+    null_marker: str = "",
+    final_newline: bool = True,
+    ragged_rows: int = 0,
+    header_lines: list[dict[str, Any]] | None = None,
+    trailer_lines: list[dict[str, Any]] | None = None,
+    round_trip: bool = True,
+) -> dict[str, Any]:
+    return {
+        "format": {
+            "encoding": encoding,
+            "delimiter": delimiter,
+            "quotechar": '"',
+            "quoting": quoting,
+            "escapechar": escapechar,
+            "line_terminator": line_terminator,
+            "has_header": has_header,
+            "null_marker": null_marker,
+            "final_newline": final_newline,
+            "ragged_rows": ragged_rows,
+            "header_lines": header_lines or [],
+            "trailer_lines": trailer_lines or [],
+            "columns": columns,
+        },
+        "rows": rows,
+        "round_trip": round_trip,
+        "run_date": RUN_DATE,
+    }
+
+
+def custom(text: str, *fields: tuple[str, str, str, int]) -> dict[str, Any]:
+    """A custom line and its fields as (kind, the text of the field, format, width)."""
+    spans = []
+    for kind, part, pattern, width in fields:
+        start = text.index(part)
+        spans.append({"kind": kind, "start": start, "end": start + len(part), "format": pattern, "width": width})
+    return {"text": text, "fields": spans}
+
+
+def text_file(lines: list[str], terminator: str = "\n", final: bool = True) -> str:
+    return terminator.join(lines) + (terminator if final else "")
+
+
+Corpus = dict[str, tuple[bytes, dict[str, Any]]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Readable files
+# ---------------------------------------------------------------------------------------------
+
+
+def customers(out: Corpus) -> None:
+    r = rng("customers")
+    rows = []
+    for i in range(40):
+        first, last = r.choice(FIRST), r.choice(LAST)
+        rows.append(
+            [
+                str(i + 1),
+                first,
+                last,
+                email(r, first, last),
+                day(r).isoformat(),
+                money(r),
+                r.choice(["true", "false"]),
+            ]
+        )
+    header = ["customer_id", "first_name", "last_name", "email", "signup_date", "balance", "is_active"]
+    data = text_file(lines_of([header, *rows], ","))
+    out["customers.csv"] = (
+        data.encode(),
+        fmt_expected(
+            [
+                col("customer_id", "INT64"),
+                col("first_name", "STRING"),
+                col("last_name", "STRING"),
+                col("email", "STRING"),
+                col("signup_date", "DATE", fmt="%Y-%m-%d"),
+                col("balance", "NUMERIC", scale=2),
+                col("is_active", "BOOL", tf=("true", "false")),
+            ],
+            40,
+        ),
+    )
+
+
+def orders_hdr_trl(out: Corpus) -> None:
+    r = rng("orders")
+    rows = []
+    for i in range(42):
+        first, last = r.choice(FIRST), r.choice(LAST)
+        rows.append([str(500001 + i), email(r, first, last), money(r, 5, 900), day(r).strftime("%Y%m%d")])
+    lines = ["HDR|20240131|ACME", *lines_of(rows, "|"), "TRL|0000042"]
+    out["orders_hdr_trl.txt"] = (
+        text_file(lines).encode(),
+        fmt_expected(
+            [
+                col("column_1", "INT64", header=False),
+                col("email", "STRING", header=False),
+                col("column_3", "NUMERIC", header=False, scale=2),
+                col("date", "DATE", header=False, fmt="%Y%m%d"),
+            ],
+            42,
+            delimiter="|",
+            has_header=False,
+            header_lines=[custom("HDR|20240131|ACME", ("date", "20240131", "%Y%m%d", 0))],
+            trailer_lines=[custom("TRL|0000042", ("record_count", "0000042", "", 7))],
+        ),
+    )
+
+
+def semicolon_de(out: Corpus) -> None:
+    r = rng("semicolon")
+    rows = []
+    for _ in range(30):
+        rows.append(
+            [
+                f"{r.choice(ACCENTED_FIRST)} {r.choice(ACCENTED_LAST)}",
+                f"{r.choice(STREETS)} {r.randint(1, 120)}",
+                f"{r.uniform(1, 2000):.2f}".replace(".", ","),
+                day(r).strftime("%d.%m.%Y"),
+                str(r.randint(1, 40)),
+            ]
+        )
+    header = ["Kunde", "Straße", "Betrag (EUR)", "Datum", "Menge"]
+    out["semicolon_decimal_comma.csv"] = (
+        text_file(lines_of([header, *rows], ";")).encode(),
+        fmt_expected(
+            [
+                col("Kunde", "STRING"),
+                col("Strasse", "STRING", header="Straße"),
+                col("Betrag_EUR", "NUMERIC", header="Betrag (EUR)", scale=2, comma=True),
+                col("Datum", "DATE", fmt="%d.%m.%Y"),
+                col("Menge", "INT64"),
+            ],
+            30,
+            delimiter=";",
+        ),
+    )
+
+
+def products_tsv(out: Corpus) -> None:
+    r = rng("products")
+    rows = []
+    for i in range(25):
+        price = round(r.uniform(1, 300), r.choice([1, 2, 3]))
+        rows.append(
+            [
+                f"SKU-{i + 17:05d}",
+                f"{r.choice(['Blue', 'Red', 'Steel', 'Oak'])} {r.choice(['chair', 'lamp', 'table, small', 'shelf'])}",
+                repr(price),
+                str(r.randint(0, 900)),
+                moment(r).strftime("%Y-%m-%d %H:%M:%S"),
+            ]
+        )
+    header = ["sku", "product name", "price", "stock", "updated_at"]
+    out["products.tsv"] = (
+        text_file(lines_of([header, *rows], "\t")).encode(),
+        fmt_expected(
+            [
+                col("sku", "STRING"),
+                col("product_name", "STRING", header="product name"),
+                col("price", "FLOAT64"),
+                col("stock", "INT64"),
+                col("updated_at", "DATETIME", fmt="%Y-%m-%d %H:%M:%S"),
+            ],
+            25,
+            delimiter="\t",
+        ),
+    )
+
+
+def bom_contacts(out: Corpus) -> None:
+    r = rng("bom")
+    rows = [
+        [
+            f"{r.choice(ACCENTED_FIRST)} {r.choice(ACCENTED_LAST)}",
+            r.choice(CITIES),
+            f"+33 1 {r.randint(10, 99)} {r.randint(10, 99)} {r.randint(10, 99)} {r.randint(10, 99)}",
+        ]
+        for _ in range(20)
+    ]
+    data = "\ufeff" + text_file(lines_of([["name", "city", "phone"], *rows], ","))
+    out["bom_contacts.csv"] = (
+        data.encode("utf-8"),
+        fmt_expected([col("name", "STRING"), col("city", "STRING"), col("phone", "STRING")], 20, encoding="utf-8-sig"),
+    )
+
+
+def latin1_clients(out: Corpus) -> None:
+    r = rng("latin1")
+    rows = [
+        [r.choice(ACCENTED_FIRST[:8]), r.choice(ACCENTED_LAST[:6]), r.choice(CITIES[:6]), str(r.randint(18, 90))]
+        for _ in range(20)
+    ]
+    header = ["prénom", "nom", "ville", "âge"]
+    data = text_file(lines_of([header, *rows], ","))
+    out["latin1_clients.csv"] = (
+        data.encode("latin-1"),
+        fmt_expected(
+            [
+                col("prenom", "STRING", header="prénom"),
+                col("nom", "STRING"),
+                col("ville", "STRING"),
+                col("age", "INT64", header="âge"),
+            ],
+            20,
+            encoding="latin-1",
+        ),
+    )
+
+
+def quoted_notes(out: Corpus) -> None:
+    notes = [
+        "Called back, left a message",
+        'She said "call me Monday"',
+        "Line one\nLine two",
+        "plain note",
+        'All of it: commas, "quotes"\nand a newline',
+        "",
+        "trailing comma,",
+        '"fully quoted"',
+    ]
+    r = rng("notes")
+    rows = [[str(i + 1), r.choice(FIRST), notes[i % len(notes)], str(r.randint(1, 5))] for i in range(16)]
+    data = text_file(lines_of([["note_id", "author", "note", "rating"], *rows], ","))
+    out["quoted_notes.csv"] = (
+        data.encode(),
+        fmt_expected(
+            [col("note_id", "INT64"), col("author", "STRING"), col("note", "STRING"), col("rating", "INT64")], 16
+        ),
+    )
+
+
+def quote_all(out: Corpus) -> None:
+    r = rng("quote_all")
+    rows = []
+    for i in range(18):
+        rows.append(
+            [str(i + 1), f"{r.choice(FIRST)} {r.choice(LAST)}", "" if i % 7 == 3 else money(r), day(r).isoformat()]
+        )
+    lines = lines_of([["id", "full_name", "amount", "created"], *rows], ",", quote=lambda v, _: '"' + v + '"')
+    out["quote_all.csv"] = (
+        text_file(lines).encode(),
+        fmt_expected(
+            [
+                col("id", "INT64", quoted=True),
+                col("full_name", "STRING", quoted=True),
+                col("amount", "NUMERIC", scale=2, quoted=True),
+                col("created", "DATE", fmt="%Y-%m-%d", quoted=True),
+            ],
+            18,
+            quoting="all",
+        ),
+    )
+
+
+def crlf_accounts(out: Corpus) -> None:
+    r = rng("crlf")
+    rows = [
+        [
+            f"ACC-{r.randint(0, 999999):06d}",
+            f"{r.choice(FIRST)} {r.choice(LAST)}",
+            day(r, "2015-01-01", 3000).isoformat(),
+            money(r, -100, 9000),
+        ]
+        for _ in range(22)
+    ]
+    out["crlf_accounts.csv"] = (
+        text_file(lines_of([["account", "owner", "opened", "balance"], *rows], ","), "\r\n").encode(),
+        fmt_expected(
+            [
+                col("account", "STRING"),
+                col("owner", "STRING"),
+                col("opened", "DATE", fmt="%Y-%m-%d"),
+                col("balance", "NUMERIC", scale=2),
+            ],
+            22,
+            line_terminator="\r\n",
+        ),
+    )
+
+
+def no_final_newline(out: Corpus) -> None:
+    r = rng("nofinal")
+    rows = [[str(i + 1), r.choice(["open", "closed", "pending"]), str(r.randint(1, 9))] for i in range(12)]
+    out["no_final_newline.csv"] = (
+        text_file(lines_of([["ticket", "status", "priority"], *rows], ","), final=False).encode(),
+        fmt_expected(
+            [col("ticket", "INT64"), col("status", "STRING"), col("priority", "INT64")], 12, final_newline=False
+        ),
+    )
+
+
+def comment_header(out: Corpus) -> None:
+    r = rng("comment")
+    rows = [[str(100 + i), r.choice(CITIES), f"{r.uniform(-10, 35):.1f}"] for i in range(25)]
+    lines = ["# exported 2024-01-31 by ACME CRM", "# rows: 25", *lines_of([["station", "city", "temp_c"], *rows], ",")]
+    out["comment_header.csv"] = (
+        text_file(lines).encode(),
+        fmt_expected(
+            [col("station", "INT64"), col("city", "STRING"), col("temp_c", "NUMERIC", scale=1)],
+            25,
+            header_lines=[
+                custom("# exported 2024-01-31 by ACME CRM", ("date", "2024-01-31", "%Y-%m-%d", 0)),
+                custom("# rows: 25", ("record_count", "25", "", 0)),
+            ],
+        ),
+    )
+
+
+def caret_flags(out: Corpus) -> None:
+    r = rng("caret")
+    rows = [[str(i + 1), r.choice(["Y", "N"]), r.choice(["Yes", "No"]), r.choice(LAST)] for i in range(15)]
+    out["caret_flags.txt"] = (
+        text_file(lines_of([["id", "opted_in", "verified", "surname"], *rows], "^")).encode(),
+        fmt_expected(
+            [
+                col("id", "INT64"),
+                col("opted_in", "BOOL", tf=("Y", "N")),
+                col("verified", "BOOL", tf=("Yes", "No")),
+                col("surname", "STRING"),
+            ],
+            15,
+            delimiter="^",
+        ),
+    )
+
+
+def tilde_headerless(out: Corpus) -> None:
+    r = rng("tilde")
+    rows = [
+        [
+            r.choice(FIRST),
+            f"+1 415-555-{r.randint(0, 9999):04d}",
+            day(r).strftime("%d/%m/%Y"),
+            str(r.randint(1, 3)),
+        ]
+        for _ in range(24)
+    ]
+    out["tilde_headerless.txt"] = (
+        text_file(lines_of(rows, "~")).encode(),
+        fmt_expected(
+            [
+                col("first_name", "STRING", header=False),
+                col("phone", "STRING", header=False),
+                col("date", "DATE", header=False, fmt="%d/%m/%Y"),
+                col("column_4", "INT64", header=False),
+            ],
+            24,
+            delimiter="~",
+            has_header=False,
+        ),
+    )
+
+
+def timestamps(out: Corpus) -> None:
+    r = rng("timestamps")
+    rows = []
+    for i in range(20):
+        m = moment(r).replace(microsecond=r.randrange(1_000_000))
+        rows.append(
+            [
+                str(i + 1),
+                m.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                m.strftime("%Y-%m-%d %H:%M:%S+00:00"),
+                m.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                m.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+                m.strftime("%d/%m/%Y %H:%M"),
+                m.strftime("%m/%d/%Y"),
+                m.strftime("%Y%m%d%H%M%S"),
+                m.strftime("%H:%M:%S"),
+            ]
+        )
+    # Make sure the day/month order is decidable: a day > 12 in each column.
+    rows[0][5] = "25/12/2023 08:30"
+    rows[0][6] = "12/25/2023"
+    header = ["event_id", "ts_z", "ts_offset", "ts_utc", "dt_fraction", "local_dt", "us_date", "compact", "at_time"]
+    out["timestamps.csv"] = (
+        text_file(lines_of([header, *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("event_id", "INT64"),
+                col("ts_z", "TIMESTAMP", fmt="%Y-%m-%dT%H:%M:%SZ"),
+                col("ts_offset", "TIMESTAMP", fmt="%Y-%m-%d %H:%M:%S%:z"),
+                col("ts_utc", "TIMESTAMP", fmt="%Y-%m-%d %H:%M:%S UTC"),
+                col("dt_fraction", "DATETIME", fmt="%Y-%m-%dT%H:%M:%S.%f"),
+                col("local_dt", "DATETIME", fmt="%d/%m/%Y %H:%M"),
+                col("us_date", "DATE", fmt="%m/%d/%Y"),
+                col("compact", "DATETIME", fmt="%Y%m%d%H%M%S"),
+                col("at_time", "TIME", fmt="%H:%M:%S"),
+            ],
+            20,
+        ),
+    )
+
+
+def null_markers(out: Corpus) -> None:
+    r = rng("nulls")
+    rows = []
+    for i in range(30):
+        rows.append(
+            [
+                str(i + 1),
+                "NULL" if i % 9 == 4 else f"{r.choice(FIRST)} {r.choice(LAST)}",
+                "NULL" if i % 5 == 2 else str(r.randint(0, 100)),
+                "NULL" if i % 6 == 1 else day(r, "1950-01-01", 20000).isoformat(),
+                r.choice(["US", "DE", "FR", "NA", "GB"]),
+            ]
+        )
+    out["null_markers.csv"] = (
+        text_file(lines_of([["id", "name", "score", "birth_date", "region"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("id", "INT64"),
+                col("name", "STRING"),
+                col("score", "INT64"),
+                col("birth_date", "DATE", fmt="%Y-%m-%d"),
+                col("region", "STRING"),
+            ],
+            30,
+            null_marker="NULL",
+        ),
+    )
+
+
+def mysql_export(out: Corpus) -> None:
+    r = rng("mysql")
+    rows = []
+    for i in range(26):
+        rows.append(
+            [
+                str(i + 1),
+                f"user{r.randint(100, 999)}",
+                "\\N" if i % 4 == 1 else moment(r).strftime("%Y-%m-%d %H:%M:%S"),
+                "\\N" if i % 5 == 3 else f"{r.uniform(0, 99):.2f}",
+            ]
+        )
+    out["mysql_export.tsv"] = (
+        text_file(lines_of([["id", "login", "last_seen", "credit"], *rows], "\t")).encode(),
+        fmt_expected(
+            [
+                col("id", "INT64"),
+                col("login", "STRING"),
+                col("last_seen", "DATETIME", fmt="%Y-%m-%d %H:%M:%S"),
+                col("credit", "NUMERIC", scale=2),
+            ],
+            26,
+            delimiter="\t",
+            null_marker="\\N",
+        ),
+    )
+
+
+def leading_zeros(out: Corpus) -> None:
+    r = rng("zeros")
+    rows = [
+        [str(i + 1), f"{r.randint(0, 99999):05d}", f"{r.randint(1, 999):06d}", str(r.randint(0, 1))] for i in range(20)
+    ]
+    rows[0][1] = "02134"  # at least one zip with a leading zero
+    out["leading_zeros.csv"] = (
+        text_file(lines_of([["id", "zip", "account_code", "is_vip"], *rows], ",")).encode(),
+        fmt_expected(
+            [col("id", "INT64"), col("zip", "STRING"), col("account_code", "STRING"), col("is_vip", "INT64")], 20
+        ),
+    )
+
+
+def sales_parts(out: Corpus) -> None:
+    r = rng("sales")
+    header = ["sale_id", "store", "amount", "sold_on"]
+    for part, (start, count) in enumerate([(1, 25), (26, 15)], start=1):
+        rows = [
+            [str(start + i), r.choice(["North", "South", "East", "West"]), money(r, 1, 250), day(r).isoformat()]
+            for i in range(count)
+        ]
+        out[f"sales_part{part}.csv"] = (
+            text_file(lines_of([header, *rows], ",")).encode(),
+            fmt_expected(
+                [
+                    col("sale_id", "INT64"),
+                    col("store", "STRING"),
+                    col("amount", "NUMERIC", scale=2),
+                    col("sold_on", "DATE", fmt="%Y-%m-%d"),
+                ],
+                count,
+            ),
+        )
+
+
+def nonnumeric(out: Corpus) -> None:
+    r = rng("nonnumeric")
+    rows = [[r.choice(FIRST), str(r.randint(1, 20)), money(r, 1, 80), r.choice(CITIES[:4])] for _ in range(14)]
+
+    def quote(value: str, index: int) -> str:
+        # QUOTE_NONNUMERIC: numbers bare, every string quoted (the header's names too).
+        return value if index in (1, 2) else '"' + value.replace('"', '""') + '"'
+
+    header = ",".join(f'"{name}"' for name in ("name", "qty", "price", "city"))
+    out["quote_nonnumeric.csv"] = (
+        text_file([header, *lines_of(rows, ",", quote=quote)]).encode(),
+        fmt_expected(
+            [
+                col("name", "STRING", quoted=True),
+                col("qty", "INT64"),
+                col("price", "NUMERIC", scale=2),
+                col("city", "STRING", quoted=True),
+            ],
+            14,
+            quoting="nonnumeric",
+        ),
+    )
+
+
+def totals_trailer(out: Corpus) -> None:
+    r = rng("totals")
+    rows = [[r.choice(["books", "games", "music"]), str(r.randint(1, 9)), money(r, 1, 60)] for _ in range(12)]
+    lines = [*lines_of([["category", "units", "revenue"], *rows], ","), "TOTAL,12,"]
+    out["totals_trailer.csv"] = (
+        text_file(lines).encode(),
+        fmt_expected(
+            [col("category", "STRING"), col("units", "INT64"), col("revenue", "NUMERIC", scale=2)],
+            12,
+            trailer_lines=[custom("TOTAL,12,", ("record_count", "12", "", 0))],
+        ),
+    )
+
+
+def escaped_pipes(out: Corpus) -> None:
+    r = rng("escaped")
+    paths = ["a|b", "c:\\\\temp", "plain", "x|y|z", "semi;colon"]
+    rows = []
+    for i in range(10):
+        value = paths[i % len(paths)].replace("|", "\\|")
+        rows.append(f"{i + 1}|{value}|{r.choice(LAST)}")
+    out["escaped_pipes.txt"] = (
+        text_file(["id|path|owner", *rows]).encode(),
+        fmt_expected(
+            [col("id", "INT64"), col("path", "STRING"), col("owner", "STRING")],
+            10,
+            delimiter="|",
+            quoting="none",
+            escapechar="\\",
+        ),
+    )
+
+
+def ragged_tolerated(out: Corpus) -> None:
+    r = rng("ragged_ok")
+    rows = [[str(i + 1), r.choice(LAST), str(r.randint(1, 99))] for i in range(150)]
+    lines = lines_of([["id", "surname", "score"], *rows], ",")
+    lines.insert(60, "61,Smith,12,extra")  # one bad row of 151: within the 1% tolerance
+    out["ragged_tolerated.csv"] = (
+        text_file(lines).encode(),
+        fmt_expected(
+            [col("id", "INT64"), col("surname", "STRING"), col("score", "INT64")],
+            150,
+            ragged_rows=1,
+            round_trip=False,
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Files that must be refused
+# ---------------------------------------------------------------------------------------------
+
+
+def refusals(out: Corpus) -> None:
+    out["refuse_empty.csv"] = (b"", {"refuse": "is empty"})
+    out["refuse_header_only.csv"] = (b"customer_id,name,email\n", {"refuse": "no data rows"})
+    r = rng("ragged_bad")
+    lines = ["id,name,score"]
+    for i in range(20):
+        extra = ",oops" if i in (3, 7, 11, 15, 18) else ""
+        lines.append(f"{i + 1},{r.choice(LAST)},{r.randint(1, 9)}{extra}")
+    out["refuse_ragged.csv"] = (text_file(lines).encode(), {"refuse": "lines 5, 9, 13, 17, 20"})
+    out["refuse_gzip.csv"] = (gzip.compress(b"id,name\n1,Alice\n", mtime=0), {"refuse": "gzip"})
+    png = bytes.fromhex(
+        "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fe"
+        "a7d6a4420000000049454e44ae426082"
+    )
+    out["refuse_image.png"] = (png, {"refuse": "PNG"})
+    out["refuse_utf16.csv"] = ("id,name\n1,Zoë\n2,René\n".encode("utf-16"), {"refuse": "UTF-16"})
+    out["refuse_cp1252.csv"] = (
+        "id,quote\n1,\u201chello\u201d \u2013 €5\n2,plain\n".encode("cp1252"),
+        {"refuse": "Windows-1252"},
+    )
+    out["refuse_binary.dat"] = (bytes(range(256)) * 4, {"refuse": "binary"})
+
+
+BUILDERS = [
+    customers,
+    orders_hdr_trl,
+    semicolon_de,
+    products_tsv,
+    bom_contacts,
+    latin1_clients,
+    quoted_notes,
+    quote_all,
+    crlf_accounts,
+    no_final_newline,
+    comment_header,
+    caret_flags,
+    tilde_headerless,
+    timestamps,
+    null_markers,
+    mysql_export,
+    leading_zeros,
+    sales_parts,
+    nonnumeric,
+    totals_trailer,
+    escaped_pipes,
+    ragged_tolerated,
+    refusals,
+]
+
+
+def build() -> Corpus:
+    corpus: Corpus = {}
+    for builder in BUILDERS:
+        builder(corpus)
+    return corpus
+
+
+def main() -> None:
+    for name, (data, expected) in build().items():
+        (HERE / name).write_bytes(data)
+        (HERE / f"{name}.expected.json").write_text(json.dumps(expected, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {len(build())} files to {HERE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Pure parts of the file-source edge and of the evaluation stage."""
+
+from __future__ import annotations
+
+import pytest
+
+from bqsynth.config import ConfigError, default_project_of, load_config, source_name
+from bqsynth.evaluate import categorical_paths, flatten_row, rows_to_frame, spread_sample
+from bqsynth.file_source import output_file_names
+from bqsynth.integrity import not_null_violations_sql
+from bqsynth.models import (
+    Categorical,
+    ColumnPlan,
+    ColumnSchema,
+    NumberFromQuantiles,
+    RecordValue,
+    TablePlan,
+    TablePrivacy,
+    TableQuality,
+)
+
+
+@pytest.mark.parametrize(
+    ("uri", "shards", "expected"),
+    [
+        ("gs://b/in/customers.psv", 1, ["customers.psv"]),
+        ("gs://b/in/customers.psv", 2, ["customers_00000.psv", "customers_00001.psv"]),
+        ("gs://b/in/orders_*.csv", 1, ["orders_00000.csv"]),
+        ("gs://b/in/orders_part*.csv", 2, ["orders_part00000.csv", "orders_part00001.csv"]),
+        ("gs://b/in/x/data_?.txt", 1, ["data_00000.txt"]),
+    ],
+)
+def test_synthetic_files_keep_the_source_name_or_fill_its_wildcard(uri: str, shards: int, expected: list[str]) -> None:
+    assert output_file_names(uri, shards) == expected
+
+
+def test_file_sources_mix_with_tables_and_need_unique_names() -> None:
+    config = load_config(
+        None, {"source_tables": ["gs://landing/in/branch_targets.psv", "p1.ds.Dim_Branch"], "target_dataset": "t"}
+    )
+    assert config.target_project == "p1"  # the first BigQuery source's project, not the bucket
+    assert source_name("gs://landing/in/branch_targets.psv") == "branch_targets"
+    assert default_project_of(["p2.ds.a", "gs://b/c.csv"]) == "p2"
+    with pytest.raises(ConfigError, match="must name a bucket and an object"):
+        load_config(None, {"source_tables": ["gs://only-a-bucket"]})
+    with pytest.raises(ConfigError, match=r"share the short name\(s\) \['orders'\]"):
+        load_config(None, {"source_tables": ["gs://b/orders.csv", "p.d.orders"]})
+
+
+def _plan() -> TablePlan:
+    address = ColumnSchema(
+        name="address", type="RECORD", fields=[ColumnSchema(name="city", type="STRING")], mode="NULLABLE"
+    )
+    schema = [
+        ColumnSchema(name="id", type="INT64", mode="REQUIRED"),
+        ColumnSchema(name="amount", type="NUMERIC"),
+        ColumnSchema(name="tags", type="STRING", mode="REPEATED"),
+        address,
+    ]
+    city = ColumnPlan(name="city", type="STRING", generator=Categorical(values=["Oslo", "Rome"], weights=[1, 1]))
+    return TablePlan(
+        name="t",
+        source_table="p.d.t",
+        target_table="p.e.t",
+        row_count=3,
+        schema=schema,
+        columns=[
+            ColumnPlan(name="id", type="INT64", generator=NumberFromQuantiles(quantiles=[1, 2], integer=True)),
+            ColumnPlan(name="amount", type="NUMERIC", generator=NumberFromQuantiles(quantiles=[1, 2])),
+            ColumnPlan(
+                name="tags",
+                type="STRING",
+                mode="REPEATED",
+                generator=Categorical(values=["a"], weights=[1]),
+            ),
+            ColumnPlan(name="address", type="RECORD", generator=RecordValue(fields=[city])),
+        ],
+    )
+
+
+def test_rows_become_frames_of_scalar_leaves_with_numeric_as_numbers() -> None:
+    table = _plan()
+    row = {"id": 1, "amount": "12.50", "tags": ["x", "y"], "address": {"city": "Oslo"}}
+    assert flatten_row(row, table.schema_) == {"id": 1, "amount": 12.5, "address.city": "Oslo"}
+    frame = rows_to_frame([row, {"id": 2, "amount": None, "address": None}], table)
+    assert list(frame.columns) == ["id", "amount", "address.city"]
+    assert frame["address.city"].tolist()[1] is None
+    # Rare categories can only leak from categorical columns outside arrays.
+    assert categorical_paths(table) == ["address.city"]
+
+
+def test_file_samples_are_spread_over_the_whole_file() -> None:
+    rows = [{"i": i} for i in range(100)]
+    sample = spread_sample(rows, 10)
+    assert [r["i"] for r in sample] == list(range(0, 100, 10))
+    assert spread_sample(rows, 1000) == rows
+    assert spread_sample(rows, 0) == []
+
+
+def test_not_null_check_counts_rows_with_any_null_required_column() -> None:
+    sql = not_null_violations_sql("p.d.t", ["id", "order"])
+    assert sql == "SELECT COUNT(*) AS n FROM `p.d.t` WHERE (`id` IS NULL OR `order` IS NULL)"
+
+
+def test_a_leaked_identifying_value_or_a_null_in_a_required_column_fails_the_run() -> None:
+    base = TableQuality(
+        table="t",
+        target_table="p.d.t",
+        rows_requested=1,
+        rows_generated=1,
+        rows_loaded=1,
+        rows_in_target=1,
+        duplicate_primary_keys=0,
+        foreign_key_orphans=0,
+        status="Completed",
+        seconds=0.1,
+    )
+    assert base.ok
+    assert not base.model_copy(update={"privacy": TablePrivacy(identifying_values_leaked=1)}).ok
+    assert not base.model_copy(update={"not_null_violations": 2}).ok
+    assert not base.model_copy(update={"type_violations": 1}).ok
+    # Exact row copies are reported, not fatal: a table of two yes/no columns must repeat its source rows.
+    assert base.model_copy(update={"privacy": TablePrivacy(exact_row_copies=3)}).ok
