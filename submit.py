@@ -198,6 +198,7 @@ def run_local_pipeline(config: RunConfig, pipeline_root: str) -> RunSummary:
 
 def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> int:
     """Run locally, print the summary; 0 when every table loaded with intact keys."""
+    from bqsynth.quality_report import print_quality
     from bqsynth.report import print_summary
 
     started = time.perf_counter()
@@ -214,6 +215,7 @@ def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> i
         print(f"error: {last_error(log_path)}\nthe full log is {log_path}", file=sys.stderr)
         return 1
     print_summary(summary)
+    print_quality(summary)
     print(
         f"batch {summary.batch_id}: {time.perf_counter() - started:.1f} s end to end; audit rows in "
         f"{config.audit_table}; files in gs://{config.staging_bucket}/bqsynth/batches/{summary.batch_id}/"

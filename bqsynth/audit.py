@@ -1,13 +1,9 @@
 """The audit trail: one BigQuery row per state change of a table (or of the whole run).
 
-Rows are written by parallel pipeline steps at the same moment, so the write must
-not contend on the table. Streaming inserts (``insert_rows_json``) are the mechanism:
-on BigQuery they do not count against the 1,500 load jobs per table per day, need no
-job slot, are safe from many writers at once and are visible to queries at once
-(from the streaming buffer). A load job per row would be atomic too but is slow
-(seconds) and quota-bound; DML INSERTs queue behind each other per table. The
-emulator accepts streaming from many threads, makes the rows visible at once and
-de-duplicates ``insertId`` like BigQuery; this was checked on local-bigquery 0.3.2.
+The table is a log table (``bqsynth.log_tables``): rows are streamed, because parallel
+pipeline steps write at the same moment and must not contend on the table (the reasons,
+and how the emulator behaves, are given there); it is partitioned by day on
+``insert_timestamp`` and clustered by batch and table.
 
 The audit row is append-only: a table's history is its sequence of rows
 (In Progress, then Completed or Failed), never an update, because streamed rows
@@ -18,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -27,7 +22,15 @@ from google.api_core import exceptions
 from google.cloud import bigquery
 from pydantic import BaseModel, ConfigDict, Field
 
-from bqsynth.load import ensure_dataset
+from bqsynth.log_tables import (
+    LogTable,
+    ensure_log_table,
+    iso_utc,
+    log_schema,
+    new_log_table,
+    parse_table_id,
+    stream_rows,
+)
 from bqsynth.models import ColumnSchema, Status
 from bqsynth.sql import quote_table
 
@@ -57,22 +60,22 @@ AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("insert_timestamp", "TIMESTAMP", "When the row was written (UTC); the partitioning column"),
 )
 
-PARTITION_COLUMN = "insert_timestamp"
-CLUSTER_COLUMNS = ["batch_id", "table_name"]
-# On BigQuery a streaming insert into a table created seconds ago can get a 404 for a
-# short while; waiting this long before giving up covers that without hiding a real miss.
-NOT_FOUND_GRACE_SECONDS = 30.0
-
 
 class AuditError(RuntimeError):
     """The audit trail could not be created, written or read."""
 
 
+_AUDIT_LOG = LogTable(
+    noun="audit",
+    columns=AUDIT_COLUMNS,
+    error=AuditError,
+    ensure_advice="Call ensure_audit_table first (the pipeline does at its start).",
+    schema_function="audit_schema()",
+)
+
+
 def audit_schema() -> list[bigquery.SchemaField]:
-    return [
-        bigquery.SchemaField(name, field_type, mode="NULLABLE", description=description)
-        for name, field_type, description in AUDIT_COLUMNS
-    ]
+    return log_schema(AUDIT_COLUMNS)
 
 
 def _utc_now() -> datetime:
@@ -132,7 +135,7 @@ class AuditRecord(BaseModel):
     def to_row(self) -> dict[str, Any]:
         """The JSON row for BigQuery: column names as in ``AUDIT_COLUMNS``, UTC ISO timestamp."""
         row = self.model_dump(mode="json", by_alias=True)
-        row["insert_timestamp"] = _iso_utc(self.insert_timestamp)
+        row["insert_timestamp"] = iso_utc(self.insert_timestamp)
         return row
 
     @classmethod
@@ -146,106 +149,34 @@ class AuditRecord(BaseModel):
         return hashlib.sha256(json.dumps(self.to_row(), sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _iso_utc(moment: datetime) -> str:
-    # A naive datetime is taken as UTC rather than local time: pipeline workers run in UTC
-    # and BigQuery would otherwise read a local wall-clock time as UTC anyway.
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def table_reference(client: bigquery.Client, table_id: str) -> bigquery.TableReference:
     """``project.dataset.table``, or ``dataset.table`` in the client's project."""
-    try:
-        return bigquery.TableReference.from_string(table_id, default_project=client.project)
-    except ValueError as error:
-        raise AuditError(f"audit table id must be project.dataset.table or dataset.table, got {table_id!r}") from error
-
-
-def _missing_columns(actual: Sequence[bigquery.SchemaField]) -> list[bigquery.SchemaField]:
-    present = {field.name for field in actual}
-    return [field for field in audit_schema() if field.name not in present]
+    return parse_table_id(client, table_id, _AUDIT_LOG)
 
 
 def new_audit_table(reference: bigquery.TableReference) -> bigquery.Table:
-    """The audit table to create: partitioned by day and clustered by batch, so that
-    reading one batch scans little (local-bigquery accepts both)."""
-    table = bigquery.Table(reference, schema=audit_schema())
-    table.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field=PARTITION_COLUMN)
-    table.clustering_fields = CLUSTER_COLUMNS
-    return table
+    """The audit table to create, partitioned and clustered as every log table is."""
+    return new_log_table(reference, AUDIT_COLUMNS)
 
 
 def ensure_audit_table(client: bigquery.Client, audit_table_id: str, location: str | None = None) -> bigquery.Table:
     """Create the audit dataset and table when missing; add columns an older table lacks.
 
-    Safe to call from parallel steps: creation races end in "already exists", which is
-    what we want. Looked up before created, because creating needs a permission that a
-    pipeline writing into an existing audit table may rightly not have.
+    Safe to call from parallel steps (see ``ensure_log_table``).
     """
-    reference = table_reference(client, audit_table_id)
-    try:
-        ensure_dataset(client, bigquery.DatasetReference(reference.project, reference.dataset_id), location)
-        try:
-            existing = client.get_table(reference)
-        except exceptions.NotFound:
-            existing = client.create_table(new_audit_table(reference), exists_ok=True)
-        missing = _missing_columns(existing.schema)
-        if missing:
-            # Appending NULLABLE columns is a compatible change; older rows read them as NULL.
-            existing.schema = list(existing.schema) + missing
-            existing = client.update_table(existing, ["schema"])
-        return existing
-    except exceptions.GoogleAPICallError as error:
-        raise AuditError(
-            f"could not create or update the audit table {audit_table_id}: {error.message}. "
-            "Check that the identity running the pipeline may create datasets and tables there, "
-            "or point the audit table at a dataset it can write to."
-        ) from error
+    return ensure_log_table(client, audit_table_id, _AUDIT_LOG, location)
 
 
 def write_audit(client: bigquery.Client, audit_table_id: str, record: AuditRecord) -> None:
-    """Stream one audit row; raise ``AuditError`` when BigQuery rejects it.
-
-    ``insert_rows_json`` reports rejected rows in its return value, not as an exception;
-    an empty list is the only success.
-    """
-    deadline = time.monotonic() + NOT_FOUND_GRACE_SECONDS
-    while True:
-        try:
-            errors = client.insert_rows_json(audit_table_id, [record.to_row()], row_ids=[record.insert_id()])
-            break
-        except exceptions.NotFound as error:
-            if time.monotonic() >= deadline or not _table_exists(client, audit_table_id):
-                raise AuditError(
-                    f"audit table {audit_table_id} not found: {error.message}. "
-                    "Call ensure_audit_table first (the pipeline does at its start)."
-                ) from error
-            time.sleep(2.0)
-        except exceptions.GoogleAPICallError as error:
-            raise AuditError(f"could not write the audit row to {audit_table_id}: {error.message}") from error
-    if errors:
-        raise AuditError(
-            f"BigQuery rejected the audit row for batch {record.batch_id}, stage {record.stage}, "
-            f"table {record.table_name or '-'} in {audit_table_id}: {_describe_insert_errors(errors)}. "
-            "If the audit table was created by another version, compare its schema with audit_schema()."
-        )
-
-
-def _table_exists(client: bigquery.Client, table_id: str) -> bool:
-    try:
-        client.get_table(table_id)
-    except exceptions.NotFound:
-        return False
-    return True
-
-
-def _describe_insert_errors(errors: Sequence[Mapping[str, Any]]) -> str:
-    messages = [
-        f"{e.get('location') or 'row'}: {e.get('message') or e.get('reason')}"
-        for entry in errors
-        for e in entry.get("errors", [])
-    ]
-    return "; ".join(messages) or json.dumps(list(errors))
+    """Stream one audit row; raise ``AuditError`` when BigQuery rejects it."""
+    stream_rows(
+        client,
+        audit_table_id,
+        _AUDIT_LOG,
+        [record.to_row()],
+        [record.insert_id()],
+        what=f"the audit row for batch {record.batch_id}, stage {record.stage}, table {record.table_name or '-'}",
+    )
 
 
 _STATUS_ORDER = ("In Progress", "Completed", "Failed")

@@ -13,7 +13,7 @@ import hashlib
 import math
 import struct
 
-from bqsynth.models import SequenceKey, ValueCount
+from bqsynth.models import LinkPairing, SequenceKey, ValueCount
 
 _UNIT = float(1 << 64)
 
@@ -47,6 +47,23 @@ def parent_index(seed: int, child_table: str, column: str, row_index: int, paren
     if skew > 0:
         u = u ** (1.0 + skew)
     return min(int(u * parent_rows), parent_rows - 1)
+
+
+def link_parent_index(seed: int, link: LinkPairing, link_row: int) -> int:
+    """The row of the referenced table that ``link``'s column holds in row ``link_row`` of the link table."""
+    first = link_row % link.first_rows
+    if link.position == 0:
+        return first
+    # A per-first-parent offset spreads the second references over the whole second table.
+    offset = int(stable_uniform(seed, link.link_table, "link-offset", first) * link.second_rows)
+    return (link_row // link.first_rows + offset) % link.second_rows
+
+
+def link_row_index(seed: int, table: str, link: LinkPairing, row_index: int, skew: float) -> int:
+    """The link-table row behind ``row_index`` of ``table``: its own row, or a drawn one in a child."""
+    if table == link.link_table:
+        return row_index
+    return parent_index(seed, table, link.draw, row_index, link.link_rows, skew)
 
 
 def self_reference_index(seed: int, table: str, column: str, row_index: int) -> int | None:

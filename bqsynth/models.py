@@ -209,8 +209,31 @@ class SequenceKey(StrictModel):
     as_string: bool = False
 
 
+class LinkPairing(StrictModel):
+    """How a composite key of two references (a link table such as ``partsupp``) pairs parents.
+
+    Row ``j`` of the link table pairs row ``j mod first_rows`` of its first referenced table
+    with row ``(j div first_rows + offset) mod second_rows`` of its second, the offset a
+    stable function of the first: every pair is unique while the link table has at most
+    ``first_rows x second_rows`` rows, and any table can recompute the pair of row ``j``.
+    """
+
+    link_table: str
+    link_rows: int = Field(ge=1)
+    first_rows: int = Field(ge=1)
+    second_rows: int = Field(ge=1)
+    position: Literal[0, 1] = Field(description="Which of the two references this column holds")
+    draw: str = Field(
+        default="", description="In a child of the link table: names the draw its reference columns share"
+    )
+
+
 class ForeignKeyRef(StrictModel):
-    """A parent's key: the parent row index is drawn from the fan-out distribution."""
+    """A parent's key: the parent row index is drawn from the fan-out distribution.
+
+    With ``link`` the column is one half of a two-column key: the parent row comes from a
+    row of the link table (its own row, or a drawn one for a composite reference to it).
+    """
 
     kind: Literal["foreign_key"] = "foreign_key"
     parent_table: str
@@ -220,6 +243,7 @@ class ForeignKeyRef(StrictModel):
     skew: float = Field(
         default=0.0, ge=0.0, description="0 = uniform fan-out; larger = a few parents get most children"
     )
+    link: LinkPairing | None = None
 
 
 class FakerValue(StrictModel):

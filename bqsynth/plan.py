@@ -8,6 +8,7 @@ propose changes, which are validated against the same vocabulary.
 from __future__ import annotations
 
 import re
+from typing import Literal, NamedTuple
 
 from pydantic import Field
 
@@ -24,6 +25,7 @@ from bqsynth.models import (
     ForeignKeyRef,
     FreeText,
     Generator,
+    LinkPairing,
     NullValue,
     NumberFromQuantiles,
     PatternString,
@@ -229,11 +231,96 @@ class _TableContext(StrictModel):
     key: SequenceKey | None = None
 
 
+class _Parent(NamedTuple):
+    """What a reference column points at: the parent's context and key column, and for a
+    half of a two-column key, how the link table pairs its parents."""
+
+    ctx: _TableContext
+    column: str
+    link: LinkPairing | None = None
+
+
+class _Link(NamedTuple):
+    """A table whose primary key is two references (``partsupp``: part and supplier)."""
+
+    columns: tuple[str, str]
+    parents: tuple[_Parent, _Parent]
+
+    def pairing(self, table: str, rows: int, position: Literal[0, 1], draw: str = "") -> LinkPairing:
+        first, second = self.parents[0].ctx.rows, self.parents[1].ctx.rows
+        return LinkPairing(
+            link_table=table, link_rows=rows, first_rows=first, second_rows=second, position=position, draw=draw
+        )
+
+
+def _single_parents(
+    profile: TableProfile, relationships: list[Relationship], contexts: dict[str, _TableContext]
+) -> dict[str, tuple[_Parent, Relationship]]:
+    """Single-column references of ``profile`` whose parent has a key the plan derives."""
+    found: dict[str, tuple[_Parent, Relationship]] = {}
+    for rel in relationships:
+        if rel.child_table != profile.name or len(rel.child_columns) != 1:
+            continue
+        parent = contexts.get(rel.parent_table)
+        if parent is None or parent.key is None or parent.key_column != rel.parent_columns[0]:
+            continue
+        found[rel.child_columns[0]] = (_Parent(parent, rel.parent_columns[0]), rel)
+    return found
+
+
+def link_tables(
+    profiles: list[TableProfile], relationships: list[Relationship], contexts: dict[str, _TableContext]
+) -> dict[str, _Link]:
+    """Tables whose primary key is exactly two references to keyed parents."""
+    links: dict[str, _Link] = {}
+    for profile in profiles:
+        if len(profile.primary_key) != 2:
+            continue
+        singles = _single_parents(profile, relationships, contexts)
+        first, second = profile.primary_key
+        if first in singles and second in singles and singles[first][0].ctx is not singles[second][0].ctx:
+            links[profile.name] = _Link((first, second), (singles[first][0], singles[second][0]))
+    return links
+
+
+def _parents_of(
+    profile: TableProfile,
+    relationships: list[Relationship],
+    contexts: dict[str, _TableContext],
+    links: dict[str, _Link],
+) -> tuple[dict[str, _Parent], list[Relationship]]:
+    """Every reference column the plan keeps valid, and the relationships that covers.
+
+    A composite reference to a link table draws one link row for all its columns, so the
+    pair exists there; its columns' single references (to part, to supplier) hold too.
+    """
+    singles = _single_parents(profile, relationships, contexts)
+    parents = {column: parent for column, (parent, _) in singles.items()}
+    kept = [rel for _, rel in singles.values()]
+    ctx = contexts[profile.name]
+    own = links.get(profile.name)
+    if own is not None:
+        for position, column in enumerate(own.columns):
+            pairing = own.pairing(profile.name, ctx.rows, position)  # type: ignore[arg-type]
+            parents[column] = parents[column]._replace(link=pairing)
+    for rel in relationships:
+        link = links.get(rel.parent_table)
+        if rel.child_table != profile.name or link is None or sorted(rel.parent_columns) != sorted(link.columns):
+            continue
+        draw = ",".join(rel.child_columns)
+        for child_column, parent_column in zip(rel.child_columns, rel.parent_columns, strict=True):
+            position = link.columns.index(parent_column)
+            pairing = link.pairing(rel.parent_table, contexts[rel.parent_table].rows, position, draw)  # type: ignore[arg-type]
+            parents[child_column] = link.parents[position]._replace(link=pairing)
+        kept.append(rel)
+    return parents, kept
+
+
 def plan_column(
     column: ColumnSchema,
     path: str,
     ctx: _TableContext,
-    parents: dict[str, tuple[_TableContext, str]],
+    parents: dict[str, _Parent],
     options: PlanOptions,
 ) -> ColumnPlan:
     profile = ctx.profile
@@ -264,7 +351,7 @@ def plan_column(
             reason="primary key: derived from the row index",
         )
     if path in parents:
-        parent, parent_column = parents[path]
+        parent, parent_column, link = parents[path]
         assert parent.key is not None
         skew = estimate_skew(stats.top_values, profile.row_count, parent.profile.row_count) if stats else 0.0
         fk = ForeignKeyRef(
@@ -272,16 +359,21 @@ def plan_column(
             parent_column=parent_column,
             parent_rows=parent.rows,
             parent_key=parent.key,
-            skew=skew,
+            skew=0.0 if link else skew,
+            link=link,
         )
+        reason = f"foreign key to {parent.profile.name}.{parent_column}"
+        if link is not None:
+            via = "its own row" if link.link_table == profile.name else f"a drawn row of {link.link_table}"
+            reason += f", paired by {via} (two-column key)"
         return ColumnPlan(
             name=column.name,
             type=column.type,
             mode=column.mode,
             semantic_type="key",
             generator=fk,
-            null_rate=null_rate,
-            reason=f"foreign key to {parent.profile.name}.{parent_column}",
+            null_rate=0.0 if link else null_rate,
+            reason=reason,
         )
     generator, reason = value_generator(column, stats, guess, options)
     if column.is_repeated:
@@ -322,6 +414,11 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetP
                 column, profile.stats.get(ctx.key_column), sample_values(profile, ctx.key_column), ctx.rows
             )
         contexts[profile.name] = ctx
+    links = link_tables(usable, relationships, contexts)
+    for name, link in links.items():
+        # Every (first, second) pair is used at most once: that bounds the link table's size.
+        pairs = link.parents[0].ctx.rows * link.parents[1].ctx.rows
+        contexts[name].rows = min(contexts[name].rows, pairs)
 
     tables: list[TablePlan] = []
     kept_relationships: list[Relationship] = []
@@ -337,15 +434,8 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetP
                 )
             )
             continue
-        parents: dict[str, tuple[_TableContext, str]] = {}
-        for rel in relationships:
-            if rel.child_table != profile.name or len(rel.child_columns) != 1:
-                continue
-            parent = contexts.get(rel.parent_table)
-            if parent is None or parent.key is None or parent.key_column != rel.parent_columns[0]:
-                continue
-            parents[rel.child_columns[0]] = (parent, rel.parent_columns[0])
-            kept_relationships.append(rel)
+        parents, kept = _parents_of(profile, relationships, contexts, links)
+        kept_relationships += kept
         try:
             columns = [plan_column(c, c.name, ctx, parents, options) for c in profile.columns]
         except PlanError as error:
@@ -363,6 +453,14 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetP
         )
         table.recipe = compile_recipe(table, options.seed)
         tables.append(table)
+    planned = {t.name for t in tables}
+    # Composite references the generator cannot keep (not to a two-reference key) are still
+    # listed, so the orphan check reports them instead of leaving them unchecked.
+    kept_relationships += [
+        r
+        for r in relationships
+        if len(r.child_columns) > 1 and r not in kept_relationships and {r.child_table, r.parent_table} <= planned
+    ]
     fail_children_of_failed(tables, kept_relationships, failures)
     return DatasetPlan(
         seed=options.seed,

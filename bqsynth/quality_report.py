@@ -20,9 +20,12 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from rich.console import Console
+from rich.table import Table
 
 from bqsynth.models import RunSummary, TablePlan, TableQuality
 from bqsynth.quality import MAX_ROWS, LeafColumn, as_canonical, as_datetimes, as_numbers, bounded, is_null, leaf_columns
+from bqsynth.report import keys_checked, planner_line
 
 # Below this share of valid values a column (or table) is reported as a finding.
 VALIDITY_THRESHOLD = 0.95
@@ -36,21 +39,6 @@ SYNTHETIC_COLOUR = "#f58518"
 # ---------------------------------------------------------------------------------------------
 # Findings and metrics
 # ---------------------------------------------------------------------------------------------
-
-
-# bqsynth.report imports this module (findings in the terminal summary), so the two lines it
-# shares with it are restated here rather than imported back.
-def keys_checked(t: TableQuality) -> str:
-    key = ", ".join(t.primary_key) or "none found"
-    return f"primary key ({key}); references: {'; '.join(t.foreign_keys_checked) or 'none'}"
-
-
-def planner_line(summary: RunSummary) -> str:
-    line = f"planned by {summary.engine}"
-    if summary.engine != "offline":
-        line += f", {summary.llm_tokens_used} tokens"
-    fallbacks = "; ".join(f"{table}: {reason}" for table, reason in summary.llm_fallbacks.items())
-    return line + (f"; planned offline instead: {fallbacks}" if fallbacks else "")
 
 
 def _plural(count: int, word: str) -> str:
@@ -515,3 +503,71 @@ def render_html(
         f"<h2>Headline</h2>{headline}<h3>Findings</h3>{_findings_html(findings)}<p>{toc}</p>{sections}"
         "</body></html>"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Terminal
+# ---------------------------------------------------------------------------------------------
+
+
+QUALITY_COLUMNS = (
+    "table",
+    "quality",
+    "shapes",
+    "pairs",
+    "parents",
+    "valid",
+    "leaked",
+    "copies",
+    "rare",
+    "DCR (held out)",
+    "NULL/type",
+)
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def quality_cells(t: TableQuality) -> list[str]:
+    f, p = t.fidelity, t.privacy
+    dcr = "-"
+    if p and p.dcr_median is not None:
+        baseline = f"{p.dcr_baseline_median:.3f}" if p.dcr_baseline_median is not None else "-"
+        dcr = f"{p.dcr_median:.3f} ({baseline})"
+    return [
+        t.table,
+        _score(f.quality_score if f else None),
+        _score(f.column_shapes if f else None),
+        _score(f.column_pair_trends if f else None),
+        _score(f.cardinality if f else None),
+        _score(t.validity),
+        str(p.identifying_values_leaked) if p else "-",
+        str(p.exact_row_copies) if p else "-",
+        str(p.rare_categories_emitted) if p else "-",
+        dcr,
+        f"{t.not_null_violations}/{t.type_violations}",
+    ]
+
+
+def quality_table(summary: RunSummary) -> Table:
+    """Fidelity, privacy and validity per evaluated table (quality = SDMetrics QualityReport score)."""
+    table = Table(
+        title="quality: synthetic vs source samples (SDMetrics; parents = children-per-parent shape)",
+        caption="leaked = identifying values found in the source; copies = rows equal to a source row; "
+        "rare = categories seen < k times; DCR = median distance to the closest source record",
+    )
+    for name in QUALITY_COLUMNS:
+        table.add_column(name, justify="left" if name == "table" else "right")
+    for quality in summary.tables:
+        if quality.fidelity is not None or quality.privacy is not None:
+            table.add_row(*quality_cells(quality), style="green" if quality.ok else "red")
+    return table
+
+
+def print_quality(summary: RunSummary, console: Console | None = None) -> None:
+    """The quality table and every finding, after the run summary (``report.print_summary``)."""
+    console = console or Console(width=150)
+    console.print(quality_table(summary))
+    for finding in quality_findings(summary):
+        console.print(f"[red]{finding}[/red]")

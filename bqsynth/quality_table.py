@@ -1,10 +1,10 @@
 """The quality table: one BigQuery row per table per batch, for dashboards and trends.
 
-It follows the audit trail (``bqsynth.audit``): streaming inserts, so that parallel steps
-never contend and rows are queryable at once; a table partitioned by day on
+Like the audit trail it is a log table (``bqsynth.log_tables``): streaming inserts, so that
+parallel steps never contend and rows are queryable at once; a table partitioned by day on
 ``insert_timestamp`` and clustered by batch and table; every column NULLABLE, so that
-adding one later is a compatible change; a deterministic ``insertId`` so that a retried
-write is de-duplicated.
+adding one later is a compatible change. A deterministic ``insertId`` per batch and table
+makes a retried write be de-duplicated.
 
 ``TableQuality`` nests fidelity and privacy; here they are flattened to one column per
 number, and the per-column details (``ColumnQuality``) go to ``column_details`` as JSON
@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from google.api_core import exceptions
 from google.cloud import bigquery
 
-from bqsynth.load import ensure_dataset
+from bqsynth.log_tables import LogTable, ensure_log_table, iso_utc, log_schema, new_log_table, stream_rows
 from bqsynth.models import TableQuality
 from bqsynth.sql import quote_table
 
@@ -65,26 +63,22 @@ QUALITY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("insert_timestamp", "TIMESTAMP", "When the row was written (UTC); the partitioning column"),
 )
 
-PARTITION_COLUMN = "insert_timestamp"
-CLUSTER_COLUMNS = ["batch_id", "table_name"]
-# A table created seconds ago can answer 404 to streaming inserts for a short while on BigQuery.
-NOT_FOUND_GRACE_SECONDS = 30.0
-
 
 class QualityTableError(RuntimeError):
     """The quality table could not be created, written or read."""
 
 
+_QUALITY_LOG = LogTable(
+    noun="quality",
+    columns=QUALITY_COLUMNS,
+    error=QualityTableError,
+    ensure_advice="Call ensure_quality_table first.",
+    schema_function="quality_schema()",
+)
+
+
 def quality_schema() -> list[bigquery.SchemaField]:
-    return [
-        bigquery.SchemaField(name, field_type, mode="NULLABLE", description=description)
-        for name, field_type, description in QUALITY_COLUMNS
-    ]
-
-
-def _iso_utc(moment: datetime) -> str:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return log_schema(QUALITY_COLUMNS)
 
 
 def quality_row(batch_id: str, quality: TableQuality, inserted_at: datetime | None = None) -> dict[str, Any]:
@@ -123,7 +117,7 @@ def quality_row(batch_id: str, quality: TableQuality, inserted_at: datetime | No
         "column_details": json.dumps([c.model_dump(mode="json") for c in f.columns]) if f else None,
         "error_message": quality.error,
         "seconds": quality.seconds,
-        "insert_timestamp": _iso_utc(inserted_at or datetime.now(UTC)),
+        "insert_timestamp": iso_utc(inserted_at or datetime.now(UTC)),
     }
     return row
 
@@ -135,94 +129,32 @@ def quality_insert_id(batch_id: str, table: str) -> str:
     return hashlib.sha256(json.dumps([batch_id, table]).encode()).hexdigest()[:32]
 
 
-def _reference(client: bigquery.Client, table_id: str) -> bigquery.TableReference:
-    try:
-        return bigquery.TableReference.from_string(table_id, default_project=client.project)
-    except ValueError as error:
-        raise QualityTableError(
-            f"quality table id must be project.dataset.table or dataset.table, got {table_id!r}"
-        ) from error
-
-
 def new_quality_table(reference: bigquery.TableReference) -> bigquery.Table:
-    table = bigquery.Table(reference, schema=quality_schema())
-    table.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field=PARTITION_COLUMN)
-    table.clustering_fields = CLUSTER_COLUMNS
-    return table
+    """The quality table to create, partitioned and clustered as every log table is."""
+    return new_log_table(reference, QUALITY_COLUMNS)
 
 
 def ensure_quality_table(client: bigquery.Client, table_id: str, location: str | None = None) -> bigquery.Table:
     """Create the dataset and the quality table when missing; add columns an older table lacks.
 
-    Looked up before created (creating needs a permission a writer may rightly lack), and a
-    creation race between parallel steps ends in "already exists", which is what we want.
+    Safe to call from parallel steps (see ``ensure_log_table``).
     """
-    reference = _reference(client, table_id)
-    try:
-        ensure_dataset(client, bigquery.DatasetReference(reference.project, reference.dataset_id), location)
-        try:
-            existing = client.get_table(reference)
-        except exceptions.NotFound:
-            existing = client.create_table(new_quality_table(reference), exists_ok=True)
-        present = {field.name for field in existing.schema}
-        missing = [field for field in quality_schema() if field.name not in present]
-        if missing:
-            existing.schema = list(existing.schema) + missing
-            existing = client.update_table(existing, ["schema"])
-        return existing
-    except exceptions.GoogleAPICallError as error:
-        raise QualityTableError(
-            f"could not create or update the quality table {table_id}: {error.message}. "
-            "Check that the identity running the pipeline may create datasets and tables there, "
-            "or point the quality table at a dataset it can write to."
-        ) from error
+    return ensure_log_table(client, table_id, _QUALITY_LOG, location)
 
 
 def write_quality_rows(client: bigquery.Client, table_id: str, batch_id: str, tables: list[TableQuality]) -> None:
-    """Stream one row per table; raise ``QualityTableError`` when BigQuery rejects any.
-
-    ``insert_rows_json`` reports rejected rows in its return value, not as an exception.
-    """
+    """Stream one row per table; raise ``QualityTableError`` when BigQuery rejects any."""
     if not tables:
         return
-    rows = [quality_row(batch_id, t) for t in tables]
-    row_ids = [quality_insert_id(batch_id, t.table) for t in tables]
-    deadline = time.monotonic() + NOT_FOUND_GRACE_SECONDS
-    while True:
-        try:
-            errors = client.insert_rows_json(table_id, rows, row_ids=row_ids)
-            break
-        except exceptions.NotFound as error:
-            if time.monotonic() >= deadline or not _table_exists(client, table_id):
-                raise QualityTableError(
-                    f"quality table {table_id} not found: {error.message}. Call ensure_quality_table first."
-                ) from error
-            time.sleep(2.0)
-        except exceptions.GoogleAPICallError as error:
-            raise QualityTableError(f"could not write quality rows to {table_id}: {error.message}") from error
-    if errors:
-        raise QualityTableError(
-            f"BigQuery rejected quality rows of batch {batch_id} in {table_id}: {_describe(errors, tables)}. "
-            "If the quality table was created by another version, compare its schema with quality_schema()."
-        )
-
-
-def _table_exists(client: bigquery.Client, table_id: str) -> bool:
-    try:
-        client.get_table(table_id)
-    except exceptions.NotFound:
-        return False
-    return True
-
-
-def _describe(errors: Sequence[Mapping[str, Any]], tables: Sequence[TableQuality]) -> str:
-    messages = []
-    for entry in errors:
-        index = entry.get("index")
-        name = tables[index].table if isinstance(index, int) and 0 <= index < len(tables) else "row"
-        for e in entry.get("errors", []):
-            messages.append(f"{name}: {e.get('location') or ''} {e.get('message') or e.get('reason')}".strip())
-    return "; ".join(messages) or json.dumps(list(errors))
+    stream_rows(
+        client,
+        table_id,
+        _QUALITY_LOG,
+        [quality_row(batch_id, t) for t in tables],
+        [quality_insert_id(batch_id, t.table) for t in tables],
+        what=f"quality rows of batch {batch_id}",
+        row_labels=[t.table for t in tables],
+    )
 
 
 def read_quality_rows(client: bigquery.Client, table_id: str, batch_id: str) -> list[dict[str, Any]]:

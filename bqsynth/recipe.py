@@ -64,14 +64,16 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
         case SequenceKey():
             return {"Bqsynth.sequence_key": _key_args(generator)}
         case ForeignKeyRef():
+            link = generator.link
             return {
                 "Bqsynth.foreign_key": {
                     "table": json_literal(table)[1:-1],
                     "column": json_literal(column)[1:-1],
                     "parent_rows": generator.parent_rows,
                     "skew": generator.skew,
-                    "self_reference": generator.parent_table == table,
+                    "self_reference": generator.parent_table == table and link is None,
                     **_key_args(generator.parent_key),
+                    **({"link": json_literal(link.model_dump())} if link else {}),
                 }
             }
         case FakerValue():

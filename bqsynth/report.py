@@ -6,7 +6,6 @@ from rich.console import Console
 from rich.table import Table
 
 from bqsynth.models import RunSummary, TableQuality
-from bqsynth.quality_report import quality_findings
 
 COLUMNS = (
     "table",
@@ -75,60 +74,6 @@ def print_summary(summary: RunSummary, console: Console | None = None) -> None:
     for quality in summary.tables:
         table.add_row(*_cells(quality), style="green" if quality.ok else "red")
     console.print(table)
-    console.print(quality_table(summary))
     console.print(planner_line(summary))
-    for finding in quality_findings(summary):
-        console.print(f"[red]{finding}[/red]")
     for error in _errors(summary):
         console.print(f"[red]{error}[/red]")
-
-
-QUALITY_COLUMNS = (
-    "table",
-    "quality",
-    "shapes",
-    "pairs",
-    "cardinality",
-    "validity",
-    "leaked ids",
-    "row copies",
-    "rare cats",
-    "DCR median (baseline)",
-    "NOT NULL / type",
-)
-
-
-def _score(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
-def quality_cells(t: TableQuality) -> list[str]:
-    f, p = t.fidelity, t.privacy
-    dcr = "-"
-    if p and p.dcr_median is not None:
-        baseline = f"{p.dcr_baseline_median:.3f}" if p.dcr_baseline_median is not None else "-"
-        dcr = f"{p.dcr_median:.3f} ({baseline})"
-    return [
-        t.table,
-        _score(f.quality_score if f else None),
-        _score(f.column_shapes if f else None),
-        _score(f.column_pair_trends if f else None),
-        _score(f.cardinality if f else None),
-        _score(t.validity),
-        str(p.identifying_values_leaked) if p else "-",
-        str(p.exact_row_copies) if p else "-",
-        str(p.rare_categories_emitted) if p else "-",
-        dcr,
-        f"{t.not_null_violations} / {t.type_violations}",
-    ]
-
-
-def quality_table(summary: RunSummary) -> Table:
-    """Fidelity, privacy and validity per evaluated table (quality = SDMetrics QualityReport score)."""
-    table = Table(title="quality: synthetic sample vs source sample")
-    for name in QUALITY_COLUMNS:
-        table.add_column(name, justify="left" if name == "table" else "right")
-    for quality in summary.tables:
-        if quality.fidelity is not None or quality.privacy is not None:
-            table.add_row(*quality_cells(quality), style="green" if quality.ok else "red")
-    return table

@@ -21,7 +21,7 @@ from faker import Faker
 from snowfakery.plugins import SnowfakeryPlugin, lazy
 
 from bqsynth import keys, sampling
-from bqsynth.models import SequenceKey
+from bqsynth.models import LinkPairing, SequenceKey
 from bqsynth.privacy import value_digest
 from bqsynth.semantics import PROVIDER_ALLOWLIST
 
@@ -56,6 +56,11 @@ def _temporal_quantiles(quantiles_json: str, temporal_type: str) -> list[float]:
 @lru_cache(maxsize=256)
 def _sequence_key(start: int, step: int, prefix_json: str, width: int, as_string: bool) -> SequenceKey:
     return SequenceKey(start=start, step=step, prefix=_json(prefix_json), width=width, as_string=as_string)
+
+
+@lru_cache(maxsize=256)
+def _link(link_json: str) -> LinkPairing:
+    return LinkPairing.model_validate(_json(link_json))
 
 
 @lru_cache(maxsize=8)
@@ -110,9 +115,14 @@ class Bqsynth(SnowfakeryPlugin):
             as_string: bool = False,
             skew: float = 0.0,
             self_reference: bool = False,
+            link: str = "",
         ) -> int | str | None:
             spec = _sequence_key(int(start), int(step), prefix, int(width), bool(as_string))
             seed, row = self._option(SEED_OPTION), self._row_index()
+            if link:
+                pairing = _link(link)
+                link_row = keys.link_row_index(seed, table, pairing, row, float(skew))
+                return keys.sequence_key_value(spec, keys.link_parent_index(seed, pairing, link_row))
             if self_reference:
                 # An earlier row only (a manager hired before): no cycles, and the first row has none.
                 earlier = keys.self_reference_index(seed, table, column, row)

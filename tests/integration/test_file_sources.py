@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from bqsynth.delimited import read_records, sniff_format
-from bqsynth.quality_report import quality_findings
 from google.cloud import bigquery, storage
 
 from bqsynth.audit import read_audit
 from bqsynth.clients import bigquery_client, default_project, storage_client
 from bqsynth.config import RunConfig, load_config
+from bqsynth.delimited import read_records, sniff_format
 from bqsynth.integrity import count_orphans, count_rows
 from bqsynth.models import DatasetPlan, FileFormat, RunSummary, TableResult, read_model
+from bqsynth.quality_report import quality_findings
 from bqsynth.steps import summarize_step
 from submit import run_local_pipeline
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
 from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from bqsynth import quality
 from bqsynth.models import ColumnQuality, RunSummary, TableFidelity, TablePrivacy, TableQuality
@@ -15,6 +17,7 @@ from bqsynth.quality_report import (
     column_plot,
     headline_metrics,
     metric_name,
+    print_quality,
     quality_findings,
     render_html,
     render_quality_markdown,
@@ -259,3 +262,16 @@ def test_numeric_and_datetime_plots_are_histograms_with_readable_ends() -> None:
     svg = column_plot(columns["signup"], dates, dates)
     assert svg is not None and ">2020-01-01<" in svg and "null: source 33.3%, synthetic 33.3%" in svg
     assert column_plot(columns["age"], pd.Series([None]), amounts) is None
+
+
+def test_terminal_quality_table_shows_scores_and_findings() -> None:
+    leaky = table_quality(
+        "Orders",
+        fidelity=TableFidelity(quality_score=0.912, column_shapes=0.95),
+        privacy=TablePrivacy(identifying_values_leaked=2, dcr_median=0.1, dcr_baseline_median=0.12),
+    )
+    out = io.StringIO()
+    print_quality(summary(leaky), Console(file=out, width=200))
+    text = out.getvalue()
+    assert "91.2%" in text and "95.0%" in text and "0.100 (0.120)" in text
+    assert "Orders" in text and "leak" in text.lower()
