@@ -17,7 +17,15 @@ from typing import Any
 
 from google.cloud import bigquery
 
-from bqsynth.models import ColumnPlan, FakerValue, FreeText, PatternString, RecordValue, TablePlan
+from bqsynth.models import (
+    ColumnPlan,
+    FakerValue,
+    FreeText,
+    PatternString,
+    RecordValue,
+    TablePlan,
+    TemporalFromQuantiles,
+)
 from bqsynth.rules import value_at
 from bqsynth.sql import quote_column, quote_table, string_literal
 
@@ -43,7 +51,11 @@ def identifying_paths(columns: list[ColumnPlan], prefix: str = "", repeated: boo
             paths += identifying_paths(column.generator.fields, f"{path}.", in_array)
             continue
         generator = getattr(column.generator, "element", column.generator)
-        if column.identifying and isinstance(generator, _EXCLUDABLE):
+        # A date is excludable too (a birth date must not be a real one); other temporal
+        # types are spelled differently by BigQuery's CAST and the generator, and are
+        # too fine-grained to coincide.
+        birth_date = isinstance(generator, TemporalFromQuantiles) and generator.type == "DATE"
+        if column.identifying and (isinstance(generator, _EXCLUDABLE) or birth_date):
             paths.append((path, in_array))
     return paths
 

@@ -97,7 +97,13 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                 }
             }
         case TemporalFromQuantiles():
-            return {"Bqsynth.temporal": {"type": generator.type, "quantiles": json_literal(generator.quantiles)}}
+            return {
+                "Bqsynth.temporal": {
+                    "type": generator.type,
+                    "quantiles": json_literal(generator.quantiles),
+                    "column": json_literal(column)[1:-1],
+                }
+            }
         case BooleanValue():
             return {"Bqsynth.boolean": {"p_true": generator.p_true}}
         case PatternString():

@@ -11,6 +11,7 @@ containing ``${{`` or ``<<`` as a Jinja template: source values are untrusted.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 from functools import lru_cache
@@ -194,8 +195,22 @@ class Bqsynth(SnowfakeryPlugin):
             value = sampling.from_quantiles(_json(quantiles), random)
             return sampling.round_number(value, bool(integer), None if int(decimals) < 0 else int(decimals))
 
-        def temporal(self, type: str, quantiles: str) -> str:  # noqa: A002 - the recipe's word
-            return sampling.temporal_from_quantiles(_temporal_quantiles(quantiles, type), type, random)
+        def temporal(self, type: str, quantiles: str, column: str = "") -> str:  # noqa: A002 - the recipe's word
+            """A date or time between the profiled quantiles; for an identifying DATE (a birth date),
+            never one of the source's own dates: redrawn, then moved on a day at a time."""
+            seconds = _temporal_quantiles(quantiles, type)
+            value = sampling.temporal_from_quantiles(seconds, type, random)
+            excluded = self._excluded(column) if column else frozenset()
+            for _ in range(MAX_REDRAWS):
+                if value_digest(value) not in excluded:
+                    return value
+                value = sampling.temporal_from_quantiles(seconds, type, random)
+            day = dt.date.fromisoformat(value)
+            for _ in range(len(excluded) + 1):  # the excluded dates cannot fill every day
+                if value_digest(day.isoformat()) not in excluded:
+                    return day.isoformat()
+                day += dt.timedelta(days=1)
+            raise ValueError(f"{column}: could not draw a date that is not in the source")
 
         def boolean(self, p_true: float) -> bool:
             return random.random() < float(p_true)

@@ -219,6 +219,35 @@ def test_source_values_of_identifying_columns_are_never_emitted(tmp_path: Path) 
     assert len(set(pans)) == 2000 and not set(pans) & source_pans
 
 
+def test_an_identifying_date_is_never_a_source_date(tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    from bqsynth.privacy import identifying_paths, value_digest
+
+    # Two thirds of the days of 1980-1982 are real birth dates: collisions would be common.
+    source = {(date(1980, 1, 1) + timedelta(days=d)).isoformat() for d in range(0, 1096) if d % 3}
+    column = ColumnPlan(
+        name="date_of_birth",
+        type="DATE",
+        identifying=True,
+        generator=TemporalFromQuantiles(type="DATE", quantiles=["1980-01-01", "1981-06-01", "1982-12-31"]),
+    )
+    table = TablePlan(
+        name="Person",
+        source_table="p.s.Person",
+        target_table="p.t.Person",
+        row_count=1500,
+        columns=[column],
+        schema=[ColumnSchema(name="date_of_birth", type="DATE")],
+    )
+    assert identifying_paths(table.columns) == [("date_of_birth", False)]
+    table.recipe = compile_recipe(table, seed=4)
+    exclusions = {"date_of_birth": [value_digest(v) for v in source]}
+    emitted = [r["date_of_birth"] for r in read_rows(generate_table(table, 4, tmp_path, exclusions=exclusions)[0])]
+    assert len(emitted) == 1500 and not set(emitted) & source
+    assert all("1980-01-01" <= d <= "1983-01-10" for d in emitted)
+
+
 def test_self_references_point_to_earlier_rows_only(tmp_path: Path) -> None:
     key = SequenceKey(start=100)
     schema = [ColumnSchema(name="employee_id", type="INT64"), ColumnSchema(name="manager_id", type="INT64")]
