@@ -22,7 +22,7 @@ PYTEST_ARGS ?= -q tests
 WITH_STACK_ENV := eval "$$($(STACK) env)" &&
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap demo test lint benchmark stack-start stack-stop stack-status stack-reset clean
+.PHONY: help bootstrap demo test lint benchmark benchmark-sdv stack-start stack-stop stack-status stack-reset clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -55,6 +55,10 @@ lint: bootstrap ## ruff check + ruff format --check
 
 benchmark: bootstrap stack-start ## run benchmarks/demo_benchmark.py against the emulators
 	$(WITH_STACK_ENV) $(PYTHON) benchmarks/demo_benchmark.py
+
+benchmark-sdv: bootstrap stack-start ## bqsynth vs SDV 2.0 (GaussianCopula, HMA) on demo + TPC-H; creates .bench/sdv-venv
+	bash benchmarks/setup_sdv_venv.sh
+	$(WITH_STACK_ENV) $(PYTHON) benchmarks/sdv_benchmark.py
 
 clean: ## remove caches and local outputs (keeps .venv and .stack)
 	rm -rf local_outputs .pytest_cache .ruff_cache build dist

@@ -71,6 +71,7 @@ def bqsynth_pipeline(
     llm_token_budget: int = 400000,
     quality_sample_rows: int = 10000,
     quality_table: str = "",
+    file_outputs: dict = {},  # noqa: B006
 ) -> Artifact:
     """Make synthetic copies of BigQuery tables and load them into a target dataset.
 
@@ -95,6 +96,8 @@ def bqsynth_pipeline(
         llm_token_budget: Tokens the model may use in one run; past it the remaining tables are planned offline.
         quality_sample_rows: Rows of each source and target compared for fidelity, privacy and validity.
         quality_table: Quality table project.dataset.table (a row per table per run); empty means next to the audit.
+        file_outputs: Changes to a file source's format for its synthetic files, by table name, e.g.
+            {"orders": {"delimiter": ",", "has_header": true, "trailer_lines": ["TRL|{count:07}"]}}.
     """
     batch = _configure(
         start_batch(
@@ -131,6 +134,7 @@ def bqsynth_pipeline(
             llm_location=llm_location,
             sample_policy=sample_policy,
             llm_token_budget=llm_token_budget,
+            file_outputs=file_outputs,
         ),
         WORKER,
         calls_google=True,  # Gemini, when llm is gemini

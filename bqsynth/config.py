@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_serializer, field_validator, model_validator
 
-from bqsynth.models import StrictModel
+from bqsynth.models import FileOutputFormat, StrictModel
 
 # The light module: file_source's helpers are imported lazily where they pull in more.
 GCS_SCHEME = "gs://"
@@ -87,6 +87,22 @@ class RunConfig(StrictModel):
         default=10_000, ge=100, le=1_000_000, description="Rows per source and target compared by the quality report"
     )
     quality_table: str = Field(default="", description="project.dataset.table of the quality rows (default: by audit)")
+    file_outputs: dict[str, FileOutputFormat] = Field(
+        default_factory=dict, description="Changes to file sources' formats for their synthetic files, by table name"
+    )
+
+    @field_serializer("file_outputs")
+    def _only_the_changes(self, outputs: dict[str, FileOutputFormat]) -> dict[str, dict[str, Any]]:
+        # Pipeline parameters travel as protobuf Structs, which hold no None.
+        return {name: change.model_dump(exclude_none=True) for name, change in outputs.items()}
+
+    @model_validator(mode="after")
+    def _file_outputs_name_file_sources(self) -> RunConfig:
+        files = {source_name(s) for s in self.source_tables if is_file_source(s)}
+        unknown = sorted(set(self.file_outputs) - files)
+        if unknown:
+            raise ValueError(f"file_outputs names {unknown}; the file sources of this run are {sorted(files)}")
+        return self
 
     @field_validator("source_tables")
     @classmethod

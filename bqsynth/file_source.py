@@ -27,11 +27,12 @@ from bqsynth.config import GCS_SCHEME, split_uri
 from bqsynth.delimited import FileFormatError, read_records, render_custom_lines, write_records
 from bqsynth.file_profile import build_file_profile
 from bqsynth.generate import iter_raw_rows
-from bqsynth.models import FileFormat, TablePlan, TableProfile
+from bqsynth.models import CustomLine, FileFormat, FileOutputFormat, LineField, TablePlan, TableProfile
 
 # Sources are parsed in memory; beyond this a BigQuery external table is the better tool.
 MAX_SOURCE_BYTES = 2 * 1024**3
 _WILDCARD = re.compile(r"[*?\[]")
+_PLACEHOLDER = re.compile(r"\{(count|date)(?::([^}]*))?\}")
 
 
 class FileSourceError(ValueError):
@@ -140,3 +141,48 @@ def custom_header_text(fmt: FileFormat, record_count: int, run_date: dt.date) ->
     if not header and not trailer:
         return None
     return "\n".join(header + (["..."] if trailer else []) + trailer)
+
+
+def custom_line_from_template(template: str, run_date: dt.date | None = None) -> CustomLine:
+    """A custom line from a user's template: ``{count}``/``{count:07}`` and ``{date:%Y%m%d}``.
+
+    The placeholders become fields that the writer rewrites per file, exactly like the
+    record counts and dates recognised in a source's own header and trailer lines.
+    """
+    text, fields, position = "", [], 0
+    sample_day = run_date or dt.date(2000, 1, 1)
+    for match in _PLACEHOLDER.finditer(template):
+        text += template[position : match.start()]
+        kind, spec = match.group(1), match.group(2) or ""
+        if kind == "count":
+            if spec and not spec.isdigit():
+                raise ValueError(f"custom line {template!r}: {{count:{spec}}} must be a width such as {{count:07}}")
+            width = int(spec) if spec else 0
+            placeholder, field = "0" * max(width, 1), LineField(kind="record_count", start=0, end=0, width=width)
+        else:
+            pattern = spec or "%Y-%m-%d"
+            placeholder, field = sample_day.strftime(pattern), LineField(kind="date", start=0, end=0, format=pattern)
+        fields.append(field.model_copy(update={"start": len(text), "end": len(text) + len(placeholder)}))
+        text += placeholder
+        position = match.end()
+    return CustomLine(text=text + template[position:], fields=fields)
+
+
+def changed_format(source: FileFormat, change: FileOutputFormat) -> FileFormat:
+    """The source's format with a user's changes: delimiter, header row, encoding, custom lines, ..."""
+    update = change.model_dump(exclude_none=True, exclude={"header_lines", "trailer_lines"})
+    if change.header_lines is not None:
+        update["header_lines"] = [custom_line_from_template(t) for t in change.header_lines]
+    if change.trailer_lines is not None:
+        update["trailer_lines"] = [custom_line_from_template(t) for t in change.trailer_lines]
+    fmt = source.model_copy(update=update)
+    if fmt.has_header:  # a header added to a headerless source names the columns
+        fmt = fmt.model_copy(
+            update={"columns": [c.model_copy(update={"header": c.header or c.name}) for c in fmt.columns]}
+        )
+    if fmt.delimiter == fmt.quotechar or (fmt.delimiter == "," and any(c.decimal_comma for c in fmt.columns)):
+        raise ValueError(
+            f"delimiter {fmt.delimiter!r} cannot be used here: it is the quote character, or the file "
+            "writes decimals with a comma; choose another delimiter"
+        )
+    return fmt

@@ -166,6 +166,22 @@ class FileFormat(StrictModel):
     ragged_rows: int = Field(default=0, ge=0, description="Rows with a wrong field count, tolerated and skipped")
 
 
+class FileOutputFormat(StrictModel):
+    """What a user changes about a file source's format for its synthetic files; unset = as the source.
+
+    Custom lines take ``{count}`` (the data rows; ``{count:07}`` zero-pads to 7 digits) and
+    ``{date:%Y%m%d}`` (the run date, any strftime pattern), e.g. ``TRL|{count:07}``.
+    """
+
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
+    has_header: bool | None = None
+    encoding: Literal["utf-8", "utf-8-sig", "latin-1"] | None = None
+    quoting: Literal["minimal", "all", "nonnumeric", "none"] | None = None
+    line_terminator: Literal["\n", "\r\n"] | None = None
+    header_lines: list[str] | None = Field(default=None, description="Custom lines before the data ([] = none)")
+    trailer_lines: list[str] | None = Field(default=None, description="Custom lines after the data ([] = none)")
+
+
 class TableProfile(StrictModel):
     """Everything the planner may know about one source table."""
 
@@ -396,8 +412,9 @@ class TablePlan(StrictModel):
     primary_key: list[str] = Field(default_factory=list)
     recipe: str = Field(default="", description="Snowfakery recipe compiled from this plan")
     rules: list[InterColumnRule] = Field(default_factory=list, description="Enforced after generation")
-    file_format: FileFormat | None = Field(
-        default=None, description="File sources: the synthetic files are written in this format too"
+    file_format: FileFormat | None = Field(default=None, description="File sources: the source files' format")
+    output_format: FileFormat | None = Field(
+        default=None, description="File sources: the synthetic files' format (the source's, unless changed)"
     )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

@@ -450,6 +450,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetP
             schema=profile.columns,
             primary_key=list(profile.primary_key) or ([ctx.key_column] if ctx.key_column else []),
             file_format=profile.file_format,
+            output_format=profile.file_format,
         )
         table.recipe = compile_recipe(table, options.seed)
         tables.append(table)

@@ -22,6 +22,7 @@ from bqsynth.clients import bigquery_client, storage_client
 from bqsynth.config import default_project_of, is_file_source, new_batch_id, source_name
 from bqsynth.file_source import (
     FileWriteError,
+    changed_format,
     custom_header_text,
     profile_file_source,
     read_source_records,
@@ -33,6 +34,7 @@ from bqsynth.models import (
     BatchInfo,
     DatasetPlan,
     FileFormat,
+    FileOutputFormat,
     RunSummary,
     TablePlan,
     TableProfile,
@@ -165,6 +167,7 @@ def plan_step(
     llm_location: str = "us-central1",
     sample_policy: str = "masked",
     llm_token_budget: int = 400_000,
+    file_outputs: dict[str, Any] | None = None,
 ) -> list[str]:
     """Plan all tables (offline, then advised by the chosen model); returns the tables to generate."""
     batch = read_model(BatchInfo, batch_path)
@@ -206,6 +209,15 @@ def plan_step(
                 error_message=f"model advice not used, planned offline: {reason}",
             ),
         )
+    try:
+        plan = with_output_formats(plan, file_outputs or {})
+    except PlanError as error:  # a configuration mistake: the run stops before writing anything
+        for stage in ("plan", "run"):
+            _audit(
+                audit_table,
+                audit.AuditRecord(batch_id=batch_id, stage=stage, status="Failed", error_message=str(error)),
+            )
+        raise
     write_model(plan, plan_path)
     recipes = Path(plan_path).with_name("recipes")
     recipes.mkdir(parents=True, exist_ok=True)
@@ -245,6 +257,28 @@ def plan_step(
         ),
     )
     return [t.name for t in plan.tables]
+
+
+def with_output_formats(plan: DatasetPlan, file_outputs: dict[str, Any]) -> DatasetPlan:
+    """The plan with the user's changes to the synthetic files' formats (``file_outputs``)."""
+    tables = {t.name: t for t in plan.tables}
+    updated = []
+    for table in plan.tables:
+        change = file_outputs.get(table.name)
+        if change is None:
+            updated.append(table)
+            continue
+        if table.file_format is None:
+            raise PlanError(f"file_outputs names {table.name}, which is a BigQuery table, not a file source")
+        try:
+            fmt = changed_format(table.file_format, FileOutputFormat.model_validate(change))
+        except ValueError as error:
+            raise PlanError(f"file_outputs for {table.name}: {error}") from error
+        updated.append(table.model_copy(update={"output_format": fmt}))
+    unknown = sorted(set(file_outputs) - set(tables) - {f.table for f in plan.failures})
+    if unknown:
+        raise PlanError(f"file_outputs names {unknown}, which are not sources of this run; sources: {sorted(tables)}")
+    return plan.model_copy(update={"tables": updated})
 
 
 def advised_plan(
@@ -345,8 +379,8 @@ def _write_source_format(
     A failure here fails the table before anything is loaded, so the target never holds
     data whose files could not be written.
     """
-    assert table.file_format is not None
-    fmt = table.file_format
+    fmt = table.output_format or table.file_format
+    assert fmt is not None
     started = time.perf_counter()
     base = _table_audit(batch_id, "write_files", table, gcs_bucket_name=bucket, column_header_flag=fmt.has_header)
     base = base.evolve(**{"delimiter": fmt.delimiter})

@@ -20,6 +20,7 @@ def plan_dataset(
     llm_location: str,
     sample_policy: str,
     llm_token_budget: int,
+    file_outputs: dict,
     plan: Output[Artifact],
 ) -> list:
     """Plan all tables jointly (relationships, keys, generators, advised by Gemini when llm is gemini).
@@ -45,4 +46,5 @@ def plan_dataset(
         llm_location=llm_location,
         sample_policy=sample_policy,
         llm_token_budget=llm_token_budget,
+        file_outputs=file_outputs,
     )

@@ -13,6 +13,7 @@ key, a duplicated primary key) and checks that the quality report catches each.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import uuid
 from collections.abc import Iterator
@@ -26,8 +27,9 @@ from bqsynth.audit import read_audit
 from bqsynth.clients import bigquery_client, default_project, storage_client
 from bqsynth.config import RunConfig, load_config
 from bqsynth.delimited import read_records, sniff_format
+from bqsynth.file_source import changed_format
 from bqsynth.integrity import count_orphans, count_rows
-from bqsynth.models import DatasetPlan, FileFormat, RunSummary, TableResult, read_model
+from bqsynth.models import DatasetPlan, FileFormat, FileOutputFormat, RunSummary, TableResult, read_model
 from bqsynth.quality_report import quality_findings
 from bqsynth.steps import summarize_step
 from submit import run_local_pipeline
@@ -36,6 +38,7 @@ STORES = 12
 SALES_PARTS = (70, 50)
 CONTACTS = 30
 COUNTS = {"sales": 150, "contacts": 40}
+CONTACTS_OUTPUT = {"delimiter": ",", "has_header": True, "trailer_lines": ["EOF|{count:05}|{date:%Y%m%d}"]}
 
 
 def sales_csv(rng: random.Random, first_id: int, rows: int) -> bytes:
@@ -113,6 +116,8 @@ def run(clients: tuple[bigquery.Client, storage.Client], tmp_path_factory: pytes
                 "seed": 9,
                 "staging_bucket": bucket,
                 "write_disposition": "WRITE_APPEND",
+                # The contacts feed goes out comma-delimited, with a header row and its own trailer.
+                "file_outputs": {"contacts": CONTACTS_OUTPUT},
             },
         )
         root = tmp_path_factory.mktemp("kfp-files")
@@ -174,20 +179,22 @@ def test_synthetic_files_have_the_source_format(
 ) -> None:
     result = _results(run)[table]
     assert [uri.rsplit("/", 1)[1] for uri in result.output_files] == output_names
-    expected = _source_format(run, source_file)
+    source = _source_format(run, source_file)
+    expected = source if table != "contacts" else changed_format(source, FileOutputFormat(**CONTACTS_OUTPUT))
     data = _download(result.output_files[0])
     detected = sniff_format(data, output_names[0])
     for field in ("encoding", "delimiter", "quoting", "line_terminator", "has_header", "final_newline"):
         assert getattr(detected, field) == getattr(expected, field), field
-    assert [(c.name, c.type, c.temporal_format, c.decimal_comma) for c in detected.columns] == [
-        (c.name, c.type, c.temporal_format, c.decimal_comma) for c in expected.columns
+    assert [(c.type, c.temporal_format, c.decimal_comma) for c in detected.columns] == [
+        (c.type, c.temporal_format, c.decimal_comma) for c in expected.columns
     ]
-    records = read_records(data, expected, output_names[0])  # the source's own settings read it
+    records = read_records(data, expected, output_names[0])  # the expected settings read it
     assert len(records) == COUNTS[table]
-    if table == "contacts":
-        text = data.decode()
-        assert text.splitlines()[0].startswith("HDR|") and text.splitlines()[0].endswith("|ACME")
-        assert text.splitlines()[-1] == f"TRL|{COUNTS['contacts']:07d}"
+    if table == "contacts":  # source: no header, '|', HDR/TRL lines; asked: ',', a header row, an EOF line
+        lines = data.decode().splitlines()
+        assert lines[0].startswith("HDR|") and lines[0].endswith("|ACME")
+        assert lines[1] == ",".join(c.name for c in source.columns)
+        assert lines[-1] == f"EOF|{COUNTS['contacts']:05d}|{dt.datetime.now(dt.UTC):%Y%m%d}"
 
 
 def test_no_source_email_reaches_the_synthetic_files(run: Run) -> None:
@@ -196,7 +203,8 @@ def test_no_source_email_reaches_the_synthetic_files(run: Run) -> None:
         fmt = _source_format(run, names[0])
         email = next(c.name for c in fmt.columns if "email" in c.name or c.name == "email")
         source_emails = {r[email] for n in names for r in read_records(run.sources[n], fmt, n)}
-        output = read_records(_download(results[table].output_files[0]), fmt, table)
+        written = fmt if table != "contacts" else changed_format(fmt, FileOutputFormat(**CONTACTS_OUTPUT))
+        output = read_records(_download(results[table].output_files[0]), written, table)
         assert source_emails and not ({r[email] for r in output} & source_emails)
 
 
@@ -205,9 +213,9 @@ def test_the_audit_trail_records_the_written_files(run: Run) -> None:
     written = {r.table_name: r for r in rows if r.stage == "write_files" and r.status == "Completed"}
     assert set(written) == {"sales", "contacts"}
     assert written["sales"].delimiter == ";" and written["sales"].column_header_flag is True
-    assert written["contacts"].delimiter == "|" and written["contacts"].column_header_flag is False
+    assert written["contacts"].delimiter == "," and written["contacts"].column_header_flag is True  # as asked
     assert written["contacts"].num_records_generated == COUNTS["contacts"]
-    assert f"TRL|{COUNTS['contacts']:07d}" in (written["contacts"].custom_header or "")
+    assert f"EOF|{COUNTS['contacts']:05d}|" in (written["contacts"].custom_header or "")
     refused = [r for r in rows if r.table_name == "empty" and r.status == "Failed"]
     assert refused and "empty.csv" in (refused[0].error_message or "")
 

@@ -121,3 +121,41 @@ def test_a_leaked_identifying_value_or_a_null_in_a_required_column_fails_the_run
     assert not base.model_copy(update={"type_violations": 1}).ok
     # Exact row copies are reported, not fatal: a table of two yes/no columns must repeat its source rows.
     assert base.model_copy(update={"privacy": TablePrivacy(exact_row_copies=3)}).ok
+
+
+def test_output_format_changes_convert_delimiter_header_and_custom_lines() -> None:
+    import datetime as dt
+
+    from bqsynth.delimited import read_records, sniff_format, write_records
+    from bqsynth.file_source import changed_format, custom_line_from_template
+    from bqsynth.models import FileOutputFormat
+
+    line = custom_line_from_template("TRL|{count:07}|{date:%Y%m%d}|end")
+    assert [(f.kind, f.width, f.format) for f in line.fields] == [("record_count", 7, ""), ("date", 0, "%Y%m%d")]
+    source = b"HDR|20240131|ACME\nann@x.example|12,50|2024-01-02\nbob@y.example|3,10|2024-02-03\nTRL|0000002\n"
+    fmt = sniff_format(source, "in.psv")
+    assert (fmt.delimiter, fmt.has_header, len(fmt.trailer_lines)) == ("|", False, 1)
+    rows = read_records(source, fmt, "in.psv")
+
+    # delimiter conversion, a header row added, the trailer replaced, the header line removed
+    change = FileOutputFormat(delimiter=";", has_header=True, header_lines=[], trailer_lines=["TRL|{count:07}"])
+    out = changed_format(fmt, change)
+    data = write_records(rows * 3, out, run_date=dt.date(2025, 5, 6))
+    lines = data.decode().splitlines()
+    assert lines[0] == ";".join(c.name for c in fmt.columns)
+    assert lines[-1] == "TRL|0000006" and len(lines) == 8
+    assert read_records(data, out, "out.csv") == rows * 3  # the same values, read back with the new settings
+
+    with pytest.raises(ValueError, match="decimals with a comma"):
+        changed_format(fmt, FileOutputFormat(delimiter=","))
+    with pytest.raises(ValueError, match="must be a width"):
+        custom_line_from_template("TRL|{count:abc}")
+
+
+def test_file_outputs_must_name_file_sources() -> None:
+    sources = ["gs://b/in/contacts.psv", "p.d.stores"]
+    config = load_config(None, {"source_tables": sources, "file_outputs": {"contacts": {"delimiter": ","}}})
+    assert config.file_outputs["contacts"].delimiter == ","
+    assert config.model_dump()["file_outputs"] == {"contacts": {"delimiter": ","}}  # KFP parameters hold no None
+    with pytest.raises(ConfigError, match=r"file_outputs names \['stores'\]"):
+        load_config(None, {"source_tables": sources, "file_outputs": {"stores": {"delimiter": ","}}})
