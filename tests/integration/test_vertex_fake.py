@@ -245,6 +245,9 @@ def test_submit_sends_the_pipeline_with_parameters_labels_and_service_account(
         "llm_location": "us-central1",
         "sample_policy": "masked",
         "llm_token_budget": 400000,
+        "quality_sample_rows": 10000,
+        "quality_table": "",
+        "file_outputs": {},
     }
     assert job["runtimeConfig"]["gcsOutputDirectory"] == pipeline_root
     assert job["serviceAccount"] == SA
