@@ -276,6 +276,9 @@ class Categorical(StrictModel):
     kind: Literal["categorical"] = "categorical"
     values: list[Scalar]
     weights: list[float]
+    copula: list[float] | None = Field(
+        default=None, description="This column's row of the table's copula factor (see bqsynth.copula)"
+    )
 
 
 class NumberFromQuantiles(StrictModel):
@@ -285,6 +288,9 @@ class NumberFromQuantiles(StrictModel):
     quantiles: list[float]
     integer: bool = False
     decimals: int | None = None
+    copula: list[float] | None = Field(
+        default=None, description="This column's row of the table's copula factor (see bqsynth.copula)"
+    )
 
 
 class TemporalFromQuantiles(StrictModel):
@@ -293,6 +299,9 @@ class TemporalFromQuantiles(StrictModel):
     kind: Literal["temporal"] = "temporal"
     type: Literal["DATE", "DATETIME", "TIMESTAMP", "TIME"]
     quantiles: list[str]
+    copula: list[float] | None = Field(
+        default=None, description="This column's row of the table's copula factor (see bqsynth.copula)"
+    )
 
 
 class BooleanValue(StrictModel):

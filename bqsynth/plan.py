@@ -12,6 +12,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import Field
 
+from bqsynth.copula import table_copula
 from bqsynth.keys import estimate_skew
 from bqsynth.models import (
     ArrayValue,
@@ -394,6 +395,17 @@ def plan_column(
     )
 
 
+def with_copula(columns: list[ColumnPlan], sample: list[dict]) -> list[ColumnPlan]:
+    """The columns, correlated ones carrying their row of the table's copula (see bqsynth.copula)."""
+    rows = table_copula(columns, sample)
+    return [
+        c.model_copy(update={"generator": c.generator.model_copy(update={"copula": rows[c.name]})})
+        if c.name in rows
+        else c
+        for c in columns
+    ]
+
+
 def _target_table(profile: TableProfile, options: PlanOptions) -> str:
     return f"{options.target_project}.{options.target_dataset}.{profile.name}"
 
@@ -441,6 +453,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetP
         except PlanError as error:
             failures.append(PlanFailure(table=profile.name, source_table=profile.table_id, error=str(error)))
             continue
+        columns = with_copula(columns, profile.sample)
         table = TablePlan(
             name=profile.name,
             source_table=profile.table_id,

@@ -58,6 +58,10 @@ def _key_args(spec: SequenceKey) -> dict[str, Any]:
     }
 
 
+def _copula_args(copula: list[float] | None, table: str) -> dict[str, Any]:
+    return {"copula": json_literal(copula), "table": json_literal(table)[1:-1]} if copula else {}
+
+
 def generator_definition(generator: Generator, table: str, column: str) -> Any:
     """The Snowfakery field definition of one generator (RECORD is flattened by the caller)."""
     match generator:
@@ -86,7 +90,11 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
             }
         case Categorical():
             return {
-                "Bqsynth.choice": {"values": json_literal(generator.values), "weights": json_literal(generator.weights)}
+                "Bqsynth.choice": {
+                    "values": json_literal(generator.values),
+                    "weights": json_literal(generator.weights),
+                    **_copula_args(generator.copula, table),
+                }
             }
         case NumberFromQuantiles():
             return {
@@ -94,6 +102,7 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     "quantiles": json_literal(generator.quantiles),
                     "integer": generator.integer,
                     "decimals": -1 if generator.decimals is None else generator.decimals,
+                    **_copula_args(generator.copula, table),
                 }
             }
         case TemporalFromQuantiles():
@@ -102,6 +111,7 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     "type": generator.type,
                     "quantiles": json_literal(generator.quantiles),
                     "column": json_literal(column)[1:-1],
+                    **_copula_args(generator.copula, table),
                 }
             }
         case BooleanValue():

@@ -22,6 +22,7 @@ from faker import Faker
 from snowfakery.plugins import SnowfakeryPlugin, lazy
 
 from bqsynth import keys, sampling
+from bqsynth.copula import FixedUniform, latent_uniform
 from bqsynth.models import LinkPairing, SequenceKey
 from bqsynth.privacy import value_digest
 from bqsynth.semantics import PROVIDER_ALLOWLIST
@@ -187,19 +188,30 @@ class Bqsynth(SnowfakeryPlugin):
             raise ValueError(f"{column}: could not draw a value that is not in the source")
 
         # --- distributions -------------------------------------------------------------------
-        def choice(self, values: str, weights: str) -> Any:
-            options, cumulative = _choices(values, weights)
-            return sampling.weighted_choice(options, cumulative, random)
+        def _uniform(self, copula: str, table: str) -> sampling.RandomSource:
+            """The row's correlated uniform for a copula column, else the seeded random module."""
+            if not copula:
+                return random
+            u = latent_uniform(self._option(SEED_OPTION), table, self._row_index(), _json(copula))
+            return FixedUniform(u)
 
-        def number(self, quantiles: str, integer: bool = False, decimals: int = -1) -> int | float:
-            value = sampling.from_quantiles(_json(quantiles), random)
+        def choice(self, values: str, weights: str, copula: str = "", table: str = "") -> Any:
+            options, cumulative = _choices(values, weights)
+            return sampling.weighted_choice(options, cumulative, self._uniform(copula, table))
+
+        def number(
+            self, quantiles: str, integer: bool = False, decimals: int = -1, copula: str = "", table: str = ""
+        ) -> int | float:
+            value = sampling.from_quantiles(_json(quantiles), self._uniform(copula, table))
             return sampling.round_number(value, bool(integer), None if int(decimals) < 0 else int(decimals))
 
-        def temporal(self, type: str, quantiles: str, column: str = "") -> str:  # noqa: A002 - the recipe's word
+        def temporal(  # noqa: A002 - "type" is the recipe's word
+            self, type: str, quantiles: str, column: str = "", copula: str = "", table: str = ""
+        ) -> str:
             """A date or time between the profiled quantiles; for an identifying DATE (a birth date),
             never one of the source's own dates: redrawn, then moved on a day at a time."""
             seconds = _temporal_quantiles(quantiles, type)
-            value = sampling.temporal_from_quantiles(seconds, type, random)
+            value = sampling.temporal_from_quantiles(seconds, type, self._uniform(copula, table))
             excluded = self._excluded(column) if column else frozenset()
             for _ in range(MAX_REDRAWS):
                 if value_digest(value) not in excluded:

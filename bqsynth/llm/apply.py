@@ -183,6 +183,11 @@ def apply_generators(table: TablePlan, generators: dict[str, tuple[Generator, st
     leaves = leaf_plans(columns)
     for path, (generator, reason) in generators.items():
         column = leaves[path]
+        # The model never sees the copula (a fitted matrix row); a generator of the same kind
+        # keeps the column's row, so its correlation with the other columns survives.
+        copula = getattr(column.generator, "copula", None)
+        if copula and generator.kind == column.generator.kind and getattr(generator, "copula", 0) is None:
+            generator = generator.model_copy(update={"copula": copula})
         if generator == column.generator:
             continue
         columns = replace_leaf(columns, path, column.model_copy(update={"generator": generator, "reason": reason}))

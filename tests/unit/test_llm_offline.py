@@ -91,7 +91,9 @@ def test_the_vocabulary_rebuilds_every_offline_generator(dataset: tuple) -> None
             rebuilt, problems = generator_for_choice(
                 choice, column, by_name[table.name].stats.get(path), table.row_count, column.identifying, 5
             )
-            assert problems == [] and rebuilt == column.generator, f"{table.name}.{path}: {problems}"
+            # The copula row is fitted on the sample, never chosen: apply_generators carries it over.
+            fitted = {"copula": None} if getattr(column.generator, "copula", None) else {}
+            assert problems == [] and rebuilt == column.generator.model_copy(update=fitted), f"{table.name}.{path}"
             covered.add(choice.kind)
     assert covered >= {"faker", "categorical", "number", "temporal", "boolean", "pattern", "text"}
 
