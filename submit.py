@@ -26,6 +26,7 @@ import contextlib
 import copy
 import io
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -222,7 +223,10 @@ def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> i
     )
     reports = sorted(Path(pipeline_root).glob("*/summarize-run/quality_report"), key=lambda p: p.stat().st_mtime)
     if reports:
-        print(f"quality report with plots: {reports[-1].resolve()}")
+        # The KFP artifact has no extension; browsers show a .html copy as a page, not as text.
+        page = Path(pipeline_root) / f"bqsynth-quality-{summary.batch_id}.html"
+        shutil.copyfile(reports[-1], page)
+        print(f"quality report with plots: {page.resolve()}")
     return 0 if summary.ok else 1
 
 
