@@ -110,16 +110,16 @@ def fit_copula(scores: Mapping[str, Sequence[float | None]]) -> dict[str, list[f
     return {names[i]: [round(float(x), 6) for x in lower[row, : row + 1]] for row, i in enumerate(keep)}
 
 
-@lru_cache(maxsize=4096)
-def _latent(seed: int, table: str, row: int) -> tuple[float, ...]:
-    # Every column of a row asks for the same normals: computed once per row.
-    return tuple(_inverse_normal(stable_uniform(seed, table, "copula", row, k)) for k in range(MAX_COPULA_COLUMNS))
+@lru_cache(maxsize=65536)
+def _latent_normal(seed: int, table: str, row: int, k: int) -> float:
+    # Every column of a row asks for the same normals: each is computed once per row, and
+    # only as many as the longest factor row of the table uses.
+    return _inverse_normal(stable_uniform(seed, table, "copula", row, k))
 
 
 def latent_uniform(seed: int, table: str, row: int, lower_row: Sequence[float]) -> float:
     """The uniform a copula column uses in row ``row``: ``Phi(L[j] . e)``."""
-    normals = _latent(seed, table, row)
-    return _NORMAL.cdf(math.fsum(weight * normals[k] for k, weight in enumerate(lower_row)))
+    return _NORMAL.cdf(math.fsum(weight * _latent_normal(seed, table, row, k) for k, weight in enumerate(lower_row)))
 
 
 def column_scores(generator: Any, values: Sequence[Any]) -> list[float | None] | None:

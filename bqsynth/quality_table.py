@@ -22,7 +22,7 @@ from typing import Any
 from google.api_core import exceptions
 from google.cloud import bigquery
 
-from bqsynth.log_tables import LogTable, ensure_log_table, iso_utc, log_schema, new_log_table, stream_rows
+from bqsynth.log_tables import LogTable, ensure_log_table, iso_utc, log_schema, stream_rows
 from bqsynth.models import TableQuality
 from bqsynth.sql import quote_table
 
@@ -127,11 +127,6 @@ def quality_insert_id(batch_id: str, table: str) -> str:
     dropped by BigQuery's best-effort de-duplication (about a minute). A later rewrite does
     land; readers take the newest row per table (``read_quality_rows`` does)."""
     return hashlib.sha256(json.dumps([batch_id, table]).encode()).hexdigest()[:32]
-
-
-def new_quality_table(reference: bigquery.TableReference) -> bigquery.Table:
-    """The quality table to create, partitioned and clustered as every log table is."""
-    return new_log_table(reference, QUALITY_COLUMNS)
 
 
 def ensure_quality_table(client: bigquery.Client, table_id: str, location: str | None = None) -> bigquery.Table:
