@@ -43,7 +43,7 @@ stack-reset: ## stop the emulators and wipe their data
 	$(STACK) reset
 
 demo: bootstrap stack-start ## load the demo source tables, then run the pipeline locally
-	$(WITH_STACK_ENV) $(PYTHON) -m bqsynth.demo_data
+	$(WITH_STACK_ENV) $(PYTHON) -m demo
 	$(WITH_STACK_ENV) $(PYTHON) submit.py --local --config $(DEMO_CONFIG)
 
 test: bootstrap stack-start ## run the test suite against the emulators (leaves them running)

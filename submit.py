@@ -34,8 +34,8 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
-from bqsynth import vertex
 from bqsynth.config import ConfigError, RunConfig, load_config
+from bqsynth.deploy import vertex
 from bqsynth.models import RunSummary, read_model
 from components import COMPONENT_IMAGE_ENV, DEFAULT_COMPONENT_IMAGE
 
@@ -199,8 +199,8 @@ def run_local_pipeline(config: RunConfig, pipeline_root: str) -> RunSummary:
 
 def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> int:
     """Run locally, print the summary; 0 when every table loaded with intact keys."""
-    from bqsynth.quality_report import print_quality
-    from bqsynth.report import print_summary
+    from bqsynth.evaluation.quality_report import print_quality
+    from bqsynth.evaluation.run_summary import print_summary
 
     started = time.perf_counter()
     log_path = Path(pipeline_root) / f"bqsynth-{time.strftime('%Y%m%d-%H%M%S')}.log"

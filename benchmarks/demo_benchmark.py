@@ -19,12 +19,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bqsynth import demo_data
-from bqsynth.clients import bigquery_client
 from bqsynth.config import load_config
-from bqsynth.generate import generate_table
+from bqsynth.gcp.clients import bigquery_client
+from bqsynth.generation.recipe import compile_recipe
+from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import DatasetPlan, read_model
-from bqsynth.recipe import compile_recipe
+from demo import warehouse
 from submit import run_local_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def main() -> None:
     config = load_config(ROOT / "configs" / "demo.yaml", {})
     source_dataset = config.source_tables[0].split(".")[1]
     client = bigquery_client(config.target_project)
-    demo_data.load_demo_dataset(client, config.target_project, source_dataset)
+    warehouse.load_demo_dataset(client, config.target_project, source_dataset)
 
     with tempfile.TemporaryDirectory(prefix="bqsynth-bench-") as tmp:
         started = time.perf_counter()

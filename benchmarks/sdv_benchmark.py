@@ -36,9 +36,9 @@ from measure import Measurement, run_measured
 from rich.console import Console
 from rich.table import Table
 
-from bqsynth import demo_data
-from bqsynth.clients import bigquery_client
+from bqsynth.gcp.clients import bigquery_client
 from bqsynth.models import DatasetPlan, leaf_plans, read_model
+from demo import warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
@@ -69,8 +69,8 @@ class Source:
 def load_demo(client: bigquery.Client, project: str, seed: int) -> Source:
     """The demo warehouse in its own dataset; its ground truth lists undeclared keys too."""
     dataset = "bench_demo_src"
-    tables = demo_data.build_demo_tables(seed=seed)
-    demo_data.load_tables(client, project, dataset, tables)
+    tables = warehouse.build_demo_tables(seed=seed)
+    warehouse.load_tables(client, project, dataset, tables)
     relationships = [
         {
             "child": t.name,
@@ -88,7 +88,7 @@ def load_demo(client: bigquery.Client, project: str, seed: int) -> Source:
         primary_keys={t.name: [t.primary_key] if t.primary_key else [] for t in tables},
         primary_key_declared={t.name: t.primary_key_declared for t in tables},
         relationships=relationships,
-        note=f"bqsynth.demo_data seed {seed}",
+        note=f"demo.warehouse seed {seed}",
     )
 
 

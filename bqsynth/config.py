@@ -23,7 +23,7 @@ def is_file_source(source: str) -> bool:
 def source_name(source: str) -> str:
     """Short table name of a source: a table id's last part, or derived from a file's name."""
     if is_file_source(source):
-        from bqsynth.file_profile import table_name_for_uri
+        from bqsynth.sources.file_profile import table_name_for_uri
 
         return table_name_for_uri(source)
     return source.split(".")[-1]
@@ -42,7 +42,7 @@ def default_project_of(sources: list[str]) -> str:
     for source in sources:
         if not is_file_source(source):
             return source.split(".")[0]
-    from bqsynth.clients import default_project
+    from bqsynth.gcp.clients import default_project
 
     return default_project()
 

@@ -81,7 +81,7 @@ def local_stack() -> Iterator[LocalStack]:
       for the next session; ``scripts/local_stack.sh stop`` stops it.
 
     Sets ``BIGQUERY_EMULATOR_HOST``, ``STORAGE_EMULATOR_HOST`` and ``GOOGLE_CLOUD_PROJECT``,
-    which the official clients (and ``bqsynth.clients``) read. Opt-in: request it from
+    which the official clients (and ``bqsynth.gcp.clients``) read. Opt-in: request it from
     the tests or fixtures that need BigQuery or GCS; unit tests do not.
     """
     bq_host = os.environ.get("BIGQUERY_EMULATOR_HOST")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bqsynth import demo_data
 from bqsynth.models import ColumnSchema, ColumnStats, ForeignKey, TableProfile, ValueCount, normalise_type
 from bqsynth.semantics import leaf_columns, sample_values
+from demo import warehouse
 
 
 def _get(row: dict[str, Any], path: str) -> Any:
@@ -50,7 +50,7 @@ def schema_of(column: Any) -> ColumnSchema:
 
 def demo_profiles(seed: int = 42, scale: float = 1.0, dataset: str = "proj.ds") -> list[TableProfile]:
     profiles = []
-    for spec in demo_data.build_demo_tables(seed=seed, scale=scale):
+    for spec in warehouse.build_demo_tables(seed=seed, scale=scale):
         schema = [schema_of(c) for c in spec.columns]
         profiles.append(
             TableProfile(

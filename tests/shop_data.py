@@ -25,7 +25,7 @@ from typing import Any
 
 from google.cloud import bigquery
 
-from bqsynth.demo_data import Column
+from demo.warehouse import Column
 
 Row = dict[str, Any]
 

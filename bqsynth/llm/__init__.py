@@ -1,6 +1,6 @@
 """Plan advice: Gemini makes the offline plan smarter, and can never make it unsafe.
 
-The plan step calls, after ``plan.plan_dataset``::
+The plan step calls, after ``planning.planner.plan_dataset``::
 
     settings = LlmSettings(llm="gemini", project=..., sample_policy="masked", ...)
     advised = advise_plan(profiles, offline_plan, make_advisor(settings), settings.advice_options())
@@ -8,9 +8,9 @@ The plan step calls, after ``plan.plan_dataset``::
     advised.report    # the AdviceReport to write and summarise (fallbacks, tokens, prompt sizes)
 
 Modules, one concern each: ``base`` (the ``PlanAdvisor`` interface, requests, replies),
-``schemas`` (response schemas), ``prompts`` (masked, bounded prompts), ``offline`` and
-``gemini`` (the two providers), ``validate``, ``rules`` and ``apply`` (checking and using
-answers), ``advise`` (the loop with repairs, fallbacks and the token budget), ``report``.
+``answers`` (response schemas), ``prompts`` (masked, bounded prompts), ``offline`` and
+``gemini`` (the two providers), ``validate``, ``rule_checks`` and ``apply`` (checking and using
+answers), ``advise`` (the loop with repairs, fallbacks and the token budget), ``advice_report``.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from bqsynth.llm.advice_report import AdviceReport, TableAdvice
 from bqsynth.llm.advise import AdviceOptions, AdvisedPlan, advise_plan
+from bqsynth.llm.answers import ColumnRule
 from bqsynth.llm.base import PlanAdvisor, Prompt, Reply
 from bqsynth.llm.gemini import DEFAULT_MODEL, GeminiAdvisor, GeminiConfig
 from bqsynth.llm.offline import OfflineAdvisor
 from bqsynth.llm.prompts import SAMPLE_POLICIES, PromptLimits, SamplePolicy
-from bqsynth.llm.report import AdviceReport, TableAdvice
-from bqsynth.llm.schemas import ColumnRule
 from bqsynth.models import StrictModel
 
 LlmChoice = Literal["offline", "gemini"]

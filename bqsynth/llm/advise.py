@@ -24,6 +24,18 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import Field
 
+from bqsynth.generation.recipe import compile_recipe
+from bqsynth.generation.recipe_safety import check_recipe
+from bqsynth.llm.advice_report import (
+    AdviceReport,
+    CallRecord,
+    ColumnChange,
+    DecisionRecord,
+    RuleRecord,
+    Source,
+    TableAdvice,
+)
+from bqsynth.llm.answers import ColumnMeaning, ColumnRule, GenerationAnswer, RelationshipProposal
 from bqsynth.llm.apply import apply_generators, apply_relationship, apply_semantics, as_relationship
 from bqsynth.llm.base import (
     GenerationRequest,
@@ -44,17 +56,7 @@ from bqsynth.llm.prompts import (
     semantics_prompts,
     with_repair,
 )
-from bqsynth.llm.report import (
-    AdviceReport,
-    CallRecord,
-    ColumnChange,
-    DecisionRecord,
-    RuleRecord,
-    Source,
-    TableAdvice,
-)
-from bqsynth.llm.rules import check_rule_on_sample
-from bqsynth.llm.schemas import ColumnMeaning, ColumnRule, GenerationAnswer, RelationshipProposal
+from bqsynth.llm.rule_checks import check_rule_on_sample
 from bqsynth.llm.validate import (
     GenerationOutcome,
     RelationshipOutcome,
@@ -67,9 +69,7 @@ from bqsynth.llm.validate import (
     table_problems,
 )
 from bqsynth.models import DatasetPlan, InterColumnRule, PlanFailure, StrictModel, TablePlan, TableProfile
-from bqsynth.plan import fail_children_of_failed
-from bqsynth.recipe import compile_recipe
-from bqsynth.recipe_safety import check_recipe
+from bqsynth.planning.planner import fail_children_of_failed
 
 ResultT = TypeVar("ResultT")
 

@@ -22,7 +22,7 @@ from typing import Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
-from bqsynth.llm.schemas import GenerationAnswer, RelationshipsAnswer, SemanticsAnswer
+from bqsynth.llm.answers import GenerationAnswer, RelationshipsAnswer, SemanticsAnswer
 from bqsynth.models import DatasetPlan, StrictModel, TablePlan, TableProfile
 
 Task = Literal["semantics", "relationships", "generation"]

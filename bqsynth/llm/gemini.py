@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
+from bqsynth.llm.answers import GenerationAnswer, RelationshipsAnswer, SemanticsAnswer
 from bqsynth.llm.base import (
     AnswerT,
     GenerationRequest,
@@ -33,7 +34,6 @@ from bqsynth.llm.base import (
     SemanticsRequest,
     estimate_tokens,
 )
-from bqsynth.llm.schemas import GenerationAnswer, RelationshipsAnswer, SemanticsAnswer
 from bqsynth.models import StrictModel
 
 DEFAULT_MODEL = "gemini-2.5-flash"

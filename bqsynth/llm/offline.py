@@ -15,9 +15,7 @@ It also proposes a few inter-column rules from names alone (``expires_on >= issu
 
 from __future__ import annotations
 
-from bqsynth.llm.base import GenerationRequest, RelationshipsRequest, Reply, SemanticsRequest
-from bqsynth.llm.columns import TEMPORAL_TYPES, in_array, key_paths, leaf_plans
-from bqsynth.llm.schemas import (
+from bqsynth.llm.answers import (
     ColumnMeaning,
     ColumnRule,
     GenerationAnswer,
@@ -26,6 +24,8 @@ from bqsynth.llm.schemas import (
     RelationshipsAnswer,
     SemanticsAnswer,
 )
+from bqsynth.llm.base import GenerationRequest, RelationshipsRequest, Reply, SemanticsRequest
+from bqsynth.llm.columns import TEMPORAL_TYPES, in_array, key_paths, leaf_plans
 from bqsynth.models import (
     ArrayValue,
     BooleanValue,

@@ -28,9 +28,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from bqsynth.llm.answers import ARITHMETIC_OPS, COMPARE_OPS
 from bqsynth.llm.base import Prompt, Task, Turn
 from bqsynth.llm.columns import KEYABLE_TYPES, NUMERIC_TYPES, TEMPORAL_TYPES, is_identifying, key_paths, leaf_plans
-from bqsynth.llm.schemas import ARITHMETIC_OPS, COMPARE_OPS
 from bqsynth.models import (
     ArrayValue,
     ColumnPlan,

@@ -21,7 +21,9 @@ from pathlib import Path
 from snowfakery import generate_data
 from snowfakery.api import SnowfakeryApplication
 
-from bqsynth.generate import generate_table
+from bqsynth.generation.recipe_safety import check_recipe
+from bqsynth.generation.snowfakery_runner import generate_table
+from bqsynth.llm.answers import ColumnRule, GenerationAnswer, RelationshipProposal, RelationshipsAnswer, SemanticsAnswer
 from bqsynth.llm.apply import generator_for_choice
 from bqsynth.llm.columns import (
     NUMERIC_TYPES,
@@ -31,8 +33,7 @@ from bqsynth.llm.columns import (
     table_key_column,
 )
 from bqsynth.llm.prompts import describe_generator
-from bqsynth.llm.rules import rule_problems
-from bqsynth.llm.schemas import ColumnRule, GenerationAnswer, RelationshipProposal, RelationshipsAnswer, SemanticsAnswer
+from bqsynth.llm.rule_checks import rule_problems
 from bqsynth.models import (
     ArrayValue,
     Categorical,
@@ -48,8 +49,7 @@ from bqsynth.models import (
     TablePlan,
     TableProfile,
 )
-from bqsynth.recipe_safety import check_recipe
-from bqsynth.relationships import DISTINCT_TOLERANCE, MIN_CONFIDENCE, MIN_INCLUSION, type_family
+from bqsynth.planning.relationships import DISTINCT_TOLERANCE, MIN_CONFIDENCE, MIN_INCLUSION, type_family
 from bqsynth.semantics import sample_values
 
 _ANY = None

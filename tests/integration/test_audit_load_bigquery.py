@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from google.cloud import bigquery, storage
 
-from bqsynth import audit, integrity, load
-from bqsynth.clients import bigquery_client, storage_client
+from bqsynth.delivery import audit, load
+from bqsynth.evaluation import integrity
+from bqsynth.gcp.clients import bigquery_client, storage_client
+from bqsynth.gcp.schema import columns_from_bigquery, schema_differences
 from bqsynth.models import ColumnSchema
-from bqsynth.schema import columns_from_bigquery, schema_differences
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from google.cloud import bigquery
 
-from bqsynth.clients import bigquery_client
-from bqsynth.demo_data import Column, DemoTable, build_demo_tables, load_demo_dataset
+from bqsynth.gcp.clients import bigquery_client
+from demo.warehouse import Column, DemoTable, build_demo_tables, load_demo_dataset
 
 
 @pytest.fixture

@@ -23,14 +23,14 @@ from pathlib import Path
 import pytest
 from google.cloud import bigquery, storage
 
-from bqsynth.audit import read_audit
-from bqsynth.clients import bigquery_client, default_project, storage_client
 from bqsynth.config import RunConfig, load_config
-from bqsynth.delimited import read_records, sniff_format
-from bqsynth.file_source import changed_format
-from bqsynth.integrity import count_orphans, count_rows
+from bqsynth.delivery.audit import read_audit
+from bqsynth.evaluation.integrity import count_orphans, count_rows
+from bqsynth.evaluation.quality_report import quality_findings
+from bqsynth.gcp.clients import bigquery_client, default_project, storage_client
 from bqsynth.models import DatasetPlan, FileFormat, FileOutputFormat, RunSummary, TableResult, read_model
-from bqsynth.quality_report import quality_findings
+from bqsynth.sources.delimited import read_records, sniff_format
+from bqsynth.sources.gcs_files import changed_format
 from bqsynth.steps import summarize_step
 from submit import run_local_pipeline
 

@@ -16,13 +16,13 @@ import pytest
 import yaml
 from google.oauth2.credentials import Credentials
 
-from bqsynth.generate import generate_table
+from bqsynth.generation.recipe_safety import check_recipe
+from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.llm import AdviceOptions, AdvisedPlan, GeminiAdvisor, GeminiConfig, advise_plan
 from bqsynth.llm.columns import leaf_plans
 from bqsynth.llm.prompts import PromptLimits, masked_paths
 from bqsynth.models import DatasetPlan, FakerValue, ForeignKeyRef, NumberFromQuantiles, TableProfile, ValueCount
-from bqsynth.plan import PlanOptions, plan_dataset
-from bqsynth.recipe_safety import check_recipe
+from bqsynth.planning.planner import PlanOptions, plan_dataset
 from bqsynth.semantics import SEMANTIC_TYPES, sample_values
 from tests.factories import demo_profiles
 from tests.fake_vertex_genai import (

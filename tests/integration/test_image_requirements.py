@@ -23,8 +23,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from bqsynth.audit import read_audit
-from bqsynth.clients import bigquery_client, default_project
+from bqsynth.delivery.audit import read_audit
+from bqsynth.gcp.clients import bigquery_client, default_project
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "containers" / "Dockerfile"
@@ -226,7 +226,7 @@ def test_cloud_build_uploads_exactly_what_the_dockerfile_copies(image: Image, tm
     ignore = REPO / "containers" / ".gcloudignore"
     needed = [f"{c}/__init__.py" if (REPO / c).is_dir() else c for c in image.copied] + ["containers/Dockerfile"]
     candidates = [*needed, ".venv/bin/python", ".stack/data/x", "local_outputs/x", "README.md", "tests/conftest.py"]
-    candidates += ["bqsynth/__pycache__/steps.cpython-311.pyc"]
+    candidates += ["bqsynth/__pycache__/steps.cpython-311.pyc", "bqsynth/deploy/vertex.py"]
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     for path in candidates:  # git tells directories from files by looking
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)

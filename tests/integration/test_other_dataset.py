@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 from google.cloud import bigquery
 
-from bqsynth.clients import bigquery_client, default_project
 from bqsynth.config import RunConfig, load_config
-from bqsynth.integrity import count_duplicate_keys, count_orphans, count_rows
+from bqsynth.evaluation.integrity import count_duplicate_keys, count_orphans, count_rows
+from bqsynth.gcp.clients import bigquery_client, default_project
+from bqsynth.gcp.schema import columns_from_bigquery
 from bqsynth.models import (
     Categorical,
     ColumnPlan,
@@ -32,7 +33,6 @@ from bqsynth.models import (
     SequenceKey,
     read_model,
 )
-from bqsynth.schema import columns_from_bigquery
 from submit import run_local_pipeline
 from tests.shop_data import IDENTIFYING, ShopTable, build_shop_tables, load_shop_dataset
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from google.cloud import bigquery
 
-from bqsynth import demo_data
-from bqsynth.clients import bigquery_client, default_project
 from bqsynth.config import load_config
+from bqsynth.gcp.clients import bigquery_client, default_project
 from bqsynth.llm import ACCESS_TOKEN_ENV, BASE_URL_ENV
 from bqsynth.llm.columns import leaf_plans
 from bqsynth.models import DatasetPlan, FakerValue, TableProfile, read_model
-from bqsynth.plan import PlanOptions, plan_dataset
+from bqsynth.planning.planner import PlanOptions, plan_dataset
+from demo import warehouse
 from submit import run_local_pipeline
 from tests.fake_vertex_genai import FakeVertex, ScriptedModel, json_reply
 
@@ -32,14 +32,14 @@ BRANCH_NAME = {"column": "branch_name", "kind": "faker", "provider": "company", 
 def run(local_stack: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
     client: bigquery.Client = bigquery_client(default_project())
     source, target = f"it_gsrc_{uuid.uuid4().hex[:8]}", f"it_gtgt_{uuid.uuid4().hex[:8]}"
-    demo_data.load_demo_dataset(client, client.project, source, seed=42, scale=0.3)
+    warehouse.load_demo_dataset(client, client.project, source, seed=42, scale=0.3)
     model = ScriptedModel().on(
         "generation", "Dim_Branch", json_reply({"table": "Dim_Branch", "columns": [BRANCH_NAME], "rules": []})
     )
     config = load_config(
         None,
         {
-            "source_tables": [f"{client.project}.{source}.{t.name}" for t in demo_data.build_demo_tables(42, 0.3)],
+            "source_tables": [f"{client.project}.{source}.{t.name}" for t in warehouse.build_demo_tables(42, 0.3)],
             "target_dataset": target,
             "seed": 5,
             "staging_bucket": "it-staging",

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from google.cloud import bigquery
 
-from bqsynth import demo_data
-from bqsynth.audit import read_audit
-from bqsynth.clients import bigquery_client, default_project
 from bqsynth.config import RunConfig, load_config
-from bqsynth.integrity import count_duplicate_keys, count_orphans, count_rows
+from bqsynth.delivery.audit import read_audit
+from bqsynth.evaluation.integrity import count_duplicate_keys, count_orphans, count_rows
+from bqsynth.gcp.clients import bigquery_client, default_project
+from bqsynth.gcp.schema import columns_from_bigquery
 from bqsynth.models import RunSummary, TableQuality
-from bqsynth.schema import columns_from_bigquery
+from demo import warehouse
 from submit import run_local_pipeline
 
 SCALE = 0.5
@@ -41,13 +41,13 @@ def client(local_stack: object) -> bigquery.Client:
 @pytest.fixture(scope="module")
 def source(client: bigquery.Client) -> Iterator[str]:
     dataset = f"it_src_{uuid.uuid4().hex[:8]}"
-    demo_data.load_demo_dataset(client, client.project, dataset, seed=42, scale=SCALE)
+    warehouse.load_demo_dataset(client, client.project, dataset, seed=42, scale=SCALE)
     yield f"{client.project}.{dataset}"
     client.delete_dataset(dataset, delete_contents=True, not_found_ok=True)
 
 
 def make_config(source: str, target_dataset: str, **overrides: object) -> RunConfig:
-    tables = [f"{source}.{t.name}" for t in demo_data.build_demo_tables(seed=42, scale=SCALE)]
+    tables = [f"{source}.{t.name}" for t in warehouse.build_demo_tables(seed=42, scale=SCALE)]
     base = {
         "source_tables": tables,
         "target_dataset": target_dataset,
@@ -80,7 +80,7 @@ def test_every_table_completes_with_the_requested_rows(first_run: tuple) -> None
     assert set(tables) == {t.split(".")[-1] for t in config.source_tables}
     for name, quality in tables.items():
         expected = COUNTS.get(name) or round(
-            len(next(t.rows for t in demo_data.build_demo_tables(42, SCALE) if t.name == name))
+            len(next(t.rows for t in warehouse.build_demo_tables(42, SCALE) if t.name == name))
         )
         assert quality.status == "Completed", quality.error
         assert quality.rows_requested == quality.rows_generated == quality.rows_loaded == expected, name
@@ -100,7 +100,7 @@ def test_keys_hold_on_the_target_by_sql(first_run: tuple, client: bigquery.Clien
     """Checked against the demo's ground truth, declared and undeclared keys alike."""
     config, _ = first_run
     target = f"{config.target_project}.{config.target_dataset}"
-    for spec in demo_data.build_demo_tables(42, SCALE):
+    for spec in warehouse.build_demo_tables(42, SCALE):
         assert count_duplicate_keys(client, f"{target}.{spec.name}", [spec.primary_key]) == 0, spec.name
         for fk in spec.foreign_keys:
             orphans = count_orphans(

@@ -18,10 +18,10 @@ import pytest
 from google.cloud import bigquery
 from google.cloud.bigquery import SchemaField
 
-from bqsynth import profile as profile_module
-from bqsynth.clients import bigquery_client
+from bqsynth.gcp.clients import bigquery_client
 from bqsynth.models import ColumnSchema, ForeignKey, TableProfile
-from bqsynth.profile import ProfileError, profile_or_error, profile_table
+from bqsynth.sources import bigquery_profile as profile_module
+from bqsynth.sources.bigquery_profile import ProfileError, profile_or_error, profile_table
 
 ROWS = 3000
 CUSTOMERS = 50

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 from google.cloud import bigquery
 
-from bqsynth import quality_table
-from bqsynth.clients import bigquery_client
+from bqsynth.delivery import quality_table
+from bqsynth.gcp.clients import bigquery_client
+from bqsynth.gcp.schema import columns_from_bigquery
 from bqsynth.models import ColumnQuality, TableFidelity, TablePrivacy, TableQuality
-from bqsynth.schema import columns_from_bigquery
 
 
 @pytest.fixture

@@ -28,8 +28,8 @@ import pytest
 from google.cloud.aiplatform.utils import gcs_utils
 from google.oauth2.credentials import Credentials
 
-from bqsynth.clients import storage_client
-from bqsynth.vertex import label_value
+from bqsynth.deploy.vertex import label_value
+from bqsynth.gcp.clients import storage_client
 from submit import main
 
 PROJECT = "bqsynth-test"

@@ -12,9 +12,11 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import bigquery
 
-from bqsynth import audit, integrity, load, sql
+from bqsynth.delivery import audit, load
+from bqsynth.evaluation import integrity
+from bqsynth.gcp import sql
+from bqsynth.gcp.schema import to_bigquery_schema
 from bqsynth.models import ColumnSchema
-from bqsynth.schema import to_bigquery_schema
 
 JOB_ID_RULE = re.compile(r"^[A-Za-z0-9_-]{1,1024}$")
 

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bqsynth.generate import generate_table
+from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import ColumnSchema, ForeignKey, ForeignKeyRef, TableProfile
-from bqsynth.plan import PlanOptions, plan_dataset
+from bqsynth.planning.planner import PlanOptions, plan_dataset
 from tests.factories import column_stats
 
 

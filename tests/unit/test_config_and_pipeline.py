@@ -104,9 +104,10 @@ def test_local_runs_show_step_outcomes_and_keep_the_full_log(tmp_path: Path) -> 
     assert terminal.getvalue() == "17:00 - INFO - Task 'plan-dataset' finished with status SUCCESS\n"
     assert "executorInput" in log.getvalue() and "more detail" in log.getvalue()
     path = tmp_path / "run.log"
-    path.write_text("Traceback\n    bqsynth.plan.PlanError: no table could be planned (T: gone)\nRuntimeError: x\n")
+    error = "bqsynth.planning.planner.PlanError: no table could be planned (T: gone)"
+    path.write_text(f"Traceback\n    {error}\nRuntimeError: x\n")
     assert last_error(path) == "RuntimeError: x"
-    path.write_text("Traceback\n    bqsynth.plan.PlanError: no table could be planned (T: gone)\n")
+    path.write_text(f"Traceback\n    {error}\n")
     assert last_error(path) == "PlanError: no table could be planned (T: gone)"
 
 

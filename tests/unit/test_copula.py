@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bqsynth.copula import category_scores, factor, fit_copula, rank_scores, table_copula
-from bqsynth.generate import generate_table
+from bqsynth.generation.copula import category_scores, factor, fit_copula, rank_scores, table_copula
+from bqsynth.generation.recipe import compile_recipe
+from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import Categorical, ColumnPlan, ColumnSchema, NumberFromQuantiles, TablePlan
-from bqsynth.plan import with_copula
-from bqsynth.recipe import compile_recipe
+from bqsynth.planning.planner import with_copula
 
 
 def test_scores_rank_numbers_and_place_categories_in_their_weight_intervals() -> None:

@@ -1,4 +1,4 @@
-"""Format detection, parsing and format-preserving writing of delimited files (bqsynth.delimited)."""
+"""Format detection, parsing and format-preserving writing of delimited files (bqsynth.sources.delimited)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from bqsynth.delimited import (
+from bqsynth.models import CustomLine, FileColumn, FileFormat, LineField
+from bqsynth.sources.delimited import (
     FileFormatError,
     infer_type,
     read_records,
@@ -21,7 +22,6 @@ from bqsynth.delimited import (
     tokenize,
     write_records,
 )
-from bqsynth.models import CustomLine, FileColumn, FileFormat, LineField
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "files"
 FILES = sorted(

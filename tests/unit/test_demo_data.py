@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bqsynth.demo_data import Column, DemoTable, build_demo_tables
+from demo.warehouse import Column, DemoTable, build_demo_tables
 
 Row = dict[str, Any]
 

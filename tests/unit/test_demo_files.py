@@ -1,7 +1,7 @@
 """The demo's delimited feeds: deterministic, well-formed, and referencing the demo tables."""
 
-from bqsynth.demo_data import build_demo_tables
-from bqsynth.demo_files import demo_files
+from demo.feeds import demo_files
+from demo.warehouse import build_demo_tables
 
 
 def test_demo_files_are_deterministic_and_reference_demo_keys() -> None:

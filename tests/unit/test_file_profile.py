@@ -1,4 +1,4 @@
-"""Profiles of delimited files (bqsynth.file_profile) and how the planner treats them."""
+"""Profiles of delimited files (bqsynth.sources.file_profile) and how the planner treats them."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from bqsynth import profile as bq_profile
-from bqsynth.delimited import FileFormatError
-from bqsynth.file_profile import build_file_profile, column_stats, table_name_for_uri
 from bqsynth.models import (
     BooleanValue,
     FakerValue,
@@ -17,7 +14,10 @@ from bqsynth.models import (
     SequenceKey,
     TemporalFromQuantiles,
 )
-from bqsynth.plan import PlanOptions, plan_dataset
+from bqsynth.planning.planner import PlanOptions, plan_dataset
+from bqsynth.sources import bigquery_profile as bq_profile
+from bqsynth.sources.delimited import FileFormatError
+from bqsynth.sources.file_profile import build_file_profile, column_stats, table_name_for_uri
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "files"
 

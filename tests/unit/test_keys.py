@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from bqsynth.keys import (
+from bqsynth.generation.keys import (
     estimate_skew,
     parent_index,
     pattern_value,
@@ -80,7 +80,7 @@ def test_letters_and_literals_in_patterns() -> None:
 
 
 def test_permute_is_a_bijection_without_arithmetic_structure() -> None:
-    from bqsynth.keys import permute
+    from bqsynth.generation.keys import permute
 
     for space in (1, 7, 10, 1000, 4099):
         assert sorted(permute(i, space, "k") for i in range(space)) == list(range(space))

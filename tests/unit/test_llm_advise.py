@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from bqsynth.generation.recipe_safety import check_recipe
 from bqsynth.llm import AdviceOptions, OfflineAdvisor, PromptLimits, advise_plan
 from bqsynth.llm import advise as advise_module
-from bqsynth.llm.base import GenerationRequest, Prompt, RelationshipsRequest, Reply, SemanticsRequest
-from bqsynth.llm.columns import leaf_plans
-from bqsynth.llm.schemas import (
+from bqsynth.llm.answers import (
     ColumnMeaning,
     ColumnRule,
     GenerationAnswer,
@@ -21,6 +20,8 @@ from bqsynth.llm.schemas import (
     RelationshipsAnswer,
     SemanticsAnswer,
 )
+from bqsynth.llm.base import GenerationRequest, Prompt, RelationshipsRequest, Reply, SemanticsRequest
+from bqsynth.llm.columns import leaf_plans
 from bqsynth.models import (
     Categorical,
     DatasetPlan,
@@ -30,8 +31,7 @@ from bqsynth.models import (
     NumberFromQuantiles,
     TableProfile,
 )
-from bqsynth.plan import PlanOptions, plan_dataset
-from bqsynth.recipe_safety import check_recipe
+from bqsynth.planning.planner import PlanOptions, plan_dataset
 from tests.factories import demo_profiles
 from tests.unit.test_llm_validate import rename_column
 

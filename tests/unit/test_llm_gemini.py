@@ -11,8 +11,8 @@ import pytest
 
 import bqsynth
 from bqsynth.llm import ACCESS_TOKEN_ENV, BASE_URL_ENV, GeminiAdvisor, GeminiConfig, LlmSettings, make_advisor
+from bqsynth.llm.answers import SemanticsAnswer
 from bqsynth.llm.base import Prompt, Turn
-from bqsynth.llm.schemas import SemanticsAnswer
 
 PROMPT = Prompt(task="semantics", table="T", system="s" * 40, turns=[Turn(role="user", text="u" * 60)])
 GOOD = '{"table": "T", "columns": [{"column": "a", "semantic_type": "email", "human_name": "email"}]}'

@@ -9,7 +9,7 @@ from bqsynth.llm.apply import generator_for_choice
 from bqsynth.llm.columns import key_paths, leaf_plans
 from bqsynth.llm.offline import choice_for, human_name, offline_rules
 from bqsynth.models import DatasetPlan, ForeignKey, NullValue, TableProfile
-from bqsynth.plan import PlanOptions, plan_dataset
+from bqsynth.planning.planner import PlanOptions, plan_dataset
 from bqsynth.semantics import leaf_columns
 from tests.factories import column_stats, demo_profiles, schema_of
 from tests.shop_data import build_shop_tables

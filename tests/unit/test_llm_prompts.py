@@ -32,7 +32,7 @@ from bqsynth.models import (
     TableProfile,
     ValueCount,
 )
-from bqsynth.plan import PlanOptions, plan_dataset
+from bqsynth.planning.planner import PlanOptions, plan_dataset
 from bqsynth.semantics import sample_values
 from tests.factories import demo_profiles
 

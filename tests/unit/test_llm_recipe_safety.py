@@ -7,14 +7,14 @@ import inspect
 import pytest
 import yaml
 
-from bqsynth.plan import PlanOptions, plan_dataset
-from bqsynth.recipe import PLUGIN
-from bqsynth.recipe_safety import ALLOWED_FUNCTIONS, COUNT_EXPRESSION, NESTED_PARAMETERS, check_recipe
-from bqsynth.snowfakery_plugin import Bqsynth
+from bqsynth.generation.recipe import PLUGIN
+from bqsynth.generation.recipe_safety import ALLOWED_FUNCTIONS, COUNT_EXPRESSION, NESTED_PARAMETERS, check_recipe
+from bqsynth.generation.snowfakery_plugin import Bqsynth
+from bqsynth.planning.planner import PlanOptions, plan_dataset
 from tests.factories import demo_profiles
 
 SMALL = """\
-- plugin: bqsynth.snowfakery_plugin.Bqsynth
+- plugin: bqsynth.generation.snowfakery_plugin.Bqsynth
 - option: seed
   default: '42'
 - option: start_index
@@ -148,7 +148,7 @@ def test_problems_name_where_and_are_not_repeated() -> None:
 
 def test_escaped_source_values_are_not_delimiters() -> None:
     # compile_recipe writes source literals with $ and < escaped: they are data, never templates.
-    from bqsynth.recipe import json_literal
+    from bqsynth.generation.recipe import json_literal
 
     document = yaml.safe_load(SMALL)
     poison = ["${{ open('/etc/passwd').read() }}", "<< 7 * 7 >>", "<% x %>", "${% y %}"]

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bqsynth.llm.rules import check_rule_on_sample, rule_problems
-from bqsynth.llm.schemas import ColumnRule
+from bqsynth.llm.answers import ColumnRule
+from bqsynth.llm.rule_checks import check_rule_on_sample, rule_problems
 from bqsynth.models import ColumnPlan, ColumnSchema, NullValue, TableProfile
 
 TYPES = {

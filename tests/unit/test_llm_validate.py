@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bqsynth.generation.recipe import compile_recipe
 from bqsynth.llm import validate
-from bqsynth.llm.apply import apply_generators, generator_for_choice
-from bqsynth.llm.columns import leaf_plans
-from bqsynth.llm.schemas import (
+from bqsynth.llm.answers import (
     ColumnMeaning,
     ColumnRule,
     GenerationAnswer,
@@ -16,6 +15,8 @@ from bqsynth.llm.schemas import (
     RelationshipsAnswer,
     SemanticsAnswer,
 )
+from bqsynth.llm.apply import apply_generators, generator_for_choice
+from bqsynth.llm.columns import leaf_plans
 from bqsynth.llm.validate import (
     SEMANTIC_COLUMN_TYPES,
     generation_problems,
@@ -37,8 +38,7 @@ from bqsynth.models import (
     TableProfile,
     TemporalFromQuantiles,
 )
-from bqsynth.plan import PlanOptions, plan_dataset
-from bqsynth.recipe import compile_recipe
+from bqsynth.planning.planner import PlanOptions, plan_dataset
 from bqsynth.semantics import SEMANTIC_TYPES
 from tests.factories import demo_profiles
 

@@ -9,8 +9,8 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import bigquery
 
-from bqsynth import log_tables
-from bqsynth.log_tables import LogTable
+from bqsynth.delivery import log_tables
+from bqsynth.delivery.log_tables import LogTable
 
 
 class _LogError(RuntimeError):

@@ -15,7 +15,7 @@ from bqsynth.models import (
     TableProfile,
     TemporalFromQuantiles,
 )
-from bqsynth.plan import PlanOptions, plan_dataset
+from bqsynth.planning.planner import PlanOptions, plan_dataset
 from tests.factories import demo_profiles
 
 

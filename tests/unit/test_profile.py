@@ -12,9 +12,11 @@ from google.api_core.exceptions import BadRequest, Forbidden, InternalServerErro
 from google.cloud import bigquery
 from google.cloud.bigquery import SchemaField
 
-from bqsynth import profile as profile_module
+from bqsynth.gcp.schema import columns_from_bigquery, leaf_paths, schema_differences, to_bigquery_schema
+from bqsynth.gcp.sql import quote_identifier
 from bqsynth.models import ColumnSchema, ForeignKey
-from bqsynth.profile import (
+from bqsynth.sources import bigquery_profile as profile_module
+from bqsynth.sources.bigquery_profile import (
     DeclaredKeys,
     ProfileError,
     build_keys_query,
@@ -32,8 +34,6 @@ from bqsynth.profile import (
     stats_targets,
     table_name,
 )
-from bqsynth.schema import columns_from_bigquery, leaf_paths, schema_differences, to_bigquery_schema
-from bqsynth.sql import quote_identifier
 
 TABLE = "proj.ds.orders"
 

@@ -1,4 +1,4 @@
-"""Fidelity, privacy and validity of synthetic samples (bqsynth.quality), without BigQuery."""
+"""Fidelity, privacy and validity of synthetic samples (bqsynth.evaluation.metrics), without BigQuery."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bqsynth import demo_data, quality
+from bqsynth.evaluation import metrics
 from bqsynth.models import (
     BooleanValue,
     Categorical,
@@ -25,7 +25,8 @@ from bqsynth.models import (
     TablePlan,
     TemporalFromQuantiles,
 )
-from bqsynth.plan import PlanOptions, plan_dataset
+from bqsynth.planning.planner import PlanOptions, plan_dataset
+from demo import warehouse
 from tests.factories import demo_profiles
 
 SEGMENTS = ["retail", "business", "private"]
@@ -161,14 +162,14 @@ def privacy(source: pd.DataFrame, synthetic: pd.DataFrame, plan: TablePlan, **ov
         leaked_values=0, identifying_columns=[], source_value_counts={}, min_category_count=5, seed=3
     )
     arguments.update(overrides)
-    return quality.privacy_scores(source, synthetic, plan, **arguments)
+    return metrics.privacy_scores(source, synthetic, plan, **arguments)
 
 
 # --- metadata --------------------------------------------------------------------------------
 
 
 def test_metadata_maps_generators_to_sdtypes(plan: TablePlan) -> None:
-    columns = quality.sdmetrics_metadata(plan)["columns"]
+    columns = metrics.sdmetrics_metadata(plan)["columns"]
     assert columns["id"] == {"sdtype": "id"} and columns["branch_id"] == {"sdtype": "id"}
     assert columns["email"] == {"sdtype": "pii", "pii": True}
     assert columns["address.city"] == {"sdtype": "pii", "pii": True}
@@ -178,14 +179,14 @@ def test_metadata_maps_generators_to_sdtypes(plan: TablePlan) -> None:
     assert columns["age"] == {"sdtype": "numerical"}
     assert columns["signup"] == {"sdtype": "datetime", "datetime_format": "%Y-%m-%d"}
     assert columns["active"] == {"sdtype": "boolean"}
-    assert quality.sdmetrics_metadata(plan)["primary_key"] == "id"
+    assert metrics.sdmetrics_metadata(plan)["primary_key"] == "id"
 
 
 # --- fidelity --------------------------------------------------------------------------------
 
 
 def test_identical_samples_score_close_to_one(plan: TablePlan, source: pd.DataFrame) -> None:
-    fidelity = quality.fidelity_scores(source, source.copy(), plan)
+    fidelity = metrics.fidelity_scores(source, source.copy(), plan)
     assert fidelity.quality_score is not None and fidelity.quality_score > 0.99
     assert fidelity.column_shapes is not None and fidelity.column_shapes > 0.99
     assert fidelity.column_pair_trends is not None and fidelity.column_pair_trends > 0.99
@@ -193,15 +194,15 @@ def test_identical_samples_score_close_to_one(plan: TablePlan, source: pd.DataFr
 
 
 def test_an_independent_draw_of_the_same_distribution_scores_high(plan: TablePlan, source: pd.DataFrame) -> None:
-    fidelity = quality.fidelity_scores(source, customer_frame(seed=2), plan)
+    fidelity = metrics.fidelity_scores(source, customer_frame(seed=2), plan)
     assert fidelity.quality_score is not None and fidelity.quality_score > 0.9
 
 
 def test_shuffled_columns_keep_shapes_but_lose_pair_trends(plan: TablePlan, source: pd.DataFrame) -> None:
     rng = np.random.default_rng(0)
     shuffled = source.apply(lambda column: column.to_numpy()[rng.permutation(len(column))])
-    identical = quality.fidelity_scores(source, source.copy(), plan)
-    fidelity = quality.fidelity_scores(source, shuffled, plan)
+    identical = metrics.fidelity_scores(source, source.copy(), plan)
+    fidelity = metrics.fidelity_scores(source, shuffled, plan)
     assert fidelity.column_shapes is not None and fidelity.column_shapes > 0.99
     assert fidelity.column_pair_trends is not None and fidelity.column_pair_trends < 0.9
     assert fidelity.quality_score is not None and fidelity.quality_score < identical.quality_score - 0.05  # type: ignore[operator]
@@ -215,7 +216,7 @@ def test_garbled_output_scores_clearly_lower(plan: TablePlan, source: pd.DataFra
     garbled["signup"] = "1999-01-01"
     garbled["active"] = False
     garbled["address.state"] = "ZZ"
-    fidelity = quality.fidelity_scores(source, garbled, plan)
+    fidelity = metrics.fidelity_scores(source, garbled, plan)
     assert fidelity.quality_score is not None and fidelity.quality_score < 0.6
     by_column = {c.column: c for c in fidelity.columns}
     assert by_column["age"].shape_score is not None and by_column["age"].shape_score < 0.1
@@ -224,7 +225,7 @@ def test_garbled_output_scores_clearly_lower(plan: TablePlan, source: pd.DataFra
 def test_columns_carry_metric_validity_and_null_rates(plan: TablePlan, source: pd.DataFrame) -> None:
     synthetic = customer_frame(seed=2)
     synthetic.loc[:59, "age"] = None
-    columns = {c.column: c for c in quality.fidelity_scores(source, synthetic, plan).columns}
+    columns = {c.column: c for c in metrics.fidelity_scores(source, synthetic, plan).columns}
     assert list(columns)[:3] == ["id", "branch_id", "email"]  # schema order, every leaf column
     assert columns["age"].shape_metric == "KSComplement" and columns["signup"].shape_metric == "KSComplement"
     assert columns["segment"].shape_metric == "TVComplement" and columns["active"].shape_metric == "TVComplement"
@@ -245,9 +246,9 @@ def test_bigquery_value_forms_compare_equal_to_their_text(plan: TablePlan, sourc
     as_objects["signup"] = [date.fromisoformat(v) for v in source["signup"]]
     as_objects["active"] = ["true" if v else "false" for v in source["active"]]
     as_objects["age"] = [str(v) for v in source["age"]]
-    fidelity = quality.fidelity_scores(source, as_objects, plan)
+    fidelity = metrics.fidelity_scores(source, as_objects, plan)
     assert fidelity.column_shapes is not None and fidelity.column_shapes > 0.99
-    assert quality.exact_row_copies(source, as_objects, plan) == len(source)
+    assert metrics.exact_row_copies(source, as_objects, plan) == len(source)
 
 
 def test_dataframes_from_the_bigquery_client_compare_equal_to_json_rows(plan: TablePlan, source: pd.DataFrame) -> None:
@@ -260,7 +261,7 @@ def test_dataframes_from_the_bigquery_client_compare_equal_to_json_rows(plan: Ta
     typed["segment"] = typed["segment"].astype("string")
     typed.loc[2, "segment"] = pd.NA
     typed["signup"] = pd.to_datetime(typed["signup"]).dt.tz_localize("UTC")
-    columns = {c.column: c for c in quality.fidelity_scores(source, typed, plan).columns}
+    columns = {c.column: c for c in metrics.fidelity_scores(source, typed, plan).columns}
     for name in ("age", "active", "segment", "signup"):
         assert columns[name].shape_score is not None and columns[name].shape_score > 0.99, name
     assert columns["age"].null_rate_synthetic == pytest.approx(1 / 600, abs=1e-6)
@@ -270,23 +271,23 @@ def test_dataframes_from_the_bigquery_client_compare_equal_to_json_rows(plan: Ta
 def test_bounds_rows_and_survives_empty_or_null_columns(
     plan: TablePlan, source: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(quality, "MAX_ROWS", 100)
-    fidelity = quality.fidelity_scores(source, customer_frame(seed=2), plan)
+    monkeypatch.setattr(metrics, "MAX_ROWS", 100)
+    fidelity = metrics.fidelity_scores(source, customer_frame(seed=2), plan)
     assert (fidelity.source_rows, fidelity.synthetic_rows) == (100, 100)
 
-    empty = quality.fidelity_scores(source, source.iloc[:0], plan)
+    empty = metrics.fidelity_scores(source, source.iloc[:0], plan)
     assert empty.quality_score is None and empty.synthetic_rows == 0
     nulls = customer_frame(seed=2)
     nulls["age"] = None
-    age = next(c for c in quality.fidelity_scores(source, nulls, plan).columns if c.column == "age")
+    age = next(c for c in metrics.fidelity_scores(source, nulls, plan).columns if c.column == "age")
     assert age.shape_score is None and age.null_rate_synthetic == 1.0
 
 
 def test_pair_trends_are_bounded_to_the_first_columns(
     plan: TablePlan, source: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(quality, "MAX_PAIR_COLUMNS", 2)
-    fidelity = quality.fidelity_scores(source, customer_frame(seed=2), plan)
+    monkeypatch.setattr(metrics, "MAX_PAIR_COLUMNS", 2)
+    fidelity = metrics.fidelity_scores(source, customer_frame(seed=2), plan)
     scored = [c for c in fidelity.columns if c.shape_score is not None]
     assert len(scored) == 6  # every modelable column still has a shape
     assert fidelity.quality_score is not None
@@ -295,10 +296,10 @@ def test_pair_trends_are_bounded_to_the_first_columns(
 def test_demo_tables_planned_offline_score_themselves_as_identical() -> None:
     """Real plans (records, arrays, keys) from plan_dataset on the demo profiles."""
     plan = plan_dataset(demo_profiles(), PlanOptions(target_project="tp", target_dataset="td"))
-    rows = {spec.name: spec.rows for spec in demo_data.build_demo_tables(seed=42)}
+    rows = {spec.name: spec.rows for spec in warehouse.build_demo_tables(seed=42)}
     for name in ("Dim_Customer", "Fact_Transaction"):
         frame = pd.json_normalize(rows[name])
-        fidelity = quality.fidelity_scores(frame, frame.copy(), plan.table(name))
+        fidelity = metrics.fidelity_scores(frame, frame.copy(), plan.table(name))
         assert fidelity.quality_score is not None and fidelity.quality_score > 0.99, name
         paths = {c.column: c for c in fidelity.columns}
         assert "tags" not in paths  # REPEATED: left out
@@ -313,12 +314,12 @@ def test_cardinality_score_compares_children_per_parent() -> None:
     even = pd.Series(np.repeat(np.arange(1, 51), 4))
     similar = pd.Series(rng.permutation(np.repeat(np.arange(1, 51), 4)))
     skewed = pd.Series([1] * 150 + list(range(2, 52))[:50])
-    assert quality.cardinality_score(parents, even, parents, similar) == 1.0
-    low = quality.cardinality_score(parents, even, parents, skewed)
+    assert metrics.cardinality_score(parents, even, parents, similar) == 1.0
+    low = metrics.cardinality_score(parents, even, parents, skewed)
     assert low is not None and low < 0.2
     # An INT64 key and its text still join.
-    assert quality.cardinality_score(parents, even, parents.astype(str), even.astype(str)) == 1.0
-    assert quality.cardinality_score(pd.Series([], dtype=object), even, parents, even) is None
+    assert metrics.cardinality_score(parents, even, parents.astype(str), even.astype(str)) == 1.0
+    assert metrics.cardinality_score(pd.Series([], dtype=object), even, parents, even) is None
 
 
 # --- privacy ---------------------------------------------------------------------------------
@@ -327,16 +328,16 @@ def test_cardinality_score_compares_children_per_parent() -> None:
 def test_a_copied_email_leaks_without_hurting_validity(plan: TablePlan, source: pd.DataFrame) -> None:
     synthetic = customer_frame(seed=2)
     synthetic.loc[7, "email"] = source.loc[3, "email"]
-    assert quality.leaked_values(source["email"], synthetic["email"]) == 1
-    assert quality.leaked_values(source["email"], customer_frame(seed=2)["email"]) == 0
-    validity = quality.column_validity(plan, source, synthetic)
+    assert metrics.leaked_values(source["email"], synthetic["email"]) == 1
+    assert metrics.leaked_values(source["email"], customer_frame(seed=2)["email"]) == 0
+    validity = metrics.column_validity(plan, source, synthetic)
     assert validity["email"] == ("email", 1.0)
     result = privacy(source, synthetic, plan, leaked_values=1, identifying_columns=["email", "phone"])
     assert result.identifying_values_leaked == 1 and result.identifying_columns_checked == ["email", "phone"]
 
 
 def test_leaked_values_counts_distinct_values_as_text() -> None:
-    assert quality.leaked_values(["a", "b", 5, None], ["a", "a", "5", None, "c"]) == 2
+    assert metrics.leaked_values(["a", "b", 5, None], ["a", "a", "5", None, "c"]) == 2
 
 
 def test_a_copied_source_row_is_an_exact_copy(plan: TablePlan, source: pd.DataFrame) -> None:
@@ -353,7 +354,7 @@ def test_rows_of_a_vocabulary_only_table_are_not_copies() -> None:
     plan = customer_plan()
     plan = plan.model_copy(update={"columns": [c for c in plan.columns if c.name in ("id", "segment", "active")]})
     frame = pd.DataFrame({"id": [1, 2], "segment": ["retail", "business"], "active": [True, False]})
-    assert quality.exact_row_copies(frame, frame, plan) == 0
+    assert metrics.exact_row_copies(frame, frame, plan) == 0
 
 
 def test_rare_categories_are_counted(plan: TablePlan, source: pd.DataFrame) -> None:
@@ -384,7 +385,7 @@ def test_rare_categories_compare_numbers_by_value() -> None:
         schema=[ColumnSchema(name="fee", type="NUMERIC")],
     )
     synthetic = pd.DataFrame({"fee": [Decimal("5.00"), "10", 10.0]})
-    assert quality.rare_categories(synthetic, plan, {"fee": {5.0: 50, "10": 2}}, 5) == 1
+    assert metrics.rare_categories(synthetic, plan, {"fee": {5.0: 50, "10": 2}}, 5) == 1
 
 
 def test_dcr_of_copies_is_zero_and_of_new_rows_near_the_baseline(plan: TablePlan, source: pd.DataFrame) -> None:
@@ -400,7 +401,7 @@ def test_dcr_of_copies_is_zero_and_of_new_rows_near_the_baseline(plan: TablePlan
 def test_dcr_distances_scale_numbers_and_mismatch_categories() -> None:
     queries = [np.array([0.0, 0.5, np.nan]), np.array([0, 1, 0])]
     reference = [np.array([0.0, 1.0]), np.array([0, 0])]
-    distances = quality.closest_distances(queries, reference)
+    distances = metrics.closest_distances(queries, reference)
     # row 0 equals reference 0; row 1: min(0.5 + 1, 0.5 + 1) / 2; row 2: null vs value (1) + 0.
     assert distances.tolist() == [0.0, 0.75, 0.5]
 
@@ -409,7 +410,7 @@ def test_dcr_distances_scale_numbers_and_mismatch_categories() -> None:
 
 
 def test_validity_rules_come_from_semantic_type_and_generator(plan: TablePlan, source: pd.DataFrame) -> None:
-    assert quality.validity_rules(plan, source) == {
+    assert metrics.validity_rules(plan, source) == {
         "email": "email",
         "phone": "pattern:###-###-####",
         "postal_code": "postal_code:#####",
@@ -418,10 +419,10 @@ def test_validity_rules_come_from_semantic_type_and_generator(plan: TablePlan, s
 
 
 def test_postal_rule_keeps_the_common_shapes() -> None:
-    assert quality.postal_rule(["K1A 0B1", "M5V 3L9", "H2X 1Y4", "V6B 4Y8", "T2P 2M5"]) == "postal_code:?#? #?#"
+    assert metrics.postal_rule(["K1A 0B1", "M5V 3L9", "H2X 1Y4", "V6B 4Y8", "T2P 2M5"]) == "postal_code:?#? #?#"
     mixed = ["12345"] * 20 + ["12345-6789"] * 5 + ["1"]  # "1" is under 5%: a typo, not a shape
-    assert quality.postal_rule(mixed) == "postal_code:#####|#####-####"
-    assert quality.postal_rule([]) == "postal_code"
+    assert metrics.postal_rule(mixed) == "postal_code:#####|#####-####"
+    assert metrics.postal_rule([]) == "postal_code"
 
 
 @pytest.mark.parametrize(
@@ -440,22 +441,22 @@ def test_postal_rule_keeps_the_common_shapes() -> None:
     ],
 )
 def test_validity_share(rule: str, values: list[Any], share: float) -> None:
-    assert quality.validity_share(rule, pd.Series([*values, None], dtype=object)) == pytest.approx(share, abs=1e-6)
+    assert metrics.validity_share(rule, pd.Series([*values, None], dtype=object)) == pytest.approx(share, abs=1e-6)
 
 
 def test_validity_share_of_no_values_is_none_and_unknown_rules_fail() -> None:
-    assert quality.validity_share("email", pd.Series([None, np.nan], dtype=object)) is None
+    assert metrics.validity_share("email", pd.Series([None, np.nan], dtype=object)) is None
     with pytest.raises(ValueError, match="unknown validity rule"):
-        quality.validity_share("luhn", pd.Series(["1"]))
+        metrics.validity_share("luhn", pd.Series(["1"]))
 
 
 def test_broken_formats_lower_validity(plan: TablePlan, source: pd.DataFrame) -> None:
     synthetic = customer_frame(seed=2)
     synthetic.loc[:299, "phone"] = "5550100"
     synthetic.loc[:59, "signup"] = "01/02/2023"
-    validity = quality.column_validity(plan, source, synthetic)
+    validity = metrics.column_validity(plan, source, synthetic)
     assert validity["phone"] == ("pattern:###-###-####", 0.5)
     assert validity["signup"] == ("date", 0.9)
-    columns = quality.fidelity_scores(source, synthetic, plan).columns
-    assert quality.table_validity(columns) == pytest.approx((1.0 + 0.5 + 1.0 + 0.9) / 4)
-    assert quality.table_validity([]) is None
+    columns = metrics.fidelity_scores(source, synthetic, plan).columns
+    assert metrics.table_validity(columns) == pytest.approx((1.0 + 0.5 + 1.0 + 0.9) / 4)
+    assert metrics.table_validity([]) is None

@@ -10,9 +10,8 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from bqsynth import quality
-from bqsynth.models import ColumnQuality, RunSummary, TableFidelity, TablePrivacy, TableQuality
-from bqsynth.quality_report import (
+from bqsynth.evaluation import metrics
+from bqsynth.evaluation.quality_report import (
     bars_svg,
     column_plot,
     headline_metrics,
@@ -22,6 +21,7 @@ from bqsynth.quality_report import (
     render_html,
     render_quality_markdown,
 )
+from bqsynth.models import ColumnQuality, RunSummary, TableFidelity, TablePrivacy, TableQuality
 from tests.unit.test_quality import customer_frame, customer_plan
 
 
@@ -98,8 +98,8 @@ def test_computed_privacy_of_a_leaky_output_becomes_a_finding() -> None:
     synthetic.loc[0, "email"] = source.loc[0, "email"]
     copied = source.iloc[[4]].assign(id=9999)
     synthetic = pd.concat([synthetic, copied], ignore_index=True)
-    leaked = quality.leaked_values(source["email"], synthetic["email"])
-    privacy = quality.privacy_scores(
+    leaked = metrics.leaked_values(source["email"], synthetic["email"])
+    privacy = metrics.privacy_scores(
         source,
         synthetic,
         plan,
@@ -108,9 +108,9 @@ def test_computed_privacy_of_a_leaky_output_becomes_a_finding() -> None:
         source_value_counts={},
         min_category_count=5,
     )
-    fidelity = quality.fidelity_scores(source, synthetic, plan)
+    fidelity = metrics.fidelity_scores(source, synthetic, plan)
     result = table_quality(
-        "customer", privacy=privacy, fidelity=fidelity, validity=quality.table_validity(fidelity.columns)
+        "customer", privacy=privacy, fidelity=fidelity, validity=metrics.table_validity(fidelity.columns)
     )
     findings = quality_findings(summary(result))
     assert result.validity == 1.0  # a copied email is well-formed: validity cannot see it
@@ -195,8 +195,8 @@ def page() -> str:
     source.loc[:99, "segment"] = "<script>alert('x')</script>"
     source.loc[100:101, "segment"] = "RareSecretValue"
     synthetic.loc[:99, "segment"] = "<script>alert('x')</script>"
-    fidelity = quality.fidelity_scores(source, synthetic, plan)
-    privacy = quality.privacy_scores(
+    fidelity = metrics.fidelity_scores(source, synthetic, plan)
+    privacy = metrics.privacy_scores(
         source,
         synthetic,
         plan,
@@ -229,7 +229,7 @@ def test_html_shows_headline_sections_findings_and_a_plot_per_column(page: str) 
     assert '<section id="customer">' in page and '<section id="&lt;b&gt;branch&lt;/b&gt;">' in page
     assert '<li class="finding">customer: 2 foreign key orphans' in page
     assert '<li class="finding">customer: 1 identifying source value leaked' in page
-    plotted = [c for c in quality.leaf_columns(customer_plan())]
+    plotted = [c for c in metrics.leaf_columns(customer_plan())]
     assert page.count("<svg") == len(plotted)
     assert "email (value length)" in page  # identifying columns: lengths only
 
@@ -253,7 +253,7 @@ def test_bars_svg_draws_two_bars_per_label_and_escapes() -> None:
 
 
 def test_numeric_and_datetime_plots_are_histograms_with_readable_ends() -> None:
-    columns = {c.path: c for c in quality.leaf_columns(customer_plan())}
+    columns = {c.path: c for c in metrics.leaf_columns(customer_plan())}
     amounts = pd.Series([float(v) for v in range(1, 1000)] + [1e9])  # one outlier
     svg = column_plot(columns["balance"], amounts, amounts)
     assert svg is not None and svg.count("<rect") == 2 * 20

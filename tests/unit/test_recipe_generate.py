@@ -6,7 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from bqsynth.generate import generate_table, shape_row
+from bqsynth.generation.recipe import compile_recipe, json_literal
+from bqsynth.generation.snowfakery_runner import generate_table, shape_row
 from bqsynth.models import (
     ArrayValue,
     BooleanValue,
@@ -23,7 +24,6 @@ from bqsynth.models import (
     TablePlan,
     TemporalFromQuantiles,
 )
-from bqsynth.recipe import compile_recipe, json_literal
 
 POISON = "${{ 7 * 7 }}"
 
@@ -126,7 +126,7 @@ def read_rows(files: list[Path]) -> list[dict]:
 
 def test_recipe_is_valid_yaml_with_plugin_options_and_flattened_records() -> None:
     document = yaml.safe_load(account_table().recipe)
-    assert document[0] == {"plugin": "bqsynth.snowfakery_plugin.Bqsynth"}
+    assert document[0] == {"plugin": "bqsynth.generation.snowfakery_plugin.Bqsynth"}
     options = {d["option"]: d["default"] for d in document if "option" in d}
     assert options == {"seed": "42", "start_index": "0", "row_count": "3000", "exclusions": "none"}
     fields = document[-1]["fields"]
@@ -192,7 +192,7 @@ def test_shape_row_builds_bigquery_json() -> None:
 def test_source_values_of_identifying_columns_are_never_emitted(tmp_path: Path) -> None:
     from faker import Faker
 
-    from bqsynth.privacy import value_digest
+    from bqsynth.generation.exclusions import value_digest
 
     faker = Faker("en_US")
     faker.seed_instance(1)
@@ -222,7 +222,7 @@ def test_source_values_of_identifying_columns_are_never_emitted(tmp_path: Path) 
 def test_an_identifying_date_is_never_a_source_date(tmp_path: Path) -> None:
     from datetime import date, timedelta
 
-    from bqsynth.privacy import identifying_paths, value_digest
+    from bqsynth.generation.exclusions import identifying_paths, value_digest
 
     # Two thirds of the days of 1980-1982 are real birth dates: collisions would be common.
     source = {(date(1980, 1, 1) + timedelta(days=d)).isoformat() for d in range(0, 1096) if d % 3}

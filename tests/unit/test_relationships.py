@@ -5,14 +5,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from bqsynth import demo_data
 from bqsynth.models import (
     ColumnSchema,
     ForeignKey,
     Relationship,
     TableProfile,
 )
-from bqsynth.relationships import (
+from bqsynth.planning.relationships import (
     RelationshipReport,
     candidate_key,
     discover_relationships,
@@ -21,6 +20,7 @@ from bqsynth.relationships import (
     order_tables,
 )
 from bqsynth.semantics import leaf_columns
+from demo import warehouse
 from tests.factories import column_stats, demo_profiles
 
 # --- factories --------------------------------------------------------------------------------
@@ -415,7 +415,7 @@ def test_demo_warehouse_ground_truth_is_recovered() -> None:
     """Every real reference of the demo warehouse, declared or not, and nothing else."""
     truth = {
         (t.name, f.column, f.ref_table, f.ref_column, "declared" if f.declared else "inferred")
-        for t in demo_data.build_demo_tables(seed=42, scale=1.0)
+        for t in warehouse.build_demo_tables(seed=42, scale=1.0)
         for f in t.foreign_keys
     }
     assert pairs(infer_relationships(demo_profiles())) == truth

@@ -4,8 +4,8 @@ import io
 
 from rich.console import Console
 
+from bqsynth.evaluation.run_summary import print_summary, render_markdown
 from bqsynth.models import RunSummary, TableQuality
-from bqsynth.report import print_summary, render_markdown
 
 
 def quality(table: str, **overrides: object) -> TableQuality:

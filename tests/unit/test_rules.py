@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from bqsynth.generate import generate_table
+from bqsynth.generation.recipe import compile_recipe
+from bqsynth.generation.rule_enforcement import RuleEnforcer
+from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import (
     Categorical,
     ColumnPlan,
@@ -12,8 +14,6 @@ from bqsynth.models import (
     TablePlan,
     TemporalFromQuantiles,
 )
-from bqsynth.recipe import compile_recipe
-from bqsynth.rules import RuleEnforcer
 
 SCHEMA = {
     "issued_on": "DATE",

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from bqsynth.config import load_config
-from bqsynth.vertex import (
+from bqsynth.deploy.vertex import (
     CronError,
     Schedule,
     UsageError,

@@ -3,7 +3,7 @@
 Run from anywhere: ``.venv/bin/python tests/data/files/make_corpus.py``. Output is
 deterministic (seeded, no clock): rerunning it must leave ``git status`` clean.
 
-The files are spelled here by hand, independently of ``bqsynth.delimited``, and each
+The files are spelled here by hand, independently of ``bqsynth.sources.delimited``, and each
 expected.json states the truth the detector has to find: the FileFormat fields that
 matter, the column names and types, the number of data rows, whether a write of the parsed
 rows must give the same bytes back (``round_trip``), and the date in the file's custom

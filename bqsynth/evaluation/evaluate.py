@@ -1,0 +1,276 @@
+"""Stage 5: evaluate what landed in each target table against its source.
+
+This module is the I/O edge of the quality report: it reads bounded samples of the
+source (a BigQuery table or the source files) and of the target, runs the SQL checks
+that must see every row (orphans, duplicate keys, NOT NULL, identifying values found in
+the source), and hands the samples to :mod:`bqsynth.evaluation.metrics`, which holds the metrics.
+
+What is measured on every row, by SQL: row counts, duplicate primary keys, foreign-key
+orphans, NULLs in REQUIRED columns, schema conformance, identifying values present in
+the source (by digest, so file sources and BigQuery sources are checked the same way).
+What is measured on samples (``sample_rows`` each side): SDMetrics fidelity, exact row
+copies, distance to closest record, rare categories and format validity.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from google.cloud import bigquery
+
+from bqsynth.evaluation import integrity, metrics
+from bqsynth.gcp.clients import bigquery_client, storage_client
+from bqsynth.gcp.schema import columns_from_bigquery, schema_differences
+from bqsynth.gcp.sql import quote_column, quote_table, string_literal
+from bqsynth.generation.exclusions import count_shared_values, exclusions_from_records, fetch_digests, identifying_paths
+from bqsynth.generation.rule_enforcement import value_at
+from bqsynth.models import (
+    Categorical,
+    ColumnSchema,
+    DatasetPlan,
+    TablePlan,
+    TableQuality,
+    leaf_plans,
+)
+from bqsynth.sources.bigquery_profile import json_safe, read_sample
+from bqsynth.sources.gcs_files import read_source_records
+
+log = logging.getLogger("bqsynth")
+
+DEFAULT_SAMPLE_ROWS = 10_000
+# Key columns read whole for the children-per-parent shape; beyond this the score is skipped.
+MAX_KEY_VALUES = 1_000_000
+MAX_CATEGORY_VALUES = 100_000
+
+
+def _project_of(table_id: str) -> str:
+    return table_id.split(".")[0]
+
+
+@dataclass
+class SourceReader:
+    """Reads sources once per run: file sources are parsed whole, so their rows are kept."""
+
+    plan: DatasetPlan
+    _records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def records(self, table: TablePlan) -> list[dict[str, Any]] | None:
+        """Every row of a file source (None for a BigQuery source)."""
+        if table.file_format is None:
+            return None
+        if table.name not in self._records:
+            self._records[table.name] = read_source_records(storage_client(), table.source_table, table.file_format)
+        return self._records[table.name]
+
+    def sample(self, table: TablePlan, rows: int) -> list[dict[str, Any]]:
+        records = self.records(table)
+        if records is not None:
+            return spread_sample(records, rows)
+        client = bigquery_client(_project_of(table.source_table))
+        # Metadata is enough to choose between a full scan and TABLESAMPLE; no COUNT query.
+        return read_sample(client, table.source_table, client.get_table(table.source_table).num_rows or 0, rows)
+
+    def reference_keys(
+        self, parent: TablePlan, parent_column: str, child: TablePlan, child_column: str
+    ) -> tuple[list[Any], list[Any]]:
+        """The parent's keys and the child's references, as the sources hold them."""
+        parent_records, child_records = self.records(parent), self.records(child)
+        if parent_records is None and child_records is None:
+            client = bigquery_client(_project_of(child.source_table))
+            return reference_keys(client, parent.source_table, parent_column, child.source_table, child_column)
+        return self._column(parent, parent_records, parent_column), self._column(child, child_records, child_column)
+
+    def _column(self, table: TablePlan, records: list[dict[str, Any]] | None, column: str) -> list[Any]:
+        if records is not None:
+            return [value_at(r, column) for r in records]
+        return column_values(bigquery_client(_project_of(table.source_table)), table.source_table, column)
+
+    def leaked_values(self, table: TablePlan, target: bigquery.Client) -> int:
+        """Distinct target values of identifying columns that are also values of the source column."""
+        records = self.records(table)
+        if records is None:
+            return count_shared_values(target, table.source_table, table.target_table, table.columns)
+        source = exclusions_from_records(table, records)
+        synthetic = fetch_digests(target, table.target_table, table.columns)
+        return sum(len(set(digests) & set(source.get(path, ()))) for path, digests in synthetic.items())
+
+    def category_counts(self, table: TablePlan) -> dict[str, dict[Any, int]]:
+        paths = categorical_paths(table)
+        records = self.records(table)
+        if records is not None:
+            return {path: dict(Counter(v for r in records if (v := value_at(r, path)) is not None)) for path in paths}
+        if not paths:
+            return {}
+        return value_counts(bigquery_client(_project_of(table.source_table)), table.source_table, paths)
+
+
+def spread_sample(rows: Sequence[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    """Every k-th row: deterministic and spread over the whole file, not its first block."""
+    if size <= 0 or not rows:
+        return []
+    step = max(1, math.ceil(len(rows) / size))
+    return list(rows[::step])[:size]
+
+
+def categorical_paths(table: TablePlan) -> list[str]:
+    """Leaf paths generated from observed categories (outside arrays): where rare values could leak."""
+    return [
+        path
+        for path, column in leaf_plans(table.columns).items()
+        if isinstance(column.generator, Categorical) and column.mode != "REPEATED"
+    ]
+
+
+def column_values(client: bigquery.Client, table_id: str, column: str) -> list[Any]:
+    sql = f"SELECT t.{quote_column(column)} AS v FROM {quote_table(table_id)} AS t LIMIT {MAX_KEY_VALUES + 1}"
+    return [json_safe(row["v"]) for row in client.query(sql).result()]
+
+
+def reference_keys_sql(parent_table: str, parent_column: str, child_table: str, child_column: str) -> str:
+    """Parent keys (side 'p') and child references (side 'c') in one query: a key and its
+    references share a type, so they fit one column."""
+    limit = MAX_KEY_VALUES + 1
+    return (
+        f"(SELECT 'p' AS side, t.{quote_column(parent_column)} AS k FROM {quote_table(parent_table)} AS t"
+        f" LIMIT {limit})\nUNION ALL\n"
+        f"(SELECT 'c' AS side, t.{quote_column(child_column)} AS k FROM {quote_table(child_table)} AS t"
+        f" LIMIT {limit})"
+    )
+
+
+def reference_keys(
+    client: bigquery.Client, parent_table: str, parent_column: str, child_table: str, child_column: str
+) -> tuple[list[Any], list[Any]]:
+    sides: dict[str, list[Any]] = {"p": [], "c": []}
+    for row in client.query(reference_keys_sql(parent_table, parent_column, child_table, child_column)).result():
+        sides[row["side"]].append(json_safe(row["k"]))
+    return sides["p"], sides["c"]
+
+
+def value_counts_sql(table_id: str, paths: Sequence[str]) -> str:
+    """Counts of every value of several columns in one query; values travel as JSON text
+    because the columns' types differ and UNION ALL needs one."""
+    return "\nUNION ALL\n".join(
+        f"(SELECT {string_literal(path)} AS path, TO_JSON_STRING(v) AS v, COUNT(*) AS n"
+        f" FROM (SELECT t.{quote_column(path)} AS v FROM {quote_table(table_id)} AS t)"
+        f" WHERE v IS NOT NULL GROUP BY v LIMIT {MAX_CATEGORY_VALUES})"
+        for path in paths
+    )
+
+
+def value_counts(client: bigquery.Client, table_id: str, paths: Sequence[str]) -> dict[str, dict[Any, int]]:
+    counts: dict[str, dict[Any, int]] = {path: {} for path in paths}
+    for row in client.query(value_counts_sql(table_id, paths)).result():
+        counts[row["path"]][json.loads(row["v"])] = int(row["n"])
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows to frames
+# ---------------------------------------------------------------------------------------------
+
+
+def flatten_row(row: Mapping[str, Any], columns: Sequence[ColumnSchema], prefix: str = "") -> dict[str, Any]:
+    """A JSON row as dotted leaf paths; arrays are left out (fidelity compares scalars)."""
+    flat: dict[str, Any] = {}
+    for column in columns:
+        if column.is_repeated:
+            continue
+        value = row.get(column.name) if isinstance(row, Mapping) else None
+        path = f"{prefix}{column.name}"
+        if column.is_record:
+            flat.update(flatten_row(value or {}, column.fields, f"{path}."))
+        elif column.type in {"NUMERIC", "BIGNUMERIC"} and value is not None:
+            flat[path] = float(value)  # file sources keep NUMERIC as text, BigQuery as a number
+        else:
+            flat[path] = value
+    return flat
+
+
+def rows_to_frame(rows: Sequence[Mapping[str, Any]], table: TablePlan) -> pd.DataFrame:
+    flat = [flatten_row(row, table.schema_) for row in rows]
+    columns = list(flatten_row({}, table.schema_).keys())
+    return pd.DataFrame(flat, columns=columns)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluating one table
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TableSamples:
+    source: pd.DataFrame
+    synthetic: pd.DataFrame
+
+
+def children_per_parent_score(
+    reader: SourceReader, plan: DatasetPlan, table: TablePlan, client: bigquery.Client
+) -> float | None:
+    """Mean SDMetrics cardinality similarity over the table's single-column references."""
+    scores: list[float] = []
+    for rel in plan.relationships:
+        if rel.child_table != table.name or len(rel.child_columns) != 1:
+            continue
+        parent = plan.table(rel.parent_table)
+        child_column, parent_column = rel.child_columns[0], rel.parent_columns[0]
+        values = [
+            *reader.reference_keys(parent, parent_column, table, child_column),
+            *reference_keys(client, parent.target_table, parent_column, table.target_table, child_column),
+        ]
+        if any(len(v) > MAX_KEY_VALUES for v in values):
+            log.info("%s: cardinality of %s not scored, more than %d keys", table.name, child_column, MAX_KEY_VALUES)
+            continue
+        score = metrics.cardinality_score(*(pd.Series(v) for v in values))
+        if score is not None:
+            scores.append(score)
+    return sum(scores) / len(scores) if scores else None
+
+
+def evaluate_table(
+    reader: SourceReader,
+    plan: DatasetPlan,
+    checked: TableQuality,
+    *,
+    sample_rows: int = DEFAULT_SAMPLE_ROWS,
+    min_category_count: int = 5,
+) -> tuple[TableQuality, TableSamples]:
+    """Fidelity, privacy, validity and the remaining integrity checks of one loaded table."""
+    table = plan.table(checked.table)
+    client = bigquery_client(_project_of(table.target_table))
+    source = rows_to_frame(reader.sample(table, sample_rows), table)
+    synthetic = rows_to_frame(read_sample(client, table.target_table, checked.rows_in_target, sample_rows), table)
+
+    required = [c.name for c in table.schema_ if c.mode == "REQUIRED"]
+    target_schema = columns_from_bigquery(client.get_table(table.target_table).schema)
+    identifying = [path for path, _ in identifying_paths(table.columns)]
+
+    fidelity = metrics.fidelity_scores(source, synthetic, table)  # per-column validity included
+    fidelity = fidelity.model_copy(update={"cardinality": children_per_parent_score(reader, plan, table, client)})
+    privacy = metrics.privacy_scores(
+        source,
+        synthetic,
+        table,
+        leaked_values=reader.leaked_values(table, client),
+        identifying_columns=identifying,
+        source_value_counts=reader.category_counts(table),
+        min_category_count=min_category_count,
+        seed=plan.seed,
+    )
+    evaluated = checked.model_copy(
+        update={
+            "not_null_violations": integrity.count_not_null_violations(client, table.target_table, required),
+            "type_violations": len(schema_differences(table.schema_, target_schema)),
+            "fidelity": fidelity,
+            "privacy": privacy,
+            "validity": metrics.table_validity(fidelity.columns),
+        }
+    )
+    return evaluated, TableSamples(source, synthetic)

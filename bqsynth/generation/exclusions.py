@@ -1,0 +1,141 @@
+"""Keep source values of identifying columns out of the output, provably.
+
+Faked names and shaped identifiers can coincide with real ones by chance (Faker's
+first names are the common first names). Before generating a table we fetch short
+digests of the distinct source values of its identifying columns, computed inside
+BigQuery, and the generator redraws any value whose digest is among them. Only
+digests leave BigQuery, and only for the generating worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from google.cloud import bigquery
+
+from bqsynth.gcp.sql import quote_column, quote_table, string_literal
+from bqsynth.generation.rule_enforcement import value_at
+from bqsynth.models import (
+    ColumnPlan,
+    FakerValue,
+    FreeText,
+    PatternString,
+    RecordValue,
+    TablePlan,
+    TemporalFromQuantiles,
+)
+
+DIGEST_HEX_CHARS = 16
+# Above this many distinct values a column is excluded only in part; the generators' shapes
+# (index-derived suffixes and digits) still make collisions vanishingly rare there.
+MAX_EXCLUDED_VALUES = 1_000_000
+_EXCLUDABLE = (FakerValue, PatternString, FreeText)
+
+
+def value_digest(value: object) -> str:
+    """The digest BigQuery computes as ``SUBSTR(TO_HEX(MD5(CAST(v AS STRING))), 1, 16)``."""
+    return hashlib.md5(str(value).encode()).hexdigest()[:DIGEST_HEX_CHARS]
+
+
+def identifying_paths(columns: list[ColumnPlan], prefix: str = "", repeated: bool = False) -> list[tuple[str, bool]]:
+    """Leaf paths of identifying, generated columns, with whether they sit in an array."""
+    paths: list[tuple[str, bool]] = []
+    for column in columns:
+        path = f"{prefix}{column.name}"
+        in_array = repeated or column.mode == "REPEATED"
+        if isinstance(column.generator, RecordValue):
+            paths += identifying_paths(column.generator.fields, f"{path}.", in_array)
+            continue
+        generator = getattr(column.generator, "element", column.generator)
+        # A date is excludable too (a birth date must not be a real one); other temporal
+        # types are spelled differently by BigQuery's CAST and the generator, and are
+        # too fine-grained to coincide.
+        birth_date = isinstance(generator, TemporalFromQuantiles) and generator.type == "DATE"
+        if column.identifying and (isinstance(generator, _EXCLUDABLE) or birth_date):
+            paths.append((path, in_array))
+    return paths
+
+
+def exclusion_sql(source_table: str, path: str, in_array: bool, limit: int = MAX_EXCLUDED_VALUES) -> str:
+    """Distinct digests of one column's source values (array elements for repeated columns)."""
+    if in_array and "." not in path:
+        source = f"SELECT v FROM {quote_table(source_table)} AS t, UNNEST(t.{quote_column(path)}) AS v"
+    elif in_array:
+        # An array of records (or a record holding an array): flatten the first repeated level.
+        head, _, rest = path.partition(".")
+        source = (
+            f"SELECT e.{quote_column(rest)} AS v "
+            f"FROM {quote_table(source_table)} AS t, UNNEST(t.{quote_column(head)}) AS e"
+        )
+    else:
+        source = f"SELECT t.{quote_column(path)} AS v FROM {quote_table(source_table)} AS t"
+    return (
+        f"SELECT DISTINCT SUBSTR(TO_HEX(MD5(CAST(v AS STRING))), 1, {DIGEST_HEX_CHARS}) AS d "
+        f"FROM ({source}) WHERE v IS NOT NULL LIMIT {int(limit)}"
+    )
+
+
+def shared_values_sql(source_table: str, target_table: str, paths: list[tuple[str, bool]]) -> str:
+    """One row per identifying path: distinct target values that are also source values (by digest).
+
+    The join happens in BigQuery, so no digest leaves it, and one query covers every column.
+    """
+    parts = [
+        f"SELECT {string_literal(path)} AS path, COUNT(*) AS n FROM ({exclusion_sql(target_table, path, in_array)})"
+        f" INNER JOIN ({exclusion_sql(source_table, path, in_array)}) USING (d)"
+        for path, in_array in paths
+    ]
+    return "\nUNION ALL\n".join(parts)
+
+
+def all_digests_sql(table_id: str, paths: list[tuple[str, bool]]) -> str:
+    """``(path, d)`` rows: the digests of every identifying path of one table, in one query."""
+    return "\nUNION ALL\n".join(
+        f"SELECT {string_literal(path)} AS path, d FROM ({exclusion_sql(table_id, path, in_array)})"
+        for path, in_array in paths
+    )
+
+
+def count_shared_values(
+    client: bigquery.Client, source_table: str, target_table: str, columns: list[ColumnPlan]
+) -> int:
+    """Distinct values of the target's identifying columns found in the same source column."""
+    paths = identifying_paths(columns)
+    if not paths:
+        return 0
+    return sum(int(row["n"]) for row in client.query(shared_values_sql(source_table, target_table, paths)).result())
+
+
+def fetch_digests(client: bigquery.Client, table_id: str, columns: list[ColumnPlan]) -> dict[str, list[str]]:
+    """Digests of the distinct values of the identifying columns of ``table_id``, by leaf path."""
+    paths = identifying_paths(columns)
+    digests: dict[str, list[str]] = {path: [] for path, _ in paths}
+    if paths:
+        for row in client.query(all_digests_sql(table_id, paths)).result():
+            digests[row["path"]].append(row["d"])
+    return {path: sorted(values) for path, values in digests.items()}
+
+
+def fetch_exclusions(client: bigquery.Client, table: TablePlan) -> dict[str, list[str]]:
+    """Digests of the source values the generator must never emit, by leaf path."""
+    return fetch_digests(client, table.source_table, table.columns)
+
+
+def exclusions_from_records(table: TablePlan, records: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """The same digests as :func:`fetch_exclusions`, for a source read as rows (a file source)."""
+    paths = [path for path, _ in identifying_paths(table.columns)]
+    digests: dict[str, set[str]] = {path: set() for path in paths}
+    for record in records:
+        for path in paths:
+            value = value_at(dict(record), path)
+            if value is not None:
+                digests[path].add(value_digest(value))
+    return {path: sorted(values)[:MAX_EXCLUDED_VALUES] for path, values in digests.items()}
+
+
+def write_exclusions(exclusions: dict[str, list[str]], path: Path) -> None:
+    path.write_text(json.dumps(exclusions))

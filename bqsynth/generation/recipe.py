@@ -1,0 +1,188 @@
+"""Compile a ``TablePlan`` into a Snowfakery recipe (one recipe per table).
+
+The recipe is the readable, editable form of the plan: one field per leaf column,
+RECORD sub-fields flattened as ``parent__child``, and every generator spelled as a
+built-in Snowfakery ``fake:`` or a ``Bqsynth.*`` plugin call. Literals that came from
+source data are written as JSON with ``$`` and ``<`` escaped, so that no source value
+can ever be read by Snowfakery as a Jinja template.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from bqsynth.generation.snowfakery_plugin import (
+    EXCLUSIONS_OPTION,
+    NO_EXCLUSIONS,
+    ROW_COUNT_OPTION,
+    SEED_OPTION,
+    START_INDEX_OPTION,
+)
+from bqsynth.models import (
+    ArrayValue,
+    BooleanValue,
+    Categorical,
+    ColumnPlan,
+    FakerValue,
+    ForeignKeyRef,
+    FreeText,
+    Generator,
+    NullValue,
+    NumberFromQuantiles,
+    PatternString,
+    RecordValue,
+    SequenceKey,
+    TablePlan,
+    TemporalFromQuantiles,
+)
+
+PLUGIN = "bqsynth.generation.snowfakery_plugin.Bqsynth"
+FIELD_SEPARATOR = "__"  # RECORD sub-fields: Snowfakery rows are flat
+
+
+def json_literal(value: Any) -> str:
+    """JSON text that Snowfakery will never evaluate as a template (no ``${{`` / ``<<``)."""
+    return json.dumps(value, ensure_ascii=True, default=str).replace("$", "\\u0024").replace("<", "\\u003c")
+
+
+def _key_args(spec: SequenceKey) -> dict[str, Any]:
+    return {
+        "start": spec.start,
+        "step": spec.step,
+        "prefix": json_literal(spec.prefix),
+        "width": spec.width,
+        "as_string": spec.as_string,
+    }
+
+
+def _copula_args(copula: list[float] | None, table: str) -> dict[str, Any]:
+    return {"copula": json_literal(copula), "table": json_literal(table)[1:-1]} if copula else {}
+
+
+def generator_definition(generator: Generator, table: str, column: str) -> Any:
+    """The Snowfakery field definition of one generator (RECORD is flattened by the caller)."""
+    match generator:
+        case SequenceKey():
+            return {"Bqsynth.sequence_key": _key_args(generator)}
+        case ForeignKeyRef():
+            link = generator.link
+            return {
+                "Bqsynth.foreign_key": {
+                    "table": json_literal(table)[1:-1],
+                    "column": json_literal(column)[1:-1],
+                    "parent_rows": generator.parent_rows,
+                    "skew": generator.skew,
+                    "self_reference": generator.parent_table == table and link is None,
+                    **_key_args(generator.parent_key),
+                    **({"link": json_literal(link.model_dump())} if link else {}),
+                }
+            }
+        case FakerValue():
+            return {
+                "Bqsynth.fake": {
+                    "provider": generator.provider,
+                    "column": json_literal(column)[1:-1],
+                    "unique": generator.unique,
+                }
+            }
+        case Categorical():
+            return {
+                "Bqsynth.choice": {
+                    "values": json_literal(generator.values),
+                    "weights": json_literal(generator.weights),
+                    **_copula_args(generator.copula, table),
+                }
+            }
+        case NumberFromQuantiles():
+            return {
+                "Bqsynth.number": {
+                    "quantiles": json_literal(generator.quantiles),
+                    "integer": generator.integer,
+                    "decimals": -1 if generator.decimals is None else generator.decimals,
+                    **_copula_args(generator.copula, table),
+                }
+            }
+        case TemporalFromQuantiles():
+            return {
+                "Bqsynth.temporal": {
+                    "type": generator.type,
+                    "quantiles": json_literal(generator.quantiles),
+                    "column": json_literal(column)[1:-1],
+                    **_copula_args(generator.copula, table),
+                }
+            }
+        case BooleanValue():
+            return {"Bqsynth.boolean": {"p_true": generator.p_true}}
+        case PatternString():
+            return {
+                "Bqsynth.pattern": {
+                    "pattern": json_literal(generator.pattern),
+                    "column": json_literal(column)[1:-1],
+                    "unique": generator.unique,
+                }
+            }
+        case FreeText():
+            return {
+                "Bqsynth.text": {
+                    "column": json_literal(column)[1:-1],
+                    "min_length": generator.min_length,
+                    "max_length": generator.max_length,
+                }
+            }
+        case ArrayValue():
+            return {
+                "Bqsynth.array": {
+                    "lengths": json_literal(generator.lengths.values),
+                    "length_weights": json_literal(generator.lengths.weights),
+                    "element": generator_definition(generator.element, table, column),
+                }
+            }
+        case NullValue():
+            return None
+        case RecordValue():
+            raise ValueError(f"{table}.{column}: RECORD columns are flattened, not compiled as one field")
+    raise ValueError(f"{table}.{column}: unknown generator {generator!r}")
+
+
+def _with_nulls(definition: Any, null_rate: float) -> Any:
+    if null_rate <= 0 or definition is None:
+        return definition
+    return {"Bqsynth.null_or": {"rate": round(null_rate, 6), "value": definition}}
+
+
+def column_fields(column: ColumnPlan, table: str, prefix: str = "") -> dict[str, Any]:
+    """Recipe fields for one column: one field, or one per leaf of a RECORD."""
+    name = f"{prefix}{column.name}"
+    if isinstance(column.generator, RecordValue):
+        fields: dict[str, Any] = {}
+        for sub in column.generator.fields:
+            fields.update(column_fields(sub, table, prefix=f"{name}{FIELD_SEPARATOR}"))
+        return fields
+    definition = generator_definition(column.generator, table, name.replace(FIELD_SEPARATOR, "."))
+    null_rate = 0.0 if column.mode == "REQUIRED" else column.null_rate
+    return {name: _with_nulls(definition, null_rate)}
+
+
+def compile_recipe(table: TablePlan, seed: int) -> str:
+    """The Snowfakery recipe for ``table``; options pick the shard (start index, row count)."""
+    fields: dict[str, Any] = {}
+    for column in table.columns:
+        fields.update(column_fields(column, table.name))
+    document: list[dict[str, Any]] = [
+        {"plugin": PLUGIN},
+        {"option": SEED_OPTION, "default": str(seed)},
+        {"option": START_INDEX_OPTION, "default": "0"},
+        {"option": ROW_COUNT_OPTION, "default": str(table.row_count)},
+        {"option": EXCLUSIONS_OPTION, "default": NO_EXCLUSIONS},
+        {"object": table.name, "count": "${{ " + ROW_COUNT_OPTION + " | int }}", "fields": fields},
+    ]
+    header = (
+        f"# Snowfakery recipe for {table.name} (source {table.source_table}), compiled by bqsynth.\n"
+        f"# Options: {SEED_OPTION}, {START_INDEX_OPTION} (first row index of this shard), "
+        f"{ROW_COUNT_OPTION} (rows in this shard),\n# "
+        f"{EXCLUSIONS_OPTION} (file of source-value digests never to emit).\n"
+    )
+    return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=False, width=1000)

@@ -1,0 +1,255 @@
+"""The Snowfakery plugin that recipes compiled by bqsynth call: ``Bqsynth.<function>``.
+
+It gives recipes what Snowfakery lacks: keys derived from the row index (so shards
+and tables agree without sharing state), draws from profiled quantiles, weighted
+choices over arbitrary JSON scalars, and arrays.
+
+Every string that came from source data reaches this plugin as an escaped JSON
+literal (see ``recipe.json_literal``) because Snowfakery renders any recipe string
+containing ``${{`` or ``<<`` as a Jinja template: source values are untrusted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from faker import Faker
+from snowfakery.plugins import SnowfakeryPlugin, lazy
+
+from bqsynth.generation import keys, sampling
+from bqsynth.generation.copula import FixedUniform, latent_uniform
+from bqsynth.generation.exclusions import value_digest
+from bqsynth.models import LinkPairing, SequenceKey
+from bqsynth.semantics import PROVIDER_ALLOWLIST
+
+# Options every compiled recipe declares; they make one recipe serve every shard.
+START_INDEX_OPTION = "start_index"
+ROW_COUNT_OPTION = "row_count"
+SEED_OPTION = "seed"
+EXCLUSIONS_OPTION = "exclusions"  # path of a JSON file {column path: [source value digests]}
+NO_EXCLUSIONS = "none"  # Snowfakery treats an empty option as missing
+
+# A drawn value that collides with a source value is redrawn this many times before the
+# generator falls back to an invented value of the same kind.
+MAX_REDRAWS = 25
+_SYLLABLES = ("ka", "ri", "lo", "ven", "mar", "sel", "do", "tan", "bri", "el", "no", "qua", "zet", "ur", "fi")
+
+
+@lru_cache(maxsize=4096)
+def _json(text: str) -> Any:
+    return json.loads(text)
+
+
+@lru_cache(maxsize=1024)
+def _choices(values_json: str, weights_json: str) -> tuple[list[Any], list[float]]:
+    return _json(values_json), sampling.cumulative(_json(weights_json))
+
+
+@lru_cache(maxsize=1024)
+def _temporal_quantiles(quantiles_json: str, temporal_type: str) -> list[float]:
+    return [sampling.temporal_to_seconds(q, temporal_type) for q in _json(quantiles_json)]
+
+
+@lru_cache(maxsize=256)
+def _sequence_key(start: int, step: int, prefix_json: str, width: int, as_string: bool) -> SequenceKey:
+    return SequenceKey(start=start, step=step, prefix=_json(prefix_json), width=width, as_string=as_string)
+
+
+@lru_cache(maxsize=256)
+def _link(link_json: str) -> LinkPairing:
+    return LinkPairing.model_validate(_json(link_json))
+
+
+@lru_cache(maxsize=8)
+def _exclusions(path: str) -> dict[str, frozenset[str]]:
+    if path in ("", NO_EXCLUSIONS):
+        return {}
+    return {column: frozenset(digests) for column, digests in json.loads(Path(path).read_text()).items()}
+
+
+def _invented_word(rng: random.Random | Any) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
+
+
+def _with_suffix(value: str, suffix: str) -> str:
+    """Make a value unique while keeping its shape (the local part of an email, else appended)."""
+    if "@" in value:
+        local, domain = value.split("@", 1)
+        return f"{local}.{suffix}@{domain}"
+    return f"{value} {suffix}"
+
+
+_faker = Faker("en_US")
+
+
+class Bqsynth(SnowfakeryPlugin):
+    class Functions:
+        # --- context -----------------------------------------------------------------------
+        def _option(self, name: str) -> int:
+            return int(self.context.interpreter.options[name])
+
+        def _row_index(self) -> int:
+            """0-based index of the current row in the whole table, not just this shard."""
+            obj = self.context.interpreter.current_context.obj
+            return self._option(START_INDEX_OPTION) + obj.id - 1
+
+        # --- keys ----------------------------------------------------------------------------
+        def sequence_key(
+            self, start: int = 1, step: int = 1, prefix: str = '""', width: int = 0, as_string: bool = False
+        ) -> int | str:
+            spec = _sequence_key(int(start), int(step), prefix, int(width), bool(as_string))
+            return keys.sequence_key_value(spec, self._row_index())
+
+        def foreign_key(
+            self,
+            table: str,
+            column: str,
+            parent_rows: int,
+            start: int = 1,
+            step: int = 1,
+            prefix: str = '""',
+            width: int = 0,
+            as_string: bool = False,
+            skew: float = 0.0,
+            self_reference: bool = False,
+            link: str = "",
+        ) -> int | str | None:
+            spec = _sequence_key(int(start), int(step), prefix, int(width), bool(as_string))
+            seed, row = self._option(SEED_OPTION), self._row_index()
+            if link:
+                pairing = _link(link)
+                link_row = keys.link_row_index(seed, table, pairing, row, float(skew))
+                return keys.sequence_key_value(spec, keys.link_parent_index(seed, pairing, link_row))
+            if self_reference:
+                # An earlier row only (a manager hired before): no cycles, and the first row has none.
+                earlier = keys.self_reference_index(seed, table, column, row)
+                return None if earlier is None else keys.sequence_key_value(spec, earlier)
+            index = keys.parent_index(seed, table, column, row, int(parent_rows), float(skew))
+            return keys.sequence_key_value(spec, index)
+
+        def _excluded(self, column: str) -> frozenset[str]:
+            return _exclusions(str(self.context.interpreter.options.get(EXCLUSIONS_OPTION, NO_EXCLUSIONS))).get(
+                column, frozenset()
+            )
+
+        def pattern(self, pattern: str, column: str, unique: bool = False) -> str:
+            """A value of the source's shape; never a source value (see ``privacy``)."""
+            template, excluded, index = _json(pattern), self._excluded(column), self._row_index()
+            seed = self._option(SEED_OPTION)
+            if unique:
+                return self._unique_pattern(template, column, excluded, index, seed)
+            for attempt in range(MAX_REDRAWS):
+                value = keys.pattern_value(template, index, seed, f"{column}#{attempt}", False)
+                if value_digest(value) not in excluded:
+                    return value
+            raise ValueError(f"{column}: every value of shape {template!r} tried is a source value; widen the pattern")
+
+        def _unique_pattern(self, template: str, column: str, excluded: frozenset[str], index: int, seed: int) -> str:
+            """Row ``index`` takes the index-th value of a keyed permutation that is not a source value.
+
+            Skipping excluded values keeps the result unique; the cursor makes it O(1) per row
+            when rows come in order (they do within a shard), O(index) after a jump.
+            """
+            cursors = self.context.interpreter.__dict__.setdefault("_bqsynth_pattern_cursors", {})
+            row, position = cursors.get(column, (-1, -1))
+            if row >= index:
+                row, position = -1, -1
+            space = 10 ** template.count("#")
+            while row < index:
+                position += 1
+                if position >= space:
+                    raise ValueError(
+                        f"{column}: the shape {template!r} has no unused value left for row {index}; "
+                        "the source uses too much of it"
+                    )
+                value = keys.pattern_value(template, position, seed, column, True)
+                if value_digest(value) not in excluded:
+                    row += 1
+            cursors[column] = (row, position)
+            return value
+
+        def fake(self, provider: str, column: str, unique: bool = False) -> str:
+            """A Faker value that is not a source value (unique by the row index when asked)."""
+            if provider not in PROVIDER_ALLOWLIST:
+                raise ValueError(f"{column}: Faker provider {provider!r} is not allowed")
+            excluded = self._excluded(column)
+            suffix = format(self._row_index(), "x") if unique else ""
+            for attempt in range(MAX_REDRAWS * 2):
+                value = str(getattr(_faker, provider)()) if attempt < MAX_REDRAWS else _invented_word(random)
+                if unique:
+                    value = _with_suffix(value, suffix)
+                if value_digest(value) not in excluded:
+                    return value
+            raise ValueError(f"{column}: could not draw a value that is not in the source")
+
+        # --- distributions -------------------------------------------------------------------
+        def _uniform(self, copula: str, table: str) -> sampling.RandomSource:
+            """The row's correlated uniform for a copula column, else the seeded random module."""
+            if not copula:
+                return random
+            u = latent_uniform(self._option(SEED_OPTION), table, self._row_index(), _json(copula))
+            return FixedUniform(u)
+
+        def choice(self, values: str, weights: str, copula: str = "", table: str = "") -> Any:
+            options, cumulative = _choices(values, weights)
+            return sampling.weighted_choice(options, cumulative, self._uniform(copula, table))
+
+        def number(
+            self, quantiles: str, integer: bool = False, decimals: int = -1, copula: str = "", table: str = ""
+        ) -> int | float:
+            value = sampling.from_quantiles(_json(quantiles), self._uniform(copula, table))
+            return sampling.round_number(value, bool(integer), None if int(decimals) < 0 else int(decimals))
+
+        def temporal(  # noqa: A002 - "type" is the recipe's word
+            self, type: str, quantiles: str, column: str = "", copula: str = "", table: str = ""
+        ) -> str:
+            """A date or time between the profiled quantiles; for an identifying DATE (a birth date),
+            never one of the source's own dates: redrawn, then moved on a day at a time."""
+            seconds = _temporal_quantiles(quantiles, type)
+            value = sampling.temporal_from_quantiles(seconds, type, self._uniform(copula, table))
+            excluded = self._excluded(column) if column else frozenset()
+            for _ in range(MAX_REDRAWS):
+                if value_digest(value) not in excluded:
+                    return value
+                value = sampling.temporal_from_quantiles(seconds, type, random)
+            day = dt.date.fromisoformat(value)
+            for _ in range(len(excluded) + 1):  # the excluded dates cannot fill every day
+                if value_digest(day.isoformat()) not in excluded:
+                    return day.isoformat()
+                day += dt.timedelta(days=1)
+            raise ValueError(f"{column}: could not draw a date that is not in the source")
+
+        def boolean(self, p_true: float) -> bool:
+            return random.random() < float(p_true)
+
+        def text(self, column: str, min_length: int = 1, max_length: int = 50) -> str:
+            low, high = int(min_length), max(int(max_length), int(min_length))
+            excluded = self._excluded(column)
+            for _ in range(MAX_REDRAWS):
+                target = random.randint(low, high)
+                words: list[str] = []
+                while sum(len(w) + 1 for w in words) < target:
+                    words.append(_faker.word())
+                value = " ".join(words)[:high] or _faker.word()[:high]
+                if value_digest(value) not in excluded:
+                    return value
+            return _invented_word(random)[:high]
+
+        # --- structure -----------------------------------------------------------------------
+        @lazy
+        def null_or(self, rate: Any, value: Any) -> Any:
+            if random.random() < float(self.context.evaluate(rate)):
+                return None
+            return self.context.evaluate(value)
+
+        @lazy
+        def array(self, lengths: Any, length_weights: Any, element: Any) -> str:
+            """A JSON array (Snowfakery rows hold scalars only; the writer decodes it)."""
+            options, cumulative = _choices(self.context.evaluate(lengths), self.context.evaluate(length_weights))
+            size = int(sampling.weighted_choice(options, cumulative, random))
+            return json.dumps([self.context.evaluate(element) for _ in range(size)], default=str)

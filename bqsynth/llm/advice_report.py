@@ -1,0 +1,127 @@
+"""What advice did to the plan, per table: where each decision came from and what it cost.
+
+The ``AdviceReport`` is written next to the plan (a JSON artifact) and summarised in the
+run summary and audit rows: for every table, whether its plan came from the model or the
+offline engine (and why it fell back), repair rounds, tokens, prompt sizes, the rules kept
+or dropped, and every column the advice changed. It never holds source values.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from bqsynth.llm.answers import ColumnRule
+from bqsynth.llm.base import Task
+from bqsynth.models import Relationship, StrictModel
+
+Source = Literal["model", "offline"]
+
+
+class CallRecord(StrictModel):
+    """One provider call (or one that was not made)."""
+
+    task: Task
+    table: str | None = None
+    chunk: int = 0
+    round: int = Field(default=0, description="0: first ask; n: n-th repair round")
+    prompt_chars: int
+    prompt_tokens_estimate: int
+    tokens: int = 0
+    tokens_measured: bool = False
+    outcome: Literal["accepted", "invalid", "failed", "skipped"]
+    detail: str = ""
+
+
+class DecisionRecord(StrictModel):
+    decision: Task
+    source: Source
+    repair_rounds: int = 0
+    fallback_reason: str | None = None
+    errors: list[str] = Field(default_factory=list, description="Problems of the last rejected answer")
+    notes: list[str] = Field(default_factory=list)
+
+
+class RuleRecord(StrictModel):
+    rule: ColumnRule
+    text: str
+    accepted: bool
+    why: str
+    source: Source
+
+
+class ColumnChange(StrictModel):
+    column: str
+    offline: str
+    advised: str
+    reason: str = ""
+
+
+class TableAdvice(StrictModel):
+    table: str
+    source: Source = Field(description="Where the final table plan came from")
+    fallback_reason: str | None = None
+    decisions: list[DecisionRecord] = Field(default_factory=list)
+    repair_rounds: int = 0
+    tokens_used: int = 0
+    prompt_chars: int = Field(default=0, description="Largest single prompt for this table")
+    prompt_chars_total: int = 0
+    prompt_tokens_estimate: int = Field(default=0, description="Largest prompt, chars/4")
+    human_names: dict[str, str] = Field(default_factory=dict)
+    rules: list[RuleRecord] = Field(default_factory=list)
+    changes: list[ColumnChange] = Field(default_factory=list)
+    relationships_dropped: list[str] = Field(default_factory=list)
+
+    @property
+    def accepted_rules(self) -> list[ColumnRule]:
+        return [r.rule for r in self.rules if r.accepted]
+
+
+class AdviceReport(StrictModel):
+    advisor: str
+    sample_policy: str
+    token_budget: int
+    tokens_used: int = 0
+    budget_exhausted: bool = False
+    provider_unavailable: bool = False
+    max_prompt_chars: int = Field(description="The per-call cap prompts were built under")
+    relationships: DecisionRecord
+    relationships_added: list[Relationship] = Field(default_factory=list)
+    relationships_confirmed: int = 0
+    relationship_prompt_chars: int = 0
+    tables: list[TableAdvice] = Field(default_factory=list)
+    calls: list[CallRecord] = Field(default_factory=list)
+
+    @property
+    def fallbacks(self) -> dict[str, str]:
+        """Tables planned offline although advice was asked, and why."""
+        return {t.table: t.fallback_reason or "" for t in self.tables if t.source == "offline" and t.fallback_reason}
+
+    def table(self, name: str) -> TableAdvice:
+        for table in self.tables:
+            if table.table == name:
+                return table
+        raise KeyError(f"no advice for table {name!r}")
+
+    def lines(self) -> list[str]:
+        """A plain-text summary for logs and the terminal (prompt sizes included)."""
+        lines = [
+            f"advisor {self.advisor}: {self.tokens_used} of {self.token_budget} tokens"
+            f"{' (budget exhausted)' if self.budget_exhausted else ''}; sample policy {self.sample_policy}; "
+            f"prompts capped at {self.max_prompt_chars} chars",
+            f"relationships: {self.relationships.source}"
+            + (f" ({self.relationships.fallback_reason})" if self.relationships.fallback_reason else "")
+            + f", {self.relationships_confirmed} confirmed, {len(self.relationships_added)} added, "
+            f"prompt {self.relationship_prompt_chars} chars",
+        ]
+        for t in self.tables:
+            kept = sum(1 for r in t.rules if r.accepted)
+            lines.append(
+                f"{t.table}: {t.source}"
+                + (f" (fallback: {t.fallback_reason})" if t.fallback_reason else "")
+                + f"; {len(t.changes)} column changes, {t.repair_rounds} repair rounds, {t.tokens_used} tokens, "
+                f"largest prompt {t.prompt_chars} chars (~{t.prompt_tokens_estimate} tokens), "
+                f"rules {kept} kept / {len(t.rules) - kept} dropped"
+            )
+        return lines

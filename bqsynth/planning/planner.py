@@ -1,0 +1,509 @@
+"""Plan the whole dataset jointly: relationships, keys, one generator per column, recipes.
+
+The offline engine: every decision here is a deterministic function of the profiles
+and the options, explained in ``ColumnPlan.reason``. A model provider may later
+propose changes, which are validated against the same vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, NamedTuple
+
+from pydantic import Field
+
+from bqsynth.generation.copula import table_copula
+from bqsynth.generation.keys import estimate_skew
+from bqsynth.generation.recipe import compile_recipe
+from bqsynth.models import (
+    ArrayValue,
+    BooleanValue,
+    Categorical,
+    ColumnPlan,
+    ColumnSchema,
+    ColumnStats,
+    DatasetPlan,
+    FakerValue,
+    ForeignKeyRef,
+    FreeText,
+    Generator,
+    LinkPairing,
+    NullValue,
+    NumberFromQuantiles,
+    PatternString,
+    PlanFailure,
+    RecordValue,
+    Relationship,
+    SequenceKey,
+    StrictModel,
+    TablePlan,
+    TableProfile,
+    TemporalFromQuantiles,
+)
+from bqsynth.planning.relationships import candidate_key, infer_relationships
+from bqsynth.semantics import SemanticGuess, classify_column, sample_values
+
+TEMPORAL_TYPES = ("DATE", "DATETIME", "TIMESTAMP", "TIME")
+NUMERIC_TYPES = ("INT64", "NUMERIC", "BIGNUMERIC", "FLOAT64")
+UNSUPPORTED_TYPES = ("BYTES", "JSON", "GEOGRAPHY", "INTERVAL", "RANGE")
+# Faker providers whose values stay well-formed with a row-index suffix (in the local part
+# of an email); other faked columns are not forced unique, which would deform them.
+UNIQUE_BY_SUFFIX = frozenset({"email", "safe_email", "free_email", "company_email"})
+
+
+class PlanOptions(StrictModel):
+    seed: int = 42
+    record_counts: dict[str, int] = Field(default_factory=dict, description="Rows per table (short name)")
+    scale: float = Field(default=1.0, gt=0, description="Rows = source rows x scale, where no count is given")
+    target_project: str
+    target_dataset: str
+    min_category_count: int = Field(default=5, ge=1, description="Category values seen fewer times are never emitted")
+    categorical_max_distinct: int = 50
+
+
+class PlanError(Exception):
+    """A table cannot be planned; the message names the table and column."""
+
+
+def requested_rows(profile: TableProfile, options: PlanOptions) -> int:
+    if profile.name in options.record_counts:
+        return int(options.record_counts[profile.name])
+    return max(1, int(round(profile.row_count * options.scale))) if profile.row_count else 0
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+_PREFIXED_ID = re.compile(r"^(?P<prefix>\D*?)(?P<digits>\d+)$")
+
+
+def key_spec(column: ColumnSchema, stats: ColumnStats | None, samples: list, rows: int) -> SequenceKey:
+    """A key generator keeping the source key's look: its start, or its prefix and width."""
+    if column.type == "INT64":
+        start = int(stats.min_value) if stats and isinstance(stats.min_value, (int, float)) else 1
+        return SequenceKey(start=max(start, 1) if start > 0 else start, step=1)
+    prefixes = [m for m in (_PREFIXED_ID.match(str(v)) for v in samples) if m]
+    if samples and len(prefixes) == len(samples) and len({m["prefix"] for m in prefixes}) == 1:
+        prefix = prefixes[0]["prefix"]
+        width = max(len(m["digits"]) for m in prefixes)
+        start = min(int(m["digits"]) for m in prefixes)
+    else:
+        prefix, width, start = "K", 0, 1
+    width = max(width, len(str(start + max(rows - 1, 0))))
+    return SequenceKey(start=start, prefix=prefix, width=width, as_string=True)
+
+
+def primary_key_column(profile: TableProfile, relationships: list[Relationship]) -> str | None:
+    """The single column whose values the plan derives from the row index.
+
+    The declared key, else the column other tables refer to, else a unique key-named
+    column (``transaction_id`` in an undeclared fact table), whose uniqueness is kept.
+    For a composite key, its first column that is not a reference: unique on its own, it
+    keeps the whole key unique (``line_no`` of ``(order_id, line_no)``).
+    """
+    if len(profile.primary_key) == 1:
+        return profile.primary_key[0]
+    if profile.primary_key:
+        references = {c for r in relationships if r.child_table == profile.name for c in r.child_columns}
+        free = [c for c in profile.primary_key if c not in references]
+        return free[0] if free else None
+    referenced = {
+        r.parent_columns[0] for r in relationships if r.parent_table == profile.name and len(r.parent_columns) == 1
+    }
+    if len(referenced) == 1:
+        return referenced.pop()
+    candidate = candidate_key(profile)
+    return candidate[0] if candidate else None
+
+
+# --- value generators -------------------------------------------------------------------------
+
+
+def boolean_generator(stats: ColumnStats | None) -> BooleanValue:
+    """The observed share of true values (an even chance without statistics)."""
+    p_true = 0.5
+    if stats and stats.non_null_count:
+        trues = sum(v.count for v in stats.top_values if v.value in (True, "true", "True"))
+        p_true = trues / stats.non_null_count
+    return BooleanValue(p_true=round(min(max(p_true, 0.0), 1.0), 6))
+
+
+def categorical_from_stats(stats: ColumnStats, min_count: int) -> Categorical | None:
+    kept = [v for v in stats.top_values if v.value is not None and v.count >= min_count]
+    if not kept:
+        return None
+    return Categorical(values=[v.value for v in kept], weights=[float(v.count) for v in kept])
+
+
+def is_categorical(stats: ColumnStats | None, options: PlanOptions) -> bool:
+    if stats is None or not stats.top_values:
+        return False
+    covered = sum(v.count for v in stats.top_values)
+    return (
+        stats.distinct_count <= options.categorical_max_distinct
+        and stats.distinct_ratio < 0.5
+        and covered >= 0.9 * max(stats.non_null_count, 1)
+    )
+
+
+def number_generator(column: ColumnSchema, stats: ColumnStats) -> NumberFromQuantiles | None:
+    quantiles = [float(q) for q in stats.quantiles if isinstance(q, (int, float))]
+    if not quantiles and isinstance(stats.min_value, (int, float)) and isinstance(stats.max_value, (int, float)):
+        quantiles = [float(stats.min_value), float(stats.max_value)]
+    if not quantiles:
+        return None
+    decimals = None
+    if column.type in ("NUMERIC", "BIGNUMERIC"):
+        decimals = stats.max_scale if stats.max_scale is not None else 2
+    return NumberFromQuantiles(quantiles=sorted(quantiles), integer=column.type == "INT64", decimals=decimals)
+
+
+def temporal_generator(column: ColumnSchema, stats: ColumnStats) -> TemporalFromQuantiles | None:
+    quantiles = [str(q) for q in stats.quantiles if q is not None]
+    if not quantiles and stats.min_value is not None and stats.max_value is not None:
+        quantiles = [str(stats.min_value), str(stats.max_value)]
+    if not quantiles:
+        return None
+    return TemporalFromQuantiles(type=column.type, quantiles=quantiles)  # type: ignore[arg-type]
+
+
+def value_generator(
+    column: ColumnSchema, stats: ColumnStats | None, guess: SemanticGuess, options: PlanOptions
+) -> tuple[Generator, str]:
+    """The generator for a scalar (or array element) column, and why it was chosen."""
+    unique = bool(stats and stats.distinct_ratio > 0.95 and stats.non_null_count > 1)
+    if column.type in UNSUPPORTED_TYPES:
+        return NullValue(), f"{column.type} values are not generated yet"
+    if column.type == "BOOL":
+        return boolean_generator(stats), "observed share of true values"
+    if guess.identifying and column.type == "STRING":
+        # One consistent shape in the source (a UK mobile, an account number) is kept exactly;
+        # Faker's own formats are for values of varied shape (names, emails, streets).
+        if guess.pattern:
+            return PatternString(
+                pattern=guess.pattern, unique=unique
+            ), f"identifying ({guess.semantic_type}): same shape as the source"
+        if guess.faker_provider:
+            return FakerValue(
+                provider=guess.faker_provider, unique=unique and guess.faker_provider in UNIQUE_BY_SUFFIX
+            ), f"identifying ({guess.semantic_type}): faked"
+        low = stats.min_length if stats and stats.min_length else 1
+        high = stats.max_length if stats and stats.max_length else 50
+        return FreeText(min_length=low, max_length=max(high, low)), f"identifying ({guess.semantic_type}): free text"
+    if is_categorical(stats, options) and stats is not None:
+        categorical = categorical_from_stats(stats, options.min_category_count)
+        if categorical is not None:
+            return (
+                categorical,
+                f"categorical: observed frequencies, values seen < {options.min_category_count} times dropped",
+            )
+    if stats is not None and column.type in NUMERIC_TYPES:
+        number = number_generator(column, stats)
+        if number is not None:
+            return number, "profiled quantiles"
+    if stats is not None and column.type in TEMPORAL_TYPES:
+        temporal = temporal_generator(column, stats)
+        if temporal is not None:
+            return temporal, "profiled quantiles"
+    if column.type == "STRING":
+        if guess.pattern:
+            return PatternString(pattern=guess.pattern, unique=unique), f"{guess.semantic_type}: same shape"
+        if guess.faker_provider:
+            return FakerValue(provider=guess.faker_provider, unique=unique), f"{guess.semantic_type}: faked"
+        low = stats.min_length if stats and stats.min_length else 1
+        high = stats.max_length if stats and stats.max_length else 30
+        return FreeText(min_length=low, max_length=max(high, low)), "high-cardinality text: never copied"
+    return NullValue(), "no statistics to generate from"
+
+
+def array_lengths(stats: ColumnStats | None) -> Categorical:
+    counts = [v for v in (stats.array_length_counts if stats else []) if isinstance(v.value, (int, float))]
+    if not counts:
+        return Categorical(values=[0, 1, 2], weights=[1.0, 1.0, 1.0])
+    return Categorical(values=[int(v.value) for v in counts], weights=[float(v.count) for v in counts])  # type: ignore[arg-type]
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+class _TableContext(StrictModel):
+    profile: TableProfile
+    rows: int
+    key_column: str | None = None
+    key: SequenceKey | None = None
+
+
+class _Parent(NamedTuple):
+    """What a reference column points at: the parent's context and key column, and for a
+    half of a two-column key, how the link table pairs its parents."""
+
+    ctx: _TableContext
+    column: str
+    link: LinkPairing | None = None
+
+
+class _Link(NamedTuple):
+    """A table whose primary key is two references (``partsupp``: part and supplier)."""
+
+    columns: tuple[str, str]
+    parents: tuple[_Parent, _Parent]
+
+    def pairing(self, table: str, rows: int, position: Literal[0, 1], draw: str = "") -> LinkPairing:
+        first, second = self.parents[0].ctx.rows, self.parents[1].ctx.rows
+        return LinkPairing(
+            link_table=table, link_rows=rows, first_rows=first, second_rows=second, position=position, draw=draw
+        )
+
+
+def _single_parents(
+    profile: TableProfile, relationships: list[Relationship], contexts: dict[str, _TableContext]
+) -> dict[str, tuple[_Parent, Relationship]]:
+    """Single-column references of ``profile`` whose parent has a key the plan derives."""
+    found: dict[str, tuple[_Parent, Relationship]] = {}
+    for rel in relationships:
+        if rel.child_table != profile.name or len(rel.child_columns) != 1:
+            continue
+        parent = contexts.get(rel.parent_table)
+        if parent is None or parent.key is None or parent.key_column != rel.parent_columns[0]:
+            continue
+        found[rel.child_columns[0]] = (_Parent(parent, rel.parent_columns[0]), rel)
+    return found
+
+
+def link_tables(
+    profiles: list[TableProfile], relationships: list[Relationship], contexts: dict[str, _TableContext]
+) -> dict[str, _Link]:
+    """Tables whose primary key is exactly two references to keyed parents."""
+    links: dict[str, _Link] = {}
+    for profile in profiles:
+        if len(profile.primary_key) != 2:
+            continue
+        singles = _single_parents(profile, relationships, contexts)
+        first, second = profile.primary_key
+        if first in singles and second in singles and singles[first][0].ctx is not singles[second][0].ctx:
+            links[profile.name] = _Link((first, second), (singles[first][0], singles[second][0]))
+    return links
+
+
+def _parents_of(
+    profile: TableProfile,
+    relationships: list[Relationship],
+    contexts: dict[str, _TableContext],
+    links: dict[str, _Link],
+) -> tuple[dict[str, _Parent], list[Relationship]]:
+    """Every reference column the plan keeps valid, and the relationships that covers.
+
+    A composite reference to a link table draws one link row for all its columns, so the
+    pair exists there; its columns' single references (to part, to supplier) hold too.
+    """
+    singles = _single_parents(profile, relationships, contexts)
+    parents = {column: parent for column, (parent, _) in singles.items()}
+    kept = [rel for _, rel in singles.values()]
+    ctx = contexts[profile.name]
+    own = links.get(profile.name)
+    if own is not None:
+        for position, column in enumerate(own.columns):
+            pairing = own.pairing(profile.name, ctx.rows, position)  # type: ignore[arg-type]
+            parents[column] = parents[column]._replace(link=pairing)
+    for rel in relationships:
+        link = links.get(rel.parent_table)
+        if rel.child_table != profile.name or link is None or sorted(rel.parent_columns) != sorted(link.columns):
+            continue
+        draw = ",".join(rel.child_columns)
+        for child_column, parent_column in zip(rel.child_columns, rel.parent_columns, strict=True):
+            position = link.columns.index(parent_column)
+            pairing = link.pairing(rel.parent_table, contexts[rel.parent_table].rows, position, draw)  # type: ignore[arg-type]
+            parents[child_column] = link.parents[position]._replace(link=pairing)
+        kept.append(rel)
+    return parents, kept
+
+
+def plan_column(
+    column: ColumnSchema,
+    path: str,
+    ctx: _TableContext,
+    parents: dict[str, _Parent],
+    options: PlanOptions,
+) -> ColumnPlan:
+    profile = ctx.profile
+    stats = profile.stats.get(path)
+    null_rate = 0.0 if column.mode == "REQUIRED" or stats is None else round(stats.null_rate, 6)
+    if column.is_record:
+        fields = [plan_column(f, f"{path}.{f.name}", ctx, parents, options) for f in column.fields]
+        generator: Generator = RecordValue(fields=fields) if not column.is_repeated else NullValue()
+        reason = "nested record" if not column.is_repeated else "arrays of records are not generated yet"
+        return ColumnPlan(
+            name=column.name,
+            type=column.type,
+            mode=column.mode,
+            semantic_type="record",
+            generator=generator,
+            null_rate=0.0,
+            reason=reason,
+        )
+    guess = classify_column(profile, path, column, stats, sample_values(profile, path))
+    if path == ctx.key_column and ctx.key is not None:
+        return ColumnPlan(
+            name=column.name,
+            type=column.type,
+            mode=column.mode,
+            semantic_type="key",
+            generator=ctx.key,
+            null_rate=0.0,
+            reason="primary key: derived from the row index",
+        )
+    if path in parents:
+        parent, parent_column, link = parents[path]
+        assert parent.key is not None
+        skew = estimate_skew(stats.top_values, profile.row_count, parent.profile.row_count) if stats else 0.0
+        fk = ForeignKeyRef(
+            parent_table=parent.profile.name,
+            parent_column=parent_column,
+            parent_rows=parent.rows,
+            parent_key=parent.key,
+            skew=0.0 if link else skew,
+            link=link,
+        )
+        reason = f"foreign key to {parent.profile.name}.{parent_column}"
+        if link is not None:
+            via = "its own row" if link.link_table == profile.name else f"a drawn row of {link.link_table}"
+            reason += f", paired by {via} (two-column key)"
+        return ColumnPlan(
+            name=column.name,
+            type=column.type,
+            mode=column.mode,
+            semantic_type="key",
+            generator=fk,
+            null_rate=0.0 if link else null_rate,
+            reason=reason,
+        )
+    generator, reason = value_generator(column, stats, guess, options)
+    if column.is_repeated:
+        generator = ArrayValue(element=generator, lengths=array_lengths(stats))
+        reason = f"array; elements: {reason}"
+        null_rate = 0.0
+    if isinstance(generator, NullValue) and column.mode == "REQUIRED":
+        raise PlanError(f"table {profile.name}: REQUIRED column {path} ({column.type}) cannot be generated: {reason}")
+    return ColumnPlan(
+        name=column.name,
+        type=column.type,
+        mode=column.mode,
+        semantic_type=guess.semantic_type,
+        generator=generator,
+        null_rate=null_rate,
+        identifying=guess.identifying,
+        reason=f"{reason}; {guess.reason}".strip("; "),
+    )
+
+
+def with_copula(columns: list[ColumnPlan], sample: list[dict]) -> list[ColumnPlan]:
+    """The columns, correlated ones carrying their row of the table's copula (see bqsynth.generation.copula)."""
+    rows = table_copula(columns, sample)
+    return [
+        c.model_copy(update={"generator": c.generator.model_copy(update={"copula": rows[c.name]})})
+        if c.name in rows
+        else c
+        for c in columns
+    ]
+
+
+def _target_table(profile: TableProfile, options: PlanOptions) -> str:
+    return f"{options.target_project}.{options.target_dataset}.{profile.name}"
+
+
+def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetPlan:
+    """One joint plan over all tables: relationships, keys, generators and recipes."""
+    failures = [PlanFailure(table=p.name, source_table=p.table_id, error=p.error) for p in profiles if p.error]
+    usable = [p for p in profiles if not p.error]
+    failed_sources = {p.table_id for p in profiles if p.error}
+    relationships = infer_relationships(usable)
+    contexts: dict[str, _TableContext] = {}
+    for profile in usable:
+        ctx = _TableContext(profile=profile, rows=requested_rows(profile, options))
+        ctx.key_column = primary_key_column(profile, relationships)
+        if ctx.key_column:
+            column = profile.column(ctx.key_column)
+            ctx.key = key_spec(
+                column, profile.stats.get(ctx.key_column), sample_values(profile, ctx.key_column), ctx.rows
+            )
+        contexts[profile.name] = ctx
+    links = link_tables(usable, relationships, contexts)
+    for name, link in links.items():
+        # Every (first, second) pair is used at most once: that bounds the link table's size.
+        pairs = link.parents[0].ctx.rows * link.parents[1].ctx.rows
+        contexts[name].rows = min(contexts[name].rows, pairs)
+
+    tables: list[TablePlan] = []
+    kept_relationships: list[Relationship] = []
+    for profile in usable:
+        ctx = contexts[profile.name]
+        missing = [fk.referenced_table for fk in profile.foreign_keys if fk.referenced_table in failed_sources]
+        if missing:
+            failures.append(
+                PlanFailure(
+                    table=profile.name,
+                    source_table=profile.table_id,
+                    error=f"table {profile.name}: its parent table {missing[0]} could not be read",
+                )
+            )
+            continue
+        parents, kept = _parents_of(profile, relationships, contexts, links)
+        kept_relationships += kept
+        try:
+            columns = [plan_column(c, c.name, ctx, parents, options) for c in profile.columns]
+        except PlanError as error:
+            failures.append(PlanFailure(table=profile.name, source_table=profile.table_id, error=str(error)))
+            continue
+        columns = with_copula(columns, profile.sample)
+        table = TablePlan(
+            name=profile.name,
+            source_table=profile.table_id,
+            target_table=_target_table(profile, options),
+            row_count=ctx.rows,
+            columns=columns,
+            schema=profile.columns,
+            primary_key=list(profile.primary_key) or ([ctx.key_column] if ctx.key_column else []),
+            file_format=profile.file_format,
+            output_format=profile.file_format,
+        )
+        table.recipe = compile_recipe(table, options.seed)
+        tables.append(table)
+    planned = {t.name for t in tables}
+    # Composite references the generator cannot keep (not to a two-reference key) are still
+    # listed, so the orphan check reports them instead of leaving them unchecked.
+    kept_relationships += [
+        r
+        for r in relationships
+        if len(r.child_columns) > 1 and r not in kept_relationships and {r.child_table, r.parent_table} <= planned
+    ]
+    fail_children_of_failed(tables, kept_relationships, failures)
+    return DatasetPlan(
+        seed=options.seed,
+        tables=[t for t in tables if t.name not in {f.table for f in failures}],
+        relationships=kept_relationships,
+        failures=failures,
+    )
+
+
+def fail_children_of_failed(
+    tables: list[TablePlan], relationships: list[Relationship], failures: list[PlanFailure]
+) -> None:
+    """A child whose parent could not be planned would reference keys that are never loaded:
+    fail it too (transitively), appending to ``failures``."""
+    failed = {f.table for f in failures}
+    changed = True
+    while changed:
+        changed = False
+        for rel in relationships:
+            if rel.parent_table in failed and rel.child_table not in failed:
+                child = next((t for t in tables if t.name == rel.child_table), None)
+                if child is None:
+                    continue
+                failures.append(
+                    PlanFailure(
+                        table=child.name,
+                        source_table=child.source_table,
+                        error=f"table {child.name}: its parent table {rel.parent_table} failed",
+                    )
+                )
+                failed.add(child.name)
+                changed = True

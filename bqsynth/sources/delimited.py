@@ -1,0 +1,1078 @@
+"""Delimited source files: detect their exact format, parse them, and write synthetic ones alike.
+
+Everything here is pure (bytes in, bytes or models out): no GCS, no BigQuery, no randomness.
+``sniff_format`` returns a ``FileFormat``; ``read_records`` turns file bytes into rows in the
+BigQuery JSON form; ``write_records`` turns rows in that form back into bytes spelled exactly
+as the source spells them. For a source whose spelling is consistent,
+``write_records(read_records(data, fmt, src), fmt, run_date=<date in its header>) == data``.
+
+Detection rules, applied in this order (every tie is broken by a fixed order, never by chance):
+
+1. **Encoding.** A UTF-16/UTF-32 byte order mark, or NUL bytes in every other position, is
+   refused ("UTF-16, re-export as UTF-8"); other NUL bytes, a known binary signature (gzip,
+   zip, PNG, PDF ...) or more than 1% control bytes are refused as binary. A UTF-8 BOM gives
+   ``utf-8-sig``; text that decodes as UTF-8 gives ``utf-8``; otherwise ``latin-1``, unless
+   bytes 0x80-0x9F occur: in Latin-1 those are C1 control characters, so the file is really
+   Windows-1252 or another code page we cannot read faithfully, and is refused. Text with
+   only CR line ends (classic Mac) is refused.
+2. **Delimiter.** Candidates are ``, TAB | ; ^ ~`` and any other punctuation seen in the
+   first 500 lines that is not common inside values. Each candidate splits those lines
+   (quote-aware); the winner has the highest share of lines with its most common field
+   count, that count being > 1; ties go to the larger field count, then to the order above.
+   A decimal comma (``12,50``) is only recognised when the delimiter is not a comma.
+3. **Quote and escape.** The quote character is ``"`` (a quote opens a field only at its
+   start, as in RFC 4180). A backslash before a quote or a delimiter makes ``\\`` the escape
+   character.
+4. **Custom lines.** Leading and trailing records whose field count differs from the most
+   common one, or that start with ``#`` or a tag word (HDR, TRL, TOTAL, EOF ...), are custom
+   header/trailer lines, kept verbatim. Inside them a digit run equal to the number of data
+   rows (possibly zero-padded) is a ``record_count`` field and ``%Y%m%d``, ``%Y-%m-%d``,
+   ``%d/%m/%Y``, ``%d.%m.%Y``, ``%Y-%m-%dT%H:%M:%S``, ``%Y-%m-%d %H:%M:%S`` and
+   ``%Y%m%d%H%M%S`` values are ``date``/``datetime`` fields (a datetime keeps its source time
+   of day when rewritten; only the date becomes the run date).
+5. **Null marker.** Unquoted ``NULL``, ``null``, ``\\N`` are nulls anywhere; ``NA``, ``N/A`` only
+   in a column whose other values have a typed shape (numbers, dates ...), because ``NA`` is
+   also a real code (North America, Namibia). The most frequent non-empty marker becomes the
+   file's ``null_marker``, else the empty field.
+6. **Header row.** The first data-shaped record is a header when its values are non-empty,
+   distinct, neither null markers nor numbers, dates or times, and either some column below
+   is typed (the header cannot be a value of it) or, all columns being strings, more than half
+   of its values (a strict majority) differ in shape (length range, digits, ``@``, spaces, case) from the values
+   below them. Header texts are sanitised into unique BigQuery names (letters, digits,
+   underscore, not starting with a digit), the original kept in ``FileColumn.header``.
+7. **Types**, per column over its non-null values, first match wins:
+   BOOL when every value is one spelling of a pair (true/false, yes/no, Y/N, T/F in the
+   source's case; single letters need both seen). ``1``/``0`` stay INT64: a flag and a count
+   cannot be told apart, and INT64 keeps the spelling. Then DATE/DATETIME/TIMESTAMP/TIME when
+   every value matches one zero-padded strftime pattern of ``DATE_FORMATS``,
+   ``DATETIME_FORMATS``, ``TIMESTAMP_FORMATS``, ``TIME_FORMATS`` (``%d/%m`` is tried before
+   ``%m/%d``: a day > 12 in either place decides, an undecidable column is read day first;
+   8 digits that are all valid ``%Y%m%d`` dates are dates). Then INT64 (``-?[1-9][0-9]*`` or
+   ``0``, in range). Then decimals: NUMERIC when every value has the same number (1-4) of
+   decimals, like money, because then the scale is part of the spelling; FLOAT64 otherwise
+   (mixed scales, exponents). Anything else is STRING - notably numbers with leading zeros
+   (``00123``: zip codes and account ids, whose zeros an integer would lose), a plus sign
+   or thousands separators.
+8. **Quoting.** ``all`` when every data field (empty ones included) is quoted; ``nonnumeric``
+   when exactly the non-numeric columns have every value quoted; ``none`` when nothing is
+   quoted and a backslash escapes instead; ``minimal`` otherwise, with ``FileColumn.quoted``
+   set for columns whose every non-empty value is quoted.
+9. **Column names of headerless files** come from ``bqsynth.semantics.classify_column`` run
+   on provisional ``column_N`` columns with their statistics and sample (``email``,
+   ``phone``, ``date`` ...), deduplicated with ``_2`` suffixes; unknown meaning keeps
+   ``column_N``.
+10. **Refusals** (``FileFormatError``, naming the file and the remedy): empty file, no data
+    rows (header only), more than ``max_ragged_share`` rows with a wrong field count (their
+    line numbers are listed), binary content, unreadable encodings. Fewer ragged rows are
+    skipped and counted in ``ragged_rows``.
+
+Value contract (``read_records`` output, ``write_records`` input): INT64 int, FLOAT64 float,
+NUMERIC str with a ``.``, BOOL bool, STRING str, DATE ``YYYY-MM-DD``, DATETIME
+``YYYY-MM-DDTHH:MM:SS[.ffffff]``, TIMESTAMP the same in UTC with ``+00:00``, TIME ``HH:MM:SS``,
+NULL None. The writer also accepts a space instead of ``T``, ``Z``/`` UTC``/offsets, ints for
+numbers and Python date/time objects.
+
+A NUMERIC column keeps its fixed scale (``FileColumn.scale``), so that ``12.5`` is written
+``12.50`` as in the source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bqsynth.models import CustomLine, FileColumn, FileFormat, LineField
+
+# ---------------------------------------------------------------------------------------------
+# Constants
+# ---------------------------------------------------------------------------------------------
+
+STANDARD_DELIMITERS = (",", "\t", "|", ";", "^", "~")
+# Punctuation that commonly occurs inside values, never tried as a delimiter.
+_VALUE_PUNCTUATION = frozenset("\"'.-_/:@+()%$#&*=!?[]{}<>\\`,")
+SNIFF_LINES = 500
+DEFAULT_MAX_RAGGED_SHARE = 0.01
+_MAX_LISTED_LINES = 10
+
+TAG_WORDS = frozenset(
+    {"HDR", "HEADER", "TRL", "TRAILER", "TLR", "FTR", "FOOTER", "EOF", "EOD", "BOF", "SOF", "TOTAL", "TOTALS"}
+)
+NULL_MARKERS_STRONG = ("NULL", "null", "\\N")
+NULL_MARKERS_WEAK = ("NA", "N/A")
+NUMERIC_TYPES = frozenset({"INT64", "FLOAT64", "NUMERIC"})
+TEMPORAL_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP", "TIME"})
+MAX_NUMERIC_SCALE = 4
+
+BOOL_SPELLINGS: tuple[tuple[str, str], ...] = (
+    ("true", "false"),
+    ("True", "False"),
+    ("TRUE", "FALSE"),
+    ("yes", "no"),
+    ("Yes", "No"),
+    ("YES", "NO"),
+    ("y", "n"),
+    ("Y", "N"),
+    ("t", "f"),
+    ("T", "F"),
+)
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y%m%d")
+TIME_FORMATS = ("%H:%M:%S.%f", "%H:%M:%S", "%H:%M")
+_DATETIME_DATES = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y")
+DATETIME_FORMATS = (
+    *(f"{d}{sep}{t}" for d in _DATETIME_DATES for sep in ("T", " ") for t in TIME_FORMATS),
+    "%Y%m%d%H%M%S",
+)
+# ``%:z`` (+01:00) is Python 3.12's strftime directive; we implement it ourselves for 3.11.
+_ZONES = ("Z", "%:z", "%z", " UTC")
+TIMESTAMP_FORMATS = tuple(
+    f"{d}{sep}{t}{zone}" for zone in _ZONES for d in ("%Y-%m-%d",) for sep in ("T", " ") for t in TIME_FORMATS
+)
+# Custom-line date fields, longest first so that a datetime is not read as a date plus noise.
+LINE_DATETIME_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S")
+LINE_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%Y%m%d")
+
+_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip-compressed data: decompress it first"),
+    (b"PK\x03\x04", "a zip archive: extract the file first"),
+    (b"\x89PNG", "a PNG image, not a delimited file"),
+    (b"%PDF", "a PDF document, not a delimited file"),
+    (b"PAR1", "a Parquet file: load it with BigQuery directly or export it as CSV"),
+    (b"Obj\x01", "an Avro file: load it with BigQuery directly or export it as CSV"),
+)
+_UTF_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\xfe\xff", "UTF-16"),
+    (b"\xff\xfe", "UTF-16"),
+)
+_CONTROL_BYTES = frozenset(range(0x00, 0x09)) | {0x0B} | frozenset(range(0x0E, 0x20)) | {0x7F}
+
+_INT_RE = re.compile(r"-?(?:0|[1-9]\d*)")
+_DECIMAL_RE = {".": re.compile(r"-?(?:0|[1-9]\d*)\.(\d+)"), ",": re.compile(r"-?(?:0|[1-9]\d*),(\d+)")}
+_FLOAT_RE = {
+    ".": re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?[eE][+-]?\d+"),
+    ",": re.compile(r"-?(?:0|[1-9]\d*)(?:,\d+)?[eE][+-]?\d+"),
+}
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+class FileFormatError(ValueError):
+    """A delimited file cannot be read faithfully; the message names the file and the remedy."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding
+# ---------------------------------------------------------------------------------------------
+
+
+def detect_encoding(data: bytes, source: str) -> tuple[str, str]:
+    """``(encoding, text)`` of a file, or ``FileFormatError`` when it is binary or unreadable."""
+    for bom, name in _UTF_BOMS:
+        if data.startswith(bom):
+            raise FileFormatError(f"{source} is {name} text (byte order mark found): re-export it as UTF-8")
+    for signature, what in _BINARY_SIGNATURES:
+        if data.startswith(signature):
+            raise FileFormatError(f"{source} is binary content, {what}; bqsynth reads delimited text files only")
+    if b"\x00" in data:
+        if _looks_like_utf16(data):
+            raise FileFormatError(
+                f"{source} looks like UTF-16 or UTF-32 text without a byte order mark: re-export it as UTF-8"
+            )
+        raise FileFormatError(f"{source} is binary content (NUL bytes): bqsynth reads delimited text files only")
+    controls = sum(1 for byte in data if byte in _CONTROL_BYTES)
+    if controls > 0.01 * len(data):
+        raise FileFormatError(
+            f"{source} is binary content ({controls} control bytes): bqsynth reads delimited text files only"
+        )
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return "utf-8-sig", data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise FileFormatError(
+                f"{source} starts with a UTF-8 byte order mark but is not valid UTF-8 "
+                f"(byte {error.start}): re-export it as UTF-8"
+            ) from error
+    try:
+        return "utf-8", data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    c1 = sorted({byte for byte in data if 0x80 <= byte <= 0x9F})
+    if c1:
+        shown = ", ".join(f"0x{byte:02X}" for byte in c1[:5])
+        raise FileFormatError(
+            f"{source} has an unknown encoding: it is not UTF-8, and bytes {shown} would be control characters "
+            "in Latin-1 (probably Windows-1252): re-export it as UTF-8"
+        )
+    return "latin-1", data.decode("latin-1")
+
+
+def _looks_like_utf16(data: bytes) -> bool:
+    # ASCII text in UTF-16 has a NUL in every other byte; binary data has them scattered.
+    sample = data[:4096]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    half = max(len(sample) // 2, 1)
+    return max(even, odd) > 0.4 * half
+
+
+def decode_as(data: bytes, fmt: FileFormat, source: str) -> str:
+    """The text of a file in the (already detected) encoding of ``fmt``."""
+    try:
+        return data.decode(fmt.encoding)
+    except UnicodeDecodeError as error:
+        raise FileFormatError(
+            f"{source} is not valid {fmt.encoding} (byte {error.start}) although its format says so: "
+            "export all files of one table with the same encoding"
+        ) from error
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokenizing: records with their quoting, line numbers and raw text
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record of a delimited text: its fields, which were quoted, and where it came from."""
+
+    fields: list[str]
+    quoted: list[bool]
+    line: int  # 1-based physical line on which the record starts
+    raw: str  # the source text of the record without its terminator
+    terminator: str  # "\n", "\r\n", or "" for a last line without one
+
+    @property
+    def is_blank(self) -> bool:
+        return self.raw == ""
+
+
+def tokenize(
+    text: str,
+    delimiter: str,
+    quotechar: str | None,
+    escapechar: str | None,
+    source: str,
+    *,
+    lenient: bool = False,
+) -> list[Record]:
+    """Split text into records the way an RFC 4180 reader does, keeping what the writer must know.
+
+    A quote opens a field only at its start; inside quotes a doubled quote (or the escape
+    character and a quote) is a quote and newlines are data. ``lenient`` ends an unclosed
+    quote at the end of the text instead of refusing (used on the sniffing sample, which may
+    cut a quoted field in two).
+    """
+    stops = re.compile("[" + re.escape(delimiter + "\n" + (escapechar or "")) + "]")
+    records: list[Record] = []
+    length, pos, line = len(text), 0, 1
+    while pos < length:
+        start = pos
+        fields: list[str] = []
+        quoted: list[bool] = []
+        while True:
+            if quotechar and text.startswith(quotechar, pos):
+                value, pos = _scan_quoted(text, pos, quotechar, escapechar, source, line, lenient)
+                tail, pos = _scan_unquoted(text, pos, stops, delimiter, escapechar)
+                # Text after the closing quote is kept (as csv does); "\r" before "\n" is the CRLF.
+                fields.append(value + tail)
+                quoted.append(True)
+            else:
+                value, pos = _scan_unquoted(text, pos, stops, delimiter, escapechar)
+                fields.append(value)
+                quoted.append(False)
+            if pos < length and text[pos] == delimiter:
+                pos += 1
+                continue
+            break
+        end = pos
+        if pos < length:  # at "\n"
+            pos += 1
+            terminator = "\n"
+            if text[end - 1 : end] == "\r" and fields[-1].endswith("\r"):
+                fields[-1] = fields[-1][:-1]
+                terminator = "\r\n"
+                end -= 1
+        else:
+            terminator = ""
+        records.append(Record(fields, quoted, line, text[start:end], terminator))
+        line += text.count("\n", start, pos)
+    return records
+
+
+def _scan_quoted(
+    text: str, pos: int, quotechar: str, escapechar: str | None, source: str, line: int, lenient: bool
+) -> tuple[str, int]:
+    parts: list[str] = []
+    i = pos + 1
+    while True:
+        j = text.find(quotechar, i)
+        if escapechar:
+            k = text.find(escapechar, i)
+            if k != -1 and (j == -1 or k < j):
+                parts.append(text[i:k])
+                parts.append(text[k + 1 : k + 2])
+                i = k + 2
+                continue
+        if j == -1:
+            if lenient:
+                parts.append(text[i:])
+                return "".join(parts), len(text)
+            raise FileFormatError(
+                f"{source}: the quoted field opened on line {line} is never closed: fix the quoting "
+                "(a quote inside a quoted field must be doubled) and re-export the file"
+            )
+        parts.append(text[i:j])
+        if text.startswith(quotechar, j + 1):
+            parts.append(quotechar)
+            i = j + 2
+            continue
+        return "".join(parts), j + 1
+
+
+def _scan_unquoted(
+    text: str, pos: int, stops: re.Pattern[str], delimiter: str, escapechar: str | None
+) -> tuple[str, int]:
+    parts: list[str] = []
+    while True:
+        match = stops.search(text, pos)
+        end = match.start() if match else len(text)
+        parts.append(text[pos:end])
+        pos = end
+        if match is None or not escapechar or text[end] != escapechar:
+            return "".join(parts), pos
+        following = text[end + 1 : end + 2]
+        # MySQL's \N is a null marker, not an escaped N: keep it literally.
+        if following == "N" and (end + 2 >= len(text) or text[end + 2] in (delimiter, "\n", "\r")):
+            parts.append("\\N")
+        else:
+            parts.append(following or escapechar)
+        pos = end + 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Values: typing, parsing and spelling
+# ---------------------------------------------------------------------------------------------
+
+_DIRECTIVE_RE = {
+    "%Y": r"\d{4}",
+    "%m": r"(?:0[1-9]|1[0-2])",
+    "%d": r"(?:0[1-9]|[12]\d|3[01])",
+    "%H": r"(?:[01]\d|2[0-3])",
+    "%M": r"[0-5]\d",
+    "%S": r"[0-5]\d",
+    "%f": r"\d{6}",
+    "%z": r"[+-]\d{4}",
+    "%:z": r"[+-]\d{2}:\d{2}",
+}
+_DIRECTIVE_SPLIT = re.compile(r"(%:z|%[A-Za-z])")
+_PATTERN_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def format_regex(pattern: str) -> re.Pattern[str]:
+    """A strict regular expression for a strftime pattern: zero-padded fields only."""
+    cached = _PATTERN_CACHE.get(pattern)
+    if cached is None:
+        pieces = [_DIRECTIVE_RE.get(part, re.escape(part)) for part in _DIRECTIVE_SPLIT.split(pattern) if part]
+        cached = _PATTERN_CACHE[pattern] = re.compile("".join(pieces))
+    return cached
+
+
+def _strptime(text: str, pattern: str) -> dt.datetime:
+    return dt.datetime.strptime(text, pattern.replace("%:z", "%z"))
+
+
+def strftime(moment: dt.datetime | dt.date | dt.time, pattern: str) -> str:
+    """``strftime`` plus ``%:z`` (``+01:00``), which Python 3.11 lacks."""
+    if "%:z" in pattern:
+        offset = moment.utcoffset() if isinstance(moment, (dt.datetime, dt.time)) else None
+        seconds = int(offset.total_seconds()) if offset is not None else 0
+        sign = "-" if seconds < 0 else "+"
+        hours, minutes = divmod(abs(seconds) // 60, 60)
+        pattern = pattern.replace("%:z", f"{sign}{hours:02d}:{minutes:02d}")
+    return moment.strftime(pattern)
+
+
+def matches_format(text: str, pattern: str) -> bool:
+    if not format_regex(pattern).fullmatch(text):
+        return False
+    try:
+        _strptime(text, pattern)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """How one column's values are spelled: the type and the details the writer needs."""
+
+    type: str
+    temporal_format: str | None = None
+    decimal_comma: bool = False
+    true_false: tuple[str, str] | None = None
+    scale: int | None = None
+
+
+def infer_type(values: Sequence[str], delimiter: str) -> ColumnType:
+    """The type of a column from its non-null values (see rule 7 of the module docstring)."""
+    distinct = sorted(set(values))
+    if not distinct:
+        return ColumnType("STRING")
+    boolean = _bool_spelling(distinct)
+    if boolean is not None:
+        return ColumnType("BOOL", true_false=boolean)
+    for kind, formats in (
+        ("TIMESTAMP", TIMESTAMP_FORMATS),
+        ("DATETIME", DATETIME_FORMATS),
+        ("DATE", DATE_FORMATS),
+        ("TIME", TIME_FORMATS),
+    ):
+        for pattern in formats:
+            if all(matches_format(value, pattern) for value in distinct):
+                if pattern == "%Y%m%d" and not all(1900 <= int(v[:4]) <= 2199 for v in distinct):
+                    continue
+                return ColumnType(kind, temporal_format=pattern)
+    if all(_INT_RE.fullmatch(v) and _INT64_MIN <= int(v) <= _INT64_MAX for v in distinct):
+        return ColumnType("INT64")
+    marks = [","] if delimiter != "," else []
+    for mark in [".", *marks]:
+        decimals = [_DECIMAL_RE[mark].fullmatch(v) for v in distinct]
+        if all(d or _INT_RE.fullmatch(v) for d, v in zip(decimals, distinct, strict=True)) and any(decimals):
+            scales = {len(d.group(1)) if d else 0 for d in decimals}
+            comma = mark == ","
+            if len(scales) == 1 and 1 <= (scale := scales.pop()) <= MAX_NUMERIC_SCALE:
+                return ColumnType("NUMERIC", scale=scale, decimal_comma=comma)
+            return ColumnType("FLOAT64", decimal_comma=comma)
+        if all(
+            _FLOAT_RE[mark].fullmatch(v) or _DECIMAL_RE[mark].fullmatch(v) or _INT_RE.fullmatch(v) for v in distinct
+        ):
+            return ColumnType("FLOAT64", decimal_comma=mark == ",")
+    return ColumnType("STRING")
+
+
+def _bool_spelling(distinct: Sequence[str]) -> tuple[str, str] | None:
+    for true, false in BOOL_SPELLINGS:
+        if set(distinct) <= {true, false} and (len(distinct) == 2 or len(true) > 1):
+            return true, false
+    return None
+
+
+def is_typed_value(text: str) -> bool:
+    """Whether a single value reads as a number, date or time (so it cannot be a header name)."""
+    return infer_type([text], "").type not in ("STRING", "BOOL")
+
+
+def parse_value(text: str, column: FileColumn) -> Any:
+    """One non-null source spelling -> the BigQuery JSON form of ``column.type``."""
+    kind = column.type
+    if kind == "STRING":
+        return text
+    if kind == "INT64":
+        return int(text)
+    if kind in ("FLOAT64", "NUMERIC"):
+        normal = text.replace(",", ".") if column.decimal_comma else text
+        if kind == "FLOAT64":
+            return float(normal)
+        Decimal(normal)  # validates
+        return normal
+    if kind == "BOOL":
+        assert column.true_false is not None
+        if text == column.true_false[0]:
+            return True
+        if text == column.true_false[1]:
+            return False
+        raise ValueError(f"not one of {column.true_false}")
+    assert column.temporal_format is not None
+    if not format_regex(column.temporal_format).fullmatch(text):
+        raise ValueError(f"does not match {column.temporal_format}")
+    moment = _strptime(text, column.temporal_format)
+    if kind == "DATE":
+        return moment.date().isoformat()
+    if kind == "TIME":
+        return moment.time().isoformat()
+    if kind == "DATETIME":
+        return moment.isoformat()
+    if moment.tzinfo is None:  # "Z" or " UTC" spelled literally
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat()
+
+
+def spell_value(value: Any, column: FileColumn) -> str:
+    """A non-null value in the BigQuery JSON form -> its spelling in the source file."""
+    kind = column.type
+    if kind == "STRING":
+        return value if isinstance(value, str) else str(value)
+    if kind == "INT64":
+        return str(int(Decimal(str(value)))) if not isinstance(value, int) else str(value)
+    if kind == "BOOL":
+        true, false = column.true_false or ("true", "false")
+        flag = value.strip().lower() in ("true", "1", "yes", "y", "t") if isinstance(value, str) else bool(value)
+        return true if flag else false
+    if kind == "FLOAT64":
+        text = repr(float(value))
+        return text.replace(".", ",") if column.decimal_comma else text
+    if kind == "NUMERIC":
+        number = Decimal(str(value).replace(",", ".")) if not isinstance(value, Decimal) else value
+        text = f"{number:.{column.scale}f}" if column.scale is not None else format(number, "f")
+        return text.replace(".", ",") if column.decimal_comma else text
+    assert column.temporal_format is not None, f"{column.name}: {kind} column without temporal_format"
+    return strftime(to_temporal(value, kind), column.temporal_format)
+
+
+def to_temporal(value: Any, kind: str) -> dt.datetime | dt.date | dt.time:
+    """A DATE/DATETIME/TIMESTAMP/TIME value from its ISO text (``T`` or space, zones, ``UTC``) or object."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(" UTC"):
+            text = text[:-4] + "+00:00"
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        if kind == "TIME":
+            return dt.time.fromisoformat(text)
+        if kind == "DATE":
+            return dt.date.fromisoformat(text[:10])
+        value = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+    if kind == "TIME":
+        return value.time() if isinstance(value, dt.datetime) else value
+    if kind == "DATE":
+        return value.date() if isinstance(value, dt.datetime) else value
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time())
+    if kind == "TIMESTAMP":
+        value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    elif value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Custom header and trailer lines
+# ---------------------------------------------------------------------------------------------
+
+
+def is_tag_record(record: Record) -> bool:
+    """A comment (``# ...``) or a tagged control line (``HDR|...``, ``TRL|...``, ``TOTAL,3``)."""
+    first = record.fields[0].strip().upper() if record.fields else ""
+    return record.raw.lstrip().startswith("#") or first in TAG_WORDS
+
+
+def line_fields(text: str, record_count: int) -> list[LineField]:
+    """Record counts and dates inside a custom line, left to right, never overlapping."""
+    found: list[LineField] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= a or start >= b for a, b in taken)
+
+    for kind, formats in (("datetime", LINE_DATETIME_FORMATS), ("date", LINE_DATE_FORMATS)):
+        for pattern in formats:
+            regex = re.compile(r"(?<![0-9])" + format_regex(pattern).pattern + r"(?![0-9])")
+            for match in regex.finditer(text):
+                start, end = match.span()
+                if free(start, end) and matches_format(match.group(), pattern):
+                    if 1900 <= _strptime(match.group(), pattern).year <= 2199:
+                        found.append(LineField(kind=kind, start=start, end=end, format=pattern))  # type: ignore[arg-type]
+                        taken.append((start, end))
+    for match in re.finditer(r"(?<![A-Za-z0-9])\d+(?![A-Za-z0-9])", text):
+        start, end = match.span()
+        if free(start, end) and int(match.group()) == record_count:
+            width = len(match.group()) if match.group() != str(record_count) else 0
+            found.append(LineField(kind="record_count", start=start, end=end, width=width))
+            taken.append((start, end))
+    return sorted(found, key=lambda field: field.start)
+
+
+def custom_line(record: Record, record_count: int) -> CustomLine:
+    return CustomLine(text=record.raw, fields=line_fields(record.raw, record_count))
+
+
+def render_custom_lines(lines: list[CustomLine], *, record_count: int, run_date: dt.date) -> list[str]:
+    """The custom lines with record counts and dates rewritten for the output file."""
+    rendered: list[str] = []
+    for line in lines:
+        text = line.text
+        for field in sorted(line.fields, key=lambda f: f.start, reverse=True):
+            original = line.text[field.start : field.end]
+            if field.kind == "record_count":
+                new = str(record_count).zfill(field.width)
+            elif field.kind == "date":
+                new = strftime(run_date, field.format)
+            else:
+                # Only the date changes; the time of day of the source export is kept.
+                moment = _strptime(original, field.format)
+                new = strftime(dt.datetime.combine(run_date, moment.timetz()), field.format)
+            text = text[: field.start] + new + text[field.end :]
+        rendered.append(text)
+    return rendered
+
+
+# ---------------------------------------------------------------------------------------------
+# Sniffing
+# ---------------------------------------------------------------------------------------------
+
+
+def _modal_count(counts: Iterable[int]) -> tuple[int, float]:
+    """The most common field count (ties: the larger count) and the share of records having it."""
+    tally = Counter(counts)
+    if not tally:
+        return 0, 0.0
+    count, hits = max(tally.items(), key=lambda item: (item[1], item[0]))
+    return count, hits / sum(tally.values())
+
+
+def sniff_delimiter(sample: str, source: str) -> str:
+    """The delimiter giving the most consistent field count > 1 over the sample lines (rule 2)."""
+    others = sorted(
+        {
+            c
+            for c in sample
+            if not c.isalnum()
+            and not c.isspace()
+            and c not in _VALUE_PUNCTUATION
+            and c not in STANDARD_DELIMITERS
+            and unicodedata.category(c)[0] in "PS"
+        }
+    )
+    best: tuple[float, int, int] | None = None
+    chosen = ","
+    for rank, candidate in enumerate((*STANDARD_DELIMITERS, *others)):
+        if candidate not in sample:
+            continue
+        records = tokenize(sample, candidate, '"', None, source, lenient=True)
+        counts = [len(r.fields) for r in records if not r.is_blank and not is_tag_record(r)]
+        count, share = _modal_count(counts)
+        if count < 2:
+            continue
+        score = (round(share, 3), count, -rank)
+        if best is None or score > best:
+            best, chosen = score, candidate
+    return chosen
+
+
+def _sniff_escape(text: str, delimiter: str, quotechar: str) -> str | None:
+    return "\\" if ("\\" + quotechar) in text or ("\\" + delimiter) in text else None
+
+
+def _line_terminator(records: Sequence[Record]) -> str:
+    ends = Counter(r.terminator for r in records if r.terminator)
+    return "\r\n" if ends["\r\n"] > ends["\n"] else "\n"
+
+
+@dataclass
+class _Layout:
+    header_records: list[Record]
+    trailer_records: list[Record]
+    body: list[Record]
+    width: int
+
+
+def _layout(records: list[Record]) -> _Layout:
+    width, _ = _modal_count(len(r.fields) for r in records if not r.is_blank and not is_tag_record(r))
+    lead = 0
+    while lead < len(records) and (is_tag_record(records[lead]) or len(records[lead].fields) != width):
+        lead += 1
+    trail = len(records)
+    while trail > lead and (is_tag_record(records[trail - 1]) or len(records[trail - 1].fields) != width):
+        trail -= 1
+    return _Layout(records[:lead], records[trail:], records[lead:trail], width)
+
+
+def _choose_null_marker(rows: Sequence[Record], width: int, delimiter: str) -> str:
+    """Rule 5: the most frequent non-empty null marker, else the empty field."""
+    used: Counter[str] = Counter()
+    for index in range(width):
+        cells = [(r.fields[index], r.quoted[index]) for r in rows]
+        unquoted = Counter(v for v, q in cells if not q)
+        for marker in NULL_MARKERS_STRONG:
+            used[marker] += unquoted[marker]
+        weak = [m for m in NULL_MARKERS_WEAK if unquoted[m]]
+        if weak:
+            others = [v for v, _ in cells if v not in ("", *NULL_MARKERS_STRONG, *NULL_MARKERS_WEAK)]
+            if others and infer_type(others, delimiter).type != "STRING":
+                for marker in weak:
+                    used[marker] += unquoted[marker]
+    ranked = [m for m in (*NULL_MARKERS_STRONG, *NULL_MARKERS_WEAK) if used[m]]
+    return max(ranked, key=lambda m: used[m]) if ranked else ""
+
+
+def _typing_values(rows: Sequence[Record], index: int, null_marker: str) -> list[str]:
+    return [
+        r.fields[index]
+        for r in rows
+        if r.fields[index] != "" and not (r.fields[index] == null_marker and not r.quoted[index])
+    ]
+
+
+def _column_types(rows: Sequence[Record], width: int, null_marker: str, delimiter: str) -> list[ColumnType]:
+    return [infer_type(_typing_values(rows, i, null_marker), delimiter) for i in range(width)]
+
+
+def _looks_like_header(first: Record, rows: Sequence[Record], types: Sequence[ColumnType]) -> bool:
+    """Rule 6: is the first data-shaped record a row of column names?"""
+    values = [v.strip() for v in first.fields]
+    if any(v == "" or v in NULL_MARKERS_STRONG for v in values):
+        return False
+    if len(set(values)) != len(values) or any(is_typed_value(v) for v in values):
+        return False
+    if not rows:
+        return all(re.match(r"[^\W\d]", v) for v in values)
+    if any(t.type != "STRING" for t in types):
+        return True
+    differing = sum(_shape_differs(v, [r.fields[i] for r in rows if r.fields[i] != ""]) for i, v in enumerate(values))
+    return 2 * differing > len(values)
+
+
+_SHAPE_CLASSES = (str.isdigit, str.isupper, str.islower, lambda c: c == "@", str.isspace)
+
+
+def _shape_differs(name: str, values: Sequence[str]) -> bool:
+    if not values or name in values:
+        return not values
+    lengths = [len(v) for v in values]
+    if not min(lengths) <= len(name) <= max(lengths):
+        return True
+    for test in _SHAPE_CLASSES:
+        in_name = any(test(c) for c in name)
+        in_values = [any(test(c) for c in v) for v in values]
+        if (all(in_values) and not in_name) or (not any(in_values) and in_name):
+            return True
+    return False
+
+
+def _quoting(rows: Sequence[Record], types: Sequence[ColumnType], escapechar: str | None) -> tuple[str, list[bool]]:
+    """Rule 8: the quoting style and the per-column ``quoted`` flags."""
+    width = len(types)
+    flags = []
+    for i in range(width):
+        non_empty = [r.quoted[i] for r in rows if r.fields[i] != "" or r.quoted[i]]
+        flags.append(bool(non_empty) and all(non_empty))
+    every = [q for r in rows for q in r.quoted]
+    if every and all(every):
+        return "all", flags
+    if not any(every):
+        return ("none" if escapechar else "minimal"), flags
+    numeric = [t.type in NUMERIC_TYPES for t in types]
+    quoted_any = [any(r.quoted[i] for r in rows) for i in range(width)]
+    if any(numeric) and not all(numeric):
+        if all(flags[i] == (not numeric[i]) and not (numeric[i] and quoted_any[i]) for i in range(width)):
+            return "nonnumeric", flags
+    return "minimal", flags
+
+
+def sanitize_name(text: str) -> str:
+    """A BigQuery column name from header text: ASCII letters, digits, underscores; no leading digit."""
+    folded = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
+    ascii_text = "".join(c for c in folded if not unicodedata.combining(c))
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", ascii_text).strip("_")
+    name = re.sub(r"_+", "_", name)
+    if name and name[0].isdigit():
+        name = f"col_{name}"
+    return name[:300]
+
+
+def unique_names(names: Sequence[str], fallbacks: Sequence[str]) -> list[str]:
+    """Names made unique case-insensitively (BigQuery's rule) with ``_2``, ``_3`` suffixes."""
+    seen: set[str] = set()
+    result: list[str] = []
+    for name, fallback in zip(names, fallbacks, strict=True):
+        base = name or fallback
+        candidate, n = base, 1
+        while candidate.lower() in seen:
+            n += 1
+            candidate = f"{base}_{n}"
+        seen.add(candidate.lower())
+        result.append(candidate)
+    return result
+
+
+_SEMANTIC_NAMES = {
+    "person.first_name": "first_name",
+    "person.last_name": "last_name",
+    "person.full_name": "name",
+    "email": "email",
+    "phone_number": "phone",
+    "address.street": "street",
+    "address.city": "city",
+    "address.state": "state",
+    "address.postal_code": "postal_code",
+    "address.country": "country",
+    "company.name": "company",
+    "url": "url",
+    "ip_address": "ip_address",
+    "iban": "iban",
+    "credit_card_number": "card_number",
+    "ssn": "ssn",
+    "date_of_birth": "birth_date",
+    "boolean": "flag",
+    "amount": "amount",
+    "latitude": "latitude",
+    "longitude": "longitude",
+    "percentage": "percentage",
+}
+_TEMPORAL_NAMES = {"DATE": "date", "DATETIME": "datetime", "TIMESTAMP": "timestamp", "TIME": "time"}
+
+
+def _semantic_names(fmt: FileFormat, rows: list[dict[str, Any]], source: str) -> list[str]:
+    """Rule 9: names for a headerless file's columns from their meaning."""
+    # Imported here: file_profile imports this module, and only headerless files need it.
+    from bqsynth.semantics import classify_column, sample_values
+    from bqsynth.sources.file_profile import profile_from_rows
+
+    profile = profile_from_rows(source, fmt, rows, [source])
+    names = []
+    for column, schema in zip(fmt.columns, profile.columns, strict=True):
+        guess = classify_column(
+            profile, column.name, schema, profile.stats.get(column.name), sample_values(profile, column.name)
+        )
+        name = _TEMPORAL_NAMES.get(column.type) if guess.semantic_type in ("date", "timestamp", "time") else None
+        names.append(name or _SEMANTIC_NAMES.get(guess.semantic_type, ""))
+    return unique_names(names, [c.name for c in fmt.columns])
+
+
+def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_MAX_RAGGED_SHARE) -> FileFormat:
+    """The exact format of a delimited file (rules in the module docstring), or ``FileFormatError``."""
+    if not data.strip():
+        raise FileFormatError(f"{source} is empty: export the table again with a header row and its data rows")
+    encoding, text = detect_encoding(data, source)
+    if not text.strip():
+        raise FileFormatError(f"{source} is empty: export the table again with a header row and its data rows")
+    if "\r" in text and "\n" not in text:
+        raise FileFormatError(f"{source} uses CR-only (classic Mac) line ends: re-export it with LF or CRLF line ends")
+    sample = "".join(text.splitlines(keepends=True)[:SNIFF_LINES])
+    delimiter = sniff_delimiter(sample, source)
+    quotechar = '"'
+    escapechar = _sniff_escape(text, delimiter, quotechar)
+    records = tokenize(text, delimiter, quotechar, escapechar, source)
+    layout = _layout(records)
+    if not layout.body:
+        raise FileFormatError(
+            f"{source} has no data rows, only {len(records)} header or comment lines: export the data too"
+        )
+
+    good = [r for r in layout.body if len(r.fields) == layout.width]
+    core = [r for r in good if r is not layout.body[0]]
+    # The possible header row is left out: its names would make every column look like text.
+    null_marker = _choose_null_marker(core or good, layout.width, delimiter)
+    core_types = _column_types(core, layout.width, null_marker, delimiter)
+    has_header = _looks_like_header(layout.body[0], core, core_types)
+    data_records = layout.body[1:] if has_header else layout.body
+    if not data_records:
+        raise FileFormatError(f"{source} has a header row but no data rows: export the data rows too")
+    ragged = [r for r in data_records if len(r.fields) != layout.width]
+    if len(ragged) > max_ragged_share * len(data_records):
+        lines = ", ".join(str(r.line) for r in ragged[:_MAX_LISTED_LINES])
+        more = f" and {len(ragged) - _MAX_LISTED_LINES} more" if len(ragged) > _MAX_LISTED_LINES else ""
+        raise FileFormatError(
+            f"{source} has {len(ragged)} of {len(data_records)} rows with a field count other than "
+            f"{layout.width} (lines {lines}{more}), more than the {max_ragged_share:.0%} tolerated: "
+            "fix the quoting or the delimiters of those rows and re-export the file"
+        )
+    rows = [r for r in data_records if len(r.fields) == layout.width]
+    types = core_types if has_header else _column_types(rows, layout.width, null_marker, delimiter)
+    quoting, flags = _quoting(rows, types, escapechar)
+    headers = [v for v in layout.body[0].fields] if has_header else [None] * layout.width
+    fallbacks = [f"column_{i + 1}" for i in range(layout.width)]
+    names = unique_names([sanitize_name(h) if h else "" for h in headers], fallbacks)
+    columns = [
+        FileColumn(
+            name=name,
+            header=header,
+            type=t.type,
+            temporal_format=t.temporal_format,
+            decimal_comma=t.decimal_comma,
+            true_false=t.true_false,
+            scale=t.scale,
+            quoted=flag,
+        )
+        for name, header, t, flag in zip(names, headers, types, flags, strict=True)
+    ]
+    fmt = FileFormat(
+        encoding=encoding,  # type: ignore[arg-type]
+        delimiter=delimiter,
+        quotechar=quotechar,
+        quoting=quoting,  # type: ignore[arg-type]
+        escapechar=escapechar,
+        line_terminator=_line_terminator(records),  # type: ignore[arg-type]
+        has_header=has_header,
+        header_lines=[custom_line(r, len(data_records)) for r in layout.header_records],
+        trailer_lines=[custom_line(r, len(data_records)) for r in layout.trailer_records],
+        columns=columns,
+        null_marker=null_marker,
+        final_newline=text.endswith("\n"),
+        ragged_rows=len(ragged),
+    )
+    if not has_header:
+        parsed = _parse_rows(rows, fmt, source)
+        names = _semantic_names(fmt, parsed, source)
+        fmt = fmt.model_copy(
+            update={"columns": [c.model_copy(update={"name": n}) for c, n in zip(fmt.columns, names, strict=True)]}
+        )
+    return fmt
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+def _cell(text: str, quoted: bool, column: FileColumn, fmt: FileFormat) -> Any:
+    if not quoted and text == fmt.null_marker:
+        return None
+    if text == "":
+        # An empty field is NULL unless it can be an empty string: in a STRING column, quoted
+        # (or unquoted when NULL has its own marker), and not in a file quoting every field.
+        empty_string = column.type == "STRING" and (quoted or fmt.null_marker != "")
+        return "" if empty_string and not (quoted and fmt.quoting == "all" and fmt.null_marker == "") else None
+    return parse_value(text, column)
+
+
+def _parse_rows(records: Sequence[Record], fmt: FileFormat, source: str) -> list[dict[str, Any]]:
+    rows = []
+    for record in records:
+        row: dict[str, Any] = {}
+        for column, text, quoted in zip(fmt.columns, record.fields, record.quoted, strict=True):
+            try:
+                row[column.name] = _cell(text, quoted, column, fmt)
+            except (ValueError, InvalidOperation, AssertionError) as error:
+                spelled = f" in format {column.temporal_format}" if column.type in TEMPORAL_TYPES else ""
+                raise FileFormatError(
+                    f"{source}, line {record.line}: value {text!r} of column {column.name} is not a "
+                    f"{column.type}{spelled} like the rest of the column ({error}): all files of a table "
+                    "must spell a column the same way; fix or remove the value"
+                ) from error
+        rows.append(row)
+    return rows
+
+
+def read_records(data: bytes, fmt: FileFormat, source: str) -> list[dict[str, Any]]:
+    """The data rows of a file in ``fmt``, keyed by column name, values in BigQuery JSON form.
+
+    Custom lines and the header row are checked against ``fmt`` (a different header means a
+    different file layout); rows with a wrong field count are skipped within the ragged
+    tolerance, as ``sniff_format`` did.
+    """
+    text = decode_as(data, fmt, source)
+    quotechar = None if fmt.quoting == "none" else fmt.quotechar
+    records = tokenize(text, fmt.delimiter, quotechar, fmt.escapechar, source)
+    skip_head, skip_tail = len(fmt.header_lines), len(fmt.trailer_lines)
+    if len(records) < skip_head + skip_tail + int(fmt.has_header):
+        raise FileFormatError(
+            f"{source} has only {len(records)} lines, fewer than the format's custom lines and header: "
+            "all files of a table must have the same layout"
+        )
+    body = records[skip_head : len(records) - skip_tail]
+    width = len(fmt.columns)
+    if fmt.has_header:
+        header, body = body[0], body[1:]
+        expected = [c.header for c in fmt.columns]
+        if header.fields != expected:
+            raise FileFormatError(
+                f"{source} has the header {header.fields} on line {header.line}, expected {expected}: "
+                "all files of a table must have the same columns in the same order"
+            )
+    good = [r for r in body if len(r.fields) == width]
+    ragged = len(body) - len(good)
+    if ragged > DEFAULT_MAX_RAGGED_SHARE * max(len(body), 1) and ragged > fmt.ragged_rows:
+        lines = ", ".join([str(r.line) for r in body if len(r.fields) != width][:_MAX_LISTED_LINES])
+        raise FileFormatError(
+            f"{source} has {ragged} rows without {width} fields (lines {lines}): check that it uses the "
+            f"delimiter {fmt.delimiter!r} like the other files of the table, or fix those rows"
+        )
+    return _parse_rows(good, fmt, source)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+
+def _needs_quotes(text: str, fmt: FileFormat) -> bool:
+    specials = (fmt.delimiter, fmt.quotechar, "\n", "\r", *([fmt.escapechar] if fmt.escapechar else []))
+    return any(s in text for s in specials)
+
+
+def _quote(text: str, fmt: FileFormat) -> str:
+    if fmt.escapechar:
+        inner = text.replace(fmt.escapechar, fmt.escapechar * 2).replace(fmt.quotechar, fmt.escapechar + fmt.quotechar)
+    else:
+        inner = text.replace(fmt.quotechar, fmt.quotechar * 2)
+    return f"{fmt.quotechar}{inner}{fmt.quotechar}"
+
+
+def _escape(text: str, fmt: FileFormat) -> str:
+    assert fmt.escapechar is not None
+    escaped = text.replace(fmt.escapechar, fmt.escapechar * 2)
+    for special in (fmt.delimiter, fmt.quotechar, "\n", "\r"):
+        escaped = escaped.replace(special, fmt.escapechar + special)
+    return escaped
+
+
+def _field(text: str, column: FileColumn | None, fmt: FileFormat) -> str:
+    """A non-null field spelled ``text``, quoted or escaped as the source would."""
+    must = _needs_quotes(text, fmt) or (text == "" and fmt.null_marker == "") or (text == fmt.null_marker)
+    if fmt.quoting == "none":
+        if fmt.escapechar and text != "":
+            return _escape(text, fmt) if _needs_quotes(text, fmt) else text
+        # No escape character: quoting is the only way such a value can be read back.
+        return _quote(text, fmt) if must else text
+    quote = (
+        fmt.quoting == "all"
+        or must
+        or (column is not None and column.quoted)
+        or (fmt.quoting == "nonnumeric" and (column is None or column.type not in NUMERIC_TYPES))
+    )
+    return _quote(text, fmt) if quote else text
+
+
+def _header_field(column: FileColumn, fmt: FileFormat) -> str:
+    # Header texts are strings: quoted wherever the style quotes strings.
+    text = column.header if column.header is not None else column.name
+    if fmt.quoting in ("all", "nonnumeric") or (fmt.quoting == "minimal" and column.quoted):
+        return _quote(text, fmt)
+    return _field(text, None, fmt)
+
+
+def _row_line(row: Mapping[str, Any], fmt: FileFormat) -> str:
+    fields = []
+    for column in fmt.columns:
+        value = row.get(column.name)
+        if value is None:
+            empty_all = fmt.quoting == "all" and fmt.null_marker == ""
+            fields.append(_quote("", fmt) if empty_all else fmt.null_marker)
+        else:
+            fields.append(_field(spell_value(value, column), column, fmt))
+    return fmt.delimiter.join(fields)
+
+
+def _encode(text: str, encoding: str) -> bytes:
+    if encoding != "latin-1":
+        return text.encode(encoding)
+    # Synthetic values may hold characters Latin-1 lacks: drop accents first, then use "?".
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        chars = [
+            c if ord(c) < 256 else unicodedata.normalize("NFKD", c).encode("latin-1", "ignore").decode("latin-1")
+            for c in text
+        ]
+        return "".join(ch or "?" for ch in chars).encode("latin-1", "replace")
+
+
+def write_records(rows: Iterable[Mapping[str, Any]], fmt: FileFormat, *, run_date: dt.date) -> bytes:
+    """Rows in BigQuery JSON form as a file spelled exactly like the source of ``fmt``."""
+    data_lines = [_row_line(row, fmt) for row in rows]
+    lines = render_custom_lines(fmt.header_lines, record_count=len(data_lines), run_date=run_date)
+    if fmt.has_header:
+        lines.append(fmt.delimiter.join(_header_field(c, fmt) for c in fmt.columns))
+    lines.extend(data_lines)
+    lines.extend(render_custom_lines(fmt.trailer_lines, record_count=len(data_lines), run_date=run_date))
+    text = fmt.line_terminator.join(lines)
+    if lines and fmt.final_newline:
+        text += fmt.line_terminator
+    return _encode(text, fmt.encoding)
