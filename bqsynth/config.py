@@ -10,38 +10,24 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_serializer, field_validator, model_validator
 
+from bqsynth.gcp.names import project_of, table_name_for_uri
+from bqsynth.gcp.uris import is_file_source, split_uri
 from bqsynth.models import FileOutputFormat, StrictModel
-
-# The light module: file_source's helpers are imported lazily where they pull in more.
-GCS_SCHEME = "gs://"
-
-
-def is_file_source(source: str) -> bool:
-    return source.startswith(GCS_SCHEME)
 
 
 def source_name(source: str) -> str:
     """Short table name of a source: a table id's last part, or derived from a file's name."""
     if is_file_source(source):
-        from bqsynth.sources.file_profile import table_name_for_uri
-
         return table_name_for_uri(source)
     return source.split(".")[-1]
-
-
-def split_uri(uri: str) -> tuple[str, str]:
-    """``gs://bucket/a/b*.csv`` -> ``("bucket", "a/b*.csv")``."""
-    bucket, _, name = uri.removeprefix(GCS_SCHEME).partition("/")
-    if not is_file_source(uri) or not bucket or not name:
-        raise ValueError(f"file source {uri!r} must name a bucket and an object: gs://bucket/path/file.csv")
-    return bucket, name
 
 
 def default_project_of(sources: list[str]) -> str:
     """The target project when none is given: the first BigQuery source's, else the environment's."""
     for source in sources:
         if not is_file_source(source):
-            return source.split(".")[0]
+            return project_of(source)
+    # Imported here: the clients pull in google-cloud, which validating a config does not need.
     from bqsynth.gcp.clients import default_project
 
     return default_project()

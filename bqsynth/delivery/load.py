@@ -39,6 +39,7 @@ from google.cloud.storage.retry import DEFAULT_RETRY as STORAGE_RETRY
 
 from bqsynth.gcp.clients import using_bigquery_emulator
 from bqsynth.gcp.schema import columns_from_bigquery, schema_differences, to_bigquery_schema
+from bqsynth.gcp.uris import gcs_uri
 from bqsynth.models import ColumnSchema
 
 WriteDisposition = Literal["WRITE_TRUNCATE", "WRITE_APPEND"]
@@ -86,10 +87,6 @@ def object_names(prefix: str, paths: Sequence[Path]) -> list[str]:
     if duplicates:
         raise ValueError(f"several files would be uploaded to the same object: {duplicates}")
     return names
-
-
-def gcs_uri(bucket: str, name: str) -> str:
-    return f"gs://{bucket}/{name}"
 
 
 def content_type(path: Path) -> str:

@@ -27,6 +27,7 @@ from google.cloud import bigquery
 
 from bqsynth.evaluation import integrity, metrics
 from bqsynth.gcp.clients import bigquery_client, storage_client
+from bqsynth.gcp.names import project_of
 from bqsynth.gcp.schema import columns_from_bigquery, schema_differences
 from bqsynth.gcp.sql import quote_column, quote_table, string_literal
 from bqsynth.generation.exclusions import count_shared_values, exclusions_from_records, fetch_digests, identifying_paths
@@ -50,10 +51,6 @@ MAX_KEY_VALUES = 1_000_000
 MAX_CATEGORY_VALUES = 100_000
 
 
-def _project_of(table_id: str) -> str:
-    return table_id.split(".")[0]
-
-
 @dataclass
 class SourceReader:
     """Reads sources once per run: file sources are parsed whole, so their rows are kept."""
@@ -73,7 +70,7 @@ class SourceReader:
         records = self.records(table)
         if records is not None:
             return spread_sample(records, rows)
-        client = bigquery_client(_project_of(table.source_table))
+        client = bigquery_client(project_of(table.source_table))
         # Metadata is enough to choose between a full scan and TABLESAMPLE; no COUNT query.
         return read_sample(client, table.source_table, client.get_table(table.source_table).num_rows or 0, rows)
 
@@ -83,14 +80,14 @@ class SourceReader:
         """The parent's keys and the child's references, as the sources hold them."""
         parent_records, child_records = self.records(parent), self.records(child)
         if parent_records is None and child_records is None:
-            client = bigquery_client(_project_of(child.source_table))
+            client = bigquery_client(project_of(child.source_table))
             return reference_keys(client, parent.source_table, parent_column, child.source_table, child_column)
         return self._column(parent, parent_records, parent_column), self._column(child, child_records, child_column)
 
     def _column(self, table: TablePlan, records: list[dict[str, Any]] | None, column: str) -> list[Any]:
         if records is not None:
             return [value_at(r, column) for r in records]
-        return column_values(bigquery_client(_project_of(table.source_table)), table.source_table, column)
+        return column_values(bigquery_client(project_of(table.source_table)), table.source_table, column)
 
     def leaked_values(self, table: TablePlan, target: bigquery.Client) -> int:
         """Distinct target values of identifying columns that are also values of the source column."""
@@ -108,7 +105,7 @@ class SourceReader:
             return {path: dict(Counter(v for r in records if (v := value_at(r, path)) is not None)) for path in paths}
         if not paths:
             return {}
-        return value_counts(bigquery_client(_project_of(table.source_table)), table.source_table, paths)
+        return value_counts(bigquery_client(project_of(table.source_table)), table.source_table, paths)
 
 
 def spread_sample(rows: Sequence[dict[str, Any]], size: int) -> list[dict[str, Any]]:
@@ -244,7 +241,7 @@ def evaluate_table(
 ) -> tuple[TableQuality, TableSamples]:
     """Fidelity, privacy, validity and the remaining integrity checks of one loaded table."""
     table = plan.table(checked.table)
-    client = bigquery_client(_project_of(table.target_table))
+    client = bigquery_client(project_of(table.target_table))
     source = rows_to_frame(reader.sample(table, sample_rows), table)
     synthetic = rows_to_frame(read_sample(client, table.target_table, checked.rows_in_target, sample_rows), table)
 

@@ -87,6 +87,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bqsynth.gcp.names import sanitize_name, unique_names
 from bqsynth.models import CustomLine, FileColumn, FileFormat, LineField
 
 # ---------------------------------------------------------------------------------------------
@@ -763,32 +764,6 @@ def _quoting(rows: Sequence[Record], types: Sequence[ColumnType], escapechar: st
         if all(flags[i] == (not numeric[i]) and not (numeric[i] and quoted_any[i]) for i in range(width)):
             return "nonnumeric", flags
     return "minimal", flags
-
-
-def sanitize_name(text: str) -> str:
-    """A BigQuery column name from header text: ASCII letters, digits, underscores; no leading digit."""
-    folded = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
-    ascii_text = "".join(c for c in folded if not unicodedata.combining(c))
-    name = re.sub(r"[^A-Za-z0-9_]+", "_", ascii_text).strip("_")
-    name = re.sub(r"_+", "_", name)
-    if name and name[0].isdigit():
-        name = f"col_{name}"
-    return name[:300]
-
-
-def unique_names(names: Sequence[str], fallbacks: Sequence[str]) -> list[str]:
-    """Names made unique case-insensitively (BigQuery's rule) with ``_2``, ``_3`` suffixes."""
-    seen: set[str] = set()
-    result: list[str] = []
-    for name, fallback in zip(names, fallbacks, strict=True):
-        base = name or fallback
-        candidate, n = base, 1
-        while candidate.lower() in seen:
-            n += 1
-            candidate = f"{base}_{n}"
-        seen.add(candidate.lower())
-        result.append(candidate)
-    return result
 
 
 _SEMANTIC_NAMES = {

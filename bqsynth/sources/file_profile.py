@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from bqsynth.gcp.names import table_name_for_uri
 from bqsynth.models import ColumnSchema, ColumnStats, FileFormat, Scalar, TableProfile, ValueCount
 from bqsynth.sources.bigquery_profile import (
     DISTINCT_TYPES,
@@ -43,34 +43,8 @@ from bqsynth.sources.delimited import (
     FileFormatError,
     detect_encoding,
     read_records,
-    sanitize_name,
     sniff_format,
 )
-
-_EXTENSIONS = re.compile(r"\.(csv|tsv|psv|txt|dat|del|dsv|gz|gzip|bz2|zip)$", re.IGNORECASE)
-_WILDCARDS = re.compile(r"\*|\?|\[[^\]]*\]")
-# What is left of "sales_part*.csv" or "orders-0*.csv" once the wildcard is gone.
-_SHARD_SUFFIX = re.compile(r"[_.-]*(part|chunk|shard|file)?[_.-]*\d*$", re.IGNORECASE)
-
-
-def table_name_for_uri(uri: str) -> str:
-    """A valid BigQuery table name for a file URI: ``gs://b/in/customers_*.csv`` -> ``customers``."""
-    path = uri.split("://", 1)[-1].rstrip("/")
-    parts = [p for p in path.split("/") if p]
-    # The file name, else its folder, else the bucket: whichever still names something.
-    for index, part in enumerate(reversed(parts)):
-        stem = part
-        while _EXTENSIONS.search(stem):
-            stem = _EXTENSIONS.sub("", stem)
-        if index == 0 and _WILDCARDS.search(stem):
-            stem = _SHARD_SUFFIX.sub("", _WILDCARDS.sub("", stem))
-        name = sanitize_name(stem).lower()
-        if name.startswith("col_") and stem[:1].isdigit():
-            name = "t_" + name[len("col_") :]
-        if name:
-            return name[:1024]
-    return "file_table"
-
 
 # ---------------------------------------------------------------------------------------------
 # Statistics

@@ -23,7 +23,7 @@ from typing import Any
 from google.api_core import exceptions
 from google.cloud import storage
 
-from bqsynth.config import GCS_SCHEME, split_uri
+from bqsynth.gcp.uris import gcs_uri, split_uri
 from bqsynth.generation.snowfakery_runner import iter_raw_rows
 from bqsynth.models import CustomLine, FileFormat, FileOutputFormat, LineField, TablePlan, TableProfile
 from bqsynth.sources.delimited import FileFormatError, read_records, render_custom_lines, write_records
@@ -74,7 +74,7 @@ def list_source_files(client: storage.Client, uri: str) -> list[storage.Blob]:
 
 def download_source(client: storage.Client, uri: str) -> list[tuple[str, bytes]]:
     """(gs:// URI, bytes) of every part of a file source."""
-    return [(f"{GCS_SCHEME}{b.bucket.name}/{b.name}", b.download_as_bytes()) for b in list_source_files(client, uri)]
+    return [(gcs_uri(b.bucket.name, b.name), b.download_as_bytes()) for b in list_source_files(client, uri)]
 
 
 def profile_file_source(client: storage.Client, uri: str, *, sample_rows: int = 200) -> TableProfile:

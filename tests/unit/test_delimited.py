@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from bqsynth.gcp.names import sanitize_name
 from bqsynth.models import CustomLine, FileColumn, FileFormat, LineField
 from bqsynth.sources.delimited import (
     FileFormatError,
     infer_type,
     read_records,
     render_custom_lines,
-    sanitize_name,
     sniff_format,
     tokenize,
     write_records,

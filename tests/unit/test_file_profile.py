@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bqsynth.gcp.names import table_name_for_uri
 from bqsynth.models import (
     BooleanValue,
     FakerValue,
@@ -17,7 +18,7 @@ from bqsynth.models import (
 from bqsynth.planning.planner import PlanOptions, plan_dataset
 from bqsynth.sources import bigquery_profile as bq_profile
 from bqsynth.sources.delimited import FileFormatError
-from bqsynth.sources.file_profile import build_file_profile, column_stats, table_name_for_uri
+from bqsynth.sources.file_profile import build_file_profile, column_stats
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "files"
 

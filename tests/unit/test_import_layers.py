@@ -50,7 +50,6 @@ KNOWN_CIRCLES: frozenset[frozenset[str]] = frozenset(
 )
 KNOWN_CLIMBS: frozenset[tuple[str, str]] = frozenset(
     {
-        ("bqsynth.config", "bqsynth.sources.file_profile"),
         ("bqsynth.planning.planner", "bqsynth.generation.copula"),
         ("bqsynth.planning.planner", "bqsynth.generation.keys"),
         ("bqsynth.planning.planner", "bqsynth.generation.recipe"),
@@ -68,7 +67,6 @@ KNOWN_SHARED_NAMES: frozenset[str] = frozenset(
         "_comparable",
         "_error_text",
         "_phone_ok",
-        "_project_of",
         "_scalar",
         "_score",
         "_short",
