@@ -57,10 +57,9 @@ Detection rules, applied in this order (every tie is broken by a fixed order, ne
    when exactly the non-numeric columns have every value quoted; ``none`` when nothing is
    quoted and a backslash escapes instead; ``minimal`` otherwise, with ``FileColumn.quoted``
    set for columns whose every non-empty value is quoted.
-9. **Column names of headerless files** come from ``bqsynth.semantics.classify_column`` run
-   on provisional ``column_N`` columns with their statistics and sample (``email``,
-   ``phone``, ``date`` ...), deduplicated with ``_2`` suffixes; unknown meaning keeps
-   ``column_N``.
+9. **Column names of headerless files** are ``column_1``, ``column_2`` ... here: this module
+   knows spellings, not meaning. ``bqsynth.sources.file_profile`` renames them after what the
+   values are (``email``, ``phone``, ``date`` ...).
 10. **Refusals** (``FileFormatError``, naming the file and the remedy): empty file, no data
     rows (header only), more than ``max_ragged_share`` rows with a wrong field count (their
     line numbers are listed), binary content, unreadable encodings. Fewer ragged rows are
@@ -766,50 +765,6 @@ def _quoting(rows: Sequence[Record], types: Sequence[ColumnType], escapechar: st
     return "minimal", flags
 
 
-_SEMANTIC_NAMES = {
-    "person.first_name": "first_name",
-    "person.last_name": "last_name",
-    "person.full_name": "name",
-    "email": "email",
-    "phone_number": "phone",
-    "address.street": "street",
-    "address.city": "city",
-    "address.state": "state",
-    "address.postal_code": "postal_code",
-    "address.country": "country",
-    "company.name": "company",
-    "url": "url",
-    "ip_address": "ip_address",
-    "iban": "iban",
-    "credit_card_number": "card_number",
-    "ssn": "ssn",
-    "date_of_birth": "birth_date",
-    "boolean": "flag",
-    "amount": "amount",
-    "latitude": "latitude",
-    "longitude": "longitude",
-    "percentage": "percentage",
-}
-_TEMPORAL_NAMES = {"DATE": "date", "DATETIME": "datetime", "TIMESTAMP": "timestamp", "TIME": "time"}
-
-
-def _semantic_names(fmt: FileFormat, rows: list[dict[str, Any]], source: str) -> list[str]:
-    """Rule 9: names for a headerless file's columns from their meaning."""
-    # Imported here: file_profile imports this module, and only headerless files need it.
-    from bqsynth.semantics import classify_column, sample_values
-    from bqsynth.sources.file_profile import profile_from_rows
-
-    profile = profile_from_rows(source, fmt, rows, [source])
-    names = []
-    for column, schema in zip(fmt.columns, profile.columns, strict=True):
-        guess = classify_column(
-            profile, column.name, schema, profile.stats.get(column.name), sample_values(profile, column.name)
-        )
-        name = _TEMPORAL_NAMES.get(column.type) if guess.semantic_type in ("date", "timestamp", "time") else None
-        names.append(name or _SEMANTIC_NAMES.get(guess.semantic_type, ""))
-    return unique_names(names, [c.name for c in fmt.columns])
-
-
 def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_MAX_RAGGED_SHARE) -> FileFormat:
     """The exact format of a delimited file (rules in the module docstring), or ``FileFormatError``."""
     if not data.strip():
@@ -882,12 +837,6 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
         final_newline=text.endswith("\n"),
         ragged_rows=len(ragged),
     )
-    if not has_header:
-        parsed = _parse_rows(rows, fmt, source)
-        names = _semantic_names(fmt, parsed, source)
-        fmt = fmt.model_copy(
-            update={"columns": [c.model_copy(update={"name": n}) for c, n in zip(fmt.columns, names, strict=True)]}
-        )
     return fmt
 
 

@@ -18,6 +18,11 @@ BigQuery table alike:
 
 The sample is the first ``sample_rows`` rows in file order: deterministic, and the files of a
 table are usually not sorted in a way that would bias it much.
+
+A headerless file's columns arrive from ``sniff_format`` as ``column_1``, ``column_2`` ...;
+they are renamed after their meaning (``bqsynth.semantics.classify_column`` on the first
+file's rows: ``email``, ``phone``, ``date`` ...), deduplicated with ``_2`` suffixes; a column
+of unknown meaning keeps ``column_N``.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from bqsynth.gcp.names import table_name_for_uri
+from bqsynth.gcp.names import table_name_for_uri, unique_names
 from bqsynth.models import ColumnSchema, ColumnStats, FileFormat, Scalar, TableProfile, ValueCount
+from bqsynth.semantics import classify_column, sample_values
 from bqsynth.sources.bigquery_profile import (
     DISTINCT_TYPES,
     LENGTH_TYPES,
@@ -40,6 +46,7 @@ from bqsynth.sources.bigquery_profile import (
     TOP_VALUE_TYPES,
 )
 from bqsynth.sources.delimited import (
+    DEFAULT_MAX_RAGGED_SHARE,
     FileFormatError,
     detect_encoding,
     read_records,
@@ -149,6 +156,64 @@ def profile_from_rows(
 
 
 # ---------------------------------------------------------------------------------------------
+# Headerless files: columns named after their meaning
+# ---------------------------------------------------------------------------------------------
+
+_SEMANTIC_NAMES = {
+    "person.first_name": "first_name",
+    "person.last_name": "last_name",
+    "person.full_name": "name",
+    "email": "email",
+    "phone_number": "phone",
+    "address.street": "street",
+    "address.city": "city",
+    "address.state": "state",
+    "address.postal_code": "postal_code",
+    "address.country": "country",
+    "company.name": "company",
+    "url": "url",
+    "ip_address": "ip_address",
+    "iban": "iban",
+    "credit_card_number": "card_number",
+    "ssn": "ssn",
+    "date_of_birth": "birth_date",
+    "boolean": "flag",
+    "amount": "amount",
+    "latitude": "latitude",
+    "longitude": "longitude",
+    "percentage": "percentage",
+}
+_TEMPORAL_NAMES = {"DATE": "date", "DATETIME": "datetime", "TIMESTAMP": "timestamp", "TIME": "time"}
+
+
+def _semantic_names(fmt: FileFormat, rows: Sequence[dict[str, Any]], source: str) -> list[str]:
+    """Names for a headerless file's columns from their meaning (``column_N`` when unknown)."""
+    profile = profile_from_rows(source, fmt, rows, [source])
+    names = []
+    for column, schema in zip(fmt.columns, profile.columns, strict=True):
+        guess = classify_column(
+            profile, column.name, schema, profile.stats.get(column.name), sample_values(profile, column.name)
+        )
+        name = _TEMPORAL_NAMES.get(column.type) if guess.semantic_type in ("date", "timestamp", "time") else None
+        names.append(name or _SEMANTIC_NAMES.get(guess.semantic_type, ""))
+    return unique_names(names, [c.name for c in fmt.columns])
+
+
+def named_by_meaning(fmt: FileFormat, rows: Sequence[dict[str, Any]], source: str) -> FileFormat:
+    """A headerless file's format with its columns named after the meaning of ``rows`` (read in ``fmt``)."""
+    names = _semantic_names(fmt, rows, source)
+    return fmt.model_copy(
+        update={"columns": [c.model_copy(update={"name": n}) for c, n in zip(fmt.columns, names, strict=True)]}
+    )
+
+
+def detect_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_MAX_RAGGED_SHARE) -> FileFormat:
+    """``sniff_format``, with a headerless file's columns named after their meaning."""
+    fmt = sniff_format(data, source, max_ragged_share=max_ragged_share)
+    return fmt if fmt.has_header else named_by_meaning(fmt, read_records(data, fmt, source), source)
+
+
+# ---------------------------------------------------------------------------------------------
 # Several files, one table
 # ---------------------------------------------------------------------------------------------
 
@@ -200,6 +265,12 @@ def build_file_profile(
     first_name, first_data = files[0]
     fmt = _table_encoding(files, sniff_format(first_data, first_name))
     rows = read_records(first_data, fmt, first_name)
+    if not fmt.has_header:
+        # Named once, from the first file; every further file is read with these names.
+        provisional = [c.name for c in fmt.columns]
+        fmt = named_by_meaning(fmt, rows, first_name)
+        renamed = list(zip(provisional, [c.name for c in fmt.columns], strict=True))
+        rows = [{new: row[old] for old, new in renamed} for row in rows]
     ragged = fmt.ragged_rows
     for name, data in files[1:]:
         try:

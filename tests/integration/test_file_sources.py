@@ -30,6 +30,7 @@ from bqsynth.evaluation.quality_report import quality_findings
 from bqsynth.gcp.clients import bigquery_client, default_project, storage_client
 from bqsynth.models import DatasetPlan, FileFormat, FileOutputFormat, RunSummary, TableResult, read_model
 from bqsynth.sources.delimited import read_records, sniff_format
+from bqsynth.sources.file_profile import detect_format
 from bqsynth.sources.gcs_files import changed_format
 from bqsynth.steps import summarize_step
 from submit import run_local_pipeline
@@ -143,7 +144,7 @@ def _download(uri: str) -> bytes:
 
 
 def _source_format(run: Run, name: str) -> FileFormat:
-    return sniff_format(run.sources[name], name)
+    return detect_format(run.sources[name], name)
 
 
 def test_tables_and_files_are_generated_and_the_bad_file_is_refused(run: Run) -> None:

@@ -22,6 +22,7 @@ from bqsynth.sources.delimited import (
     tokenize,
     write_records,
 )
+from bqsynth.sources.file_profile import detect_format
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "files"
 FILES = sorted(
@@ -79,7 +80,7 @@ def test_corpus_is_reproducible() -> None:
 @pytest.mark.parametrize("name", READABLE)
 def test_detected_format_is_the_true_one(name: str) -> None:
     data, expected = load(name)
-    fmt = sniff_format(data, name)
+    fmt = detect_format(data, name)
     detected = fmt.model_dump(mode="json")
     for key, value in expected["format"].items():
         assert detected[key] == value, f"{name}: {key}"
@@ -88,7 +89,7 @@ def test_detected_format_is_the_true_one(name: str) -> None:
 @pytest.mark.parametrize("name", READABLE)
 def test_rows_are_read_with_the_right_count_names_and_value_types(name: str) -> None:
     data, expected = load(name)
-    fmt = sniff_format(data, name)
+    fmt = detect_format(data, name)
     rows = read_records(data, fmt, name)
     assert len(rows) == expected["rows"]
     names = [c["name"] for c in expected["format"]["columns"]]
