@@ -8,6 +8,8 @@ without BigQuery and lets a second executor interpret a ``DatasetPlan`` later.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -180,6 +182,34 @@ class FileOutputFormat(StrictModel):
     line_terminator: Literal["\n", "\r\n"] | None = None
     header_lines: list[str] | None = Field(default=None, description="Custom lines before the data ([] = none)")
     trailer_lines: list[str] | None = Field(default=None, description="Custom lines after the data ([] = none)")
+
+
+_PLACEHOLDER = re.compile(r"\{(count|date)(?::([^}]*))?\}")
+
+
+def custom_line_from_template(template: str, run_date: dt.date | None = None) -> CustomLine:
+    """A custom line from a user's template: ``{count}``/``{count:07}`` and ``{date:%Y%m%d}``.
+
+    The placeholders become fields that the writer rewrites per file, exactly like the
+    record counts and dates recognised in a source's own header and trailer lines.
+    """
+    text, fields, position = "", [], 0
+    sample_day = run_date or dt.date(2000, 1, 1)
+    for match in _PLACEHOLDER.finditer(template):
+        text += template[position : match.start()]
+        kind, spec = match.group(1), match.group(2) or ""
+        if kind == "count":
+            if spec and not spec.isdigit():
+                raise ValueError(f"custom line {template!r}: {{count:{spec}}} must be a width such as {{count:07}}")
+            width = int(spec) if spec else 0
+            placeholder, field = "0" * max(width, 1), LineField(kind="record_count", start=0, end=0, width=width)
+        else:
+            pattern = spec or "%Y-%m-%d"
+            placeholder, field = sample_day.strftime(pattern), LineField(kind="date", start=0, end=0, format=pattern)
+        fields.append(field.model_copy(update={"start": len(text), "end": len(text) + len(placeholder)}))
+        text += placeholder
+        position = match.end()
+    return CustomLine(text=text + template[position:], fields=fields)
 
 
 class TableProfile(StrictModel):

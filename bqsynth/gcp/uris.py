@@ -5,7 +5,11 @@ Pure string handling, so that configuration can validate a file source without t
 
 from __future__ import annotations
 
+import re
+
 GCS_SCHEME = "gs://"
+# A source's object name may be a pattern (orders_*.csv): the parts of one table.
+WILDCARD = re.compile(r"[*?\[]")
 
 
 def is_file_source(source: str) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 from bqsynth.config import default_project_of, is_file_source, new_batch_id, source_name
 from bqsynth.delivery import audit, load
 from bqsynth.delivery.quality_table import ensure_quality_table, write_quality_rows
+from bqsynth.delivery.source_format_files import FileWriteError, changed_format, custom_header_text, write_source_files
 from bqsynth.evaluation import evaluate, integrity
 from bqsynth.evaluation.quality_report import headline_metrics, quality_findings, render_html, render_quality_markdown
 from bqsynth.evaluation.run_summary import render_markdown
@@ -42,14 +43,7 @@ from bqsynth.models import (
 )
 from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset
 from bqsynth.sources.bigquery_profile import profile_table
-from bqsynth.sources.gcs_files import (
-    FileWriteError,
-    changed_format,
-    custom_header_text,
-    profile_file_source,
-    read_source_records,
-    write_source_files,
-)
+from bqsynth.sources.gcs_files import profile_file_source, read_source_records
 
 QUALITY_TABLE_NAME = "bqsynth_quality"
 EVALUATION_THREADS = 4

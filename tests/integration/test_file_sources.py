@@ -25,13 +25,13 @@ from google.cloud import bigquery, storage
 
 from bqsynth.config import RunConfig, load_config
 from bqsynth.delivery.audit import read_audit
+from bqsynth.delivery.source_format_files import changed_format
 from bqsynth.evaluation.integrity import count_orphans, count_rows
 from bqsynth.evaluation.quality_report import quality_findings
 from bqsynth.gcp.clients import bigquery_client, default_project, storage_client
 from bqsynth.models import DatasetPlan, FileFormat, FileOutputFormat, RunSummary, TableResult, read_model
 from bqsynth.sources.delimited import read_records, sniff_format
 from bqsynth.sources.file_profile import detect_format
-from bqsynth.sources.gcs_files import changed_format
 from bqsynth.steps import summarize_step
 from submit import run_local_pipeline
 

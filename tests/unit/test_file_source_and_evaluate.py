@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bqsynth.config import ConfigError, default_project_of, load_config, source_name
+from bqsynth.delivery.source_format_files import output_file_names
 from bqsynth.evaluation.evaluate import categorical_paths, flatten_row, rows_to_frame, spread_sample
 from bqsynth.evaluation.integrity import not_null_violations_sql
 from bqsynth.models import (
@@ -17,7 +18,6 @@ from bqsynth.models import (
     TablePrivacy,
     TableQuality,
 )
-from bqsynth.sources.gcs_files import output_file_names
 
 
 @pytest.mark.parametrize(
@@ -126,9 +126,9 @@ def test_a_leaked_identifying_value_or_a_null_in_a_required_column_fails_the_run
 def test_output_format_changes_convert_delimiter_header_and_custom_lines() -> None:
     import datetime as dt
 
-    from bqsynth.models import FileOutputFormat
+    from bqsynth.delivery.source_format_files import changed_format
+    from bqsynth.models import FileOutputFormat, custom_line_from_template
     from bqsynth.sources.delimited import read_records, sniff_format, write_records
-    from bqsynth.sources.gcs_files import changed_format, custom_line_from_template
 
     line = custom_line_from_template("TRL|{count:07}|{date:%Y%m%d}|end")
     assert [(f.kind, f.width, f.format) for f in line.fields] == [("record_count", 7, ""), ("date", 0, "%Y%m%d")]

@@ -51,7 +51,6 @@ KNOWN_CLIMBS: frozenset[tuple[str, str]] = frozenset(
         ("bqsynth.planning.planner", "bqsynth.generation.copula"),
         ("bqsynth.planning.planner", "bqsynth.generation.keys"),
         ("bqsynth.planning.planner", "bqsynth.generation.recipe"),
-        ("bqsynth.sources.gcs_files", "bqsynth.generation.snowfakery_runner"),
     }
 )
 KNOWN_SHARED_NAMES: frozenset[str] = frozenset(
