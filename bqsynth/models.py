@@ -307,7 +307,7 @@ class Categorical(StrictModel):
     values: list[Scalar]
     weights: list[float]
     copula: list[float] | None = Field(
-        default=None, description="This column's row of the table's copula factor (see bqsynth.generation.copula)"
+        default=None, description="This column's row of the table's copula factor (see bqsynth.planning.copula_fit)"
     )
 
 
@@ -319,7 +319,7 @@ class NumberFromQuantiles(StrictModel):
     integer: bool = False
     decimals: int | None = None
     copula: list[float] | None = Field(
-        default=None, description="This column's row of the table's copula factor (see bqsynth.generation.copula)"
+        default=None, description="This column's row of the table's copula factor (see bqsynth.planning.copula_fit)"
     )
 
 
@@ -330,7 +330,7 @@ class TemporalFromQuantiles(StrictModel):
     type: Literal["DATE", "DATETIME", "TIMESTAMP", "TIME"]
     quantiles: list[str]
     copula: list[float] | None = Field(
-        default=None, description="This column's row of the table's copula factor (see bqsynth.generation.copula)"
+        default=None, description="This column's row of the table's copula factor (see bqsynth.planning.copula_fit)"
     )
 
 

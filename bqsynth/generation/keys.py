@@ -10,10 +10,9 @@ holds by construction, across tables and shards, and a seed reproduces the data.
 from __future__ import annotations
 
 import hashlib
-import math
 import struct
 
-from bqsynth.models import LinkPairing, SequenceKey, ValueCount
+from bqsynth.models import LinkPairing, SequenceKey
 
 _UNIT = float(1 << 64)
 
@@ -39,7 +38,7 @@ def parent_index(seed: int, child_table: str, column: str, row_index: int, paren
     With ``skew == 0`` every parent is equally likely. Otherwise ``u ** (1 + skew)``
     concentrates children on low parent indices: the first ``k`` of ``n`` parents receive
     a share ``(k / n) ** (1 / (1 + skew))`` of all children, which is how
-    ``estimate_skew`` fits ``skew`` from profiled top fan-outs.
+    ``planning.planner.estimate_skew`` fits ``skew`` from profiled top fan-outs.
     """
     if parent_rows <= 0:
         raise ValueError(f"{child_table}.{column}: the parent table has no rows to refer to")
@@ -71,24 +70,6 @@ def self_reference_index(seed: int, table: str, column: str, row_index: int) -> 
     if row_index == 0:
         return None
     return min(int(stable_uniform(seed, table, column, row_index) * row_index), row_index - 1)
-
-
-def estimate_skew(top_counts: list[ValueCount], child_rows: int, parent_rows: int) -> float:
-    """Fit the fan-out skew from the child column's most frequent parent keys.
-
-    The top ``k`` parents hold a share ``f`` of the children; under the model in
-    ``parent_index`` that share is ``(k / n) ** (1 / (1 + skew))``, so
-    ``skew = ln(k / n) / ln(f) - 1``. Uniform fan-out gives about 0.
-    """
-    counts = [c.count for c in top_counts if c.value is not None and c.count > 0]
-    if not counts or child_rows <= 0 or parent_rows <= 1:
-        return 0.0
-    k = min(len(counts), parent_rows - 1)
-    share = min(sum(sorted(counts, reverse=True)[:k]) / child_rows, 0.999999)
-    parent_share = k / parent_rows
-    if share <= parent_share:
-        return 0.0
-    return round(max(0.0, min(math.log(parent_share) / math.log(share) - 1.0, 20.0)), 4)
 
 
 def permute(index: int, space: int, key: str) -> int:

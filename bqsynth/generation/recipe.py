@@ -26,6 +26,7 @@ from bqsynth.models import (
     BooleanValue,
     Categorical,
     ColumnPlan,
+    DatasetPlan,
     FakerValue,
     ForeignKeyRef,
     FreeText,
@@ -186,3 +187,9 @@ def compile_recipe(table: TablePlan, seed: int) -> str:
         f"{EXCLUSIONS_OPTION} (file of source-value digests never to emit).\n"
     )
     return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=False, width=1000)
+
+
+def with_recipes(plan: DatasetPlan) -> DatasetPlan:
+    """The plan with every table's recipe compiled from its columns, with the plan's seed."""
+    tables = [table.model_copy(update={"recipe": compile_recipe(table, plan.seed)}) for table in plan.tables]
+    return plan.model_copy(update={"tables": tables})

@@ -7,9 +7,10 @@ and any later executor draw the same way.
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol
+
+from bqsynth.values import seconds_to_temporal
 
 
 class RandomSource(Protocol):
@@ -52,36 +53,6 @@ def cumulative(weights: Sequence[float]) -> list[float]:
     if total <= 0:
         raise ValueError("categorical weights must not all be zero")
     return out
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def temporal_to_seconds(value: str, temporal_type: str) -> float:
-    """Seconds since the epoch (or since midnight for TIME) of an ISO value."""
-    if temporal_type == "TIME":
-        t = dt.time.fromisoformat(value)
-        return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
-    if temporal_type == "DATE":
-        parsed = dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time(), tzinfo=dt.UTC)
-    else:
-        parsed = dt.datetime.fromisoformat(value.replace(" ", "T").replace("Z", "+00:00"))
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-    return (parsed - _EPOCH).total_seconds()
-
-
-def seconds_to_temporal(seconds: float, temporal_type: str) -> str:
-    """The BigQuery JSON spelling of a DATE / DATETIME / TIMESTAMP / TIME."""
-    if temporal_type == "TIME":
-        whole = int(seconds) % 86400
-        return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-    moment = _EPOCH + dt.timedelta(seconds=int(seconds))
-    if temporal_type == "DATE":
-        return moment.date().isoformat()
-    if temporal_type == "DATETIME":
-        return moment.replace(tzinfo=None).isoformat(sep=" ")
-    return moment.isoformat(sep=" ").replace("+00:00", " UTC")
 
 
 def temporal_from_quantiles(quantiles_seconds: Sequence[float], temporal_type: str, rng: RandomSource) -> str:

@@ -22,10 +22,11 @@ from faker import Faker
 from snowfakery.plugins import SnowfakeryPlugin, lazy
 
 from bqsynth.generation import keys, sampling
-from bqsynth.generation.copula import FixedUniform, latent_uniform
+from bqsynth.generation.copula_draws import FixedUniform, latent_uniform
 from bqsynth.generation.exclusions import value_digest
 from bqsynth.models import LinkPairing, SequenceKey
 from bqsynth.semantics import PROVIDER_ALLOWLIST
+from bqsynth.values import temporal_to_seconds
 
 # Options every compiled recipe declares; they make one recipe serve every shard.
 START_INDEX_OPTION = "start_index"
@@ -52,7 +53,7 @@ def _choices(values_json: str, weights_json: str) -> tuple[list[Any], list[float
 
 @lru_cache(maxsize=1024)
 def _temporal_quantiles(quantiles_json: str, temporal_type: str) -> list[float]:
-    return [sampling.temporal_to_seconds(q, temporal_type) for q in _json(quantiles_json)]
+    return [temporal_to_seconds(q, temporal_type) for q in _json(quantiles_json)]
 
 
 @lru_cache(maxsize=256)

@@ -1,6 +1,7 @@
 """Plan advice: Gemini makes the offline plan smarter, and can never make it unsafe.
 
-The plan step calls, after ``planning.planner.plan_dataset``::
+The plan step calls, on the offline plan with its recipes
+(``offline_plan = generation.recipe.with_recipes(planning.planner.plan_dataset(...))``)::
 
     settings = LlmSettings(llm="gemini", project=..., sample_policy="masked", ...)
     advised = advise_plan(profiles, offline_plan, make_advisor(settings), settings.advice_options())

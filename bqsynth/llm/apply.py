@@ -12,7 +12,6 @@ model as repair errors.
 
 from __future__ import annotations
 
-from bqsynth.generation.keys import estimate_skew
 from bqsynth.llm.answers import GeneratorChoice, RelationshipProposal
 from bqsynth.llm.columns import NUMERIC_TYPES, TEMPORAL_TYPES, leaf_plans, replace_leaf, table_key_column
 from bqsynth.llm.prompts import value_key
@@ -33,7 +32,13 @@ from bqsynth.models import (
     TablePlan,
     TableProfile,
 )
-from bqsynth.planning.planner import UNIQUE_BY_SUFFIX, boolean_generator, number_generator, temporal_generator
+from bqsynth.planning.planner import (
+    UNIQUE_BY_SUFFIX,
+    boolean_generator,
+    estimate_skew,
+    number_generator,
+    temporal_generator,
+)
 from bqsynth.semantics import IDENTIFYING_TYPES, PROVIDER_ALLOWLIST
 
 # A null-only generator is accepted only where the source is (almost) all nulls.

@@ -1,4 +1,4 @@
-"""Plan the whole dataset jointly: relationships, keys, one generator per column, recipes.
+"""Plan the whole dataset jointly: relationships, keys, one generator per column.
 
 The offline engine: every decision here is a deterministic function of the profiles
 and the options, explained in ``ColumnPlan.reason``. A model provider may later
@@ -7,14 +7,12 @@ propose changes, which are validated against the same vocabulary.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal, NamedTuple
 
 from pydantic import Field
 
-from bqsynth.generation.copula import table_copula
-from bqsynth.generation.keys import estimate_skew
-from bqsynth.generation.recipe import compile_recipe
 from bqsynth.models import (
     ArrayValue,
     BooleanValue,
@@ -39,7 +37,9 @@ from bqsynth.models import (
     TablePlan,
     TableProfile,
     TemporalFromQuantiles,
+    ValueCount,
 )
+from bqsynth.planning.copula_fit import table_copula
 from bqsynth.planning.relationships import candidate_key, infer_relationships
 from bqsynth.semantics import SemanticGuess, classify_column, sample_values
 
@@ -90,6 +90,24 @@ def key_spec(column: ColumnSchema, stats: ColumnStats | None, samples: list, row
         prefix, width, start = "K", 0, 1
     width = max(width, len(str(start + max(rows - 1, 0))))
     return SequenceKey(start=start, prefix=prefix, width=width, as_string=True)
+
+
+def estimate_skew(top_counts: list[ValueCount], child_rows: int, parent_rows: int) -> float:
+    """Fit the fan-out skew from the child column's most frequent parent keys.
+
+    The top ``k`` parents hold a share ``f`` of the children; under the model in
+    ``generation.keys.parent_index`` that share is ``(k / n) ** (1 / (1 + skew))``, so
+    ``skew = ln(k / n) / ln(f) - 1``. Uniform fan-out gives about 0.
+    """
+    counts = [c.count for c in top_counts if c.value is not None and c.count > 0]
+    if not counts or child_rows <= 0 or parent_rows <= 1:
+        return 0.0
+    k = min(len(counts), parent_rows - 1)
+    share = min(sum(sorted(counts, reverse=True)[:k]) / child_rows, 0.999999)
+    parent_share = k / parent_rows
+    if share <= parent_share:
+        return 0.0
+    return round(max(0.0, min(math.log(parent_share) / math.log(share) - 1.0, 20.0)), 4)
 
 
 def primary_key_column(profile: TableProfile, relationships: list[Relationship]) -> str | None:
@@ -396,7 +414,7 @@ def plan_column(
 
 
 def with_copula(columns: list[ColumnPlan], sample: list[dict]) -> list[ColumnPlan]:
-    """The columns, correlated ones carrying their row of the table's copula (see bqsynth.generation.copula)."""
+    """The columns, correlated ones carrying their row of the table's copula (see bqsynth.planning.copula_fit)."""
     rows = table_copula(columns, sample)
     return [
         c.model_copy(update={"generator": c.generator.model_copy(update={"copula": rows[c.name]})})
@@ -411,7 +429,10 @@ def _target_table(profile: TableProfile, options: PlanOptions) -> str:
 
 
 def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetPlan:
-    """One joint plan over all tables: relationships, keys, generators and recipes."""
+    """One joint plan over all tables: relationships, keys, one generator per column.
+
+    The plan's tables have no recipes yet: generation compiles them (``generation.recipe.with_recipes``).
+    """
     failures = [PlanFailure(table=p.name, source_table=p.table_id, error=p.error) for p in profiles if p.error]
     usable = [p for p in profiles if not p.error]
     failed_sources = {p.table_id for p in profiles if p.error}
@@ -465,7 +486,6 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetP
             file_format=profile.file_format,
             output_format=profile.file_format,
         )
-        table.recipe = compile_recipe(table, options.seed)
         tables.append(table)
     planned = {t.name for t in tables}
     # Composite references the generator cannot keep (not to a two-reference key) are still

@@ -26,6 +26,7 @@ from bqsynth.evaluation.quality_report import headline_metrics, quality_findings
 from bqsynth.evaluation.run_summary import render_markdown
 from bqsynth.gcp.clients import bigquery_client, storage_client
 from bqsynth.generation.exclusions import exclusions_from_records, fetch_exclusions
+from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.llm import DEFAULT_MODEL, LlmSettings, advise_plan, make_advisor
 from bqsynth.models import (
@@ -181,7 +182,7 @@ def plan_step(
     )
     plan = advised_plan(
         profiles,
-        plan_dataset(profiles, options),
+        with_recipes(plan_dataset(profiles, options)),
         LlmSettings(
             llm=llm,  # type: ignore[arg-type]  # validated by the model
             project=target_project,

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from google.oauth2.credentials import Credentials
 
+from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.recipe_safety import check_recipe
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.llm import AdviceOptions, AdvisedPlan, GeminiAdvisor, GeminiConfig, advise_plan
@@ -66,7 +67,7 @@ def demo() -> tuple[list[TableProfile], DatasetPlan]:
     profiles = [
         rename_column(p, "account_id", "posting_ref") if p.name == "Fact_Transaction" else p for p in demo_profiles()
     ]
-    return profiles, plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="d"))
+    return profiles, with_recipes(plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="d")))
 
 
 def run(model: ScriptedModel, demo: tuple, options: AdviceOptions | None = None, **config: Any) -> tuple:
@@ -384,7 +385,7 @@ def obeying_model() -> ScriptedModel:
 def test_an_obedient_model_cannot_get_a_poisoned_recipe_through(demo: tuple, tmp_path: Path) -> None:
     profiles, _ = demo
     profiles = poisoned_profiles(profiles)
-    offline = plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="d"))
+    offline = with_recipes(plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="d")))
     with FakeVertex(obeying_model()) as fake:
         advised = advise_plan(profiles, offline, gemini(fake), AdviceOptions())
     # The poison reached the model (status is not identifying, so it is sent) and the model obeyed...

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import ColumnSchema, ForeignKey, ForeignKeyRef, TableProfile
 from bqsynth.planning.planner import PlanOptions, plan_dataset
@@ -79,8 +80,10 @@ def rows_of(files: list[Path]) -> list[dict[str, Any]]:
 
 
 def test_link_tables_get_unique_pairs_and_composite_references_find_them(tmp_path: Path) -> None:
-    plan = plan_dataset(
-        tpch_like(), PlanOptions(seed=3, record_counts={"lineitem": 5000}, target_project="p", target_dataset="t")
+    plan = with_recipes(
+        plan_dataset(
+            tpch_like(), PlanOptions(seed=3, record_counts={"lineitem": 5000}, target_project="p", target_dataset="t")
+        )
     )
     partsupp, lineitem = plan.table("partsupp"), plan.table("lineitem")
     halves = [c.generator for c in partsupp.columns if c.name in ("ps_partkey", "ps_suppkey")]

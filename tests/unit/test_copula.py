@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bqsynth.generation.copula import category_scores, factor, fit_copula, rank_scores, table_copula
 from bqsynth.generation.recipe import compile_recipe
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import Categorical, ColumnPlan, ColumnSchema, NumberFromQuantiles, TablePlan
+from bqsynth.planning.copula_fit import category_scores, factor, fit_copula, rank_scores, table_copula
 from bqsynth.planning.planner import with_copula
 
 

@@ -5,7 +5,6 @@ from collections import Counter
 import pytest
 
 from bqsynth.generation.keys import (
-    estimate_skew,
     parent_index,
     pattern_value,
     self_reference_index,
@@ -13,6 +12,7 @@ from bqsynth.generation.keys import (
     stable_uniform,
 )
 from bqsynth.models import SequenceKey, ValueCount
+from bqsynth.planning.planner import estimate_skew
 
 
 def test_stable_uniform_is_deterministic_and_in_range() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.recipe_safety import check_recipe
 from bqsynth.llm import AdviceOptions, OfflineAdvisor, PromptLimits, advise_plan
 from bqsynth.llm import advise as advise_module
@@ -112,7 +113,7 @@ def demo() -> tuple[list[TableProfile], DatasetPlan]:
     profiles = [
         rename_column(p, "account_id", "posting_ref") if p.name == "Fact_Transaction" else p for p in demo_profiles()
     ]
-    return profiles, plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="d"))
+    return profiles, with_recipes(plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="d")))
 
 
 def _diff(advised: DatasetPlan, offline: DatasetPlan) -> dict[str, set[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bqsynth.generation.recipe import with_recipes
 from bqsynth.llm import AdviceOptions, GeminiAdvisor, LlmSettings, OfflineAdvisor, advise_plan, make_advisor
 from bqsynth.llm.apply import generator_for_choice
 from bqsynth.llm.columns import key_paths, leaf_plans
@@ -44,7 +45,7 @@ def shop_profiles() -> list[TableProfile]:
 
 
 def _offline(profiles: list[TableProfile]) -> DatasetPlan:
-    return plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="d"))
+    return with_recipes(plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="d")))
 
 
 @pytest.fixture(scope="module", params=["demo", "shop"])

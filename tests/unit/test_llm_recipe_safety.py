@@ -7,7 +7,7 @@ import inspect
 import pytest
 import yaml
 
-from bqsynth.generation.recipe import PLUGIN
+from bqsynth.generation.recipe import PLUGIN, with_recipes
 from bqsynth.generation.recipe_safety import ALLOWED_FUNCTIONS, COUNT_EXPRESSION, NESTED_PARAMETERS, check_recipe
 from bqsynth.generation.snowfakery_plugin import Bqsynth
 from bqsynth.planning.planner import PlanOptions, plan_dataset
@@ -44,7 +44,7 @@ SMALL = """\
 
 @pytest.fixture(scope="module")
 def demo_recipes() -> list[str]:
-    plan = plan_dataset(demo_profiles(), PlanOptions(target_project="p", target_dataset="d"))
+    plan = with_recipes(plan_dataset(demo_profiles(), PlanOptions(target_project="p", target_dataset="d")))
     return [t.recipe for t in plan.tables]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bqsynth.generation.recipe import compile_recipe
+from bqsynth.generation.recipe import compile_recipe, with_recipes
 from bqsynth.llm import validate
 from bqsynth.llm.answers import (
     ColumnMeaning,
@@ -60,7 +60,7 @@ def demo() -> tuple[dict[str, TableProfile], DatasetPlan]:
     profiles = [
         rename_column(p, "account_id", "posting_ref") if p.name == "Fact_Transaction" else p for p in demo_profiles()
     ]
-    plan = plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="d"))
+    plan = with_recipes(plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="d")))
     return {p.name: p for p in profiles}, plan
 
 

@@ -3,6 +3,7 @@
 import pytest
 import yaml
 
+from bqsynth.generation.recipe import with_recipes
 from bqsynth.models import (
     Categorical,
     ColumnSchema,
@@ -33,7 +34,7 @@ def column(plan, table: str, name: str):  # noqa: ANN001, ANN201 - test helper
 
 
 def test_every_demo_table_is_planned_with_a_recipe(profiles: list[TableProfile]) -> None:
-    plan = plan_dataset(profiles, options())
+    plan = with_recipes(plan_dataset(profiles, options()))
     assert not plan.failures
     assert sorted(t.name for t in plan.tables) == sorted(p.name for p in profiles)
     for table in plan.tables:

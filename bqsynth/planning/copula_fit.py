@@ -1,44 +1,30 @@
-"""Correlated draws across the columns of one table: a Gaussian copula over the planned marginals.
+"""Fit the Gaussian copula that correlates the columns of one table, on the profile's sample.
 
 Each column keeps its own profiled distribution (quantiles, category weights); what the
 copula adds is the dependence between them (amount with fee, opened_on with closed_on,
 segment with credit limit). It is fitted on the profile's sample the way SDV's
 GaussianCopula is: every value becomes a normal score (numbers and dates by rank,
 categories by the midpoint of their interval in the generator's cumulative weights), the
-scores' correlation matrix is made positive definite and factored, ``C = L L^T``.
-
-Generation stays a pure function of ``(seed, table, row index)``, which is what lets
-tables and shards be generated anywhere: row ``r`` has latent normals ``e_k`` derived
-from ``(seed, table, r, k)``, shared by every column of the row, and column ``j`` uses the
-uniform ``Phi(L[j] . e)`` where it would otherwise draw ``random()``. Each column only
-carries its own row of ``L``, so the plan stays per column and Snowfakery evaluates
-columns independently.
+scores' correlation matrix is made positive definite and factored, ``C = L L^T``. Each
+correlated column's plan carries its own row of ``L``; generation reproduces the
+dependence from it (:mod:`bqsynth.generation.copula_draws`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
-from bqsynth.generation.keys import stable_uniform
-from bqsynth.generation.sampling import temporal_to_seconds
 from bqsynth.models import Categorical, ColumnPlan, NumberFromQuantiles, TemporalFromQuantiles
+from bqsynth.values import normal_score, temporal_to_seconds
 
 # Correlations weaker than this are noise in a 200-row sample; such columns stay independent.
 MIN_CORRELATION = 0.15
 MAX_COPULA_COLUMNS = 24
 MIN_PAIRED_ROWS = 20
-_NORMAL = NormalDist()
-_EDGE = 1e-9
-
-
-def _inverse_normal(p: float) -> float:
-    return _NORMAL.inv_cdf(min(max(p, _EDGE), 1 - _EDGE))
 
 
 def rank_scores(values: Sequence[float | None]) -> list[float | None]:
@@ -52,7 +38,7 @@ def rank_scores(values: Sequence[float | None]) -> list[float | None]:
             end += 1
         rank = (start + end) / 2
         for _, index in present[start : end + 1]:
-            scores[index] = _inverse_normal((rank + 0.5) / n)
+            scores[index] = normal_score((rank + 0.5) / n)
         start = end + 1
     return scores
 
@@ -69,7 +55,7 @@ def category_scores(values: Sequence[Any], categories: Sequence[Any], weights: S
     low = 0.0
     for category, weight in zip(categories, weights, strict=True):
         share = max(float(weight), 0.0) / total
-        midpoints[repr(category)] = _inverse_normal(low + share / 2)
+        midpoints[repr(category)] = normal_score(low + share / 2)
         low += share
     return [None if v is None else midpoints.get(repr(v)) for v in values]
 
@@ -110,18 +96,6 @@ def fit_copula(scores: Mapping[str, Sequence[float | None]]) -> dict[str, list[f
     return {names[i]: [round(float(x), 6) for x in lower[row, : row + 1]] for row, i in enumerate(keep)}
 
 
-@lru_cache(maxsize=65536)
-def _latent_normal(seed: int, table: str, row: int, k: int) -> float:
-    # Every column of a row asks for the same normals: each is computed once per row, and
-    # only as many as the longest factor row of the table uses.
-    return _inverse_normal(stable_uniform(seed, table, "copula", row, k))
-
-
-def latent_uniform(seed: int, table: str, row: int, lower_row: Sequence[float]) -> float:
-    """The uniform a copula column uses in row ``row``: ``Phi(L[j] . e)``."""
-    return _NORMAL.cdf(math.fsum(weight * _latent_normal(seed, table, row, k) for k, weight in enumerate(lower_row)))
-
-
 def column_scores(generator: Any, values: Sequence[Any]) -> list[float | None] | None:
     """Normal scores of a column's sample values under its generator; None if it takes no part."""
     if isinstance(generator, Categorical):
@@ -158,13 +132,3 @@ def _seconds(value: Any, temporal_type: str) -> float | None:
         return temporal_to_seconds(str(value), temporal_type) if value is not None else None
     except ValueError:
         return None
-
-
-class FixedUniform:
-    """A ``random()`` that returns one given uniform: lets the sampling functions take it."""
-
-    def __init__(self, value: float) -> None:
-        self.value = value
-
-    def random(self) -> float:
-        return self.value

@@ -1,0 +1,52 @@
+"""Pure conversions of values that several stages share, so that none imports another's for them.
+
+Rows travel in BigQuery's JSON form (ISO date and time strings); planning fits
+distributions on profile samples in that form and generation draws values back into it,
+so both convert them here, the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from statistics import NormalDist
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_NORMAL = NormalDist()
+# Uniforms are clipped this far from 0 and 1, where the normal quantile is infinite.
+_EDGE = 1e-9
+
+
+def temporal_to_seconds(value: str, temporal_type: str) -> float:
+    """Seconds since the epoch (or since midnight for TIME) of an ISO value."""
+    if temporal_type == "TIME":
+        t = dt.time.fromisoformat(value)
+        return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
+    if temporal_type == "DATE":
+        parsed = dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time(), tzinfo=dt.UTC)
+    else:
+        parsed = dt.datetime.fromisoformat(value.replace(" ", "T").replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+    return (parsed - _EPOCH).total_seconds()
+
+
+def seconds_to_temporal(seconds: float, temporal_type: str) -> str:
+    """The BigQuery JSON spelling of a DATE / DATETIME / TIMESTAMP / TIME."""
+    if temporal_type == "TIME":
+        whole = int(seconds) % 86400
+        return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    moment = _EPOCH + dt.timedelta(seconds=int(seconds))
+    if temporal_type == "DATE":
+        return moment.date().isoformat()
+    if temporal_type == "DATETIME":
+        return moment.replace(tzinfo=None).isoformat(sep=" ")
+    return moment.isoformat(sep=" ").replace("+00:00", " UTC")
+
+
+def normal_score(p: float) -> float:
+    """The standard normal quantile of a uniform ``p`` (clipped off 0 and 1)."""
+    return _NORMAL.inv_cdf(min(max(p, _EDGE), 1 - _EDGE))
+
+
+def normal_cdf(x: float) -> float:
+    return _NORMAL.cdf(x)
