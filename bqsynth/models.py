@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -33,6 +34,15 @@ def normalise_type(field_type: str) -> str:
     """Standard SQL spelling of a BigQuery type name (INTEGER -> INT64, BOOLEAN -> BOOL, ...)."""
     upper = field_type.upper()
     return _TYPE_ALIASES.get(upper, upper)
+
+
+# Type families, in the standard SQL spelling ``normalise_type`` returns.
+NUMERIC_TYPES = frozenset({"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"})
+TEMPORAL_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP", "TIME"})
+# Types whose values say nothing about a column's meaning (a RECORD's fields are read one by one).
+UNCLASSIFIABLE_TYPES = frozenset({"RECORD", "JSON", "BYTES", "GEOGRAPHY", "INTERVAL", "RANGE"})
+# Types a key can have; ``key_type_family`` says which of them can refer to each other.
+KEYABLE_TYPES = frozenset({"INT64", "STRING", "NUMERIC", "BIGNUMERIC"})
 
 
 class StrictModel(BaseModel):
@@ -102,6 +112,19 @@ class ColumnStats(StrictModel):
     def distinct_ratio(self) -> float:
         """Distinct values per non-null value: ~1.0 for keys and identifiers."""
         return self.distinct_count / self.non_null_count if self.non_null_count else 0.0
+
+
+def key_type_family(column_type: str, stats: ColumnStats | None = None) -> str | None:
+    """The comparable family of a key type (``integer``, ``string``), or None for types that are never keys."""
+    normalised = normalise_type(column_type)
+    if normalised == "INT64":
+        return "integer"
+    if normalised in {"NUMERIC", "BIGNUMERIC"}:
+        # NUMERIC keys are integers in disguise only when no value has decimals.
+        return "integer" if stats is None or not stats.max_scale else None
+    if normalised == "STRING":
+        return "string"
+    return None
 
 
 class ForeignKey(StrictModel):
@@ -485,6 +508,18 @@ class DatasetPlan(StrictModel):
 
 RecordValue.model_rebuild()
 ArrayValue.model_rebuild()
+
+
+def leaf_schemas(columns: Sequence[ColumnSchema], prefix: str = "") -> dict[str, ColumnSchema]:
+    """Every non-record column by dotted path, RECORD fields expanded, in schema order."""
+    leaves: dict[str, ColumnSchema] = {}
+    for column in columns:
+        path = f"{prefix}{column.name}"
+        if normalise_type(column.type) == "RECORD" and column.fields:
+            leaves.update(leaf_schemas(column.fields, f"{path}."))
+        else:
+            leaves[path] = column
+    return leaves
 
 
 def leaf_plans(columns: list[ColumnPlan], prefix: str = "") -> dict[str, ColumnPlan]:

@@ -34,7 +34,15 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from bqsynth.models import ColumnSchema, ColumnStats, StrictModel, TableProfile, normalise_type
+from bqsynth.models import (
+    NUMERIC_TYPES,
+    UNCLASSIFIABLE_TYPES,
+    ColumnSchema,
+    ColumnStats,
+    StrictModel,
+    TableProfile,
+    normalise_type,
+)
 
 # The closed vocabulary. Planners, prompts and reports refer to these names only.
 SEMANTIC_TYPES: dict[str, str] = {
@@ -154,8 +162,6 @@ _PATTERN_TYPES = frozenset(
     }
 )
 
-_NUMERIC_TYPES = frozenset({"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"})
-_UNCLASSIFIABLE_TYPES = frozenset({"RECORD", "JSON", "BYTES", "GEOGRAPHY", "INTERVAL", "RANGE"})
 
 # Categorical thresholds: few distinct values relative to rows. The second rule admits
 # larger vocabularies only when each value repeats a lot (>= 50 rows per value on average).
@@ -223,18 +229,6 @@ def sample_values(table: TableProfile, path: str) -> list[Any]:
     for row in table.sample:
         values.extend(_walk(row, parts))
     return values
-
-
-def leaf_columns(columns: Sequence[ColumnSchema], prefix: str = "") -> list[tuple[str, ColumnSchema]]:
-    """Every non-record column with its dotted path, records expanded depth first."""
-    leaves: list[tuple[str, ColumnSchema]] = []
-    for column in columns:
-        path = f"{prefix}{column.name}"
-        if normalise_type(column.type) == "RECORD" and column.fields:
-            leaves.extend(leaf_columns(column.fields, f"{path}."))
-        else:
-            leaves.append((path, column))
-    return leaves
 
 
 # ---------------------------------------------------------------------------------------------
@@ -732,7 +726,10 @@ _TIMESTAMP_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|[+-]\d{2}:?\d{2})?$", re.IGNORECASE
 )
 _TIME_RE = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
-_PHONE_RE = re.compile(r"^\+?[\d\s().\-/]{7,}(\s*(x|ext\.?)\s*\d{1,5})?$", re.IGNORECASE)
+# A phone number: 7 to 15 digits, a leading "+" and separators allowed, then an optional
+# extension (555-0100x123, ext. 12): Faker's en_US numbers end in one.
+_PHONE_RE = re.compile(r"\+?[\d\s().\-/]+")
+_PHONE_EXTENSION_RE = re.compile(r"\s*(x|ext\.?)\s*\d{1,6}$", re.IGNORECASE)
 _ZIP5_RE = re.compile(r"^\d{5}$")
 _ZIP9_RE = re.compile(r"^\d{5}-\d{4}$")
 _UK_POSTCODE_RE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}$")
@@ -813,12 +810,22 @@ def _ip_ok(value: str) -> bool:
     return True
 
 
-def _phone_ok(value: str) -> bool:
-    if not _PHONE_RE.match(value):
-        return False
-    digits = sum(c.isdigit() for c in value.split("x")[0].split("ext")[0])
-    # A bare run of digits is as likely an id as a phone: require a "+" or separators.
-    return 7 <= digits <= 15 and (value.startswith("+") or any(c in value for c in " ().-/"))
+# The formats below are what detection looks for in source samples and what the quality
+# report's validity checks in synthetic values (evaluation.metrics): one definition for both.
+
+
+def is_email(value: Any) -> bool:
+    return bool(_EMAIL_RE.match(str(value).strip()))
+
+
+def is_phone_number(value: Any) -> bool:
+    text = _PHONE_EXTENSION_RE.sub("", str(value).strip())
+    return bool(_PHONE_RE.fullmatch(text)) and 7 <= sum(c.isdigit() for c in text) <= 15
+
+
+def _looks_like_phone_number(value: str) -> bool:
+    # A bare run of digits is as likely an id as a phone: detection also wants a "+" or separators.
+    return is_phone_number(value) and (value.startswith("+") or any(c in value for c in " ().-/"))
 
 
 def _date_ok(value: str) -> bool:
@@ -1008,7 +1015,7 @@ def classify_column(
     name = _Name(path, table.name)
     evidence = _Evidence(column_type, stats, sample_values)
 
-    if column_type in _UNCLASSIFIABLE_TYPES:
+    if column_type in UNCLASSIFIABLE_TYPES:
         return _guess("unknown", 0.9, f"{column_type} columns carry no scalar meaning to classify")
     key_guess = _key_guess(table, path, name, evidence, keys)
     if key_guess is not None:
@@ -1026,7 +1033,7 @@ def classify_column(
         if valued is not None:
             return valued
         return _string_stats_guess(name, evidence)
-    if column_type in _NUMERIC_TYPES:
+    if column_type in NUMERIC_TYPES:
         return _number_stats_guess(name, evidence)
     return _guess("unknown", 0.2, f"no rule for {column_type} columns")
 
@@ -1074,7 +1081,7 @@ def _name_guess(table: TableProfile, name: _Name, ev: _Evidence) -> SemanticGues
     """Rules on the column name; values, where present, confirm or refine the choice."""
     says = f"name {name.leaf!r}"
     is_text = ev.type == "STRING"
-    numeric_ok = ev.type in _NUMERIC_TYPES or (is_text and ev.numeric_values)
+    numeric_ok = ev.type in NUMERIC_TYPES or (is_text and ev.numeric_values)
     head, core, suffix_id = name.head, name.core, name.has_id_suffix
 
     def confirmed(semantic: str, predicate: Any, what: str, provider: str | None) -> SemanticGuess:
@@ -1092,7 +1099,7 @@ def _name_guess(table: TableProfile, name: _Name, ev: _Evidence) -> SemanticGues
 
     # Personal data named in the column: strongest name evidence, checked first.
     if is_text and (head in _EMAIL_WORDS or name.compact.endswith("email")):
-        return confirmed("email", _EMAIL_RE.match, "email addresses", "email")
+        return confirmed("email", is_email, "email addresses", "email")
     if (
         head in _SSN_WORDS
         or ("social", "security") in name.pairs
@@ -1115,7 +1122,7 @@ def _name_guess(table: TableProfile, name: _Name, ev: _Evidence) -> SemanticGues
             faker_provider=None if pattern or not is_text else "bban",
         )
     if not suffix_id and (head in _PHONE_WORDS or name.compact.endswith("phone")):
-        return confirmed("phone_number", _phone_ok, "phone numbers", "phone_number")
+        return confirmed("phone_number", _looks_like_phone_number, "phone numbers", "phone_number")
     if not suffix_id and (head in _POSTAL_WORDS or (head == "post" and name.has_number_suffix)):
         provider = "zipcode_plus4" if ev.texts and ev.matches(_ZIP9_RE.match) else "postcode"
         return confirmed("address.postal_code", _postal_ok, "postal codes", provider)
@@ -1347,7 +1354,7 @@ def _value_guess(ev: _Evidence) -> SemanticGuess | None:
     if lowered in _BOOL_PAIRS:
         return _guess("boolean", ev.scale_confidence(0.8), f"values are only {sorted(lowered)}")
     checks: list[tuple[str, Any, str, str | None]] = [
-        ("email", _EMAIL_RE.match, "email addresses", "email"),
+        ("email", is_email, "email addresses", "email"),
         ("url", _URL_RE.match, "URLs", "url"),
         ("ip_address", _ip_ok, "IP addresses", "ipv6" if any(":" in t for t in ev.texts) else "ipv4"),
         ("iban", _iban_ok, "valid IBANs", "iban"),
@@ -1362,7 +1369,7 @@ def _value_guess(ev: _Evidence) -> SemanticGuess | None:
             "ZIP+4, UK or Canadian postal codes",
             "postcode",
         ),
-        ("phone_number", _phone_ok, "phone numbers", "phone_number"),
+        ("phone_number", _looks_like_phone_number, "phone numbers", "phone_number"),
     ]
     if ev.matches(_UUID_RE.match):
         return found("identifier", _UUID_RE.match, "UUIDs", "uuid4", 0.95)

@@ -1,19 +1,29 @@
 """Pure conversions of values that several stages share, so that none imports another's for them.
 
-Rows travel in BigQuery's JSON form (ISO date and time strings); planning fits
-distributions on profile samples in that form and generation draws values back into it,
-so both convert them here, the same way.
+Rows travel in BigQuery's JSON form (nested dicts, ISO date and time strings): planning
+fits distributions on profile samples in that form, generation draws values back into it
+and enforces rules on it, advice checks rules on samples and evaluation reads targets, so
+all of them read and convert values here, the same way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from statistics import NormalDist
+from typing import Any
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _NORMAL = NormalDist()
 # Uniforms are clipped this far from 0 and 1, where the normal quantile is infinite.
 _EDGE = 1e-9
+
+
+def value_at(row: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path of a JSON row (None when any part is missing)."""
+    node: Any = row
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def temporal_to_seconds(value: str, temporal_type: str) -> float:

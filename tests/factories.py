@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bqsynth.models import ColumnSchema, ColumnStats, ForeignKey, TableProfile, ValueCount, normalise_type
-from bqsynth.semantics import leaf_columns, sample_values
+from bqsynth.models import ColumnSchema, ColumnStats, ForeignKey, TableProfile, ValueCount, leaf_schemas, normalise_type
+from bqsynth.semantics import sample_values
 from demo import warehouse
 
 
@@ -67,7 +67,7 @@ def demo_profiles(seed: int = 42, scale: float = 1.0, dataset: str = "proj.ds") 
                     )
                     for f in spec.declared_foreign_keys
                 ],
-                stats={p: column_stats(p, c.type, spec.rows) for p, c in leaf_columns(schema)},
+                stats={p: column_stats(p, c.type, spec.rows) for p, c in leaf_schemas(schema).items()},
                 sample=spec.rows[:200],
             )
         )

@@ -31,7 +31,6 @@ from bqsynth.gcp.names import project_of
 from bqsynth.gcp.schema import columns_from_bigquery, schema_differences
 from bqsynth.gcp.sql import quote_column, quote_table, string_literal
 from bqsynth.generation.exclusions import count_shared_values, exclusions_from_records, fetch_digests, identifying_paths
-from bqsynth.generation.rule_enforcement import value_at
 from bqsynth.models import (
     Categorical,
     ColumnSchema,
@@ -42,6 +41,7 @@ from bqsynth.models import (
 )
 from bqsynth.sources.bigquery_profile import json_safe, read_sample
 from bqsynth.sources.gcs_files import read_source_records
+from bqsynth.values import value_at
 
 log = logging.getLogger("bqsynth")
 

@@ -49,6 +49,8 @@ import numpy as np
 import pandas as pd
 
 from bqsynth.models import (
+    NUMERIC_TYPES,
+    TEMPORAL_TYPES,
     ArrayValue,
     BooleanValue,
     Categorical,
@@ -68,7 +70,7 @@ from bqsynth.models import (
     leaf_plans,
     normalise_type,
 )
-from bqsynth.semantics import derive_pattern
+from bqsynth.semantics import derive_pattern, is_email, is_phone_number
 
 # Bounds that keep one table's quality under a few seconds whatever its size: scores on
 # 5,000 rows differ from scores on all rows by about 1/sqrt(5000) ~ 0.01.
@@ -80,8 +82,6 @@ MAX_DCR_ROWS = 2_000
 DCR_CHUNK_ROWS = 256
 
 MODELABLE = ("numerical", "datetime", "categorical", "boolean")
-NUMERIC_TYPES = frozenset({"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"})
-TEMPORAL_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP", "TIME"})
 # The strftime form SDMetrics uses when it needs datetimes as text (pair trends of a
 # datetime with a categorical); the values themselves are handed over as datetime64.
 DATETIME_FORMATS = {
@@ -642,10 +642,6 @@ def privacy_scores(
 # Validity
 # ---------------------------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}")
-_PHONE_CHARS = re.compile(r"\+?[0-9()\-. ]+")
-# Faker's en_US phone numbers may end in an extension (555-555-5555x123): allowed, not counted.
-_PHONE_EXTENSION = re.compile(r"\s*(x|ext\.?\s?)\d{1,6}$", re.IGNORECASE)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?| UTC)?")
@@ -737,19 +733,13 @@ def _temporal_ok(value: Any, kind: str) -> bool:
     return bool(regex.fullmatch(text)) and _parses(text, kind)
 
 
-def _phone_ok(value: Any) -> bool:
-    text = _PHONE_EXTENSION.sub("", str(value).strip())
-    digits = sum(ch.isdigit() for ch in text)
-    return bool(_PHONE_CHARS.fullmatch(text)) and 7 <= digits <= 15
-
-
 def rule_checker(rule: str) -> Any:
     """A predicate for one rule; ValueError for a rule this version does not know."""
     name, _, argument = rule.partition(":")
     if name == "email":
-        return lambda v: bool(_EMAIL.fullmatch(str(v).strip()))
+        return is_email
     if name == "phone":
-        return _phone_ok
+        return is_phone_number
     if name in ("date", "datetime", "timestamp", "time"):
         return lambda v: _temporal_ok(v, name)
     if name == "pattern" and argument:

@@ -18,7 +18,6 @@ from typing import Any
 from google.cloud import bigquery
 
 from bqsynth.gcp.sql import quote_column, quote_table, string_literal
-from bqsynth.generation.rule_enforcement import value_at
 from bqsynth.models import (
     ColumnPlan,
     FakerValue,
@@ -28,6 +27,7 @@ from bqsynth.models import (
     TablePlan,
     TemporalFromQuantiles,
 )
+from bqsynth.values import value_at
 
 DIGEST_HEX_CHARS = 16
 # Above this many distinct values a column is excluded only in part; the generators' shapes

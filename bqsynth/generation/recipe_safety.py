@@ -41,6 +41,7 @@ from bqsynth.generation.snowfakery_plugin import (
     START_INDEX_OPTION,
     Bqsynth,
 )
+from bqsynth.models import TEMPORAL_TYPES
 from bqsynth.semantics import PROVIDER_ALLOWLIST
 
 # Both delimiter pairs Snowfakery's Jinja environments recognise (block and variable starts).
@@ -61,7 +62,6 @@ JSON_PARAMETERS: dict[str, type] = {
     "lengths": list,
     "length_weights": list,
 }
-TEMPORAL_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP", "TIME"})
 # libyaml's safe loader when present (10x faster on large categorical lists); same grammar.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STANDARD_TAGS = frozenset(

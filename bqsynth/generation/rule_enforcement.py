@@ -14,10 +14,12 @@ from typing import Any
 
 from bqsynth.generation.keys import stable_uniform
 from bqsynth.generation.sampling import cumulative, weighted_choice
-from bqsynth.models import Categorical, InterColumnRule, TablePlan, leaf_plans
+from bqsynth.models import NUMERIC_TYPES, Categorical, InterColumnRule, TablePlan, leaf_plans
+from bqsynth.values import value_at
 
-NUMERIC_TYPES = ("INT64", "NUMERIC", "BIGNUMERIC", "FLOAT64")
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+# What each compare operator means, for enforcement here and for checking a rule on the
+# source sample before it reaches a plan (llm.rule_checks): one meaning for both.
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
     ">": operator.gt,
@@ -29,14 +31,6 @@ _ARITHMETIC: dict[str, Callable[[Decimal, Decimal], Decimal]] = {
     "-": operator.sub,
     "*": operator.mul,
 }
-
-
-def value_at(row: dict[str, Any], path: str) -> Any:
-    """The value at a dotted path of a JSON row (None when any part is missing)."""
-    node: Any = row
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
 
 
 def _set(row: dict[str, Any], path: str, value: Any) -> None:
@@ -83,7 +77,7 @@ class RuleEnforcer:
         if any(name not in self.leaves or self.leaves[name].mode == "REPEATED" for name in names):
             return False
         if rule.kind == "compare":
-            return rule.op in _COMPARE
+            return rule.op in COMPARISONS
         if rule.kind == "arithmetic":
             return rule.op in _ARITHMETIC and len(rule.operands) == 2 and self._type(rule.target) in NUMERIC_TYPES
         return isinstance(self.leaves[rule.target].generator, Categorical)
@@ -107,7 +101,7 @@ class RuleEnforcer:
         if target is None or other is None:
             return
         left, right = _comparable(target, self._type(rule.target)), _comparable(other, self._type(rule.operands[0]))
-        if left is None or right is None or _COMPARE[str(rule.op)](left, right):
+        if left is None or right is None or COMPARISONS[str(rule.op)](left, right):
             return
         if rule.op == "=":
             _set(row, rule.target, other)

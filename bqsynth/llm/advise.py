@@ -46,7 +46,7 @@ from bqsynth.llm.base import (
     SemanticsRequest,
     Task,
 )
-from bqsynth.llm.columns import key_paths, leaf_plans
+from bqsynth.llm.columns import key_paths
 from bqsynth.llm.offline import human_name
 from bqsynth.llm.prompts import (
     PromptLimits,
@@ -68,7 +68,7 @@ from bqsynth.llm.validate import (
     semantics_problems,
     table_problems,
 )
-from bqsynth.models import DatasetPlan, InterColumnRule, PlanFailure, StrictModel, TablePlan, TableProfile
+from bqsynth.models import DatasetPlan, InterColumnRule, PlanFailure, StrictModel, TablePlan, TableProfile, leaf_plans
 from bqsynth.planning.planner import fail_children_of_failed
 
 ResultT = TypeVar("ResultT")

@@ -13,9 +13,11 @@ model as repair errors.
 from __future__ import annotations
 
 from bqsynth.llm.answers import GeneratorChoice, RelationshipProposal
-from bqsynth.llm.columns import NUMERIC_TYPES, TEMPORAL_TYPES, leaf_plans, replace_leaf, table_key_column
+from bqsynth.llm.columns import replace_leaf, table_key_column
 from bqsynth.llm.prompts import value_key
 from bqsynth.models import (
+    NUMERIC_TYPES,
+    TEMPORAL_TYPES,
     ArrayValue,
     Categorical,
     ColumnPlan,
@@ -31,6 +33,7 @@ from bqsynth.models import (
     SequenceKey,
     TablePlan,
     TableProfile,
+    leaf_plans,
 )
 from bqsynth.planning.planner import (
     UNIQUE_BY_SUFFIX,

@@ -7,23 +7,16 @@ between the two, so prompts, validation and application agree on paths.
 
 from __future__ import annotations
 
-from bqsynth.models import (  # noqa: F401 - leaf_plans is re-exported here
+from bqsynth.models import (
     ArrayValue,
     ColumnPlan,
-    ColumnSchema,
     ForeignKeyRef,
     RecordValue,
     SequenceKey,
     TablePlan,
     leaf_plans,
-    normalise_type,
 )
 from bqsynth.semantics import IDENTIFYING_TYPES, SEMANTIC_TYPES
-
-NUMERIC_TYPES = frozenset({"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"})
-TEMPORAL_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP", "TIME"})
-KEYABLE_TYPES = frozenset({"INT64", "STRING", "NUMERIC", "BIGNUMERIC"})
-UNCLASSIFIABLE_TYPES = frozenset({"RECORD", "JSON", "BYTES", "GEOGRAPHY", "INTERVAL", "RANGE"})
 
 
 def replace_leaf(columns: list[ColumnPlan], path: str, new: ColumnPlan) -> list[ColumnPlan]:
@@ -46,17 +39,6 @@ def replace_leaf(columns: list[ColumnPlan], path: str, new: ColumnPlan) -> list[
     if not found:
         raise KeyError(f"no column {path!r}")
     return replaced
-
-
-def leaf_schemas(columns: list[ColumnSchema], prefix: str = "") -> dict[str, ColumnSchema]:
-    leaves: dict[str, ColumnSchema] = {}
-    for column in columns:
-        path = f"{prefix}{column.name}"
-        if normalise_type(column.type) == "RECORD" and column.fields:
-            leaves.update(leaf_schemas(column.fields, f"{path}."))
-        else:
-            leaves[path] = column
-    return leaves
 
 
 def in_array(table: TablePlan, path: str) -> bool:

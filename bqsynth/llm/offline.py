@@ -25,8 +25,9 @@ from bqsynth.llm.answers import (
     SemanticsAnswer,
 )
 from bqsynth.llm.base import GenerationRequest, RelationshipsRequest, Reply, SemanticsRequest
-from bqsynth.llm.columns import TEMPORAL_TYPES, in_array, key_paths, leaf_plans
+from bqsynth.llm.columns import in_array, key_paths
 from bqsynth.models import (
+    TEMPORAL_TYPES,
     ArrayValue,
     BooleanValue,
     Categorical,
@@ -38,6 +39,7 @@ from bqsynth.models import (
     PatternString,
     TablePlan,
     TemporalFromQuantiles,
+    leaf_plans,
 )
 from bqsynth.semantics import SEMANTIC_TYPES, name_tokens
 

@@ -30,8 +30,11 @@ from pydantic import Field
 
 from bqsynth.llm.answers import ARITHMETIC_OPS, COMPARE_OPS
 from bqsynth.llm.base import Prompt, Task, Turn
-from bqsynth.llm.columns import KEYABLE_TYPES, NUMERIC_TYPES, TEMPORAL_TYPES, is_identifying, key_paths, leaf_plans
+from bqsynth.llm.columns import is_identifying, key_paths
 from bqsynth.models import (
+    KEYABLE_TYPES,
+    NUMERIC_TYPES,
+    TEMPORAL_TYPES,
     ArrayValue,
     ColumnPlan,
     ColumnStats,
@@ -46,6 +49,7 @@ from bqsynth.models import (
     StrictModel,
     TablePlan,
     TableProfile,
+    leaf_plans,
 )
 from bqsynth.semantics import IDENTIFYING_TYPES, PROVIDER_ALLOWLIST, SEMANTIC_TYPES
 

@@ -14,10 +14,10 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bqsynth.generation.rule_enforcement import value_at
+from bqsynth.generation.rule_enforcement import COMPARISONS
 from bqsynth.llm.answers import ARITHMETIC_OPS, COMPARE_OPS, ColumnRule
-from bqsynth.llm.columns import NUMERIC_TYPES, TEMPORAL_TYPES
-from bqsynth.models import ColumnPlan, TableProfile
+from bqsynth.models import NUMERIC_TYPES, TEMPORAL_TYPES, ColumnPlan, TableProfile
+from bqsynth.values import value_at
 
 # Absolute slack for arithmetic rules (NUMERIC money rounded to cents), plus a relative one
 # for FLOAT64 products.
@@ -101,15 +101,6 @@ def _comparable(value: Any, column_type: str) -> Any:
     return value
 
 
-_COMPARE = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "=": lambda a, b: a == b,
-}
-
-
 def _arithmetic_holds(target: Decimal, left: Decimal, right: Decimal, op: str) -> bool:
     value = left + right if op == "+" else left - right if op == "-" else left * right
     return abs(target - value) <= ABS_TOLERANCE + REL_TOLERANCE * abs(value)
@@ -138,7 +129,7 @@ def check_rule_on_sample(
         for values in rows:
             try:
                 if rule.kind == "compare":
-                    holds = _COMPARE[rule.op or "="](values[rule.target], values[rule.operands[0]])
+                    holds = COMPARISONS[rule.op or "="](values[rule.target], values[rule.operands[0]])
                 else:
                     holds = _arithmetic_holds(
                         values[rule.target], values[rule.operands[0]], values[rule.operands[1]], rule.op or "+"

@@ -25,16 +25,12 @@ from bqsynth.generation.recipe_safety import check_recipe
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.llm.answers import ColumnRule, GenerationAnswer, RelationshipProposal, RelationshipsAnswer, SemanticsAnswer
 from bqsynth.llm.apply import generator_for_choice
-from bqsynth.llm.columns import (
-    NUMERIC_TYPES,
-    UNCLASSIFIABLE_TYPES,
-    in_array,
-    leaf_plans,
-    table_key_column,
-)
+from bqsynth.llm.columns import in_array, table_key_column
 from bqsynth.llm.prompts import describe_generator
 from bqsynth.llm.rule_checks import rule_problems
 from bqsynth.models import (
+    NUMERIC_TYPES,
+    UNCLASSIFIABLE_TYPES,
     ArrayValue,
     Categorical,
     ColumnPlan,
@@ -48,8 +44,10 @@ from bqsynth.models import (
     SequenceKey,
     TablePlan,
     TableProfile,
+    key_type_family,
+    leaf_plans,
 )
-from bqsynth.planning.relationships import DISTINCT_TOLERANCE, MIN_CONFIDENCE, MIN_INCLUSION, type_family
+from bqsynth.planning.relationships import DISTINCT_TOLERANCE, MIN_CONFIDENCE, MIN_INCLUSION
 from bqsynth.semantics import sample_values
 
 _ANY = None
@@ -243,8 +241,8 @@ def relationships_problems(
             problems.append(f"{label}: only scalar, non-repeated columns can reference a key")
             continue
         child, parent = profiles[proposal.child_table], profiles[proposal.parent_table]
-        child_family = type_family(column.type, child.stats.get(proposal.child_column))
-        parent_family = type_family(leaf_plans(parent_plan.columns)[key_column].type, parent.stats.get(key_column))
+        child_family = key_type_family(column.type, child.stats.get(proposal.child_column))
+        parent_family = key_type_family(leaf_plans(parent_plan.columns)[key_column].type, parent.stats.get(key_column))
         if child_family is None or child_family != parent_family:
             problems.append(f"{label}: types are not compatible ({column.type} vs the parent's key)")
             continue

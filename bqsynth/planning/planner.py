@@ -14,6 +14,8 @@ from typing import Literal, NamedTuple
 from pydantic import Field
 
 from bqsynth.models import (
+    NUMERIC_TYPES,
+    TEMPORAL_TYPES,
     ArrayValue,
     BooleanValue,
     Categorical,
@@ -43,8 +45,6 @@ from bqsynth.planning.copula_fit import table_copula
 from bqsynth.planning.relationships import candidate_key, infer_relationships
 from bqsynth.semantics import SemanticGuess, classify_column, sample_values
 
-TEMPORAL_TYPES = ("DATE", "DATETIME", "TIMESTAMP", "TIME")
-NUMERIC_TYPES = ("INT64", "NUMERIC", "BIGNUMERIC", "FLOAT64")
 UNSUPPORTED_TYPES = ("BYTES", "JSON", "GEOGRAPHY", "INTERVAL", "RANGE")
 # Faker providers whose values stay well-formed with a row-index suffix (in the local part
 # of an email); other faked columns are not forced unique, which would deform them.

@@ -30,13 +30,21 @@ from typing import Any
 
 from pydantic import Field
 
-from bqsynth.models import ColumnSchema, ColumnStats, Relationship, StrictModel, TableProfile, normalise_type
+from bqsynth.models import (
+    ColumnSchema,
+    ColumnStats,
+    Relationship,
+    StrictModel,
+    TableProfile,
+    key_type_family,
+    leaf_schemas,
+    normalise_type,
+)
 from bqsynth.semantics import (
     UNIQUE_RATIO,
     derive_pattern,
     entity_forms,
     entity_tokens,
-    leaf_columns,
     name_tokens,
     sample_values,
     split_name,
@@ -120,19 +128,6 @@ class GenerationOrder(StrictModel):
     notes: list[str] = Field(default_factory=list)
 
 
-def type_family(column_type: str, stats: ColumnStats | None = None) -> str | None:
-    """The comparable family of a key type, or None for types that are never keys."""
-    normalised = normalise_type(column_type)
-    if normalised == "INT64":
-        return "integer"
-    if normalised in {"NUMERIC", "BIGNUMERIC"}:
-        # NUMERIC keys are integers in disguise only when no value has decimals.
-        return "integer" if stats is None or not stats.max_scale else None
-    if normalised == "STRING":
-        return "string"
-    return None
-
-
 # ---------------------------------------------------------------------------------------------
 # Declared keys
 # ---------------------------------------------------------------------------------------------
@@ -198,7 +193,7 @@ class _Key:
         self.declared = declared
         self.schema = table.column(column)
         self.stats = table.stats.get(column)
-        self.family = type_family(self.schema.type, self.stats)
+        self.family = key_type_family(self.schema.type, self.stats)
         self.values = _known_values(table, column)
         self.core = split_name(name_tokens(column))[0]
         self.entity = entity_tokens(table.name)
@@ -244,7 +239,7 @@ def candidate_key(table: TableProfile) -> tuple[str, bool] | None:
         return (table.primary_key[0], True) if len(table.primary_key) == 1 else None
     ranked: list[tuple[int, str]] = []
     for column in table.columns:
-        if column.is_record or column.is_repeated or type_family(column.type, table.stats.get(column.name)) is None:
+        if column.is_record or column.is_repeated or key_type_family(column.type, table.stats.get(column.name)) is None:
             continue
         rank = _key_rank(table, column)
         if rank and _unique_enough(table, column.name):
@@ -408,14 +403,14 @@ def _value_score(child: TableProfile, path: str, key: _Key) -> tuple[float | Non
 def _child_candidates(table: TableProfile, declared: set[tuple[str, str]]) -> list[tuple[str, ColumnSchema]]:
     candidates = []
     own = _own_key_columns(table)
-    for path, column in leaf_columns(table.columns):
+    for path, column in leaf_schemas(table.columns).items():
         if (table.name, path) in declared:
             continue
         # A table's own natural key (customer_id in customers) is referenced, never a reference.
         # A key named after another entity (customer_id as the key of customer_details) may be one.
         if path in own and _key_rank(table, column) > 0:
             continue
-        if type_family(column.type, table.stats.get(path)) is None:
+        if key_type_family(column.type, table.stats.get(path)) is None:
             continue
         candidates.append((path, column))
     return candidates
@@ -432,7 +427,7 @@ def _own_key_columns(table: TableProfile) -> set[str]:
 def _score(child: TableProfile, path: str, column: ColumnSchema, key: _Key) -> Relationship | None:
     if child.name == key.table.name and path == key.column:
         return None
-    family = type_family(column.type, child.stats.get(path))
+    family = key_type_family(column.type, child.stats.get(path))
     if family is None or family != key.family:
         return None
     name_score, name_note = _name_score(child, path, key)

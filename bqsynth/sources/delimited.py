@@ -87,7 +87,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bqsynth.gcp.names import sanitize_name, unique_names
-from bqsynth.models import CustomLine, FileColumn, FileFormat, LineField
+from bqsynth.models import NUMERIC_TYPES, TEMPORAL_TYPES, CustomLine, FileColumn, FileFormat, LineField
 
 # ---------------------------------------------------------------------------------------------
 # Constants
@@ -105,8 +105,6 @@ TAG_WORDS = frozenset(
 )
 NULL_MARKERS_STRONG = ("NULL", "null", "\\N")
 NULL_MARKERS_WEAK = ("NA", "N/A")
-NUMERIC_TYPES = frozenset({"INT64", "FLOAT64", "NUMERIC"})
-TEMPORAL_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP", "TIME"})
 MAX_NUMERIC_SCALE = 4
 
 BOOL_SPELLINGS: tuple[tuple[str, str], ...] = (

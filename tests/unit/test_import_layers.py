@@ -50,20 +50,15 @@ KNOWN_CLIMBS: frozenset[tuple[str, str]] = frozenset({})
 KNOWN_SHARED_NAMES: frozenset[str] = frozenset(
     {
         "DATETIME_FORMATS",
-        "NUMERIC_TYPES",
         "QUALITY_COLUMNS",
-        "TEMPORAL_TYPES",
-        "_COMPARE",
         "_cell",
         "_comparable",
         "_error_text",
-        "_phone_ok",
         "_scalar",
         "_score",
         "_short",
         "_show",
         "_sort_key",
-        "leaf_columns",
         "quote_table",
         "table_reference",
     }

@@ -9,9 +9,8 @@ from bqsynth.llm import AdviceOptions, GeminiAdvisor, LlmSettings, OfflineAdviso
 from bqsynth.llm.apply import generator_for_choice
 from bqsynth.llm.columns import key_paths, leaf_plans
 from bqsynth.llm.offline import choice_for, human_name, offline_rules
-from bqsynth.models import DatasetPlan, ForeignKey, NullValue, TableProfile
+from bqsynth.models import DatasetPlan, ForeignKey, NullValue, TableProfile, leaf_schemas
 from bqsynth.planning.planner import PlanOptions, plan_dataset
-from bqsynth.semantics import leaf_columns
 from tests.factories import column_stats, demo_profiles, schema_of
 from tests.shop_data import build_shop_tables
 
@@ -37,7 +36,7 @@ def shop_profiles() -> list[TableProfile]:
                     for r in spec.references
                     if r.declared
                 ],
-                stats={p: column_stats(p, c.type, spec.rows) for p, c in leaf_columns(schema)},
+                stats={p: column_stats(p, c.type, spec.rows) for p, c in leaf_schemas(schema).items()},
                 sample=spec.rows[:200],
             )
         )

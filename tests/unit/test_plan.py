@@ -117,13 +117,12 @@ def test_a_required_column_that_cannot_be_generated_fails_its_table_by_name() ->
 
 
 def test_a_composite_key_stays_unique_through_its_non_reference_column() -> None:
-    from bqsynth.models import ForeignKey
-    from bqsynth.semantics import leaf_columns
+    from bqsynth.models import ForeignKey, leaf_schemas
     from tests.factories import column_stats
 
     def profile(name: str, columns: dict[str, str], rows: list[dict], **keys: object) -> TableProfile:
         schema = [ColumnSchema(name=n, type=t) for n, t in columns.items()]
-        stats = {p: column_stats(p, c.type, rows) for p, c in leaf_columns(schema)}
+        stats = {p: column_stats(p, c.type, rows) for p, c in leaf_schemas(schema).items()}
         return TableProfile(
             table_id=f"p.d.{name}", name=name, row_count=len(rows), columns=schema, stats=stats, sample=rows, **keys
         )  # type: ignore[arg-type]

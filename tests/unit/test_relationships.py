@@ -10,6 +10,7 @@ from bqsynth.models import (
     ForeignKey,
     Relationship,
     TableProfile,
+    leaf_schemas,
 )
 from bqsynth.planning.relationships import (
     RelationshipReport,
@@ -19,7 +20,6 @@ from bqsynth.planning.relationships import (
     infer_relationships,
     order_tables,
 )
-from bqsynth.semantics import leaf_columns
 from demo import warehouse
 from tests.factories import column_stats, demo_profiles
 
@@ -46,7 +46,7 @@ def table(
         columns=schema,
         primary_key=primary_key or [],
         foreign_keys=foreign_keys or [],
-        stats={p: column_stats(p, c.type, rows) for p, c in leaf_columns(schema)} if stats else {},
+        stats={p: column_stats(p, c.type, rows) for p, c in leaf_schemas(schema).items()} if stats else {},
         sample=rows[:sample_rows],
     )
 
@@ -393,7 +393,7 @@ def test_nested_child_columns_can_reference_a_parent() -> None:
         row_count=100,
         columns=schema,
         primary_key=["order_id"],
-        stats={p: column_stats(p, c.type, rows) for p, c in leaf_columns(schema)},
+        stats={p: column_stats(p, c.type, rows) for p, c in leaf_schemas(schema).items()},
         sample=rows,
     )
     assert pairs(infer_relationships([orders, products])) == {

@@ -9,7 +9,7 @@ import faker
 import pytest
 from pydantic import ValidationError
 
-from bqsynth.models import ColumnSchema, ColumnStats, ForeignKey, TableProfile, ValueCount, normalise_type
+from bqsynth.models import ColumnSchema, ColumnStats, ForeignKey, TableProfile, ValueCount, leaf_schemas, normalise_type
 from bqsynth.semantics import (
     IDENTIFYING_TYPES,
     PROVIDER_ALLOWLIST,
@@ -18,7 +18,6 @@ from bqsynth.semantics import (
     classify_column,
     derive_pattern,
     entity_forms,
-    leaf_columns,
     name_tokens,
     sample_values,
 )
@@ -462,7 +461,7 @@ def test_leaf_columns_and_names() -> None:
         ColumnSchema(name="id", type="INT64"),
         ColumnSchema(name="address", type="RECORD", fields=[ColumnSchema(name="city", type="STRING")]),
     ]
-    assert [path for path, _ in leaf_columns(columns)] == ["id", "address.city"]
+    assert [path for path, _ in leaf_schemas(columns).items()] == ["id", "address.city"]
     assert name_tokens("CustomerID") == ["customer", "id"]
     assert name_tokens("EMailAddress") == ["e", "mail", "address"]
     assert name_tokens("addr_line1") == ["addr", "line", "1"]
