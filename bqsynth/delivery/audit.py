@@ -28,7 +28,6 @@ from bqsynth.delivery.log_tables import (
     iso_utc,
     log_schema,
     new_log_table,
-    parse_table_id,
     stream_rows,
 )
 from bqsynth.gcp.sql import quote_table
@@ -147,11 +146,6 @@ class AuditRecord(BaseModel):
     def insert_id(self) -> str:
         """Deterministic ``insertId``: a retried request for the same record is de-duplicated."""
         return hashlib.sha256(json.dumps(self.to_row(), sort_keys=True).encode()).hexdigest()[:32]
-
-
-def table_reference(client: bigquery.Client, table_id: str) -> bigquery.TableReference:
-    """``project.dataset.table``, or ``dataset.table`` in the client's project."""
-    return parse_table_id(client, table_id, _AUDIT_LOG)
 
 
 def new_audit_table(reference: bigquery.TableReference) -> bigquery.Table:

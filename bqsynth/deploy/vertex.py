@@ -503,12 +503,12 @@ def check_pipeline_root(target: VertexTarget, credentials: Any) -> list[str]:
         ]
     except auth_exceptions.RefreshError as error:
         raise SubmitError(
-            f"your credentials were refused while checking gs://{target.bucket}: {_short(error)}. "
+            f"your credentials were refused while checking gs://{target.bucket}: {_network_error_text(error)}. "
             "Run `gcloud auth application-default login` (or check GOOGLE_APPLICATION_CREDENTIALS)"
         ) from error
     except (api_exceptions.GoogleAPICallError, auth_exceptions.TransportError, OSError) as error:
         raise SubmitError(
-            f"cannot check the pipeline root gs://{target.bucket} in {where}: {_short(error)}. "
+            f"cannot check the pipeline root gs://{target.bucket} in {where}: {_network_error_text(error)}. "
             "Check your network or proxy and your credentials (gcloud auth application-default login)"
         ) from error
     return []
@@ -534,7 +534,7 @@ def _without_sdk_bucket_setup() -> Iterator[None]:
         setattr(gcs_utils, name, original)
 
 
-def _short(error: BaseException) -> str:
+def _network_error_text(error: BaseException) -> str:
     """The useful part of a network error (requests' messages quote the whole URL twice)."""
     text = str(error)
     errno = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
@@ -556,12 +556,12 @@ def _api_errors(target: VertexTarget, action: str) -> Iterator[None]:
         raise
     except (auth.RefreshError, api.Unauthenticated, api.Unauthorized) as error:
         raise SubmitError(
-            f"{where} did not accept your credentials to {action}: {_short(error)}. "
+            f"{where} did not accept your credentials to {action}: {_network_error_text(error)}. "
             "Run `gcloud auth application-default login` (or check GOOGLE_APPLICATION_CREDENTIALS)"
         ) from error
     except (auth.TransportError, api.ServiceUnavailable, api.DeadlineExceeded, api.RetryError, OSError) as error:
         raise SubmitError(
-            f"cannot reach {where} to {action}: {_short(error)}. Check your network or proxy, that "
+            f"cannot reach {where} to {action}: {_network_error_text(error)}. Check your network or proxy, that "
             f"--region {target.region} is a Vertex AI region, and that the Vertex AI API is enabled "
             f"(gcloud services enable aiplatform.googleapis.com --project {target.project})"
         ) from error

@@ -87,19 +87,19 @@ def orphans_sql(
     )
 
 
-def _scalar(client: bigquery.Client, sql: str) -> int:
+def _query_count(client: bigquery.Client, sql: str) -> int:
     rows = list(client.query(sql).result())
     return int(rows[0][0] or 0) if rows else 0
 
 
 def count_rows(client: bigquery.Client, table_id: str) -> int:
     """Exact row count by SQL; table metadata (``num_rows``) misses streamed rows."""
-    return _scalar(client, count_rows_sql(table_id))
+    return _query_count(client, count_rows_sql(table_id))
 
 
 def count_duplicate_keys(client: bigquery.Client, table_id: str, key_columns: Sequence[str]) -> int:
     """Rows breaking uniqueness of ``key_columns`` (see ``duplicate_keys_sql`` for NULLs)."""
-    return _scalar(client, duplicate_keys_sql(table_id, key_columns))
+    return _query_count(client, duplicate_keys_sql(table_id, key_columns))
 
 
 def count_orphans(
@@ -110,7 +110,7 @@ def count_orphans(
     parent_columns: Sequence[str],
 ) -> int:
     """Child rows with a non-null foreign key that matches no parent row (composite keys too)."""
-    return _scalar(client, orphans_sql(child_table_id, child_columns, parent_table_id, parent_columns))
+    return _query_count(client, orphans_sql(child_table_id, child_columns, parent_table_id, parent_columns))
 
 
 def not_null_violations_sql(table_id: str, required_columns: Sequence[str]) -> str:
@@ -124,4 +124,4 @@ def not_null_violations_sql(table_id: str, required_columns: Sequence[str]) -> s
 
 
 def count_not_null_violations(client: bigquery.Client, table_id: str, required_columns: Sequence[str]) -> int:
-    return _scalar(client, not_null_violations_sql(table_id, required_columns)) if required_columns else 0
+    return _query_count(client, not_null_violations_sql(table_id, required_columns)) if required_columns else 0

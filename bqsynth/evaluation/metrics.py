@@ -84,7 +84,7 @@ DCR_CHUNK_ROWS = 256
 MODELABLE = ("numerical", "datetime", "categorical", "boolean")
 # The strftime form SDMetrics uses when it needs datetimes as text (pair trends of a
 # datetime with a categorical); the values themselves are handed over as datetime64.
-DATETIME_FORMATS = {
+SDMETRICS_DATETIME_FORMATS = {
     "DATE": "%Y-%m-%d",
     "DATETIME": "%Y-%m-%dT%H:%M:%S",
     "TIMESTAMP": "%Y-%m-%dT%H:%M:%S",
@@ -128,7 +128,7 @@ def column_sdtype(plan: ColumnPlan) -> dict[str, Any]:
     if isinstance(generator, NumberFromQuantiles):
         return {"sdtype": "numerical"}
     if isinstance(generator, TemporalFromQuantiles):
-        return {"sdtype": "datetime", "datetime_format": DATETIME_FORMATS[generator.type]}
+        return {"sdtype": "datetime", "datetime_format": SDMETRICS_DATETIME_FORMATS[generator.type]}
     if isinstance(generator, BooleanValue):
         return {"sdtype": "boolean"}
     if isinstance(generator, FakerValue) and not plan.identifying:
@@ -138,7 +138,7 @@ def column_sdtype(plan: ColumnPlan) -> dict[str, Any]:
     return {"sdtype": "unknown"}  # NULL-only columns: nothing to compare
 
 
-def leaf_columns(table: TablePlan) -> list[LeafColumn]:
+def quality_leaf_columns(table: TablePlan) -> list[LeafColumn]:
     """Leaf columns of the plan that quality can look at (arrays left out), in schema order."""
     return [
         LeafColumn(path, plan, normalise_type(plan.type), column_sdtype(plan)["sdtype"])
@@ -149,7 +149,7 @@ def leaf_columns(table: TablePlan) -> list[LeafColumn]:
 
 def sdmetrics_metadata(table: TablePlan) -> dict[str, Any]:
     """Single-table SDMetrics metadata: ``{"columns": {path: {"sdtype": ...}}, "primary_key": ...}``."""
-    metadata: dict[str, Any] = {"columns": {c.path: column_sdtype(c.plan) for c in leaf_columns(table)}}
+    metadata: dict[str, Any] = {"columns": {c.path: column_sdtype(c.plan) for c in quality_leaf_columns(table)}}
     if len(table.primary_key) == 1 and table.primary_key[0] in metadata["columns"]:
         metadata["primary_key"] = table.primary_key[0]
     return metadata
@@ -290,7 +290,7 @@ def _shared(columns: list[LeafColumn], *frames: pd.DataFrame) -> list[LeafColumn
     return [c for c in columns if all(c.path in frame.columns for frame in frames)]
 
 
-def _score(value: Any) -> float | None:
+def _sdmetrics_score(value: Any) -> float | None:
     """A float in [0, 1], or None for SDMetrics' NaN (nothing to compare)."""
     if value is None:
         return None
@@ -311,7 +311,7 @@ def _single_column_shape(real: pd.Series, synthetic: pd.Series, sdtype: str) -> 
     from sdmetrics.single_column import KSComplement, TVComplement
 
     metric = KSComplement if sdtype in ("numerical", "datetime") else TVComplement
-    return metric.__name__, _score(metric.compute(real, synthetic))
+    return metric.__name__, _sdmetrics_score(metric.compute(real, synthetic))
 
 
 def _quality_report(
@@ -329,9 +329,9 @@ def _quality_report(
     report = QualityReport()
     report.generate({"table": real}, {"table": synthetic}, metadata, verbose=False)
     details = report.get_details("Column Shapes")
-    shapes = {row["Column"]: (row["Metric"], _score(row["Score"])) for _, row in details.iterrows()}
+    shapes = {row["Column"]: (row["Metric"], _sdmetrics_score(row["Score"])) for _, row in details.iterrows()}
     properties = report.get_properties().set_index("Property")["Score"]
-    return shapes, _score(properties.get("Column Pair Trends"))
+    return shapes, _sdmetrics_score(properties.get("Column Pair Trends"))
 
 
 def _null_rate(frame: pd.DataFrame, path: str) -> float | None:
@@ -351,7 +351,7 @@ def fidelity_scores(source: pd.DataFrame, synthetic: pd.DataFrame, table: TableP
     to the caller, who has the parent tables (``cardinality_score``).
     """
     real_rows, synthetic_rows = bounded(source, MAX_ROWS), bounded(synthetic, MAX_ROWS)
-    columns = _shared(leaf_columns(table), real_rows, synthetic_rows)
+    columns = _shared(quality_leaf_columns(table), real_rows, synthetic_rows)
     shapes: dict[str, tuple[str, float | None]] = {}
     pair_trends: float | None = None
     if len(real_rows) and len(synthetic_rows):
@@ -450,7 +450,7 @@ def cardinality_score(
     score = CardinalityShapeSimilarity.compute(
         frames(parent_keys_source, child_refs_source), frames(parent_keys_synthetic, child_refs_synthetic), metadata
     )
-    return _score(score)
+    return _sdmetrics_score(score)
 
 
 def _key_text(value: Any) -> str | None:
@@ -487,7 +487,7 @@ def exact_row_copies(source: pd.DataFrame, synthetic: pd.DataFrame, table: Table
     When every compared column is categorical or boolean, any row is a combination of
     allowed values and a match is expected rather than a copy, so nothing is counted.
     """
-    columns = [c for c in _shared(leaf_columns(table), source, synthetic) if not c.is_key]
+    columns = [c for c in _shared(quality_leaf_columns(table), source, synthetic) if not c.is_key]
     vocabulary_only = all(isinstance(c.plan.generator, Categorical | BooleanValue) for c in columns)
     if not columns or vocabulary_only or source.empty or synthetic.empty:
         return 0
@@ -561,7 +561,7 @@ def dcr(
     """
     columns = [
         c
-        for c in _shared(leaf_columns(table), source, synthetic)
+        for c in _shared(quality_leaf_columns(table), source, synthetic)
         if c.modelable and not c.is_key and not c.plan.identifying
     ]
     if not columns or len(source) < 2 or synthetic.empty:
@@ -594,7 +594,7 @@ def rare_categories(
     emits values the source never had.
     """
     emitted = 0
-    for column in _shared(leaf_columns(table), synthetic):
+    for column in _shared(quality_leaf_columns(table), synthetic):
         counts = source_value_counts.get(column.path)
         if column.sdtype != "categorical" or counts is None:
             continue
@@ -695,7 +695,7 @@ def validity_rule(plan: ColumnPlan, source_values: pd.Series | None = None) -> s
 def validity_rules(table: TablePlan, source: pd.DataFrame) -> dict[str, str]:
     """Column path -> rule for every leaf column with a format to check."""
     rules = {}
-    for column in leaf_columns(table):
+    for column in quality_leaf_columns(table):
         values = source[column.path] if column.path in source.columns else None
         rule = validity_rule(column.plan, values)
         if rule is not None:

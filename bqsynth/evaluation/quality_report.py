@@ -31,7 +31,7 @@ from bqsynth.evaluation.metrics import (
     as_numbers,
     bounded,
     is_null,
-    leaf_columns,
+    quality_leaf_columns,
 )
 from bqsynth.evaluation.run_summary import keys_checked, planner_line
 from bqsynth.models import RunSummary, TablePlan, TableQuality
@@ -247,7 +247,7 @@ def bars_svg(
             x, y = _LEFT + (i + 0.5) * group, _TOP + height + 10
             parts.append(
                 f'<text x="{x:.1f}" y="{y}" class="a" text-anchor="end" '
-                f'transform="rotate(-35 {x:.1f} {y})">{_e(_short(label))}</text>'
+                f'transform="rotate(-35 {x:.1f} {y})">{_e(_clipped_label(label))}</text>'
             )
     elif labels:
         y = _TOP + height + 14
@@ -259,7 +259,7 @@ def bars_svg(
     return "".join(parts)
 
 
-def _short(label: str, limit: int = 14) -> str:
+def _clipped_label(label: str, limit: int = 14) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
@@ -416,7 +416,7 @@ def _plots_html(t: TableQuality, sample: tuple[pd.DataFrame, pd.DataFrame] | Non
     source, synthetic = bounded(sample[0], MAX_ROWS), bounded(sample[1], MAX_ROWS)
     k = t.privacy.min_category_count if t.privacy is not None else 1
     plots = []
-    for column in leaf_columns(plan):
+    for column in quality_leaf_columns(plan):
         if column.path not in source.columns or column.path not in synthetic.columns:
             continue
         svg = column_plot(column, source[column.path], synthetic[column.path], k)
@@ -519,7 +519,7 @@ def render_html(
 # ---------------------------------------------------------------------------------------------
 
 
-QUALITY_COLUMNS = (
+QUALITY_HEADINGS = (
     "table",
     "quality",
     "shapes",
@@ -534,7 +534,7 @@ QUALITY_COLUMNS = (
 )
 
 
-def _score(value: float | None) -> str:
+def _percent_cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
@@ -546,11 +546,11 @@ def quality_cells(t: TableQuality) -> list[str]:
         dcr = f"{p.dcr_median:.3f} ({baseline})"
     return [
         t.table,
-        _score(f.quality_score if f else None),
-        _score(f.column_shapes if f else None),
-        _score(f.column_pair_trends if f else None),
-        _score(f.cardinality if f else None),
-        _score(t.validity),
+        _percent_cell(f.quality_score if f else None),
+        _percent_cell(f.column_shapes if f else None),
+        _percent_cell(f.column_pair_trends if f else None),
+        _percent_cell(f.cardinality if f else None),
+        _percent_cell(t.validity),
         str(p.identifying_values_leaked) if p else "-",
         str(p.exact_row_copies) if p else "-",
         str(p.rare_categories_emitted) if p else "-",
@@ -566,7 +566,7 @@ def quality_table(summary: RunSummary) -> Table:
         caption="leaked = identifying values found in the source; copies = rows equal to a source row; "
         "rare = categories seen < k times; DCR = median distance to the closest source record",
     )
-    for name in QUALITY_COLUMNS:
+    for name in QUALITY_HEADINGS:
         table.add_column(name, justify="left" if name == "table" else "right")
     for quality in summary.tables:
         if quality.fidelity is not None or quality.privacy is not None:

@@ -226,13 +226,13 @@ def _object_problems(statement: dict[str, Any], where: str) -> list[str]:
 def _definition_problems(definition: Any, where: str) -> list[str]:
     """One ``Bqsynth.<function>: {parameter: value}`` call, recursively for nested definitions."""
     if not isinstance(definition, dict) or len(definition) != 1:
-        return [f"{where}: a field must be null or exactly one Bqsynth.* call, got {_show(definition)}"]
+        return [f"{where}: a field must be null or exactly one Bqsynth.* call, got {_clipped_repr(definition)}"]
     ((function, arguments),) = definition.items()
     if function not in ALLOWED_FUNCTIONS:
         return [f"{where}: function {function!r} is not allowed (allowed: {sorted(ALLOWED_FUNCTIONS)})"]
     name = function.removeprefix(PLUGIN_PREFIX)
     if not isinstance(arguments, dict):
-        return [f"{where}: {function} takes named parameters, got {_show(arguments)}"]
+        return [f"{where}: {function} takes named parameters, got {_clipped_repr(arguments)}"]
     accepted, required = PLUGIN_FUNCTIONS[name]
     problems: list[str] = []
     unknown = set(arguments) - accepted
@@ -249,7 +249,7 @@ def _definition_problems(definition: Any, where: str) -> list[str]:
                 problems += _definition_problems(value, label)
             continue
         if isinstance(value, (dict, list)):
-            problems.append(f"{label}: must be a plain value, got {_show(value)}")
+            problems.append(f"{label}: must be a plain value, got {_clipped_repr(value)}")
             continue
         if isinstance(value, str):
             problems += _string_problems(value, label)
@@ -278,6 +278,6 @@ def _string_problems(value: str, label: str) -> list[str]:
     return [f"{label}: template delimiter {d!r} is not allowed" for d in TEMPLATE_DELIMITERS if d in value]
 
 
-def _show(value: Any, limit: int = 80) -> str:
+def _clipped_repr(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -41,7 +41,7 @@ def _set(row: dict[str, Any], path: str, value: Any) -> None:
     node[last] = value
 
 
-def _comparable(value: Any, column_type: str) -> Any:
+def _comparable_json(value: Any, column_type: str) -> Any:
     """Numbers as Decimal (NUMERIC arrives as a string); dates and times compare as ISO text."""
     if column_type in NUMERIC_TYPES:
         try:
@@ -100,7 +100,10 @@ class RuleEnforcer:
         target, other = value_at(row, rule.target), value_at(row, rule.operands[0])
         if target is None or other is None:
             return
-        left, right = _comparable(target, self._type(rule.target)), _comparable(other, self._type(rule.operands[0]))
+        left, right = (
+            _comparable_json(target, self._type(rule.target)),
+            _comparable_json(other, self._type(rule.operands[0])),
+        )
         if left is None or right is None or COMPARISONS[str(rule.op)](left, right):
             return
         if rule.op == "=":
@@ -111,7 +114,7 @@ class RuleEnforcer:
             _set(row, rule.operands[0], target)
 
     def _arithmetic(self, row: dict[str, Any], rule: InterColumnRule) -> None:
-        values = [_comparable(value_at(row, name), self._type(name)) for name in rule.operands]
+        values = [_comparable_json(value_at(row, name), self._type(name)) for name in rule.operands]
         if any(v is None or value_at(row, name) is None for v, name in zip(values, rule.operands, strict=True)):
             return
         result = _ARITHMETIC[str(rule.op)](values[0], values[1])

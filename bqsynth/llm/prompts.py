@@ -121,7 +121,7 @@ def render_value(value: Any, masked: bool, limits: PromptLimits) -> Any:
     return clip(str(value), limits.max_value_chars)
 
 
-def _cell(row: dict[str, Any], path: str) -> Any:
+def _sample_cell(row: dict[str, Any], path: str) -> Any:
     node: Any = row
     for part in path.split("."):
         if isinstance(node, list):
@@ -197,7 +197,9 @@ def _sample_block(
         return None
     return {
         "columns": list(paths),
-        "rows": [[render_value(_cell(row, p), p in masked, limits) for p in paths] for row in profile.sample[:rows]],
+        "rows": [
+            [render_value(_sample_cell(row, p), p in masked, limits) for p in paths] for row in profile.sample[:rows]
+        ],
     }
 
 

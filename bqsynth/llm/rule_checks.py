@@ -91,7 +91,7 @@ def _moment(value: Any) -> Any:
     return parsed
 
 
-def _comparable(value: Any, column_type: str) -> Any:
+def _comparable_sample(value: Any, column_type: str) -> Any:
     if value is None:
         return None
     if column_type in NUMERIC_TYPES:
@@ -114,7 +114,7 @@ def check_rule_on_sample(
     types = {n: leaves[n].type for n in names}
     rows = []
     for row in profile.sample:
-        values = {n: _comparable(value_at(row, n), types[n]) for n in names}
+        values = {n: _comparable_sample(value_at(row, n), types[n]) for n in names}
         if all(v is not None for v in values.values()):
             rows.append(values)
     violations = support = 0

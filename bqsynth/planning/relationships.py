@@ -307,7 +307,7 @@ def _numeric_range(stats: ColumnStats | None) -> tuple[float, float] | None:
     return None if low is None or high is None else (low, high)
 
 
-def _show(bounds: tuple[float, float]) -> str:
+def _range_text(bounds: tuple[float, float]) -> str:
     return "[" + ", ".join(str(int(b)) if b == int(b) else str(b) for b in bounds) + "]"
 
 
@@ -362,8 +362,10 @@ def _value_score(child: TableProfile, path: str, key: _Key) -> tuple[float | Non
     if integer:
         if parent_range is not None and child_range is not None:
             if child_range[0] < parent_range[0] or child_range[1] > parent_range[1]:
-                return None, [f"child range {_show(child_range)} outside parent range {_show(parent_range)}"]
-            notes.append(f"child range {_show(child_range)} within parent range {_show(parent_range)}")
+                return None, [
+                    f"child range {_range_text(child_range)} outside parent range {_range_text(parent_range)}"
+                ]
+            notes.append(f"child range {_range_text(child_range)} within parent range {_range_text(parent_range)}")
             score += 0.35
     else:
         child_pattern = derive_pattern(child_values)
@@ -424,7 +426,7 @@ def _own_key_columns(table: TableProfile) -> set[str]:
     return own
 
 
-def _score(child: TableProfile, path: str, column: ColumnSchema, key: _Key) -> Relationship | None:
+def _candidate_relationship(child: TableProfile, path: str, column: ColumnSchema, key: _Key) -> Relationship | None:
     if child.name == key.table.name and path == key.column:
         return None
     family = key_type_family(column.type, child.stats.get(path))
@@ -457,7 +459,7 @@ def _score(child: TableProfile, path: str, column: ColumnSchema, key: _Key) -> R
 # ---------------------------------------------------------------------------------------------
 
 
-def _sort_key(rel: Relationship) -> tuple[str, list[str], str, list[str]]:
+def _relationship_order(rel: Relationship) -> tuple[str, list[str], str, list[str]]:
     return rel.child_table, rel.child_columns, rel.parent_table, rel.parent_columns
 
 
@@ -490,7 +492,7 @@ def discover_relationships(profiles: Sequence[TableProfile]) -> RelationshipRepo
     for child in usable:
         for path, column in _child_candidates(child, declared_children):
             for key in keys:
-                rel = _score(child, path, column, key)
+                rel = _candidate_relationship(child, path, column, key)
                 if rel is None:
                     continue
                 # Highest confidence wins; ties go to the alphabetically first parent.
@@ -499,7 +501,7 @@ def discover_relationships(profiles: Sequence[TableProfile]) -> RelationshipRepo
                 if slot not in best or rank < best[slot][0]:
                     best[slot] = (rank, rel)
     relationships.extend(rel for _, rel in best.values())
-    relationships.sort(key=_sort_key)
+    relationships.sort(key=_relationship_order)
     return RelationshipReport(relationships=relationships, warnings=sorted(warnings))
 
 

@@ -100,7 +100,7 @@ def qualified_table_id(table_id: str, default_project: str | None = None) -> str
     return f"{ref.project}.{ref.dataset_id}.{ref.table_id}"
 
 
-def quote_table(table_id: str) -> str:
+def _quote_qualified_table(table_id: str) -> str:
     """A table id, completed with the default project when it has none, quoted for SQL."""
     return sql.quote_table(qualified_table_id(table_id))
 
@@ -129,7 +129,7 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _scalar(value: Any) -> Scalar:
+def _stat_scalar(value: Any) -> Scalar:
     safe = json_safe(value)
     return safe if safe is None or isinstance(safe, (str, int, float, bool)) else str(safe)
 
@@ -212,7 +212,7 @@ def build_stats_query(
         scans.setdefault(target.scan, []).append(value_stats_sql(target, top_k, quantiles, counts_only))
         if target.array_scan is not None:
             scans.setdefault(target.array_scan, []).append(array_length_sql(target))
-    table = quote_table(table_id)
+    table = _quote_qualified_table(table_id)
     separator = ",\n    "
     subqueries = [
         f"(\n  SELECT\n    {separator.join(items)}\n  FROM {_scan_from(table, scan, by_path)}\n) AS s{number}"
@@ -298,9 +298,9 @@ def parse_stats(row: Mapping[str, Any], columns: Sequence[ColumnSchema], top_k: 
             null_count=int(values["null_count"]),
             distinct_count=int(values.get("distinct_count") or 0),
             top_values=top_values(values.get("top_values"), top_k),
-            quantiles=[_scalar(value) for value in values.get("quantiles") or []],
-            min_value=_scalar(values.get("min_value")),
-            max_value=_scalar(values.get("max_value")),
+            quantiles=[_stat_scalar(value) for value in values.get("quantiles") or []],
+            min_value=_stat_scalar(values.get("min_value")),
+            max_value=_stat_scalar(values.get("max_value")),
             min_length=_optional_int(values.get("min_length")),
             max_length=_optional_int(values.get("max_length")),
             avg_length=_optional_float(values.get("avg_length")),
@@ -312,7 +312,7 @@ def parse_stats(row: Mapping[str, Any], columns: Sequence[ColumnSchema], top_k: 
 
 def top_values(raw: Iterable[Mapping[str, Any]] | None, top_k: int) -> list[ValueCount]:
     """Non-NULL values by descending count (NULLs are already in ``null_count``)."""
-    counts = [ValueCount(value=_scalar(item["value"]), count=int(item["count"])) for item in raw or []]
+    counts = [ValueCount(value=_stat_scalar(item["value"]), count=int(item["count"])) for item in raw or []]
     counts = [item for item in counts if item.value is not None]
     return sorted(counts, key=lambda item: -item.count)[:top_k]
 
@@ -458,7 +458,7 @@ def build_sample_query(table_id: str, sample_rows: int, percent: int | None = No
     """
     sampling = f" TABLESAMPLE SYSTEM ({percent} PERCENT)" if percent else ""
     return (
-        f"SELECT * FROM {quote_table(table_id)} AS {ROW_ALIAS}{sampling}\n"
+        f"SELECT * FROM {_quote_qualified_table(table_id)} AS {ROW_ALIAS}{sampling}\n"
         f"ORDER BY FARM_FINGERPRINT(TO_JSON_STRING({ROW_ALIAS}))\nLIMIT {int(sample_rows)}"
     )
 
@@ -478,11 +478,11 @@ def not_found_message(table_id: str) -> str:
 def permission_message(table_id: str, job_project: str, error: GoogleAPIError) -> str:
     return (
         f"The runner may not read source table {table_id}: grant its service account {REQUIRED_ROLES} "
-        f"on project {job_project} (BigQuery said: {_error_text(error)})"
+        f"on project {job_project} (BigQuery said: {_api_error_message(error)})"
     )
 
 
-def _error_text(error: GoogleAPIError) -> str:
+def _api_error_message(error: GoogleAPIError) -> str:
     return getattr(error, "message", None) or str(error)
 
 
@@ -498,7 +498,7 @@ def _translated_errors(table_id: str, job_project: str) -> Iterator[None]:
     except Forbidden as error:
         raise ProfileError(permission_message(table_id, job_project, error)) from error
     except GoogleAPIError as error:
-        raise ProfileError(f"Profiling source table {table_id} failed: {_error_text(error)}") from error
+        raise ProfileError(f"Profiling source table {table_id} failed: {_api_error_message(error)}") from error
 
 
 def profile_table(
@@ -604,7 +604,7 @@ def _stats_column_by_column(
             row.update(_rows(client, query)[0])
         except BadRequest as error:
             raise ProfileError(
-                f"Column {path} of source table {table_id} could not be profiled ({_error_text(error)}): "
+                f"Column {path} of source table {table_id} could not be profiled ({_api_error_message(error)}): "
                 "exclude the table from the run or report its column type"
             ) from error
     return row

@@ -843,7 +843,7 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
 # ---------------------------------------------------------------------------------------------
 
 
-def _cell(text: str, quoted: bool, column: FileColumn, fmt: FileFormat) -> Any:
+def _field_value(text: str, quoted: bool, column: FileColumn, fmt: FileFormat) -> Any:
     if not quoted and text == fmt.null_marker:
         return None
     if text == "":
@@ -860,7 +860,7 @@ def _parse_rows(records: Sequence[Record], fmt: FileFormat, source: str) -> list
         row: dict[str, Any] = {}
         for column, text, quoted in zip(fmt.columns, record.fields, record.quoted, strict=True):
             try:
-                row[column.name] = _cell(text, quoted, column, fmt)
+                row[column.name] = _field_value(text, quoted, column, fmt)
             except (ValueError, InvalidOperation, AssertionError) as error:
                 spelled = f" in format {column.temporal_format}" if column.type in TEMPORAL_TYPES else ""
                 raise FileFormatError(

@@ -58,7 +58,7 @@ from bqsynth.sources.delimited import (
 # ---------------------------------------------------------------------------------------------
 
 
-def _sort_key(kind: str) -> Callable[[Any], Any]:
+def _natural_order_key(kind: str) -> Callable[[Any], Any]:
     """Values of one column in their natural order (temporals by time, not by text)."""
     if kind == "NUMERIC":
         return lambda v: Decimal(v)
@@ -98,7 +98,7 @@ def _scale(value: Any, kind: str) -> int | None:
 def column_stats(path: str, kind: str, values: Sequence[Any], *, top_k: int = 20, quantiles: int = 20) -> ColumnStats:
     """``ColumnStats`` of one column from its values in BigQuery JSON form (None = NULL)."""
     present = [v for v in values if v is not None]
-    key = _sort_key(kind)
+    key = _natural_order_key(kind)
     stats: dict[str, Any] = {
         "path": path,
         "type": kind,

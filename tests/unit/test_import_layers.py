@@ -47,22 +47,7 @@ SHARED_NAMES_ALLOWED: frozenset[str] = frozenset()
 # any other violation, and on an entry here that is no longer one (so the lists only shrink).
 KNOWN_CIRCLES: frozenset[frozenset[str]] = frozenset()
 KNOWN_CLIMBS: frozenset[tuple[str, str]] = frozenset({})
-KNOWN_SHARED_NAMES: frozenset[str] = frozenset(
-    {
-        "DATETIME_FORMATS",
-        "QUALITY_COLUMNS",
-        "_cell",
-        "_comparable",
-        "_error_text",
-        "_scalar",
-        "_score",
-        "_short",
-        "_show",
-        "_sort_key",
-        "quote_table",
-        "table_reference",
-    }
-)
+KNOWN_SHARED_NAMES: frozenset[str] = frozenset({})
 
 
 @dataclass(frozen=True)

@@ -229,7 +229,7 @@ def test_html_shows_headline_sections_findings_and_a_plot_per_column(page: str) 
     assert '<section id="customer">' in page and '<section id="&lt;b&gt;branch&lt;/b&gt;">' in page
     assert '<li class="finding">customer: 2 foreign key orphans' in page
     assert '<li class="finding">customer: 1 identifying source value leaked' in page
-    plotted = [c for c in metrics.leaf_columns(customer_plan())]
+    plotted = [c for c in metrics.quality_leaf_columns(customer_plan())]
     assert page.count("<svg") == len(plotted)
     assert "email (value length)" in page  # identifying columns: lengths only
 
@@ -253,7 +253,7 @@ def test_bars_svg_draws_two_bars_per_label_and_escapes() -> None:
 
 
 def test_numeric_and_datetime_plots_are_histograms_with_readable_ends() -> None:
-    columns = {c.path: c for c in metrics.leaf_columns(customer_plan())}
+    columns = {c.path: c for c in metrics.quality_leaf_columns(customer_plan())}
     amounts = pd.Series([float(v) for v in range(1, 1000)] + [1e9])  # one outlier
     svg = column_plot(columns["balance"], amounts, amounts)
     assert svg is not None and svg.count("<rect") == 2 * 20
