@@ -4,6 +4,10 @@ Each pipeline step reads one of these from a JSON artifact and writes another:
 ``TableProfile`` (profile) -> ``DatasetPlan`` (plan) -> ``TableResult`` (generate,
 load) -> ``RunSummary``. Keeping them here, free of I/O, lets the stages be tested
 without BigQuery and lets a second executor interpret a ``DatasetPlan`` later.
+
+Beside the models live the few pure helpers every stage needs to read them the same way:
+the type families (``NUMERIC_TYPES``, ``key_type_family`` ...), the leaf walks
+(``leaf_schemas``, ``leaf_plans``) and custom-line templates (``custom_line_from_template``).
 """
 
 from __future__ import annotations

@@ -575,7 +575,7 @@ def quality_table(summary: RunSummary) -> Table:
 
 
 def print_quality(summary: RunSummary, console: Console | None = None) -> None:
-    """The quality table and every finding, after the run summary (``report.print_summary``)."""
+    """The quality table and every finding, after the run summary (``run_summary.print_summary``)."""
     console = console or Console(width=150)
     console.print(quality_table(summary))
     for finding in quality_findings(summary):

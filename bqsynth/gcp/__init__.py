@@ -1,4 +1,6 @@
 """The Google layer: BigQuery and Cloud Storage clients, SQL quoting, schema conversion.
 
-Every stage reaches Google Cloud through these modules; they know nothing of the pipeline.
+Also the pure spellings both services impose: ``gs://`` URIs (``uris``) and valid BigQuery
+names and table ids (``names``). Every stage reaches Google Cloud through these modules;
+they know nothing of the pipeline's stages.
 """

@@ -139,7 +139,7 @@ class Bqsynth(SnowfakeryPlugin):
             )
 
         def pattern(self, pattern: str, column: str, unique: bool = False) -> str:
-            """A value of the source's shape; never a source value (see ``privacy``)."""
+            """A value of the source's shape; never a source value (see ``exclusions``)."""
             template, excluded, index = _json(pattern), self._excluded(column), self._row_index()
             seed = self._option(SEED_OPTION)
             if unique:

@@ -1,7 +1,8 @@
 """Advise a dataset plan: ask an advisor, check every answer, repair or fall back, report.
 
-``advise_plan`` takes the offline plan (``plan.plan_dataset``) and returns a plan that
-differs from it only where a checked answer says so:
+``advise_plan`` takes the offline plan (``planning.planner.plan_dataset``, its recipes
+compiled by ``generation.recipe.with_recipes``) and returns a plan that differs from it
+only where a checked answer says so:
 
 1. **Relationships**, jointly over all tables: confirmed or added references (an added one
    turns the child column into a foreign key to the parent's row-index key).

@@ -8,7 +8,7 @@ them fails validation before any of it is used. Shapes are deliberately flat (no
 no recursion): they convert cleanly to Vertex's OpenAPI schema subset.
 
 What the schemas cannot express (a column that exists, a value that was observed, a rule
-the sample respects) is checked in ``validate`` and ``rules``.
+the sample respects) is checked in ``validate`` and ``rule_checks``.
 """
 
 from __future__ import annotations

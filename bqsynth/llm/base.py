@@ -1,6 +1,6 @@
 """The plan-advisor interface: what is asked, what comes back, and who answers.
 
-An advisor answers three questions about a dataset (see ``schemas``): what each column
+An advisor answers three questions about a dataset (see ``answers``): what each column
 means, which relationships hold across tables, and how each table's columns should be
 generated. Two providers implement it: ``OfflineAdvisor`` (the deterministic engine,
 reference and fallback) and ``GeminiAdvisor`` (Vertex AI through google-genai).

@@ -2,7 +2,7 @@
 
 It answers every question from what the offline planner already decided (semantic types
 from ``semantics.classify_column`` via the plan, relationships from
-``relationships.infer_relationships`` via the plan, each column's generator), so that
+``planning.relationships.infer_relationships`` via the plan, each column's generator), so that
 
 * it is the reference: advising with it reproduces the offline plan exactly (a test
   checks this, which also proves the advice vocabulary covers every offline choice);

@@ -1,6 +1,6 @@
 """Inter-column rules: check that a rule is well formed, then test it on the source sample.
 
-A rule (``schemas.ColumnRule``) is a claim about the source: ``expires_on >= issued_on``,
+A rule (``answers.ColumnRule``) is a claim about the source: ``expires_on >= issued_on``,
 ``total = quantity * unit_price``, ``city determines state``. Claims from a model are
 checked twice: :func:`rule_problems` (columns exist, types fit the operator) gives errors
 worth a repair; :func:`check_rule_on_sample` evaluates the rule on the sampled rows and says whether

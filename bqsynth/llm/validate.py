@@ -6,7 +6,7 @@ providers; here: compatibility with the column's BigQuery type, privacy, observe
 A table built from an answer is then checked as a whole: privacy invariants, the compiled
 recipe through ``recipe_safety.check_recipe`` (before Snowfakery parses it, since parsing
 imports plugins and reads included files), Snowfakery's own validation, and a dry run of a
-few rows through ``generate.generate_table``. Every problem is a sentence a model can act
+few rows through ``snowfakery_runner.generate_table``. Every problem is a sentence a model can act
 on in a repair round; none quotes source values of identifying columns.
 """
 

@@ -11,10 +11,10 @@ BigQuery table alike:
   broken by the value's natural order (BigQuery breaks them arbitrarily);
 * numbers and temporals: ``quantiles``, ``quantiles + 1`` points from minimum to maximum like
   ``APPROX_QUANTILES(x, quantiles)`` (nearest rank, exact here); those and BOOL: min/max.
-  NUMERIC values become floats and temporals ISO strings, as ``profile.json_safe`` makes them;
+  NUMERIC values become floats and temporals ISO strings, as ``bigquery_profile.json_safe`` makes them;
 * STRING: min/max/avg length in characters;
 * NUMERIC and FLOAT64: ``max_scale``, the fewest decimals that keep every value (trailing zeros
-  do not count, exactly as ``profile.scale_sql``).
+  do not count, exactly as ``bigquery_profile.scale_sql``).
 
 The sample is the first ``sample_rows`` rows in file order: deterministic, and the files of a
 table are usually not sorted in a way that would bias it much.
@@ -70,7 +70,7 @@ def _natural_order_key(kind: str) -> Callable[[Any], Any]:
 
 
 def _stat_value(value: Any, kind: str) -> Scalar:
-    # NUMERIC is a float in stats, as profile.json_safe turns BigQuery's Decimal into one.
+    # NUMERIC is a float in stats, as bigquery_profile.json_safe turns BigQuery's Decimal into one.
     return float(Decimal(value)) if kind == "NUMERIC" else value
 
 
