@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_serializer, field_validator, model_validator
 
+from bqsynth.errors import BqsynthError
 from bqsynth.models import FileOutputFormat, StrictModel
 
 # The light module: file_source's helpers are imported lazily where they pull in more.
@@ -52,7 +53,7 @@ def new_batch_id(now: dt.datetime | None = None) -> str:
     return f"{moment:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-class ConfigError(Exception):
+class ConfigError(BqsynthError):
     """A configuration file or flag is invalid; the message says which and how to fix it."""
 
 

@@ -31,6 +31,7 @@ from bqsynth.delivery.log_tables import (
     parse_table_id,
     stream_rows,
 )
+from bqsynth.errors import DeliveryError
 from bqsynth.gcp.sql import quote_table
 from bqsynth.models import ColumnSchema, Status
 
@@ -61,7 +62,7 @@ AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class AuditError(RuntimeError):
+class AuditError(DeliveryError):
     """The audit trail could not be created, written or read."""
 
 

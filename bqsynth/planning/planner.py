@@ -12,6 +12,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import Field
 
+from bqsynth.errors import BqsynthError
 from bqsynth.generation.copula import table_copula
 from bqsynth.generation.keys import estimate_skew
 from bqsynth.generation.recipe import compile_recipe
@@ -61,7 +62,7 @@ class PlanOptions(StrictModel):
     categorical_max_distinct: int = 50
 
 
-class PlanError(Exception):
+class PlanError(BqsynthError):
     """A table cannot be planned; the message names the table and column."""
 
 

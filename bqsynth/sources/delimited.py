@@ -87,6 +87,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bqsynth.errors import SourceError
 from bqsynth.models import CustomLine, FileColumn, FileFormat, LineField
 
 # ---------------------------------------------------------------------------------------------
@@ -163,7 +164,7 @@ _FLOAT_RE = {
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-class FileFormatError(ValueError):
+class FileFormatError(SourceError, ValueError):
     """A delimited file cannot be read faithfully; the message names the file and the remedy."""
 
 

@@ -24,6 +24,7 @@ from google.api_core import exceptions
 from google.cloud import storage
 
 from bqsynth.config import GCS_SCHEME, split_uri
+from bqsynth.errors import DeliveryError, SourceError
 from bqsynth.generation.snowfakery_runner import iter_raw_rows
 from bqsynth.models import CustomLine, FileFormat, FileOutputFormat, LineField, TablePlan, TableProfile
 from bqsynth.sources.delimited import FileFormatError, read_records, render_custom_lines, write_records
@@ -35,11 +36,11 @@ _WILDCARD = re.compile(r"[*?\[]")
 _PLACEHOLDER = re.compile(r"\{(count|date)(?::([^}]*))?\}")
 
 
-class FileSourceError(ValueError):
+class FileSourceError(SourceError, ValueError):
     """A file source cannot be found or read; the message names the URI and what to do."""
 
 
-class FileWriteError(RuntimeError):
+class FileWriteError(DeliveryError):
     """The synthetic files of a file source could not be written in the source's format."""
 
 

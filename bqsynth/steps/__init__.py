@@ -20,6 +20,7 @@ from typing import Any
 from bqsynth.config import default_project_of, is_file_source, new_batch_id, source_name
 from bqsynth.delivery import audit, load
 from bqsynth.delivery.quality_table import ensure_quality_table, write_quality_rows
+from bqsynth.errors import error_text
 from bqsynth.evaluation import evaluate, integrity
 from bqsynth.evaluation.quality_report import headline_metrics, quality_findings, render_html, render_quality_markdown
 from bqsynth.evaluation.run_summary import render_markdown
@@ -59,12 +60,6 @@ log = logging.getLogger("bqsynth")
 
 def _project_of(table_id: str) -> str:
     return table_id.split(".")[0]
-
-
-def _error_text(error: BaseException) -> str:
-    """The message users see: the exception's own words, never a bare traceback."""
-    text = str(error) or type(error).__name__
-    return text if len(text) < 4000 else text[:4000] + " ..."
 
 
 def _audit(audit_table: str, record: audit.AuditRecord) -> None:
@@ -124,7 +119,7 @@ def profile_step(source_table: str, batch_path: str, sample_rows: int, profile_p
             profile = profile_table(client, source_table, sample_rows=int(sample_rows))
     except Exception as error:
         log.error("profiling %s failed:\n%s", source_table, traceback.format_exc())
-        profile = TableProfile(table_id=source_table, name=name, error=_error_text(error))
+        profile = TableProfile(table_id=source_table, name=name, error=error_text(error))
         _audit(
             audit_table,
             base.evolve(
@@ -351,7 +346,7 @@ def generate_step(plan_path: str, table: str, batch_path: str, staging_bucket: s
             )
         except Exception as error:
             log.error("generating %s failed:\n%s", table, traceback.format_exc())
-            result = result.model_copy(update={"status": "Failed", "error": _error_text(error)})
+            result = result.model_copy(update={"status": "Failed", "error": error_text(error)})
             _audit(audit_table, base.evolve(**{"status": "Failed", "error_message": result.error}))
         if result.status == "Completed" and table_plan.file_format is not None:
             result = _write_source_format(batch_id, audit_table, table_plan, result, files, staging_bucket, prefix)
@@ -407,7 +402,7 @@ def _write_source_format(
         return result.model_copy(update={"output_files": uris})
     except Exception as error:
         log.error("writing the files of %s failed:\n%s", table.name, traceback.format_exc())
-        failed = result.model_copy(update={"status": "Failed", "error": _error_text(error)})
+        failed = result.model_copy(update={"status": "Failed", "error": error_text(error)})
         _audit(audit_table, base.evolve(**{"status": "Failed", "error_message": failed.error}))
         return failed
 
@@ -448,7 +443,7 @@ def load_step(plan_path: str, generated_path: str, batch_path: str, write_dispos
     except Exception as error:
         log.error("loading %s failed:\n%s", result.table, traceback.format_exc())
         result = result.model_copy(
-            update={"status": "Failed", "error": _error_text(error), "load_seconds": time.perf_counter() - started}
+            update={"status": "Failed", "error": error_text(error), "load_seconds": time.perf_counter() - started}
         )
         _audit(audit_table, base.evolve(**{"status": "Failed", "error_message": result.error}))
     write_model(result, result_path)
@@ -529,7 +524,7 @@ def summarize_step(
             )
         except Exception as error:
             log.error("evaluating %s failed:\n%s", result.table, traceback.format_exc())
-            checked = checked.model_copy(update={"error": f"quality not evaluated: {_error_text(error)}"})
+            checked = checked.model_copy(update={"error": f"quality not evaluated: {error_text(error)}"})
         return checked
 
     # Mostly waiting on BigQuery, so tables overlap; the metrics themselves are short.
