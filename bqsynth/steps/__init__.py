@@ -38,8 +38,6 @@ from bqsynth.models import (
     TableProfile,
     TableQuality,
     TableResult,
-    read_model,
-    write_model,
 )
 from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset
 from bqsynth.sources.bigquery_profile import profile_table
@@ -51,6 +49,7 @@ from bqsynth.sources.gcs_files import (
     read_source_records,
     write_source_files,
 )
+from bqsynth.steps.artifacts import read_model, write_model
 
 QUALITY_TABLE_NAME = "bqsynth_quality"
 EVALUATION_THREADS = 4

@@ -28,10 +28,11 @@ from bqsynth.delivery.audit import read_audit
 from bqsynth.evaluation.integrity import count_orphans, count_rows
 from bqsynth.evaluation.quality_report import quality_findings
 from bqsynth.gcp.clients import bigquery_client, default_project, storage_client
-from bqsynth.models import DatasetPlan, FileFormat, FileOutputFormat, RunSummary, TableResult, read_model
+from bqsynth.models import DatasetPlan, FileFormat, FileOutputFormat, RunSummary, TableResult
 from bqsynth.sources.delimited import read_records, sniff_format
 from bqsynth.sources.gcs_files import changed_format
 from bqsynth.steps import summarize_step
+from bqsynth.steps.artifacts import read_model
 from submit import run_local_pipeline
 
 STORES = 12
