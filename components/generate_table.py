@@ -13,7 +13,7 @@ def generate_table(
     result: Output[Artifact],
 ) -> None:
     """Run Snowfakery for one table and write its files to GCS under the batch's path."""
-    from bqsynth.steps import generate_step
+    from bqsynth.steps.plan import generate_step
 
     generate_step(
         plan_path=plan.path,

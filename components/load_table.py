@@ -13,7 +13,7 @@ def load_table(
     result: Output[Artifact],
 ) -> None:
     """Load one table's files from GCS into its target table (created when missing), once per batch."""
-    from bqsynth.steps import load_step
+    from bqsynth.steps.plan import load_step
 
     load_step(
         plan_path=plan.path,

@@ -30,7 +30,7 @@ def plan_dataset(
     The list is the single return value (KFP's "Output") because the local runner can only
     iterate a ParallelFor over an output of that name.
     """
-    from bqsynth.steps import plan_step
+    from bqsynth.steps.plan import plan_step
 
     return plan_step(
         profile_paths=[p.path for p in profiles],

@@ -19,7 +19,7 @@ def start_batch(
     The resolved values travel as an artifact (BatchInfo), not as output parameters: KFP's
     local runner replaces upstream output parameters inside a ParallelFor with the loop item.
     """
-    from bqsynth.steps import start_batch_step
+    from bqsynth.steps.plan import start_batch_step
 
     start_batch_step(
         batch_id=batch_id,

@@ -20,7 +20,7 @@ def summarize_run(
     quality_table: str = "",
 ) -> None:
     """Check the targets (integrity by SQL; fidelity, privacy, validity on samples) and report."""
-    from bqsynth.steps import summarize_step
+    from bqsynth.steps.plan import summarize_step
 
     _, headline = summarize_step(
         plan_path=plan.path,

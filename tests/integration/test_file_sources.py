@@ -31,8 +31,8 @@ from bqsynth.gcp.clients import bigquery_client, default_project, storage_client
 from bqsynth.models import DatasetPlan, FileFormat, FileOutputFormat, RunSummary, TableResult
 from bqsynth.sources.delimited import read_records, sniff_format
 from bqsynth.sources.gcs_files import changed_format
-from bqsynth.steps import summarize_step
 from bqsynth.steps.artifacts import read_model
+from bqsynth.steps.plan import summarize_step
 from submit import run_local_pipeline
 
 STORES = 12
