@@ -36,7 +36,8 @@ from typing import Any, TextIO
 
 from bqsynth.config import ConfigError, RunConfig, load_config
 from bqsynth.deploy import vertex
-from bqsynth.models import RunSummary, read_model
+from bqsynth.models import RunSummary
+from bqsynth.steps.artifacts import read_model
 from components import COMPONENT_IMAGE_ENV, DEFAULT_COMPONENT_IMAGE
 
 DEFAULT_LOCAL_ROOT = "local_outputs"

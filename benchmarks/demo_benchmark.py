@@ -23,7 +23,8 @@ from bqsynth.config import load_config
 from bqsynth.gcp.clients import bigquery_client
 from bqsynth.generation.recipe import compile_recipe
 from bqsynth.generation.snowfakery_runner import generate_table
-from bqsynth.models import DatasetPlan, read_model
+from bqsynth.models import DatasetPlan
+from bqsynth.steps.artifacts import read_model
 from demo import warehouse
 from submit import run_local_pipeline
 

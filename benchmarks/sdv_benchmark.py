@@ -37,7 +37,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bqsynth.gcp.clients import bigquery_client
-from bqsynth.models import DatasetPlan, leaf_plans, read_model
+from bqsynth.models import DatasetPlan, leaf_plans
+from bqsynth.steps.artifacts import read_model
 from demo import warehouse
 
 ROOT = Path(__file__).resolve().parent.parent

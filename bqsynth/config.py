@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_serializer, field_validator, model_validator
 
+from bqsynth.errors import BqsynthError
 from bqsynth.gcp.names import project_of, table_name_for_uri
 from bqsynth.gcp.uris import is_file_source, split_uri
 from bqsynth.models import FileOutputFormat, StrictModel
@@ -38,7 +39,7 @@ def new_batch_id(now: dt.datetime | None = None) -> str:
     return f"{moment:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-class ConfigError(Exception):
+class ConfigError(BqsynthError):
     """A configuration file or flag is invalid; the message says which and how to fix it."""
 
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -660,16 +659,3 @@ class RunSummary(StrictModel):
     def ok(self) -> bool:
         """Every table loaded with intact keys, every required value present, no identifying value leaked."""
         return all(t.ok for t in self.tables)
-
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def write_model(model: BaseModel, path: str | Path) -> None:
-    """Write a model as a JSON artifact (the only way stages hand data to each other)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(model.model_dump_json(indent=2, by_alias=True))
-
-
-def read_model(model_type: type[ModelT], path: str | Path) -> ModelT:
-    return model_type.model_validate_json(Path(path).read_text())

@@ -13,12 +13,18 @@ def generate_table(
     result: Output[Artifact],
 ) -> None:
     """Run Snowfakery for one table and write its files to GCS under the batch's path."""
-    from bqsynth.steps import generate_step
+    from bqsynth.gcp.clients import bigquery_client, storage_client
+    from bqsynth.models import BatchInfo
+    from bqsynth.steps.artifacts import read_model
+    from bqsynth.steps.generate import generate_step
 
+    run = read_model(BatchInfo, batch.path)
     generate_step(
+        run,
         plan_path=plan.path,
         table=table,
-        batch_path=batch.path,
         staging_bucket=staging_bucket,
         result_path=result.path,
+        bq=bigquery_client(run.target_project),
+        gcs=storage_client(),
     )

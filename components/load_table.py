@@ -13,12 +13,17 @@ def load_table(
     result: Output[Artifact],
 ) -> None:
     """Load one table's files from GCS into its target table (created when missing), once per batch."""
-    from bqsynth.steps import load_step
+    from bqsynth.gcp.clients import bigquery_client
+    from bqsynth.models import BatchInfo
+    from bqsynth.steps.artifacts import read_model
+    from bqsynth.steps.load import load_step
 
+    run = read_model(BatchInfo, batch.path)
     load_step(
+        run,
         plan_path=plan.path,
         generated_path=generated.path,
-        batch_path=batch.path,
         write_disposition=write_disposition,
         result_path=result.path,
+        bq=bigquery_client(run.target_project),
     )

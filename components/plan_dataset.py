@@ -30,11 +30,15 @@ def plan_dataset(
     The list is the single return value (KFP's "Output") because the local runner can only
     iterate a ParallelFor over an output of that name.
     """
-    from bqsynth.steps import plan_step
+    from bqsynth.gcp.clients import bigquery_client
+    from bqsynth.models import BatchInfo
+    from bqsynth.steps.artifacts import read_model
+    from bqsynth.steps.plan import plan_step
 
+    run = read_model(BatchInfo, batch.path)
     return plan_step(
+        run,
         profile_paths=[p.path for p in profiles],
-        batch_path=batch.path,
         target_dataset=target_dataset,
         record_counts=record_counts,
         scale=scale,
@@ -47,4 +51,5 @@ def plan_dataset(
         sample_policy=sample_policy,
         llm_token_budget=llm_token_budget,
         file_outputs=file_outputs,
+        bq=bigquery_client(run.target_project),
     )

@@ -19,14 +19,8 @@ def start_batch(
     The resolved values travel as an artifact (BatchInfo), not as output parameters: KFP's
     local runner replaces upstream output parameters inside a ParallelFor with the loop item.
     """
-    from bqsynth.steps import start_batch_step
+    from bqsynth.gcp.clients import bigquery_client
+    from bqsynth.steps.start_batch import batch_info, start_batch_step
 
-    start_batch_step(
-        batch_id=batch_id,
-        audit_table=audit_table,
-        target_project=target_project,
-        target_dataset=target_dataset,
-        staging_bucket=staging_bucket,
-        source_tables=source_tables,
-        batch_path=batch.path,
-    )
+    info = batch_info(batch_id, audit_table, target_project, target_dataset, source_tables)
+    start_batch_step(info, staging_bucket, len(source_tables), batch.path, bq=bigquery_client(info.target_project))

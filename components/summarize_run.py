@@ -20,18 +20,23 @@ def summarize_run(
     quality_table: str = "",
 ) -> None:
     """Check the targets (integrity by SQL; fidelity, privacy, validity on samples) and report."""
-    from bqsynth.steps import summarize_step
+    from bqsynth.gcp.clients import bigquery_client
+    from bqsynth.models import BatchInfo
+    from bqsynth.steps.artifacts import read_model
+    from bqsynth.steps.summarize import summarize_step
 
+    run = read_model(BatchInfo, batch.path)
     _, headline = summarize_step(
+        run,
         plan_path=plan.path,
         result_paths=[r.path for r in results],
-        batch_path=batch.path,
         summary_path=summary.path,
         report_path=report.path,
         html_path=quality_report.path,
         min_category_count=min_category_count,
         quality_sample_rows=quality_sample_rows,
         quality_table=quality_table,
+        bq=bigquery_client(run.target_project),
     )
     for name, value in headline.items():
         quality_metrics.log_metric(name, value)

@@ -30,6 +30,7 @@ from bqsynth.delivery.log_tables import (
     new_log_table,
     stream_rows,
 )
+from bqsynth.errors import DeliveryError
 from bqsynth.gcp.sql import quote_table
 from bqsynth.models import ColumnSchema, Status
 
@@ -60,7 +61,7 @@ AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class AuditError(RuntimeError):
+class AuditError(DeliveryError):
     """The audit trail could not be created, written or read."""
 
 

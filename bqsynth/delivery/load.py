@@ -37,6 +37,7 @@ from google.api_core import exceptions
 from google.cloud import bigquery, storage
 from google.cloud.storage.retry import DEFAULT_RETRY as STORAGE_RETRY
 
+from bqsynth.errors import DeliveryError
 from bqsynth.gcp.clients import using_bigquery_emulator
 from bqsynth.gcp.schema import columns_from_bigquery, schema_differences, to_bigquery_schema
 from bqsynth.gcp.uris import gcs_uri
@@ -57,7 +58,7 @@ _PATH_PART = re.compile(r"^[A-Za-z0-9_.=-]+$")
 _GS_URI = re.compile(r"gs://[^\s'\"]+")
 
 
-class LoadError(RuntimeError):
+class LoadError(DeliveryError):
     """A batch could not be put into its target table; the message says what to do."""
 
 

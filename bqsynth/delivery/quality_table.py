@@ -23,6 +23,7 @@ from google.api_core import exceptions
 from google.cloud import bigquery
 
 from bqsynth.delivery.log_tables import LogTable, ensure_log_table, iso_utc, log_schema, stream_rows
+from bqsynth.errors import DeliveryError
 from bqsynth.gcp.sql import quote_table
 from bqsynth.models import TableQuality
 
@@ -64,7 +65,7 @@ QUALITY_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class QualityTableError(RuntimeError):
+class QualityTableError(DeliveryError):
     """The quality table could not be created, written or read."""
 
 

@@ -13,13 +13,14 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from bqsynth.errors import DeliveryError
 from bqsynth.gcp.uris import WILDCARD, split_uri
 from bqsynth.generation.snowfakery_runner import iter_raw_rows
 from bqsynth.models import FileFormat, FileOutputFormat, TablePlan, custom_line_from_template
 from bqsynth.sources.delimited import FileFormatError, read_records, render_custom_lines, write_records
 
 
-class FileWriteError(RuntimeError):
+class FileWriteError(DeliveryError):
     """The synthetic files of a file source could not be written in the source's format."""
 
 

@@ -28,13 +28,14 @@ from typing import Any
 import yaml
 
 from bqsynth.config import RunConfig, new_batch_id
+from bqsynth.errors import BqsynthError
 
 CONSOLE = "https://console.cloud.google.com/vertex-ai/locations/{region}/pipelines"
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 CREATE_TIMEOUT_S = 120.0
 
 
-class SubmitError(Exception):
+class SubmitError(BqsynthError):
     """Submitting failed at run time (API, network, credentials, bucket): exit code 1."""
 
     exit_code = 1

@@ -21,6 +21,7 @@ import faker
 from snowfakery import generate_data
 from snowfakery.output_streams import FileOutputStream
 
+from bqsynth.errors import BqsynthError
 from bqsynth.generation.exclusions import write_exclusions
 from bqsynth.generation.keys import stable_uniform
 from bqsynth.generation.recipe import FIELD_SEPARATOR
@@ -35,7 +36,7 @@ from bqsynth.generation.snowfakery_plugin import (
 from bqsynth.models import ColumnSchema, TablePlan
 
 
-class GenerationError(Exception):
+class GenerationError(BqsynthError):
     """Snowfakery could not generate a table; the message names the table and the cause."""
 
 

@@ -13,6 +13,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import Field
 
+from bqsynth.errors import BqsynthError
 from bqsynth.models import (
     NUMERIC_TYPES,
     TEMPORAL_TYPES,
@@ -61,7 +62,7 @@ class PlanOptions(StrictModel):
     categorical_max_distinct: int = 50
 
 
-class PlanError(Exception):
+class PlanError(BqsynthError):
     """A table cannot be planned; the message names the table and column."""
 
 

@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 from google.api_core.exceptions import BadRequest, Forbidden, GoogleAPIError, NotFound
 from google.cloud import bigquery
 
+from bqsynth.errors import SourceError, error_text
 from bqsynth.gcp import sql
 from bqsynth.gcp.schema import columns_from_bigquery
 from bqsynth.models import ColumnSchema, ColumnStats, ForeignKey, Scalar, TableProfile, ValueCount
@@ -72,7 +73,7 @@ TABLESAMPLE_OVERSAMPLING = 50
 REQUIRED_ROLES = "roles/bigquery.dataViewer on the table (or its dataset) and roles/bigquery.jobUser"
 
 
-class ProfileError(Exception):
+class ProfileError(SourceError):
     """A source table could not be profiled; the message says which table and what to do."""
 
 
@@ -478,12 +479,8 @@ def not_found_message(table_id: str) -> str:
 def permission_message(table_id: str, job_project: str, error: GoogleAPIError) -> str:
     return (
         f"The runner may not read source table {table_id}: grant its service account {REQUIRED_ROLES} "
-        f"on project {job_project} (BigQuery said: {_api_error_message(error)})"
+        f"on project {job_project} (BigQuery said: {error_text(error)})"
     )
-
-
-def _api_error_message(error: GoogleAPIError) -> str:
-    return getattr(error, "message", None) or str(error)
 
 
 @contextmanager
@@ -498,7 +495,7 @@ def _translated_errors(table_id: str, job_project: str) -> Iterator[None]:
     except Forbidden as error:
         raise ProfileError(permission_message(table_id, job_project, error)) from error
     except GoogleAPIError as error:
-        raise ProfileError(f"Profiling source table {table_id} failed: {_api_error_message(error)}") from error
+        raise ProfileError(f"Profiling source table {table_id} failed: {error_text(error)}", table=table_id) from error
 
 
 def profile_table(
@@ -604,8 +601,10 @@ def _stats_column_by_column(
             row.update(_rows(client, query)[0])
         except BadRequest as error:
             raise ProfileError(
-                f"Column {path} of source table {table_id} could not be profiled ({_api_error_message(error)}): "
-                "exclude the table from the run or report its column type"
+                f"Column {path} of source table {table_id} could not be profiled ({error_text(error)}): "
+                "exclude the table from the run or report its column type",
+                table=table_id,
+                column=path,
             ) from error
     return row
 

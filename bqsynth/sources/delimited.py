@@ -86,6 +86,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bqsynth.errors import SourceError
 from bqsynth.gcp.names import sanitize_name, unique_names
 from bqsynth.models import NUMERIC_TYPES, TEMPORAL_TYPES, CustomLine, FileColumn, FileFormat, LineField
 
@@ -161,7 +162,7 @@ _FLOAT_RE = {
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-class FileFormatError(ValueError):
+class FileFormatError(SourceError, ValueError):
     """A delimited file cannot be read faithfully; the message names the file and the remedy."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from google.api_core import exceptions
 from google.cloud import storage
 
+from bqsynth.errors import SourceError
 from bqsynth.gcp.uris import WILDCARD, gcs_uri, split_uri
 from bqsynth.models import FileFormat, TableProfile
 from bqsynth.sources.delimited import read_records
@@ -25,7 +26,7 @@ from bqsynth.sources.file_profile import build_file_profile
 MAX_SOURCE_BYTES = 2 * 1024**3
 
 
-class FileSourceError(ValueError):
+class FileSourceError(SourceError, ValueError):
     """A file source cannot be found or read; the message names the URI and what to do."""
 
 

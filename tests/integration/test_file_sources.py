@@ -29,10 +29,11 @@ from bqsynth.delivery.source_format_files import changed_format
 from bqsynth.evaluation.integrity import count_orphans, count_rows
 from bqsynth.evaluation.quality_report import quality_findings
 from bqsynth.gcp.clients import bigquery_client, default_project, storage_client
-from bqsynth.models import DatasetPlan, FileFormat, FileOutputFormat, RunSummary, TableResult, read_model
+from bqsynth.models import BatchInfo, DatasetPlan, FileFormat, FileOutputFormat, RunSummary, TableResult
 from bqsynth.sources.delimited import read_records, sniff_format
 from bqsynth.sources.file_profile import detect_format
-from bqsynth.steps import summarize_step
+from bqsynth.steps.artifacts import read_model
+from bqsynth.steps.summarize import summarize_step
 from submit import run_local_pipeline
 
 STORES = 12
@@ -248,12 +249,13 @@ def test_the_report_catches_a_copied_email_an_orphan_and_a_duplicate_key(run: Ru
     assert count_rows(client, sales) == COUNTS["sales"] + 2
 
     summary, headline = summarize_step(
+        read_model(BatchInfo, _artifact(run.root, "start-batch", "batch")[0]),
         plan_path=str(_artifact(run.root, "plan-dataset", "plan")[0]),
         result_paths=[str(p) for p in _artifact(run.root, "load-table", "result")],
-        batch_path=str(_artifact(run.root, "start-batch", "batch")[0]),
         summary_path=str(tmp_path / "summary.json"),
         report_path=str(tmp_path / "report.md"),
         html_path=str(tmp_path / "report.html"),
+        bq=client,
     )
     broken = next(t for t in summary.tables if t.table == "sales")
     assert broken.privacy is not None and broken.privacy.identifying_values_leaked >= 1

@@ -23,16 +23,8 @@ from bqsynth.config import RunConfig, load_config
 from bqsynth.evaluation.integrity import count_duplicate_keys, count_orphans, count_rows
 from bqsynth.gcp.clients import bigquery_client, default_project
 from bqsynth.gcp.schema import columns_from_bigquery
-from bqsynth.models import (
-    Categorical,
-    ColumnPlan,
-    DatasetPlan,
-    ForeignKeyRef,
-    RecordValue,
-    RunSummary,
-    SequenceKey,
-    read_model,
-)
+from bqsynth.models import Categorical, ColumnPlan, DatasetPlan, ForeignKeyRef, RecordValue, RunSummary, SequenceKey
+from bqsynth.steps.artifacts import read_model
 from submit import run_local_pipeline
 from tests.shop_data import IDENTIFYING, ShopTable, build_shop_tables, load_shop_dataset
 

@@ -19,8 +19,9 @@ from bqsynth.config import load_config
 from bqsynth.gcp.clients import bigquery_client, default_project
 from bqsynth.llm import ACCESS_TOKEN_ENV, BASE_URL_ENV
 from bqsynth.llm.columns import leaf_plans
-from bqsynth.models import DatasetPlan, FakerValue, TableProfile, read_model
+from bqsynth.models import DatasetPlan, FakerValue, TableProfile
 from bqsynth.planning.planner import PlanOptions, plan_dataset
+from bqsynth.steps.artifacts import read_model
 from demo import warehouse
 from submit import run_local_pipeline
 from tests.fake_vertex_genai import FakeVertex, ScriptedModel, json_reply

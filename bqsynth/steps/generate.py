@@ -1,0 +1,104 @@
+"""Generate one table's rows into GCS; for a file source, also write them in the source's format."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+from google.cloud import bigquery, storage
+
+from bqsynth.delivery.load import batch_prefix, upload_files
+from bqsynth.delivery.source_format_files import FileWriteError, write_source_files
+from bqsynth.generation.exclusions import exclusions_from_records, fetch_exclusions
+from bqsynth.generation.snowfakery_runner import generate_table
+from bqsynth.models import BatchInfo, DatasetPlan, TablePlan, TableResult
+from bqsynth.sources.gcs_files import read_source_records
+from bqsynth.steps.artifacts import read_model, write_model
+from bqsynth.steps.audited import AuditTrail, audit_file_fields, audited
+
+
+def generate_step(
+    batch: BatchInfo,
+    plan_path: str,
+    table: str,
+    staging_bucket: str,
+    result_path: str,
+    *,
+    bq: bigquery.Client,
+    gcs: storage.Client,
+) -> TableResult:
+    """Rows for ``table`` as NDJSON under the batch's path in ``staging_bucket``; a failure is the table's."""
+    trail = AuditTrail(bq, batch.audit_table, batch.batch_id)
+    plan = read_model(DatasetPlan, plan_path)
+    table_plan = plan.table(table)
+    prefix = batch_prefix(batch.batch_id, table_plan.name)
+    result = TableResult(
+        table=table_plan.name,
+        source_table=table_plan.source_table,
+        target_table=table_plan.target_table,
+        rows_requested=table_plan.row_count,
+    )
+    begun = trail.table_row(
+        "generate", table_plan, gcs_bucket_name=staging_bucket, input_gcs_path=f"gs://{staging_bucket}/{prefix}"
+    )
+    with tempfile.TemporaryDirectory(prefix=f"bqsynth-{table_plan.name}-") as work_dir:
+        with audited(trail, begun) as work:
+            exclusions = source_exclusions(table_plan, bq, gcs)
+            files, rows, seconds = generate_table(table_plan, plan.seed, Path(work_dir), exclusions=exclusions)
+            uris = upload_files(gcs, staging_bucket, prefix, files)
+            result = result.model_copy(
+                update={"rows_generated": rows, "files": uris, "generate_seconds": seconds, "status": "Completed"}
+            )
+            work.complete_with(num_records_generated=rows)
+        if work.failed:
+            result = result.model_copy(update={"status": "Failed", "error": work.failure})
+        elif table_plan.file_format is not None:
+            result = write_source_format(trail, table_plan, result, files, staging_bucket, prefix, gcs)
+    write_model(result, result_path)
+    return result
+
+
+def source_exclusions(table: TablePlan, bq: bigquery.Client, gcs: storage.Client) -> dict[str, list[str]]:
+    """Digests of the source values of identifying columns: from BigQuery, or from the source files."""
+    if table.file_format is not None:
+        records = read_source_records(gcs, table.source_table, table.file_format)
+        return exclusions_from_records(table, records)
+    return fetch_exclusions(bq, table)
+
+
+def write_source_format(
+    trail: AuditTrail,
+    table: TablePlan,
+    result: TableResult,
+    ndjson_files: list[Path],
+    bucket: str,
+    prefix: str,
+    gcs: storage.Client,
+) -> TableResult:
+    """The synthetic rows again, as files in the source's exact format, counted by parsing them back.
+
+    A failure here fails the table before anything is loaded, so the target never holds
+    data whose files could not be written.
+    """
+    fmt = table.output_format or table.file_format
+    assert fmt is not None, "only file sources are written in their source's format"
+    begun = trail.table_row(
+        "write_files", table, gcs_bucket_name=bucket, column_header_flag=fmt.has_header, delimiter=fmt.delimiter
+    )
+    with audited(trail, begun) as work:
+        with tempfile.TemporaryDirectory(prefix=f"bqsynth-{table.name}-files-") as work_dir:
+            written = write_source_files(table, fmt, ndjson_files, Path(work_dir), dt.datetime.now(dt.UTC).date())
+            uris = upload_files(gcs, bucket, f"{prefix}files/", [path for path, _ in written])
+        counted = sum(count for _, count in written)
+        if counted != result.rows_generated:
+            raise FileWriteError(
+                f"the synthetic files hold {counted} data rows when parsed back, "
+                f"but {result.rows_generated} were generated",
+                table=table.name,
+            )
+        work.complete_with(**audit_file_fields(fmt, uris, counted))
+        result = result.model_copy(update={"output_files": uris})
+    if work.failed:
+        return result.model_copy(update={"status": "Failed", "error": work.failure})
+    return result

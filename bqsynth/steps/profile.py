@@ -1,0 +1,46 @@
+"""Profile one source (a BigQuery table or delimited files in GCS) into a ``TableProfile`` artifact."""
+
+from __future__ import annotations
+
+from google.cloud import bigquery, storage
+
+from bqsynth.config import source_name
+from bqsynth.gcp.uris import is_file_source
+from bqsynth.models import BatchInfo, TableProfile
+from bqsynth.sources.bigquery_profile import profile_table
+from bqsynth.sources.gcs_files import profile_file_source
+from bqsynth.steps.artifacts import write_model
+from bqsynth.steps.audited import AuditTrail, audit_column_fields, audit_file_fields, audited
+
+
+def profile_step(
+    batch: BatchInfo,
+    source_table: str,
+    sample_rows: int,
+    profile_path: str,
+    *,
+    bq: bigquery.Client,
+    gcs: storage.Client,
+) -> TableProfile:
+    """Profile ``source_table``; a source that cannot be profiled gets a profile that says why.
+
+    The planner leaves such a table out and reports it, so that the other tables go on.
+    """
+    trail = AuditTrail(bq, batch.audit_table, batch.batch_id)
+    name = source_name(source_table)
+    with audited(trail, trail.row("profile", table_name=name, source_table=source_table)) as work:
+        profile = read_profile(source_table, int(sample_rows), bq, gcs)
+        work.complete_with(**audit_column_fields(profile.columns))
+        if profile.file_format is not None:
+            work.complete_with(**audit_file_fields(profile.file_format, profile.source_files, profile.row_count))
+    if work.failed:
+        profile = TableProfile(table_id=source_table, name=name, error=work.failure)
+    write_model(profile, profile_path)
+    return profile
+
+
+def read_profile(source: str, sample_rows: int, bq: bigquery.Client, gcs: storage.Client) -> TableProfile:
+    """Schema, keys, statistics and a bounded sample of a BigQuery table or a file source."""
+    if is_file_source(source):
+        return profile_file_source(gcs, source, sample_rows=sample_rows)
+    return profile_table(bq, source, sample_rows=sample_rows)

@@ -1,0 +1,265 @@
+"""The pipeline steps, called as functions with real clients on the local emulators (no KFP, no mocks).
+
+One small source table goes through start_batch, profile, plan, generate, load and
+summarize; every step's artifact and audit rows are checked. The audited-step machinery
+is checked on its own for each kind of failure: the user's, Google's and a bug.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from google.api_core import exceptions as google_exceptions
+from google.cloud import bigquery, storage
+
+from bqsynth.delivery.audit import AuditRecord, read_audit
+from bqsynth.errors import BqsynthError
+from bqsynth.gcp.clients import bigquery_client, storage_client
+from bqsynth.models import BatchInfo, DatasetPlan, TableProfile, TableResult
+from bqsynth.planning.planner import PlanError
+from bqsynth.steps.artifacts import read_model
+from bqsynth.steps.audited import AuditTrail, audited, failure_text
+from bqsynth.steps.generate import generate_step
+from bqsynth.steps.load import load_step
+from bqsynth.steps.plan import plan_step
+from bqsynth.steps.profile import profile_step
+from bqsynth.steps.start_batch import batch_info, start_batch_step
+from bqsynth.steps.summarize import summarize_step
+
+BUCKET = "bqsynth-step-tests"
+CUSTOMERS = [
+    {"customer_id": i, "segment": ["retail", "business"][i % 2], "signup_date": f"2024-01-{i % 28 + 1:02d}"}
+    for i in range(1, 31)
+]
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    bq: bigquery.Client
+    gcs: storage.Client
+    dataset: str  # project.dataset holding the source, the targets and the audit table
+
+    @property
+    def source(self) -> str:
+        return f"{self.dataset}.customers"
+
+    def batch(self, batch_id: str) -> BatchInfo:
+        project, dataset = self.dataset.split(".")
+        return batch_info(batch_id, f"{self.dataset}.bqsynth_audit", project, dataset, [self.source])
+
+    def states(self, batch: BatchInfo) -> list[tuple[str | None, str, str]]:
+        return [(r.table_name, r.stage, r.status) for r in read_audit(self.bq, batch.audit_table, batch.batch_id)]
+
+    def failures(self, batch: BatchInfo) -> dict[tuple[str | None, str], str]:
+        rows = read_audit(self.bq, batch.audit_table, batch.batch_id)
+        return {(r.table_name, r.stage): r.error_message or "" for r in rows if r.status == "Failed"}
+
+
+@pytest.fixture(scope="module")
+def warehouse(local_stack: object) -> Iterator[Warehouse]:
+    bq, gcs = bigquery_client(), storage_client()
+    dataset = f"{bq.project}.steps_{uuid.uuid4().hex[:8]}"
+    bq.create_dataset(dataset)
+    schema = [
+        bigquery.SchemaField("customer_id", "INT64", mode="REQUIRED"),
+        bigquery.SchemaField("segment", "STRING"),
+        bigquery.SchemaField("signup_date", "DATE"),
+    ]
+    table = bq.create_table(bigquery.Table(f"{dataset}.customers", schema=schema))
+    bq.load_table_from_json(CUSTOMERS, table, job_config=bigquery.LoadJobConfig(schema=schema)).result()
+    if gcs.lookup_bucket(BUCKET) is None:
+        gcs.create_bucket(BUCKET)
+    yield Warehouse(bq, gcs, dataset)
+    bq.delete_dataset(dataset, delete_contents=True, not_found_ok=True)
+
+
+@pytest.fixture
+def started(warehouse: Warehouse, tmp_path: Path) -> BatchInfo:
+    batch = warehouse.batch(f"unit-{uuid.uuid4().hex[:8]}")
+    start_batch_step(batch, BUCKET, 1, str(tmp_path / "batch"), bq=warehouse.bq)
+    return batch
+
+
+def test_start_batch_writes_the_batch_and_opens_the_run(warehouse: Warehouse, tmp_path: Path) -> None:
+    batch = warehouse.batch("")
+    assert batch.batch_id  # a new one when none is given
+    start_batch_step(batch, BUCKET, 1, str(tmp_path / "batch"), bq=warehouse.bq)
+    assert read_model(BatchInfo, tmp_path / "batch") == batch
+    assert warehouse.states(batch) == [(None, "run", "In Progress")]
+
+
+def test_a_whole_run_of_steps_records_every_state_change(
+    warehouse: Warehouse, started: BatchInfo, tmp_path: Path
+) -> None:
+    profile = profile_step(started, warehouse.source, 20, str(tmp_path / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
+    assert read_model(TableProfile, tmp_path / "profile") == profile
+    assert profile.error is None and profile.row_count == len(CUSTOMERS)
+
+    tables = plan_step(
+        started,
+        [str(tmp_path / "profile")],
+        target_dataset=started.audit_table.split(".")[1],
+        record_counts={"customers": 12.0},  # as KFP delivers a dict's numbers
+        scale=1.0,
+        seed=3,
+        min_category_count=1,
+        plan_path=str(tmp_path / "plan" / "plan"),
+        bq=warehouse.bq,
+    )
+    assert tables == ["customers"]
+    plan = read_model(DatasetPlan, tmp_path / "plan" / "plan")
+    assert (tmp_path / "plan" / "recipes" / "customers.recipe.yml").read_text() == plan.table("customers").recipe
+
+    generated = generate_step(
+        started,
+        str(tmp_path / "plan" / "plan"),
+        "customers",
+        BUCKET,
+        str(tmp_path / "generated"),
+        bq=warehouse.bq,
+        gcs=warehouse.gcs,
+    )
+    assert (generated.status, generated.rows_generated) == ("Completed", 12), generated.error
+    assert all(uri.startswith(f"gs://{BUCKET}/") for uri in generated.files)
+
+    loaded = load_step(
+        started,
+        str(tmp_path / "plan" / "plan"),
+        str(tmp_path / "generated"),
+        "WRITE_TRUNCATE",
+        str(tmp_path / "loaded"),
+        bq=warehouse.bq,
+    )
+    assert (loaded.status, loaded.rows_loaded) == ("Completed", 12), loaded.error
+    assert read_model(TableResult, tmp_path / "loaded") == loaded
+
+    summary, headline = summarize_step(
+        started,
+        str(tmp_path / "plan" / "plan"),
+        [str(tmp_path / "loaded")],
+        str(tmp_path / "summary"),
+        str(tmp_path / "report.md"),
+        min_category_count=1,
+        quality_sample_rows=100,
+        bq=warehouse.bq,
+    )
+    assert [(t.table, t.status, t.rows_in_target, t.duplicate_primary_keys) for t in summary.tables] == [
+        ("customers", "Completed", 12, 0)
+    ]
+    assert headline and (tmp_path / "report.md").read_text()
+
+    states = warehouse.states(started)
+    for stage in ("profile", "generate", "load"):
+        assert states.count(("customers", stage, "In Progress")) == 1, stage
+        assert states.count(("customers", stage, "Completed")) == 1, stage
+    assert (None, "plan", "In Progress") in states and (None, "plan", "Completed") in states
+    assert states[0] == (None, "run", "In Progress") and states[-1] == (None, "run", "Completed")
+    assert not warehouse.failures(started)
+    completed = [r for r in read_audit(warehouse.bq, started.audit_table, started.batch_id) if r.status == "Completed"]
+    assert all(r.seconds is not None for r in completed if r.stage != "run")  # timed from their In Progress row
+
+
+def test_a_table_that_cannot_be_profiled_fails_with_the_remedy(
+    warehouse: Warehouse, started: BatchInfo, tmp_path: Path
+) -> None:
+    missing = f"{warehouse.dataset}.nowhere"
+    profile = profile_step(started, missing, 20, str(tmp_path / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
+    assert profile.error and "nowhere" in profile.error and "check the project, dataset and table name" in profile.error
+    assert read_model(TableProfile, tmp_path / "profile").error == profile.error
+    assert warehouse.states(started)[-2:] == [("nowhere", "profile", "In Progress"), ("nowhere", "profile", "Failed")]
+    assert warehouse.failures(started)[("nowhere", "profile")] == profile.error
+    assert "internal error" not in profile.error
+
+
+def test_a_plan_with_no_table_left_fails_the_run_and_raises(
+    warehouse: Warehouse, started: BatchInfo, tmp_path: Path
+) -> None:
+    profile_step(
+        started, f"{warehouse.dataset}.gone", 20, str(tmp_path / "profile"), bq=warehouse.bq, gcs=warehouse.gcs
+    )
+    with pytest.raises(PlanError, match="no table could be planned"):
+        plan_step(
+            started,
+            [str(tmp_path / "profile")],
+            "t",
+            {},
+            1.0,
+            1,
+            1,
+            str(tmp_path / "plan"),
+            bq=warehouse.bq,
+        )
+    failures = warehouse.failures(started)
+    assert "no table could be planned" in failures[(None, "plan")]
+    assert failures[(None, "run")] == failures[(None, "plan")]
+
+
+# ---------------------------------------------------------------------------------------------
+# The audited-step machinery, on its own
+# ---------------------------------------------------------------------------------------------
+
+
+def last_row(warehouse: Warehouse, batch: BatchInfo) -> AuditRecord:
+    return read_audit(warehouse.bq, batch.audit_table, batch.batch_id)[-1]
+
+
+def test_a_users_error_is_recorded_in_its_own_words(warehouse: Warehouse, started: BatchInfo) -> None:
+    trail = AuditTrail(warehouse.bq, started.audit_table, started.batch_id)
+    with audited(trail, trail.row("load", table_name="orders")) as work:
+        raise BqsynthError("the target has another schema", table="orders", hint="Drop it or pick another dataset.")
+    assert work.failure == "table orders: the target has another schema. Drop it or pick another dataset."
+    row = last_row(warehouse, started)
+    assert (row.table_name, row.stage, row.status, row.error_message) == ("orders", "load", "Failed", work.failure)
+
+
+def test_a_bug_is_labelled_an_internal_error_with_its_traceback_in_the_log(
+    warehouse: Warehouse, started: BatchInfo, caplog: pytest.LogCaptureFixture
+) -> None:
+    trail = AuditTrail(warehouse.bq, started.audit_table, started.batch_id)
+    with caplog.at_level(logging.ERROR, logger="bqsynth"), audited(trail, trail.row("generate", table_name="t")):
+        {}["missing_key"]  # noqa: B018 - the bug under test
+    message = last_row(warehouse, started).error_message or ""
+    assert message.startswith("internal error (a bug in bqsynth, not a problem with the input): KeyError")
+    assert "'missing_key'" in message and "log has the traceback" in message
+    assert any(r.exc_info and r.exc_info[0] is KeyError for r in caplog.records)
+
+
+def test_a_google_refusal_is_not_called_a_bug(warehouse: Warehouse, started: BatchInfo) -> None:
+    trail = AuditTrail(warehouse.bq, started.audit_table, started.batch_id)
+    with audited(trail, trail.row("generate", table_name="t")) as work:
+        raise google_exceptions.NotFound("The specified bucket does not exist.")
+    assert work.failure == "Google Cloud refused a request (NotFound): The specified bucket does not exist."
+    assert "internal" not in work.failure
+
+
+def test_work_the_run_needs_fails_the_run_and_raises(warehouse: Warehouse, started: BatchInfo) -> None:
+    trail = AuditTrail(warehouse.bq, started.audit_table, started.batch_id)
+    with pytest.raises(ZeroDivisionError), audited(trail, trail.row("plan"), ends_run=True):
+        _ = 1 / 0
+    failures = warehouse.failures(started)
+    assert failures[(None, "plan")] == failures[(None, "run")] == failure_text(ZeroDivisionError("division by zero"))
+
+
+def test_work_can_end_failed_without_an_exception_and_keep_its_counts(warehouse: Warehouse, started: BatchInfo) -> None:
+    trail = AuditTrail(warehouse.bq, started.audit_table, started.batch_id)
+    with audited(trail, trail.row("run"), announce=False) as work:
+        work.complete_with(num_records_generated=7, error_message="a warning")
+        work.fail("failed tables: t")
+    rows = read_audit(warehouse.bq, started.audit_table, started.batch_id)
+    assert [(r.stage, r.status) for r in rows] == [("run", "In Progress"), ("run", "Failed")]  # no second In Progress
+    assert (rows[-1].num_records_generated, rows[-1].error_message, rows[-1].seconds) == (7, "failed tables: t", None)
+
+
+def test_completed_rows_carry_what_the_work_reported(warehouse: Warehouse, started: BatchInfo) -> None:
+    trail = AuditTrail(warehouse.bq, started.audit_table, started.batch_id)
+    with audited(trail, trail.row("load", table_name="t", input_gcs_path="gs://b/x")) as work:
+        work.complete_with(num_records_generated=3)
+    row = last_row(warehouse, started)
+    assert (row.status, row.num_records_generated, row.input_gcs_path) == ("Completed", 3, "gs://b/x")
+    assert not work.failed and json.loads(row.model_dump_json())["seconds"] >= 0
