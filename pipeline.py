@@ -11,6 +11,7 @@ from typing import NamedTuple
 from kfp import dsl
 from kfp.dsl import Artifact
 
+from bqsynth.config import pipeline_defaults
 from components.generate_table import generate_table
 from components.load_table import load_table
 from components.plan_dataset import plan_dataset
@@ -19,6 +20,9 @@ from components.start_batch import start_batch
 from components.summarize_run import summarize_run
 
 PIPELINE_NAME = "bqsynth"
+
+# The parameters' defaults are RunConfig's (bqsynth/config.py), the one place they are written.
+DEFAULTS = pipeline_defaults()
 
 
 class Resources(NamedTuple):
@@ -52,26 +56,26 @@ def _configure(task: dsl.PipelineTask, resources: Resources, calls_google: bool)
 
 @dsl.pipeline(name=PIPELINE_NAME, description="Synthetic, referentially intact copies of BigQuery tables.")
 def bqsynth_pipeline(
-    source_tables: list = [],  # noqa: B006 - KFP reads defaults from the signature
-    target_project: str = "",
-    target_dataset: str = "bqsynth_synthetic",
-    record_counts: dict = {},  # noqa: B006
-    scale: float = 1.0,
-    seed: int = 42,
-    staging_bucket: str = "bqsynth-staging",
-    audit_table: str = "",
-    batch_id: str = "",
-    sample_rows: int = 200,
-    min_category_count: int = 5,
-    write_disposition: str = "WRITE_TRUNCATE",
-    llm: str = "gemini",
-    model: str = "gemini-2.5-flash",
-    llm_location: str = "us-central1",
-    sample_policy: str = "masked",
-    llm_token_budget: int = 400000,
-    quality_sample_rows: int = 10000,
-    quality_table: str = "",
-    file_outputs: dict = {},  # noqa: B006
+    source_tables: list = DEFAULTS["source_tables"],
+    target_project: str = DEFAULTS["target_project"],
+    target_dataset: str = DEFAULTS["target_dataset"],
+    record_counts: dict = DEFAULTS["record_counts"],
+    scale: float = DEFAULTS["scale"],
+    seed: int = DEFAULTS["seed"],
+    staging_bucket: str = DEFAULTS["staging_bucket"],
+    audit_table: str = DEFAULTS["audit_table"],
+    batch_id: str = DEFAULTS["batch_id"],
+    sample_rows: int = DEFAULTS["sample_rows"],
+    min_category_count: int = DEFAULTS["min_category_count"],
+    write_disposition: str = DEFAULTS["write_disposition"],
+    llm: str = DEFAULTS["llm"],
+    model: str = DEFAULTS["model"],
+    llm_location: str = DEFAULTS["llm_location"],
+    sample_policy: str = DEFAULTS["sample_policy"],
+    llm_token_budget: int = DEFAULTS["llm_token_budget"],
+    quality_sample_rows: int = DEFAULTS["quality_sample_rows"],
+    quality_table: str = DEFAULTS["quality_table"],
+    file_outputs: dict = DEFAULTS["file_outputs"],
 ) -> Artifact:
     """Make synthetic copies of BigQuery tables and load them into a target dataset.
 
@@ -99,78 +103,32 @@ def bqsynth_pipeline(
         file_outputs: Changes to a file source's format for its synthetic files, by table name, e.g.
             {"orders": {"delimiter": ",", "has_header": true, "trailer_lines": ["TRL|{count:07}"]}}.
     """
-    batch = _configure(
-        start_batch(
-            batch_id=batch_id,
-            audit_table=audit_table,
-            target_project=target_project,
-            target_dataset=target_dataset,
-            staging_bucket=staging_bucket,
-            source_tables=source_tables,
-        ),
-        LIGHT,
-        calls_google=True,
-    )
-    batch_info = batch.outputs["batch"]
+    # start_batch takes every pipeline parameter, by name (these are the only locals so far),
+    # and turns them into the run's configuration; the other steps read it as an artifact.
+    started = _configure(start_batch(**locals()), LIGHT, calls_google=True)
+    config = started.outputs["config"]
 
     with dsl.ParallelFor(source_tables, name="profile-each-table") as source_table:
-        profiled = _configure(
-            profile_table(source_table=source_table, batch=batch_info, sample_rows=sample_rows),
-            LIGHT,
-            calls_google=True,
-        )
+        profiled = _configure(profile_table(config=config, source_table=source_table), LIGHT, calls_google=True)
 
     planned = _configure(
-        plan_dataset(
-            profiles=dsl.Collected(profiled.outputs["profile"]),
-            batch=batch_info,
-            target_dataset=target_dataset,
-            record_counts=record_counts,
-            scale=scale,
-            seed=seed,
-            min_category_count=min_category_count,
-            llm=llm,
-            model=model,
-            llm_location=llm_location,
-            sample_policy=sample_policy,
-            llm_token_budget=llm_token_budget,
-            file_outputs=file_outputs,
-        ),
+        plan_dataset(config=config, profiles=dsl.Collected(profiled.outputs["profile"])),
         WORKER,
         calls_google=True,  # Gemini, when llm is gemini
     )
 
     with dsl.ParallelFor(planned.outputs["Output"], name="generate-each-table") as table:
         generated = _configure(
-            generate_table(
-                plan=planned.outputs["plan"],
-                table=table,
-                batch=batch_info,
-                staging_bucket=staging_bucket,
-            ),
-            WORKER,
-            calls_google=True,
+            generate_table(config=config, plan=planned.outputs["plan"], table=table), WORKER, calls_google=True
         )
         loaded = _configure(
-            load_table(
-                plan=planned.outputs["plan"],
-                generated=generated.outputs["result"],
-                batch=batch_info,
-                write_disposition=write_disposition,
-            ),
+            load_table(config=config, plan=planned.outputs["plan"], generated=generated.outputs["result"]),
             LIGHT,
             calls_google=True,
         )
 
     summary = _configure(
-        summarize_run(
-            plan=planned.outputs["plan"],
-            results=dsl.Collected(loaded.outputs["result"]),
-            batch=batch_info,
-            min_category_count=min_category_count,
-            quality_sample_rows=quality_sample_rows,
-            quality_table=quality_table,
-        ),
+        summarize_run(config=config, plan=planned.outputs["plan"], results=dsl.Collected(loaded.outputs["result"])),
         WORKER,  # SDMetrics and the distance-to-closest-record matrix hold samples in memory
         calls_google=True,
     )

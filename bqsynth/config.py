@@ -1,4 +1,11 @@
-"""Run configuration: pipeline parameters from a YAML file, overridden by command-line flags."""
+"""Run configuration: the pipeline's parameters as one validated ``RunConfig``.
+
+Users give them as a YAML file and flags (``submit.py``) or as pipeline parameters (the
+Vertex AI console, schedules); either way they are validated here. ``RunConfig`` is also
+the one place their defaults are written: the pipeline's signature reads them from
+``pipeline_defaults()``. The first step writes the resolved ``RunConfig`` as the run's
+``config`` artifact, which every other step reads.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +46,14 @@ def new_batch_id(now: dt.datetime | None = None) -> str:
     return f"{moment:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
+Advisor = Literal["offline", "gemini"]
+
+
+def default_llm(local: bool) -> Advisor:
+    """The plan advisor when none is chosen: offline needs no network, so local runs use it."""
+    return "offline" if local else "gemini"
+
+
 class ConfigError(BqsynthError):
     """A configuration file or flag is invalid; the message says which and how to fix it."""
 
@@ -61,7 +76,7 @@ class RunConfig(StrictModel):
     sample_rows: int = Field(default=200, ge=0, le=10_000, description="Rows sampled per source table")
     min_category_count: int = Field(default=5, ge=1, description="Categories seen fewer times are never emitted")
     write_disposition: Literal["WRITE_TRUNCATE", "WRITE_APPEND"] = "WRITE_TRUNCATE"
-    llm: Literal["offline", "gemini"] | None = Field(
+    llm: Advisor | None = Field(
         default=None, description="Plan advisor; unset = offline for local runs, gemini on Vertex AI"
     )
     model: str = Field(default="gemini-2.5-flash", description="Gemini model name (llm=gemini)")
@@ -110,14 +125,44 @@ class RunConfig(StrictModel):
         return tables
 
     def for_runner(self, local: bool) -> RunConfig:
-        """The advisor's default depends on where the run happens: offline needs no network."""
-        return self.model_copy(update={"llm": self.llm or ("offline" if local else "gemini")})
+        """The advisor's default depends on where the run happens (``default_llm``)."""
+        return self.model_copy(update={"llm": self.llm or default_llm(local)})
 
     def resolved(self) -> RunConfig:
         """Defaults that depend on other fields filled in."""
         project = self.target_project or default_project_of(self.source_tables)
         audit = self.audit_table or f"{project}.{self.target_dataset}.bqsynth_audit"
         return self.model_copy(update={"target_project": project, "audit_table": audit})
+
+
+def pipeline_defaults() -> dict[str, Any]:
+    """The compiled pipeline's parameter defaults: ``RunConfig``'s, as KFP parameters hold them.
+
+    Two parameters differ, by rule: ``source_tables`` has no default (a run names its
+    sources), so the pipeline shows it empty and the first step refuses it empty; ``llm``
+    unset means "decided by where the run happens", and a compiled pipeline's defaults are
+    what a run on Vertex AI gets (the console, schedules), while ``submit.py --local``
+    always passes ``llm``.
+    """
+    defaults = {
+        name: field.get_default(call_default_factory=True)
+        for name, field in RunConfig.model_fields.items()
+        if not field.is_required()
+    }
+    return {"source_tables": [], **defaults, "llm": default_llm(local=False)}
+
+
+def validated_config(data: dict[str, Any], where: str) -> RunConfig:
+    """``data`` as a ``RunConfig``, or a ``ConfigError`` naming every wrong parameter and why.
+
+    Pipeline parameters arrive through protobuf Structs (a dict's numbers are floats, 10.0
+    for 10); pydantic accepts a whole float for an int and refuses 10.5.
+    """
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"invalid configuration ({where}): {problems}") from error
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any]) -> RunConfig:
@@ -134,8 +179,4 @@ def load_config(path: str | Path | None, overrides: dict[str, Any]) -> RunConfig
             raise ConfigError(f"config file {path} must hold a mapping of parameter names to values")
         data.update(loaded)
     data.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return RunConfig.model_validate(data).resolved()
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"invalid configuration ({path or 'flags'}): {problems}") from error
+    return validated_config(data, str(path or "flags")).resolved()

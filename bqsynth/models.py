@@ -542,14 +542,6 @@ def leaf_plans(columns: list[ColumnPlan], prefix: str = "") -> dict[str, ColumnP
 # ---------------------------------------------------------------------------------------------
 
 
-class BatchInfo(StrictModel):
-    """The run's identity and resolved defaults, handed to every step as an artifact."""
-
-    batch_id: str
-    audit_table: str
-    target_project: str
-
-
 Status = Literal["In Progress", "Completed", "Failed"]
 
 

@@ -5,26 +5,12 @@ from components import COMPONENT_IMAGE
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def generate_table(
-    plan: Input[Artifact],
-    table: str,
-    batch: Input[Artifact],
-    staging_bucket: str,
-    result: Output[Artifact],
-) -> None:
+def generate_table(config: Input[Artifact], plan: Input[Artifact], table: str, result: Output[Artifact]) -> None:
     """Run Snowfakery for one table and write its files to GCS under the batch's path."""
+    from bqsynth.config import RunConfig
     from bqsynth.gcp.clients import bigquery_client, storage_client
-    from bqsynth.models import BatchInfo
     from bqsynth.steps.artifacts import read_model
     from bqsynth.steps.generate import generate_step
 
-    run = read_model(BatchInfo, batch.path)
-    generate_step(
-        run,
-        plan_path=plan.path,
-        table=table,
-        staging_bucket=staging_bucket,
-        result_path=result.path,
-        bq=bigquery_client(run.target_project),
-        gcs=storage_client(),
-    )
+    run = read_model(RunConfig, config.path)
+    generate_step(run, plan.path, table, result.path, bq=bigquery_client(run.target_project), gcs=storage_client())

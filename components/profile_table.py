@@ -5,14 +5,12 @@ from components import COMPONENT_IMAGE
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def profile_table(source_table: str, batch: Input[Artifact], sample_rows: int, profile: Output[Artifact]) -> None:
+def profile_table(config: Input[Artifact], source_table: str, profile: Output[Artifact]) -> None:
     """Read one source table's schema, keys, statistics and a bounded sample (a TableProfile)."""
+    from bqsynth.config import RunConfig
     from bqsynth.gcp.clients import bigquery_client, storage_client
-    from bqsynth.models import BatchInfo
     from bqsynth.steps.artifacts import read_model
     from bqsynth.steps.profile import profile_step
 
-    run = read_model(BatchInfo, batch.path)
-    profile_step(
-        run, source_table, sample_rows, profile.path, bq=bigquery_client(run.target_project), gcs=storage_client()
-    )
+    run = read_model(RunConfig, config.path)
+    profile_step(run, source_table, profile.path, bq=bigquery_client(run.target_project), gcs=storage_client())

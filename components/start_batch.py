@@ -6,21 +6,38 @@ from components import COMPONENT_IMAGE
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
 def start_batch(
-    batch_id: str,
-    audit_table: str,
+    source_tables: list,
     target_project: str,
     target_dataset: str,
+    record_counts: dict,
+    scale: float,
+    seed: int,
     staging_bucket: str,
-    source_tables: list,
-    batch: Output[Artifact],
+    audit_table: str,
+    batch_id: str,
+    sample_rows: int,
+    min_category_count: int,
+    write_disposition: str,
+    llm: str,
+    model: str,
+    llm_location: str,
+    sample_policy: str,
+    llm_token_budget: int,
+    quality_sample_rows: int,
+    quality_table: str,
+    file_outputs: dict,
+    config: Output[Artifact],
 ) -> None:
-    """Resolve the batch id and defaults, create the audit table when missing, log the run as In Progress.
+    """Validate the pipeline's parameters into the run's configuration (a RunConfig artifact), resolve
+    its defaults (batch id, target project, audit table), create the audit table, log the run In Progress.
 
-    The resolved values travel as an artifact (BatchInfo), not as output parameters: KFP's
-    local runner replaces upstream output parameters inside a ParallelFor with the loop item.
+    Takes every pipeline parameter, by the same name; every other step reads the config artifact.
     """
-    from bqsynth.gcp.clients import bigquery_client
-    from bqsynth.steps.start_batch import batch_info, start_batch_step
+    # Every parameter above but the output, by name: taken first, before any other local exists.
+    parameters = {name: value for name, value in locals().items() if name != "config"}
 
-    info = batch_info(batch_id, audit_table, target_project, target_dataset, source_tables)
-    start_batch_step(info, staging_bucket, len(source_tables), batch.path, bq=bigquery_client(info.target_project))
+    from bqsynth.gcp.clients import bigquery_client
+    from bqsynth.steps.start_batch import run_config, start_batch_step
+
+    run = run_config(parameters)
+    start_batch_step(run, config.path, bq=bigquery_client(run.target_project))

@@ -8,45 +8,44 @@ from pathlib import Path
 
 from google.cloud import bigquery, storage
 
+from bqsynth.config import RunConfig
 from bqsynth.delivery.load import batch_prefix, upload_files
 from bqsynth.delivery.source_format_files import FileWriteError, write_source_files
 from bqsynth.generation.exclusions import exclusions_from_records, fetch_exclusions
 from bqsynth.generation.snowfakery_runner import generate_table
-from bqsynth.models import BatchInfo, DatasetPlan, TablePlan, TableResult
+from bqsynth.models import DatasetPlan, TablePlan, TableResult
 from bqsynth.sources.gcs_files import read_source_records
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audit_file_fields, audited
 
 
 def generate_step(
-    batch: BatchInfo,
+    config: RunConfig,
     plan_path: str,
     table: str,
-    staging_bucket: str,
     result_path: str,
     *,
     bq: bigquery.Client,
     gcs: storage.Client,
 ) -> TableResult:
-    """Rows for ``table`` as NDJSON under the batch's path in ``staging_bucket``; a failure is the table's."""
-    trail = AuditTrail(bq, batch.audit_table, batch.batch_id)
+    """Rows for ``table`` as NDJSON under the batch's path in the staging bucket; a failure is the table's."""
+    trail = AuditTrail(bq, config.audit_table, config.batch_id)
     plan = read_model(DatasetPlan, plan_path)
     table_plan = plan.table(table)
-    prefix = batch_prefix(batch.batch_id, table_plan.name)
+    prefix = batch_prefix(config.batch_id, table_plan.name)
+    bucket = config.staging_bucket
     result = TableResult(
         table=table_plan.name,
         source_table=table_plan.source_table,
         target_table=table_plan.target_table,
         rows_requested=table_plan.row_count,
     )
-    begun = trail.table_row(
-        "generate", table_plan, gcs_bucket_name=staging_bucket, input_gcs_path=f"gs://{staging_bucket}/{prefix}"
-    )
+    begun = trail.table_row("generate", table_plan, gcs_bucket_name=bucket, input_gcs_path=f"gs://{bucket}/{prefix}")
     with tempfile.TemporaryDirectory(prefix=f"bqsynth-{table_plan.name}-") as work_dir:
         with audited(trail, begun) as work:
             exclusions = source_exclusions(table_plan, bq, gcs)
             files, rows, seconds = generate_table(table_plan, plan.seed, Path(work_dir), exclusions=exclusions)
-            uris = upload_files(gcs, staging_bucket, prefix, files)
+            uris = upload_files(gcs, bucket, prefix, files)
             result = result.model_copy(
                 update={"rows_generated": rows, "files": uris, "generate_seconds": seconds, "status": "Completed"}
             )
@@ -54,7 +53,7 @@ def generate_step(
         if work.failed:
             result = result.model_copy(update={"status": "Failed", "error": work.failure})
         elif table_plan.file_format is not None:
-            result = write_source_format(trail, table_plan, result, files, staging_bucket, prefix, gcs)
+            result = write_source_format(trail, table_plan, result, files, bucket, prefix, gcs)
     write_model(result, result_path)
     return result
 

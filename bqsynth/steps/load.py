@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from google.cloud import bigquery
 
+from bqsynth.config import RunConfig
 from bqsynth.delivery.load import ensure_target_table, load_table
-from bqsynth.models import BatchInfo, DatasetPlan, TableResult
+from bqsynth.models import DatasetPlan, TableResult
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audited
 
 
 def load_step(
-    batch: BatchInfo,
+    config: RunConfig,
     plan_path: str,
     generated_path: str,
-    write_disposition: str,
     result_path: str,
     *,
     bq: bigquery.Client,
@@ -25,7 +25,7 @@ def load_step(
         write_model(result, result_path)
         return result
     table = read_model(DatasetPlan, plan_path).table(result.table)
-    trail = AuditTrail(bq, batch.audit_table, batch.batch_id)
+    trail = AuditTrail(bq, config.audit_table, config.batch_id)
     begun = trail.table_row(
         "load", table, input_gcs_path=",".join(result.files), num_records_generated=result.rows_generated
     )
@@ -33,7 +33,12 @@ def load_step(
         description = f"Synthetic copy of {table.source_table} made by bqsynth"
         ensure_target_table(bq, table.target_table, table.schema_, description=description)
         rows = load_table(
-            bq, table.target_table, result.files, table.schema_, batch.batch_id, write_disposition=write_disposition
+            bq,
+            table.target_table,
+            result.files,
+            table.schema_,
+            config.batch_id,
+            write_disposition=config.write_disposition,
         )
         result = result.model_copy(update={"rows_loaded": rows, "status": "Completed", "load_seconds": work.seconds()})
     if work.failed:

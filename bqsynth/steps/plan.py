@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from google.cloud import bigquery
 
+from bqsynth.config import RunConfig
 from bqsynth.delivery.source_format_files import changed_format
 from bqsynth.generation.recipe import with_recipes
-from bqsynth.llm import DEFAULT_MODEL, LlmSettings, advise_plan, make_advisor
-from bqsynth.models import BatchInfo, DatasetPlan, FileOutputFormat, TableProfile
+from bqsynth.llm import LlmSettings, advise_plan, make_advisor
+from bqsynth.models import DatasetPlan, FileOutputFormat, TableProfile
 from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audited
@@ -23,56 +23,30 @@ from bqsynth.steps.audited import AuditTrail, audited
 log = logging.getLogger("bqsynth")
 
 
-def plan_step(
-    batch: BatchInfo,
-    profile_paths: list[str],
-    target_dataset: str,
-    record_counts: dict[str, Any],
-    scale: float,
-    seed: int,
-    min_category_count: int,
-    plan_path: str,
-    llm: str = "offline",
-    model: str = DEFAULT_MODEL,
-    llm_location: str = "us-central1",
-    sample_policy: str = "masked",
-    llm_token_budget: int = 400_000,
-    file_outputs: dict[str, Any] | None = None,
-    *,
-    bq: bigquery.Client,
-) -> list[str]:
+def plan_step(config: RunConfig, profile_paths: list[str], plan_path: str, *, bq: bigquery.Client) -> list[str]:
     """Plan all tables (offline, then advised by the chosen model); returns the tables to generate."""
-    trail = AuditTrail(bq, batch.audit_table, batch.batch_id)
+    trail = AuditTrail(bq, config.audit_table, config.batch_id)
     with audited(trail, trail.row("plan"), ends_run=True) as work:
         profiles = [read_model(TableProfile, p) for p in profile_paths]
         options = PlanOptions(
-            seed=int(seed),
-            # KFP passes dict values through protobuf Struct: every number arrives as a float.
-            record_counts={str(k): int(v) for k, v in (record_counts or {}).items()},
-            scale=float(scale),
-            target_project=batch.target_project,
-            target_dataset=target_dataset,
-            min_category_count=int(min_category_count),
+            seed=config.seed,
+            record_counts=config.record_counts,
+            scale=config.scale,
+            target_project=config.target_project,
+            target_dataset=config.target_dataset,
+            min_category_count=config.min_category_count,
         )
         plan = advised_plan(
             profiles,
             with_recipes(plan_dataset(profiles, options)),
-            LlmSettings(
-                llm=llm,  # type: ignore[arg-type]  # validated by the model
-                project=batch.target_project,
-                location=llm_location,
-                model=model,
-                sample_policy=sample_policy,  # type: ignore[arg-type]
-                token_budget=int(llm_token_budget),
-                min_category_count=options.min_category_count,
-            ),
+            llm_settings(config),
             Path(plan_path).with_name("advice.json"),
         )
         for table, reason in plan.llm_fallbacks.items():  # a warning: the table is planned, offline
             message = f"model advice not used, planned offline: {reason}"
             trail.write(trail.row("plan", "Completed", table_name=table, error_message=message))
         # A mistake in file_outputs is the user's configuration: the run stops before writing anything.
-        plan = with_output_formats(plan, file_outputs or {})
+        plan = with_output_formats(plan, config.file_outputs)
         write_plan(plan, Path(plan_path))
         already_failed = {p.name for p in profiles if p.error}  # the profile step logged those
         for failure in plan.failures:
@@ -93,6 +67,20 @@ def plan_step(
     return [t.name for t in plan.tables]
 
 
+def llm_settings(config: RunConfig) -> LlmSettings:
+    """The plan advisor's settings from the run's configuration; Gemini is called in the target project."""
+    assert config.llm is not None, "start_batch resolves the advisor (RunConfig.for_runner)"
+    return LlmSettings(
+        llm=config.llm,
+        project=config.target_project,
+        location=config.llm_location,
+        model=config.model,
+        sample_policy=config.sample_policy,
+        token_budget=config.llm_token_budget,
+        min_category_count=config.min_category_count,
+    )
+
+
 def write_plan(plan: DatasetPlan, plan_path: Path) -> None:
     """The plan artifact, and next to it each table's recipe as a file users can read and edit."""
     write_model(plan, plan_path)
@@ -102,7 +90,7 @@ def write_plan(plan: DatasetPlan, plan_path: Path) -> None:
         (recipes / f"{table.name}.recipe.yml").write_text(table.recipe)
 
 
-def with_output_formats(plan: DatasetPlan, file_outputs: dict[str, Any]) -> DatasetPlan:
+def with_output_formats(plan: DatasetPlan, file_outputs: dict[str, FileOutputFormat]) -> DatasetPlan:
     """The plan with the user's changes to the synthetic files' formats (``file_outputs``)."""
     tables = {t.name: t for t in plan.tables}
     updated = []
@@ -114,7 +102,7 @@ def with_output_formats(plan: DatasetPlan, file_outputs: dict[str, Any]) -> Data
         if table.file_format is None:
             raise PlanError(f"file_outputs names {table.name}, which is a BigQuery table, not a file source")
         try:
-            fmt = changed_format(table.file_format, FileOutputFormat.model_validate(change))
+            fmt = changed_format(table.file_format, change)
         except ValueError as error:
             raise PlanError(f"file_outputs for {table.name}: {error}") from error
         updated.append(table.model_copy(update={"output_format": fmt}))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from google.cloud import bigquery, storage
 
-from bqsynth.config import source_name
+from bqsynth.config import RunConfig, source_name
 from bqsynth.gcp.uris import is_file_source
-from bqsynth.models import BatchInfo, TableProfile
+from bqsynth.models import TableProfile
 from bqsynth.sources.bigquery_profile import profile_table
 from bqsynth.sources.gcs_files import profile_file_source
 from bqsynth.steps.artifacts import write_model
@@ -14,9 +14,8 @@ from bqsynth.steps.audited import AuditTrail, audit_column_fields, audit_file_fi
 
 
 def profile_step(
-    batch: BatchInfo,
+    config: RunConfig,
     source_table: str,
-    sample_rows: int,
     profile_path: str,
     *,
     bq: bigquery.Client,
@@ -26,10 +25,10 @@ def profile_step(
 
     The planner leaves such a table out and reports it, so that the other tables go on.
     """
-    trail = AuditTrail(bq, batch.audit_table, batch.batch_id)
+    trail = AuditTrail(bq, config.audit_table, config.batch_id)
     name = source_name(source_table)
     with audited(trail, trail.row("profile", table_name=name, source_table=source_table)) as work:
-        profile = read_profile(source_table, int(sample_rows), bq, gcs)
+        profile = read_profile(source_table, config.sample_rows, bq, gcs)
         work.complete_with(**audit_column_fields(profile.columns))
         if profile.file_format is not None:
             work.complete_with(**audit_file_fields(profile.file_format, profile.source_files, profile.row_count))

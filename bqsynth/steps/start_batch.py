@@ -1,38 +1,42 @@
-"""The first step: resolve the run's identity, create the audit table, log the run as In Progress."""
+"""The first step: validate the pipeline's parameters into the run's ``RunConfig``, open the audit trail.
+
+The resolved ``RunConfig`` is written as the ``config`` artifact every other step reads.
+It travels as an artifact, not as output parameters, because KFP's local runner replaces
+upstream output parameters inside a ParallelFor with the loop item.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from google.cloud import bigquery
 
-from bqsynth.config import ConfigError, default_project_of, new_batch_id
+from bqsynth.config import RunConfig, new_batch_id, validated_config
 from bqsynth.delivery.audit import ensure_audit_table
-from bqsynth.models import BatchInfo
 from bqsynth.steps.artifacts import write_model
 from bqsynth.steps.audited import AuditTrail
 
 
-def batch_info(
-    batch_id: str, audit_table: str, target_project: str, target_dataset: str, sources: list[str]
-) -> BatchInfo:
-    """The batch's identity and the defaults that depend on the other parameters, resolved."""
-    if not sources:
-        raise ConfigError("source_tables is empty: name at least one project.dataset.table")
-    project = target_project or default_project_of(sources)
-    return BatchInfo(
-        batch_id=batch_id or new_batch_id(),
-        audit_table=audit_table or f"{project}.{target_dataset}.bqsynth_audit",
-        target_project=project,
-    )
+def run_config(parameters: Mapping[str, Any]) -> RunConfig:
+    """The pipeline's parameters as the run's configuration, every default resolved, a batch id set.
+
+    A wrong parameter is a ``ConfigError`` naming each problem: the run fails here, before
+    anything is read or written. An unset ``llm`` means a run on Vertex AI (``for_runner``):
+    a local run always passes one.
+    """
+    config = validated_config(dict(parameters), "pipeline parameters").for_runner(local=False).resolved()
+    return config.model_copy(update={"batch_id": config.batch_id or new_batch_id()})
 
 
-def start_batch_step(
-    batch: BatchInfo, staging_bucket: str, requested_tables: int, batch_path: str, *, bq: bigquery.Client
-) -> None:
-    """Create the audit table when missing, log the run In Progress, hand the batch to the next steps.
+def start_batch_step(config: RunConfig, config_path: str, *, bq: bigquery.Client) -> None:
+    """Create the audit table when missing, log the run In Progress, hand the configuration on.
 
     A failure here raises: without an audit table no step could record anything.
     """
-    ensure_audit_table(bq, batch.audit_table)
-    trail = AuditTrail(bq, batch.audit_table, batch.batch_id)
-    trail.write(trail.row("run", gcs_bucket_name=staging_bucket, user_requested_table_count=requested_tables))
-    write_model(batch, batch_path)
+    ensure_audit_table(bq, config.audit_table)
+    trail = AuditTrail(bq, config.audit_table, config.batch_id)
+    trail.write(
+        trail.row("run", gcs_bucket_name=config.staging_bucket, user_requested_table_count=len(config.source_tables))
+    )
+    write_model(config, config_path)

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from google.cloud import bigquery
 
+from bqsynth.config import RunConfig
 from bqsynth.delivery.quality_table import ensure_quality_table, write_quality_rows
 from bqsynth.evaluation import evaluate, integrity
 from bqsynth.evaluation.quality_report import headline_metrics, quality_findings, render_html, render_quality_markdown
 from bqsynth.evaluation.run_summary import render_markdown
-from bqsynth.models import BatchInfo, DatasetPlan, RunSummary, TableQuality, TableResult
+from bqsynth.models import DatasetPlan, RunSummary, TableQuality, TableResult
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audited, failure_text, log_failure
 
@@ -25,15 +26,12 @@ EVALUATION_THREADS = 4
 
 
 def summarize_step(
-    batch: BatchInfo,
+    config: RunConfig,
     plan_path: str,
     result_paths: list[str],
     summary_path: str,
     report_path: str,
     html_path: str = "",
-    min_category_count: int = 5,
-    quality_sample_rows: int = evaluate.DEFAULT_SAMPLE_ROWS,
-    quality_table: str = "",
     *,
     bq: bigquery.Client,
 ) -> tuple[RunSummary, dict[str, float]]:
@@ -42,7 +40,7 @@ def summarize_step(
     An evaluation that fails for one table is reported on that table and does not stop the
     others; a failure of the summary itself fails the run.
     """
-    trail = AuditTrail(bq, batch.audit_table, batch.batch_id)
+    trail = AuditTrail(bq, config.audit_table, config.batch_id)
     # The run's In Progress row was written by start_batch; this closes it.
     with audited(trail, trail.row("run"), announce=False, ends_run=True) as work:
         started = time.perf_counter()
@@ -60,8 +58,8 @@ def summarize_step(
                     reader,
                     plan,
                     checked,
-                    sample_rows=int(quality_sample_rows),
-                    min_category_count=int(min_category_count),
+                    sample_rows=config.quality_sample_rows,
+                    min_category_count=config.min_category_count,
                 )
             except Exception as error:
                 log_failure(f"evaluating {result.table}", error)
@@ -73,7 +71,7 @@ def summarize_step(
             tables = list(pool.map(check_and_evaluate, sorted(results, key=lambda r: r.table)))
         tables += [unplanned_table(f.table, f.error) for f in plan.failures]
         summary = RunSummary(
-            batch_id=batch.batch_id,
+            batch_id=config.batch_id,
             tables=tables,
             seconds=round(time.perf_counter() - started, 3),
             engine=plan.engine,
@@ -82,9 +80,9 @@ def summarize_step(
         )
         write_model(summary, summary_path)
         write_reports(summary, samples, plan, Path(report_path), Path(html_path) if html_path else None)
-        quality_table = quality_table or sibling_table(batch.audit_table, QUALITY_TABLE_NAME)
+        quality_table = config.quality_table or sibling_table(config.audit_table, QUALITY_TABLE_NAME)
         ensure_quality_table(bq, quality_table)
-        write_quality_rows(bq, quality_table, batch.batch_id, tables)
+        write_quality_rows(bq, quality_table, config.batch_id, tables)
         failed = [t.table for t in tables if t.status != "Completed"]
         findings = ([f"failed tables: {', '.join(failed)}"] if failed else []) + quality_findings(summary)
         work.complete_with(

@@ -29,7 +29,7 @@ from bqsynth.delivery.source_format_files import changed_format
 from bqsynth.evaluation.integrity import count_orphans, count_rows
 from bqsynth.evaluation.quality_report import quality_findings
 from bqsynth.gcp.clients import bigquery_client, default_project, storage_client
-from bqsynth.models import BatchInfo, DatasetPlan, FileFormat, FileOutputFormat, RunSummary, TableResult
+from bqsynth.models import DatasetPlan, FileFormat, FileOutputFormat, RunSummary, TableResult
 from bqsynth.sources.delimited import read_records, sniff_format
 from bqsynth.sources.file_profile import detect_format
 from bqsynth.steps.artifacts import read_model
@@ -249,7 +249,7 @@ def test_the_report_catches_a_copied_email_an_orphan_and_a_duplicate_key(run: Ru
     assert count_rows(client, sales) == COUNTS["sales"] + 2
 
     summary, headline = summarize_step(
-        read_model(BatchInfo, _artifact(run.root, "start-batch", "batch")[0]),
+        read_model(RunConfig, _artifact(run.root, "start-batch", "config")[0]),
         plan_path=str(_artifact(run.root, "plan-dataset", "plan")[0]),
         result_paths=[str(p) for p in _artifact(run.root, "load-table", "result")],
         summary_path=str(tmp_path / "summary.json"),

@@ -191,15 +191,20 @@ def test_a_component_runs_through_kfp_local_in_the_image(image: Image, local_sta
 
             warnings.filterwarnings("ignore", message="You may be attemping to run a task that uses custom")
             local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=sys.argv[1], raise_on_error=True)
+            from bqsynth.config import pipeline_defaults
+
             task = start_batch(
-                batch_id={batch_id!r},
-                audit_table={audit_table!r},
-                target_project={project!r},
-                target_dataset={dataset!r},
-                staging_bucket="bqsynth-image-test",
-                source_tables=["{project}.src.T1", "{project}.src.T2"],
+                **{{
+                    **pipeline_defaults(),
+                    "batch_id": {batch_id!r},
+                    "audit_table": {audit_table!r},
+                    "target_project": {project!r},
+                    "target_dataset": {dataset!r},
+                    "staging_bucket": "bqsynth-image-test",
+                    "source_tables": ["{project}.src.T1", "{project}.src.T2"],
+                }}
             )
-            print("BATCH=" + open(task.outputs["batch"].path).read())
+            print("CONFIG=" + open(task.outputs["config"].path).read())
             """
         )
     )
@@ -213,8 +218,8 @@ def test_a_component_runs_through_kfp_local_in_the_image(image: Image, local_sta
     )
     try:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        batch = json.loads(result.stdout.split("BATCH=", 1)[1])
-        assert batch["batch_id"] == batch_id and batch["audit_table"] == audit_table
+        config = json.loads(result.stdout.split("CONFIG=", 1)[1])
+        assert config["batch_id"] == batch_id and config["audit_table"] == audit_table
         rows = read_audit(bigquery_client(project), audit_table, batch_id)
         assert [(r.stage, r.status) for r in rows] == [("run", "In Progress")]
     finally:

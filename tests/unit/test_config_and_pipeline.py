@@ -6,7 +6,7 @@ import pytest
 import yaml
 from kfp import compiler
 
-from bqsynth.config import ConfigError, load_config
+from bqsynth.config import ConfigError, RunConfig, default_llm, load_config, pipeline_defaults, validated_config
 from pipeline import bqsynth_pipeline
 from submit import build_parser, config_from_args, main
 
@@ -71,6 +71,65 @@ def test_every_pipeline_parameter_of_the_config_exists_in_the_pipeline(tmp_path:
     assert set(parameters) == set(config.model_dump())
     assert all(p.get("description") for p in parameters.values())
     assert all("defaultValue" in p or p.get("isOptional") for p in parameters.values())
+
+
+def compiled_pipeline(tmp_path: Path) -> dict:
+    compiled = tmp_path / "pipeline.yaml"
+    compiler.Compiler().compile(bqsynth_pipeline, str(compiled))
+    return yaml.safe_load(compiled.read_text())
+
+
+def kfp_default(parameter: dict) -> object:
+    """A compiled parameter's default as Python holds it (KFP writes every number as a float)."""
+    value = parameter["defaultValue"]
+    return int(value) if parameter["parameterType"] == "NUMBER_INTEGER" else value
+
+
+def test_the_pipelines_defaults_are_run_configs(tmp_path: Path) -> None:
+    """Defaults are written once, in RunConfig; the console, schedules and submit.py see the same."""
+    parameters = compiled_pipeline(tmp_path)["root"]["inputDefinitions"]["parameters"]
+    assert {name: kfp_default(p) for name, p in parameters.items()} == pipeline_defaults()
+    fields = RunConfig.model_fields
+    by_rule = {"source_tables", "llm"}  # the two pipeline_defaults() documents
+    for name in set(fields) - by_rule:
+        assert pipeline_defaults()[name] == fields[name].get_default(call_default_factory=True), name
+    assert fields["source_tables"].is_required() and pipeline_defaults()["source_tables"] == []
+    # RunConfig leaves the advisor to where the run happens; the compiled pipeline is the Vertex AI run.
+    assert fields["llm"].default is None
+    vertex_run = RunConfig(source_tables=TABLES).for_runner(local=False)
+    assert pipeline_defaults()["llm"] == vertex_run.llm == default_llm(local=False) == "gemini"
+    assert RunConfig(source_tables=TABLES).for_runner(local=True).llm == "offline"
+
+
+def test_start_batch_takes_the_parameters_and_every_other_step_only_the_config(tmp_path: Path) -> None:
+    components = compiled_pipeline(tmp_path)["components"]
+    start = components["comp-start-batch"]["inputDefinitions"]
+    assert set(start["parameters"]) == set(RunConfig.model_fields) and "artifacts" not in start
+    per_item = {"comp-profile-table": {"source_table"}, "comp-generate-table": {"table"}}
+    for name in ("comp-profile-table", "comp-plan-dataset", "comp-generate-table", "comp-load-table"):
+        inputs = components[name]["inputDefinitions"]
+        assert set(inputs.get("parameters", {})) == per_item.get(name, set()), name
+        assert "config" in inputs["artifacts"], name
+    assert "parameters" not in components["comp-summarize-run"]["inputDefinitions"]
+
+
+def test_pipeline_parameters_as_kfp_delivers_them_are_a_valid_config() -> None:
+    """A dict parameter is a protobuf Struct: its numbers are floats and it holds no None."""
+    config = validated_config(
+        {"source_tables": TABLES, "record_counts": {"Fact_Sales": 10.0}, "seed": 7, "scale": 2}, "parameters"
+    )
+    assert config.record_counts == {"Fact_Sales": 10} and config.scale == 2.0
+    with pytest.raises(ConfigError, match=r"invalid configuration \(parameters\): record_counts.Fact_Sales"):
+        validated_config({"source_tables": TABLES, "record_counts": {"Fact_Sales": 10.5}}, "parameters")
+
+
+def test_a_config_survives_the_trip_through_pipeline_parameters_and_the_artifact() -> None:
+    files = ["p.src.stores", "gs://landing/orders.txt"]
+    config = RunConfig(source_tables=files, file_outputs={"orders": {"delimiter": ",", "trailer_lines": []}})
+    parameters = config.model_dump()
+    assert parameters["file_outputs"] == {"orders": {"delimiter": ",", "trailer_lines": []}}  # no None for a Struct
+    assert validated_config(parameters, "parameters") == config
+    assert RunConfig.model_validate_json(config.model_dump_json()) == config
 
 
 def test_planning_runs_once_before_the_generation_loop(tmp_path: Path) -> None:

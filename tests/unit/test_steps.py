@@ -18,10 +18,11 @@ import pytest
 from google.api_core import exceptions as google_exceptions
 from google.cloud import bigquery, storage
 
+from bqsynth.config import ConfigError, RunConfig
 from bqsynth.delivery.audit import AuditRecord, read_audit
 from bqsynth.errors import BqsynthError
 from bqsynth.gcp.clients import bigquery_client, storage_client
-from bqsynth.models import BatchInfo, DatasetPlan, TableProfile, TableResult
+from bqsynth.models import DatasetPlan, TableProfile, TableResult
 from bqsynth.planning.planner import PlanError
 from bqsynth.steps.artifacts import read_model
 from bqsynth.steps.audited import AuditTrail, audited, failure_text
@@ -29,7 +30,7 @@ from bqsynth.steps.generate import generate_step
 from bqsynth.steps.load import load_step
 from bqsynth.steps.plan import plan_step
 from bqsynth.steps.profile import profile_step
-from bqsynth.steps.start_batch import batch_info, start_batch_step
+from bqsynth.steps.start_batch import run_config, start_batch_step
 from bqsynth.steps.summarize import summarize_step
 
 BUCKET = "bqsynth-step-tests"
@@ -49,15 +50,27 @@ class Warehouse:
     def source(self) -> str:
         return f"{self.dataset}.customers"
 
-    def batch(self, batch_id: str) -> BatchInfo:
-        project, dataset = self.dataset.split(".")
-        return batch_info(batch_id, f"{self.dataset}.bqsynth_audit", project, dataset, [self.source])
+    def config(self, **parameters: object) -> RunConfig:
+        """The run's configuration as start_batch makes it from pipeline parameters (KFP's types)."""
+        return run_config(
+            {
+                "source_tables": [self.source],
+                "target_dataset": self.dataset.split(".")[1],
+                "staging_bucket": BUCKET,
+                "record_counts": {"customers": 12.0},  # a dict's numbers arrive as floats
+                "seed": 3,
+                "min_category_count": 1,
+                "quality_sample_rows": 100,
+                "llm": "offline",
+                **parameters,
+            }
+        )
 
-    def states(self, batch: BatchInfo) -> list[tuple[str | None, str, str]]:
-        return [(r.table_name, r.stage, r.status) for r in read_audit(self.bq, batch.audit_table, batch.batch_id)]
+    def states(self, config: RunConfig) -> list[tuple[str | None, str, str]]:
+        return [(r.table_name, r.stage, r.status) for r in read_audit(self.bq, config.audit_table, config.batch_id)]
 
-    def failures(self, batch: BatchInfo) -> dict[tuple[str | None, str], str]:
-        rows = read_audit(self.bq, batch.audit_table, batch.batch_id)
+    def failures(self, config: RunConfig) -> dict[tuple[str | None, str], str]:
+        rows = read_audit(self.bq, config.audit_table, config.batch_id)
         return {(r.table_name, r.stage): r.error_message or "" for r in rows if r.status == "Failed"}
 
 
@@ -80,73 +93,63 @@ def warehouse(local_stack: object) -> Iterator[Warehouse]:
 
 
 @pytest.fixture
-def started(warehouse: Warehouse, tmp_path: Path) -> BatchInfo:
-    batch = warehouse.batch(f"unit-{uuid.uuid4().hex[:8]}")
-    start_batch_step(batch, BUCKET, 1, str(tmp_path / "batch"), bq=warehouse.bq)
-    return batch
+def started(warehouse: Warehouse, tmp_path: Path) -> RunConfig:
+    config = warehouse.config(batch_id=f"unit-{uuid.uuid4().hex[:8]}")
+    start_batch_step(config, str(tmp_path / "config"), bq=warehouse.bq)
+    return config
 
 
-def test_start_batch_writes_the_batch_and_opens_the_run(warehouse: Warehouse, tmp_path: Path) -> None:
-    batch = warehouse.batch("")
-    assert batch.batch_id  # a new one when none is given
-    start_batch_step(batch, BUCKET, 1, str(tmp_path / "batch"), bq=warehouse.bq)
-    assert read_model(BatchInfo, tmp_path / "batch") == batch
-    assert warehouse.states(batch) == [(None, "run", "In Progress")]
+def test_start_batch_resolves_the_configuration_and_opens_the_run(warehouse: Warehouse, tmp_path: Path) -> None:
+    config = warehouse.config()
+    assert config.batch_id  # a new one when none is given
+    assert config.target_project == warehouse.bq.project  # the source's
+    assert config.audit_table == f"{warehouse.dataset}.bqsynth_audit"  # in the target dataset
+    assert config.record_counts == {"customers": 12}
+    start_batch_step(config, str(tmp_path / "config"), bq=warehouse.bq)
+    assert read_model(RunConfig, tmp_path / "config") == config
+    assert warehouse.states(config) == [(None, "run", "In Progress")]
+
+
+def test_wrong_pipeline_parameters_fail_the_run_before_it_starts(warehouse: Warehouse) -> None:
+    with pytest.raises(ConfigError, match=r"pipeline parameters.*record_counts.customers") as error:
+        warehouse.config(record_counts={"customers": 12.5}, sample_rows=-1)
+    assert "sample_rows" in str(error.value)
+    with pytest.raises(ConfigError, match="at least one source table"):
+        warehouse.config(source_tables=[])
+
+
+def test_an_advisor_left_unset_is_the_one_a_vertex_run_gets(warehouse: Warehouse) -> None:
+    assert warehouse.config(llm=None).llm == "gemini"
 
 
 def test_a_whole_run_of_steps_records_every_state_change(
-    warehouse: Warehouse, started: BatchInfo, tmp_path: Path
+    warehouse: Warehouse, started: RunConfig, tmp_path: Path
 ) -> None:
-    profile = profile_step(started, warehouse.source, 20, str(tmp_path / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
+    plan_path = str(tmp_path / "plan" / "plan")
+    profile = profile_step(started, warehouse.source, str(tmp_path / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
     assert read_model(TableProfile, tmp_path / "profile") == profile
     assert profile.error is None and profile.row_count == len(CUSTOMERS)
 
-    tables = plan_step(
-        started,
-        [str(tmp_path / "profile")],
-        target_dataset=started.audit_table.split(".")[1],
-        record_counts={"customers": 12.0},  # as KFP delivers a dict's numbers
-        scale=1.0,
-        seed=3,
-        min_category_count=1,
-        plan_path=str(tmp_path / "plan" / "plan"),
-        bq=warehouse.bq,
-    )
-    assert tables == ["customers"]
-    plan = read_model(DatasetPlan, tmp_path / "plan" / "plan")
+    assert plan_step(started, [str(tmp_path / "profile")], plan_path, bq=warehouse.bq) == ["customers"]
+    plan = read_model(DatasetPlan, plan_path)
+    assert plan.seed == started.seed
     assert (tmp_path / "plan" / "recipes" / "customers.recipe.yml").read_text() == plan.table("customers").recipe
 
-    generated = generate_step(
-        started,
-        str(tmp_path / "plan" / "plan"),
-        "customers",
-        BUCKET,
-        str(tmp_path / "generated"),
-        bq=warehouse.bq,
-        gcs=warehouse.gcs,
-    )
+    generated_path = str(tmp_path / "generated")
+    generated = generate_step(started, plan_path, "customers", generated_path, bq=warehouse.bq, gcs=warehouse.gcs)
     assert (generated.status, generated.rows_generated) == ("Completed", 12), generated.error
     assert all(uri.startswith(f"gs://{BUCKET}/") for uri in generated.files)
 
-    loaded = load_step(
-        started,
-        str(tmp_path / "plan" / "plan"),
-        str(tmp_path / "generated"),
-        "WRITE_TRUNCATE",
-        str(tmp_path / "loaded"),
-        bq=warehouse.bq,
-    )
+    loaded = load_step(started, plan_path, generated_path, str(tmp_path / "loaded"), bq=warehouse.bq)
     assert (loaded.status, loaded.rows_loaded) == ("Completed", 12), loaded.error
     assert read_model(TableResult, tmp_path / "loaded") == loaded
 
     summary, headline = summarize_step(
         started,
-        str(tmp_path / "plan" / "plan"),
+        plan_path,
         [str(tmp_path / "loaded")],
         str(tmp_path / "summary"),
         str(tmp_path / "report.md"),
-        min_category_count=1,
-        quality_sample_rows=100,
         bq=warehouse.bq,
     )
     assert [(t.table, t.status, t.rows_in_target, t.duplicate_primary_keys) for t in summary.tables] == [
@@ -166,10 +169,10 @@ def test_a_whole_run_of_steps_records_every_state_change(
 
 
 def test_a_table_that_cannot_be_profiled_fails_with_the_remedy(
-    warehouse: Warehouse, started: BatchInfo, tmp_path: Path
+    warehouse: Warehouse, started: RunConfig, tmp_path: Path
 ) -> None:
     missing = f"{warehouse.dataset}.nowhere"
-    profile = profile_step(started, missing, 20, str(tmp_path / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
+    profile = profile_step(started, missing, str(tmp_path / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
     assert profile.error and "nowhere" in profile.error and "check the project, dataset and table name" in profile.error
     assert read_model(TableProfile, tmp_path / "profile").error == profile.error
     assert warehouse.states(started)[-2:] == [("nowhere", "profile", "In Progress"), ("nowhere", "profile", "Failed")]
@@ -178,23 +181,12 @@ def test_a_table_that_cannot_be_profiled_fails_with_the_remedy(
 
 
 def test_a_plan_with_no_table_left_fails_the_run_and_raises(
-    warehouse: Warehouse, started: BatchInfo, tmp_path: Path
+    warehouse: Warehouse, started: RunConfig, tmp_path: Path
 ) -> None:
-    profile_step(
-        started, f"{warehouse.dataset}.gone", 20, str(tmp_path / "profile"), bq=warehouse.bq, gcs=warehouse.gcs
-    )
+    gone = f"{warehouse.dataset}.gone"
+    profile_step(started, gone, str(tmp_path / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
     with pytest.raises(PlanError, match="no table could be planned"):
-        plan_step(
-            started,
-            [str(tmp_path / "profile")],
-            "t",
-            {},
-            1.0,
-            1,
-            1,
-            str(tmp_path / "plan"),
-            bq=warehouse.bq,
-        )
+        plan_step(started, [str(tmp_path / "profile")], str(tmp_path / "plan"), bq=warehouse.bq)
     failures = warehouse.failures(started)
     assert "no table could be planned" in failures[(None, "plan")]
     assert failures[(None, "run")] == failures[(None, "plan")]
@@ -205,11 +197,11 @@ def test_a_plan_with_no_table_left_fails_the_run_and_raises(
 # ---------------------------------------------------------------------------------------------
 
 
-def last_row(warehouse: Warehouse, batch: BatchInfo) -> AuditRecord:
-    return read_audit(warehouse.bq, batch.audit_table, batch.batch_id)[-1]
+def last_row(warehouse: Warehouse, config: RunConfig) -> AuditRecord:
+    return read_audit(warehouse.bq, config.audit_table, config.batch_id)[-1]
 
 
-def test_a_users_error_is_recorded_in_its_own_words(warehouse: Warehouse, started: BatchInfo) -> None:
+def test_a_users_error_is_recorded_in_its_own_words(warehouse: Warehouse, started: RunConfig) -> None:
     trail = AuditTrail(warehouse.bq, started.audit_table, started.batch_id)
     with audited(trail, trail.row("load", table_name="orders")) as work:
         raise BqsynthError("the target has another schema", table="orders", hint="Drop it or pick another dataset.")
@@ -219,7 +211,7 @@ def test_a_users_error_is_recorded_in_its_own_words(warehouse: Warehouse, starte
 
 
 def test_a_bug_is_labelled_an_internal_error_with_its_traceback_in_the_log(
-    warehouse: Warehouse, started: BatchInfo, caplog: pytest.LogCaptureFixture
+    warehouse: Warehouse, started: RunConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
     trail = AuditTrail(warehouse.bq, started.audit_table, started.batch_id)
     with caplog.at_level(logging.ERROR, logger="bqsynth"), audited(trail, trail.row("generate", table_name="t")):
@@ -230,7 +222,7 @@ def test_a_bug_is_labelled_an_internal_error_with_its_traceback_in_the_log(
     assert any(r.exc_info and r.exc_info[0] is KeyError for r in caplog.records)
 
 
-def test_a_google_refusal_is_not_called_a_bug(warehouse: Warehouse, started: BatchInfo) -> None:
+def test_a_google_refusal_is_not_called_a_bug(warehouse: Warehouse, started: RunConfig) -> None:
     trail = AuditTrail(warehouse.bq, started.audit_table, started.batch_id)
     with audited(trail, trail.row("generate", table_name="t")) as work:
         raise google_exceptions.NotFound("The specified bucket does not exist.")
@@ -238,7 +230,7 @@ def test_a_google_refusal_is_not_called_a_bug(warehouse: Warehouse, started: Bat
     assert "internal" not in work.failure
 
 
-def test_work_the_run_needs_fails_the_run_and_raises(warehouse: Warehouse, started: BatchInfo) -> None:
+def test_work_the_run_needs_fails_the_run_and_raises(warehouse: Warehouse, started: RunConfig) -> None:
     trail = AuditTrail(warehouse.bq, started.audit_table, started.batch_id)
     with pytest.raises(ZeroDivisionError), audited(trail, trail.row("plan"), ends_run=True):
         _ = 1 / 0
@@ -246,7 +238,7 @@ def test_work_the_run_needs_fails_the_run_and_raises(warehouse: Warehouse, start
     assert failures[(None, "plan")] == failures[(None, "run")] == failure_text(ZeroDivisionError("division by zero"))
 
 
-def test_work_can_end_failed_without_an_exception_and_keep_its_counts(warehouse: Warehouse, started: BatchInfo) -> None:
+def test_work_can_end_failed_without_an_exception_and_keep_its_counts(warehouse: Warehouse, started: RunConfig) -> None:
     trail = AuditTrail(warehouse.bq, started.audit_table, started.batch_id)
     with audited(trail, trail.row("run"), announce=False) as work:
         work.complete_with(num_records_generated=7, error_message="a warning")
@@ -256,7 +248,7 @@ def test_work_can_end_failed_without_an_exception_and_keep_its_counts(warehouse:
     assert (rows[-1].num_records_generated, rows[-1].error_message, rows[-1].seconds) == (7, "failed tables: t", None)
 
 
-def test_completed_rows_carry_what_the_work_reported(warehouse: Warehouse, started: BatchInfo) -> None:
+def test_completed_rows_carry_what_the_work_reported(warehouse: Warehouse, started: RunConfig) -> None:
     trail = AuditTrail(warehouse.bq, started.audit_table, started.batch_id)
     with audited(trail, trail.row("load", table_name="t", input_gcs_path="gs://b/x")) as work:
         work.complete_with(num_records_generated=3)
