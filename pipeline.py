@@ -6,12 +6,14 @@ Google APIs are retried with backoff. Caching is off for every step: a rerun mus
 new batch (a cached step would replay the previous batch's artifacts).
 """
 
-from typing import NamedTuple
+import inspect
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from kfp import dsl
 from kfp.dsl import Artifact
 
-from bqsynth.config import pipeline_defaults
+from bqsynth.config import parameter_docs, pipeline_defaults
 from components.generate_table import generate_table
 from components.load_table import load_table
 from components.plan_dataset import plan_dataset
@@ -54,7 +56,14 @@ def _configure(task: dsl.PipelineTask, resources: Resources, calls_google: bool)
     return task
 
 
+def _with_parameter_docs(pipeline_func: Callable[..., Any]) -> Callable[..., Any]:
+    """Append RunConfig's parameter descriptions as the ``Args:`` KFP reads into the pipeline spec."""
+    pipeline_func.__doc__ = f"{inspect.cleandoc(pipeline_func.__doc__ or '')}\n\n{parameter_docs()}\n"
+    return pipeline_func
+
+
 @dsl.pipeline(name=PIPELINE_NAME, description="Synthetic, referentially intact copies of BigQuery tables.")
+@_with_parameter_docs
 def bqsynth_pipeline(
     source_tables: list = DEFAULTS["source_tables"],
     target_project: str = DEFAULTS["target_project"],
@@ -79,29 +88,8 @@ def bqsynth_pipeline(
 ) -> Artifact:
     """Make synthetic copies of BigQuery tables and load them into a target dataset.
 
-    Args:
-        source_tables: Sources to copy: BigQuery tables (project.dataset.table) and delimited files
-            (gs://bucket/path/file.csv, or a * wildcard for a table in several parts), mixed freely.
-        target_project: Project of the target dataset; empty means the first source table's project.
-        target_dataset: Dataset that receives the synthetic tables (created when missing).
-        record_counts: Rows to generate per table, keyed by short table name, e.g. {"Fact_Sales": 100000}.
-        scale: Rows = source rows x scale, for tables without an entry in record_counts.
-        seed: Random seed; the same seed and inputs give identical data.
-        staging_bucket: GCS bucket for the generated files (gs://BUCKET/bqsynth/batches/BATCH/TABLE/).
-        audit_table: Audit log table project.dataset.table; empty means TARGET_DATASET.bqsynth_audit.
-        batch_id: Identifier of this batch; empty means a new one. Rerunning a batch id never duplicates rows.
-        sample_rows: Source rows sampled per table for pattern and meaning detection.
-        min_category_count: Category values seen fewer times than this are never emitted (privacy).
-        write_disposition: WRITE_TRUNCATE replaces each target table's rows; WRITE_APPEND adds the batch.
-        llm: Plan advisor: gemini (checked answers improve the offline plan) or offline (no model at all).
-        model: Gemini model name used when llm is gemini.
-        llm_location: Vertex AI region that serves the model.
-        sample_policy: Sample rows sent to the model: masked (identifying columns masked), none, or raw.
-        llm_token_budget: Tokens the model may use in one run; past it the remaining tables are planned offline.
-        quality_sample_rows: Rows of each source and target compared for fidelity, privacy and validity.
-        quality_table: Quality table project.dataset.table (a row per table per run); empty means next to the audit.
-        file_outputs: Changes to a file source's format for its synthetic files, by table name, e.g.
-            {"orders": {"delimiter": ",", "has_header": true, "trailer_lines": ["TRL|{count:07}"]}}.
+    The parameters are documented in RunConfig (bqsynth/config.py); ``_with_parameter_docs``
+    appends their descriptions here for the compiled pipeline.
     """
     # start_batch takes every pipeline parameter, by name (these are the only locals so far),
     # and turns them into the run's configuration; the other steps read it as an artifact.

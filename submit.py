@@ -34,7 +34,7 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
-from bqsynth.config import ConfigError, RunConfig, load_config
+from bqsynth.config import ConfigError, RunConfig, load_config, run_default
 from bqsynth.deploy import vertex
 from bqsynth.models import RunSummary
 from bqsynth.steps.artifacts import read_model
@@ -76,8 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--llm", choices=["offline", "gemini"], help="plan advisor (default: offline locally, gemini on Vertex)"
     )
-    parser.add_argument("--model", help="Gemini model name (default gemini-2.5-flash)")
-    parser.add_argument("--llm-location", help="Vertex AI region serving the model (default us-central1)")
+    parser.add_argument("--model", help=f"Gemini model name (default {run_default('model')})")
+    parser.add_argument(
+        "--llm-location", help=f"Vertex AI region serving the model (default {run_default('llm_location')})"
+    )
     parser.add_argument("--sample-policy", choices=["none", "masked", "raw"], help="sample rows sent to the model")
     parser.add_argument("--llm-token-budget", type=int, help="tokens the model may use per run")
     parser.add_argument("--quality-sample-rows", type=int, help="rows per source and target the quality report reads")

@@ -59,38 +59,81 @@ class ConfigError(BqsynthError):
 
 
 class RunConfig(StrictModel):
-    """The pipeline's parameters. Names match ``pipeline.py`` one for one."""
+    """The pipeline's parameters. Names match ``pipeline.py`` one for one.
+
+    Defaults and descriptions are written here only: the pipeline takes its parameters'
+    defaults from ``pipeline_defaults()`` and its documentation from ``parameter_docs()``.
+    """
 
     source_tables: list[str] = Field(
-        description="Sources: BigQuery tables (project.dataset.table) and/or delimited files (gs://bucket/path, "
-        "a * wildcard for a table in several parts)"
+        description="Sources to copy: BigQuery tables (project.dataset.table) and delimited files "
+        "(gs://bucket/path/file.csv, or a * wildcard for a table in several parts), mixed freely."
     )
-    target_project: str = Field(default="", description="Project of the target dataset (default: the sources')")
-    target_dataset: str = Field(default="bqsynth_synthetic", description="Dataset receiving the synthetic tables")
-    record_counts: dict[str, int] = Field(default_factory=dict, description="Rows per table, by short table name")
-    scale: float = Field(default=1.0, gt=0, description="Rows = source rows x scale for tables without a count")
-    seed: int = Field(default=42, description="Same seed, same data")
-    staging_bucket: str = Field(default="bqsynth-staging", description="GCS bucket for the generated files")
-    audit_table: str = Field(default="", description="project.dataset.table of the audit log (default: target dataset)")
-    batch_id: str = Field(default="", description="Batch identifier; empty = a new one per run")
-    sample_rows: int = Field(default=200, ge=0, le=10_000, description="Rows sampled per source table")
-    min_category_count: int = Field(default=5, ge=1, description="Categories seen fewer times are never emitted")
-    write_disposition: Literal["WRITE_TRUNCATE", "WRITE_APPEND"] = "WRITE_TRUNCATE"
+    target_project: str = Field(
+        default="", description="Project of the target dataset; empty means the first source table's project."
+    )
+    target_dataset: str = Field(
+        default="bqsynth_synthetic", description="Dataset that receives the synthetic tables (created when missing)."
+    )
+    record_counts: dict[str, int] = Field(
+        default_factory=dict,
+        description='Rows to generate per table, keyed by short table name, e.g. {"Fact_Sales": 100000}.',
+    )
+    scale: float = Field(
+        default=1.0, gt=0, description="Rows = source rows x scale, for tables without an entry in record_counts."
+    )
+    seed: int = Field(default=42, description="Random seed; the same seed and inputs give identical data.")
+    staging_bucket: str = Field(
+        default="bqsynth-staging",
+        description="GCS bucket for the generated files (gs://BUCKET/bqsynth/batches/BATCH/TABLE/).",
+    )
+    audit_table: str = Field(
+        default="", description="Audit log table project.dataset.table; empty means TARGET_DATASET.bqsynth_audit."
+    )
+    batch_id: str = Field(
+        default="",
+        description="Identifier of this batch; empty means a new one. Rerunning a batch id never duplicates rows.",
+    )
+    sample_rows: int = Field(
+        default=200, ge=0, le=10_000, description="Source rows sampled per table for pattern and meaning detection."
+    )
+    min_category_count: int = Field(
+        default=5, ge=1, description="Category values seen fewer times than this are never emitted (privacy)."
+    )
+    write_disposition: Literal["WRITE_TRUNCATE", "WRITE_APPEND"] = Field(
+        default="WRITE_TRUNCATE",
+        description="WRITE_TRUNCATE replaces each target table's rows; WRITE_APPEND adds the batch.",
+    )
     llm: Advisor | None = Field(
-        default=None, description="Plan advisor; unset = offline for local runs, gemini on Vertex AI"
+        default=None,
+        description="Plan advisor: gemini (checked answers improve the offline plan) or offline (no model at all); "
+        "unset means offline for local runs, gemini on Vertex AI.",
     )
-    model: str = Field(default="gemini-2.5-flash", description="Gemini model name (llm=gemini)")
-    llm_location: str = Field(default="us-central1", description="Vertex AI region serving the model")
+    model: str = Field(default="gemini-2.5-flash", description="Gemini model name used when llm is gemini.")
+    llm_location: str = Field(default="us-central1", description="Vertex AI region that serves the model.")
     sample_policy: Literal["none", "masked", "raw"] = Field(
-        default="masked", description="Sample rows sent to the model: none, identifying columns masked, or raw"
+        default="masked",
+        description="Sample rows sent to the model: masked (identifying columns masked), none, or raw.",
     )
-    llm_token_budget: int = Field(default=400_000, ge=0, description="Tokens the model may use per run")
+    llm_token_budget: int = Field(
+        default=400_000,
+        ge=0,
+        description="Tokens the model may use in one run; past it the remaining tables are planned offline.",
+    )
     quality_sample_rows: int = Field(
-        default=10_000, ge=100, le=1_000_000, description="Rows per source and target compared by the quality report"
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description="Rows of each source and target compared for fidelity, privacy and validity.",
     )
-    quality_table: str = Field(default="", description="project.dataset.table of the quality rows (default: by audit)")
+    quality_table: str = Field(
+        default="",
+        description="Quality table project.dataset.table (a row per table per run); empty means next to the audit.",
+    )
     file_outputs: dict[str, FileOutputFormat] = Field(
-        default_factory=dict, description="Changes to file sources' formats for their synthetic files, by table name"
+        default_factory=dict,
+        description="Changes to a file source's format for its synthetic files, by table name, e.g. "
+        '{"orders": {"delimiter": ",", "has_header": true, "trailer_lines": ["TRL|{count:07}"]}}.',
     )
 
     @field_serializer("file_outputs")
@@ -144,12 +187,25 @@ def pipeline_defaults() -> dict[str, Any]:
     what a run on Vertex AI gets (the console, schedules), while ``submit.py --local``
     always passes ``llm``.
     """
-    defaults = {
-        name: field.get_default(call_default_factory=True)
-        for name, field in RunConfig.model_fields.items()
-        if not field.is_required()
-    }
+    defaults = {name: run_default(name) for name, field in RunConfig.model_fields.items() if not field.is_required()}
     return {"source_tables": [], **defaults, "llm": default_llm(local=False)}
+
+
+def parameter_docs() -> str:
+    """The ``Args:`` section of the pipeline's docstring, from RunConfig's field descriptions."""
+    lines = ["Args:"]
+    for name, field in RunConfig.model_fields.items():
+        lines.append(f"    {name}: {field.description}")
+    return "\n".join(lines)
+
+
+def run_default(parameter: str) -> Any:
+    """RunConfig's default of one parameter, for the stages' own option models to share.
+
+    Written once, here: a stage used without a RunConfig (tests, notebooks) gets the same
+    defaults as a pipeline run.
+    """
+    return RunConfig.model_fields[parameter].get_default(call_default_factory=True)
 
 
 def validated_config(data: dict[str, Any], where: str) -> RunConfig:

@@ -18,7 +18,7 @@ def summarize_run(
 ) -> None:
     """Check the targets (integrity by SQL; fidelity, privacy, validity on samples) and report."""
     from bqsynth.config import RunConfig
-    from bqsynth.gcp.clients import bigquery_client
+    from bqsynth.gcp.clients import bigquery_client, storage_client
     from bqsynth.steps.artifacts import read_model
     from bqsynth.steps.summarize import summarize_step
 
@@ -31,6 +31,7 @@ def summarize_run(
         report_path=report.path,
         html_path=quality_report.path,
         bq=bigquery_client(run.target_project),
+        gcs=storage_client(),
     )
     for name, value in headline.items():
         quality_metrics.log_metric(name, value)

@@ -23,11 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from google.cloud import bigquery
+from google.cloud import bigquery, storage
 
 from bqsynth.evaluation import integrity, metrics
-from bqsynth.gcp.clients import bigquery_client, storage_client
-from bqsynth.gcp.names import project_of
 from bqsynth.gcp.schema import columns_from_bigquery, schema_differences
 from bqsynth.gcp.sql import quote_column, quote_table, string_literal
 from bqsynth.generation.exclusions import count_shared_values, exclusions_from_records, fetch_digests, identifying_paths
@@ -53,9 +51,15 @@ MAX_CATEGORY_VALUES = 100_000
 
 @dataclass
 class SourceReader:
-    """Reads sources once per run: file sources are parsed whole, so their rows are kept."""
+    """Reads sources once per run: file sources are parsed whole, so their rows are kept.
+
+    ``bq`` runs its jobs in the target project (sources need only read access) and ``gcs``
+    reads file sources: the clients of the step that evaluates.
+    """
 
     plan: DatasetPlan
+    bq: bigquery.Client
+    gcs: storage.Client
     _records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def records(self, table: TablePlan) -> list[dict[str, Any]] | None:
@@ -63,16 +67,16 @@ class SourceReader:
         if table.file_format is None:
             return None
         if table.name not in self._records:
-            self._records[table.name] = read_source_records(storage_client(), table.source_table, table.file_format)
+            self._records[table.name] = read_source_records(self.gcs, table.source_table, table.file_format)
         return self._records[table.name]
 
     def sample(self, table: TablePlan, rows: int) -> list[dict[str, Any]]:
         records = self.records(table)
         if records is not None:
             return spread_sample(records, rows)
-        client = bigquery_client(project_of(table.source_table))
         # Metadata is enough to choose between a full scan and TABLESAMPLE; no COUNT query.
-        return read_sample(client, table.source_table, client.get_table(table.source_table).num_rows or 0, rows)
+        rows_in_source = self.bq.get_table(table.source_table).num_rows or 0
+        return read_sample(self.bq, table.source_table, rows_in_source, rows)
 
     def reference_keys(
         self, parent: TablePlan, parent_column: str, child: TablePlan, child_column: str
@@ -80,14 +84,13 @@ class SourceReader:
         """The parent's keys and the child's references, as the sources hold them."""
         parent_records, child_records = self.records(parent), self.records(child)
         if parent_records is None and child_records is None:
-            client = bigquery_client(project_of(child.source_table))
-            return reference_keys(client, parent.source_table, parent_column, child.source_table, child_column)
+            return reference_keys(self.bq, parent.source_table, parent_column, child.source_table, child_column)
         return self._column(parent, parent_records, parent_column), self._column(child, child_records, child_column)
 
     def _column(self, table: TablePlan, records: list[dict[str, Any]] | None, column: str) -> list[Any]:
         if records is not None:
             return [value_at(r, column) for r in records]
-        return column_values(bigquery_client(project_of(table.source_table)), table.source_table, column)
+        return column_values(self.bq, table.source_table, column)
 
     def leaked_values(self, table: TablePlan, target: bigquery.Client) -> int:
         """Distinct target values of identifying columns that are also values of the source column."""
@@ -105,7 +108,7 @@ class SourceReader:
             return {path: dict(Counter(v for r in records if (v := value_at(r, path)) is not None)) for path in paths}
         if not paths:
             return {}
-        return value_counts(bigquery_client(project_of(table.source_table)), table.source_table, paths)
+        return value_counts(self.bq, table.source_table, paths)
 
 
 def spread_sample(rows: Sequence[dict[str, Any]], size: int) -> list[dict[str, Any]]:
@@ -241,7 +244,7 @@ def evaluate_table(
 ) -> tuple[TableQuality, TableSamples]:
     """Fidelity, privacy, validity and the remaining integrity checks of one loaded table."""
     table = plan.table(checked.table)
-    client = bigquery_client(project_of(table.target_table))
+    client = reader.bq
     source = rows_to_frame(reader.sample(table, sample_rows), table)
     synthetic = rows_to_frame(read_sample(client, table.target_table, checked.rows_in_target, sample_rows), table)
 

@@ -21,11 +21,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from bqsynth.config import run_default
 from bqsynth.llm.advice_report import AdviceReport, TableAdvice
 from bqsynth.llm.advise import AdviceOptions, AdvisedPlan, advise_plan
 from bqsynth.llm.answers import ColumnRule
 from bqsynth.llm.base import PlanAdvisor, Prompt, Reply
-from bqsynth.llm.gemini import DEFAULT_MODEL, GeminiAdvisor, GeminiConfig
+from bqsynth.llm.gemini import GeminiAdvisor, GeminiConfig
 from bqsynth.llm.offline import OfflineAdvisor
 from bqsynth.llm.prompts import SAMPLE_POLICIES, PromptLimits, SamplePolicy
 from bqsynth.models import StrictModel
@@ -38,15 +39,15 @@ class LlmSettings(StrictModel):
 
     llm: LlmChoice = "offline"
     project: str = Field(default="", description="Vertex AI project (gemini); usually the target project")
-    location: str = "us-central1"
-    model: str = DEFAULT_MODEL
+    location: str = run_default("llm_location")
+    model: str = run_default("model")
     base_url: str | None = Field(default=None, description="Endpoint override (the tests' fake server)")
-    sample_policy: SamplePolicy = "masked"
-    token_budget: int = Field(default=400_000, ge=0)
+    sample_policy: SamplePolicy = run_default("sample_policy")
+    token_budget: int = Field(default=run_default("llm_token_budget"), ge=0)
     max_repairs: int = Field(default=2, ge=0)
     timeout_seconds: float = Field(default=120.0, gt=0)
     attempts: int = Field(default=4, ge=1)
-    min_category_count: int = Field(default=5, ge=1)
+    min_category_count: int = Field(default=run_default("min_category_count"), ge=1)
 
     def advice_options(self) -> AdviceOptions:
         return AdviceOptions(

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
+from bqsynth.config import run_default
 from bqsynth.llm.answers import GenerationAnswer, RelationshipsAnswer, SemanticsAnswer
 from bqsynth.llm.base import (
     AnswerT,
@@ -36,14 +37,13 @@ from bqsynth.llm.base import (
 )
 from bqsynth.models import StrictModel
 
-DEFAULT_MODEL = "gemini-2.5-flash"
 RETRY_STATUS_CODES = (408, 429, 500, 502, 503, 504)
 
 
 class GeminiConfig(StrictModel):
     project: str
-    location: str = "us-central1"
-    model: str = DEFAULT_MODEL
+    location: str = run_default("llm_location")
+    model: str = run_default("model")
     base_url: str | None = Field(default=None, description="Another endpoint (tests, private service connect)")
     timeout_seconds: float = Field(default=120.0, gt=0, description="Per HTTP attempt")
     attempts: int = Field(default=4, ge=1, description="HTTP attempts per call, the first included")

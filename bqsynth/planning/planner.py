@@ -13,6 +13,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import Field
 
+from bqsynth.config import run_default
 from bqsynth.errors import BqsynthError
 from bqsynth.models import (
     NUMERIC_TYPES,
@@ -53,12 +54,20 @@ UNIQUE_BY_SUFFIX = frozenset({"email", "safe_email", "free_email", "company_emai
 
 
 class PlanOptions(StrictModel):
-    seed: int = 42
+    """What the planner takes from the run's configuration (defaults: RunConfig's)."""
+
+    seed: int = run_default("seed")
     record_counts: dict[str, int] = Field(default_factory=dict, description="Rows per table (short name)")
-    scale: float = Field(default=1.0, gt=0, description="Rows = source rows x scale, where no count is given")
+    scale: float = Field(
+        default=run_default("scale"), gt=0, description="Rows = source rows x scale, where no count is given"
+    )
     target_project: str
     target_dataset: str
-    min_category_count: int = Field(default=5, ge=1, description="Category values seen fewer times are never emitted")
+    min_category_count: int = Field(
+        default=run_default("min_category_count"),
+        ge=1,
+        description="Category values seen fewer times are never emitted",
+    )
     categorical_max_distinct: int = 50
 
 

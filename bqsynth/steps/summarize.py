@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from google.cloud import bigquery
+from google.cloud import bigquery, storage
 
 from bqsynth.config import RunConfig
 from bqsynth.delivery.quality_table import ensure_quality_table, write_quality_rows
@@ -34,6 +34,7 @@ def summarize_step(
     html_path: str = "",
     *,
     bq: bigquery.Client,
+    gcs: storage.Client,
 ) -> tuple[RunSummary, dict[str, float]]:
     """Evaluate and report the run; returns the summary and its headline metrics (the KFP Metrics).
 
@@ -46,7 +47,7 @@ def summarize_step(
         started = time.perf_counter()
         plan = read_model(DatasetPlan, plan_path)
         results = [read_model(TableResult, p) for p in result_paths]
-        reader = evaluate.SourceReader(plan)
+        reader = evaluate.SourceReader(plan, bq=bq, gcs=gcs)
         samples: dict[str, evaluate.TableSamples] = {}
 
         def check_and_evaluate(result: TableResult) -> TableQuality:

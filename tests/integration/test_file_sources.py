@@ -256,6 +256,7 @@ def test_the_report_catches_a_copied_email_an_orphan_and_a_duplicate_key(run: Ru
         report_path=str(tmp_path / "report.md"),
         html_path=str(tmp_path / "report.html"),
         bq=client,
+        gcs=storage_client(),
     )
     broken = next(t for t in summary.tables if t.table == "sales")
     assert broken.privacy is not None and broken.privacy.identifying_values_leaked >= 1

@@ -69,7 +69,10 @@ def test_every_pipeline_parameter_of_the_config_exists_in_the_pipeline(tmp_path:
     spec = yaml.safe_load(compiled.read_text())
     parameters = spec["root"]["inputDefinitions"]["parameters"]
     assert set(parameters) == set(config.model_dump())
-    assert all(p.get("description") for p in parameters.values())
+    # The descriptions are RunConfig's, written once (the pipeline's docstring is built from them).
+    assert {name: p.get("description") for name, p in parameters.items()} == {
+        name: field.description for name, field in RunConfig.model_fields.items()
+    }
     assert all("defaultValue" in p or p.get("isOptional") for p in parameters.values())
 
 

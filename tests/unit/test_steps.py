@@ -151,6 +151,7 @@ def test_a_whole_run_of_steps_records_every_state_change(
         str(tmp_path / "summary"),
         str(tmp_path / "report.md"),
         bq=warehouse.bq,
+        gcs=warehouse.gcs,
     )
     assert [(t.table, t.status, t.rows_in_target, t.duplicate_primary_keys) for t in summary.tables] == [
         ("customers", "Completed", 12, 0)
