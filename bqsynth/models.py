@@ -450,6 +450,16 @@ class Relationship(StrictModel):
     evidence: str = ""
 
 
+class KeyChoice(StrictModel):
+    """A table's primary key as the plan uses it: declared, inferred from the data, or the model's."""
+
+    table: str
+    columns: list[str]
+    origin: Literal["declared", "inferred", "model"]
+    confidence: float = 1.0
+    evidence: str = ""
+
+
 class InterColumnRule(StrictModel):
     """A relation between columns of one table, enforced on every generated row.
 
@@ -496,6 +506,10 @@ class DatasetPlan(StrictModel):
     engine: str = Field(default="offline", description="Who advised the plan: offline, or gemini:<model>")
     tables: list[TablePlan]
     relationships: list[Relationship] = Field(default_factory=list)
+    primary_keys: list[KeyChoice] = Field(default_factory=list, description="Each table's key and its evidence")
+    rejected_relationships: list[Relationship] = Field(
+        default_factory=list, description="Candidate references not used, each with the reason in its evidence"
+    )
     failures: list[PlanFailure] = Field(default_factory=list)
     llm_tokens_used: int = 0
     llm_fallbacks: dict[str, str] = Field(

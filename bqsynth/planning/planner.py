@@ -44,8 +44,9 @@ from bqsynth.models import (
     ValueCount,
 )
 from bqsynth.planning.copula_fit import table_copula
-from bqsynth.planning.relationships import candidate_key, infer_relationships
+from bqsynth.planning.relationships import candidate_key, discover_relationships
 from bqsynth.semantics import SemanticGuess, classify_column, sample_values
+from bqsynth.sources.key_checks import KeyChecks
 
 UNSUPPORTED_TYPES = ("BYTES", "JSON", "GEOGRAPHY", "INTERVAL", "RANGE")
 # Faker providers whose values stay well-formed with a row-index suffix (in the local part
@@ -438,15 +439,23 @@ def _target_table(profile: TableProfile, options: PlanOptions) -> str:
     return f"{options.target_project}.{options.target_dataset}.{profile.name}"
 
 
-def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetPlan:
-    """One joint plan over all tables: relationships, keys, one generator per column.
+def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: KeyChecks | None = None) -> DatasetPlan:
+    """One joint plan over all tables: keys, relationships, one generator per column.
 
-    The plan's tables have no recipes yet: generation compiles them (``generation.recipe.with_recipes``).
+    ``checks`` verifies inferred keys and references exactly on the sources (see
+    ``planning.relationships``). The plan's tables have no recipes yet: generation compiles
+    them (``generation.recipe.with_recipes``).
     """
     failures = [PlanFailure(table=p.name, source_table=p.table_id, error=p.error) for p in profiles if p.error]
-    usable = [p for p in profiles if not p.error]
     failed_sources = {p.table_id for p in profiles if p.error}
-    relationships = infer_relationships(usable)
+    report = discover_relationships([p for p in profiles if not p.error], checks)
+    inferred_keys = {k.table: k.columns for k in report.primary_keys if k.origin != "declared"}
+    usable = [
+        p.model_copy(update={"primary_key": inferred_keys[p.name]}) if p.name in inferred_keys else p
+        for p in profiles
+        if not p.error
+    ]
+    relationships = report.relationships
     contexts: dict[str, _TableContext] = {}
     for profile in usable:
         ctx = _TableContext(profile=profile, rows=requested_rows(profile, options))
@@ -510,6 +519,8 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions) -> DatasetP
         seed=options.seed,
         tables=[t for t in tables if t.name not in {f.table for f in failures}],
         relationships=kept_relationships,
+        primary_keys=report.primary_keys,
+        rejected_relationships=report.rejected,
         failures=failures,
     )
 

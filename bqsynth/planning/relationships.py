@@ -1,23 +1,27 @@
-"""Joint relationship discovery over all profiled tables (the offline engine).
+"""Joint key and relationship discovery over all profiled tables (the offline engine).
 
-Declared foreign keys are taken as they are. Undeclared ones are inferred, conservatively,
-from three kinds of evidence that must agree:
+Declared keys are taken as they are. Undeclared ones are inferred from evidence that must
+agree, and every choice carries its evidence and a confidence:
 
-* names: the child column names the parent (``customer_id``, ``cust_no``, ``customer_key``
-  -> ``Dim_Customer.customer_id``; ``manager_id`` -> the same table's ``employee_id``);
-* types: both columns in the same key-able type family (integer, string);
-* values: the child's range inside the parent's, no more distinct child values than parent
-  keys, and sampled child values found among the parent's known values. Samples are bounded,
-  so inclusion is only measured where it can be: exactly when the parent was sampled whole,
-  through range containment when the parent's integer keys are dense, and otherwise only as
-  supporting evidence.
+* primary keys: unique, non-null columns (the profile's statistics propose them, an exact
+  SQL check on all rows confirms them) ranked by how many references they receive, then
+  by key-like names (``id``, ``*_id``, ``*_key``, ``*_sk``, the table's entity + a key
+  word); without one, the smallest column tuple that is unique, preferring a parent
+  reference plus an ordinal (``(l_orderkey, l_linenumber)``) or two references (a link table);
+* foreign keys: a name that points at the parent key (``planning.key_names``: alias
+  prefixes, glued key words, roles, abbreviations, self-references), the same key-able
+  type family, statistics that do not contradict it (distinct counts, ranges, shapes) and
+  the child's distinct values found in the parent key by an exact SQL inclusion check.
+  A string column whose values all exist in a string key is related on values alone (an
+  ``origin`` holding airport codes): inclusion of many distinct strings is rarely chance;
+  integers never are (a quantity falls inside any id range).
+* a global choice: each child column gets at most one parent; the other candidates are
+  kept as rejected, with the reason, for the plan, the summary and the model to see.
 
-Name evidence is required: a numeric column that merely falls inside a key's range (an
-``amount``, a ``quantity``) is never related. Declared evidence wins, a column gets at most
-one parent, and output order is sorted so the same profiles always give the same result.
+Without ``checks`` (unit tests, file sources) the samples and statistics stand in for the
+exact checks, as far as they can tell, and the evidence says so.
 
-Public API: :func:`discover_relationships` returns a :class:`RelationshipReport`
-(relationships and warnings, e.g. a declared foreign key to a table outside the run);
+Public API: :func:`discover_relationships` returns a :class:`RelationshipReport`;
 :func:`infer_relationships` returns just the relationships; :func:`order_tables` and
 :func:`generation_order` put parents before children.
 """
@@ -25,7 +29,9 @@ Public API: :func:`discover_relationships` returns a :class:`RelationshipReport`
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field
@@ -33,6 +39,7 @@ from pydantic import Field
 from bqsynth.models import (
     ColumnSchema,
     ColumnStats,
+    KeyChoice,
     Relationship,
     StrictModel,
     TableProfile,
@@ -40,84 +47,50 @@ from bqsynth.models import (
     leaf_schemas,
     normalise_type,
 )
-from bqsynth.semantics import (
-    UNIQUE_RATIO,
-    derive_pattern,
-    entity_forms,
-    entity_tokens,
-    name_tokens,
-    sample_values,
-    split_name,
+from bqsynth.planning.key_names import (
+    ColumnWords,
+    KeyName,
+    column_words,
+    is_ordinal_name,
+    key_name,
+    key_rank,
+    name_match,
+    table_prefix,
 )
+from bqsynth.semantics import UNIQUE_RATIO, derive_pattern, sample_values
+from bqsynth.sources.key_checks import Inclusion, InclusionQuery, KeyChecks, Uniqueness, UniquenessQuery
 
 # Below this an inferred relationship is dropped. Name evidence weighs 0.6, values 0.4, so an
-# exact name match alone (0.6) passes and a bare abbreviation (0.36) needs values to agree.
+# exact name match alone (0.6) passes and a bare abbreviation (0.3) needs values to agree.
 MIN_CONFIDENCE = 0.5
 NAME_WEIGHT = 0.6
 VALUE_WEIGHT = 0.4
-# Sampled child values that must be found when the parent's values are known completely;
-# real warehouses carry a few orphans.
+# Child values that must be found in the parent; real warehouses carry a few orphans.
 MIN_INCLUSION = 0.9
+# A string column related on values alone: all but a few of at least this many distinct values found.
+VALUE_ONLY_MIN_DISTINCT = 3
+VALUE_ONLY_MIN_INCLUSION = 0.95
+VALUE_ONLY_WEIGHT = 0.55
 # APPROX_COUNT_DISTINCT is ~1% off: a child may appear to have a few more keys than its parent.
 DISTINCT_TOLERANCE = 1.05
-
-# Role words that make a same-table id a self-reference (employees.manager_id -> employee_id).
-SELF_REFERENCE_ROLES = frozenset(
-    {
-        "manager",
-        "parent",
-        "supervisor",
-        "boss",
-        "reports",
-        "referrer",
-        "referred",
-        "lead",
-        "mentor",
-        "head",
-        "predecessor",
-        "successor",
-        "previous",
-        "prev",
-        "next",
-        "original",
-        "root",
-        "super",
-        "superior",
-        "sponsor",
-        "approver",
-        "replaced",
-        "replaces",
-        "master",
-        "duplicate",
-        "merged",
-        "linked",
-        "related",
-    }
-)
-_KEY_NAMES = frozenset({"id", "key", "pk", "uuid", "guid", "code", "no", "number", "num", "nbr", "nr", "sk"})
-# Natural keys: their names carry no id/key suffix, yet a table of products is keyed by them.
-_NATURAL_KEY_NAMES = frozenset({"sku", "ean", "upc", "gtin", "isbn", "asin", "vin", "mpn"})
-# Higher rank = more key-like when a table has several candidate key columns.
-_KEY_SUFFIX_RANK = {
-    "id": 4,
-    "key": 3,
-    "sk": 3,
-    "uuid": 3,
-    "guid": 3,
-    "pk": 3,
-    "code": 2,
-    "number": 1,
-    "no": 1,
-    "num": 1,
-    "nbr": 1,
-    "nr": 1,
-}
+# Free text is never a key, however unique.
+MAX_KEY_AVG_LENGTH = 40
+# Composite keys: columns considered per table, widest key tried, exact checks per table.
+COMPOSITE_MAX_COLUMNS = 8
+COMPOSITE_MAX_WIDTH = 4
+COMPOSITE_MAX_CHECKS = 12
+# Inclusion checks per run; past it, the rest are judged on the profiles alone (and say so).
+MAX_INCLUSION_CHECKS = 3000
 
 
 class RelationshipReport(StrictModel):
-    """Relationships found over one run's tables, and what could not be used."""
+    """Keys and relationships found over one run's tables, and what could not be used."""
 
     relationships: list[Relationship] = Field(default_factory=list)
+    primary_keys: list[KeyChoice] = Field(default_factory=list)
+    rejected: list[Relationship] = Field(
+        default_factory=list, description="Candidates not used, each with the reason in its evidence"
+    )
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -180,24 +153,8 @@ def _declared(profiles: Sequence[TableProfile], failed: Sequence[TableProfile]) 
 
 
 # ---------------------------------------------------------------------------------------------
-# Candidate parents
+# Candidate keys
 # ---------------------------------------------------------------------------------------------
-
-
-class _Key:
-    """A single-column key that children may reference, with what is known about its values."""
-
-    def __init__(self, table: TableProfile, column: str, declared: bool) -> None:
-        self.table = table
-        self.column = column
-        self.declared = declared
-        self.schema = table.column(column)
-        self.stats = table.stats.get(column)
-        self.family = key_type_family(self.schema.type, self.stats)
-        self.values = _known_values(table, column)
-        self.core = split_name(name_tokens(column))[0]
-        self.entity = entity_tokens(table.name)
-        self.forms = entity_forms(table.name)
 
 
 def _known_values(table: TableProfile, path: str) -> set[Any]:
@@ -208,7 +165,7 @@ def _known_values(table: TableProfile, path: str) -> set[Any]:
     return values
 
 
-def _unique_enough(table: TableProfile, column: str) -> bool:
+def _unique_by_profile(table: TableProfile, column: str) -> bool:
     stats = table.stats.get(column)
     if stats is not None and stats.non_null_count > 0:
         return stats.null_count == 0 and stats.distinct_ratio >= UNIQUE_RATIO
@@ -217,76 +174,109 @@ def _unique_enough(table: TableProfile, column: str) -> bool:
     return bool(values) and len(values) == len(table.sample) and len(set(map(str, values))) == len(values)
 
 
-def _key_rank(table: TableProfile, column: ColumnSchema) -> int:
-    """How strongly a column's name says "this table's own key"; 0 = not at all."""
-    tokens = name_tokens(column.name)
-    if tokens and tokens[-1] in _NATURAL_KEY_NAMES:
-        return 2  # product_sku, isbn: below a surrogate id, above nothing
-    core, suffix = split_name(tokens)
-    if not suffix:
-        return 0
-    rank = max(_KEY_SUFFIX_RANK.get(t, 0) for t in suffix)
-    if not core and tokens[-1] in _KEY_NAMES:
-        return rank + 10  # "id", "key": the conventional surrogate key
-    if core and "_".join(core) in entity_forms(table.name):
-        return rank + 5  # customer_id in customers, customer_key in Dim_Customer
-    return 0
+def _key_family(table: TableProfile, column: ColumnSchema, path: str) -> str | None:
+    """The key type family of a column that could hold keys; None for records, arrays, free text."""
+    if column.is_record or column.is_repeated:
+        return None
+    stats = table.stats.get(path)
+    family = key_type_family(column.type, stats)
+    if family == "string" and stats is not None and (stats.avg_length or 0) > MAX_KEY_AVG_LENGTH:
+        return None
+    return family
+
+
+@dataclass
+class _Key:
+    """A unique single column that children may reference, with what is known about its values."""
+
+    table: TableProfile
+    column: str
+    declared: bool
+    name: KeyName
+    family: str
+    rank: int
+    stats: ColumnStats | None
+    values: set[Any]
+    verified: str = "profile statistics"
+
+    @property
+    def named(self) -> bool:
+        """Whether its name says "key": only such keys are matched by name (``customers.email`` is not)."""
+        return self.declared or self.rank > 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.table.name}.{self.column}"
+
+
+def _candidate_keys(table: TableProfile, prefix: str | None) -> list[_Key]:
+    """Columns that may be the table's key: the declared one, else every unique, non-null key-able column."""
+    if table.primary_key:
+        columns = table.primary_key if len(table.primary_key) == 1 else []
+    else:
+        columns = [c.name for c in table.columns if _unique_by_profile(table, c.name)]
+    keys = []
+    for name in columns:
+        schema = next((c for c in table.columns if c.name == name), None)
+        family = None if schema is None else _key_family(table, schema, name)
+        if schema is None or family is None:
+            continue
+        keys.append(
+            _Key(
+                table=table,
+                column=name,
+                declared=bool(table.primary_key),
+                name=key_name(table, name, prefix),
+                family=family,
+                rank=key_rank(table, schema, prefix),
+                stats=table.stats.get(name),
+                values=_known_values(table, name),
+            )
+        )
+    return keys
 
 
 def candidate_key(table: TableProfile) -> tuple[str, bool] | None:
-    """The table's single-column key: the declared primary key, else the best unique key-named column."""
-    if table.primary_key:
-        return (table.primary_key[0], True) if len(table.primary_key) == 1 else None
-    ranked: list[tuple[int, str]] = []
-    for column in table.columns:
-        if column.is_record or column.is_repeated or key_type_family(column.type, table.stats.get(column.name)) is None:
-            continue
-        rank = _key_rank(table, column)
-        if rank and _unique_enough(table, column.name):
-            ranked.append((-rank, column.name))
-    return (min(ranked)[1], False) if ranked else None
+    """The table's single-column key by its profile alone: declared, else the best unique key-named column."""
+    keys = [k for k in _candidate_keys(table, table_prefix(table)) if k.named]
+    if not keys:
+        return None
+    best = min(keys, key=lambda k: (-k.rank, k.family != "integer", _position(table, k.column)))
+    return best.column, best.declared
+
+
+def _position(table: TableProfile, column: str) -> int:
+    return next((i for i, c in enumerate(table.columns) if c.name == column), len(table.columns))
+
+
+def _verify_keys(keys: list[_Key], checks: KeyChecks | None) -> list[_Key]:
+    """Keep the keys an exact check finds unique and non-null on all rows (declared ones are trusted)."""
+    if checks is None:
+        return keys
+    queries = [k for k in keys if not k.declared and k.table.file_format is None]
+    answers = checks.uniqueness([UniquenessQuery(table_id=k.table.table_id, columns=[k.column]) for k in queries])
+    verdicts: dict[int, Uniqueness | None] = {id(k): a for k, a in zip(queries, answers, strict=True)}
+    kept = []
+    for key in keys:
+        if key.declared:
+            key.verified = "declared PRIMARY KEY"
+        elif key.table.file_format is not None:
+            key.verified = f"unique and non-null in all {key.table.row_count} rows of the files"
+        else:
+            answer = verdicts[id(key)]
+            if answer is None:
+                key.verified = "profile statistics (the exact check could not be made)"
+            elif not answer.is_key:
+                continue
+            else:
+                key.verified = f"unique and non-null in all {answer.rows} rows (exact SQL check)"
+        kept.append(key)
+    return kept
 
 
 # ---------------------------------------------------------------------------------------------
 # Evidence
 # ---------------------------------------------------------------------------------------------
-
-
-def _is_subsequence(short: str, long: str) -> bool:
-    letters = iter(long)
-    return all(char in letters for char in short)
-
-
-def _name_score(child: TableProfile, path: str, key: _Key) -> tuple[float, str]:
-    """How strongly the child column's name points at the key (0..1), and why."""
-    tokens = name_tokens(path.rsplit(".", 1)[-1])
-    core, suffix = split_name(tokens)
-    key_name = f"{key.table.name}.{key.column}"
-    if not core:
-        return 0.0, ""
-    # Keys named after their entity (customer_id) are matched by name; "id" keys by entity.
-    if key.core and tokens == name_tokens(key.column):
-        return 1.0, f"same name as {key_name}"
-    joined = "_".join(core)
-    tail = core[-len(key.entity) :] if key.entity else []
-    unsuffixed = 1.0 if suffix else 0.8  # "customer" alone is weaker than "customer_id"
-    if key.entity and ("_".join(tail) in key.forms or joined in key.forms):
-        score = (1.0 if not key.core else 0.9) * unsuffixed
-        return score, f"{path} names {key.table.name}'s entity '{'_'.join(key.entity)}'"
-    if key.core and core[-len(key.core) :] == key.core:
-        return 0.9 * unsuffixed, f"{path} ends like {key_name}"
-    if child.name == key.table.name and set(core) & SELF_REFERENCE_ROLES:
-        return 0.7 * unsuffixed, f"{path} is a self-reference role ({'_'.join(core)}) within {child.name}"
-    # Abbreviations: cust -> customer, acct -> account.
-    word = core[-1]
-    targets = {t for t in (key.entity[-1:] + key.core[-1:]) if t}
-    for target in sorted(targets):
-        if len(word) >= 3 and word != target and target.startswith(word):
-            return 0.6 * unsuffixed, f"'{word}' abbreviates '{target}' ({key_name})"
-    for target in sorted(targets):
-        if len(word) >= 3 and word[0] == target[0] and _is_subsequence(word, target) and word != target:
-            return 0.5 * unsuffixed, f"'{word}' looks like an abbreviation of '{target}' ({key_name})"
-    return 0.0, ""
 
 
 def _as_number(value: Any) -> float | None:
@@ -326,6 +316,40 @@ def _shapes_compatible(child: str, parent: str) -> bool:
     return True
 
 
+def _stats_evidence(child: TableProfile, path: str, key: _Key) -> tuple[float | None, list[str]]:
+    """What the statistics say (0..0.5), or None when they contradict the relationship."""
+    stats = child.stats.get(path)
+    notes: list[str] = []
+    score = 0.0
+    if stats is not None and key.stats is not None and stats.distinct_count > 0:
+        parent_distinct = key.stats.distinct_count or key.table.row_count
+        if stats.distinct_count > parent_distinct * DISTINCT_TOLERANCE + 1:
+            return None, [f"{stats.distinct_count} distinct child values > {parent_distinct} parent keys"]
+        notes.append(f"child distinct {stats.distinct_count} <= parent distinct {parent_distinct}")
+        score += 0.15
+    if key.family == "integer":
+        parent_range, child_range = _numeric_range(key.stats), _numeric_range(stats)
+        if parent_range is not None and child_range is not None:
+            if child_range[0] < parent_range[0] or child_range[1] > parent_range[1]:
+                return None, [
+                    f"child range {_range_text(child_range)} outside parent range {_range_text(parent_range)}"
+                ]
+            notes.append(f"child range {_range_text(child_range)} within parent range {_range_text(parent_range)}")
+            score += 0.35
+        return score, notes
+    if stats is not None and key.stats is not None and None not in (stats.min_length, key.stats.min_length):
+        if stats.min_length < key.stats.min_length or (stats.max_length or 0) > (key.stats.max_length or 0):  # type: ignore[operator]
+            return None, [f"child lengths {stats.min_length}..{stats.max_length} outside the parent's"]
+    child_pattern = derive_pattern({v for v in sample_values(child, path) if not isinstance(v, (dict, list))})
+    parent_pattern = derive_pattern(key.values)
+    if child_pattern and parent_pattern:
+        if not _shapes_compatible(child_pattern, parent_pattern):
+            return None, [f"child shape {child_pattern!r} differs from parent shape {parent_pattern!r}"]
+        notes.append(f"same shape {parent_pattern!r}")
+        score += 0.25
+    return score, notes
+
+
 def _dense_integers(key: _Key) -> bool:
     """Every integer between the parent's min and max is a key (a sequence), as far as counts tell."""
     bounds = _numeric_range(key.stats)
@@ -342,116 +366,339 @@ def _fully_known(key: _Key) -> bool:
     return stats is not None and stats.distinct_count > 0 and len(key.values) >= stats.distinct_count
 
 
-def _value_score(child: TableProfile, path: str, key: _Key) -> tuple[float | None, list[str]]:
-    """Value evidence in 0..1, or None when the values contradict the relationship."""
+def _sample_inclusion(child: TableProfile, path: str, key: _Key) -> tuple[float | None, list[str]]:
+    """Inclusion judged from the samples (0..0.5), where no exact check was made; None if they contradict it."""
+    checked = sorted({v for v in sample_values(child, path) if not isinstance(v, (dict, list))}, key=str)
+    if not checked:
+        return 0.0, []
+    if _fully_known(key):
+        hits = sum(1 for v in checked if v in key.values)
+        share = hits / len(checked)
+        if share < MIN_INCLUSION:
+            return None, [f"only {hits}/{len(checked)} sampled child values exist in the parent"]
+        return 0.5 * share, [f"{hits}/{len(checked)} sampled child values found in {key.table.name} (all keys known)"]
+    bounds = _numeric_range(key.stats) if key.family == "integer" else None
+    if bounds is not None and _dense_integers(key):
+        numbers = [_as_number(v) for v in checked]
+        inside = sum(1 for n in numbers if n is not None and n == int(n) and bounds[0] <= n <= bounds[1])
+        share = inside / len(checked)
+        if share < MIN_INCLUSION:
+            return None, [f"only {inside}/{len(checked)} sampled child values fall within the dense parent keys"]
+        return 0.4 * share, [f"{inside}/{len(checked)} sampled child values within the parent's dense key range"]
+    hits = sum(1 for v in checked if v in key.values)
+    if hits:
+        return 0.2, [f"{hits}/{len(checked)} sampled child values seen in the parent's partial sample"]
+    return 0.0, []
+
+
+@dataclass
+class _Candidate:
+    """A child column that may reference a key, with the evidence gathered so far."""
+
+    child: TableProfile
+    path: str
+    schema: ColumnSchema
+    key: _Key
+    name_score: float
+    name_note: str
+    stats_score: float
+    notes: list[str]
+    inclusion: Inclusion | None = None
+
+    @property
+    def value_only(self) -> bool:
+        return self.name_score == 0
+
+    def relationship(self, confidence: float, evidence: list[str], origin: str = "inferred") -> Relationship:
+        types = (
+            f"types {normalise_type(self.schema.type)}/{normalise_type(self.key.table.column(self.key.column).type)}"
+        )
+        head = [self.name_note] if self.name_note else ["no name evidence: related on values alone"]
+        return Relationship(
+            child_table=self.child.name,
+            child_columns=[self.path],
+            parent_table=self.key.table.name,
+            parent_columns=[self.key.column],
+            origin=origin,  # type: ignore[arg-type]
+            confidence=round(confidence, 3),
+            evidence="; ".join([*head, types, *evidence]),
+        )
+
+    def inclusion_query(self) -> InclusionQuery | None:
+        if self.child.file_format is not None or self.key.table.file_format is not None:
+            return None
+        return InclusionQuery(
+            child_table_id=self.child.table_id,
+            child_columns=[self.path],
+            parent_table_id=self.key.table.table_id,
+            parent_columns=[self.key.column],
+        )
+
+
+def _value_only_eligible(child: TableProfile, path: str, key: _Key) -> bool:
+    """A string column may be related on values alone when it has enough distinct values to be telling."""
+    if key.family != "string" or child.file_format is not None or key.table.file_format is not None:
+        return False
     stats = child.stats.get(path)
-    notes: list[str] = []
-    score = 0.0
-    child_values = {v for v in sample_values(child, path) if not isinstance(v, (dict, list))}
-    integer = key.family == "integer"
-
-    if stats is not None and key.stats is not None and stats.distinct_count > 0:
-        parent_distinct = key.stats.distinct_count or key.table.row_count
-        if stats.distinct_count > parent_distinct * DISTINCT_TOLERANCE + 1:
-            return None, [f"{stats.distinct_count} distinct child values > {parent_distinct} parent keys"]
-        notes.append(f"child distinct {stats.distinct_count} <= parent distinct {parent_distinct}")
-        score += 0.15
-
-    parent_range = _numeric_range(key.stats) if integer else None
-    child_range = _numeric_range(stats) if integer else None
-    if integer:
-        if parent_range is not None and child_range is not None:
-            if child_range[0] < parent_range[0] or child_range[1] > parent_range[1]:
-                return None, [
-                    f"child range {_range_text(child_range)} outside parent range {_range_text(parent_range)}"
-                ]
-            notes.append(f"child range {_range_text(child_range)} within parent range {_range_text(parent_range)}")
-            score += 0.35
-    else:
-        child_pattern = derive_pattern(child_values)
-        parent_pattern = derive_pattern(key.values)
-        if child_pattern and parent_pattern:
-            if not _shapes_compatible(child_pattern, parent_pattern):
-                return None, [f"child shape {child_pattern!r} differs from parent shape {parent_pattern!r}"]
-            notes.append(f"same shape {parent_pattern!r}")
-            score += 0.25
-
-    if child_values:
-        checked = sorted(child_values, key=str)
-        if _fully_known(key):
-            hits = sum(1 for v in checked if v in key.values)
-            share = hits / len(checked)
-            if share < MIN_INCLUSION:
-                return None, [f"only {hits}/{len(checked)} sampled child values exist in the parent"]
-            notes.append(f"{hits}/{len(checked)} sampled child values found in {key.table.name} (all keys known)")
-            score += 0.5 * share
-        elif parent_range is not None and _dense_integers(key):
-            low, high = parent_range
-            numbers = [_as_number(v) for v in checked]
-            inside = sum(1 for n in numbers if n is not None and n == int(n) and low <= n <= high)
-            share = inside / len(checked)
-            if share < MIN_INCLUSION:
-                return None, [f"only {inside}/{len(checked)} sampled child values fall within the dense parent keys"]
-            notes.append(f"{inside}/{len(checked)} sampled child values within the parent's dense key range")
-            score += 0.4 * share
-        else:
-            hits = sum(1 for v in checked if v in key.values)
-            if hits:
-                notes.append(f"{hits}/{len(checked)} sampled child values seen in the parent's partial sample")
-                score += 0.2
-    return min(score, 1.0), notes
+    return stats is not None and stats.distinct_count >= VALUE_ONLY_MIN_DISTINCT
 
 
-def _child_candidates(table: TableProfile, declared: set[tuple[str, str]]) -> list[tuple[str, ColumnSchema]]:
-    candidates = []
-    own = _own_key_columns(table)
-    for path, column in leaf_schemas(table.columns).items():
-        if (table.name, path) in declared:
-            continue
-        # A table's own natural key (customer_id in customers) is referenced, never a reference.
-        # A key named after another entity (customer_id as the key of customer_details) may be one.
-        if path in own and _key_rank(table, column) > 0:
-            continue
-        if key_type_family(column.type, table.stats.get(path)) is None:
-            continue
-        candidates.append((path, column))
-    return candidates
-
-
-def _own_key_columns(table: TableProfile) -> set[str]:
-    found = candidate_key(table)
-    own = set(table.primary_key)
-    if found is not None:
-        own.add(found[0])
-    return own
-
-
-def _candidate_relationship(child: TableProfile, path: str, column: ColumnSchema, key: _Key) -> Relationship | None:
+def _assess(
+    child: TableProfile, path: str, schema: ColumnSchema, words: ColumnWords, key: _Key, exact: bool
+) -> _Candidate | Relationship | None:
+    """A candidate worth a value check, a rejected one (with why), or None when nothing connects them."""
     if child.name == key.table.name and path == key.column:
         return None
-    family = key_type_family(column.type, child.stats.get(path))
-    if family is None or family != key.family:
+    if _key_family(child, schema, path) != key.family:
         return None
-    name_score, name_note = _name_score(child, path, key)
-    if name_score <= 0:
+    score, note = name_match(child.name, words, key.name) if key.named else (0.0, "")
+    if score == 0 and not (exact and _value_only_eligible(child, path, key)):
         return None
-    value_score, value_notes = _value_score(child, path, key)
-    if value_score is None:
-        return None
-    confidence = round(NAME_WEIGHT * name_score + VALUE_WEIGHT * value_score, 3)
+    stats_score, notes = _stats_evidence(child, path, key)
+    candidate = _Candidate(child, path, schema, key, score, note, stats_score or 0.0, notes)
+    if stats_score is not None:
+        return candidate
+    if score > 0 and exact and candidate.inclusion_query() is not None:
+        # Orphans widen a child's range past its parent's: only the exact check can tell how many.
+        candidate.notes = [f"statistics disagree ({notes[0]}): the exact check decides"]
+        return candidate
+    return candidate.relationship(0.0, [f"rejected: {notes[0]}"]) if score > 0 else None
+
+
+def _judge(candidate: _Candidate) -> tuple[Relationship, bool]:
+    """The candidate as a relationship with its confidence, and whether it is good enough to use."""
+    notes = list(candidate.notes)
+    inclusion = candidate.inclusion
+    if inclusion is not None:
+        share = inclusion.share
+        notes.append(
+            f"{inclusion.found}/{inclusion.child_distinct} distinct child values found in {candidate.key.label} "
+            "(exact SQL check on all rows)"
+        )
+        minimum = VALUE_ONLY_MIN_INCLUSION if candidate.value_only else MIN_INCLUSION
+        if inclusion.child_distinct == 0 or share < minimum:
+            return candidate.relationship(0.0, [*notes, f"rejected: below {minimum:.0%} inclusion"]), False
+        if candidate.value_only:
+            confidence = VALUE_ONLY_WEIGHT * share
+        else:
+            value = min(1.0, candidate.stats_score + 0.65 * share)
+            confidence = NAME_WEIGHT * candidate.name_score + VALUE_WEIGHT * value
+    else:
+        if candidate.value_only:
+            return candidate.relationship(0.0, [*notes, "rejected: values alone, and no exact check"]), False
+        sampled, sample_notes = _sample_inclusion(candidate.child, candidate.path, candidate.key)
+        notes += sample_notes
+        if sampled is None:
+            return candidate.relationship(0.0, [*notes, "rejected"]), False
+        value = min(1.0, candidate.stats_score + sampled)
+        confidence = NAME_WEIGHT * candidate.name_score + VALUE_WEIGHT * value
     if confidence < MIN_CONFIDENCE:
+        return candidate.relationship(confidence, [*notes, f"rejected: confidence below {MIN_CONFIDENCE}"]), False
+    return candidate.relationship(confidence, notes), True
+
+
+def _child_columns(
+    table: TableProfile, prefix: str | None, declared: set[tuple[str, str]]
+) -> list[tuple[str, ColumnSchema]]:
+    """Leaf columns that may reference another table: not declared already, not the table's own key."""
+    own = set(table.primary_key) if len(table.primary_key) == 1 else set()
+    if not table.primary_key:
+        own = {k.column for k in _candidate_keys(table, prefix) if k.rank >= 5}
+    found = []
+    for path, column in leaf_schemas(table.columns).items():
+        if (table.name, path) in declared or path in own:
+            continue
+        if _key_family(table, column, path) is None:
+            continue
+        found.append((path, column))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Primary keys
+# ---------------------------------------------------------------------------------------------
+
+
+def _choose_single_key(table: TableProfile, keys: list[_Key], referenced: dict[str, int]) -> _Key | None:
+    """The referenced key with most references, else the best key-named one; None without either."""
+    usable = [k for k in keys if k.named or referenced.get(k.column)]
+    if not usable:
         return None
-    types = f"types {normalise_type(column.type)}/{normalise_type(key.schema.type)}"
-    evidence = "; ".join([name_note, types, *value_notes])
-    return Relationship(
-        child_table=child.name,
-        child_columns=[path],
-        parent_table=key.table.name,
-        parent_columns=[key.column],
-        origin="inferred",
-        confidence=confidence,
-        evidence=evidence,
+    return min(
+        usable,
+        key=lambda k: (-referenced.get(k.column, 0), -k.rank, k.family != "integer", _position(table, k.column)),
     )
+
+
+def _composite_pool(table: TableProfile, prefix: str | None, references: set[str]) -> list[str]:
+    """Columns that may make up a composite key, most key-like first: references, ordinals, key names."""
+    scored = []
+    for position, column in enumerate(table.columns):
+        family = _key_family(table, column, column.name)
+        if family is None:
+            continue
+        words = column_words(column.name, prefix)
+        score = 3 if column.name in references else 2 if is_ordinal_name(words) else 1 if words.is_key_named else 0
+        if score:
+            scored.append((-score, position, column.name))
+    return [name for _, _, name in sorted(scored)][:COMPOSITE_MAX_COLUMNS]
+
+
+def _composite_candidates(
+    table: TableProfile, pool: list[str], references: set[str], prefix: str | None
+) -> list[tuple[str, ...]]:
+    """Column tuples that could be the key, in the order they are tried: narrow first, then the
+    conventional shapes (a reference plus an ordinal, then references only)."""
+    ordinals = {c for c in pool if is_ordinal_name(column_words(c, prefix))}
+    combos: list[tuple[int, int, list[int], tuple[str, ...]]] = []
+    for width in range(2, COMPOSITE_MAX_WIDTH + 1):
+        for combo in itertools.combinations(pool, width):
+            if not _may_be_unique(table, combo):
+                continue
+            shape = 2 * bool(ordinals & set(combo)) + sum(1 for c in combo if c in references)
+            combos.append((width, -shape, [pool.index(c) for c in combo], combo))
+    combos.sort()
+    return [tuple(sorted(combo, key=lambda c: _position(table, c))) for *_, combo in combos]
+
+
+def _may_be_unique(table: TableProfile, columns: Sequence[str]) -> bool:
+    """What the profile can rule out: too few value combinations, or a repeated tuple in the sample."""
+    product = 1
+    for column in columns:
+        stats = table.stats.get(column)
+        if stats is not None:
+            if stats.null_count:
+                return False
+            product *= max(stats.distinct_count, 1)
+    if table.row_count and product < table.row_count / DISTINCT_TOLERANCE:
+        return False
+    tuples = [tuple(str(row.get(c)) for c in columns) for row in table.sample]
+    return len(set(tuples)) == len(tuples)
+
+
+def _composite_key(
+    table: TableProfile, prefix: str | None, references: set[str], checks: KeyChecks | None
+) -> KeyChoice | None:
+    """The first candidate tuple that is unique on all rows (exactly, or by a whole-table sample)."""
+    candidates = _composite_candidates(table, _composite_pool(table, prefix, references), references, prefix)
+    if not candidates:
+        return None
+    if checks is None or table.file_format is not None:
+        whole = table.row_count and len(table.sample) >= table.row_count
+        if not whole:
+            return None
+        columns, how = candidates[0], f"unique and non-null in all {table.row_count} rows (sample is the whole table)"
+    else:
+        tried = candidates[:COMPOSITE_MAX_CHECKS]
+        answers = checks.uniqueness([UniquenessQuery(table_id=table.table_id, columns=list(c)) for c in tried])
+        found = next(((c, a) for c, a in zip(tried, answers, strict=True) if a is not None and a.is_key), None)
+        if found is None:
+            return None
+        columns, how = found[0], f"unique and non-null in all {found[1].rows} rows (exact SQL check)"
+    parts = ", ".join(f"{c} ({_key_part(c, references, prefix)})" for c in columns)
+    return KeyChoice(
+        table=table.name, columns=list(columns), origin="inferred", confidence=0.9, evidence=f"{parts}: {how}"
+    )
+
+
+def _key_part(column: str, references: set[str], prefix: str | None) -> str:
+    if column in references:
+        return "a reference"
+    return "an ordinal" if is_ordinal_name(column_words(column, prefix)) else "key-named"
+
+
+def _single_key_choice(key: _Key, referenced: int) -> KeyChoice:
+    reasons = [key.verified]
+    if referenced:
+        reasons.append(f"referenced by {referenced} column(s)")
+    if key.rank:
+        reasons.append("named like a key")
+    confidence = 1.0 if key.declared else (0.95 if referenced else 0.85)
+    return KeyChoice(
+        table=key.table.name,
+        columns=[key.column],
+        origin="declared" if key.declared else "inferred",
+        confidence=confidence,
+        evidence="; ".join(reasons),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Composite references: every column of a parent's composite key named in the child
+# ---------------------------------------------------------------------------------------------
+
+
+def _composite_references(
+    tables: Sequence[TableProfile],
+    prefixes: dict[str, str | None],
+    keys: dict[str, KeyChoice],
+    checks: KeyChecks | None,
+    taken: set[tuple[str, tuple[str, ...]]],
+) -> tuple[list[Relationship], list[Relationship]]:
+    """References to composite keys, (l_partkey, l_suppkey) -> partsupp: each key column matched
+    by name (same name, or the same key under a role) and the tuple found in the parent by SQL."""
+    by_name = {t.name: t for t in tables}
+    proposals: list[tuple[TableProfile, list[str], TableProfile, list[str], list[str]]] = []
+    for parent_name, choice in sorted(keys.items()):
+        parent = by_name[parent_name]
+        if len(choice.columns) < 2:
+            continue
+        names = [key_name(parent, c, prefixes[parent_name]) for c in choice.columns]
+        for child in tables:
+            if child.name == parent_name:
+                continue
+            matched: list[str] = []
+            notes: list[str] = []
+            for parent_column, name in zip(choice.columns, names, strict=True):
+                best = _best_name_match(child, prefixes[child.name], parent, parent_column, name)
+                if best is None:
+                    break
+                matched.append(best[0])
+                notes.append(best[1])
+            if len(matched) == len(names) and len(set(matched)) == len(matched):
+                if (child.name, tuple(matched)) not in taken:
+                    proposals.append((child, matched, parent, list(choice.columns), notes))
+    queries = [
+        InclusionQuery(child_table_id=c.table_id, child_columns=m, parent_table_id=p.table_id, parent_columns=k)
+        for c, m, p, k, _ in proposals
+    ]
+    exact = checks is not None and all(c.file_format is None and p.file_format is None for c, _, p, _, _ in proposals)
+    answers = checks.inclusion(queries) if exact and checks is not None else [None] * len(queries)
+    used, rejected = [], []
+    for (child, matched, parent, key_columns, notes), answer in zip(proposals, answers, strict=True):
+        evidence = list(notes)
+        ok = answer is not None and answer.child_distinct > 0 and answer.share >= MIN_INCLUSION
+        if answer is not None:
+            evidence.append(
+                f"{answer.found}/{answer.child_distinct} distinct child tuples found in {parent.name} (exact SQL check)"
+            )
+        else:
+            evidence.append("no exact check could be made")
+        relationship = Relationship(
+            child_table=child.name,
+            child_columns=matched,
+            parent_table=parent.name,
+            parent_columns=key_columns,
+            origin="inferred",
+            confidence=0.9 if ok else 0.0,
+            evidence="; ".join(evidence if ok else [*evidence, "rejected: the tuples are not found in the parent"]),
+        )
+        (used if ok else rejected).append(relationship)
+    return used, rejected
+
+
+def _best_name_match(
+    child: TableProfile, prefix: str | None, parent: TableProfile, parent_column: str, name: KeyName
+) -> tuple[str, str] | None:
+    family = _key_family(parent, parent.column(parent_column), parent_column)
+    best: tuple[float, int, str, str] | None = None
+    for position, column in enumerate(child.columns):
+        if _key_family(child, column, column.name) != family:
+            continue
+        score, note = name_match(child.name, column_words(column.name, prefix), name)
+        if score >= 0.9 and (best is None or (-score, position) < (-best[0], best[1])):
+            best = (score, position, column.name, note)
+    return None if best is None else (best[2], f"{best[2]}: {best[3]}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,51 +710,137 @@ def _relationship_order(rel: Relationship) -> tuple[str, list[str], str, list[st
     return rel.child_table, rel.child_columns, rel.parent_table, rel.parent_columns
 
 
-def discover_relationships(profiles: Sequence[TableProfile]) -> RelationshipReport:
-    """Declared foreign keys, then inferred single-column ones; sorted, with warnings.
+@dataclass
+class _Slots:
+    """The best candidate per child column; the others are kept as rejected, with why."""
 
+    best: dict[tuple[str, str], tuple[tuple[Any, ...], Relationship]] = field(default_factory=dict)
+    rejected: list[Relationship] = field(default_factory=list)
+
+    def offer(self, rel: Relationship, key: _Key) -> None:
+        # Highest confidence wins; then a key named like one, then the alphabetically first parent.
+        rank = (-rel.confidence, not key.named, key.table.name, key.column)
+        slot = (rel.child_table, rel.child_columns[0])
+        current = self.best.get(slot)
+        if current is None or rank < current[0]:
+            if current is not None:
+                self.rejected.append(_lost(current[1], rel))
+            self.best[slot] = (rank, rel)
+        else:
+            self.rejected.append(_lost(rel, current[1]))
+
+
+def _lost(loser: Relationship, winner: Relationship) -> Relationship:
+    why = f"rejected: {winner.parent_table}.{winner.parent_columns[0]} fits better ({winner.confidence})"
+    return loser.model_copy(update={"evidence": f"{loser.evidence}; {why}"})
+
+
+def discover_relationships(profiles: Sequence[TableProfile], checks: KeyChecks | None = None) -> RelationshipReport:
+    """Declared keys and relationships, then inferred ones, each with its evidence; sorted.
+
+    ``checks`` makes the exact checks (uniqueness of keys, inclusion of references) on the
+    sources; without it the profiles' statistics and samples stand in, as far as they can.
     Profiles with an ``error`` take no part (a declared reference to one becomes a warning).
-    Composite keys are only ever declared, never inferred. Child columns may be nested
-    (``items.product_id``); parent keys are top-level, non-repeated columns.
+    Child columns may be nested (``items.product_id``); parent keys are top-level columns.
     """
     usable = sorted((p for p in profiles if not p.error), key=lambda p: p.name)
     failed = [p for p in profiles if p.error]
     relationships, warnings = _declared(usable, failed)
     declared_children = {(r.child_table, c) for r in relationships for c in r.child_columns}
-
-    keys: list[_Key] = []
+    prefixes = {t.name: table_prefix(t) for t in usable}
     for table in usable:
-        found = candidate_key(table)
-        if found is None:
-            continue
-        column, declared = found
-        if not any(c.name == column for c in table.columns):
-            warnings.append(f"{table.name}: declared primary key column {column} is not in the schema")
-            continue
-        key = _Key(table, column, declared)
-        if key.family is not None:
-            keys.append(key)
+        missing = [c for c in table.primary_key if not any(s.name == c for s in table.columns)]
+        if missing:
+            warnings.append(f"{table.name}: declared primary key column {missing[0]} is not in the schema")
 
-    best: dict[tuple[str, str], tuple[tuple[float, str, str], Relationship]] = {}
+    keys = _verify_keys([k for t in usable for k in _candidate_keys(t, prefixes[t.name])], checks)
+    candidates: list[_Candidate] = []
+    rejected: list[Relationship] = []
     for child in usable:
-        for path, column in _child_candidates(child, declared_children):
+        for path, schema in _child_columns(child, prefixes[child.name], declared_children):
+            words = column_words(path, prefixes[child.name])
             for key in keys:
-                rel = _candidate_relationship(child, path, column, key)
-                if rel is None:
-                    continue
-                # Highest confidence wins; ties go to the alphabetically first parent.
-                rank = (-rel.confidence, key.table.name, key.column)
-                slot = (child.name, path)
-                if slot not in best or rank < best[slot][0]:
-                    best[slot] = (rank, rel)
-    relationships.extend(rel for _, rel in best.values())
+                assessed = _assess(child, path, schema, words, key, exact=checks is not None)
+                if isinstance(assessed, Relationship):
+                    rejected.append(assessed)
+                elif assessed is not None:
+                    candidates.append(assessed)
+    if checks is not None:
+        _check_inclusion(candidates, checks, warnings)
+
+    slots = _Slots(rejected=rejected)
+    by_id = {id(c.key): c.key for c in candidates}
+    for candidate in candidates:
+        rel, good = _judge(candidate)
+        if not good:
+            if not candidate.value_only:
+                slots.rejected.append(rel)
+            continue
+        slots.offer(rel, by_id[id(candidate.key)])
+    inferred = [rel for _, rel in slots.best.values()]
+
+    # Primary keys: declared, else the most referenced unique column, else a composite.
+    referenced: dict[tuple[str, str], int] = {}
+    for rel in [*relationships, *inferred]:
+        slot = (rel.parent_table, rel.parent_columns[0])
+        referenced[slot] = referenced.get(slot, 0) + 1
+    chosen: dict[str, KeyChoice] = {}
+    for table in usable:
+        if table.primary_key:
+            chosen[table.name] = KeyChoice(
+                table=table.name, columns=list(table.primary_key), origin="declared", evidence="declared PRIMARY KEY"
+            )
+            continue
+        own = [k for k in keys if k.table is table]
+        counts = {k.column: referenced.get((table.name, k.column), 0) for k in own}
+        single = _choose_single_key(table, own, counts)
+        if single is not None:
+            chosen[table.name] = _single_key_choice(single, counts[single.column])
+            continue
+        references = {c for r in [*relationships, *inferred] if r.child_table == table.name for c in r.child_columns}
+        composite = _composite_key(table, prefixes[table.name], references, checks)
+        if composite is not None:
+            chosen[table.name] = composite
+
+    # A reference to a unique column that is not its table's key cannot be kept by generation.
+    kept: list[Relationship] = []
+    for rel in inferred:
+        key = chosen.get(rel.parent_table)
+        if key is not None and key.columns == rel.parent_columns:
+            kept.append(rel)
+        else:
+            what = f"{rel.parent_table}'s key is {', '.join(key.columns)}" if key else f"{rel.parent_table} has no key"
+            slots.rejected.append(rel.model_copy(update={"evidence": f"{rel.evidence}; rejected: {what}"}))
+    taken = {(r.child_table, tuple(r.child_columns)) for r in relationships}
+    composite_used, composite_rejected = _composite_references(usable, prefixes, chosen, checks, taken)
+    relationships += kept + composite_used
     relationships.sort(key=_relationship_order)
-    return RelationshipReport(relationships=relationships, warnings=sorted(warnings))
+    return RelationshipReport(
+        relationships=relationships,
+        primary_keys=[chosen[name] for name in sorted(chosen)],
+        rejected=sorted(slots.rejected + composite_rejected, key=_relationship_order),
+        warnings=sorted(warnings),
+    )
 
 
-def infer_relationships(profiles: Sequence[TableProfile]) -> list[Relationship]:
-    """The relationships of :func:`discover_relationships`, without its warnings."""
-    return discover_relationships(profiles).relationships
+def _check_inclusion(candidates: list[_Candidate], checks: KeyChecks, warnings: list[str]) -> None:
+    """Exact inclusion for every candidate that can have one, name-backed ones first, under the cap."""
+    checkable = [c for c in candidates if c.inclusion_query() is not None]
+    checkable.sort(key=lambda c: (-c.name_score, c.child.name, c.path, c.key.label))
+    if len(checkable) > MAX_INCLUSION_CHECKS:
+        warnings.append(
+            f"{len(checkable)} candidate references, {MAX_INCLUSION_CHECKS} checked exactly; "
+            "the rest were judged on the profiles alone"
+        )
+        checkable = checkable[:MAX_INCLUSION_CHECKS]
+    answers = checks.inclusion([c.inclusion_query() for c in checkable])  # type: ignore[misc]
+    for candidate, answer in zip(checkable, answers, strict=True):
+        candidate.inclusion = answer
+
+
+def infer_relationships(profiles: Sequence[TableProfile], checks: KeyChecks | None = None) -> list[Relationship]:
+    """The relationships of :func:`discover_relationships`, without its keys and warnings."""
+    return discover_relationships(profiles, checks).relationships
 
 
 def order_tables(tables: Iterable[TableProfile | str], relationships: Iterable[Relationship]) -> GenerationOrder:

@@ -17,6 +17,7 @@ from bqsynth.generation.recipe import with_recipes
 from bqsynth.llm import LlmSettings, advise_plan, make_advisor
 from bqsynth.models import DatasetPlan, FileOutputFormat, TableProfile
 from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset
+from bqsynth.sources.key_checks import BigQueryKeyChecks
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audited
 
@@ -38,7 +39,7 @@ def plan_step(config: RunConfig, profile_paths: list[str], plan_path: str, *, bq
         )
         plan = advised_plan(
             profiles,
-            with_recipes(plan_dataset(profiles, options)),
+            with_recipes(plan_dataset(profiles, options, BigQueryKeyChecks(bq))),
             llm_settings(config),
             Path(plan_path).with_name("advice.json"),
         )

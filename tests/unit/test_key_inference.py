@@ -1,0 +1,310 @@
+"""Keys and references without declarations: naming conventions of public schemas, exact checks, choices."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from bqsynth.planning.key_names import column_words, key_name, name_match, split_glued, table_prefix
+from bqsynth.planning.relationships import discover_relationships
+from bqsynth.sources.key_checks import InclusionQuery, RowsKeyChecks, UniquenessQuery
+from tests.unit.test_relationships import pairs, table
+
+
+def exact(*tables: tuple[Any, list[dict[str, Any]]]) -> RowsKeyChecks:
+    return RowsKeyChecks({profile.table_id: rows for profile, rows in tables})
+
+
+def profiled(name: str, columns: dict[str, str], rows: list[dict[str, Any]], sample_rows: int = 50) -> tuple:
+    """A profile whose sample is a small part of the table, so that only exact checks can tell."""
+    return table(name, columns, rows, sample_rows=sample_rows), rows
+
+
+# --- naming conventions ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("child_table", "child_columns", "child", "parent_table", "parent_columns", "key", "expected"),
+    [
+        # <entity>_id -> entity.id, in snake and Camel case
+        ("orders", ["order_id", "customer_id"], "customer_id", "customers", ["id", "name"], "id", "entity"),
+        (
+            "Invoice",
+            ["InvoiceId", "CustomerId"],
+            "CustomerId",
+            "Customer",
+            ["CustomerId", "Name"],
+            "CustomerId",
+            "same",
+        ),
+        ("Orders", ["OrderID", "CustomerID"], "CustomerID", "Customers", ["CustomerID", "Name"], "CustomerID", "same"),
+        # abbreviations and glued key words
+        ("orders", ["order_id", "cust_id"], "cust_id", "customer", ["customer_id"], "customer_id", "abbreviates"),
+        ("orders", ["o_orderkey", "o_custkey"], "o_custkey", "customer", ["c_custkey", "c_name"], "c_custkey", "same"),
+        # table-alias prefixes (TPC-H, SSB)
+        (
+            "lineitem",
+            ["l_orderkey", "l_partkey"],
+            "l_orderkey",
+            "orders",
+            ["o_orderkey", "o_custkey"],
+            "o_orderkey",
+            "same",
+        ),
+        (
+            "lineorder",
+            ["lo_orderkey", "lo_custkey"],
+            "lo_custkey",
+            "customer",
+            ["c_custkey", "c_name"],
+            "c_custkey",
+            "same",
+        ),
+        # role-playing references to one dimension (TPC-DS, SSB)
+        (
+            "store_sales",
+            ["ss_sold_date_sk", "ss_item_sk"],
+            "ss_sold_date_sk",
+            "date_dim",
+            ["d_date_sk", "d_date"],
+            "d_date_sk",
+            "role",
+        ),
+        (
+            "web_sales",
+            ["ws_ship_date_sk", "ws_item_sk"],
+            "ws_ship_date_sk",
+            "date_dim",
+            ["d_date_sk", "d_date"],
+            "d_date_sk",
+            "role",
+        ),
+        (
+            "web_sales",
+            ["ws_bill_addr_sk", "ws_item_sk"],
+            "ws_bill_addr_sk",
+            "customer_address",
+            ["ca_address_sk", "ca_city"],
+            "ca_address_sk",
+            "abbreviates",
+        ),
+        (
+            "store_sales",
+            ["ss_cdemo_sk", "ss_item_sk"],
+            "ss_cdemo_sk",
+            "customer_demographics",
+            ["cd_demo_sk", "cd_gender"],
+            "cd_demo_sk",
+            "abbreviates",
+        ),
+        (
+            "lineorder",
+            ["lo_orderdate", "lo_custkey"],
+            "lo_orderdate",
+            "date",
+            ["d_datekey", "d_year"],
+            "d_datekey",
+            "role",
+        ),
+        # a column named like the parent table itself, plural or singular
+        ("orders", ["id", "customer"], "customer", "customers", ["id", "name"], "id", "entity"),
+        ("order_lines", ["id", "orders_id"], "orders_id", "order", ["id", "total"], "id", "entity"),
+        # a person's role referring to a table of people
+        (
+            "Customer",
+            ["CustomerId", "SupportRepId"],
+            "SupportRepId",
+            "Employee",
+            ["EmployeeId", "Title"],
+            "EmployeeId",
+            "person",
+        ),
+    ],
+)
+def test_references_are_named_the_ways_public_schemas_name_them(
+    child_table: str,
+    child_columns: list[str],
+    child: str,
+    parent_table: str,
+    parent_columns: list[str],
+    key: str,
+    expected: str,
+) -> None:
+    child_profile = table(child_table, dict.fromkeys(child_columns, "INT64"), [])
+    parent_profile = table(parent_table, dict.fromkeys(parent_columns, "INT64"), [])
+    words = column_words(child, table_prefix(child_profile))
+    score, why = name_match(child_table, words, key_name(parent_profile, key, table_prefix(parent_profile)))
+    assert score >= 0.5, why
+    assert expected in why or (expected == "same" and "same name" in why), why
+
+
+@pytest.mark.parametrize(
+    ("column", "key_table", "key"),
+    [
+        ("amount", "accounts", "account_id"),  # no key word, no entity
+        ("quantity", "orders", "order_id"),
+        ("id", "customers", "id"),  # a bare id names no parent
+        ("order_date", "customers", "customer_id"),
+        ("valid", "vendors", "vendor_id"),  # a word ending in "id" is not split
+    ],
+)
+def test_unrelated_names_do_not_match(column: str, key_table: str, key: str) -> None:
+    child = table("facts", {column: "INT64", "other": "INT64"}, [])
+    parent = table(key_table, {key: "INT64", "name": "STRING"}, [])
+    assert name_match("facts", column_words(column, None), key_name(parent, key, table_prefix(parent)))[0] == 0
+    assert child.name == "facts"
+
+
+def test_glued_key_words_split_off_only_behind_a_real_stem() -> None:
+    assert split_glued("custkey") == ["cust", "key"]
+    assert split_glued("tailnum") == ["tail", "num"]
+    assert split_glued("monkey") == ["monkey"]
+    assert split_glued("valid") == ["valid"]
+
+
+def test_an_alias_prefix_is_recognised_only_when_most_columns_share_it() -> None:
+    assert table_prefix(table("lineitem", dict.fromkeys(["l_orderkey", "l_partkey", "l_qty"], "INT64"), [])) == "l"
+    assert table_prefix(table("web_site", dict.fromkeys(["web_site_sk", "web_name", "web_open"], "INT64"), [])) == "web"
+    # "customer_" is the entity, not an alias: too long to be one
+    assert table_prefix(table("customer", dict.fromkeys(["customer_id", "customer_name"], "STRING"), [])) is None
+    assert table_prefix(table("t", dict.fromkeys(["id", "name", "email"], "STRING"), [])) is None
+
+
+# --- keys and references from values, checked exactly ------------------------------------------
+
+
+def tpch_like(seed: int = 3) -> tuple[list[tuple], RowsKeyChecks]:
+    """Orders and line items keyed the TPC-H way, no keys declared, samples far smaller than the tables."""
+    rng = random.Random(seed)
+    customers = [{"c_custkey": i, "c_name": f"Customer#{i:09d}"} for i in range(1, 301)]
+    orders = [
+        {"o_orderkey": 1 + 4 * i, "o_custkey": rng.randint(1, 300), "o_total": rng.randint(1, 999)} for i in range(800)
+    ]
+    lines = [
+        {"l_orderkey": o["o_orderkey"], "l_linenumber": n, "l_quantity": rng.randint(1, 50)}
+        for o in orders
+        for n in range(1, rng.randint(1, 7) + 1)
+    ]
+    tables = [
+        profiled("customer", {"c_custkey": "INT64", "c_name": "STRING"}, customers),
+        profiled("orders", {"o_orderkey": "INT64", "o_custkey": "INT64", "o_total": "INT64"}, orders),
+        profiled("lineitem", {"l_orderkey": "INT64", "l_linenumber": "INT64", "l_quantity": "INT64"}, lines),
+    ]
+    return tables, exact(*tables)
+
+
+def test_undeclared_keys_and_references_are_found_and_checked_exactly() -> None:
+    tables, checks = tpch_like()
+    report = discover_relationships([t for t, _ in tables], checks)
+    assert {(k.table, tuple(k.columns), k.origin) for k in report.primary_keys} == {
+        ("customer", ("c_custkey",), "inferred"),
+        ("orders", ("o_orderkey",), "inferred"),
+        # a reference plus an ordinal: how line items are keyed
+        ("lineitem", ("l_orderkey", "l_linenumber"), "inferred"),
+    }
+    assert all("exact SQL check" in k.evidence for k in report.primary_keys)
+    assert pairs(report.relationships) == {
+        ("orders", "o_custkey", "customer", "c_custkey", "inferred"),
+        ("lineitem", "l_orderkey", "orders", "o_orderkey", "inferred"),
+    }
+    assert all("exact SQL check on all rows" in r.evidence for r in report.relationships)
+    # quantities and totals fall inside the key ranges, but nothing names a parent
+    assert not any(r.child_columns[0] in ("o_total", "l_quantity") for r in report.relationships)
+
+
+def test_a_reference_whose_values_are_missing_from_the_parent_is_rejected_with_the_reason() -> None:
+    tables, _ = tpch_like()
+    (customer, customers), (orders, rows), lines = tables
+    broken = [{**row, "o_custkey": row["o_custkey"] + 250} for row in rows]  # most now point past the parent
+    orders_broken = profiled("orders", {"o_orderkey": "INT64", "o_custkey": "INT64", "o_total": "INT64"}, broken)
+    report = discover_relationships(
+        [customer, orders_broken[0], lines[0]], exact((customer, customers), orders_broken, lines)
+    )
+    assert not any(r.child_table == "orders" for r in report.relationships)
+    rejected = [r for r in report.rejected if r.child_table == "orders" and r.child_columns == ["o_custkey"]]
+    assert rejected and "rejected" in rejected[0].evidence
+
+
+def test_a_string_column_is_related_on_values_alone_only_by_an_exact_inclusion() -> None:
+    airports = [{"faa": code, "name": f"Airport {code}"} for code in ("JFK", "LGA", "EWR", "BOS", "ORD", "SFO", "LAX")]
+    rng = random.Random(5)
+    flights = [
+        {"flight": i, "origin": rng.choice(["JFK", "LGA", "EWR"]), "dest": rng.choice(["BOS", "ORD", "SFO", "LAX"])}
+        for i in range(400)
+    ]
+    a = profiled("airports", {"faa": "STRING", "name": "STRING"}, airports)
+    f = profiled("flights", {"flight": "INT64", "origin": "STRING", "dest": "STRING"}, flights)
+    report = discover_relationships([a[0], f[0]], exact(a, f))
+    assert pairs(report.relationships) == {
+        ("flights", "origin", "airports", "faa", "inferred"),
+        ("flights", "dest", "airports", "faa", "inferred"),
+    }
+    assert all("values alone" in r.evidence and r.confidence < 0.6 for r in report.relationships)
+    assert [k.columns for k in report.primary_keys if k.table == "airports"] == [["faa"]]
+    # without exact checks, values alone are never enough
+    assert discover_relationships([a[0], f[0]]).relationships == []
+
+
+def test_the_key_children_reference_wins_over_another_unique_column() -> None:
+    # date_dim has a surrogate key and a unique business key; the facts reference the surrogate
+    dates = [{"d_date_sk": 2_450_000 + i, "d_date_id": f"AAAAAAAA{i:08d}"} for i in range(300)]
+    rng = random.Random(9)
+    sales = [{"ss_sold_date_sk": rng.choice(dates)["d_date_sk"], "ss_ticket": i} for i in range(500)]
+    d = profiled("date_dim", {"d_date_sk": "INT64", "d_date_id": "STRING"}, dates)
+    s = profiled("store_sales", {"ss_sold_date_sk": "INT64", "ss_ticket": "INT64"}, sales)
+    report = discover_relationships([d[0], s[0]], exact(d, s))
+    assert [k.columns for k in report.primary_keys if k.table == "date_dim"] == [["d_date_sk"]]
+    assert pairs(report.relationships) == {("store_sales", "ss_sold_date_sk", "date_dim", "d_date_sk", "inferred")}
+
+
+def test_a_composite_reference_to_a_composite_key_is_found_by_names_and_values() -> None:
+    rng = random.Random(2)
+    teams = [
+        {"yearID": y, "teamID": t, "wins": rng.randint(50, 110)}
+        for y in range(2000, 2010)
+        for t in ("BOS", "NYA", "CHN")
+    ]
+    batting = [
+        {"playerID": f"p{p:04d}", "yearID": y, "stint": stint, "teamID": team}
+        for p in range(120)
+        for y in range(2000, 2000 + rng.randint(1, 10))
+        # a player traded during a season has a second stint, with another team
+        for stint, team in enumerate(rng.sample(["BOS", "NYA", "CHN"], 1 + (rng.random() < 0.3)), start=1)
+    ]
+    t = profiled("Teams", {"yearID": "INT64", "teamID": "STRING", "wins": "INT64"}, teams, sample_rows=30)
+    b = profiled("Batting", {"playerID": "STRING", "yearID": "INT64", "stint": "INT64", "teamID": "STRING"}, batting)
+    report = discover_relationships([t[0], b[0]], exact(t, b))
+    keys = {k.table: k.columns for k in report.primary_keys}
+    assert keys["Teams"] == ["yearID", "teamID"]
+    assert keys["Batting"] == ["playerID", "yearID", "stint"]
+    assert ("Batting", "yearID,teamID", "Teams", "yearID,teamID", "inferred") in pairs(report.relationships)
+
+
+def test_declared_keys_are_used_unchanged() -> None:
+    tables, checks = tpch_like()
+    (customer, _), (orders, _), (lines, _) = tables
+    declared = lines.model_copy(update={"primary_key": ["l_orderkey", "l_linenumber"]})
+    report = discover_relationships([customer, orders, declared], checks)
+    assert [(k.columns, k.origin) for k in report.primary_keys if k.table == "lineitem"] == [
+        (["l_orderkey", "l_linenumber"], "declared")
+    ]
+
+
+# --- the checks themselves ---------------------------------------------------------------------
+
+
+def test_rows_key_checks_count_nulls_duplicates_and_found_values() -> None:
+    rows = [{"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 2, "b": None}, {"a": 2, "b": "x"}]
+    checks = RowsKeyChecks({"p.d.t": rows, "p.d.u": [{"a": 1}, {"a": 3}]})
+    single, pair = checks.uniqueness(
+        [UniquenessQuery(table_id="p.d.t", columns=["a"]), UniquenessQuery(table_id="p.d.t", columns=["a", "b"])]
+    )
+    assert (single.rows, single.null_rows, single.duplicated_values, single.is_key) == (4, 0, 2, False)
+    assert (pair.null_rows, pair.duplicated_values, pair.is_key) == (1, 0, False)
+    [inclusion] = checks.inclusion(
+        [InclusionQuery(child_table_id="p.d.t", child_columns=["a"], parent_table_id="p.d.u", parent_columns=["a"])]
+    )
+    assert (inclusion.child_distinct, inclusion.found) == (2, 1)
+    assert checks.uniqueness([UniquenessQuery(table_id="p.d.missing", columns=["a"])]) == [None]
