@@ -660,6 +660,9 @@ class RunSummary(StrictModel):
     engine: str = "offline"
     llm_tokens_used: int = 0
     llm_fallbacks: dict[str, str] = Field(default_factory=dict)
+    primary_keys: list[KeyChoice] = Field(default_factory=list, description="The plan's keys and their evidence")
+    relationships: list[Relationship] = Field(default_factory=list, description="References the plan kept")
+    rejected_relationships: list[Relationship] = Field(default_factory=list, description="Candidates not used")
 
     @property
     def ok(self) -> bool:

@@ -33,7 +33,7 @@ from bqsynth.evaluation.metrics import (
     is_null,
     quality_leaf_columns,
 )
-from bqsynth.evaluation.run_summary import keys_checked, planner_line
+from bqsynth.evaluation.run_summary import key_counts, key_lines, keys_checked, planner_line
 from bqsynth.models import RunSummary, TablePlan, TableQuality
 
 # Below this share of valid values a column (or table) is reported as a finding.
@@ -484,6 +484,11 @@ def _table_section(t: TableQuality, sample: tuple[pd.DataFrame, pd.DataFrame] | 
     )
 
 
+def _keys_html(summary: RunSummary) -> str:
+    items = "".join(f"<li>{_e(line.removeprefix('- '))}</li>" for line in key_lines(summary))
+    return f"<details><summary>every key and reference, with its evidence</summary><ul>{items}</ul></details>"
+
+
 def render_html(
     summary: RunSummary,
     samples: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]],
@@ -509,7 +514,9 @@ def render_html(
         f"<p>{_e(planner_line(summary))}; {len(summary.tables)} tables in {summary.seconds:.1f} s. "
         "Scores are 0..1, higher is closer to the source sample (SDMetrics); counts should be 0. "
         "A DCR median well below its baseline means synthetic rows sit closer to real rows than new real rows do.</p>"
-        f"<h2>Headline</h2>{headline}<h3>Findings</h3>{_findings_html(findings)}<p>{toc}</p>{sections}"
+        f"<h2>Headline</h2>{headline}<h3>Findings</h3>{_findings_html(findings)}"
+        f"<h2>Keys and relationships</h2><p>{_e(key_counts(summary))}</p>{_keys_html(summary)}"
+        f"<p>{toc}</p>{sections}"
         "</body></html>"
     )
 

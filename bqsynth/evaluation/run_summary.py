@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.console import Console
 from rich.table import Table
 
-from bqsynth.models import RunSummary, TableQuality
+from bqsynth.models import Relationship, RunSummary, TableQuality
 
 COLUMNS = (
     "table",
@@ -52,6 +54,32 @@ def planner_line(summary: RunSummary) -> str:
     return line + (f"; planned offline instead: {fallbacks}" if fallbacks else "")
 
 
+def key_counts(summary: RunSummary) -> str:
+    """How many keys and references were declared, inferred (or the model's) and rejected."""
+    origins = Counter(k.origin for k in summary.primary_keys)
+    references = Counter(r.origin for r in summary.relationships)
+    return (
+        f"primary keys: {origins['declared']} declared, {origins['inferred'] + origins['model']} inferred; "
+        f"references: {references['declared']} declared, {references['inferred'] + references['model']} inferred, "
+        f"{len(summary.rejected_relationships)} rejected"
+    )
+
+
+def _reference(r: Relationship) -> str:
+    return f"{r.child_table}({', '.join(r.child_columns)}) -> {r.parent_table}({', '.join(r.parent_columns)})"
+
+
+def key_lines(summary: RunSummary) -> list[str]:
+    """One line per key and reference, with origin, confidence and evidence: what the plan relied on."""
+    lines = [
+        f"- key {k.table}({', '.join(k.columns)}): {k.origin}, confidence {k.confidence}: {k.evidence}"
+        for k in summary.primary_keys
+    ]
+    lines += [f"- {_reference(r)}: {r.origin}, confidence {r.confidence}: {r.evidence}" for r in summary.relationships]
+    lines += [f"- rejected {_reference(r)}: {r.evidence}" for r in summary.rejected_relationships]
+    return lines
+
+
 def render_markdown(summary: RunSummary) -> str:
     lines = [f"# bqsynth run summary: batch `{summary.batch_id}`", "", planner_line(summary), ""]
     lines.append("| " + " | ".join(COLUMNS) + " |")
@@ -59,6 +87,7 @@ def render_markdown(summary: RunSummary) -> str:
     lines += ["| " + " | ".join(_cells(t)) + " |" for t in summary.tables]
     lines += ["", "## Keys checked on the targets", ""]
     lines += [f"- {t.table}: {keys_checked(t)}" for t in summary.tables if t.status == "Completed"]
+    lines += ["", "## Keys and relationships", "", key_counts(summary), ""] + key_lines(summary)
     errors = _errors(summary)
     if errors:
         lines += ["", "## Errors", ""] + [f"- {e}" for e in errors]
@@ -75,5 +104,6 @@ def print_summary(summary: RunSummary, console: Console | None = None) -> None:
         table.add_row(*_cells(quality), style="green" if quality.ok else "red")
     console.print(table)
     console.print(planner_line(summary))
+    console.print(key_counts(summary))
     for error in _errors(summary):
         console.print(f"[red]{error}[/red]")

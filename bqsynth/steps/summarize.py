@@ -78,6 +78,9 @@ def summarize_step(
             engine=plan.engine,
             llm_tokens_used=plan.llm_tokens_used,
             llm_fallbacks=plan.llm_fallbacks,
+            primary_keys=plan.primary_keys,
+            relationships=plan.relationships,
+            rejected_relationships=plan.rejected_relationships,
         )
         write_model(summary, summary_path)
         write_reports(summary, samples, plan, Path(report_path), Path(html_path) if html_path else None)

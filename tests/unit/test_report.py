@@ -4,8 +4,9 @@ import io
 
 from rich.console import Console
 
+from bqsynth.evaluation.quality_report import render_html
 from bqsynth.evaluation.run_summary import print_summary, render_markdown
-from bqsynth.models import RunSummary, TableQuality
+from bqsynth.models import KeyChoice, Relationship, RunSummary, TableQuality
 
 
 def quality(table: str, **overrides: object) -> TableQuality:
@@ -62,3 +63,43 @@ def test_terminal_summary_shows_every_table() -> None:
         Console(file=out, width=150),
     )
     assert "Orders" in out.getvalue() and "b2" in out.getvalue()
+
+
+def test_keys_and_relationships_are_counted_and_listed_with_their_evidence() -> None:
+    summary = RunSummary(
+        batch_id="b4",
+        seconds=1.0,
+        tables=[quality("Orders"), quality("Customer")],
+        primary_keys=[
+            KeyChoice(table="Customer", columns=["id"], origin="declared", evidence="declared PRIMARY KEY"),
+            KeyChoice(table="Orders", columns=["o_id"], origin="inferred", confidence=0.95, evidence="unique (exact)"),
+        ],
+        relationships=[
+            Relationship(
+                child_table="Orders",
+                child_columns=["cust"],
+                parent_table="Customer",
+                parent_columns=["id"],
+                origin="inferred",
+                confidence=0.8,
+                evidence="'cust' abbreviates 'customer'",
+            )
+        ],
+        rejected_relationships=[
+            Relationship(
+                child_table="Orders",
+                child_columns=["total"],
+                parent_table="Customer",
+                parent_columns=["id"],
+                origin="inferred",
+                confidence=0.0,
+                evidence="rejected: below 90% inclusion",
+            )
+        ],
+    )
+    text = render_markdown(summary)
+    assert "primary keys: 1 declared, 1 inferred; references: 0 declared, 1 inferred, 1 rejected" in text
+    assert "- Orders(cust) -> Customer(id): inferred, confidence 0.8: 'cust' abbreviates 'customer'" in text
+    assert "- rejected Orders(total) -> Customer(id): rejected: below 90% inclusion" in text
+    html = render_html(summary, {}, {})
+    assert "Keys and relationships" in html and "Orders(cust) -&gt; Customer(id)" in html
