@@ -337,9 +337,11 @@ def _stats_evidence(child: TableProfile, path: str, key: _Key) -> tuple[float | 
             notes.append(f"child range {_range_text(child_range)} within parent range {_range_text(parent_range)}")
             score += 0.35
         return score, notes
-    if stats is not None and key.stats is not None and None not in (stats.min_length, key.stats.min_length):
-        if stats.min_length < key.stats.min_length or (stats.max_length or 0) > (key.stats.max_length or 0):  # type: ignore[operator]
-            return None, [f"child lengths {stats.min_length}..{stats.max_length} outside the parent's"]
+    lengths = _length_range(stats), _length_range(key.stats)
+    if lengths[0] is not None and lengths[1] is not None:
+        (low, high), (parent_low, parent_high) = lengths
+        if low < parent_low or high > parent_high:
+            return None, [f"child lengths {low}..{high} outside the parent's {parent_low}..{parent_high}"]
     child_pattern = derive_pattern({v for v in sample_values(child, path) if not isinstance(v, (dict, list))})
     parent_pattern = derive_pattern(key.values)
     if child_pattern and parent_pattern:
@@ -348,6 +350,12 @@ def _stats_evidence(child: TableProfile, path: str, key: _Key) -> tuple[float | 
         notes.append(f"same shape {parent_pattern!r}")
         score += 0.25
     return score, notes
+
+
+def _length_range(stats: ColumnStats | None) -> tuple[int, int] | None:
+    if stats is None or stats.min_length is None or stats.max_length is None:
+        return None
+    return stats.min_length, stats.max_length
 
 
 def _dense_integers(key: _Key) -> bool:
@@ -409,7 +417,7 @@ class _Candidate:
     def value_only(self) -> bool:
         return self.name_score == 0
 
-    def relationship(self, confidence: float, evidence: list[str], origin: str = "inferred") -> Relationship:
+    def relationship(self, confidence: float, evidence: list[str]) -> Relationship:
         types = (
             f"types {normalise_type(self.schema.type)}/{normalise_type(self.key.table.column(self.key.column).type)}"
         )
@@ -419,7 +427,7 @@ class _Candidate:
             child_columns=[self.path],
             parent_table=self.key.table.name,
             parent_columns=[self.key.column],
-            origin=origin,  # type: ignore[arg-type]
+            origin="inferred",
             confidence=round(confidence, 3),
             evidence="; ".join([*head, types, *evidence]),
         )
@@ -769,14 +777,12 @@ def discover_relationships(profiles: Sequence[TableProfile], checks: KeyChecks |
         _check_inclusion(candidates, checks, warnings)
 
     slots = _Slots(rejected=rejected)
-    by_id = {id(c.key): c.key for c in candidates}
     for candidate in candidates:
         rel, good = _judge(candidate)
-        if not good:
-            if not candidate.value_only:
-                slots.rejected.append(rel)
-            continue
-        slots.offer(rel, by_id[id(candidate.key)])
+        if good:
+            slots.offer(rel, candidate.key)
+        elif not candidate.value_only:  # value-only candidates are many; only the used ones are listed
+            slots.rejected.append(rel)
     inferred = [rel for _, rel in slots.best.values()]
 
     # Primary keys: declared, else the most referenced unique column, else a composite.
@@ -833,8 +839,8 @@ def _check_inclusion(candidates: list[_Candidate], checks: KeyChecks, warnings: 
             "the rest were judged on the profiles alone"
         )
         checkable = checkable[:MAX_INCLUSION_CHECKS]
-    answers = checks.inclusion([c.inclusion_query() for c in checkable])  # type: ignore[misc]
-    for candidate, answer in zip(checkable, answers, strict=True):
+    queries = [query for c in checkable if (query := c.inclusion_query()) is not None]
+    for candidate, answer in zip(checkable, checks.inclusion(queries), strict=True):
         candidate.inclusion = answer
 
 
