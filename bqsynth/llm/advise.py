@@ -71,6 +71,7 @@ from bqsynth.llm.validate import (
 )
 from bqsynth.models import DatasetPlan, InterColumnRule, PlanFailure, StrictModel, TablePlan, TableProfile, leaf_plans
 from bqsynth.planning.planner import fail_children_of_failed
+from bqsynth.sources.key_checks import KeyChecks
 
 ResultT = TypeVar("ResultT")
 
@@ -108,9 +109,10 @@ class _Asked(Generic[ResultT]):
 class _Session:
     """Calls, budget and provider health for one run: the only mutable state."""
 
-    def __init__(self, advisor: PlanAdvisor, options: AdviceOptions) -> None:
+    def __init__(self, advisor: PlanAdvisor, options: AdviceOptions, checks: KeyChecks | None = None) -> None:
         self.advisor = advisor
         self.options = options
+        self.checks = checks
         self.metered = bool(getattr(advisor, "metered", True))
         self.source: Source = "model" if self.metered else "offline"
         self.used = 0
@@ -219,7 +221,7 @@ def _advise_relationships(
 
         def check(answer: Any, tables: list[str] = tables) -> tuple[RelationshipOutcome | None, list[str]]:
             outcome, problems = relationships_problems(
-                answer, profiles, offline_plan, offline_plan.relationships, tables
+                answer, profiles, offline_plan, offline_plan.relationships, tables, session.checks
             )
             return (None if problems else outcome), problems
 
@@ -446,10 +448,17 @@ def _unsafe_recipes(tables: list[TablePlan], plan: DatasetPlan, failures: list[P
 
 
 def advise_plan(
-    profiles: list[TableProfile], offline_plan: DatasetPlan, advisor: PlanAdvisor, options: AdviceOptions
+    profiles: list[TableProfile],
+    offline_plan: DatasetPlan,
+    advisor: PlanAdvisor,
+    options: AdviceOptions,
+    checks: KeyChecks | None = None,
 ) -> AdvisedPlan:
-    """The offline plan improved by checked advice, and the report of what came from where."""
-    session = _Session(advisor, options)
+    """The offline plan improved by checked advice, and the report of what came from where.
+
+    ``checks`` verifies a reference the model adds on the sources, as the offline ones are.
+    """
+    session = _Session(advisor, options, checks)
     by_name = {p.name: p for p in profiles if not p.error}
     planned = {t.name: t for t in offline_plan.tables if t.name in by_name}
     adds, confirmed, rel_record, rel_chars = (

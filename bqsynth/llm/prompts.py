@@ -266,14 +266,20 @@ SEMANTICS_SYSTEM = (
     f"Semantic types:\n{_SEMANTIC_LINES}"
 )
 
+# The evidence of each known and rejected candidate, and how many rejected ones a prompt shows.
+MAX_EVIDENCE_CHARS = 240
+MAX_REJECTED_PER_PROMPT = 40
+
 RELATIONSHIPS_SYSTEM = (
     "You find foreign-key relationships between BigQuery tables for a synthetic-data generator.\n"
     f"{_UNTRUSTED}\n"
-    "'known' lists relationships already found (declared or inferred): 'confirm' the ones you agree with. "
-    "'add' relationships that are missing, for example a column whose name does not say which table it "
-    "refers to (cust_no -> customers.customer_id). A parent column must be the parent table's key (given "
-    "per table). Child and parent columns must have compatible types. Give the evidence you used. Do not "
-    "propose a relationship you are not confident about."
+    "'known' lists relationships already found (declared or inferred), each with its evidence and "
+    "confidence: 'confirm' the ones you agree with. 'rejected' lists candidates the analysis of names and "
+    "values turned down, with the reason. 'add' relationships that are missing, for example a column whose "
+    "name does not say which table it refers to (cust_no -> customers.customer_id, capital -> cities.id). "
+    "A parent column must be the parent table's key (given per table). Child and parent columns must have "
+    "compatible types. Every added relationship is checked on all rows of the data before it is used. Give "
+    "the evidence you used. Do not propose a relationship you are not confident about."
 )
 
 _KIND_LINES = "\n".join(
@@ -383,6 +389,16 @@ def generation_prompts(
     return _prompts("generation", profile.name, GENERATION_SYSTEM, chunks)
 
 
+def value_free_evidence(evidence: str) -> str:
+    """The parts of a relationship's evidence that hold no value: names, types, verdicts.
+
+    Ranges, shapes and counts are left out whatever the sample policy, since a key's range
+    is made of its values.
+    """
+    parts = [part for part in evidence.split("; ") if not any(char.isdigit() for char in part)]
+    return "; ".join(parts)[:MAX_EVIDENCE_CHARS]
+
+
 def relationships_prompts(
     profiles: Sequence[TableProfile], plan: DatasetPlan, relationships: Sequence[Relationship], limits: PromptLimits
 ) -> list[Prompt]:
@@ -447,12 +463,25 @@ def relationships_prompts(
                 "parent_table": r.parent_table,
                 "parent_column": ",".join(r.parent_columns),
                 "origin": r.origin,
+                "confidence": r.confidence,
+                "evidence": value_free_evidence(r.evidence),
             }
             for r in relationships
             if r.child_table in names
         ]
+        turned_down = [
+            {
+                "child_table": r.child_table,
+                "child_column": ",".join(r.child_columns),
+                "parent_table": r.parent_table,
+                "parent_column": ",".join(r.parent_columns),
+                "evidence": value_free_evidence(r.evidence),
+            }
+            for r in plan.rejected_relationships
+            if r.child_table in names
+        ][:MAX_REJECTED_PER_PROMPT]
         document: dict[str, Any] = {"task": "relationships", "table": None, "keys": keys[:max_keys]}
-        document |= {"tables": tables, "known": known}
+        document |= {"tables": tables, "known": known, "rejected": turned_down}
         if omitted or max_keys < len(keys):
             document["omitted"] = {"columns": omitted, "keys": len(keys) - max_keys}
         return _payload_text(document)

@@ -49,6 +49,7 @@ from bqsynth.models import (
 )
 from bqsynth.planning.relationships import DISTINCT_TOLERANCE, MIN_CONFIDENCE, MIN_INCLUSION
 from bqsynth.semantics import sample_values
+from bqsynth.sources.key_checks import InclusionQuery, KeyChecks
 
 _ANY = None
 _STRING = frozenset({"STRING"})
@@ -188,14 +189,43 @@ def _value_problems(
     return problems
 
 
+def _inclusion_problems(
+    proposal: RelationshipProposal, child: TableProfile, parent: TableProfile, checks: KeyChecks | None
+) -> list[str]:
+    """The child's values must exist in the parent key, counted exactly on the sources."""
+    if checks is None or child.file_format is not None or parent.file_format is not None:
+        return []
+    query = InclusionQuery(
+        child_table_id=child.table_id,
+        child_columns=[proposal.child_column],
+        parent_table_id=parent.table_id,
+        parent_columns=[proposal.parent_column],
+    )
+    [inclusion] = checks.inclusion([query])
+    label = f"{proposal.child_table}.{proposal.child_column} -> {proposal.parent_table}.{proposal.parent_column}"
+    if inclusion is None:
+        return [f"{label}: the values could not be checked on the source tables"]
+    if inclusion.child_distinct == 0 or inclusion.share < MIN_INCLUSION:
+        return [
+            f"{label}: only {inclusion.found} of {inclusion.child_distinct} distinct child values are parent keys "
+            "(exact check on all rows)"
+        ]
+    return []
+
+
 def relationships_problems(
     answer: RelationshipsAnswer,
     profiles: dict[str, TableProfile],
     plan: DatasetPlan,
     known: list[Relationship],
     tables: list[str],
+    checks: KeyChecks | None = None,
 ) -> tuple[RelationshipOutcome, list[str]]:
-    """Accepted confirmations and additions, or the problems with the answer."""
+    """Accepted confirmations and additions, or the problems with the answer.
+
+    An added reference passes the checks an inferred one passes: the profile's evidence
+    here, and with ``checks`` the exact inclusion of the child's values in the parent key.
+    """
     outcome = RelationshipOutcome()
     problems: list[str] = []
     planned = {t.name: t for t in plan.tables}
@@ -246,7 +276,9 @@ def relationships_problems(
         if child_family is None or child_family != parent_family:
             problems.append(f"{label}: types are not compatible ({column.type} vs the parent's key)")
             continue
-        value_problems = _value_problems(proposal, child, parent, parent_plan)
+        value_problems = _value_problems(proposal, child, parent, parent_plan) or _inclusion_problems(
+            proposal, child, parent, checks
+        )
         if value_problems:
             problems += value_problems
             continue

@@ -17,7 +17,7 @@ from bqsynth.generation.recipe import with_recipes
 from bqsynth.llm import LlmSettings, advise_plan, make_advisor
 from bqsynth.models import DatasetPlan, FileOutputFormat, TableProfile
 from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset
-from bqsynth.sources.key_checks import BigQueryKeyChecks
+from bqsynth.sources.key_checks import BigQueryKeyChecks, KeyChecks
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audited
 
@@ -37,11 +37,13 @@ def plan_step(config: RunConfig, profile_paths: list[str], plan_path: str, *, bq
             target_dataset=config.target_dataset,
             min_category_count=config.min_category_count,
         )
+        checks = BigQueryKeyChecks(bq)
         plan = advised_plan(
             profiles,
-            with_recipes(plan_dataset(profiles, options, BigQueryKeyChecks(bq))),
+            with_recipes(plan_dataset(profiles, options, checks)),
             llm_settings(config),
             Path(plan_path).with_name("advice.json"),
+            checks,
         )
         for table, reason in plan.llm_fallbacks.items():  # a warning: the table is planned, offline
             message = f"model advice not used, planned offline: {reason}"
@@ -114,7 +116,11 @@ def with_output_formats(plan: DatasetPlan, file_outputs: dict[str, FileOutputFor
 
 
 def advised_plan(
-    profiles: list[TableProfile], offline: DatasetPlan, settings: LlmSettings, report_path: Path
+    profiles: list[TableProfile],
+    offline: DatasetPlan,
+    settings: LlmSettings,
+    report_path: Path,
+    checks: KeyChecks | None = None,
 ) -> DatasetPlan:
     """The offline plan, improved by the model where its checked answers say so.
 
@@ -123,7 +129,7 @@ def advised_plan(
     """
     if settings.llm == "offline":
         return offline
-    advised = advise_plan(profiles, offline, make_advisor(settings), settings.advice_options())
+    advised = advise_plan(profiles, offline, make_advisor(settings), settings.advice_options(), checks)
     write_model(advised.report, report_path)
     for line in advised.report.lines():
         log.info("%s", line)

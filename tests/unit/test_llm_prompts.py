@@ -126,6 +126,17 @@ def test_prompts_name_their_task_table_and_items(demo: tuple) -> None:
     assert {"Dim_Card.account_id -> Dim_Account.account_id", "Dim_Employee.manager_id -> Dim_Employee.employee_id"} <= {
         f"{k['child_table']}.{k['child_column']} -> {k['parent_table']}.{k['parent_column']}" for k in known
     }
+    # The model adjudicates with the evidence, which carries names and verdicts but never values.
+    assert all(
+        k["evidence"] and not any(ch.isdigit() for ch in k["evidence"]) for k in known if k["origin"] == "inferred"
+    )
+    turned_down = plan.model_copy(
+        update={
+            "rejected_relationships": [plan.relationships[0].model_copy(update={"evidence": "x; 3 of 9; rejected"})]
+        }
+    )
+    rejected = json.loads(relationships_prompts(profiles, turned_down, [], PromptLimits())[0].turns[0].text)["rejected"]
+    assert [r["evidence"] for r in rejected] == ["x; rejected"]
 
 
 def _wide_profile(columns: int, rows: int, value_chars: int) -> tuple[TableProfile, DatasetPlan]:

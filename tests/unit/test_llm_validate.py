@@ -40,6 +40,7 @@ from bqsynth.models import (
 )
 from bqsynth.planning.planner import PlanOptions, plan_dataset
 from bqsynth.semantics import SEMANTIC_TYPES
+from bqsynth.sources.key_checks import RowsKeyChecks
 from tests.factories import demo_profiles
 
 
@@ -159,6 +160,23 @@ def test_a_missing_relationship_can_be_added_and_known_ones_confirmed(demo: tupl
 def test_relationship_proposals_are_checked_against_schema_and_values(demo: tuple, fields: dict, expected: str) -> None:
     outcome, problems = _relationships(demo, _proposal(**fields))
     assert outcome.added == [] and any(expected in p for p in problems), problems
+
+
+def test_an_added_relationship_must_pass_the_exact_inclusion_check(demo: tuple) -> None:
+    profiles, plan = demo
+    child, parent = profiles["Fact_Transaction"], profiles["Dim_Account"]
+    keys = [row["account_id"] for row in parent.sample]
+    answer = RelationshipsAnswer(relationships=[_proposal()])
+
+    def checked(child_values: list) -> list[str]:
+        rows = [{"posting_ref": value} for value in child_values]
+        checks = RowsKeyChecks({child.table_id: rows, parent.table_id: parent.sample})
+        return relationships_problems(answer, profiles, plan, plan.relationships, list(profiles), checks)[1]
+
+    assert checked(keys[:20]) == []
+    # The profile does not contradict it; the rows say most values are no key at all.
+    problems = checked([max(keys) + i for i in range(1, 6)] + keys[:1])
+    assert any("distinct child values are parent keys (exact check on all rows)" in p for p in problems), problems
 
 
 def test_low_confidence_additions_are_ignored_not_errors(demo: tuple) -> None:
