@@ -43,6 +43,7 @@ from bqsynth.planning.planner import (
     temporal_generator,
 )
 from bqsynth.semantics import IDENTIFYING_TYPES, PROVIDER_ALLOWLIST
+from bqsynth.shapes import pattern_space
 
 # A null-only generator is accepted only where the source is (almost) all nulls.
 NULL_ONLY_MIN_RATE = 0.95
@@ -80,10 +81,11 @@ def _pattern(choice: GeneratorChoice, rows: int) -> tuple[PatternString | None, 
     bad = sorted(set(pattern) - PATTERN_CHARS)
     if bad:
         problems.append(f"{choice.column}: pattern characters {bad} are not allowed (printable ASCII, no $<>{{}}%)")
-    if choice.unique and 10 ** pattern.count("#") < UNIQUE_PATTERN_HEADROOM * max(rows, 1):
+    needed = UNIQUE_PATTERN_HEADROOM * max(rows, 1)
+    if choice.unique and pattern_space(pattern) < needed:
         problems.append(
-            f"{choice.column}: a unique pattern needs enough '#' digits for {rows} rows "
-            f"(at least {len(str(UNIQUE_PATTERN_HEADROOM * max(rows, 1) - 1))})"
+            f"{choice.column}: a unique pattern needs enough '#' digits and '?' letters for {rows} rows "
+            f"(a shape of at least {needed} values; {pattern!r} has {pattern_space(pattern)})"
         )
     if problems:
         return None, problems
