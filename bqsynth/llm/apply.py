@@ -37,13 +37,15 @@ from bqsynth.models import (
 )
 from bqsynth.planning.planner import (
     UNIQUE_BY_SUFFIX,
+    PlanError,
     boolean_generator,
     estimate_skew,
+    fit_pattern,
     number_generator,
     temporal_generator,
 )
 from bqsynth.semantics import IDENTIFYING_TYPES, PROVIDER_ALLOWLIST
-from bqsynth.shapes import pattern_space
+from bqsynth.shapes import excluded_bound, pattern_space
 
 # A null-only generator is accepted only where the source is (almost) all nulls.
 NULL_ONLY_MIN_RATE = 0.95
@@ -132,6 +134,13 @@ def generator_for_choice(
             element = FakerValue(provider=choice.provider, unique=choice.unique)
         case "pattern":
             element, problems = _pattern(choice, rows)
+            if element is not None and column.mode != "REPEATED":
+                # The same fit as the offline plan: widened if the source uses the shape densely.
+                excluded = excluded_bound(stats.distinct_count, stats.non_null_count) if stats and identifying else 0
+                try:
+                    element, _ = fit_pattern(element, rows, excluded, table="", column=name)
+                except PlanError as error:
+                    return None, [str(error)]
         case "text":
             element, problems = _text(choice, stats)
         case "categorical":

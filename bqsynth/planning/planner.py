@@ -125,6 +125,7 @@ def fit_pattern(
     fitted = fitted_pattern(generator.pattern, needed, roomy)
     if fitted is None:
         widest = widest_pattern(generator.pattern)
+        place = ", ".join(f"{kind} {name}" for kind, name in (("table", table), ("column", column)) if name)
         if generator.unique:
             need = f"a unique column needs {needed} ({rows} rows + {excluded} source values never emitted)"
             hint = "Request fewer rows (record_counts), or give the column a longer shape by hand."
@@ -132,9 +133,9 @@ def fit_pattern(
             need = f"the column needs {needed} (a value besides the {excluded} source values never emitted)"
             hint = "Give the column a longer shape by hand."
         raise PlanError(
-            f"table {table}, column {column}: the shape {generator.pattern!r} "
+            f"{place}: the shape {generator.pattern!r} "
             f"(widest: {widest!r}) holds {pattern_space(widest)} values, but {need}",
-            table=table,
+            table=table or None,
             column=column,
             hint=hint,
         )

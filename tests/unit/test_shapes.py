@@ -294,3 +294,21 @@ def test_a_recipe_passes_the_key_shape_to_both_key_and_reference() -> None:
     )
     assert compile_recipe(table, 1).count("pattern: '\"S-??#\"'") == 2
     assert [keys.sequence_key_value(key, i) for i in (0, 1, 10, 6759)] == ["S-AA0", "S-AA1", "S-AB0", "S-ZZ9"]
+
+
+def test_a_model_chosen_pattern_gets_the_same_fit() -> None:
+    from bqsynth.llm.answers import GeneratorChoice
+    from bqsynth.llm.apply import generator_for_choice
+
+    rows = [{"code": shape_value("XY-#", n)} for n in range(10)]
+    stats = column_stats("code", "STRING", rows)
+    column = ColumnPlan(name="code", type="STRING", generator=PatternString(pattern="XY-#"), identifying=True)
+    choice = GeneratorChoice(column="code", kind="pattern", pattern="XY-#", unique=True)
+    widened, problems = generator_for_choice(choice, column, stats, 5, True, 5)
+    assert not problems and isinstance(widened, PatternString) and widened.pattern == "X?-#"
+    # A shape with nothing to widen, which the source fills to 70 %: 40 rows do not fit.
+    full = column_stats("code", "STRING", [{"code": f"{n:02d}"} for n in range(70)])
+    choice = GeneratorChoice(column="code", kind="pattern", pattern="##", unique=True)
+    refused, problems = generator_for_choice(choice, column, full, 40, True, 5)
+    assert refused is None and problems[0].startswith("column code: the shape '##'")
+    assert "holds 100 values" in problems[0] and "needs 110 (40 rows + 70 source values" in problems[0]
