@@ -164,6 +164,10 @@ class Bqsynth(SnowfakeryPlugin):
 
             if not unique:
                 return keys.pattern_value_avoiding(template, index, seed, column, is_excluded, MAX_REDRAWS)
+            if not excluded:
+                # Nothing to skip: row i takes value number permute(i), what the scan would
+                # reach, in O(1) at any shard's first row.
+                return keys.pattern_value(template, index, seed, column, True)
             # The cursor lives on the interpreter: one per shard, so rows arrive in order.
             cursors = self.context.interpreter.__dict__.setdefault("_bqsynth_pattern_cursors", {})
             value, cursors[column] = keys.next_unique_pattern(

@@ -233,6 +233,9 @@ def test_a_densely_used_code_is_widened_at_plan_time_and_generates_through_snowf
     assert not set(values) & set(codes)
     again, _, _ = generate_table(plan.tables[0], plan.seed, tmp_path / "again", shard_rows=700, exclusions=exclusions)
     assert [r["item_code"] for f in again for r in _rows(f)] == values  # same seed, same values
+    plain, _, _ = generate_table(plan.tables[0], plan.seed, tmp_path / "plain", shard_rows=700)
+    unexcluded = [r["item_code"] for f in plain for r in _rows(f)]
+    assert len(set(unexcluded)) == 2000  # without exclusions each shard starts at its own row
 
 
 def test_a_code_no_shape_of_its_length_can_hold_is_refused_at_plan_time() -> None:
@@ -312,3 +315,12 @@ def test_a_model_chosen_pattern_gets_the_same_fit() -> None:
     refused, problems = generator_for_choice(choice, column, full, 40, True, 5)
     assert refused is None and problems[0].startswith("column code: the shape '##'")
     assert "holds 100 values" in problems[0] and "needs 110 (40 rows + 70 source values" in problems[0]
+
+
+def test_without_exclusions_the_scan_and_the_direct_value_agree() -> None:
+    # The plugin skips the scan when a column has no exclusions; both must give the same rows.
+    cursor, scanned = keys.PatternCursor(), []
+    for row in range(500):
+        value, cursor = keys.next_unique_pattern("AC-?##", row, 11, "t.c", lambda _: False, cursor)
+        scanned.append(value)
+    assert scanned == [keys.pattern_value("AC-?##", row, 11, "t.c", unique=True) for row in range(500)]
