@@ -279,6 +279,11 @@ class SequenceKey(StrictModel):
     prefix: str = ""
     width: int = 0
     as_string: bool = False
+    pattern: str = Field(
+        default="",
+        description="A shape (# digit, ? uppercase letter): the key is value number start + index * step "
+        "of it (see bqsynth.shapes), for string keys that are codes rather than prefix + digits",
+    )
 
 
 class LinkPairing(StrictModel):

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Callable
+from typing import NamedTuple
 
 from bqsynth.models import LinkPairing, SequenceKey
+from bqsynth.shapes import ALPHABETS, pattern_space, shape_value
 
 _UNIT = float(1 << 64)
 
@@ -27,6 +30,8 @@ def stable_uniform(seed: int, *parts: object) -> float:
 def sequence_key_value(spec: SequenceKey, index: int) -> int | str:
     """The key of row ``index`` (0-based) of a table whose key is ``spec``."""
     number = spec.start + index * spec.step
+    if spec.pattern:
+        return shape_value(spec.pattern, number)
     if not spec.as_string:
         return number
     return f"{spec.prefix}{number:0{spec.width}d}"
@@ -96,25 +101,76 @@ def permute(index: int, space: int, key: str) -> int:
 def pattern_value(pattern: str, index: int, seed: int, salt: str, unique: bool) -> str:
     """Fill a shape template: ``#`` a digit, ``?`` an uppercase letter, anything else literal.
 
-    With ``unique`` the digits are a keyed permutation of ``index`` over ``[0, 10**digits)``,
-    so values never repeat and do not look sequential. Letters are then drawn from the hash.
+    With ``unique`` the value is number ``permute(index)`` of the shape's whole space (digits
+    and letters: see ``bqsynth.shapes``), so values never repeat and do not look sequential.
+    Otherwise every varying position is drawn from the hash of (seed, salt, index).
     """
-    digits = pattern.count("#")
     if unique:
-        space = 10**digits
+        space = pattern_space(pattern)
         if index >= space:
             raise ValueError(f"pattern {pattern!r} has room for {space} unique values, row {index} asks for more")
-        digit_text = f"{permute(index, space, f'{seed}:{salt}'):0{digits}d}" if digits else ""
-    else:
-        digit_text = "".join(str(int(stable_uniform(seed, salt, index, i) * 10)) for i in range(digits))
+        return shape_value(pattern, permute(index, space, f"{seed}:{salt}"))
     out: list[str] = []
-    d = 0
     for position, char in enumerate(pattern):
-        if char == "#":
-            out.append(digit_text[d])
-            d += 1
-        elif char == "?":
-            out.append(chr(ord("A") + int(stable_uniform(seed, salt, index, "L", position) * 26)))
-        else:
+        alphabet = ALPHABETS.get(char)
+        if alphabet is None:
             out.append(char)
+        else:
+            tag = "D" if char == "#" else "L"
+            out.append(alphabet[int(stable_uniform(seed, salt, index, tag, position) * len(alphabet))])
     return "".join(out)
+
+
+class PatternCursor(NamedTuple):
+    """How far a unique pattern column has got: ``row`` was given value number ``position``."""
+
+    row: int = -1
+    position: int = -1
+
+
+def next_unique_pattern(
+    pattern: str, index: int, seed: int, salt: str, is_excluded: Callable[[str], bool], cursor: PatternCursor
+) -> tuple[str, PatternCursor]:
+    """Row ``index``'s value: the index-th value of the keyed permutation that is not excluded.
+
+    Skipping excluded values keeps the result unique. From a cursor just before ``index`` it
+    costs O(1) per row (rows come in order within a shard); after a jump it restarts at 0.
+    """
+    row, position = cursor if cursor.row < index else PatternCursor()
+    space = pattern_space(pattern)
+    value = ""
+    while row < index:
+        position += 1
+        if position >= space:
+            raise ValueError(
+                f"{salt}: the shape {pattern!r} has no unused value left for row {index} "
+                f"(it holds {space} values); the source uses too much of it. Plan again: "
+                "the planner widens such shapes"
+            )
+        value = shape_value(pattern, permute(position, space, f"{seed}:{salt}"))
+        if not is_excluded(value):
+            row += 1
+    return value, PatternCursor(row, position)
+
+
+def pattern_value_avoiding(
+    pattern: str, index: int, seed: int, salt: str, is_excluded: Callable[[str], bool], redraws: int
+) -> str:
+    """A non-unique value of the shape that is not excluded.
+
+    ``redraws`` independent draws first; if all are excluded (a densely used shape), the
+    values after a drawn one in a keyed permutation of the space, until one is free: this
+    ends whenever the shape holds one value more than it excludes (the planner sees to that).
+    """
+    for attempt in range(redraws):
+        value = pattern_value(pattern, index, seed, f"{salt}#{attempt}", False)
+        if not is_excluded(value):
+            return value
+    space = pattern_space(pattern)
+    key = f"{seed}:{salt}:probe"
+    start = int(stable_uniform(seed, salt, index, "probe") * space)
+    for step in range(space):
+        value = shape_value(pattern, permute((start + step) % space, space, key))
+        if not is_excluded(value):
+            return value
+    raise ValueError(f"{salt}: every value of shape {pattern!r} is a source value; widen the pattern")

@@ -56,6 +56,7 @@ def _key_args(spec: SequenceKey) -> dict[str, Any]:
         "prefix": json_literal(spec.prefix),
         "width": spec.width,
         "as_string": spec.as_string,
+        **({"pattern": json_literal(spec.pattern)} if spec.pattern else {}),
     }
 
 

@@ -57,8 +57,17 @@ def _temporal_quantiles(quantiles_json: str, temporal_type: str) -> list[float]:
 
 
 @lru_cache(maxsize=256)
-def _sequence_key(start: int, step: int, prefix_json: str, width: int, as_string: bool) -> SequenceKey:
-    return SequenceKey(start=start, step=step, prefix=_json(prefix_json), width=width, as_string=as_string)
+def _sequence_key(
+    start: int, step: int, prefix_json: str, width: int, as_string: bool, pattern_json: str
+) -> SequenceKey:
+    return SequenceKey(
+        start=start,
+        step=step,
+        prefix=_json(prefix_json),
+        width=width,
+        as_string=as_string,
+        pattern=_json(pattern_json),
+    )
 
 
 @lru_cache(maxsize=256)
@@ -101,9 +110,15 @@ class Bqsynth(SnowfakeryPlugin):
 
         # --- keys ----------------------------------------------------------------------------
         def sequence_key(
-            self, start: int = 1, step: int = 1, prefix: str = '""', width: int = 0, as_string: bool = False
+            self,
+            start: int = 1,
+            step: int = 1,
+            prefix: str = '""',
+            width: int = 0,
+            as_string: bool = False,
+            pattern: str = '""',
         ) -> int | str:
-            spec = _sequence_key(int(start), int(step), prefix, int(width), bool(as_string))
+            spec = _sequence_key(int(start), int(step), prefix, int(width), bool(as_string), pattern)
             return keys.sequence_key_value(spec, self._row_index())
 
         def foreign_key(
@@ -119,8 +134,9 @@ class Bqsynth(SnowfakeryPlugin):
             skew: float = 0.0,
             self_reference: bool = False,
             link: str = "",
+            pattern: str = '""',
         ) -> int | str | None:
-            spec = _sequence_key(int(start), int(step), prefix, int(width), bool(as_string))
+            spec = _sequence_key(int(start), int(step), prefix, int(width), bool(as_string), pattern)
             seed, row = self._option(SEED_OPTION), self._row_index()
             if link:
                 pairing = _link(link)
@@ -142,36 +158,21 @@ class Bqsynth(SnowfakeryPlugin):
             """A value of the source's shape; never a source value (see ``exclusions``)."""
             template, excluded, index = _json(pattern), self._excluded(column), self._row_index()
             seed = self._option(SEED_OPTION)
-            if unique:
-                return self._unique_pattern(template, column, excluded, index, seed)
-            for attempt in range(MAX_REDRAWS):
-                value = keys.pattern_value(template, index, seed, f"{column}#{attempt}", False)
-                if value_digest(value) not in excluded:
-                    return value
-            raise ValueError(f"{column}: every value of shape {template!r} tried is a source value; widen the pattern")
 
-        def _unique_pattern(self, template: str, column: str, excluded: frozenset[str], index: int, seed: int) -> str:
-            """Row ``index`` takes the index-th value of a keyed permutation that is not a source value.
+            def is_excluded(value: str) -> bool:
+                return bool(excluded) and value_digest(value) in excluded
 
-            Skipping excluded values keeps the result unique; the cursor makes it O(1) per row
-            when rows come in order (they do within a shard), O(index) after a jump.
-            """
+            if not unique:
+                return keys.pattern_value_avoiding(template, index, seed, column, is_excluded, MAX_REDRAWS)
+            if not excluded:
+                # Nothing to skip: row i takes value number permute(i), what the scan would
+                # reach, in O(1) at any shard's first row.
+                return keys.pattern_value(template, index, seed, column, True)
+            # The cursor lives on the interpreter: one per shard, so rows arrive in order.
             cursors = self.context.interpreter.__dict__.setdefault("_bqsynth_pattern_cursors", {})
-            row, position = cursors.get(column, (-1, -1))
-            if row >= index:
-                row, position = -1, -1
-            space = 10 ** template.count("#")
-            while row < index:
-                position += 1
-                if position >= space:
-                    raise ValueError(
-                        f"{column}: the shape {template!r} has no unused value left for row {index}; "
-                        "the source uses too much of it"
-                    )
-                value = keys.pattern_value(template, position, seed, column, True)
-                if value_digest(value) not in excluded:
-                    row += 1
-            cursors[column] = (row, position)
+            value, cursors[column] = keys.next_unique_pattern(
+                template, index, seed, column, is_excluded, cursors.get(column, keys.PatternCursor())
+            )
             return value
 
         def fake(self, provider: str, column: str, unique: bool = False) -> str:

@@ -37,12 +37,15 @@ from bqsynth.models import (
 )
 from bqsynth.planning.planner import (
     UNIQUE_BY_SUFFIX,
+    PlanError,
     boolean_generator,
     estimate_skew,
+    fit_pattern,
     number_generator,
     temporal_generator,
 )
 from bqsynth.semantics import IDENTIFYING_TYPES, PROVIDER_ALLOWLIST
+from bqsynth.shapes import excluded_bound, pattern_space
 
 # A null-only generator is accepted only where the source is (almost) all nulls.
 NULL_ONLY_MIN_RATE = 0.95
@@ -80,10 +83,11 @@ def _pattern(choice: GeneratorChoice, rows: int) -> tuple[PatternString | None, 
     bad = sorted(set(pattern) - PATTERN_CHARS)
     if bad:
         problems.append(f"{choice.column}: pattern characters {bad} are not allowed (printable ASCII, no $<>{{}}%)")
-    if choice.unique and 10 ** pattern.count("#") < UNIQUE_PATTERN_HEADROOM * max(rows, 1):
+    needed = UNIQUE_PATTERN_HEADROOM * max(rows, 1)
+    if choice.unique and pattern_space(pattern) < needed:
         problems.append(
-            f"{choice.column}: a unique pattern needs enough '#' digits for {rows} rows "
-            f"(at least {len(str(UNIQUE_PATTERN_HEADROOM * max(rows, 1) - 1))})"
+            f"{choice.column}: a unique pattern needs enough '#' digits and '?' letters for {rows} rows "
+            f"(a shape of at least {needed} values; {pattern!r} has {pattern_space(pattern)})"
         )
     if problems:
         return None, problems
@@ -130,6 +134,13 @@ def generator_for_choice(
             element = FakerValue(provider=choice.provider, unique=choice.unique)
         case "pattern":
             element, problems = _pattern(choice, rows)
+            if element is not None and column.mode != "REPEATED":
+                # The same fit as the offline plan: widened if the source uses the shape densely.
+                excluded = excluded_bound(stats.distinct_count, stats.non_null_count) if stats and identifying else 0
+                try:
+                    element, _ = fit_pattern(element, rows, excluded, table="", column=name)
+                except PlanError as error:
+                    return None, [str(error)]
         case "text":
             element, problems = _text(choice, stats)
         case "categorical":

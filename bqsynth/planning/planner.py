@@ -45,7 +45,8 @@ from bqsynth.models import (
 )
 from bqsynth.planning.copula_fit import table_copula
 from bqsynth.planning.relationships import candidate_key, discover_relationships
-from bqsynth.semantics import SemanticGuess, classify_column, sample_values
+from bqsynth.semantics import SemanticGuess, classify_column, derive_pattern, sample_values
+from bqsynth.shapes import excluded_bound, fitted_pattern, pattern_space, widest_pattern
 from bqsynth.sources.key_checks import KeyChecks
 
 UNSUPPORTED_TYPES = ("BYTES", "JSON", "GEOGRAPHY", "INTERVAL", "RANGE")
@@ -98,9 +99,52 @@ def key_spec(column: ColumnSchema, stats: ColumnStats | None, samples: list, row
         width = max(len(m["digits"]) for m in prefixes)
         start = min(int(m["digits"]) for m in prefixes)
     else:
+        # A code of one fixed shape (``AAAAAAAABAAAAAAA``) keeps that shape, widened to hold
+        # every row; only a key of no single shape, or one too short for the rows, becomes K0001.
+        shape = derive_pattern(samples) if samples else None
+        fitted = fitted_pattern(shape, rows) if shape else None
+        if fitted is not None:
+            return SequenceKey(start=0, as_string=True, pattern=fitted)
         prefix, width, start = "K", 0, 1
     width = max(width, len(str(start + max(rows - 1, 0))))
     return SequenceKey(start=start, prefix=prefix, width=width, as_string=True)
+
+
+def fit_pattern(
+    generator: PatternString, rows: int, excluded: int, *, table: str, column: str
+) -> tuple[PatternString, str]:
+    """The pattern generator with a shape that has room for the rows, and what changed.
+
+    A unique column needs ``rows + excluded`` values (source values are never emitted); a
+    repeating one needs a free value besides the excluded ones, and twice the excluded
+    count to find one in a few draws. A shape too small is widened (``bqsynth.shapes``);
+    when even the widest shape of that length and those classes is too small, the table
+    cannot be generated and this says so now, not half-way through generation.
+    """
+    needed = rows + excluded if generator.unique else excluded + 1
+    roomy = needed if generator.unique else 2 * excluded + 1
+    fitted = fitted_pattern(generator.pattern, needed, roomy)
+    if fitted is None:
+        widest = widest_pattern(generator.pattern)
+        place = ", ".join(f"{kind} {name}" for kind, name in (("table", table), ("column", column)) if name)
+        if generator.unique:
+            need = f"a unique column needs {needed} ({rows} rows + {excluded} source values never emitted)"
+            hint = "Request fewer rows (record_counts), or give the column a longer shape by hand."
+        else:
+            need = f"the column needs {needed} (a value besides the {excluded} source values never emitted)"
+            hint = "Give the column a longer shape by hand."
+        raise PlanError(
+            f"{place}: the shape {generator.pattern!r} "
+            f"(widest: {widest!r}) holds {pattern_space(widest)} values, but {need}",
+            table=table or None,
+            column=column,
+            hint=hint,
+        )
+    if fitted == generator.pattern:
+        return generator, ""
+    return generator.model_copy(
+        update={"pattern": fitted}
+    ), f"shape widened to {fitted!r}: the source uses {generator.pattern!r} densely"
 
 
 def estimate_skew(top_counts: list[ValueCount], child_rows: int, parent_rows: int) -> float:
@@ -406,6 +450,10 @@ def plan_column(
             reason=reason,
         )
     generator, reason = value_generator(column, stats, guess, options)
+    if isinstance(generator, PatternString) and not column.is_repeated:
+        excluded = excluded_bound(stats.distinct_count, stats.non_null_count) if stats and guess.identifying else 0
+        generator, widened = fit_pattern(generator, ctx.rows, excluded, table=profile.name, column=path)
+        reason = f"{reason}; {widened}" if widened else reason
     if column.is_repeated:
         generator = ArrayValue(element=generator, lengths=array_lengths(stats))
         reason = f"array; elements: {reason}"
