@@ -37,19 +37,11 @@ _MIN_GLUED_STEM = 4
 _MAX_PREFIX_LENGTH = 4
 _PREFIX_SHARE = 0.6
 
-# Role words that make a same-table reference a self-reference (employees.manager_id -> employee_id).
+# Role words that make a same-table reference a self-reference: structural ones for any
+# entity (categories.parent_id, versions.previous_id), ...
 SELF_REFERENCE_ROLES = frozenset(
     {
-        "manager",
         "parent",
-        "supervisor",
-        "boss",
-        "reports",
-        "referrer",
-        "referred",
-        "lead",
-        "mentor",
-        "head",
         "predecessor",
         "successor",
         "previous",
@@ -59,8 +51,6 @@ SELF_REFERENCE_ROLES = frozenset(
         "root",
         "super",
         "superior",
-        "sponsor",
-        "approver",
         "replaced",
         "replaces",
         "master",
@@ -68,6 +58,22 @@ SELF_REFERENCE_ROLES = frozenset(
         "merged",
         "linked",
         "related",
+    }
+)
+# ... and people's roles only within a table of people (employees.manager_id, not items.manager_id).
+PERSON_SELF_ROLES = frozenset(
+    {
+        "manager",
+        "supervisor",
+        "boss",
+        "reports",
+        "referrer",
+        "referred",
+        "lead",
+        "mentor",
+        "head",
+        "sponsor",
+        "approver",
     }
 )
 # A person's role in a reference to a table of people (orders.salesperson_id -> employees).
@@ -195,6 +201,13 @@ def name_match(child_table: str, child: ColumnWords, key: KeyName) -> tuple[floa
     same_table = child_table == key.table
     joined = "_".join(child.core)
     suffixed = 1.0 if child.is_key_named else 0.8  # "customer" alone is weaker than "customer_id"
+    people = bool(set(key.entity) & PERSON_ENTITIES)
+    if same_table:
+        # Within one table only a role makes a reference: categories.parent_id, employees.manager_id.
+        roles = SELF_REFERENCE_ROLES | (PERSON_SELF_ROLES if people else frozenset())
+        if set(child.core) & roles:
+            return 0.7 * suffixed, f"a self-reference role ({joined}) within {child_table}"
+        return 0.0, ""
     if key.words.core and child == key.words:
         return 1.0, f"same name as {key.label}"
     entity_tail = "_".join(child.core[-len(key.entity) :]) if key.entity else ""
@@ -208,16 +221,16 @@ def name_match(child_table: str, child: ColumnWords, key: KeyName) -> tuple[floa
             role = child.core[: -len(key.words.core)]
             why = f"a role ({'_'.join(role)}) of {key.label}" if role else f"the same key as {key.label}"
             return 0.9 * suffixed, why
-    if same_table and set(child.core) & SELF_REFERENCE_ROLES:
-        return 0.7 * suffixed, f"a self-reference role ({joined}) within {child_table}"
-    if not same_table and set(key.entity) & PERSON_ENTITIES and set(child.core) & PERSON_ROLES:
-        return 0.6 * suffixed, f"a person's role ({joined}) referring to {key.table}"
     word = child.core[-1]
     targets = sorted({t for t in (key.entity[-1:] + key.words.core[-1:]) if t})
     # A role glued to the entity: lo_orderdate -> the date dimension's d_datekey.
     for target in targets:
         if len(target) >= 4 and word.endswith(target) and len(word) - len(target) >= 3:
             return 0.7 * suffixed, f"'{word}' is a role ({word[: -len(target)]}) of '{target}' ({key.label})"
+    if not child.is_key_named:
+        return 0.0, ""  # below: roles and abbreviations, which only a key-named column may use
+    if people and set(child.core) & PERSON_ROLES:
+        return 0.6 * suffixed, f"a person's role ({joined}) referring to {key.table}"
     for target in targets:
         if _abbreviates(word, target) == "prefix":
             return 0.75 * suffixed, f"'{word}' abbreviates '{target}' ({key.label})"
@@ -235,7 +248,7 @@ def name_match(child_table: str, child: ColumnWords, key: KeyName) -> tuple[floa
 
 # Ordinals that, with a parent reference, key a line-item table: (order_id, line_no).
 ORDINAL_WORDS = frozenset(
-    {"line", "linenumber", "lineno", "seq", "sequence", "stint", "position", "pos", "ordinal", "idx", "index", "item"}
+    {"line", "linenumber", "lineno", "seq", "sequence", "stint", "position", "pos", "ordinal", "idx", "index"}
 )
 
 
@@ -259,7 +272,13 @@ def key_rank(table: TableProfile, column: ColumnSchema, prefix: str | None) -> i
     forms = entity_forms(table.name)
     entity = entity_tokens(table.name)
     joined = "_".join(words.core)
-    if joined in forms or joined == "".join(entity) or _abbreviates(joined, "".join(entity), entity) is not None:
+    compact = "".join(words.core)
+    # The table's own key names its entity, its head noun (demo_sk in household_demographics),
+    # or abbreviates either (c_custkey in customer); customer_id in customer_details names another.
+    head = entity[-1] if entity else ""
+    if joined in forms or compact == "".join(entity) or compact == head:
+        return rank + 5
+    if _abbreviates(compact, head) == "prefix" or _abbreviates(compact, "".join(entity), entity) is not None:
         return rank + 5
     return rank
 

@@ -75,8 +75,10 @@ VALUE_ONLY_WEIGHT = 0.55
 DISTINCT_TOLERANCE = 1.05
 # Free text is never a key, however unique.
 MAX_KEY_AVG_LENGTH = 40
-# Composite keys: columns considered per table, widest key tried, exact checks per table.
-COMPOSITE_MAX_COLUMNS = 8
+# Composite keys: columns considered per table (named ones, references), widest key tried,
+# exact checks per table.
+COMPOSITE_MAX_NAMED = 4
+COMPOSITE_MAX_REFERENCES = 8
 COMPOSITE_MAX_WIDTH = 4
 COMPOSITE_MAX_CHECKS = 12
 # Inclusion checks per run; past it, the rest are judged on the profiles alone (and say so).
@@ -539,31 +541,31 @@ def _choose_single_key(table: TableProfile, keys: list[_Key], referenced: dict[s
 
 
 def _composite_pool(table: TableProfile, prefix: str | None, references: set[str]) -> list[str]:
-    """Columns that may make up a composite key, most key-like first: references, ordinals, key names."""
-    scored = []
-    for position, column in enumerate(table.columns):
-        family = _key_family(table, column, column.name)
-        if family is None:
+    """Columns that may make up a composite key: the table's references and its key-named or
+    ordinal columns (``line_no``, ``ticket_number``, ``yearID``), each kind capped."""
+    named, refs = [], []
+    for column in table.columns:
+        if _key_family(table, column, column.name) is None:
             continue
         words = column_words(column.name, prefix)
-        score = 3 if column.name in references else 2 if is_ordinal_name(words) else 1 if words.is_key_named else 0
-        if score:
-            scored.append((-score, position, column.name))
-    return [name for _, _, name in sorted(scored)][:COMPOSITE_MAX_COLUMNS]
+        if column.name in references:
+            refs.append(column.name)
+        elif is_ordinal_name(words) or words.is_key_named:
+            named.append(column.name)
+    return named[:COMPOSITE_MAX_NAMED] + refs[:COMPOSITE_MAX_REFERENCES]
 
 
-def _composite_candidates(
-    table: TableProfile, pool: list[str], references: set[str], prefix: str | None
-) -> list[tuple[str, ...]]:
-    """Column tuples that could be the key, in the order they are tried: narrow first, then the
-    conventional shapes (a reference plus an ordinal, then references only)."""
-    ordinals = {c for c in pool if is_ordinal_name(column_words(c, prefix))}
+def _composite_candidates(table: TableProfile, pool: list[str], references: set[str]) -> list[tuple[str, ...]]:
+    """Column tuples that could be the key, in the order they are tried: narrow first; among
+    equals, the conventional shapes: references plus an ordinal or a number of their own
+    ((l_orderkey, l_linenumber), (ss_item_sk, ss_ticket_number)), then references only (a link table)."""
     combos: list[tuple[int, int, list[int], tuple[str, ...]]] = []
     for width in range(2, COMPOSITE_MAX_WIDTH + 1):
         for combo in itertools.combinations(pool, width):
             if not _may_be_unique(table, combo):
                 continue
-            shape = 2 * bool(ordinals & set(combo)) + sum(1 for c in combo if c in references)
+            own = [c for c in combo if c not in references]
+            shape = 2 * bool(own) + (len(combo) - len(own))
             combos.append((width, -shape, [pool.index(c) for c in combo], combo))
     combos.sort()
     return [tuple(sorted(combo, key=lambda c: _position(table, c))) for *_, combo in combos]
@@ -588,7 +590,7 @@ def _composite_key(
     table: TableProfile, prefix: str | None, references: set[str], checks: KeyChecks | None
 ) -> KeyChoice | None:
     """The first candidate tuple that is unique on all rows (exactly, or by a whole-table sample)."""
-    candidates = _composite_candidates(table, _composite_pool(table, prefix, references), references, prefix)
+    candidates = _composite_candidates(table, _composite_pool(table, prefix, references), references)
     if not candidates:
         return None
     if checks is None or table.file_format is not None:

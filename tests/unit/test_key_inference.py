@@ -157,6 +157,39 @@ def test_unrelated_names_do_not_match(column: str, key_table: str, key: str) -> 
     assert child.name == "facts"
 
 
+@pytest.mark.parametrize(
+    ("table_name", "columns", "column", "key"),
+    [
+        # a people's role is a self-reference only in a table of people
+        ("item", ["i_item_sk", "i_manager_id"], "i_manager_id", "i_item_sk"),
+        # a column named after its own table's entity is not a reference to it
+        (
+            "catalog_page",
+            ["cp_catalog_page_sk", "cp_catalog_page_number"],
+            "cp_catalog_page_number",
+            "cp_catalog_page_sk",
+        ),
+        ("time_dim", ["t_time_sk", "t_time", "t_hour"], "t_time", "t_time_sk"),
+    ],
+)
+def test_same_table_names_are_self_references_only_by_role(
+    table_name: str, columns: list[str], column: str, key: str
+) -> None:
+    profile = table(table_name, dict.fromkeys(columns, "INT64"), [])
+    prefix = table_prefix(profile)
+    assert name_match(table_name, column_words(column, prefix), key_name(profile, key, prefix))[0] == 0
+    employees = table("employees", dict.fromkeys(["employee_id", "manager_id"], "INT64"), [])
+    assert name_match("employees", column_words("manager_id", None), key_name(employees, "employee_id", None))[0] > 0
+
+
+def test_a_plain_word_is_no_abbreviation() -> None:
+    # "hour" has the letters of "household demographic" in order, but it is a word without a key suffix
+    demographics = table("household_demographics", dict.fromkeys(["hd_demo_sk", "hd_buy_potential"], "INT64"), [])
+    key = key_name(demographics, "hd_demo_sk", table_prefix(demographics))
+    assert name_match("time_dim", column_words("t_hour", "t"), key)[0] == 0
+    assert name_match("store_sales", column_words("ss_hdemo_sk", "ss"), key)[0] > 0
+
+
 def test_glued_key_words_split_off_only_behind_a_real_stem() -> None:
     assert split_glued("custkey") == ["cust", "key"]
     assert split_glued("tailnum") == ["tail", "num"]
