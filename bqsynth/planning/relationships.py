@@ -540,7 +540,7 @@ def _choose_single_key(table: TableProfile, keys: list[_Key], referenced: dict[s
     )
 
 
-def _composite_pool(table: TableProfile, prefix: str | None, references: set[str]) -> list[str]:
+def _composite_pool(table: TableProfile, prefix: str | None, references: set[str], roles: set[str]) -> list[str]:
     """Columns that may make up a composite key: the table's references and its key-named or
     ordinal columns (``line_no``, ``ticket_number``, ``yearID``), each kind capped."""
     named, refs = [], []
@@ -552,10 +552,13 @@ def _composite_pool(table: TableProfile, prefix: str | None, references: set[str
             refs.append(column.name)
         elif is_ordinal_name(words) or words.is_key_named:
             named.append(column.name)
+    refs.sort(key=lambda c: (c in roles, _position(table, c)))
     return named[:COMPOSITE_MAX_NAMED] + refs[:COMPOSITE_MAX_REFERENCES]
 
 
-def _composite_candidates(table: TableProfile, pool: list[str], references: set[str]) -> list[tuple[str, ...]]:
+def _composite_candidates(
+    table: TableProfile, pool: list[str], references: set[str], roles: set[str]
+) -> list[tuple[str, ...]]:
     """Column tuples that could be the key, in the order they are tried: narrow first; among
     equals, the conventional shapes: references plus an ordinal or a number of their own
     ((l_orderkey, l_linenumber), (ss_item_sk, ss_ticket_number)), then references only (a link table)."""
@@ -565,7 +568,8 @@ def _composite_candidates(table: TableProfile, pool: list[str], references: set[
             if not _may_be_unique(table, combo):
                 continue
             own = [c for c in combo if c not in references]
-            shape = 2 * bool(own) + (len(combo) - len(own))
+            plain = [c for c in combo if c in references and c not in roles]
+            shape = 4 * bool(own) + 2 * len(plain) + (len(combo) - len(own) - len(plain))
             combos.append((width, -shape, [pool.index(c) for c in combo], combo))
     combos.sort()
     return [tuple(sorted(combo, key=lambda c: _position(table, c))) for *_, combo in combos]
@@ -586,11 +590,24 @@ def _may_be_unique(table: TableProfile, columns: Sequence[str]) -> bool:
     return len(set(tuples)) == len(tuples)
 
 
+def _plays_a_role(rel: Relationship, prefixes: dict[str, str | None]) -> bool:
+    """``ss_sold_date_sk`` -> ``d_date_sk``: the reference names a role before the parent's key."""
+    if len(rel.child_columns) != 1:
+        return False
+    child = column_words(rel.child_columns[0], prefixes.get(rel.child_table))
+    parent = column_words(rel.parent_columns[0], prefixes.get(rel.parent_table))
+    return bool(parent.core) and len(child.core) > len(parent.core)
+
+
 def _composite_key(
-    table: TableProfile, prefix: str | None, references: set[str], checks: KeyChecks | None
+    table: TableProfile, prefix: str | None, references: set[str], roles: set[str], checks: KeyChecks | None
 ) -> KeyChoice | None:
-    """The first candidate tuple that is unique on all rows (exactly, or by a whole-table sample)."""
-    candidates = _composite_candidates(table, _composite_pool(table, prefix, references), references)
+    """The first candidate tuple that is unique on all rows (exactly, or by a whole-table sample).
+
+    References in a role (a sale's sold date, a return's returned time) describe the row
+    rather than identify it, so tuples of plain references and the row's own numbers go first.
+    """
+    candidates = _composite_candidates(table, _composite_pool(table, prefix, references, roles), references, roles)
     if not candidates:
         return None
     if checks is None or table.file_format is not None:
@@ -805,8 +822,10 @@ def discover_relationships(profiles: Sequence[TableProfile], checks: KeyChecks |
         if single is not None:
             chosen[table.name] = _single_key_choice(single, counts[single.column])
             continue
-        references = {c for r in [*relationships, *inferred] if r.child_table == table.name for c in r.child_columns}
-        composite = _composite_key(table, prefixes[table.name], references, checks)
+        outgoing = [r for r in [*relationships, *inferred] if r.child_table == table.name]
+        references = {c for r in outgoing for c in r.child_columns}
+        roles = {c for r in outgoing if _plays_a_role(r, prefixes) for c in r.child_columns}
+        composite = _composite_key(table, prefixes[table.name], references, roles, checks)
         if composite is not None:
             chosen[table.name] = composite
 

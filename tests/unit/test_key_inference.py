@@ -341,3 +341,23 @@ def test_rows_key_checks_count_nulls_duplicates_and_found_values() -> None:
     )
     assert (inclusion.child_distinct, inclusion.found) == (2, 1)
     assert checks.uniqueness([UniquenessQuery(table_id="p.d.missing", columns=["a"])]) == [None]
+
+
+def test_a_composite_key_is_made_of_plain_references_before_references_in_a_role() -> None:
+    # Both (returned_time, order_number) and (item, order_number) are unique in the data; the
+    # time a return happened describes it, the item within the order identifies it.
+    rng = random.Random(8)
+    items = [{"i_item_sk": i, "i_name": f"item {i}"} for i in range(1, 41)]
+    times = [{"t_time_sk": t, "t_hour": t // 3600} for t in range(0, 86400, 60)]
+    returns = [
+        {"cr_returned_time_sk": 60 * (n % 500), "cr_item_sk": item, "cr_order_number": order, "cr_amount": rng.randint(1, 99)}
+        for n, (order, item) in enumerate(
+            (order, item) for order in range(1, 301) for item in rng.sample(range(1, 41), rng.randint(1, 4))
+        )
+    ]
+    i = profiled("item", {"i_item_sk": "INT64", "i_name": "STRING"}, items)
+    t = profiled("time_dim", {"t_time_sk": "INT64", "t_hour": "INT64"}, times)
+    columns = {"cr_returned_time_sk": "INT64", "cr_item_sk": "INT64", "cr_order_number": "INT64", "cr_amount": "INT64"}
+    r = profiled("catalog_returns", columns, returns)
+    report = discover_relationships([i[0], t[0], r[0]], exact(i, t, r))
+    assert {k.table: k.columns for k in report.primary_keys}["catalog_returns"] == ["cr_item_sk", "cr_order_number"]
