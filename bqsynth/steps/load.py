@@ -41,6 +41,7 @@ def load_tables_step(
     trail = AuditTrail(bq, config.audit_table, config.batch_id)
     generated = {r.table: r for r in (read_model(TableResult, p, gcs=gcs) for p in generated_paths)}
     results: dict[str, TableResult] = {}
+    skipped: set[str] = set()  # children not loaded because of a parent: their messages are not repeated
     for table in plan.tables:  # known before any load: a cycle partner sees them too
         if table.name not in generated:
             results[table.name] = missing_result(trail, table)
@@ -48,14 +49,15 @@ def load_tables_step(
             results[table.name] = generated[table.name]
     parents = parent_tables(plan)
     with ThreadPoolExecutor(max_workers=LOAD_THREADS) as pool:
-        for wave in load_waves(plan):
+        for wave in load_waves([t.name for t in plan.tables], parents):
             pending = [t for t in wave if t not in results]
 
             def load_or_skip(name: str) -> TableResult:
                 table, result = plan.table(name), generated[name]
                 failed = failed_parents(name, parents, results)
                 if failed:
-                    return skipped_child(trail, table, result, failed, results)
+                    skipped.add(name)
+                    return skipped_child(trail, table, result, failed, results, skipped)
                 return load_generated(config, table, result, trail, bq)
 
             for result in pool.map(load_or_skip, pending):
@@ -100,18 +102,17 @@ def parent_tables(plan: DatasetPlan) -> dict[str, list[str]]:
     return parents
 
 
-def load_waves(plan: DatasetPlan) -> list[list[str]]:
-    """The planned tables in load order: each wave references only tables of earlier waves.
+def load_waves(tables: list[str], parents: dict[str, list[str]]) -> list[list[str]]:
+    """``tables`` in load order: each wave references only tables of earlier waves (``parents``).
 
     Tables in a reference cycle (A -> B -> A; self-references do not count) cannot be
-    ordered; they are loaded together in the last wave.
+    ordered; they, and the tables that depend on them, are loaded together in the last wave.
     """
-    parents = parent_tables(plan)
     done: set[str] = set()
     waves: list[list[str]] = []
-    remaining = [t.name for t in plan.tables]
+    remaining = list(tables)
     while remaining:
-        wave = [t for t in remaining if all(p in done for p in parents[t])]
+        wave = [t for t in remaining if all(p in done for p in parents.get(t, []))]
         if not wave:  # only cycles are left
             wave = remaining
         waves.append(wave)
@@ -126,11 +127,24 @@ def failed_parents(table: str, parents: dict[str, list[str]], results: dict[str,
 
 
 def skipped_child(
-    trail: AuditTrail, table: TablePlan, result: TableResult, failed: list[str], results: dict[str, TableResult]
+    trail: AuditTrail,
+    table: TablePlan,
+    result: TableResult,
+    failed: list[str],
+    results: dict[str, TableResult],
+    skipped: set[str],
 ) -> TableResult:
-    """A generated child that is not loaded because a parent failed: a Failed load row says which."""
-    # The parents' own errors, shortened: a grandchild would otherwise repeat every ancestor's message.
-    causes = "; ".join(f"{p}: {_shortened(results[p].error or 'failed')}" for p in failed)
+    """A generated child that is not loaded because a parent failed: a Failed load row says which.
+
+    The parents' own errors are quoted, shortened; a parent that was itself skipped is named
+    as such, so that a grandchild's message does not repeat every ancestor's.
+    """
+    causes = "; ".join(
+        f"{p}: not loaded either, because of its own parents"
+        if p in skipped
+        else f"{p}: {_shortened(results[p].error or 'failed')}"
+        for p in failed
+    )
     names = ", ".join(failed)
     message = (
         f"{table.name} was not loaded into {table.target_table} because the table(s) it references failed "
