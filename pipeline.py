@@ -15,7 +15,7 @@ from kfp.dsl import Artifact
 
 from bqsynth.config import parameter_docs, pipeline_defaults
 from components.generate_table import generate_table
-from components.load_table import load_table
+from components.load_tables import load_tables
 from components.plan_dataset import plan_dataset
 from components.profile_table import profile_table
 from components.start_batch import start_batch
@@ -96,11 +96,13 @@ def bqsynth_pipeline(
     started = _configure(start_batch(**locals()), LIGHT, calls_google=True)
     config = started.outputs["config"]
 
+    # Per-table steps hand on gs:// URIs (strings), never artifacts, to the step that collects
+    # them: Vertex AI refuses a collected fan-in of more than 100 artifacts, not of parameters.
     with dsl.ParallelFor(source_tables, name="profile-each-table") as source_table:
         profiled = _configure(profile_table(config=config, source_table=source_table), LIGHT, calls_google=True)
 
     planned = _configure(
-        plan_dataset(config=config, profiles=dsl.Collected(profiled.outputs["profile"])),
+        plan_dataset(config=config, profiles=dsl.Collected(profiled.output)),
         WORKER,
         calls_google=True,  # Gemini, when llm is gemini
     )
@@ -109,14 +111,17 @@ def bqsynth_pipeline(
         generated = _configure(
             generate_table(config=config, plan=planned.outputs["plan"], table=table), WORKER, calls_google=True
         )
-        loaded = _configure(
-            load_table(config=config, plan=planned.outputs["plan"], generated=generated.outputs["result"]),
-            LIGHT,
-            calls_google=True,
-        )
+
+    # One step loads every table, parents before children, so that it knows whether a
+    # table's parents are in their targets before it loads the table (bqsynth/steps/load.py).
+    loaded = _configure(
+        load_tables(config=config, plan=planned.outputs["plan"], generated=dsl.Collected(generated.output)),
+        LIGHT,
+        calls_google=True,
+    )
 
     summary = _configure(
-        summarize_run(config=config, plan=planned.outputs["plan"], results=dsl.Collected(loaded.outputs["result"])),
+        summarize_run(config=config, plan=planned.outputs["plan"], results=loaded.outputs["results"]),
         WORKER,  # SDMetrics and the distance-to-closest-record matrix hold samples in memory
         calls_google=True,
     )

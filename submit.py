@@ -200,8 +200,15 @@ def run_local_pipeline(config: RunConfig, pipeline_root: str) -> RunSummary:
     return read_model(RunSummary, task.outputs["Output"].path)
 
 
+# Exit codes of a local run: what failed.
+EXIT_OK = 0  # every table loaded, and every check on the targets passed
+EXIT_TABLES_FAILED = 1  # the run finished with a summary; some tables failed or failed a check (it lists them)
+EXIT_CONFIG_ERROR = 2  # the configuration is wrong; nothing ran
+EXIT_RUN_STOPPED = 3  # a step the run cannot go on without failed (planning, the audit table): no summary
+
+
 def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> int:
-    """Run locally, print the summary; 0 when every table loaded with intact keys."""
+    """Run locally, print the summary; the exit code says what failed (``EXIT_*``)."""
     from bqsynth.evaluation.quality_report import print_quality
     from bqsynth.evaluation.run_summary import print_summary
 
@@ -217,7 +224,7 @@ def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> i
                 summary = run_local_pipeline(config, pipeline_root)
     except RuntimeError:  # kfp.local: a step raised (no table could be planned, the audit table is unreachable)
         print(f"error: {last_error(log_path)}\nthe full log is {log_path}", file=sys.stderr)
-        return 1
+        return EXIT_RUN_STOPPED
     print_summary(summary)
     print_quality(summary)
     print(
@@ -230,7 +237,10 @@ def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> i
         page = Path(pipeline_root) / f"bqsynth-quality-{summary.batch_id}.html"
         shutil.copyfile(reports[-1], page)
         print(f"quality report with plots: {page.resolve()}")
-    return 0 if summary.ok else 1
+    failed = [t.table for t in summary.tables if t.status != "Completed"]
+    if failed:
+        print(f"error: {len(failed)} of {len(summary.tables)} tables failed: {', '.join(failed)}", file=sys.stderr)
+    return EXIT_OK if summary.ok else EXIT_TABLES_FAILED
 
 
 VERTEX_ONLY_FLAGS = (
@@ -332,13 +342,13 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG_ERROR
     if not args.local:
         return run_on_vertex(args, config)
     used = [f"--{name.replace('_', '-')}" for name in VERTEX_ONLY_FLAGS if getattr(args, name)]
     if used:
         print(f"error: {', '.join(used)} only apply to Vertex AI Pipelines; drop them or --local", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG_ERROR
     root = str(Path(args.pipeline_root or DEFAULT_LOCAL_ROOT).resolve())
     return run_local(config, root, verbose=args.verbose)
 

@@ -583,6 +583,12 @@ class TableResult(StrictModel):
     load_seconds: float = 0.0
 
 
+class TableResults(StrictModel):
+    """Every planned table's result after the load step, in one artifact for the summary."""
+
+    tables: list[TableResult] = Field(default_factory=list)
+
+
 class ColumnQuality(StrictModel):
     """How one synthetic column compares with the same source column."""
 

@@ -1,5 +1,3 @@
-from typing import List
-
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Input, Markdown, Metrics, Output
 
@@ -10,7 +8,7 @@ from components import COMPONENT_IMAGE
 def summarize_run(
     config: Input[Artifact],
     plan: Input[Artifact],
-    results: Input[List[Artifact]],
+    results: Input[Artifact],
     summary: Output[Artifact],
     report: Output[Markdown],
     quality_report: Output[HTML],
@@ -26,7 +24,7 @@ def summarize_run(
     _, headline = summarize_step(
         run,
         plan_path=plan.path,
-        result_paths=[r.path for r in results],
+        results_path=results.path,
         summary_path=summary.path,
         report_path=report.path,
         html_path=quality_report.path,

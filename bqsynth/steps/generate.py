@@ -15,7 +15,7 @@ from bqsynth.generation.exclusions import exclusions_from_records, fetch_exclusi
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import DatasetPlan, TablePlan, TableResult
 from bqsynth.sources.gcs_files import read_source_records
-from bqsynth.steps.artifacts import read_model, write_model
+from bqsynth.steps.artifacts import read_model, step_model_uri, write_model
 from bqsynth.steps.audited import AuditTrail, audit_file_fields, audited
 
 
@@ -28,7 +28,10 @@ def generate_step(
     bq: bigquery.Client,
     gcs: storage.Client,
 ) -> TableResult:
-    """Rows for ``table`` as NDJSON under the batch's path in the staging bucket; a failure is the table's."""
+    """Rows for ``table`` as NDJSON under the batch's path in the staging bucket; a failure is the table's.
+
+    The result goes to ``result_path``: a local file or a ``gs://`` URI (see ``generated_uri``).
+    """
     trail = AuditTrail(bq, config.audit_table, config.batch_id)
     plan = read_model(DatasetPlan, plan_path)
     table_plan = plan.table(table)
@@ -54,8 +57,13 @@ def generate_step(
             result = result.model_copy(update={"status": "Failed", "error": work.failure})
         elif table_plan.file_format is not None:
             result = write_source_format(trail, table_plan, result, files, bucket, prefix, gcs)
-    write_model(result, result_path)
+    write_model(result, result_path, gcs=gcs)
     return result
+
+
+def generated_uri(config: RunConfig, table: str) -> str:
+    """Where the generate result of ``table`` is kept in this batch: the load step reads it there."""
+    return step_model_uri(config, "generate", table)
 
 
 def source_exclusions(table: TablePlan, bq: bigquery.Client, gcs: storage.Client) -> dict[str, list[str]]:

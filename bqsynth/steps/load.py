@@ -1,31 +1,76 @@
-"""Load one table's generated files into its target table (created with the source schema), once per batch."""
+"""Load the generated tables into their targets (created with the source schema), once per batch.
+
+All tables are loaded by one step, parents before children: a table is loaded only once
+every table it references (``DatasetPlan.relationships``, self-references aside) is in its
+target. A child whose parent failed to generate or to load is never loaded, so no target
+ever holds rows that point at a missing parent; it gets a Failed load row naming the parent.
+Tables whose parents are done load at the same time (one BigQuery load job each).
+"""
 
 from __future__ import annotations
 
-from google.cloud import bigquery
+from concurrent.futures import ThreadPoolExecutor
+
+from google.cloud import bigquery, storage
 
 from bqsynth.config import RunConfig
 from bqsynth.delivery.load import ensure_target_table, load_table
-from bqsynth.models import DatasetPlan, TableResult
+from bqsynth.models import DatasetPlan, TablePlan, TableResult, TableResults
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audited
 
+# Load jobs mostly wait on BigQuery; this many run at once.
+LOAD_THREADS = 8
 
-def load_step(
+
+def load_tables_step(
     config: RunConfig,
     plan_path: str,
-    generated_path: str,
-    result_path: str,
+    generated_paths: list[str],
+    results_path: str,
     *,
     bq: bigquery.Client,
-) -> TableResult:
-    """The generated table, loaded; a table whose generation failed passes through unchanged."""
-    result = read_model(TableResult, generated_path)
-    if result.status == "Failed":  # generation already logged its failure; nothing to load
-        write_model(result, result_path)
-        return result
-    table = read_model(DatasetPlan, plan_path).table(result.table)
+    gcs: storage.Client | None = None,
+) -> TableResults:
+    """Every planned table's result, loaded in ``load_waves`` order; children of failed parents skipped.
+
+    ``generated_paths`` are the generate step's results (local files or ``gs://`` URIs).
+    A planned table without a result (its generate step left none) is Failed, and so are its children.
+    """
+    plan = read_model(DatasetPlan, plan_path)
     trail = AuditTrail(bq, config.audit_table, config.batch_id)
+    generated = {r.table: r for r in (read_model(TableResult, p, gcs=gcs) for p in generated_paths)}
+    results: dict[str, TableResult] = {}
+    skipped: set[str] = set()  # children not loaded because of a parent: their messages are not repeated
+    for table in plan.tables:  # known before any load: a cycle partner sees them too
+        if table.name not in generated:
+            results[table.name] = missing_result(trail, table)
+        elif generated[table.name].status != "Completed":  # generation already logged its failure
+            results[table.name] = generated[table.name]
+    parents = parent_tables(plan)
+    with ThreadPoolExecutor(max_workers=LOAD_THREADS) as pool:
+        for wave in load_waves([t.name for t in plan.tables], parents):
+            pending = [t for t in wave if t not in results]
+
+            def load_or_skip(name: str) -> TableResult:
+                table, result = plan.table(name), generated[name]
+                failed = failed_parents(name, parents, results)
+                if failed:
+                    skipped.add(name)
+                    return skipped_child(trail, table, result, failed, results, skipped)
+                return load_generated(config, table, result, trail, bq)
+
+            for result in pool.map(load_or_skip, pending):
+                results[result.table] = result
+    loaded = TableResults(tables=[results[t.name] for t in plan.tables])
+    write_model(loaded, results_path, gcs=gcs)
+    return loaded
+
+
+def load_generated(
+    config: RunConfig, table: TablePlan, result: TableResult, trail: AuditTrail, bq: bigquery.Client
+) -> TableResult:
+    """The generated table, loaded into its target by one all-or-nothing load job (audited)."""
     begun = trail.table_row(
         "load", table, input_gcs_path=",".join(result.files), num_records_generated=result.rows_generated
     )
@@ -43,5 +88,85 @@ def load_step(
         result = result.model_copy(update={"rows_loaded": rows, "status": "Completed", "load_seconds": work.seconds()})
     if work.failed:
         result = result.model_copy(update={"status": "Failed", "error": work.failure, "load_seconds": work.seconds()})
-    write_model(result, result_path)
     return result
+
+
+def parent_tables(plan: DatasetPlan) -> dict[str, list[str]]:
+    """Each planned table's parents: the other planned tables it references (self-references aside)."""
+    planned = {t.name for t in plan.tables}
+    parents: dict[str, list[str]] = {name: [] for name in planned}
+    for rel in plan.relationships:
+        child, parent = rel.child_table, rel.parent_table
+        if child in planned and parent in planned and parent != child and parent not in parents[child]:
+            parents[child].append(parent)
+    return parents
+
+
+def load_waves(tables: list[str], parents: dict[str, list[str]]) -> list[list[str]]:
+    """``tables`` in load order: each wave references only tables of earlier waves (``parents``).
+
+    Tables in a reference cycle (A -> B -> A; self-references do not count) cannot be
+    ordered; they, and the tables that depend on them, are loaded together in the last wave.
+    """
+    done: set[str] = set()
+    waves: list[list[str]] = []
+    remaining = list(tables)
+    while remaining:
+        wave = [t for t in remaining if all(p in done for p in parents.get(t, []))]
+        if not wave:  # only cycles are left
+            wave = remaining
+        waves.append(wave)
+        done.update(wave)
+        remaining = [t for t in remaining if t not in done]
+    return waves
+
+
+def failed_parents(table: str, parents: dict[str, list[str]], results: dict[str, TableResult]) -> list[str]:
+    """The parents of ``table`` that are not in their targets (failed, or not done in a cycle)."""
+    return [p for p in parents[table] if p in results and results[p].status != "Completed"]
+
+
+def skipped_child(
+    trail: AuditTrail,
+    table: TablePlan,
+    result: TableResult,
+    failed: list[str],
+    results: dict[str, TableResult],
+    skipped: set[str],
+) -> TableResult:
+    """A generated child that is not loaded because a parent failed: a Failed load row says which.
+
+    The parents' own errors are quoted, shortened; a parent that was itself skipped is named
+    as such, so that a grandchild's message does not repeat every ancestor's.
+    """
+    causes = "; ".join(
+        f"{p}: not loaded either, because of its own parents"
+        if p in skipped
+        else f"{p}: {_shortened(results[p].error or 'failed')}"
+        for p in failed
+    )
+    names = ", ".join(failed)
+    message = (
+        f"{table.name} was not loaded into {table.target_table} because the table(s) it references failed "
+        f"({names}), so its rows would point at missing parent rows. Fix {names} and run again. ({causes})"
+    )
+    trail.write(trail.table_row("load", table).evolve(status="Failed", error_message=message))
+    return result.model_copy(update={"status": "Failed", "error": message})
+
+
+def missing_result(trail: AuditTrail, table: TablePlan) -> TableResult:
+    """A planned table the generate step left no result for: Failed, so that its children are skipped too."""
+    message = f"{table.name} has no generate result in this batch, so it was not loaded; run the batch again"
+    trail.write(trail.table_row("load", table).evolve(status="Failed", error_message=message))
+    return TableResult(
+        table=table.name,
+        source_table=table.source_table,
+        target_table=table.target_table,
+        rows_requested=table.row_count,
+        status="Failed",
+        error=message,
+    )
+
+
+def _shortened(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

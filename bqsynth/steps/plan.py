@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from google.cloud import bigquery
+from google.cloud import bigquery, storage
 
 from bqsynth.config import RunConfig
 from bqsynth.delivery.source_format_files import changed_format
@@ -24,11 +24,21 @@ from bqsynth.steps.audited import AuditTrail, audited
 log = logging.getLogger("bqsynth")
 
 
-def plan_step(config: RunConfig, profile_paths: list[str], plan_path: str, *, bq: bigquery.Client) -> list[str]:
-    """Plan all tables (offline, then advised by the chosen model); returns the tables to generate."""
+def plan_step(
+    config: RunConfig,
+    profile_paths: list[str],
+    plan_path: str,
+    *,
+    bq: bigquery.Client,
+    gcs: storage.Client | None = None,
+) -> list[str]:
+    """Plan all tables (offline, then advised by the chosen model); returns the tables to generate.
+
+    ``profile_paths`` are local files or ``gs://`` URIs (then ``gcs`` reads them).
+    """
     trail = AuditTrail(bq, config.audit_table, config.batch_id)
     with audited(trail, trail.row("plan"), ends_run=True) as work:
-        profiles = [read_model(TableProfile, p) for p in profile_paths]
+        profiles = [read_model(TableProfile, p, gcs=gcs) for p in profile_paths]
         options = PlanOptions(
             seed=config.seed,
             record_counts=config.record_counts,

@@ -9,7 +9,7 @@ from bqsynth.gcp.uris import is_file_source
 from bqsynth.models import TableProfile
 from bqsynth.sources.bigquery_profile import profile_table
 from bqsynth.sources.gcs_files import profile_file_source
-from bqsynth.steps.artifacts import write_model
+from bqsynth.steps.artifacts import step_model_uri, write_model
 from bqsynth.steps.audited import AuditTrail, audit_column_fields, audit_file_fields, audited
 
 
@@ -21,7 +21,9 @@ def profile_step(
     bq: bigquery.Client,
     gcs: storage.Client,
 ) -> TableProfile:
-    """Profile ``source_table``; a source that cannot be profiled gets a profile that says why.
+    """Profile ``source_table`` into ``profile_path`` (local or ``gs://``, see ``profile_uri``).
+
+    A source that cannot be profiled gets a profile that says why.
 
     The planner leaves such a table out and reports it, so that the other tables go on.
     """
@@ -34,7 +36,7 @@ def profile_step(
             work.complete_with(**audit_file_fields(profile.file_format, profile.source_files, profile.row_count))
     if work.failed:
         profile = TableProfile(table_id=source_table, name=name, error=work.failure)
-    write_model(profile, profile_path)
+    write_model(profile, profile_path, gcs=gcs)
     return profile
 
 
@@ -43,3 +45,8 @@ def read_profile(source: str, sample_rows: int, bq: bigquery.Client, gcs: storag
     if is_file_source(source):
         return profile_file_source(gcs, source, sample_rows=sample_rows)
     return profile_table(bq, source, sample_rows=sample_rows)
+
+
+def profile_uri(config: RunConfig, source_table: str) -> str:
+    """Where the profile of ``source_table`` is kept in this batch: the plan step reads it there."""
+    return step_model_uri(config, "profile", source_table)

@@ -17,7 +17,7 @@ from bqsynth.delivery.quality_table import ensure_quality_table, write_quality_r
 from bqsynth.evaluation import evaluate, integrity
 from bqsynth.evaluation.quality_report import headline_metrics, quality_findings, render_html, render_quality_markdown
 from bqsynth.evaluation.run_summary import render_markdown
-from bqsynth.models import DatasetPlan, RunSummary, TableQuality, TableResult
+from bqsynth.models import DatasetPlan, RunSummary, TableQuality, TableResult, TableResults
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audited, failure_text, log_failure
 
@@ -28,7 +28,7 @@ EVALUATION_THREADS = 4
 def summarize_step(
     config: RunConfig,
     plan_path: str,
-    result_paths: list[str],
+    results_path: str,
     summary_path: str,
     report_path: str,
     html_path: str = "",
@@ -38,20 +38,26 @@ def summarize_step(
 ) -> tuple[RunSummary, dict[str, float]]:
     """Evaluate and report the run; returns the summary and its headline metrics (the KFP Metrics).
 
-    An evaluation that fails for one table is reported on that table and does not stop the
-    others; a failure of the summary itself fails the run.
+    ``results_path`` holds the load step's ``TableResults``. Every planned table is in the
+    summary, whatever failed: an integrity check or an evaluation that fails for one table
+    is reported on that table and does not stop the others; a failure of the summary itself
+    fails the run.
     """
     trail = AuditTrail(bq, config.audit_table, config.batch_id)
     # The run's In Progress row was written by start_batch; this closes it.
     with audited(trail, trail.row("run"), announce=False, ends_run=True) as work:
         started = time.perf_counter()
         plan = read_model(DatasetPlan, plan_path)
-        results = [read_model(TableResult, p) for p in result_paths]
+        results = with_every_planned_table(plan, read_model(TableResults, results_path).tables)
         reader = evaluate.SourceReader(plan, bq=bq, gcs=gcs)
         samples: dict[str, evaluate.TableSamples] = {}
 
         def check_and_evaluate(result: TableResult) -> TableQuality:
-            checked = check_table(plan, result, bq)
+            try:
+                checked = check_table(plan, result, bq)
+            except Exception as error:  # the table's line says so; the other tables go on
+                log_failure(f"checking {result.table}", error)
+                return unchecked_table(result, error)
             if checked.status != "Completed":
                 return checked
             try:
@@ -97,6 +103,41 @@ def summarize_step(
         if failed:
             work.fail("; ".join(findings))
     return summary, headline_metrics(summary)
+
+
+def with_every_planned_table(plan: DatasetPlan, results: list[TableResult]) -> list[TableResult]:
+    """The load step's results, plus a Failed one for any planned table they lack."""
+    known = {r.table for r in results}
+    missing = [
+        TableResult(
+            table=t.name,
+            source_table=t.source_table,
+            target_table=t.target_table,
+            rows_requested=t.row_count,
+            status="Failed",
+            error=f"{t.name} has no load result in this batch (its step left none); run the batch again",
+        )
+        for t in plan.tables
+        if t.name not in known
+    ]
+    return results + missing
+
+
+def unchecked_table(result: TableResult, error: BaseException) -> TableQuality:
+    """The summary's line for a loaded table whose integrity could not be checked: Failed, with why."""
+    return TableQuality(
+        table=result.table,
+        target_table=result.target_table,
+        rows_requested=result.rows_requested,
+        rows_generated=result.rows_generated,
+        rows_loaded=result.rows_loaded,
+        rows_in_target=0,
+        duplicate_primary_keys=0,
+        foreign_key_orphans=0,
+        status="Failed",
+        error=f"loaded, but its integrity could not be checked: {failure_text(error)}",
+        seconds=round(result.generate_seconds + result.load_seconds, 3),
+    )
 
 
 def check_table(plan: DatasetPlan, result: TableResult, bq: bigquery.Client) -> TableQuality:

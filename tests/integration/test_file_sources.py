@@ -29,7 +29,7 @@ from bqsynth.delivery.source_format_files import changed_format
 from bqsynth.evaluation.integrity import count_orphans, count_rows
 from bqsynth.evaluation.quality_report import quality_findings
 from bqsynth.gcp.clients import bigquery_client, default_project, storage_client
-from bqsynth.models import DatasetPlan, FileFormat, FileOutputFormat, RunSummary, TableResult
+from bqsynth.models import DatasetPlan, FileFormat, FileOutputFormat, RunSummary, TableResult, TableResults
 from bqsynth.sources.delimited import read_records, sniff_format
 from bqsynth.sources.file_profile import detect_format
 from bqsynth.steps.artifacts import read_model
@@ -135,8 +135,8 @@ def _artifact(root: Path, step: str, name: str) -> list[Path]:
 
 
 def _results(run: Run) -> dict[str, TableResult]:
-    results = [read_model(TableResult, p) for p in _artifact(run.root, "load-table", "result")]
-    return {r.table: r for r in results}
+    [results] = _artifact(run.root, "load-tables", "results")
+    return {r.table: r for r in read_model(TableResults, results).tables}
 
 
 def _download(uri: str) -> bytes:
@@ -251,7 +251,7 @@ def test_the_report_catches_a_copied_email_an_orphan_and_a_duplicate_key(run: Ru
     summary, headline = summarize_step(
         read_model(RunConfig, _artifact(run.root, "start-batch", "config")[0]),
         plan_path=str(_artifact(run.root, "plan-dataset", "plan")[0]),
-        result_paths=[str(p) for p in _artifact(run.root, "load-table", "result")],
+        results_path=str(_artifact(run.root, "load-tables", "results")[0]),
         summary_path=str(tmp_path / "summary.json"),
         report_path=str(tmp_path / "report.md"),
         html_path=str(tmp_path / "report.html"),

@@ -16,12 +16,13 @@ import pytest
 from google.cloud import bigquery
 
 from bqsynth.config import load_config
-from bqsynth.gcp.clients import bigquery_client, default_project
+from bqsynth.gcp.clients import bigquery_client, default_project, storage_client
 from bqsynth.llm import ACCESS_TOKEN_ENV, BASE_URL_ENV
 from bqsynth.llm.columns import leaf_plans
 from bqsynth.models import DatasetPlan, FakerValue, TableProfile
 from bqsynth.planning.planner import PlanOptions, plan_dataset
 from bqsynth.steps.artifacts import read_model
+from bqsynth.steps.profile import profile_uri
 from demo import warehouse
 from submit import run_local_pipeline
 from tests.fake_vertex_genai import FakeVertex, ScriptedModel, json_reply
@@ -72,9 +73,10 @@ def test_the_run_completes_with_the_model_and_intact_keys(run: tuple) -> None:
 
 
 def test_the_plan_differs_from_the_offline_plan_exactly_where_the_model_said(run: tuple) -> None:
-    config, _, _, root = run
+    config, summary, _, root = run
     plan = read_model(DatasetPlan, artifacts(root, "plan-dataset", "plan")[0])
-    profiles = [read_model(TableProfile, p) for p in artifacts(root, "profile-table", "profile")]
+    batch = config.model_copy(update={"batch_id": summary.batch_id})  # the profiles are in the batch's folder
+    profiles = [read_model(TableProfile, profile_uri(batch, t), gcs=storage_client()) for t in config.source_tables]
     assert len(profiles) == len(config.source_tables)
     offline = plan_dataset(
         profiles,

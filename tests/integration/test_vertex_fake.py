@@ -37,7 +37,7 @@ REGION = "europe-west4"
 SA = "bqsynth-runner@bqsynth-test.iam.gserviceaccount.com"
 IMAGE = "europe-west4-docker.pkg.dev/bqsynth-test/bqsynth/bqsynth-components:it"
 TABLES = ["src-project.shop.customers", "src-project.shop.orders"]
-RETRIED = {"start-batch", "profile-table", "plan-dataset", "generate-table", "load-table", "summarize-run"}
+RETRIED = {"start-batch", "profile-table", "plan-dataset", "generate-table", "load-tables", "summarize-run"}
 PARENT = f"projects/{PROJECT}/locations/{REGION}"
 
 

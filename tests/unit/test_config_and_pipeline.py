@@ -108,8 +108,13 @@ def test_start_batch_takes_the_parameters_and_every_other_step_only_the_config(t
     components = compiled_pipeline(tmp_path)["components"]
     start = components["comp-start-batch"]["inputDefinitions"]
     assert set(start["parameters"]) == set(RunConfig.model_fields) and "artifacts" not in start
-    per_item = {"comp-profile-table": {"source_table"}, "comp-generate-table": {"table"}}
-    for name in ("comp-profile-table", "comp-plan-dataset", "comp-generate-table", "comp-load-table"):
+    per_item = {
+        "comp-profile-table": {"source_table"},
+        "comp-plan-dataset": {"profiles"},
+        "comp-generate-table": {"table"},
+        "comp-load-tables": {"generated"},
+    }
+    for name in ("comp-profile-table", "comp-plan-dataset", "comp-generate-table", "comp-load-tables"):
         inputs = components[name]["inputDefinitions"]
         assert set(inputs.get("parameters", {})) == per_item.get(name, set()), name
         assert "config" in inputs["artifacts"], name

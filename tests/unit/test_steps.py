@@ -22,12 +22,12 @@ from bqsynth.config import ConfigError, RunConfig
 from bqsynth.delivery.audit import AuditRecord, read_audit
 from bqsynth.errors import BqsynthError
 from bqsynth.gcp.clients import bigquery_client, storage_client
-from bqsynth.models import DatasetPlan, TableProfile, TableResult
+from bqsynth.models import DatasetPlan, TableProfile, TableResults
 from bqsynth.planning.planner import PlanError
 from bqsynth.steps.artifacts import read_model
 from bqsynth.steps.audited import AuditTrail, audited, failure_text
 from bqsynth.steps.generate import generate_step
-from bqsynth.steps.load import load_step
+from bqsynth.steps.load import load_tables_step
 from bqsynth.steps.plan import plan_step
 from bqsynth.steps.profile import profile_step
 from bqsynth.steps.start_batch import run_config, start_batch_step
@@ -140,14 +140,15 @@ def test_a_whole_run_of_steps_records_every_state_change(
     assert (generated.status, generated.rows_generated) == ("Completed", 12), generated.error
     assert all(uri.startswith(f"gs://{BUCKET}/") for uri in generated.files)
 
-    loaded = load_step(started, plan_path, generated_path, str(tmp_path / "loaded"), bq=warehouse.bq)
+    results = load_tables_step(started, plan_path, [generated_path], str(tmp_path / "loaded"), bq=warehouse.bq)
+    [loaded] = results.tables
     assert (loaded.status, loaded.rows_loaded) == ("Completed", 12), loaded.error
-    assert read_model(TableResult, tmp_path / "loaded") == loaded
+    assert read_model(TableResults, tmp_path / "loaded") == results
 
     summary, headline = summarize_step(
         started,
         plan_path,
-        [str(tmp_path / "loaded")],
+        str(tmp_path / "loaded"),
         str(tmp_path / "summary"),
         str(tmp_path / "report.md"),
         bq=warehouse.bq,

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 IMAGE = "us-central1-docker.pkg.dev/my-project/bqsynth/bqsynth-components:v1"
 TABLES = "p-src.shop.customers,p-src.shop.orders"
 CLOUD = ["--project", "my-project", "--region", "us-central1", "--pipeline-root", "gs://my-bucket/root"]
-RETRIED = {"start-batch", "profile-table", "plan-dataset", "generate-table", "load-table", "summarize-run"}
+RETRIED = {"start-batch", "profile-table", "plan-dataset", "generate-table", "load-tables", "summarize-run"}
 
 
 @pytest.fixture(autouse=True)
