@@ -350,7 +350,12 @@ def test_a_composite_key_is_made_of_plain_references_before_references_in_a_role
     items = [{"i_item_sk": i, "i_name": f"item {i}"} for i in range(1, 41)]
     times = [{"t_time_sk": t, "t_hour": t // 3600} for t in range(0, 86400, 60)]
     returns = [
-        {"cr_returned_time_sk": 60 * (n % 500), "cr_item_sk": item, "cr_order_number": order, "cr_amount": rng.randint(1, 99)}
+        {
+            "cr_returned_time_sk": 60 * (n % 500),
+            "cr_item_sk": item,
+            "cr_order_number": order,
+            "cr_amount": rng.randint(1, 99),
+        }
         for n, (order, item) in enumerate(
             (order, item) for order in range(1, 301) for item in rng.sample(range(1, 41), rng.randint(1, 4))
         )
