@@ -14,13 +14,13 @@ def dataset_name(schema: Schema, declared: bool) -> str:
 
 
 def _constraints(schema: Schema, project: str, dataset: str, table: str) -> list[str]:
-    parts = [f"PRIMARY KEY ({', '.join(schema.primary_keys[table])}) NOT ENFORCED"]
-    for i, fk in enumerate(f for f in schema.foreign_keys if f.child_table == table):
-        parts.append(
-            f"CONSTRAINT fk_{table}_{i} FOREIGN KEY ({', '.join(fk.child_columns)}) REFERENCES "
-            f"`{project}.{dataset}.{fk.parent_table}`({', '.join(fk.parent_columns)}) NOT ENFORCED"
-        )
-    return parts
+    """ALTER TABLE statements adding the FKs; run after every table exists (self-references, cycles)."""
+    return [
+        f"ALTER TABLE `{project}.{dataset}.{table}` ADD CONSTRAINT fk_{table}_{i} FOREIGN KEY "
+        f"({', '.join(fk.child_columns)}) REFERENCES `{project}.{dataset}.{fk.parent_table}`"
+        f"({', '.join(fk.parent_columns)}) NOT ENFORCED"
+        for i, fk in enumerate(f for f in schema.foreign_keys if f.child_table == table)
+    ]
 
 
 def load(client: bigquery.Client, project: str, schema: Schema, *, declared: bool) -> str:
@@ -30,7 +30,8 @@ def load(client: bigquery.Client, project: str, schema: Schema, *, declared: boo
     client.create_dataset(f"{project}.{dataset}")
     for table, columns in schema.columns.items():  # parents first, so REFERENCES names an existing table
         if declared:
-            body = [f"`{c}` {t}" for c, t in columns.items()] + _constraints(schema, project, dataset, table)
+            primary_key = f"PRIMARY KEY ({', '.join(schema.primary_keys[table])}) NOT ENFORCED"
+            body = [f"`{c}` {t}" for c, t in columns.items()] + [primary_key]
             client.query(f"CREATE TABLE `{project}.{dataset}.{table}` ({', '.join(body)})").result()
         config = bigquery.LoadJobConfig(
             schema=[bigquery.SchemaField(c, t) for c, t in columns.items()],
@@ -39,4 +40,8 @@ def load(client: bigquery.Client, project: str, schema: Schema, *, declared: boo
         )
         data = "".join(json.dumps(r) + "\n" for r in schema.rows[table]).encode()
         client.load_table_from_file(io.BytesIO(data), f"{project}.{dataset}.{table}", job_config=config).result()
+    if declared:
+        for table in schema.columns:
+            for statement in _constraints(schema, project, dataset, table):
+                client.query(statement).result()
     return dataset
