@@ -17,7 +17,7 @@ from bqsynth.delivery.quality_table import ensure_quality_table, write_quality_r
 from bqsynth.evaluation import evaluate, integrity
 from bqsynth.evaluation.quality_report import headline_metrics, quality_findings, render_html, render_quality_markdown
 from bqsynth.evaluation.run_summary import render_markdown
-from bqsynth.models import DatasetPlan, RunSummary, TableQuality, TableResult, TableResults
+from bqsynth.models import DatasetPlan, RunSummary, Status, TableQuality, TableResult, TableResults
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audited, failure_text, log_failure
 
@@ -123,8 +123,8 @@ def with_every_planned_table(plan: DatasetPlan, results: list[TableResult]) -> l
     return results + missing
 
 
-def unchecked_table(result: TableResult, error: BaseException) -> TableQuality:
-    """The summary's line for a loaded table whose integrity could not be checked: Failed, with why."""
+def _unmeasured(result: TableResult, status: Status, error: str | None) -> TableQuality:
+    """A table's summary line from its result alone, before (or without) any check on the target."""
     return TableQuality(
         table=result.table,
         target_table=result.target_table,
@@ -134,28 +134,21 @@ def unchecked_table(result: TableResult, error: BaseException) -> TableQuality:
         rows_in_target=0,
         duplicate_primary_keys=0,
         foreign_key_orphans=0,
-        status="Failed",
-        error=f"loaded, but its integrity could not be checked: {failure_text(error)}",
+        status=status,
+        error=error,
         seconds=round(result.generate_seconds + result.load_seconds, 3),
     )
+
+
+def unchecked_table(result: TableResult, error: BaseException) -> TableQuality:
+    """The summary's line for a loaded table whose integrity could not be checked: Failed, with why."""
+    return _unmeasured(result, "Failed", f"loaded, but its integrity could not be checked: {failure_text(error)}")
 
 
 def check_table(plan: DatasetPlan, result: TableResult, bq: bigquery.Client) -> TableQuality:
     """Integrity of one loaded table, measured by SQL on the target."""
     table = plan.table(result.table)
-    quality = TableQuality(
-        table=result.table,
-        target_table=result.target_table,
-        rows_requested=result.rows_requested,
-        rows_generated=result.rows_generated,
-        rows_loaded=result.rows_loaded,
-        rows_in_target=0,
-        duplicate_primary_keys=0,
-        foreign_key_orphans=0,
-        status=result.status,
-        error=result.error,
-        seconds=round(result.generate_seconds + result.load_seconds, 3),
-    )
+    quality = _unmeasured(result, result.status, result.error)
     if result.status != "Completed":
         return quality
     orphans, checked = 0, []
