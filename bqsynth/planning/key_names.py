@@ -302,7 +302,3 @@ _KEY_SUFFIX_RANK = {
     "nr": 1,
     "fk": 0,
 }
-
-
-def table_prefixes(tables: Sequence[TableProfile]) -> dict[str, str | None]:
-    return {t.name: table_prefix(t) for t in tables}
