@@ -32,6 +32,7 @@ import heapq
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pydantic import Field
@@ -159,9 +160,14 @@ def _declared(profiles: Sequence[TableProfile], failed: Sequence[TableProfile]) 
 # ---------------------------------------------------------------------------------------------
 
 
+def _scalar_values(table: TableProfile, path: str) -> set[Any]:
+    """The sample's distinct values of a column that can be compared (records and arrays cannot)."""
+    return {v for v in sample_values(table, path) if not isinstance(v, (dict, list))}
+
+
 def _known_values(table: TableProfile, path: str) -> set[Any]:
     stats = table.stats.get(path)
-    values = {v for v in sample_values(table, path) if not isinstance(v, (dict, list))}
+    values = _scalar_values(table, path)
     if stats is not None:
         values.update(v.value for v in stats.top_values if v.value is not None)
     return values
@@ -200,6 +206,11 @@ class _Key:
     stats: ColumnStats | None
     values: set[Any]
     verified: str = "profile statistics"
+
+    @cached_property
+    def pattern(self) -> str | None:
+        """The shape of its values (``PRD-####``), computed once for all the children compared with it."""
+        return derive_pattern(self.values)
 
     @property
     def named(self) -> bool:
@@ -318,7 +329,9 @@ def _shapes_compatible(child: str, parent: str) -> bool:
     return True
 
 
-def _stats_evidence(child: TableProfile, path: str, key: _Key) -> tuple[float | None, list[str]]:
+def _stats_evidence(
+    child: TableProfile, path: str, child_pattern: str | None, key: _Key
+) -> tuple[float | None, list[str]]:
     """What the statistics say (0..0.5), or None when they contradict the relationship."""
     stats = child.stats.get(path)
     notes: list[str] = []
@@ -344,8 +357,7 @@ def _stats_evidence(child: TableProfile, path: str, key: _Key) -> tuple[float | 
         (low, high), (parent_low, parent_high) = lengths
         if low < parent_low or high > parent_high:
             return None, [f"child lengths {low}..{high} outside the parent's {parent_low}..{parent_high}"]
-    child_pattern = derive_pattern({v for v in sample_values(child, path) if not isinstance(v, (dict, list))})
-    parent_pattern = derive_pattern(key.values)
+    parent_pattern = key.pattern
     if child_pattern and parent_pattern:
         if not _shapes_compatible(child_pattern, parent_pattern):
             return None, [f"child shape {child_pattern!r} differs from parent shape {parent_pattern!r}"]
@@ -378,7 +390,7 @@ def _fully_known(key: _Key) -> bool:
 
 def _sample_inclusion(child: TableProfile, path: str, key: _Key) -> tuple[float | None, list[str]]:
     """Inclusion judged from the samples (0..0.5), where no exact check was made; None if they contradict it."""
-    checked = sorted({v for v in sample_values(child, path) if not isinstance(v, (dict, list))}, key=str)
+    checked = sorted(_scalar_values(child, path), key=str)
     if not checked:
         return 0.0, []
     if _fully_known(key):
@@ -453,18 +465,29 @@ def _value_only_eligible(child: TableProfile, path: str, key: _Key) -> bool:
     return stats is not None and stats.distinct_count >= VALUE_ONLY_MIN_DISTINCT
 
 
-def _assess(
-    child: TableProfile, path: str, schema: ColumnSchema, words: ColumnWords, key: _Key, exact: bool
-) -> _Candidate | Relationship | None:
+@dataclass(frozen=True)
+class _ChildColumn:
+    """A column that may reference a key, read once for all the keys it is compared with."""
+
+    table: TableProfile
+    path: str
+    schema: ColumnSchema
+    family: str
+    words: ColumnWords
+    pattern: str | None
+
+
+def _assess(column: _ChildColumn, key: _Key, exact: bool) -> _Candidate | Relationship | None:
     """A candidate worth a value check, a rejected one (with why), or None when nothing connects them."""
+    child, path, schema = column.table, column.path, column.schema
     if child.name == key.table.name and path == key.column:
         return None
-    if _key_family(child, schema, path) != key.family:
+    if column.family != key.family:
         return None
-    score, note = name_match(child.name, words, key.name) if key.named else (0.0, "")
+    score, note = name_match(child.name, column.words, key.name) if key.named else (0.0, "")
     if score == 0 and not (exact and _value_only_eligible(child, path, key)):
         return None
-    stats_score, notes = _stats_evidence(child, path, key)
+    stats_score, notes = _stats_evidence(child, path, column.pattern, key)
     candidate = _Candidate(child, path, schema, key, score, note, stats_score or 0.0, notes)
     if stats_score is not None:
         return candidate
@@ -508,19 +531,23 @@ def _judge(candidate: _Candidate) -> tuple[Relationship, bool]:
 
 
 def _child_columns(
-    table: TableProfile, prefix: str | None, declared: set[tuple[str, str]]
-) -> list[tuple[str, ColumnSchema]]:
-    """Leaf columns that may reference another table: not declared already, not the table's own key."""
+    table: TableProfile, prefix: str | None, declared: set[tuple[str, str]], proposed: list[_Key]
+) -> list[_ChildColumn]:
+    """Leaf columns that may reference another table: not declared already, not the table's own key.
+
+    ``proposed`` are the table's candidate keys; one named as its own (``customer_id`` in
+    customers) is referenced, never a reference.
+    """
     own = set(table.primary_key) if len(table.primary_key) == 1 else set()
     if not table.primary_key:
-        own = {k.column for k in _candidate_keys(table, prefix) if k.rank >= 5}
+        own = {k.column for k in proposed if k.rank >= 5}
     found = []
     for path, column in leaf_schemas(table.columns).items():
-        if (table.name, path) in declared or path in own:
+        family = _key_family(table, column, path)
+        if (table.name, path) in declared or path in own or family is None:
             continue
-        if _key_family(table, column, path) is None:
-            continue
-        found.append((path, column))
+        pattern = derive_pattern(_scalar_values(table, path)) if family == "string" else None
+        found.append(_ChildColumn(table, path, column, family, column_words(path, prefix), pattern))
     return found
 
 
@@ -780,14 +807,14 @@ def discover_relationships(profiles: Sequence[TableProfile], checks: KeyChecks |
         if missing:
             warnings.append(f"{table.name}: declared primary key column {missing[0]} is not in the schema")
 
-    keys = _verify_keys([k for t in usable for k in _candidate_keys(t, prefixes[t.name])], checks)
+    proposed = {t.name: _candidate_keys(t, prefixes[t.name]) for t in usable}
+    keys = _verify_keys([k for t in usable for k in proposed[t.name]], checks)
     candidates: list[_Candidate] = []
     rejected: list[Relationship] = []
     for child in usable:
-        for path, schema in _child_columns(child, prefixes[child.name], declared_children):
-            words = column_words(path, prefixes[child.name])
+        for column in _child_columns(child, prefixes[child.name], declared_children, proposed[child.name]):
             for key in keys:
-                assessed = _assess(child, path, schema, words, key, exact=checks is not None)
+                assessed = _assess(column, key, exact=checks is not None)
                 if isinstance(assessed, Relationship):
                     rejected.append(assessed)
                 elif assessed is not None:

@@ -123,9 +123,13 @@ def inclusion_sql(number: int, query: InclusionQuery) -> str:
     )
 
 
-def batched(statements: Sequence[str], size: int = CHECKS_PER_QUERY) -> list[str]:
-    """The statements as ``UNION ALL`` queries of at most ``size`` checks each."""
-    return ["\nUNION ALL\n".join(statements[i : i + size]) for i in range(0, len(statements), size)]
+def batched(statements: Sequence[str], size: int = CHECKS_PER_QUERY) -> list[list[str]]:
+    """The statements in groups of at most ``size``, each group one ``UNION ALL`` query."""
+    return [list(statements[i : i + size]) for i in range(0, len(statements), size)]
+
+
+def union_all(statements: Sequence[str]) -> str:
+    return "\nUNION ALL\n".join(statements)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,18 +161,19 @@ class BigQueryKeyChecks:
     def _run(self, statements: Sequence[str]) -> dict[int, dict[str, int]]:
         """Rows by check id; a batch BigQuery refuses is retried check by check, so one bad check costs only itself."""
         found: dict[int, dict[str, int]] = {}
-        for query in batched(statements):
+        for batch in batched(statements):
             try:
-                found.update(self._query(query))
+                found.update(self._query(union_all(batch)))
+                continue
             except GoogleAPIError as error:
-                if query.count("\nUNION ALL\n") == 0:
-                    log.warning("key check not made (%s): %s", error_text(error), query[:200])
+                if len(batch) == 1:
+                    log.warning("key check not made (%s): %s", error_text(error), batch[0][:200])
                     continue
-                for single in query.split("\nUNION ALL\n"):
-                    try:
-                        found.update(self._query(single))
-                    except GoogleAPIError as single_error:
-                        log.warning("key check not made (%s): %s", error_text(single_error), single[:200])
+            for single in batch:
+                try:
+                    found.update(self._query(single))
+                except GoogleAPIError as error:
+                    log.warning("key check not made (%s): %s", error_text(error), single[:200])
         return found
 
     def _query(self, query: str) -> dict[int, dict[str, int]]:
