@@ -65,6 +65,18 @@ def test_terminal_summary_shows_every_table() -> None:
     assert "Orders" in out.getvalue() and "b2" in out.getvalue()
 
 
+def orders_to_customer(column: str, confidence: float, evidence: str) -> Relationship:
+    return Relationship(
+        child_table="Orders",
+        child_columns=[column],
+        parent_table="Customer",
+        parent_columns=["id"],
+        origin="inferred",
+        confidence=confidence,
+        evidence=evidence,
+    )
+
+
 def test_keys_and_relationships_are_counted_and_listed_with_their_evidence() -> None:
     summary = RunSummary(
         batch_id="b4",
@@ -74,28 +86,8 @@ def test_keys_and_relationships_are_counted_and_listed_with_their_evidence() -> 
             KeyChoice(table="Customer", columns=["id"], origin="declared", evidence="declared PRIMARY KEY"),
             KeyChoice(table="Orders", columns=["o_id"], origin="inferred", confidence=0.95, evidence="unique (exact)"),
         ],
-        relationships=[
-            Relationship(
-                child_table="Orders",
-                child_columns=["cust"],
-                parent_table="Customer",
-                parent_columns=["id"],
-                origin="inferred",
-                confidence=0.8,
-                evidence="'cust' abbreviates 'customer'",
-            )
-        ],
-        rejected_relationships=[
-            Relationship(
-                child_table="Orders",
-                child_columns=["total"],
-                parent_table="Customer",
-                parent_columns=["id"],
-                origin="inferred",
-                confidence=0.0,
-                evidence="rejected: below 90% inclusion",
-            )
-        ],
+        relationships=[orders_to_customer("cust", 0.8, "'cust' abbreviates 'customer'")],
+        rejected_relationships=[orders_to_customer("total", 0.0, "rejected: below 90% inclusion")],
     )
     text = render_markdown(summary)
     assert "primary keys: 1 declared, 1 inferred; references: 0 declared, 1 inferred, 1 rejected" in text
