@@ -321,6 +321,21 @@ class ForeignKeyRef(StrictModel):
         default=0.0, ge=0.0, description="0 = uniform fan-out; larger = a few parents get most children"
     )
     link: LinkPairing | None = None
+    draw: str = Field(
+        default="",
+        description="Names the parent-row draw the columns of one composite reference share "
+        "(all columns take their values from the same parent row); empty = the column's own draw",
+    )
+    one_to_one: bool = Field(
+        default=False,
+        description="Each child row takes a different parent row (a keyed permutation, not a draw): "
+        "the child's primary key is this reference, so it stays unique",
+    )
+    via: ForeignKeyRef | None = Field(
+        default=None,
+        description="The parent column is itself a reference: the value is what this generator of "
+        "the parent's gives at the drawn parent row (a composite key of a reference and a number)",
+    )
 
 
 class FakerValue(StrictModel):

@@ -14,7 +14,7 @@ import struct
 from collections.abc import Callable
 from typing import NamedTuple
 
-from bqsynth.models import LinkPairing, SequenceKey
+from bqsynth.models import ForeignKeyRef, LinkPairing, SequenceKey
 from bqsynth.shapes import ALPHABETS, pattern_space, shape_value
 
 _UNIT = float(1 << 64)
@@ -75,6 +75,37 @@ def self_reference_index(seed: int, table: str, column: str, row_index: int) -> 
     if row_index == 0:
         return None
     return min(int(stable_uniform(seed, table, column, row_index) * row_index), row_index - 1)
+
+
+def reference_value(seed: int, spec: ForeignKeyRef, table: str, column: str, row_index: int) -> int | str | None:
+    """The value reference ``spec`` gives column ``column`` of row ``row_index`` of ``table``.
+
+    The parent row comes from the link pairing, an earlier row (a self-reference), a keyed
+    permutation (``one_to_one``) or a draw named by ``spec.draw`` (shared by the columns of
+    one composite reference) or the column. With ``via`` the parent column is a reference
+    itself, evaluated exactly as the parent evaluates it at that row; so a composite
+    reference takes every column from one existing parent row.
+    """
+    if spec.link is not None:
+        link_row = link_row_index(seed, table, spec.link, row_index, spec.skew)
+        return sequence_key_value(spec.parent_key, link_parent_index(seed, spec.link, link_row))
+    if spec.parent_table == table and spec.via is None:
+        # An earlier row only (a manager hired before): no cycles, and the first row has none.
+        earlier = self_reference_index(seed, table, column, row_index)
+        return None if earlier is None else sequence_key_value(spec.parent_key, earlier)
+    draw = spec.draw or column
+    if spec.one_to_one:
+        if row_index >= spec.parent_rows:
+            raise ValueError(
+                f"{table}.{draw}: row {row_index} needs a parent row of its own, {spec.parent_table} has "
+                f"{spec.parent_rows}"
+            )
+        index = permute(row_index, spec.parent_rows, f"{seed}:{table}:{draw}")
+    else:
+        index = parent_index(seed, table, draw, row_index, spec.parent_rows, spec.skew)
+    if spec.via is not None:
+        return reference_value(seed, spec.via, spec.parent_table, spec.parent_column, index)
+    return sequence_key_value(spec.parent_key, index)
 
 
 def permute(index: int, space: int, key: str) -> int:

@@ -75,11 +75,15 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                 "Bqsynth.foreign_key": {
                     "table": json_literal(table)[1:-1],
                     "column": json_literal(column)[1:-1],
+                    "parent_table": json_literal(generator.parent_table)[1:-1],
+                    "parent_column": json_literal(generator.parent_column)[1:-1],
                     "parent_rows": generator.parent_rows,
                     "skew": generator.skew,
-                    "self_reference": generator.parent_table == table and link is None,
                     **_key_args(generator.parent_key),
                     **({"link": json_literal(link.model_dump())} if link else {}),
+                    **({"draw": json_literal(generator.draw)[1:-1]} if generator.draw else {}),
+                    **({"one_to_one": True} if generator.one_to_one else {}),
+                    **({"via": json_literal(generator.via.model_dump(exclude_defaults=True))} if generator.via else {}),
                 }
             }
         case FakerValue():

@@ -24,7 +24,7 @@ from snowfakery.plugins import SnowfakeryPlugin, lazy
 from bqsynth.generation import keys, sampling
 from bqsynth.generation.copula_draws import FixedUniform, latent_uniform
 from bqsynth.generation.exclusions import value_digest
-from bqsynth.models import LinkPairing, SequenceKey
+from bqsynth.models import ForeignKeyRef, LinkPairing, SequenceKey
 from bqsynth.semantics import PROVIDER_ALLOWLIST
 from bqsynth.values import temporal_to_seconds
 
@@ -73,6 +73,31 @@ def _sequence_key(
 @lru_cache(maxsize=256)
 def _link(link_json: str) -> LinkPairing:
     return LinkPairing.model_validate(_json(link_json))
+
+
+@lru_cache(maxsize=256)
+def _reference_spec(
+    parent_table: str,
+    parent_column: str,
+    parent_rows: int,
+    parent_key: tuple[int, int, str, int, bool, str],
+    skew: float,
+    link_json: str,
+    draw: str,
+    one_to_one: bool,
+    via_json: str,
+) -> ForeignKeyRef:
+    return ForeignKeyRef(
+        parent_table=parent_table,
+        parent_column=parent_column,
+        parent_rows=parent_rows,
+        parent_key=_sequence_key(*parent_key),
+        skew=skew,
+        link=_link(link_json) if link_json else None,
+        draw=draw,
+        one_to_one=one_to_one,
+        via=ForeignKeyRef.model_validate(_json(via_json)) if via_json else None,
+    )
 
 
 @lru_cache(maxsize=8)
@@ -135,19 +160,24 @@ class Bqsynth(SnowfakeryPlugin):
             self_reference: bool = False,
             link: str = "",
             pattern: str = '""',
+            parent_table: str = "",
+            parent_column: str = "",
+            draw: str = "",
+            one_to_one: bool = False,
+            via: str = "",
         ) -> int | str | None:
-            spec = _sequence_key(int(start), int(step), prefix, int(width), bool(as_string), pattern)
-            seed, row = self._option(SEED_OPTION), self._row_index()
-            if link:
-                pairing = _link(link)
-                link_row = keys.link_row_index(seed, table, pairing, row, float(skew))
-                return keys.sequence_key_value(spec, keys.link_parent_index(seed, pairing, link_row))
-            if self_reference:
-                # An earlier row only (a manager hired before): no cycles, and the first row has none.
-                earlier = keys.self_reference_index(seed, table, column, row)
-                return None if earlier is None else keys.sequence_key_value(spec, earlier)
-            index = keys.parent_index(seed, table, column, row, int(parent_rows), float(skew))
-            return keys.sequence_key_value(spec, index)
+            spec = _reference_spec(
+                parent_table or ("" if not self_reference else table),
+                parent_column,
+                int(parent_rows),
+                (int(start), int(step), prefix, int(width), bool(as_string), pattern),
+                float(skew),
+                link,
+                draw,
+                bool(one_to_one),
+                via,
+            )
+            return keys.reference_value(self._option(SEED_OPTION), spec, table, column, self._row_index())
 
         def _excluded(self, column: str) -> frozenset[str]:
             return _exclusions(str(self.context.interpreter.options.get(EXCLUSIONS_OPTION, NO_EXCLUSIONS))).get(

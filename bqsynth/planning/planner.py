@@ -303,15 +303,25 @@ class _TableContext(StrictModel):
     rows: int
     key_column: str | None = None
     key: SequenceKey | None = None
+    derived: dict[str, SequenceKey] = Field(
+        default_factory=dict,
+        description="Other columns of a composite key that other tables refer to, derived from the row "
+        "index so a child can recompute them",
+    )
 
 
 class _Parent(NamedTuple):
     """What a reference column points at: the parent's context and key column, and for a
-    half of a two-column key, how the link table pairs its parents."""
+    half of a two-column key, how the link table pairs its parents. A column of a composite
+    reference names the draw its columns share (``draw``), the skew they share, and whether
+    each child row takes a parent row of its own (``one_to_one``)."""
 
     ctx: _TableContext
     column: str
     link: LinkPairing | None = None
+    draw: str = ""
+    skew: float = 0.0
+    one_to_one: bool = False
 
 
 class _Link(NamedTuple):
@@ -387,7 +397,86 @@ def _parents_of(
             pairing = link.pairing(rel.parent_table, contexts[rel.parent_table].rows, position, draw)  # type: ignore[arg-type]
             parents[child_column] = link.parents[position]._replace(link=pairing)
         kept.append(rel)
+    for rel in _generated_composites(profile, relationships, contexts, links, claimed=set(parents) - set(singles)):
+        parent_ctx = contexts[rel.parent_table]
+        keyed = [c for c, p in zip(rel.child_columns, rel.parent_columns, strict=True) if p == parent_ctx.key_column]
+        stats = profile.stats.get(keyed[0]) if keyed else None
+        skew = estimate_skew(stats.top_values, profile.row_count, parent_ctx.profile.row_count) if stats else 0.0
+        one_to_one = set(profile.primary_key) == set(rel.child_columns)
+        for child_column, parent_column in zip(rel.child_columns, rel.parent_columns, strict=True):
+            parents[child_column] = _Parent(
+                parent_ctx, parent_column, draw=",".join(rel.child_columns), skew=skew, one_to_one=one_to_one
+            )
+        kept.append(rel)
     return parents, kept
+
+
+def _recomputable_references(
+    ctx: _TableContext, relationships: list[Relationship], contexts: dict[str, _TableContext]
+) -> set[str]:
+    """The single references of a table that other tables can recompute (not self-references)."""
+    references = _single_parents(ctx.profile, relationships, contexts)
+    return {c for c, (_, rel) in references.items() if rel.parent_table != rel.child_table}
+
+
+def derive_composite_key_columns(relationships: list[Relationship], contexts: dict[str, _TableContext]) -> None:
+    """Give a referenced composite key's plain columns a key derived from the row index.
+
+    A composite key's uniqueness comes from its derived key column; its other columns
+    (``Teams.teamID`` of ``(yearID, teamID)``, ``bakers.baker``) may then be any value, but a
+    child's composite reference must recompute them from the parent row it draws, so they
+    are derived from the row index too. Only when every column of the reference can be
+    recomputed that way: INT64 and STRING columns of the parent's primary key.
+    """
+    for rel in relationships:
+        parent = contexts.get(rel.parent_table)
+        if len(rel.child_columns) < 2 or parent is None or parent.key is None or rel.parent_table == rel.child_table:
+            continue
+        references = {c for r in relationships if r.child_table == rel.parent_table for c in r.child_columns}
+        recomputable = {parent.key_column, *parent.derived} | _recomputable_references(parent, relationships, contexts)
+        plain = [c for c in rel.parent_columns if c not in recomputable]
+        profile = parent.profile
+        if all(
+            c in profile.primary_key and c not in references and profile.column(c).type in ("INT64", "STRING")
+            for c in plain
+        ):
+            for column in plain:
+                schema, samples = profile.column(column), sample_values(profile, column)
+                parent.derived[column] = key_spec(schema, profile.stats.get(column), samples, parent.rows)
+
+
+def _generated_composites(
+    profile: TableProfile,
+    relationships: list[Relationship],
+    contexts: dict[str, _TableContext],
+    links: dict[str, _Link],
+    claimed: set[str],
+) -> list[Relationship]:
+    """Composite references of ``profile`` the generator can keep (other than to link tables).
+
+    Each parent column must be a value of the parent row that any table can recompute: the
+    parent's derived key or one of its single references (``TPC-DS store_returns (item,
+    ticket) -> store_sales``). A column takes part in one composite reference only (widest
+    first): two composites sharing a column would need two parent rows to agree on it.
+    """
+    chosen: list[Relationship] = []
+    candidates = [
+        r
+        for r in relationships
+        if r.child_table == profile.name and len(r.child_columns) > 1 and r.parent_table != profile.name
+    ]
+    for rel in sorted(candidates, key=lambda r: (-len(r.child_columns), r.parent_table, r.child_columns)):
+        parent = contexts.get(rel.parent_table)
+        link = links.get(rel.parent_table)
+        if parent is None or parent.key is None or claimed & set(rel.child_columns):
+            continue
+        if link is not None and sorted(rel.parent_columns) == sorted(link.columns):
+            continue  # drawn through the link pairing already
+        derivable = {parent.key_column, *parent.derived} | _recomputable_references(parent, relationships, contexts)
+        if set(rel.parent_columns) <= derivable and contexts[profile.name].key_column not in rel.child_columns:
+            chosen.append(rel)
+            claimed |= set(rel.child_columns)
+    return chosen
 
 
 def plan_column(
@@ -424,31 +513,18 @@ def plan_column(
             null_rate=0.0,
             reason="primary key: derived from the row index",
         )
-    if path in parents:
-        parent, parent_column, link = parents[path]
-        assert parent.key is not None
-        skew = estimate_skew(stats.top_values, profile.row_count, parent.profile.row_count) if stats else 0.0
-        fk = ForeignKeyRef(
-            parent_table=parent.profile.name,
-            parent_column=parent_column,
-            parent_rows=parent.rows,
-            parent_key=parent.key,
-            skew=0.0 if link else skew,
-            link=link,
-        )
-        reason = f"foreign key to {parent.profile.name}.{parent_column}"
-        if link is not None:
-            via = "its own row" if link.link_table == profile.name else f"a drawn row of {link.link_table}"
-            reason += f", paired by {via} (two-column key)"
+    if path in ctx.derived:
         return ColumnPlan(
             name=column.name,
             type=column.type,
             mode=column.mode,
             semantic_type="key",
-            generator=fk,
-            null_rate=0.0 if link else null_rate,
-            reason=reason,
+            generator=ctx.derived[path],
+            null_rate=0.0,
+            reason="part of a composite key other tables refer to: derived from the row index",
         )
+    if path in parents:
+        return _reference_column(column, path, ctx, parents[path], null_rate)
     generator, reason = value_generator(column, stats, guess, options)
     if isinstance(generator, PatternString) and not column.is_repeated:
         excluded = excluded_bound(stats.distinct_count, stats.non_null_count) if stats and guess.identifying else 0
@@ -470,6 +546,80 @@ def plan_column(
         identifying=guess.identifying,
         reason=f"{reason}; {guess.reason}".strip("; "),
     )
+
+
+def _reference_column(
+    column: ColumnSchema, path: str, ctx: _TableContext, parent: _Parent, null_rate: float
+) -> ColumnPlan:
+    parent_ctx, link = parent.ctx, parent.link
+    assert parent_ctx.key is not None
+    profile, stats = ctx.profile, ctx.profile.stats.get(path)
+    skew = estimate_skew(stats.top_values, profile.row_count, parent_ctx.profile.row_count) if stats else 0.0
+    reason = f"foreign key to {parent_ctx.profile.name}.{parent.column}"
+    if link is not None:
+        via = "its own row" if link.link_table == profile.name else f"a drawn row of {link.link_table}"
+        reason += f", paired by {via} (two-column key)"
+    if parent.draw:
+        skew = 0.0 if parent.one_to_one else parent.skew
+        row = "a row of its own" if parent.one_to_one else "one drawn row"
+        reason += f", with ({parent.draw}) from {row} of {parent_ctx.profile.name} (composite reference)"
+        if parent.one_to_one and ctx.rows > parent_ctx.rows:
+            raise PlanError(
+                f"table {profile.name}: its primary key ({parent.draw}) is a reference to "
+                f"{parent_ctx.profile.name}, so each of its rows needs a {parent_ctx.profile.name} row of its own: "
+                f"{ctx.rows} rows asked, {parent_ctx.profile.name} has {parent_ctx.rows}. "
+                f"Ask for at most {parent_ctx.rows} rows of {profile.name}"
+            )
+    fk = ForeignKeyRef(
+        parent_table=parent_ctx.profile.name,
+        parent_column=parent.column,
+        parent_rows=parent_ctx.rows,
+        parent_key=parent_ctx.key,
+        skew=0.0 if link else skew,
+        link=link,
+        draw=parent.draw,
+        one_to_one=parent.one_to_one,
+    )
+    return ColumnPlan(
+        name=column.name,
+        type=column.type,
+        mode=column.mode,
+        semantic_type="key",
+        generator=fk,
+        null_rate=0.0 if link or parent.draw else null_rate,
+        reason=reason,
+    )
+
+
+def resolve_composite_references(tables: list[TablePlan]) -> list[TablePlan]:
+    """Point each column of a composite reference at what the parent column really is.
+
+    A composite reference's column that is not the parent's derived key is a reference of
+    the parent's: it gets that generator as ``via`` (and its key), so the child recomputes
+    the parent row's value. Run on the final plan, after anything that changes a parent's
+    columns. Raises PlanError when a parent column is no longer a key or a reference.
+    """
+    by_name = {t.name: t for t in tables}
+
+    def resolved(table: TablePlan, column: ColumnPlan) -> ColumnPlan:
+        fk = column.generator
+        if not isinstance(fk, ForeignKeyRef) or not fk.draw:
+            return column
+        parent = by_name.get(fk.parent_table)
+        target = next((c for c in parent.columns if c.name == fk.parent_column), None) if parent else None
+        if target is None or not isinstance(target.generator, SequenceKey | ForeignKeyRef) or target.null_rate:
+            raise PlanError(
+                f"table {table.name}: column {column.name} refers to {fk.parent_table}.{fk.parent_column} as part of "
+                f"({fk.draw}), which is neither {fk.parent_table}'s derived key nor a reference. Plan again "
+                "without changing that column, or drop the composite reference"
+            )
+        if isinstance(target.generator, SequenceKey):
+            return column.model_copy(update={"generator": fk.model_copy(update={"parent_key": target.generator})})
+        via = resolved(parent, target).generator  # type: ignore[arg-type]
+        assert isinstance(via, ForeignKeyRef)
+        return column.model_copy(update={"generator": fk.model_copy(update={"via": via, "parent_key": via.parent_key})})
+
+    return [t.model_copy(update={"columns": [resolved(t, c) for c in t.columns]}) for t in tables]
 
 
 def with_copula(columns: list[ColumnPlan], sample: list[dict]) -> list[ColumnPlan]:
@@ -514,6 +664,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
                 column, profile.stats.get(ctx.key_column), sample_values(profile, ctx.key_column), ctx.rows
             )
         contexts[profile.name] = ctx
+    derive_composite_key_columns(relationships, contexts)
     links = link_tables(usable, relationships, contexts)
     for name, link in links.items():
         # Every (first, second) pair is used at most once: that bounds the link table's size.
@@ -565,7 +716,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
     fail_children_of_failed(tables, kept_relationships, failures)
     return DatasetPlan(
         seed=options.seed,
-        tables=[t for t in tables if t.name not in {f.table for f in failures}],
+        tables=resolve_composite_references([t for t in tables if t.name not in {f.table for f in failures}]),
         relationships=kept_relationships,
         primary_keys=report.primary_keys,
         rejected_relationships=report.rejected,

@@ -106,3 +106,99 @@ def test_a_link_table_never_asks_for_more_pairs_than_exist() -> None:
         tpch_like(), PlanOptions(seed=3, record_counts={"partsupp": 5000}, target_project="p", target_dataset="t")
     )
     assert plan.table("partsupp").row_count == 200 * 10
+
+
+def tpcds_like() -> list[TableProfile]:
+    """TPC-DS's shape: a sale line is (item, ticket); a return is keyed by the sale it returns."""
+    items = [{"i_item_sk": i, "i_price": i % 90} for i in range(1, 121)]
+    sales = [
+        {"ss_item_sk": (t * 7 + k) % 120 + 1, "ss_ticket_number": t, "ss_qty": k}
+        for t in range(1, 301)
+        for k in range(3)
+    ]
+    returns = [
+        {"sr_item_sk": s["ss_item_sk"], "sr_ticket_number": s["ss_ticket_number"], "sr_amt": i}
+        for i, s in enumerate(sales[::4])
+    ]
+    return [
+        profile("item", items, ["i_item_sk"]),
+        profile("store_sales", sales, ["ss_item_sk", "ss_ticket_number"], [fk(["ss_item_sk"], "item", ["i_item_sk"])]),
+        profile(
+            "store_returns",
+            returns,
+            ["sr_item_sk", "sr_ticket_number"],
+            [
+                fk(["sr_item_sk"], "item", ["i_item_sk"]),
+                fk(["sr_item_sk", "sr_ticket_number"], "store_sales", ["ss_item_sk", "ss_ticket_number"]),
+            ],
+        ),
+    ]
+
+
+def test_a_composite_reference_takes_every_column_from_one_parent_row(tmp_path: Path) -> None:
+    counts = {"store_sales": 2000, "store_returns": 700, "item": 150}
+    plan = with_recipes(
+        plan_dataset(tpcds_like(), PlanOptions(seed=5, record_counts=counts, target_project="p", target_dataset="t"))
+    )
+    returns = plan.table("store_returns")
+    item_ref = next(c.generator for c in returns.columns if c.name == "sr_item_sk")
+    assert isinstance(item_ref, ForeignKeyRef) and item_ref.via is not None  # the sale's item, not a fresh draw
+    assert item_ref.one_to_one and item_ref.draw == "sr_item_sk,sr_ticket_number"
+    assert any(r.child_table == "store_returns" and len(r.child_columns) == 2 for r in plan.relationships)
+
+    sales = rows_of(generate_table(plan.table("store_sales"), plan.seed, tmp_path / "ss", shard_rows=900)[0])
+    sale_keys = {(r["ss_item_sk"], r["ss_ticket_number"]) for r in sales}
+    assert len(sales) == 2000 and len(sale_keys) == 2000
+    back = rows_of(generate_table(returns, plan.seed, tmp_path / "sr", shard_rows=300)[0])
+    return_keys = [(r["sr_item_sk"], r["sr_ticket_number"]) for r in back]
+    assert len(back) == 700 and len(set(return_keys)) == 700  # its primary key stays unique
+    assert set(return_keys) <= sale_keys  # every return is of a sale that exists, across shards
+    assert {i for i, _ in return_keys} <= set(range(1, 151))  # and its single reference to item holds too
+
+
+def test_a_reference_key_cannot_ask_for_more_rows_than_its_parent_has() -> None:
+    counts = {"store_sales": 100, "store_returns": 101}
+    plan = plan_dataset(tpcds_like(), PlanOptions(seed=5, record_counts=counts, target_project="p", target_dataset="t"))
+    failure = next(f for f in plan.failures if f.table == "store_returns")
+    assert "101 rows asked, store_sales has 100" in failure.error and "at most 100 rows" in failure.error
+
+
+def test_composite_references_sharing_a_column_keep_one_and_list_the_other(tmp_path: Path) -> None:
+    """bakeoff's challenges: (series, baker) -> bakers and (series, episode) -> episodes share `series`."""
+    bakers = [{"series": s, "baker": b, "age": 20 + b} for s in range(1, 6) for b in range(1, 9)]
+    episodes = [{"series": s, "episode": e, "viewers": s * e} for s in range(1, 6) for e in range(1, 7)]
+    challenges = [
+        {"series": s, "episode": e, "baker": b, "score": (s + e + b) % 10}
+        for s in range(1, 6)
+        for e in range(1, 7)
+        for b in range(1, 9)
+    ]
+    profiles = [
+        profile("bakers", bakers, ["series", "baker"]),
+        profile("episodes", episodes, ["series", "episode"]),
+        profile(
+            "challenges",
+            challenges,
+            ["series", "episode", "baker"],
+            [
+                fk(["series", "baker"], "bakers", ["series", "baker"]),
+                fk(["series", "episode"], "episodes", ["series", "episode"]),
+            ],
+        ),
+    ]
+    plan = plan_dataset(profiles, PlanOptions(seed=1, target_project="p", target_dataset="t"))
+    challenges_plan = plan.table("challenges")
+    draws = {c.generator.draw for c in challenges_plan.columns if isinstance(c.generator, ForeignKeyRef)}
+    assert len(draws) == 1  # one composite generated from one parent row ...
+    listed = [r for r in plan.relationships if r.child_table == "challenges"]
+    assert len(listed) == 2  # ... the other still listed, so the orphan check reports it
+
+    # The plain half of the parent's key (baker) is derived from the row, so the kept one holds.
+    plan = with_recipes(plan)
+    parent_name = next(g.parent_table for c in challenges_plan.columns if isinstance(g := c.generator, ForeignKeyRef))
+    columns = ["series", "baker"] if parent_name == "bakers" else ["series", "episode"]
+    parent_rows = rows_of(generate_table(plan.table(parent_name), plan.seed, tmp_path / "p", shard_rows=100)[0])
+    child_rows = rows_of(generate_table(plan.table("challenges"), plan.seed, tmp_path / "c", shard_rows=100)[0])
+    parent_keys = {tuple(r[c] for c in columns) for r in parent_rows}
+    assert len(parent_keys) == len(parent_rows)
+    assert {tuple(r[c] for c in columns) for r in child_rows} <= parent_keys
