@@ -303,6 +303,9 @@ class _TableContext(StrictModel):
     rows: int
     key_column: str | None = None
     key: SequenceKey | None = None
+    key_parent: _TableContext | None = Field(
+        default=None, description="The parent whose key this table's key also refers to (a 1:1 extension table)"
+    )
     derived: dict[str, SequenceKey] = Field(
         default_factory=dict,
         description="Other columns of a composite key that other tables refer to, derived from the row "
@@ -419,6 +422,22 @@ def _recomputable_references(
     return {c for c, (_, rel) in references.items() if rel.parent_table != rel.child_table}
 
 
+def share_referenced_keys(relationships: list[Relationship], contexts: dict[str, _TableContext]) -> None:
+    """A key that is also a reference to its parent's key (a 1:1 extension table, ``employee.person_id``
+    -> ``person.id``) takes the parent's key: row ``i`` holds the key of parent row ``i``, unique
+    and never an orphan. Parents first, so a chain of such tables shares one key."""
+    sharing = {}
+    for rel in relationships:
+        child, parent = contexts.get(rel.child_table), contexts.get(rel.parent_table)
+        if child is None or parent is None or child is parent or len(rel.child_columns) != 1:
+            continue
+        if child.key_column == rel.child_columns[0] and parent.key_column == rel.parent_columns[0] and parent.key:
+            sharing[rel.child_table] = parent
+    for _ in range(len(sharing)):
+        for name, parent in sharing.items():
+            contexts[name].key, contexts[name].key_parent = parent.key, parent
+
+
 def derive_composite_key_columns(relationships: list[Relationship], contexts: dict[str, _TableContext]) -> None:
     """Give a referenced composite key's plain columns a key derived from the row index.
 
@@ -504,6 +523,16 @@ def plan_column(
         )
     guess = classify_column(profile, path, column, stats, sample_values(profile, path))
     if path == ctx.key_column and ctx.key is not None:
+        reason = "primary key: derived from the row index"
+        if ctx.key_parent is not None:
+            parent = ctx.key_parent.profile.name
+            if ctx.rows > ctx.key_parent.rows:
+                raise PlanError(
+                    f"table {profile.name}: its primary key {path} is a reference to {parent}, so each of its rows "
+                    f"needs a {parent} row of its own: {ctx.rows} rows asked, {parent} has {ctx.key_parent.rows}. "
+                    f"Ask for at most {ctx.key_parent.rows} rows of {profile.name}"
+                )
+            reason += f", the key of the same row of {parent} (a reference to it, one row each)"
         return ColumnPlan(
             name=column.name,
             type=column.type,
@@ -511,7 +540,7 @@ def plan_column(
             semantic_type="key",
             generator=ctx.key,
             null_rate=0.0,
-            reason="primary key: derived from the row index",
+            reason=reason,
         )
     if path in ctx.derived:
         return ColumnPlan(
@@ -664,6 +693,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
                 column, profile.stats.get(ctx.key_column), sample_values(profile, ctx.key_column), ctx.rows
             )
         contexts[profile.name] = ctx
+    share_referenced_keys(relationships, contexts)
     derive_composite_key_columns(relationships, contexts)
     links = link_tables(usable, relationships, contexts)
     for name, link in links.items():

@@ -1,4 +1,6 @@
-"""Two-column keys: a link table (part x supplier) and a composite reference to it (TPC-H shape).
+"""Keys made of references: a link table (part x supplier) and a composite reference to it
+(TPC-H shape), composite references to keys of a reference and a number (TPC-DS returns), and
+a key that is a reference itself (a 1:1 extension table).
 
 Planned from profiles with declared keys only, generated with the real Snowfakery, then
 checked like the SQL checks do: unique pairs in the link table, and every pair a child
@@ -202,3 +204,33 @@ def test_composite_references_sharing_a_column_keep_one_and_list_the_other(tmp_p
     parent_keys = {tuple(r[c] for c in columns) for r in parent_rows}
     assert len(parent_keys) == len(parent_rows)
     assert {tuple(r[c] for c in columns) for r in child_rows} <= parent_keys
+
+
+def test_a_key_that_is_a_reference_takes_its_parents_key(tmp_path: Path) -> None:
+    people = [{"id": i + 100, "age": i % 70} for i in range(300)]
+    employees = [{"person_id": i + 100, "salary": i * 10} for i in range(150, 300)]  # the later half
+    badges = [{"badge_no": i, "person_id": employees[i % 150]["person_id"]} for i in range(150)]
+    profiles = [
+        profile("person", people, ["id"]),
+        profile("employee", employees, ["person_id"], [fk(["person_id"], "person", ["id"])]),
+        profile("badge", badges, ["badge_no"], [fk(["person_id"], "employee", ["person_id"])]),
+    ]
+    counts = {"person": 260, "employee": 250, "badge": 500}
+    plan = with_recipes(
+        plan_dataset(profiles, PlanOptions(seed=2, record_counts=counts, target_project="p", target_dataset="t"))
+    )
+    generated = {
+        name: rows_of(generate_table(plan.table(name), plan.seed, tmp_path / name, shard_rows=120)[0])
+        for name in counts
+    }
+    person_ids = {r["id"] for r in generated["person"]}
+    employee_ids = [r["person_id"] for r in generated["employee"]]
+    assert len(set(employee_ids)) == 250 and set(employee_ids) <= person_ids  # unique and no orphan
+    assert {r["person_id"] for r in generated["badge"]} <= set(employee_ids)
+
+    too_many = plan_dataset(
+        profiles,
+        PlanOptions(seed=2, record_counts={"person": 10, "employee": 11}, target_project="p", target_dataset="t"),
+    )
+    failure = next(f for f in too_many.failures if f.table == "employee")
+    assert "11 rows asked, person has 10" in failure.error
