@@ -70,6 +70,7 @@ def bqsynth_pipeline(
     target_dataset: str = DEFAULTS["target_dataset"],
     record_counts: dict = DEFAULTS["record_counts"],
     scale: float = DEFAULTS["scale"],
+    max_rows: int = DEFAULTS["max_rows"],
     seed: int = DEFAULTS["seed"],
     staging_bucket: str = DEFAULTS["staging_bucket"],
     audit_table: str = DEFAULTS["audit_table"],

@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target-dataset")
     parser.add_argument("--record-count", action="append", metavar="TABLE=ROWS", help="rows for one table; repeat")
     parser.add_argument("--scale", type=float, help="rows = source rows x scale where no count is given")
+    parser.add_argument("--max-rows", type=int, help="guard: at most this many rows per table (default 100000000)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--staging-bucket")
     parser.add_argument("--audit-table", help="project.dataset.table of the audit log")
@@ -119,6 +120,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "target_dataset": args.target_dataset,
         "record_counts": _record_counts(args.record_count),
         "scale": args.scale,
+        "max_rows": args.max_rows,
         "seed": args.seed,
         "staging_bucket": args.staging_bucket,
         "audit_table": args.audit_table,

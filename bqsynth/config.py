@@ -12,13 +12,21 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_serializer, field_validator, model_validator
 
 from bqsynth.errors import BqsynthError
-from bqsynth.gcp.names import project_of, table_name_for_uri
+from bqsynth.gcp.names import (
+    batch_id_problem,
+    bucket_name_problem,
+    dataset_name_problem,
+    project_id_problem,
+    project_of,
+    table_id_problem,
+    table_name_for_uri,
+)
 from bqsynth.gcp.uris import is_file_source, split_uri
 from bqsynth.models import FileOutputFormat, StrictModel
 
@@ -54,6 +62,13 @@ def default_llm(local: bool) -> Advisor:
     return "offline" if local else "gemini"
 
 
+def _refuse(problem: str | None, value: str) -> str:
+    """``value``, or a ValueError with the problem (pydantic reports it under the field's name)."""
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 class ConfigError(BqsynthError):
     """A configuration file or flag is invalid; the message says which and how to fix it."""
 
@@ -75,12 +90,21 @@ class RunConfig(StrictModel):
     target_dataset: str = Field(
         default="bqsynth_synthetic", description="Dataset that receives the synthetic tables (created when missing)."
     )
-    record_counts: dict[str, int] = Field(
+    record_counts: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict,
         description='Rows to generate per table, keyed by short table name, e.g. {"Fact_Sales": 100000}.',
     )
     scale: float = Field(
-        default=1.0, gt=0, description="Rows = source rows x scale, for tables without an entry in record_counts."
+        default=1.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Rows = source rows x scale, for tables without an entry in record_counts.",
+    )
+    max_rows: int = Field(
+        default=100_000_000,
+        ge=1,
+        description="Guard: no table gets more rows than this (from record_counts or source rows x scale); "
+        "raise it on purpose for a bigger run.",
     )
     seed: int = Field(default=42, description="Random seed; the same seed and inputs give identical data.")
     staging_bucket: str = Field(
@@ -149,6 +173,45 @@ class RunConfig(StrictModel):
             raise ValueError(f"file_outputs names {unknown}; the file sources of this run are {sorted(files)}")
         return self
 
+    @model_validator(mode="after")
+    def _record_counts_name_sources(self) -> RunConfig:
+        names = {source_name(s) for s in self.source_tables}
+        unknown = sorted(set(self.record_counts) - names)
+        if unknown:
+            raise ValueError(
+                f"record_counts names {unknown}, which this run does not copy; its tables are {sorted(names)} "
+                "(short names, case as in the source)"
+            )
+        too_many = {t: n for t, n in self.record_counts.items() if n > self.max_rows}
+        if too_many:
+            raise ValueError(f"record_counts {too_many} exceed max_rows={self.max_rows}; raise max_rows on purpose")
+        return self
+
+    @field_validator("target_dataset")
+    @classmethod
+    def _dataset_name(cls, dataset: str) -> str:
+        return _refuse(dataset_name_problem(dataset), dataset)
+
+    @field_validator("target_project")
+    @classmethod
+    def _project_id(cls, project: str) -> str:
+        return _refuse(project_id_problem(project) if project else None, project)
+
+    @field_validator("staging_bucket")
+    @classmethod
+    def _bucket_name(cls, bucket: str) -> str:
+        return _refuse(bucket_name_problem(bucket), bucket)
+
+    @field_validator("batch_id")
+    @classmethod
+    def _batch_id(cls, batch_id: str) -> str:
+        return _refuse(batch_id_problem(batch_id) if batch_id else None, batch_id)
+
+    @field_validator("audit_table", "quality_table")
+    @classmethod
+    def _table_id(cls, table_id: str) -> str:
+        return _refuse(table_id_problem(table_id) if table_id else None, table_id)
+
     @field_validator("source_tables")
     @classmethod
     def _fully_qualified(cls, tables: list[str]) -> list[str]:
@@ -157,10 +220,8 @@ class RunConfig(StrictModel):
         for table in tables:
             if is_file_source(table):
                 split_uri(table)
-            elif table.count(".") != 2 or any(not part for part in table.split(".")):
-                raise ValueError(
-                    f"source table {table!r} must be fully qualified as project.dataset.table, or a gs:// file"
-                )
+            elif problem := table_id_problem(table):
+                raise ValueError(f"source table {problem}, or a gs:// file")
         names = [source_name(t) for t in tables]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

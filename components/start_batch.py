@@ -11,6 +11,7 @@ def start_batch(
     target_dataset: str,
     record_counts: dict,
     scale: float,
+    max_rows: int,
     seed: int,
     staging_bucket: str,
     audit_table: str,

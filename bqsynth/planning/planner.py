@@ -63,6 +63,7 @@ class PlanOptions(StrictModel):
     scale: float = Field(
         default=run_default("scale"), gt=0, description="Rows = source rows x scale, where no count is given"
     )
+    max_rows: int = Field(default=run_default("max_rows"), ge=1, description="No table gets more rows")
     target_project: str
     target_dataset: str
     min_category_count: int = Field(
@@ -78,9 +79,18 @@ class PlanError(BqsynthError):
 
 
 def requested_rows(profile: TableProfile, options: PlanOptions) -> int:
+    """The table's row count: asked for by name, else the source's times the scale, up to ``max_rows``."""
     if profile.name in options.record_counts:
         return int(options.record_counts[profile.name])
-    return max(1, int(round(profile.row_count * options.scale))) if profile.row_count else 0
+    rows = max(1, int(round(profile.row_count * options.scale))) if profile.row_count else 0
+    if rows > options.max_rows:
+        raise PlanError(
+            f"table {profile.name}: {profile.row_count} source rows x scale {options.scale} = {rows} rows, more than "
+            f"max_rows={options.max_rows}",
+            table=profile.name,
+            hint="lower the scale, give the table a record count, or raise max_rows on purpose",
+        )
+    return rows
 
 
 # --- keys -------------------------------------------------------------------------------------
@@ -685,7 +695,13 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
     relationships = report.relationships
     contexts: dict[str, _TableContext] = {}
     for profile in usable:
-        ctx = _TableContext(profile=profile, rows=requested_rows(profile, options))
+        try:
+            rows = requested_rows(profile, options)
+        except PlanError as error:
+            # Still a context, with no rows: its children then fail with it, naming it.
+            failures.append(PlanFailure(table=profile.name, source_table=profile.table_id, error=str(error)))
+            rows = 0
+        ctx = _TableContext(profile=profile, rows=rows)
         ctx.key_column = primary_key_column(profile, relationships)
         if ctx.key_column:
             column = profile.column(ctx.key_column)
@@ -705,6 +721,8 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
     kept_relationships: list[Relationship] = []
     for profile in usable:
         ctx = contexts[profile.name]
+        if any(f.table == profile.name for f in failures):
+            continue
         missing = [fk.referenced_table for fk in profile.foreign_keys if fk.referenced_table in failed_sources]
         if missing:
             failures.append(

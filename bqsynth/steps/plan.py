@@ -43,6 +43,7 @@ def plan_step(
             seed=config.seed,
             record_counts=config.record_counts,
             scale=config.scale,
+            max_rows=config.max_rows,
             target_project=config.target_project,
             target_dataset=config.target_dataset,
             min_category_count=config.min_category_count,
