@@ -19,6 +19,11 @@ from bqsynth.models import Relationship, StrictModel
 Source = Literal["model", "offline"]
 
 
+def reference_label(rel: Relationship) -> str:
+    """``child.col -> parent.key``, several columns joined by commas, as the prompts list them."""
+    return f"{rel.child_table}.{','.join(rel.child_columns)} -> {rel.parent_table}.{','.join(rel.parent_columns)}"
+
+
 class CallRecord(StrictModel):
     """One provider call (or one that was not made)."""
 
@@ -72,6 +77,9 @@ class TableAdvice(StrictModel):
     rules: list[RuleRecord] = Field(default_factory=list)
     changes: list[ColumnChange] = Field(default_factory=list)
     relationships_dropped: list[str] = Field(default_factory=list)
+    relationship_notes: list[str] = Field(
+        default_factory=list, description="Relationship changes for this table that could not be applied, and why"
+    )
 
     @property
     def accepted_rules(self) -> list[ColumnRule]:
@@ -88,6 +96,9 @@ class AdviceReport(StrictModel):
     max_prompt_chars: int = Field(description="The per-call cap prompts were built under")
     relationships: DecisionRecord
     relationships_added: list[Relationship] = Field(default_factory=list)
+    relationships_rejected: list[Relationship] = Field(
+        default_factory=list, description="Inferred references the model rejected; who and why end their evidence"
+    )
     relationships_confirmed: int = 0
     relationship_prompt_chars: int = 0
     tables: list[TableAdvice] = Field(default_factory=list)
@@ -113,8 +124,9 @@ class AdviceReport(StrictModel):
             f"relationships: {self.relationships.source}"
             + (f" ({self.relationships.fallback_reason})" if self.relationships.fallback_reason else "")
             + f", {self.relationships_confirmed} confirmed, {len(self.relationships_added)} added, "
-            f"prompt {self.relationship_prompt_chars} chars",
+            f"{len(self.relationships_rejected)} rejected, prompt {self.relationship_prompt_chars} chars",
         ]
+        lines += [f"rejected {reference_label(r)}: {r.evidence}" for r in self.relationships_rejected]
         for t in self.tables:
             kept = sum(1 for r in t.rules if r.accepted)
             lines.append(

@@ -4,8 +4,10 @@
 compiled by ``generation.recipe.with_recipes``) and returns a plan that differs from it
 only where a checked answer says so:
 
-1. **Relationships**, jointly over all tables: confirmed or added references (an added one
-   turns the child column into a foreign key to the parent's row-index key).
+1. **Relationships**, jointly over all tables: confirmed, added or rejected references (an
+   added one turns the child column into a foreign key to the parent's row-index key; a
+   rejected inferred one leaves the plan's relationships for its rejected list, and its
+   child column is planned again as a plain column, by the planner's own column planning).
 2. **Per table**: semantic types and human names for every leaf column, then generator
    choices and inter-column rules. The resulting table is checked as a whole (privacy,
    ``recipe_safety.check_recipe``, Snowfakery validation, a dry run of a few rows).
@@ -35,9 +37,17 @@ from bqsynth.llm.advice_report import (
     RuleRecord,
     Source,
     TableAdvice,
+    reference_label,
 )
 from bqsynth.llm.answers import ColumnMeaning, ColumnRule, GenerationAnswer, RelationshipProposal
-from bqsynth.llm.apply import apply_generators, apply_relationship, apply_semantics, as_relationship
+from bqsynth.llm.apply import (
+    apply_generators,
+    apply_rejection,
+    apply_relationship,
+    apply_semantics,
+    as_relationship,
+    rejected_relationship,
+)
 from bqsynth.llm.base import (
     GenerationRequest,
     PlanAdvisor,
@@ -60,6 +70,7 @@ from bqsynth.llm.prompts import (
 from bqsynth.llm.rule_checks import check_rule_on_sample
 from bqsynth.llm.validate import (
     GenerationOutcome,
+    Rejection,
     RelationshipOutcome,
     changed_leaves,
     column_summary,
@@ -70,7 +81,7 @@ from bqsynth.llm.validate import (
     table_problems,
 )
 from bqsynth.models import DatasetPlan, InterColumnRule, PlanFailure, StrictModel, TablePlan, TableProfile, leaf_plans
-from bqsynth.planning.planner import fail_children_of_failed
+from bqsynth.planning.planner import PlanError, PlanOptions, fail_children_of_failed
 from bqsynth.sources.key_checks import KeyChecks
 
 ResultT = TypeVar("ResultT")
@@ -201,13 +212,23 @@ def _decision(task: Task, session: _Session, asked: _Asked[Any] | None = None) -
 # --- relationships ----------------------------------------------------------------------------
 
 
+@dataclass
+class _RelationshipAdvice:
+    added: list[RelationshipProposal]
+    rejected: list[Rejection]
+    confirmed: int
+    record: DecisionRecord
+    prompt_chars: int
+
+
 def _advise_relationships(
     session: _Session, profiles: dict[str, TableProfile], offline_plan: DatasetPlan
-) -> tuple[list[RelationshipProposal], int, DecisionRecord, int]:
-    """Accepted additions, confirmations count, the decision record, the largest prompt."""
+) -> _RelationshipAdvice:
+    """Accepted additions and rejections, confirmations count, the decision record, the largest prompt."""
     limits = session.options.prompt
     prompts = relationships_prompts(list(profiles.values()), offline_plan, offline_plan.relationships, limits)
     added: list[RelationshipProposal] = []
+    rejected: list[Rejection] = []
     confirmed = 0
     record = _decision("relationships", session)
     for prompt in prompts:
@@ -231,21 +252,37 @@ def _advise_relationships(
             # All or nothing: a joint answer that cannot be fully checked is not used in part.
             fallback = _decision("relationships", session, asked)
             fallback.repair_rounds = record.repair_rounds
-            return [], 0, fallback, max(p.chars for p in prompts)
+            return _RelationshipAdvice([], [], 0, fallback, max(p.chars for p in prompts))
         added += asked.result.added
+        rejected += asked.result.rejected
         confirmed += len(asked.result.confirmed)
         record.notes += asked.result.ignored
-    return added, confirmed, record, max(p.chars for p in prompts)
+        record.notes += [f"rejected {reference_label(r.relationship)}: {r.reason}" for r in asked.result.rejected]
+    return _RelationshipAdvice(added, rejected, confirmed, record, max(p.chars for p in prompts))
 
 
 # --- tables -----------------------------------------------------------------------------------
 
 
 @dataclass
+class _TableRelationships:
+    """The checked relationship changes whose child is one table."""
+
+    added: list[RelationshipProposal] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def _column_options(session: _Session) -> PlanOptions:
+    """The planner's options for planning one column again: only the category settings matter
+    there (the targets name tables, not columns), and they are the run's (``AdviceOptions``)."""
+    return PlanOptions(target_project="-", target_dataset="-", min_category_count=session.options.min_category_count)
+
+
+@dataclass
 class _TableState:
     profile: TableProfile
     offline: TablePlan
-    base: TablePlan  # offline + added relationships
+    base: TablePlan  # offline + rejected and added relationships
     advice: TableAdvice
     meanings: dict[str, ColumnMeaning] = field(default_factory=dict)
     rules: list[ColumnRule] = field(default_factory=list)
@@ -365,23 +402,41 @@ def _changes(table: TablePlan, offline: TablePlan) -> list[ColumnChange]:
     ]
 
 
+def _apply_rejections(
+    table: TablePlan, profile: TableProfile, rejections: list[Rejection], options: PlanOptions
+) -> tuple[TablePlan, list[Rejection], list[str]]:
+    """The table with each rejected reference's column planned as a plain column; what could not be."""
+    applied: list[Rejection] = []
+    notes: list[str] = []
+    for rejection in rejections:
+        try:
+            table = apply_rejection(table, profile, rejection.relationship.child_columns[0], options)
+        except PlanError as error:  # e.g. a REQUIRED column nothing else can generate: keep the reference
+            notes.append(f"rejection of {reference_label(rejection.relationship)} not applied: {error}")
+            continue
+        applied.append(rejection)
+    return table, applied, notes
+
+
 def _advise_table(
     session: _Session,
     profile: TableProfile,
     offline: TablePlan,
-    adds: list[RelationshipProposal],
+    changes: _TableRelationships,
     planned: dict[str, TablePlan],
     profiles: dict[str, TableProfile],
     seed: int,
-) -> tuple[TablePlan, TableAdvice, list[RelationshipProposal]]:
-    """The final plan of one table, its advice record, and the added relationships it kept."""
-    base = offline
+) -> tuple[TablePlan, TableAdvice, _TableRelationships]:
+    """The final plan of one table, its advice record, and the relationship changes it kept."""
+    adds = changes.added
+    base, rejections, not_applied = _apply_rejections(offline, profile, changes.rejected, _column_options(session))
     for proposal in adds:
         parent = proposal.parent_table
         base = apply_relationship(base, profile, proposal, planned[parent], profiles[parent])
     state = _TableState(
         profile=profile, offline=offline, base=base, advice=TableAdvice(table=offline.name, source=session.source)
     )
+    state.advice.relationship_notes = not_applied
     first_call = len(session.calls)
 
     table = _ask_semantics(session, state)
@@ -393,7 +448,7 @@ def _advise_table(
         for path in leaves
     }
     generated = _ask_generation(session, state, table, seed)
-    kept = adds
+    kept = _TableRelationships(added=adds, rejected=rejections)
     if generated.result is None:
         final = offline
         state.advice.source = "offline"
@@ -404,8 +459,8 @@ def _advise_table(
                 decision.fallback_reason = "the table fell back to the offline plan"
         state.advice.relationships_dropped = [
             f"{p.child_table}.{p.child_column} -> {p.parent_table}.{p.parent_column}" for p in adds
-        ]
-        kept = []
+        ] + [f"rejection of {reference_label(r.relationship)}" for r in rejections]
+        kept = _TableRelationships()
         state.rules = []
     else:
         final = generated.result
@@ -461,31 +516,46 @@ def advise_plan(
     session = _Session(advisor, options, checks)
     by_name = {p.name: p for p in profiles if not p.error}
     planned = {t.name: t for t in offline_plan.tables if t.name in by_name}
-    adds, confirmed, rel_record, rel_chars = (
+    advised = (
         _advise_relationships(session, {n: by_name[n] for n in planned}, offline_plan)
         if planned
-        else ([], 0, _decision("relationships", session), 0)
+        else _RelationshipAdvice([], [], 0, _decision("relationships", session), 0)
     )
+    rel_record = advised.record
     tables: list[TablePlan] = []
     advice: list[TableAdvice] = []
     kept_adds: list[RelationshipProposal] = []
+    kept_rejections: list[Rejection] = []
     for offline in offline_plan.tables:
         if offline.name not in planned:
             tables.append(offline)
             continue
-        mine = [p for p in adds if p.child_table == offline.name]
+        mine = _TableRelationships(
+            added=[p for p in advised.added if p.child_table == offline.name],
+            rejected=[r for r in advised.rejected if r.relationship.child_table == offline.name],
+        )
         final, table_advice, kept = _advise_table(
             session, by_name[offline.name], offline, mine, planned, by_name, offline_plan.seed
         )
         tables.append(final)
         advice.append(table_advice)
-        kept_adds += kept
+        kept_adds += kept.added
+        kept_rejections += kept.rejected
     added = [as_relationship(p) for p in kept_adds]
-    plan = offline_plan.model_copy(update={"relationships": [*offline_plan.relationships, *added]})
+    # A rejected reference leaves the plan's relationships; its parent is unchanged (its key is
+    # the parent's own primary key, or derived from the row index and so unique either way).
+    dropped = [r.relationship for r in kept_rejections]
+    rejected = [rejected_relationship(r.relationship, r.reason, advisor.name) for r in kept_rejections]
+    plan = offline_plan.model_copy(
+        update={
+            "relationships": [r for r in offline_plan.relationships if r not in dropped] + added,
+            "rejected_relationships": [*offline_plan.rejected_relationships, *rejected],
+        }
+    )
     failures = list(offline_plan.failures)
     tables = _unsafe_recipes(tables, plan, failures)
     used_model = session.metered and (
-        any(t.source == "model" for t in advice) or bool(added) or rel_record.source == "model"
+        any(t.source == "model" for t in advice) or bool(added) or bool(rejected) or rel_record.source == "model"
     )
     plan = plan.model_copy(
         update={
@@ -504,8 +574,9 @@ def advise_plan(
         max_prompt_chars=options.prompt.max_prompt_chars,
         relationships=rel_record,
         relationships_added=added,
-        relationships_confirmed=confirmed,
-        relationship_prompt_chars=rel_chars,
+        relationships_rejected=rejected,
+        relationships_confirmed=advised.confirmed,
+        relationship_prompt_chars=advised.prompt_chars,
         tables=advice,
         calls=session.calls,
     )

@@ -64,15 +64,19 @@ class SemanticsAnswer(AnswerModel):
 
 
 class RelationshipProposal(AnswerModel):
-    action: Literal["confirm", "add"] = Field(
-        description="'confirm' a relationship listed as already known, or 'add' one that is missing"
+    action: Literal["confirm", "add", "reject"] = Field(
+        description="'confirm' a relationship listed as already known, 'add' one that is missing, or 'reject' a "
+        "known one of origin 'inferred' that is wrong (declared ones cannot be rejected)"
     )
     child_table: str
     child_column: str
     parent_table: str
     parent_column: str = Field(description="Must be the parent table's key column")
     confidence: float = Field(ge=0.0, le=1.0)
-    evidence: str = Field(max_length=MAX_REASON_CHARS, description="What in names, types or statistics shows it")
+    evidence: str = Field(
+        max_length=MAX_REASON_CHARS,
+        description="What in names, types or statistics shows it; for 'reject', why the relationship is wrong",
+    )
 
 
 class RelationshipsAnswer(AnswerModel):

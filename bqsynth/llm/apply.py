@@ -1,4 +1,4 @@
-"""Turn validated advice into plan changes: semantics, added relationships, generator choices.
+"""Turn validated advice into plan changes: semantics, added or rejected relationships, generator choices.
 
 Everything here starts from the offline ``TablePlan`` and changes only the leaves an answer
 names, leaving every other ``ColumnPlan`` object exactly as the offline engine made it, so
@@ -38,10 +38,12 @@ from bqsynth.models import (
 from bqsynth.planning.planner import (
     UNIQUE_BY_SUFFIX,
     PlanError,
+    PlanOptions,
     boolean_generator,
     estimate_skew,
     fit_pattern,
     number_generator,
+    plan_unreferenced_column,
     temporal_generator,
 )
 from bqsynth.semantics import IDENTIFYING_TYPES, PROVIDER_ALLOWLIST
@@ -251,6 +253,26 @@ def apply_relationship(
         }
     )
     return child.model_copy(update={"columns": replace_leaf(child.columns, proposal.child_column, updated)})
+
+
+def apply_rejection(child: TablePlan, child_profile: TableProfile, column: str, options: PlanOptions) -> TablePlan:
+    """The child column of a rejected reference planned again as a plain column, from its statistics.
+
+    The planner's own column planning (``plan_unreferenced_column``) decides it, so the
+    column gets exactly the generator the offline plan would give a column nobody referenced.
+    A column that is its table's own key (a one-to-one reference) keeps its key.
+    """
+    planned = leaf_plans(child.columns)[column]
+    if not isinstance(planned.generator, ForeignKeyRef):
+        return child
+    replanned = plan_unreferenced_column(child_profile, column, child.row_count, options)
+    replanned = replanned.model_copy(update={"reason": f"{replanned.reason}; its reference was rejected"})
+    return child.model_copy(update={"columns": replace_leaf(child.columns, column, replanned)})
+
+
+def rejected_relationship(rel: Relationship, reason: str, advisor: str) -> Relationship:
+    """The relationship as the plan lists it once rejected: the offline evidence, then who rejected it and why."""
+    return rel.model_copy(update={"evidence": f"{rel.evidence}; rejected by {advisor}: {reason}".lstrip("; ")})
 
 
 def as_relationship(proposal: RelationshipProposal) -> Relationship:

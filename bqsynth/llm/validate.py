@@ -36,6 +36,7 @@ from bqsynth.models import (
     ColumnPlan,
     DatasetPlan,
     FakerValue,
+    ForeignKeyRef,
     FreeText,
     Generator,
     NullValue,
@@ -144,10 +145,19 @@ def semantics_problems(answer: SemanticsAnswer, table: TablePlan, columns: list[
 # --- relationships ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """A known, inferred relationship the model rejected, and the model's reason."""
+
+    relationship: Relationship
+    reason: str
+
+
 @dataclass
 class RelationshipOutcome:
     added: list[RelationshipProposal] = field(default_factory=list)
     confirmed: list[RelationshipProposal] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # low-confidence proposals, not errors
 
 
@@ -158,6 +168,63 @@ def _same(proposal: RelationshipProposal, rel: Relationship) -> bool:
         and rel.parent_table == proposal.parent_table
         and rel.parent_columns == [proposal.parent_column]
     )
+
+
+def _proposal_label(proposal: RelationshipProposal) -> str:
+    return f"{proposal.child_table}.{proposal.child_column} -> {proposal.parent_table}.{proposal.parent_column}"
+
+
+def _shown_as(proposal: RelationshipProposal, rel: Relationship) -> bool:
+    """The proposal names ``rel`` as the prompt lists it (several columns joined by commas)."""
+    return (
+        rel.child_table == proposal.child_table
+        and ",".join(rel.child_columns) == proposal.child_column.replace(" ", "")
+        and rel.parent_table == proposal.parent_table
+        and ",".join(rel.parent_columns) == proposal.parent_column.replace(" ", "")
+    )
+
+
+def _recomputed_elsewhere(table: str, column: str, planned: dict[str, TablePlan]) -> bool:
+    """Whether a composite reference of another table recomputes ``table.column`` (its ``via``)."""
+    return any(
+        isinstance(g := c.generator, ForeignKeyRef)
+        and g.via is not None
+        and (g.parent_table, g.parent_column) == (table, column)
+        for t in planned.values()
+        for c in leaf_plans(t.columns).values()
+    )
+
+
+def _rejection_problems(
+    proposal: RelationshipProposal, known: list[Relationship], planned: dict[str, TablePlan]
+) -> tuple[Rejection | None, list[str]]:
+    """A rejection of a known, inferred, single-column reference the plan can drop on its own."""
+    label = _proposal_label(proposal)
+    rel = next((r for r in known if _shown_as(proposal, r)), None)
+    if rel is None:
+        return None, [f"{label}: not a known relationship; only relationships listed in 'known' can be rejected"]
+    if rel.origin != "inferred":
+        return None, [
+            f"{label}: it is {rel.origin} (in the source schema's constraints), not inferred; "
+            "a declared relationship cannot be rejected, confirm it or leave it out"
+        ]
+    if len(rel.child_columns) != 1:
+        return None, [f"{label}: only single-column references can be rejected"]
+    child = planned.get(rel.child_table)
+    column = leaf_plans(child.columns).get(rel.child_columns[0]) if child else None
+    generator = column.generator if column else None
+    if isinstance(generator, ForeignKeyRef) and (generator.link is not None or generator.draw):
+        # Its values pair with another column's (a two-column key, or a composite reference):
+        # replanning one half alone would break the pair the other half and its children rely on.
+        return None, [f"{label}: the column is half of a paired two-column reference and cannot be rejected alone"]
+    if _recomputed_elsewhere(rel.child_table, rel.child_columns[0], planned):
+        return None, [
+            f"{label}: other tables' composite references take this column's values from its rows "
+            "(planning.planner.resolve_composite_references); it cannot be rejected alone"
+        ]
+    if not proposal.evidence.strip():
+        return None, [f"{label}: a rejection needs the reason in its evidence"]
+    return Rejection(relationship=rel, reason=proposal.evidence.strip()), []
 
 
 def _value_problems(
@@ -221,19 +288,34 @@ def relationships_problems(
     tables: list[str],
     checks: KeyChecks | None = None,
 ) -> tuple[RelationshipOutcome, list[str]]:
-    """Accepted confirmations and additions, or the problems with the answer.
+    """Accepted confirmations, additions and rejections, or the problems with the answer.
 
-    An added reference passes the checks an inferred one passes: the profile's evidence
+    Only an inferred single-column reference can be rejected (a declared one is the
+    schema's word, not a guess); a column whose reference is rejected may be given another
+    parent in the same answer. An added reference passes the checks an inferred one passes: the profile's evidence
     here, and with ``checks`` the exact inclusion of the child's values in the parent key.
     """
     outcome = RelationshipOutcome()
     problems: list[str] = []
     planned = {t.name: t for t in plan.tables}
     added_children: set[tuple[str, str]] = set()
-    for proposal in answer.relationships:
-        label = f"{proposal.child_table}.{proposal.child_column} -> {proposal.parent_table}.{proposal.parent_column}"
+    # Rejections first: a column whose reference is rejected may get another parent ('add').
+    ordered = sorted(answer.relationships, key=lambda p: p.action != "reject")
+    for proposal in ordered:
+        label = _proposal_label(proposal)
         if proposal.child_table not in tables or proposal.parent_table not in planned:
             problems.append(f"{label}: unknown table (child tables here: {tables[:10]})")
+            continue
+        if proposal.action == "reject":
+            rejection, errors = _rejection_problems(proposal, known, planned)
+            if rejection is not None and rejection.relationship in [r.relationship for r in outcome.rejected]:
+                continue  # the same rejection twice
+            if rejection is not None:
+                outcome.rejected.append(rejection)
+            problems += errors
+            continue
+        if any(_shown_as(proposal, r.relationship) for r in outcome.rejected):
+            problems.append(f"{label}: it is both rejected and {proposal.action}ed in this answer; choose one")
             continue
         child_plan, parent_plan = planned[proposal.child_table], planned[proposal.parent_table]
         child_leaves = leaf_plans(child_plan.columns)
@@ -258,7 +340,8 @@ def relationships_problems(
             outcome.ignored.append(f"{label}: confidence {proposal.confidence} below {MIN_CONFIDENCE}")
             continue
         child_key = (proposal.child_table, proposal.child_column)
-        if any(r.child_table == child_key[0] and child_key[1] in r.child_columns for r in known):
+        still_known = [r for r in known if r not in [x.relationship for x in outcome.rejected]]
+        if any(r.child_table == child_key[0] and child_key[1] in r.child_columns for r in still_known):
             problems.append(f"{label}: {proposal.child_column} already references another table")
             continue
         if child_key in added_children:

@@ -587,6 +587,12 @@ def plan_column(
     )
 
 
+def plan_unreferenced_column(profile: TableProfile, column: str, rows: int, options: PlanOptions) -> ColumnPlan:
+    """The plan of ``column`` as if it referred to nothing and were no key (a rejected reference)."""
+    schema = next(c for c in profile.columns if c.name == column)
+    return plan_column(schema, column, _TableContext(profile=profile, rows=rows), {}, options)
+
+
 def _reference_column(
     column: ColumnSchema, path: str, ctx: _TableContext, parent: _Parent, null_rate: float
 ) -> ColumnPlan:

@@ -23,7 +23,8 @@ exact checks, as far as they can tell, and the evidence says so.
 
 Public API: :func:`discover_relationships` returns a :class:`RelationshipReport`;
 :func:`infer_relationships` returns just the relationships; :func:`order_tables` and
-:func:`generation_order` put parents before children.
+:func:`generation_order` put parents before children (:func:`table_parents` says which
+tables are parents, :func:`order_by_parents` orders them, waves for the load step included).
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ class GenerationOrder(StrictModel):
 
     order: list[str]
     notes: list[str] = Field(default_factory=list)
+    waves: list[list[str]] = Field(
+        default_factory=list, description="The order in groups: a table's placed parents are all in earlier waves"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -897,29 +901,41 @@ def infer_relationships(profiles: Sequence[TableProfile], checks: KeyChecks | No
     return discover_relationships(profiles, checks).relationships
 
 
-def order_tables(tables: Iterable[TableProfile | str], relationships: Iterable[Relationship]) -> GenerationOrder:
-    """Parents before children (Kahn's algorithm, alphabetical among equals).
+def table_parents(tables: Iterable[TableProfile | str], relationships: Iterable[Relationship]) -> dict[str, list[str]]:
+    """Each listed table's parents: the other listed tables it references, sorted.
 
-    Self-references never block a table. A cycle is broken at its alphabetically first
-    table that has the fewest unplaced parents, and a note names the references that then
-    point forward. Relationships to tables not listed are ignored.
+    Self-references never make a table wait for itself; relationships to tables not listed
+    are ignored. The one definition of "parent" the generation and load orders share.
     """
     names = sorted({t if isinstance(t, str) else t.name for t in tables})
-    known = set(names)
     parents: dict[str, set[str]] = {n: set() for n in names}
     for rel in relationships:
-        if rel.child_table in known and rel.parent_table in known and rel.child_table != rel.parent_table:
+        if rel.child_table in parents and rel.parent_table in parents and rel.child_table != rel.parent_table:
             parents[rel.child_table].add(rel.parent_table)
+    return {name: sorted(found) for name, found in parents.items()}
+
+
+def order_by_parents(parents: dict[str, list[str]]) -> GenerationOrder:
+    """Tables (the keys of ``parents``) with parents first (Kahn's algorithm, alphabetical among equals).
+
+    A cycle is broken at its alphabetically first table that has the fewest unplaced
+    parents, and a note names the references that then point forward. The waves group the
+    order: each table goes in the wave after its last parent placed before it, so a wave
+    only waits for earlier ones (a reference that points forward across a broken cycle
+    does not count).
+    """
+    names = sorted(parents)
+    waiting = {n: set(parents[n]) & set(names) for n in names}
     order: list[str] = []
     notes: list[str] = []
     placed: set[str] = set()
-    ready = [n for n in names if not parents[n]]
+    ready = [n for n in names if not waiting[n]]
     heapq.heapify(ready)
     while len(order) < len(names):
         if not ready:
             remaining = [n for n in names if n not in placed]
-            chosen = min(remaining, key=lambda n: (len(parents[n] - placed), n))
-            pending = sorted(parents[chosen] - placed)
+            chosen = min(remaining, key=lambda n: (len(waiting[n] - placed), n))
+            pending = sorted(waiting[chosen] - placed)
             notes.append(f"cycle: {chosen} placed before its parent(s) {', '.join(pending)}")
             heapq.heappush(ready, chosen)
         name = heapq.heappop(ready)
@@ -928,9 +944,20 @@ def order_tables(tables: Iterable[TableProfile | str], relationships: Iterable[R
         order.append(name)
         placed.add(name)
         for child in names:
-            if child not in placed and child not in ready and parents[child] <= placed:
+            if child not in placed and child not in ready and waiting[child] <= placed:
                 heapq.heappush(ready, child)
-    return GenerationOrder(order=order, notes=notes)
+    wave_of: dict[str, int] = {}
+    for name in order:
+        wave_of[name] = 1 + max((wave_of[p] for p in waiting[name] if p in wave_of), default=-1)
+    waves: list[list[str]] = [[] for _ in range(max(wave_of.values(), default=-1) + 1)]
+    for name in order:
+        waves[wave_of[name]].append(name)
+    return GenerationOrder(order=order, notes=notes, waves=waves)
+
+
+def order_tables(tables: Iterable[TableProfile | str], relationships: Iterable[Relationship]) -> GenerationOrder:
+    """Parents before children, over ``table_parents``; see :func:`order_by_parents` for cycles and waves."""
+    return order_by_parents(table_parents(tables, relationships))
 
 
 def generation_order(tables: Iterable[TableProfile | str], relationships: Iterable[Relationship]) -> list[str]:

@@ -16,6 +16,7 @@ from google.cloud import bigquery, storage
 from bqsynth.config import RunConfig
 from bqsynth.delivery.load import ensure_target_table, load_table
 from bqsynth.models import DatasetPlan, TablePlan, TableResult, TableResults
+from bqsynth.planning.relationships import order_by_parents, table_parents
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audited
 
@@ -93,32 +94,18 @@ def load_generated(
 
 def parent_tables(plan: DatasetPlan) -> dict[str, list[str]]:
     """Each planned table's parents: the other planned tables it references (self-references aside)."""
-    planned = {t.name for t in plan.tables}
-    parents: dict[str, list[str]] = {name: [] for name in planned}
-    for rel in plan.relationships:
-        child, parent = rel.child_table, rel.parent_table
-        if child in planned and parent in planned and parent != child and parent not in parents[child]:
-            parents[child].append(parent)
-    return parents
+    return table_parents([t.name for t in plan.tables], plan.relationships)
 
 
 def load_waves(tables: list[str], parents: dict[str, list[str]]) -> list[list[str]]:
     """``tables`` in load order: each wave references only tables of earlier waves (``parents``).
 
-    Tables in a reference cycle (A -> B -> A; self-references do not count) cannot be
-    ordered; they, and the tables that depend on them, are loaded together in the last wave.
+    The generation order's own waves (``planning.relationships.order_by_parents``): a
+    reference cycle (A -> B -> A; self-references do not count) is broken where that order
+    breaks it, so A loads first and B after it, and a failed A still keeps B out.
     """
-    done: set[str] = set()
-    waves: list[list[str]] = []
-    remaining = list(tables)
-    while remaining:
-        wave = [t for t in remaining if all(p in done for p in parents.get(t, []))]
-        if not wave:  # only cycles are left
-            wave = remaining
-        waves.append(wave)
-        done.update(wave)
-        remaining = [t for t in remaining if t not in done]
-    return waves
+    listed = set(tables)
+    return order_by_parents({t: [p for p in parents.get(t, []) if p in listed] for t in tables}).waves
 
 
 def failed_parents(table: str, parents: dict[str, list[str]], results: dict[str, TableResult]) -> list[str]:

@@ -16,13 +16,22 @@ import pytest
 import yaml
 from google.oauth2.credentials import Credentials
 
+from bqsynth.evaluation.run_summary import render_markdown
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.recipe_safety import check_recipe
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.llm import AdviceOptions, AdvisedPlan, GeminiAdvisor, GeminiConfig, advise_plan
 from bqsynth.llm.columns import leaf_plans
 from bqsynth.llm.prompts import PromptLimits, masked_paths
-from bqsynth.models import DatasetPlan, FakerValue, ForeignKeyRef, NumberFromQuantiles, TableProfile, ValueCount
+from bqsynth.models import (
+    DatasetPlan,
+    FakerValue,
+    ForeignKeyRef,
+    NumberFromQuantiles,
+    RunSummary,
+    TableProfile,
+    ValueCount,
+)
 from bqsynth.planning.planner import PlanOptions, plan_dataset
 from bqsynth.semantics import SEMANTIC_TYPES, sample_values
 from tests.factories import demo_profiles
@@ -422,3 +431,73 @@ def test_limits_apply_to_what_the_fake_receives(demo: tuple) -> None:
     assert all(len(r.system) + len(r.turns[0][1]) <= 8_000 for r in fake.requests)
     assert len(fake.calls("semantics", "Dim_Customer")) == 3  # 18 columns, 6 per prompt
     assert advised.plan.tables == demo[1].tables and advised.report.fallbacks == {}
+
+
+# --- rejecting an inferred relationship -------------------------------------------------------
+
+REJECT_ACCOUNT_BRANCH = {
+    "action": "reject",
+    "child_table": "Dim_Account",
+    "child_column": "branch_id",
+    "parent_table": "Dim_Branch",
+    "parent_column": "branch_id",
+    "confidence": 0.8,
+    "evidence": "an account's branch_id is the code of the branch that sold it, kept for reporting only",
+}
+REJECT_DECLARED_CARD = {**REJECT_ACCOUNT_BRANCH, "child_table": "Dim_Card", "child_column": "account_id",
+                        "parent_table": "Dim_Account", "parent_column": "account_id"}  # fmt: skip
+
+
+def rejecting(*rejections: dict[str, Any]) -> Any:
+    """Agree with every known relationship except the rejected ones, which are rejected instead."""
+
+    def reply(request: RecordedRequest) -> Any:
+        answer = agreeing_answer(request.payload)
+        rejected = {(r["child_table"], r["child_column"]) for r in rejections}
+        kept = [r for r in answer["relationships"] if (r["child_table"], r["child_column"]) not in rejected]
+        return json_reply({"relationships": [*kept, *rejections]})
+
+    return reply
+
+
+def test_the_model_rejects_an_inferred_relationship_through_the_real_client(demo: tuple, tmp_path: Path) -> None:
+    _, offline = demo
+    # First a rejection of a declared reference (refused, with the reason fed back), then the repair.
+    model = ScriptedModel().on("relationships", None, rejecting(REJECT_DECLARED_CARD), rejecting(REJECT_ACCOUNT_BRANCH))
+    advised, fake = run(model, demo)
+    [first, repair] = fake.calls("relationships")
+    assert "reject" in first.generation_config["responseSchema"]["properties"]["relationships"]["items"][
+        "properties"]["action"]["enum"]  # fmt: skip
+    known = {(k["child_table"], k["child_column"]): k["origin"] for k in first.payload["known"]}
+    assert known[("Dim_Account", "branch_id")] == "inferred" and known[("Dim_Card", "account_id")] == "declared"
+    assert repair.is_repair and "a declared relationship cannot be rejected" in repair.text
+    plan, report = advised.plan, advised.report
+    assert report.relationships.source == "model" and report.relationships.repair_rounds == 1
+    assert [(r.child_table, r.child_columns) for r in report.relationships_rejected] == [("Dim_Account", ["branch_id"])]
+    assert ("Dim_Account", ["branch_id"]) not in [(r.child_table, r.child_columns) for r in plan.relationships]
+    assert ("Dim_Card", ["account_id"]) in [(r.child_table, r.child_columns) for r in plan.relationships]
+    assert plan.rejected_relationships[-1].evidence.endswith(
+        f"rejected by gemini:{MODEL}: {REJECT_ACCOUNT_BRANCH['evidence']}"
+    )
+    assert changed(advised, offline) == {"Dim_Account": {"branch_id"}}
+    assert_safe(advised, offline)
+    # The run summary counts and lists it.
+    summary = RunSummary(
+        batch_id="b",
+        tables=[],
+        seconds=0.0,
+        engine=plan.engine,
+        primary_keys=plan.primary_keys,
+        relationships=plan.relationships,
+        rejected_relationships=plan.rejected_relationships,
+    )
+    markdown = render_markdown(summary)
+    assert "references: 3 declared, 2 inferred, 1 rejected" in markdown
+    assert "- rejected Dim_Account(branch_id) -> Dim_Branch(branch_id): " in markdown
+    assert f"rejected by gemini:{MODEL}: an account's branch_id is the code" in markdown
+    # The replanned column generates from its own statistics, no longer drawn from Dim_Branch's keys.
+    accounts = plan.table("Dim_Account").model_copy(update={"row_count": 40})
+    files, rows, _ = generate_table(accounts, plan.seed, tmp_path)
+    values = [json.loads(line)["branch_id"] for f in files for line in f.read_text().splitlines()]
+    stats = demo[0][[p.name for p in demo[0]].index("Dim_Account")].stats["branch_id"]
+    assert rows == 40 and all(v is None or stats.min_value <= v <= stats.max_value for v in values)

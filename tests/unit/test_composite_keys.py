@@ -13,8 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.snowfakery_runner import generate_table
+from bqsynth.llm.answers import RelationshipProposal, RelationshipsAnswer
+from bqsynth.llm.validate import relationships_problems
 from bqsynth.models import ColumnSchema, ForeignKey, ForeignKeyRef, TableProfile
 from bqsynth.planning.planner import PlanOptions, plan_dataset
 from tests.factories import column_stats
@@ -234,3 +238,58 @@ def test_a_key_that_is_a_reference_takes_its_parents_key(tmp_path: Path) -> None
     )
     failure = next(f for f in too_many.failures if f.table == "employee")
     assert "11 rows asked, person has 10" in failure.error
+
+
+@pytest.mark.parametrize(
+    ("child_table", "child_column", "parent_table", "parent_column", "expected"),
+    [
+        ("partsupp", "ps_partkey", "part", "p_partkey", "half of a paired two-column reference"),
+        ("lineitem", "l_partkey", "part", "p_partkey", "half of a paired two-column reference"),
+        ("lineitem", "l_partkey,l_suppkey", "partsupp", "ps_partkey,ps_suppkey", "only single-column references"),
+    ],
+)
+def test_a_reference_whose_column_is_paired_with_another_cannot_be_rejected(
+    child_table: str, child_column: str, parent_table: str, parent_column: str, expected: str
+) -> None:
+    """Rejecting one half of a pair would break the pairs the other half and the children rely on."""
+    profiles = tpch_like()
+    plan = plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="t"))
+    # The same plan as if every reference had been inferred: only then may the model reject one.
+    inferred = [r.model_copy(update={"origin": "inferred"}) for r in plan.relationships]
+    plan = plan.model_copy(update={"relationships": inferred})
+    proposal = RelationshipProposal(
+        action="reject",
+        child_table=child_table,
+        child_column=child_column,
+        parent_table=parent_table,
+        parent_column=parent_column,
+        confidence=0.9,
+        evidence="not a reference",
+    )
+    answer = RelationshipsAnswer(relationships=[proposal])
+    outcome, problems = relationships_problems(
+        answer, {p.name: p for p in profiles}, plan, inferred, [p.name for p in profiles]
+    )
+    assert outcome.rejected == [] and any(expected in p for p in problems), problems
+
+
+def test_a_reference_another_tables_composite_recomputes_cannot_be_rejected() -> None:
+    """store_returns takes (item, ticket) from a store_sales row: its item is store_sales' reference."""
+    profiles = tpcds_like()
+    plan = plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="t"))
+    inferred = [r.model_copy(update={"origin": "inferred"}) for r in plan.relationships]
+    plan = plan.model_copy(update={"relationships": inferred})
+    proposal = RelationshipProposal(
+        action="reject",
+        child_table="store_sales",
+        child_column="ss_item_sk",
+        parent_table="item",
+        parent_column="i_item_sk",
+        confidence=0.9,
+        evidence="not a reference",
+    )
+    answer = RelationshipsAnswer(relationships=[proposal])
+    outcome, problems = relationships_problems(
+        answer, {p.name: p for p in profiles}, plan, inferred, [p.name for p in profiles]
+    )
+    assert outcome.rejected == [] and any("composite references take this column" in p for p in problems), problems

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from bqsynth.evaluation.run_summary import key_counts
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.recipe_safety import check_recipe
 from bqsynth.llm import AdviceOptions, OfflineAdvisor, PromptLimits, advise_plan
@@ -30,6 +31,7 @@ from bqsynth.models import (
     ForeignKeyRef,
     FreeText,
     NumberFromQuantiles,
+    RunSummary,
     TableProfile,
 )
 from bqsynth.planning.planner import PlanOptions, plan_dataset
@@ -357,3 +359,95 @@ def test_text_generators_of_identifying_columns_can_be_refined(demo: tuple) -> N
     assert leaf_plans(advised.plan.table("Dim_Branch").columns)["branch_name"].generator == FreeText(
         min_length=8, max_length=20
     )
+
+
+def _reject_account_branch(evidence: str = "branch_id is the opening branch's code, not a reference") -> Any:
+    reject = RelationshipProposal(
+        action="reject",
+        child_table="Dim_Account",
+        child_column="branch_id",
+        parent_table="Dim_Branch",
+        parent_column="branch_id",
+        confidence=0.8,
+        evidence=evidence,
+    )
+    return lambda r: ok(RelationshipsAnswer(relationships=[reject]))
+
+
+def _counts(plan: DatasetPlan) -> str:
+    summary = RunSummary(
+        batch_id="b",
+        tables=[],
+        seconds=0.0,
+        primary_keys=plan.primary_keys,
+        relationships=plan.relationships,
+        rejected_relationships=plan.rejected_relationships,
+    )
+    return key_counts(summary)
+
+
+def test_a_rejected_inferred_relationship_leaves_the_plan_and_its_column_is_planned_plain(demo: tuple) -> None:
+    profiles, offline = demo
+    advisor = ScriptedAdvisor().on("relationships", None, _reject_account_branch())
+    advised = advise_plan(profiles, offline, advisor, AdviceOptions())
+    plan, report = advised.plan, advised.report
+    rejected = next(
+        r for r in offline.relationships if (r.child_table, r.child_columns) == ("Dim_Account", ["branch_id"])
+    )
+    assert rejected.origin == "inferred"
+    assert rejected not in plan.relationships
+    assert [r for r in offline.relationships if r != rejected] == plan.relationships
+    assert plan.rejected_relationships[: len(offline.rejected_relationships)] == offline.rejected_relationships
+    [moved] = plan.rejected_relationships[len(offline.rejected_relationships) :]
+    assert (moved.child_table, moved.child_columns, moved.parent_table) == ("Dim_Account", ["branch_id"], "Dim_Branch")
+    assert moved.evidence.endswith("rejected by scripted: branch_id is the opening branch's code, not a reference")
+    assert report.relationships_rejected == [moved]
+    assert any(n.startswith("rejected Dim_Account.branch_id -> Dim_Branch.branch_id: branch_id is") for n in
+               report.relationships.notes)  # fmt: skip
+    assert any("1 rejected" in line for line in report.lines())
+    # Only the child column changed; the parent (its key is still referenced by Dim_Employee) is unchanged.
+    assert _diff(plan, offline) == {"Dim_Account": {"branch_id"}}
+    assert plan.table("Dim_Branch") == offline.table("Dim_Branch")
+    column = leaf_plans(plan.table("Dim_Account").columns)["branch_id"]
+    # The same column the planner makes when nothing references it (no parent table to point at).
+    alone = plan_dataset(
+        [p for p in profiles if p.name not in ("Dim_Branch", "Dim_Employee")],
+        PlanOptions(target_project="p", target_dataset="d"),
+    )
+    expected = leaf_plans(alone.table("Dim_Account").columns)["branch_id"]
+    assert not isinstance(column.generator, ForeignKeyRef)
+    assert column.generator.model_copy(update={"copula": None}) == expected.generator.model_copy(
+        update={"copula": None}
+    )
+    assert (column.semantic_type, column.null_rate) == (expected.semantic_type, expected.null_rate)
+    assert "its reference was rejected" in column.reason
+    # The counts of the run summary follow: one inferred reference fewer, one rejected more.
+    assert _counts(offline) == "primary keys: 6 declared, 1 inferred; references: 3 declared, 3 inferred, 0 rejected"
+    assert _counts(plan) == "primary keys: 6 declared, 1 inferred; references: 3 declared, 2 inferred, 1 rejected"
+    for table in plan.tables:
+        assert check_recipe(table.recipe) == []
+
+
+def test_rejecting_a_declared_relationship_is_refused_and_the_plan_keeps_it(demo: tuple) -> None:
+    profiles, offline = demo
+    declared = RelationshipProposal(
+        action="reject",
+        child_table="Dim_Card",
+        child_column="account_id",
+        parent_table="Dim_Account",
+        parent_column="account_id",
+        confidence=0.9,
+        evidence="cards are not accounts",
+    )
+    answer = ok(RelationshipsAnswer(relationships=[declared]))
+    advisor = ScriptedAdvisor().on("relationships", None, answer, answer, answer)
+    advised = advise_plan(profiles, offline, advisor, AdviceOptions(max_repairs=2))
+    record = advised.report.relationships
+    assert record.source == "offline" and record.repair_rounds == 2
+    assert "a declared relationship cannot be rejected" in record.errors[0]
+    assert "declared relationship cannot be rejected" in (record.fallback_reason or "")
+    # The repair prompt told the model why.
+    assert "cannot be rejected" in advisor.asked("relationships", None)[1].turns[-1].text
+    assert advised.plan.relationships == offline.relationships
+    assert advised.plan.rejected_relationships == offline.rejected_relationships
+    assert advised.report.relationships_rejected == []

@@ -184,6 +184,55 @@ def test_low_confidence_additions_are_ignored_not_errors(demo: tuple) -> None:
     assert problems == [] and outcome.added == [] and "below" in outcome.ignored[0]
 
 
+def _reject(child_table: str, child_column: str, parent_table: str, parent_column: str) -> RelationshipProposal:
+    return _proposal(
+        action="reject",
+        child_table=child_table,
+        child_column=child_column,
+        parent_table=parent_table,
+        parent_column=parent_column,
+        evidence="branch_id here is the branch that opened the file, not a reference",
+    )
+
+
+def test_an_inferred_relationship_can_be_rejected_with_its_reason(demo: tuple) -> None:
+    _, plan = demo
+    known = next(r for r in plan.relationships if r.child_table == "Dim_Account" and r.child_columns == ["branch_id"])
+    assert known.origin == "inferred"
+    confirm = _proposal(action="confirm", child_table="Dim_Card", child_column="account_id", parent_table="Dim_Account")
+    outcome, problems = _relationships(demo, _reject("Dim_Account", "branch_id", "Dim_Branch", "branch_id"), confirm)
+    assert problems == []
+    assert [r.relationship for r in outcome.rejected] == [known]
+    assert outcome.rejected[0].reason.startswith("branch_id here is the branch")
+    assert [p.child_table for p in outcome.confirmed] == ["Dim_Card"] and outcome.added == []
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        (("Dim_Card", "account_id", "Dim_Account", "account_id"), "a declared relationship cannot be rejected"),
+        (("Dim_Card", "card_id", "Dim_Account", "account_id"), "only relationships listed in 'known'"),
+        (("Dim_Account", "branch_id", "Dim_Customer", "customer_id"), "only relationships listed in 'known'"),
+        (("etc_passwd", "branch_id", "Dim_Branch", "branch_id"), "unknown table"),
+    ],
+)
+def test_a_declared_or_unknown_relationship_cannot_be_rejected(demo: tuple, reference: tuple, expected: str) -> None:
+    outcome, problems = _relationships(demo, _reject(*reference))
+    assert outcome.rejected == [] and any(expected in p for p in problems), problems
+
+
+def test_a_rejected_column_may_get_another_parent_but_not_the_same_one(demo: tuple) -> None:
+    reject = _reject("Fact_Transaction", "posting_ref", "Dim_Account", "account_id")
+    # posting_ref is not known (the offline engine missed it): nothing to reject.
+    assert "only relationships listed in 'known'" in " ".join(_relationships(demo, reject)[1])
+    reject = _reject("Dim_Account", "branch_id", "Dim_Branch", "branch_id")
+    again = _proposal(child_table="Dim_Account", child_column="branch_id", parent_table="Dim_Branch",
+                      parent_column="branch_id")  # fmt: skip
+    outcome, problems = _relationships(demo, again, reject)  # the rejection counts first, whatever the order
+    assert any("both rejected and added" in p for p in problems), problems
+    assert len(outcome.rejected) == 1 and outcome.added == []
+
+
 # --- generator choices ------------------------------------------------------------------------
 
 

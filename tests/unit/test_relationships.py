@@ -447,6 +447,12 @@ def test_generation_order_puts_parents_first() -> None:
     ]
     profiles = [TableProfile(table_id=f"p.d.{n}", name=n) for n in names]
     assert generation_order(profiles, relationships) == generation_order(sorted(names), relationships)
+    # The load step's waves group the same order: each table after its parents' wave.
+    assert order_tables(names, relationships).waves == [
+        ["Dim_Branch", "Dim_Customer", "Dim_Employee"],
+        ["Dim_Account"],
+        ["Fact_Transaction"],
+    ]
 
 
 def test_cycles_are_broken_deterministically_with_a_note() -> None:
