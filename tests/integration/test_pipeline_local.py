@@ -58,6 +58,9 @@ def make_config(source: str, target_dataset: str, **overrides: object) -> RunCon
         "write_disposition": "WRITE_APPEND",
     }
     base.update(overrides)
+    names = {t.split(".")[-1] for t in base["source_tables"]}  # type: ignore[union-attr]
+    counts: dict[str, int] = base["record_counts"]  # type: ignore[assignment]
+    base["record_counts"] = {t: n for t, n in counts.items() if t in names}  # counts only for tables of the run
     return load_config(None, base)
 
 
