@@ -1,6 +1,6 @@
 """Run by the emulator venv (/work/main/.stack/venv, which has duckdb + tpch): dump tables as NDJSON.
 
-Usage: python duckdb_export.py tpch|ssb SF OUT_DIR. Writes OUT_DIR/<table>.jsonl and types.json.
+Usage: python duckdb_export.py tpch|ssb|tpcds SF OUT_DIR. Writes OUT_DIR/<table>.jsonl and types.json.
 """
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ def _json(value: object) -> object:
 
 def main(kind: str, scale: float, out: Path) -> None:
     con = duckdb.connect()
+    if kind == "tpcds":
+        _tpcds(con, scale, out)
+        return
     con.execute("INSTALL tpch; LOAD tpch")
     con.execute(f"CALL dbgen(sf={scale})")
     # Below sf ~0.01 dbgen's supplier formula repeats (ps_partkey, ps_suppkey) pairs (800 rows, 700
@@ -68,6 +71,21 @@ def main(kind: str, scale: float, out: Path) -> None:
     con.execute("CREATE TABLE ps AS SELECT DISTINCT ON (ps_partkey, ps_suppkey) * FROM partsupp ORDER BY ALL")
     con.execute("DROP TABLE partsupp; ALTER TABLE ps RENAME TO partsupp")
     queries = {t: f"SELECT * FROM {t}" for t in TPCH_TABLES} if kind == "tpch" else SSB_SQL
+    _write(con, queries, out)
+
+
+def _tpcds(con: duckdb.DuckDBPyConnection, scale: float, out: Path) -> None:
+    """dsdgen from the PyPI wheel duckdb-extension-tpcds (installed by tpcds.py's throwaway venv)."""
+    from duckdb_extensions import import_extension
+
+    import_extension("tpcds", con=con)
+    con.execute("LOAD tpcds")
+    con.execute(f"CALL dsdgen(sf={scale})")
+    tables = [t for (t,) in con.execute("SHOW TABLES").fetchall()]
+    _write(con, {t: f"SELECT * FROM {t}" for t in tables}, out)
+
+
+def _write(con: duckdb.DuckDBPyConnection, queries: dict[str, str], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     types: dict[str, dict[str, str]] = {}
     for table, sql in queries.items():

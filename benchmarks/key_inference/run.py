@@ -19,6 +19,9 @@ import emulator  # noqa: E402
 from chinook import chinook  # noqa: E402
 from duckdb_schemas import ssb, tpch  # noqa: E402
 from google.cloud import bigquery  # noqa: E402
+from lahman import lahman  # noqa: E402
+from nycflights13 import nycflights13  # noqa: E402
+from tpcds import tpcds  # noqa: E402
 from truth import ForeignKey, Schema  # noqa: E402
 
 from bqsynth.gcp.clients import bigquery_client  # noqa: E402
@@ -27,7 +30,14 @@ from bqsynth.planning.planner import PlanOptions, plan_dataset  # noqa: E402
 from bqsynth.sources.bigquery_profile import profile_table  # noqa: E402
 from bqsynth.sources.key_checks import BigQueryKeyChecks  # noqa: E402
 
-SCHEMAS = {"ssb": ssb, "tpch": tpch, "chinook": chinook}
+SCHEMAS = {
+    "ssb": ssb,
+    "tpch": tpch,
+    "chinook": chinook,
+    "lahman": lahman,
+    "nycflights13": nycflights13,
+    "tpcds": tpcds,
+}
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
@@ -150,6 +160,13 @@ def report(result: Score) -> str:
     return "\n".join(lines)
 
 
+def _merged(path: Path, results: list[dict]) -> list[dict]:
+    """Earlier results of the schemas not rerun are kept, so one file holds every schema's last run."""
+    rerun = {r["schema"] for r in results}
+    earlier = json.loads(path.read_text()) if path.exists() else []
+    return [r for r in earlier if r["schema"] not in rerun] + results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--schemas", default=",".join(SCHEMAS), help=f"comma list of {', '.join(SCHEMAS)}")
@@ -165,7 +182,7 @@ def main() -> None:
         results.append(asdict(result))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"key_inference{'_declared' if args.with_declared else ''}.json"
-    out.write_text(json.dumps(results, indent=1))
+    out.write_text(json.dumps(_merged(out, results), indent=1))
     print(f"results: {out}")
 
 

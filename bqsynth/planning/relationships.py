@@ -83,6 +83,8 @@ COMPOSITE_MAX_NAMED = 4
 COMPOSITE_MAX_REFERENCES = 8
 COMPOSITE_MAX_WIDTH = 4
 COMPOSITE_MAX_CHECKS = 12
+# key_rank from this value up: the column names the table's own entity (or is a bare id/key).
+OWN_KEY_RANK = 5
 # Inclusion checks per run; past it, the rest are judged on the profiles alone (and say so).
 MAX_INCLUSION_CHECKS = 3000
 
@@ -587,13 +589,22 @@ def _composite_pool(table: TableProfile, prefix: str | None, references: set[str
     return named[:COMPOSITE_MAX_NAMED] + refs[:COMPOSITE_MAX_REFERENCES]
 
 
+def _names_own_entity(table: TableProfile, column: str, prefix: str | None) -> bool:
+    """``teamID`` in Teams, ``TrackId`` in PlaylistTrack: the column is named as the table's own key."""
+    schema = next((c for c in table.columns if c.name == column), None)
+    return schema is not None and key_rank(table, schema, prefix) >= OWN_KEY_RANK
+
+
 def _composite_candidates(
-    table: TableProfile, pool: list[str], references: set[str], roles: set[str]
+    table: TableProfile, pool: list[str], references: set[str], roles: set[str], prefix: str | None = None
 ) -> list[tuple[str, ...]]:
     """Column tuples that could be the key, in the order they are tried: narrow first; among
-    equals, the conventional shapes: references plus an ordinal or a number of their own
+    equals, a tuple with the column named as the table's own key (``teamID`` in Teams, whose
+    seasons are keyed (yearID, teamID) although (yearID, franchID) is unique too); then the
+    conventional shapes: references plus an ordinal or a number of their own
     ((l_orderkey, l_linenumber), (ss_item_sk, ss_ticket_number)), then references only (a link table)."""
-    combos: list[tuple[int, int, list[int], tuple[str, ...]]] = []
+    own_named = {c for c in pool if _names_own_entity(table, c, prefix)}
+    combos: list[tuple[int, int, int, list[int], tuple[str, ...]]] = []
     for width in range(2, COMPOSITE_MAX_WIDTH + 1):
         for combo in itertools.combinations(pool, width):
             if not _may_be_unique(table, combo):
@@ -601,7 +612,8 @@ def _composite_candidates(
             own = [c for c in combo if c not in references]
             plain = [c for c in combo if c in references and c not in roles]
             shape = 4 * bool(own) + 2 * len(plain) + (len(combo) - len(own) - len(plain))
-            combos.append((width, -shape, [pool.index(c) for c in combo], combo))
+            named_own = bool(own_named.intersection(combo))
+            combos.append((width, -named_own, -shape, [pool.index(c) for c in combo], combo))
     combos.sort()
     return [tuple(sorted(combo, key=lambda c: _position(table, c))) for *_, combo in combos]
 
@@ -638,7 +650,8 @@ def _composite_key(
     References in a role (a sale's sold date, a return's returned time) describe the row
     rather than identify it, so tuples of plain references and the row's own numbers go first.
     """
-    candidates = _composite_candidates(table, _composite_pool(table, prefix, references, roles), references, roles)
+    pool = _composite_pool(table, prefix, references, roles)
+    candidates = _composite_candidates(table, pool, references, roles, prefix)
     if not candidates:
         return None
     if checks is None or table.file_format is not None:

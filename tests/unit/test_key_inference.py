@@ -366,3 +366,39 @@ def test_a_composite_key_is_made_of_plain_references_before_references_in_a_role
     r = profiled("catalog_returns", columns, returns)
     report = discover_relationships([i[0], t[0], r[0]], exact(i, t, r))
     assert {k.table: k.columns for k in report.primary_keys}["catalog_returns"] == ["cr_item_sk", "cr_order_number"]
+
+
+def test_a_composite_key_has_the_column_named_as_the_tables_own_key() -> None:
+    # Lahman Teams: in these seasons every team is one franchise, so (yearID, franchID) is unique
+    # too, and franchID references TeamsFranchises; the table of team seasons is keyed by teamID.
+    franchises = [{"franchID": f"F{n:02d}", "franchName": f"franchise {n}"} for n in range(30)]
+    teams = [
+        {"yearID": year, "lgID": "AL" if n < 15 else "NL", "teamID": f"T{n:02d}", "franchID": f"F{n:02d}", "W": n}
+        for year in range(2018, 2021)
+        for n in range(30)
+    ]
+    f = profiled("TeamsFranchises", {"franchID": "STRING", "franchName": "STRING"}, franchises)
+    columns = {"yearID": "INT64", "lgID": "STRING", "teamID": "STRING", "franchID": "STRING", "W": "INT64"}
+    t = profiled("Teams", columns, teams)
+    report = discover_relationships([f[0], t[0]], exact(f, t))
+    assert {k.table: k.columns for k in report.primary_keys}["Teams"] == ["yearID", "teamID"]
+    assert ("Teams", "franchID", "TeamsFranchises", "franchID", "inferred") in pairs(report.relationships)
+
+
+def test_a_word_of_the_table_name_that_names_another_table_is_not_its_own_key() -> None:
+    # TPC-DS store_returns: sr_store_sk names the store, not the return; both (sr_item_sk,
+    # sr_ticket_number) and (sr_store_sk, sr_ticket_number) are unique in these rows.
+    items = [{"i_item_sk": i, "i_name": f"item {i}"} for i in range(1, 41)]
+    stores = [{"s_store_sk": s, "s_name": f"store {s}"} for s in range(1, 13)]
+    rng = random.Random(4)
+    returns = [
+        {"sr_item_sk": item, "sr_store_sk": store, "sr_ticket_number": ticket, "sr_amount": rng.randint(1, 99)}
+        for ticket in range(1, 201)
+        for item, store in zip(rng.sample(range(1, 41), 3), rng.sample(range(1, 13), 3), strict=True)
+    ]
+    i = profiled("item", {"i_item_sk": "INT64", "i_name": "STRING"}, items)
+    s = profiled("store", {"s_store_sk": "INT64", "s_name": "STRING"}, stores)
+    columns = {"sr_item_sk": "INT64", "sr_store_sk": "INT64", "sr_ticket_number": "INT64", "sr_amount": "INT64"}
+    r = profiled("store_returns", columns, returns)
+    report = discover_relationships([i[0], s[0], r[0]], exact(i, s, r))
+    assert {k.table: k.columns for k in report.primary_keys}["store_returns"] == ["sr_item_sk", "sr_ticket_number"]
