@@ -12,9 +12,9 @@ agree, and every choice carries its evidence and a confidence:
   prefixes, glued key words, roles, abbreviations, self-references), the same key-able
   type family, statistics that do not contradict it (distinct counts, ranges, shapes) and
   the child's distinct values found in the parent key by an exact SQL inclusion check.
-  A string column whose values all exist in a string key is related on values alone (an
-  ``origin`` holding airport codes): inclusion of many distinct strings is rarely chance;
-  integers never are (a quantity falls inside any id range).
+  A string column whose values all exist in a string key of another table is related on
+  values alone (an ``origin`` holding airport codes): inclusion of many distinct strings is
+  rarely chance; integers never are (a quantity falls inside any id range).
 * a global choice: each child column gets at most one parent; the other candidates are
   kept as rejected, with the reason, for the plan, the summary and the model to see.
 
@@ -464,8 +464,15 @@ class _Candidate:
 
 
 def _value_only_eligible(child: TableProfile, path: str, key: _Key) -> bool:
-    """A string column may be related on values alone when it has enough distinct values to be telling."""
+    """A string column may be related on values alone when it has enough distinct values to be telling.
+
+    Never to its own table: self-references in public schemas say so by name (``ReportsTo``,
+    ``manager_id``, ``parent_id``: ``key_names``); two code columns of one table holding the
+    same values are two codes of one thing (Lahman ``People.bbrefID`` and ``playerID``).
+    """
     if key.family != "string" or child.file_format is not None or key.table.file_format is not None:
+        return False
+    if child.name == key.table.name:
         return False
     stats = child.stats.get(path)
     return stats is not None and stats.distinct_count >= VALUE_ONLY_MIN_DISTINCT

@@ -280,6 +280,17 @@ def test_a_string_column_is_related_on_values_alone_only_by_an_exact_inclusion()
     assert discover_relationships([a[0], f[0]]).relationships == []
 
 
+def test_two_code_columns_of_one_table_are_no_self_reference_on_values_alone() -> None:
+    """Lahman People: bbrefID equals playerID for most players; it is another site's id, not a parent."""
+    ids = [f"{name}{n:02d}" for name in ("aardsda", "abadfe", "abbotji", "acevejo", "adamsma") for n in range(1, 9)]
+    people = [
+        {"playerID": pid, "bbrefID": pid if i else pid[:-2] + "99", "birthYear": 1950 + i} for i, pid in enumerate(ids)
+    ]
+    p = profiled("People", {"playerID": "STRING", "bbrefID": "STRING", "birthYear": "INT64"}, people)
+    report = discover_relationships([p[0]], exact(p))
+    assert report.relationships == []
+
+
 def test_the_key_children_reference_wins_over_another_unique_column() -> None:
     # date_dim has a surrogate key and a unique business key; the facts reference the surrogate
     dates = [{"d_date_sk": 2_450_000 + i, "d_date_id": f"AAAAAAAA{i:08d}"} for i in range(300)]
