@@ -364,6 +364,12 @@ class NumberFromQuantiles(StrictModel):
     quantiles: list[float]
     integer: bool = False
     decimals: int | None = None
+    unique: bool = Field(
+        default=False,
+        description="Integers unique in the source stay unique: row i gets a keyed permutation of the "
+        "range from the lowest to the highest quantile (widened by the planner to hold every row); "
+        "the draw then ignores the quantiles between and the copula",
+    )
     copula: list[float] | None = Field(
         default=None, description="This column's row of the table's copula factor (see bqsynth.planning.copula_fit)"
     )

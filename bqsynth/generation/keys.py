@@ -108,6 +108,11 @@ def reference_value(seed: int, spec: ForeignKeyRef, table: str, column: str, row
     return sequence_key_value(spec.parent_key, index)
 
 
+def unique_integer(low: int, high: int, seed: int, salt: str, row_index: int) -> int:
+    """Row ``row_index``'s value of a unique integer column: a keyed permutation of ``[low, high]``."""
+    return low + permute(row_index, high - low + 1, f"{seed}:{salt}:unique")
+
+
 def permute(index: int, space: int, key: str) -> int:
     """A keyed bijection of ``[0, space)``: a 4-round Feistel network with cycle-walking.
 

@@ -108,6 +108,7 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     "quantiles": json_literal(generator.quantiles),
                     "integer": generator.integer,
                     "decimals": -1 if generator.decimals is None else generator.decimals,
+                    **({"unique": True, "column": json_literal(column)[1:-1]} if generator.unique else {}),
                     **_copula_args(generator.copula, table),
                 }
             }

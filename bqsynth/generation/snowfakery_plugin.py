@@ -232,8 +232,18 @@ class Bqsynth(SnowfakeryPlugin):
             return sampling.weighted_choice(options, cumulative, self._uniform(copula, table))
 
         def number(
-            self, quantiles: str, integer: bool = False, decimals: int = -1, copula: str = "", table: str = ""
+            self,
+            quantiles: str,
+            integer: bool = False,
+            decimals: int = -1,
+            copula: str = "",
+            table: str = "",
+            unique: bool = False,
+            column: str = "",
         ) -> int | float:
+            if unique:
+                low, high = _json(quantiles)[0], _json(quantiles)[-1]
+                return keys.unique_integer(int(low), int(high), self._option(SEED_OPTION), column, self._row_index())
             value = sampling.from_quantiles(_json(quantiles), self._uniform(copula, table))
             return sampling.round_number(value, bool(integer), None if int(decimals) < 0 else int(decimals))
 

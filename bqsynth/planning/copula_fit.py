@@ -100,7 +100,7 @@ def column_scores(generator: Any, values: Sequence[Any]) -> list[float | None] |
     """Normal scores of a column's sample values under its generator; None if it takes no part."""
     if isinstance(generator, Categorical):
         return category_scores(values, generator.values, generator.weights)
-    if isinstance(generator, NumberFromQuantiles):
+    if isinstance(generator, NumberFromQuantiles) and not generator.unique:
         numbers = [float(v) if isinstance(v, (int, float, str)) and _is_number(v) else None for v in values]
         return rank_scores(numbers)
     if isinstance(generator, TemporalFromQuantiles):

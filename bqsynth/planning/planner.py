@@ -249,11 +249,27 @@ def temporal_generator(column: ColumnSchema, stats: ColumnStats) -> TemporalFrom
     return TemporalFromQuantiles(type=column.type, quantiles=quantiles)  # type: ignore[arg-type]
 
 
+def unique_in_source(stats: ColumnStats | None) -> bool:
+    """Whether the source column holds (almost) no value twice: the synthetic one then holds none twice."""
+    return bool(stats and stats.distinct_ratio > 0.95 and stats.non_null_count > 1)
+
+
+def unique_integers(generator: NumberFromQuantiles, rows: int) -> tuple[NumberFromQuantiles, str]:
+    """The integer generator made unique over the source's range, widened upwards to hold ``rows``."""
+    low, high = math.ceil(generator.quantiles[0]), math.floor(generator.quantiles[-1])
+    note = "unique in the source: a permutation of its range, no value twice"
+    if high - low + 1 < rows:
+        high = low + rows - 1
+        note += f" (range widened to {low}..{high} to hold {rows} rows)"
+    quantiles = [float(low), *generator.quantiles[1:-1], float(high)]
+    return generator.model_copy(update={"unique": True, "quantiles": quantiles, "copula": None}), note
+
+
 def value_generator(
     column: ColumnSchema, stats: ColumnStats | None, guess: SemanticGuess, options: PlanOptions
 ) -> tuple[Generator, str]:
     """The generator for a scalar (or array element) column, and why it was chosen."""
-    unique = bool(stats and stats.distinct_ratio > 0.95 and stats.non_null_count > 1)
+    unique = unique_in_source(stats)
     if column.type in UNSUPPORTED_TYPES:
         return NullValue(), f"{column.type} values are not generated yet"
     if column.type == "BOOL":
@@ -565,6 +581,10 @@ def plan_column(
     if path in parents:
         return _reference_column(column, path, ctx, parents[path], null_rate)
     generator, reason = value_generator(column, stats, guess, options)
+    if isinstance(generator, NumberFromQuantiles) and generator.integer and not column.is_repeated:
+        if unique_in_source(stats):
+            generator, note = unique_integers(generator, ctx.rows)
+            reason = f"{reason}; {note}"
     if isinstance(generator, PatternString) and not column.is_repeated:
         excluded = excluded_bound(stats.distinct_count, stats.non_null_count) if stats and guess.identifying else 0
         generator, widened = fit_pattern(generator, ctx.rows, excluded, table=profile.name, column=path)
