@@ -45,6 +45,8 @@ from bqsynth.planning.planner import (
     number_generator,
     plan_unreferenced_column,
     temporal_generator,
+    unique_in_source,
+    unique_integers,
 )
 from bqsynth.semantics import IDENTIFYING_TYPES, PROVIDER_ALLOWLIST
 from bqsynth.shapes import excluded_bound, pattern_space
@@ -153,6 +155,8 @@ def generator_for_choice(
             element = number_generator(ColumnSchema(name=column.name, type=column_type), stats)
             if element is None:
                 problems = [f"{name}: the profile has no quantiles or range to draw numbers from"]
+            elif element.integer and column.mode != "REPEATED" and unique_in_source(stats):
+                element, _ = unique_integers(element, rows)  # the same guarantee as the offline plan
         case "temporal":
             if column_type not in TEMPORAL_TYPES or stats is None:
                 return None, [f"{name}: temporal needs a DATE/DATETIME/TIMESTAMP/TIME column, it is {column_type}"]
