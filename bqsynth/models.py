@@ -65,6 +65,10 @@ class ColumnSchema(StrictModel):
     mode: Mode = "NULLABLE"
     description: str | None = None
     fields: list[ColumnSchema] = Field(default_factory=list)
+    precision: int | None = Field(default=None, description="NUMERIC(P, S) / BIGNUMERIC(P, S): the declared P")
+    scale: int | None = Field(default=None, description="NUMERIC(P, S) / BIGNUMERIC(P, S): the declared S")
+    max_length: int | None = Field(default=None, description="STRING(L) / BYTES(L): the declared L")
+    range_element_type: str | None = Field(default=None, description="RANGE<T>: T (DATE, DATETIME or TIMESTAMP)")
 
     @property
     def is_record(self) -> bool:

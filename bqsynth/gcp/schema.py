@@ -8,7 +8,7 @@ checks an existing target against it, so both sides must agree on type spellings
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import cast
+from typing import Any, cast
 
 from google.cloud import bigquery
 
@@ -28,6 +28,11 @@ def _column_from_field(field: bigquery.SchemaField) -> ColumnSchema:
         mode=cast(Mode, (field.mode or "NULLABLE").upper()),
         description=field.description or None,
         fields=columns_from_bigquery(field.fields),
+        # Parameterised types keep their parameters, so the target is created exactly as the source.
+        precision=field.precision,
+        scale=field.scale,
+        max_length=field.max_length,
+        range_element_type=field.range_element_type.element_type if field.range_element_type else None,
     )
 
 
@@ -40,9 +45,19 @@ def to_bigquery_schema(columns: list[ColumnSchema]) -> list[bigquery.SchemaField
             mode=column.mode,
             description=column.description,
             fields=to_bigquery_schema(column.fields),
+            **_type_parameters(column),
         )
         for column in columns
     ]
+
+
+def _type_parameters(column: ColumnSchema) -> dict[str, Any]:
+    # Only the parameters the source declares: the client sends every one it is given.
+    parameters = {"precision": column.precision, "scale": column.scale, "max_length": column.max_length}
+    found: dict[str, Any] = {name: value for name, value in parameters.items() if value is not None}
+    if column.range_element_type:
+        found["range_element_type"] = column.range_element_type
+    return found
 
 
 def leaf_paths(columns: list[ColumnSchema]) -> list[tuple[str, ColumnSchema, bool]]:
@@ -99,6 +114,19 @@ def _column_differences(path: str, want: ColumnSchema, have: ColumnSchema) -> li
         problems.append(f"column {path} is {have.mode} in the target table but {want.mode} in the source")
     if want_type == "RECORD":
         problems.extend(_differences(want.fields, have.fields, prefix=f"{path}."))
+    if want_type == "RANGE" and want.range_element_type != have.range_element_type:
+        problems.append(
+            f"column {path} is RANGE<{have.range_element_type}> in the target table but "
+            f"RANGE<{want.range_element_type}> in the source"
+        )
+    for parameter in ("precision", "scale", "max_length"):
+        limit, wanted = getattr(have, parameter), getattr(want, parameter)
+        if limit is not None and (wanted is None or wanted > limit):
+            # A narrower target refuses values the source allows; a wider one takes them all.
+            problems.append(
+                f"column {path} allows {parameter} {limit} in the target table but {wanted or 'the default'} "
+                "in the source"
+            )
     return problems
 
 

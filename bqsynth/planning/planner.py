@@ -236,7 +236,8 @@ def number_generator(column: ColumnSchema, stats: ColumnStats) -> NumberFromQuan
         return None
     decimals = None
     if column.type in ("NUMERIC", "BIGNUMERIC"):
-        decimals = stats.max_scale if stats.max_scale is not None else 2
+        declared = column.scale if column.scale is not None else 2
+        decimals = stats.max_scale if stats.max_scale is not None else declared
     return NumberFromQuantiles(quantiles=sorted(quantiles), integer=column.type == "INT64", decimals=decimals)
 
 

@@ -99,6 +99,44 @@ def test_schema_round_trips_through_bigquery_fields() -> None:
     assert [f["name"] for f in api["fields"]] == ["sku", "codes"]
 
 
+PARAMETERISED = [
+    SchemaField.from_api_repr({"name": "price", "type": "NUMERIC", "precision": "10", "scale": "2"}),
+    SchemaField.from_api_repr({"name": "big", "type": "BIGNUMERIC", "precision": "50", "scale": "20"}),
+    SchemaField.from_api_repr({"name": "code", "type": "STRING", "maxLength": "16"}),
+    SchemaField.from_api_repr({"name": "raw", "type": "BYTES", "maxLength": "64"}),
+    SchemaField.from_api_repr({"name": "stay", "type": "RANGE", "rangeElementType": {"type": "DATE"}}),
+]
+
+
+def test_parameterised_types_and_range_elements_round_trip() -> None:
+    columns = columns_from_bigquery(PARAMETERISED)
+    assert [(c.precision, c.scale, c.max_length, c.range_element_type) for c in columns] == [
+        (10, 2, None, None),
+        (50, 20, None, None),
+        (None, None, 16, None),
+        (None, None, 64, None),
+        (None, None, None, "DATE"),
+    ]
+    fields = to_bigquery_schema(columns)
+    assert columns_from_bigquery(fields) == columns
+    assert fields[4].to_api_repr()["rangeElementType"] == {"type": "DATE"}  # a RANGE needs its element type
+    assert "precision" not in to_bigquery_schema(columns_from_bigquery(API_SCHEMA))[1].to_api_repr()
+
+
+def test_a_narrower_or_other_target_type_is_a_difference() -> None:
+    source = columns_from_bigquery(PARAMETERISED)
+    narrower = [c.model_copy(update={"scale": 1}) if c.name == "price" else c for c in source]
+    other_range = [c.model_copy(update={"range_element_type": "TIMESTAMP"}) if c.name == "stay" else c for c in source]
+    wider = [c.model_copy(update={"max_length": 32}) if c.name == "code" else c for c in source]
+    assert schema_differences(source, narrower) == [
+        "column price allows scale 1 in the target table but 2 in the source"
+    ]
+    assert schema_differences(source, other_range) == [
+        "column stay is RANGE<TIMESTAMP> in the target table but RANGE<DATE> in the source"
+    ]
+    assert schema_differences(source, wider) == []
+
+
 def test_leaf_paths_recurse_and_flag_repeated() -> None:
     paths = [(path, column.type, repeated) for path, column, repeated in leaf_paths(columns_from_bigquery(API_SCHEMA))]
     assert paths == [
