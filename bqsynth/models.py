@@ -669,6 +669,9 @@ class TableQuality(StrictModel):
     foreign_keys_checked: list[str] = Field(default_factory=list, description="References checked for orphans")
     not_null_violations: int = Field(default=0, description="NULLs in REQUIRED columns of the target")
     type_violations: int = Field(default=0, description="Target columns whose type differs from the plan")
+    columns_left_empty: list[str] = Field(
+        default_factory=list, description="Columns with values in the source and none in any target row"
+    )
     fidelity: TableFidelity | None = None
     privacy: TablePrivacy | None = None
     validity: float | None = Field(default=None, description="Share of checked values in the source column's format")
@@ -685,6 +688,7 @@ class TableQuality(StrictModel):
             and self.duplicate_primary_keys == 0
             and self.not_null_violations == 0
             and self.type_violations == 0
+            and not self.columns_left_empty
             and leaked == 0
         )
 

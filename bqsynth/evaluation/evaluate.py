@@ -30,9 +30,12 @@ from bqsynth.gcp.schema import columns_from_bigquery, schema_differences
 from bqsynth.gcp.sql import quote_column, quote_table, string_literal
 from bqsynth.generation.exclusions import count_shared_values, exclusions_from_records, fetch_digests, identifying_paths
 from bqsynth.models import (
+    ArrayValue,
     Categorical,
+    ColumnPlan,
     ColumnSchema,
     DatasetPlan,
+    NullValue,
     TablePlan,
     TableQuality,
     leaf_plans,
@@ -234,6 +237,40 @@ def children_per_parent_score(
     return sum(scores) / len(scores) if scores else None
 
 
+# A column the source fills must hold a value in the target when its plan expects at least
+# this many (an all-NULL column is then no accident of the draw: e**-10 for a Poisson count).
+MIN_EXPECTED_FILLED = 10
+
+
+def expected_filled(column: ColumnPlan, rows: int) -> float:
+    """How many of ``rows`` rows the plan expects to hold a value (a non-empty array) in ``column``.
+
+    A column planned as NULL while the source fills it is what the check is for: it counts as
+    expected in every row.
+    """
+    if isinstance(column.generator, NullValue):
+        return float(rows) * MIN_EXPECTED_FILLED
+    share = 1.0 - column.null_rate
+    if isinstance(column.generator, ArrayValue):
+        lengths = column.generator.lengths
+        total = sum(lengths.weights) or 1.0
+        share *= sum(w for v, w in zip(lengths.values, lengths.weights, strict=True) if v) / total
+    return rows * share
+
+
+def filled_columns(table: TablePlan, rows: list[dict[str, Any]], rows_in_target: int) -> list[tuple[str, bool]]:
+    """Top-level columns the target must fill, as ``(name, repeated)``: with a value in some source
+    row, and planned to hold at least ``MIN_EXPECTED_FILLED`` values in the target."""
+    plans = {c.name: c for c in table.columns}
+    return [
+        (c.name, c.is_repeated)
+        for c in table.schema_
+        if c.name in plans
+        and expected_filled(plans[c.name], rows_in_target) >= MIN_EXPECTED_FILLED
+        and any(row.get(c.name) not in (None, [], {}) for row in rows)
+    ]
+
+
 def evaluate_table(
     reader: SourceReader,
     plan: DatasetPlan,
@@ -245,7 +282,8 @@ def evaluate_table(
     """Fidelity, privacy, validity and the remaining integrity checks of one loaded table."""
     table = plan.table(checked.table)
     client = reader.bq
-    source = rows_to_frame(reader.sample(table, sample_rows), table)
+    source_rows = reader.sample(table, sample_rows)
+    source = rows_to_frame(source_rows, table)
     synthetic = rows_to_frame(read_sample(client, table.target_table, checked.rows_in_target, sample_rows), table)
 
     required = [c.name for c in table.schema_ if c.mode == "REQUIRED"]
@@ -268,6 +306,10 @@ def evaluate_table(
         update={
             "not_null_violations": integrity.count_not_null_violations(client, table.target_table, required),
             "type_violations": len(schema_differences(table.schema_, target_schema)),
+            # Never a silent column of NULLs: a column the source fills must be filled in the target.
+            "columns_left_empty": integrity.columns_left_empty(
+                client, table.target_table, filled_columns(table, source_rows, checked.rows_in_target)
+            ),
             "fidelity": fidelity,
             "privacy": privacy,
             "validity": metrics.table_validity(fidelity.columns),

@@ -125,3 +125,26 @@ def not_null_violations_sql(table_id: str, required_columns: Sequence[str]) -> s
 
 def count_not_null_violations(client: bigquery.Client, table_id: str, required_columns: Sequence[str]) -> int:
     return _query_count(client, not_null_violations_sql(table_id, required_columns)) if required_columns else 0
+
+
+def filled_counts_sql(table_id: str, columns: Sequence[tuple[str, bool]]) -> str:
+    """SQL returning one row: per ``(column, repeated)``, the rows where it holds a value.
+
+    An array holds a value when it is not empty (BigQuery stores a NULL array as empty).
+    """
+    _require_columns([c for c, _ in columns], "filled-columns check")
+    counts = [
+        f"COUNTIF(ARRAY_LENGTH({quote_column(c)}) > 0) AS c{i}"
+        if repeated
+        else f"COUNTIF({quote_column(c)} IS NOT NULL) AS c{i}"
+        for i, (c, repeated) in enumerate(columns)
+    ]
+    return f"SELECT {', '.join(counts)} FROM {quote_table(table_id)}"
+
+
+def columns_left_empty(client: bigquery.Client, table_id: str, columns: Sequence[tuple[str, bool]]) -> list[str]:
+    """The columns (top-level ``(name, repeated)``) with no value in any row of the target."""
+    if not columns:
+        return []
+    row = next(iter(client.query(filled_counts_sql(table_id, columns)).result()))
+    return [name for i, (name, _) in enumerate(columns) if not row[f"c{i}"]]

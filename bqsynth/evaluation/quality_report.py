@@ -69,6 +69,8 @@ def table_findings(t: TableQuality) -> list[str]:
         found.append(f"{t.table}: {_plural(t.not_null_violations, 'NULL')} in REQUIRED columns")
     if t.type_violations:
         found.append(f"{t.table}: {_plural(t.type_violations, 'column')} with a type that differs from the plan")
+    if t.columns_left_empty:
+        found.append(f"{t.table}: NULL in every row although the source has values: {', '.join(t.columns_left_empty)}")
     privacy = t.privacy
     if privacy is not None:
         if privacy.identifying_values_leaked:
