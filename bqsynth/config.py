@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_serializer, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_serializer, field_validator, model_validator
 
 from bqsynth.errors import BqsynthError
 from bqsynth.gcp.names import (
@@ -60,6 +61,18 @@ Advisor = Literal["offline", "gemini"]
 def default_llm(local: bool) -> Advisor:
     """The plan advisor when none is chosen: offline needs no network, so local runs use it."""
     return "offline" if local else "gemini"
+
+
+# The names a run's parameters give, and the rule (BigQuery's or GCS's) each must follow.
+NAME_RULES: dict[str, Callable[[str], str | None]] = {
+    "target_project": project_id_problem,
+    "target_dataset": dataset_name_problem,
+    "staging_bucket": bucket_name_problem,
+    "audit_table": table_id_problem,
+    "quality_table": table_id_problem,
+    "batch_id": batch_id_problem,
+}
+EMPTY_MEANS_DEFAULT = frozenset({"target_project", "audit_table", "quality_table", "batch_id"})
 
 
 def _refuse(problem: str | None, value: str) -> str:
@@ -187,30 +200,12 @@ class RunConfig(StrictModel):
             raise ValueError(f"record_counts {too_many} exceed max_rows={self.max_rows}; raise max_rows on purpose")
         return self
 
-    @field_validator("target_dataset")
+    @field_validator(*NAME_RULES)
     @classmethod
-    def _dataset_name(cls, dataset: str) -> str:
-        return _refuse(dataset_name_problem(dataset), dataset)
-
-    @field_validator("target_project")
-    @classmethod
-    def _project_id(cls, project: str) -> str:
-        return _refuse(project_id_problem(project) if project else None, project)
-
-    @field_validator("staging_bucket")
-    @classmethod
-    def _bucket_name(cls, bucket: str) -> str:
-        return _refuse(bucket_name_problem(bucket), bucket)
-
-    @field_validator("batch_id")
-    @classmethod
-    def _batch_id(cls, batch_id: str) -> str:
-        return _refuse(batch_id_problem(batch_id) if batch_id else None, batch_id)
-
-    @field_validator("audit_table", "quality_table")
-    @classmethod
-    def _table_id(cls, table_id: str) -> str:
-        return _refuse(table_id_problem(table_id) if table_id else None, table_id)
+    def _valid_name(cls, value: str, info: ValidationInfo) -> str:
+        if not value and info.field_name in EMPTY_MEANS_DEFAULT:
+            return value
+        return _refuse(NAME_RULES[info.field_name](value), value)
 
     @field_validator("source_tables")
     @classmethod
