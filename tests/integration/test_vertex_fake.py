@@ -233,6 +233,7 @@ def test_submit_sends_the_pipeline_with_parameters_labels_and_service_account(
         "target_dataset": "shop_synthetic",
         "record_counts": {"orders": 1000},
         "scale": 1.0,
+        "max_rows": 100_000_000,
         "seed": 7,
         "staging_bucket": "bqsynth-staging",
         "audit_table": "src-project.shop_synthetic.bqsynth_audit",
