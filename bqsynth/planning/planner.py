@@ -560,24 +560,10 @@ def plan_column(
                     f"Ask for at most {ctx.key_parent.rows} rows of {profile.name}"
                 )
             reason += f", the key of the same row of {parent} (a reference to it, one row each)"
-        return ColumnPlan(
-            name=column.name,
-            type=column.type,
-            mode=column.mode,
-            semantic_type="key",
-            generator=ctx.key,
-            null_rate=0.0,
-            reason=reason,
-        )
+        return _key_plan(column, ctx.key, reason)
     if path in ctx.derived:
-        return ColumnPlan(
-            name=column.name,
-            type=column.type,
-            mode=column.mode,
-            semantic_type="key",
-            generator=ctx.derived[path],
-            null_rate=0.0,
-            reason="part of a composite key other tables refer to: derived from the row index",
+        return _key_plan(
+            column, ctx.derived[path], "part of a composite key other tables refer to: derived from the row index"
         )
     if path in parents:
         return _reference_column(column, path, ctx, parents[path], null_rate)
@@ -614,6 +600,19 @@ def plan_unreferenced_column(profile: TableProfile, column: str, rows: int, opti
     return plan_column(schema, column, _TableContext(profile=profile, rows=rows), {}, options)
 
 
+def _key_plan(column: ColumnSchema, generator: Generator, reason: str, null_rate: float = 0.0) -> ColumnPlan:
+    """The plan of a key or reference column (its values come from row indices)."""
+    return ColumnPlan(
+        name=column.name,
+        type=column.type,
+        mode=column.mode,
+        semantic_type="key",
+        generator=generator,
+        null_rate=null_rate,
+        reason=reason,
+    )
+
+
 def _reference_column(
     column: ColumnSchema, path: str, ctx: _TableContext, parent: _Parent, null_rate: float
 ) -> ColumnPlan:
@@ -646,15 +645,7 @@ def _reference_column(
         draw=parent.draw,
         one_to_one=parent.one_to_one,
     )
-    return ColumnPlan(
-        name=column.name,
-        type=column.type,
-        mode=column.mode,
-        semantic_type="key",
-        generator=fk,
-        null_rate=0.0 if link or parent.draw else null_rate,
-        reason=reason,
-    )
+    return _key_plan(column, fk, reason, null_rate=0.0 if link or parent.draw else null_rate)
 
 
 def resolve_composite_references(tables: list[TablePlan]) -> list[TablePlan]:
