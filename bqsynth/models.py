@@ -288,6 +288,11 @@ class SequenceKey(StrictModel):
         description="A shape (# digit, ? uppercase letter): the key is value number start + index * step "
         "of it (see bqsynth.shapes), for string keys that are codes rather than prefix + digits",
     )
+    temporal: Literal["", "DATE", "DATETIME", "TIMESTAMP"] = Field(
+        default="",
+        description="A time key (the hour of a station's reading in (station, hour)): start and step are "
+        "seconds since the epoch, the key is the moment start + index * step in this type",
+    )
 
 
 class LinkPairing(StrictModel):

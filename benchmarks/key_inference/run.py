@@ -25,7 +25,7 @@ from tpcds import tpcds  # noqa: E402
 from truth import ForeignKey, Schema  # noqa: E402
 
 from bqsynth.gcp.clients import bigquery_client  # noqa: E402
-from bqsynth.models import DatasetPlan  # noqa: E402
+from bqsynth.models import DatasetPlan, TableProfile  # noqa: E402
 from bqsynth.planning.planner import PlanOptions, plan_dataset  # noqa: E402
 from bqsynth.sources.bigquery_profile import profile_table  # noqa: E402
 from bqsynth.sources.key_checks import BigQueryKeyChecks  # noqa: E402
@@ -39,6 +39,7 @@ SCHEMAS = {
     "tpcds": tpcds,
 }
 RESULTS = Path(__file__).resolve().parents[1] / "results"
+PROFILES = RESULTS / "key_inference_data" / "profiles"
 
 
 @dataclass
@@ -65,11 +66,21 @@ def _ratio(hits: int, total: int) -> float:
 
 
 def plan_schema(
-    client: bigquery.Client, project: str, dataset: str, schema: Schema
+    client: bigquery.Client, project: str, dataset: str, schema: Schema, *, reuse: bool = False
 ) -> tuple[DatasetPlan, float, float]:
-    """What a user's run does before generation: profile each table in BigQuery, then plan them jointly."""
+    """What a user's run does before generation: profile each table in BigQuery, then plan them jointly.
+
+    Profiles are saved beside the data; ``reuse`` reads them back (profiling TPC-DS on the
+    emulator takes ~20 minutes), so a change to planning is measured on the same profiles.
+    """
     started = time.monotonic()
-    profiles = [profile_table(client, f"{project}.{dataset}.{t}", sample_rows=1000) for t in schema.columns]
+    cache = PROFILES / f"{dataset}.json"
+    if reuse and cache.exists():
+        profiles = [TableProfile.model_validate(p) for p in json.loads(cache.read_text())]
+    else:
+        profiles = [profile_table(client, f"{project}.{dataset}.{t}", sample_rows=1000) for t in schema.columns]
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps([p.model_dump(mode="json") for p in profiles]))
     profiled = time.monotonic()
     options = PlanOptions(target_project=project, target_dataset=f"{dataset}_synthetic")
     plan = plan_dataset(profiles, options, BigQueryKeyChecks(client))
@@ -127,7 +138,7 @@ def run_one(client: bigquery.Client, project: str, schema: Schema, *, declared: 
     if not reuse:
         dataset = emulator.load(client, project, schema, declared=declared)
     load_seconds = time.monotonic() - started
-    plan, profile_seconds, plan_seconds = plan_schema(client, project, dataset, schema)
+    plan, profile_seconds, plan_seconds = plan_schema(client, project, dataset, schema, reuse=reuse)
     result = Score(
         schema=schema.name,
         tables=len(schema.columns),
@@ -171,7 +182,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--schemas", default=",".join(SCHEMAS), help=f"comma list of {', '.join(SCHEMAS)}")
     parser.add_argument("--with-declared", action="store_true", help="declare the published keys NOT ENFORCED")
-    parser.add_argument("--reuse", action="store_true", help="reuse datasets loaded by an earlier run")
+    parser.add_argument("--reuse", action="store_true", help="reuse the datasets and profiles of an earlier run")
     parser.add_argument("--project", default="bqsynth-local")
     args = parser.parse_args()
     client = bigquery_client(args.project)

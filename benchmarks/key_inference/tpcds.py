@@ -9,7 +9,9 @@ Ground truth: TPC-DS Standard Specification v3.2.0, clause 2.3 (fact tables) and
 tables): the "Primary Key" marks and the "Foreign Key" column of each table's definition, written out
 below by table. Cross-checked with the TPC kit's tools/tpcds_ri.sql (Gradient Systems), which has the
 same single-column references plus one to a column absent from the schema (catalog_page.cp_promo_id,
-left out here), and omits three the specification lists: web_page.wp_customer_sk -> customer and the
+left out here) and one to c_last_review_date, the column's name before it became c_last_review_date_sk
+(included here as c_last_review_date_sk -> date_dim, as other published TPC-DS DDLs declare it), and omits
+three the specification lists: web_page.wp_customer_sk -> customer and the
 returns -> sales references (sr_item_sk, sr_ticket_number) -> store_sales, (cr_item_sk,
 cr_order_number) -> catalog_sales, (wr_item_sk, wr_order_number) -> web_sales, included here.
 """
@@ -69,7 +71,7 @@ catalog_sales: cs_sold_date_sk>{_D} cs_sold_time_sk>{_T} cs_ship_date_sk>{_D} cs
   cs_ship_hdemo_sk>{_HD} cs_ship_addr_sk>{_A} cs_call_center_sk>call_center cs_catalog_page_sk>catalog_page
   cs_ship_mode_sk>ship_mode cs_warehouse_sk>warehouse cs_item_sk>{_I} cs_promo_sk>promotion
 customer: c_current_cdemo_sk>{_CD} c_current_hdemo_sk>{_HD} c_current_addr_sk>{_A} c_first_shipto_date_sk>{_D}
-  c_first_sales_date_sk>{_D}
+  c_first_sales_date_sk>{_D} c_last_review_date_sk>{_D}
 household_demographics: hd_income_band_sk>income_band
 inventory: inv_date_sk>{_D} inv_item_sk>{_I} inv_warehouse_sk>warehouse
 promotion: p_start_date_sk>{_D} p_end_date_sk>{_D} p_item_sk>{_I}

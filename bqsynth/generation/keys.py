@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from bqsynth.models import ForeignKeyRef, LinkPairing, SequenceKey
 from bqsynth.shapes import ALPHABETS, pattern_space, shape_value
+from bqsynth.values import seconds_to_temporal
 
 _UNIT = float(1 << 64)
 
@@ -30,6 +31,8 @@ def stable_uniform(seed: int, *parts: object) -> float:
 def sequence_key_value(spec: SequenceKey, index: int) -> int | str:
     """The key of row ``index`` (0-based) of a table whose key is ``spec``."""
     number = spec.start + index * spec.step
+    if spec.temporal:
+        return seconds_to_temporal(number, spec.temporal)
     if spec.pattern:
         return shape_value(spec.pattern, number)
     if not spec.as_string:

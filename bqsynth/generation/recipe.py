@@ -57,6 +57,7 @@ def _key_args(spec: SequenceKey) -> dict[str, Any]:
         "width": spec.width,
         "as_string": spec.as_string,
         **({"pattern": json_literal(spec.pattern)} if spec.pattern else {}),
+        **({"temporal": spec.temporal} if spec.temporal else {}),
     }
 
 

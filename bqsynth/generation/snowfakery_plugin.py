@@ -58,7 +58,7 @@ def _temporal_quantiles(quantiles_json: str, temporal_type: str) -> list[float]:
 
 @lru_cache(maxsize=256)
 def _sequence_key(
-    start: int, step: int, prefix_json: str, width: int, as_string: bool, pattern_json: str
+    start: int, step: int, prefix_json: str, width: int, as_string: bool, pattern_json: str, temporal: str
 ) -> SequenceKey:
     return SequenceKey(
         start=start,
@@ -67,6 +67,7 @@ def _sequence_key(
         width=width,
         as_string=as_string,
         pattern=_json(pattern_json),
+        temporal=temporal,  # type: ignore[arg-type]  # validated by the model
     )
 
 
@@ -80,7 +81,7 @@ def _reference_spec(
     parent_table: str,
     parent_column: str,
     parent_rows: int,
-    parent_key: tuple[int, int, str, int, bool, str],
+    parent_key: tuple[int, int, str, int, bool, str, str],
     skew: float,
     link_json: str,
     draw: str,
@@ -142,8 +143,9 @@ class Bqsynth(SnowfakeryPlugin):
             width: int = 0,
             as_string: bool = False,
             pattern: str = '""',
+            temporal: str = "",
         ) -> int | str:
-            spec = _sequence_key(int(start), int(step), prefix, int(width), bool(as_string), pattern)
+            spec = _sequence_key(int(start), int(step), prefix, int(width), bool(as_string), pattern, temporal)
             return keys.sequence_key_value(spec, self._row_index())
 
         def foreign_key(
@@ -165,12 +167,13 @@ class Bqsynth(SnowfakeryPlugin):
             draw: str = "",
             one_to_one: bool = False,
             via: str = "",
+            temporal: str = "",
         ) -> int | str | None:
             spec = _reference_spec(
                 parent_table or ("" if not self_reference else table),
                 parent_column,
                 int(parent_rows),
-                (int(start), int(step), prefix, int(width), bool(as_string), pattern),
+                (int(start), int(step), prefix, int(width), bool(as_string), pattern, temporal),
                 float(skew),
                 link,
                 draw,

