@@ -367,12 +367,19 @@ class Categorical(StrictModel):
 
 
 class NumberFromQuantiles(StrictModel):
-    """A number drawn from the profiled distribution: piecewise-linear between quantiles."""
+    """A number drawn from the profiled distribution: piecewise-linear between quantiles.
+
+    With ``precision`` (NUMERIC and BIGNUMERIC) the value is a decimal string with exactly
+    ``decimals`` decimals and at most ``precision`` digits, never a float.
+    """
 
     kind: Literal["number"] = "number"
     quantiles: list[float]
     integer: bool = False
     decimals: int | None = None
+    precision: int | None = Field(
+        default=None, ge=1, description="NUMERIC/BIGNUMERIC: the most digits a value may have (declared or type's)"
+    )
     unique: bool = Field(
         default=False,
         description="Integers unique in the source stay unique: row i gets a keyed permutation of the "
@@ -432,6 +439,75 @@ class NullValue(StrictModel):
     kind: Literal["null"] = "null"
 
 
+class JsonNode(StrictModel):
+    """The shape of a JSON value, learnt from the profile sample: keys and kinds, never identifying strings.
+
+    ``object``: ``fields`` maps each key to the shape of its value and ``presence`` to the
+    share of objects that hold it; ``array``: ``element`` and the observed ``lengths``;
+    ``integer``/``number``: drawn between ``low`` and ``high``; ``string``: one of ``values``
+    (a small vocabulary seen often, of a key that is not identifying) or invented text of
+    ``low``..``high`` characters; ``boolean``: true with probability ``high``; ``null``: null.
+    """
+
+    kind: Literal["object", "array", "string", "integer", "number", "boolean", "null"]
+    fields: dict[str, JsonNode] = Field(default_factory=dict)
+    presence: dict[str, float] = Field(default_factory=dict)
+    element: JsonNode | None = None
+    lengths: list[int] = Field(default_factory=list)
+    low: float = 0.0
+    high: float = 0.0
+    values: list[Scalar] = Field(default_factory=list)
+
+
+class JsonValue(StrictModel):
+    """A JSON column: values of the source's key structure (``shape``)."""
+
+    kind: Literal["json"] = "json"
+    shape: JsonNode
+
+
+class GeographyValue(StrictModel):
+    """A GEOGRAPHY column: WKT points (or small lines / polygons) inside the profiled bounds."""
+
+    kind: Literal["geography"] = "geography"
+    shape: Literal["point", "linestring", "polygon"] = "point"
+    min_longitude: float = Field(ge=-180.0, le=180.0)
+    max_longitude: float = Field(ge=-180.0, le=180.0)
+    min_latitude: float = Field(ge=-90.0, le=90.0)
+    max_latitude: float = Field(ge=-90.0, le=90.0)
+
+
+class BytesValue(StrictModel):
+    """A BYTES column: random bytes of the source's lengths (base64 in the NDJSON files)."""
+
+    kind: Literal["bytes"] = "bytes"
+    min_length: int = Field(default=1, ge=0)
+    max_length: int = Field(default=16, ge=0)
+
+
+class IntervalValue(StrictModel):
+    """An INTERVAL: months, days and seconds each drawn within the profiled ranges (``Y-M D H:M:S``)."""
+
+    kind: Literal["interval"] = "interval"
+    months: tuple[int, int] = (0, 0)
+    days: tuple[int, int] = (0, 0)
+    seconds: tuple[int, int] = (0, 0)
+
+
+class RangeValue(StrictModel):
+    """A RANGE<DATE|DATETIME|TIMESTAMP> ``[start, end)``: start < end, both within ``low``..``high``.
+
+    The start is drawn between ``starts`` (profiled quantiles, ISO strings), the length
+    between ``lengths`` (profiled quantiles of end - start, in seconds).
+    """
+
+    kind: Literal["range"] = "range"
+    type: Literal["DATE", "DATETIME", "TIMESTAMP"]
+    starts: list[str] = Field(min_length=1)
+    lengths: list[float] = Field(min_length=1)
+    high: str = Field(description="The latest end seen in the source")
+
+
 Generator = Annotated[
     SequenceKey
     | ForeignKeyRef
@@ -444,7 +520,12 @@ Generator = Annotated[
     | FreeText
     | RecordValue
     | ArrayValue
-    | NullValue,
+    | NullValue
+    | JsonValue
+    | GeographyValue
+    | BytesValue
+    | IntervalValue
+    | RangeValue,
     Field(discriminator="kind"),
 ]
 
@@ -461,6 +542,11 @@ GENERATOR_KINDS = (
     "record",
     "array",
     "null",
+    "json",
+    "geography",
+    "bytes",
+    "interval",
+    "range",
 )
 
 
@@ -560,6 +646,7 @@ class DatasetPlan(StrictModel):
 
 RecordValue.model_rebuild()
 ArrayValue.model_rebuild()
+JsonNode.model_rebuild()
 
 
 def leaf_schemas(columns: Sequence[ColumnSchema], prefix: str = "") -> dict[str, ColumnSchema]:

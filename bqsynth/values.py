@@ -34,7 +34,11 @@ def temporal_to_seconds(value: str, temporal_type: str) -> float:
     if temporal_type == "DATE":
         parsed = dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time(), tzinfo=dt.UTC)
     else:
-        parsed = dt.datetime.fromisoformat(value.replace(" ", "T").replace("Z", "+00:00"))
+        # " UTC" is how BigQuery (and ``seconds_to_temporal``) spell a TIMESTAMP's zone.
+        text = value.strip()
+        parsed = dt.datetime.fromisoformat(text.removesuffix(" UTC").replace(" ", "T").replace("Z", "+00:00"))
+        if text.endswith(" UTC"):
+            parsed = parsed.replace(tzinfo=dt.UTC)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=dt.UTC)
     return (parsed - _EPOCH).total_seconds()
@@ -60,3 +64,13 @@ def normal_score(p: float) -> float:
 
 def normal_cdf(x: float) -> float:
     return _NORMAL.cdf(x)
+
+
+def interval_text(months: int, days: int, micros: int) -> str:
+    """BigQuery's canonical INTERVAL text ``Y-M D H:M:S[.F]`` of its three parts (signs on each part)."""
+    sign, time_sign = ("-" if months < 0 else ""), ("-" if micros < 0 else "")
+    years, month = divmod(abs(months), 12)
+    whole, fraction = divmod(abs(micros), 1_000_000)
+    hours, rest = divmod(whole, 3600)
+    text = f"{sign}{years}-{month} {days} {time_sign}{hours}:{rest // 60}:{rest % 60}"
+    return f"{text}.{fraction:06d}".rstrip("0") if fraction else text

@@ -24,6 +24,7 @@ from bqsynth.generation.snowfakery_plugin import (
 from bqsynth.models import (
     ArrayValue,
     BooleanValue,
+    BytesValue,
     Categorical,
     ColumnPlan,
     DatasetPlan,
@@ -31,9 +32,13 @@ from bqsynth.models import (
     ForeignKeyRef,
     FreeText,
     Generator,
+    GeographyValue,
+    IntervalValue,
+    JsonValue,
     NullValue,
     NumberFromQuantiles,
     PatternString,
+    RangeValue,
     RecordValue,
     SequenceKey,
     TablePlan,
@@ -110,6 +115,7 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     "integer": generator.integer,
                     "decimals": -1 if generator.decimals is None else generator.decimals,
                     **({"unique": True, "column": json_literal(column)[1:-1]} if generator.unique else {}),
+                    **({"precision": generator.precision} if generator.precision else {}),
                     **_copula_args(generator.copula, table),
                 }
             }
@@ -148,10 +154,21 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     "element": generator_definition(generator.element, table, column),
                 }
             }
+        case JsonValue() | GeographyValue() | BytesValue() | IntervalValue() | RangeValue():
+            return {"Bqsynth.typed": {"spec": json_literal(generator.model_dump())}}
         case NullValue():
             return None
         case RecordValue():
-            raise ValueError(f"{table}.{column}: RECORD columns are flattened, not compiled as one field")
+            # Only inside an array (a top-level RECORD is flattened by ``column_fields``).
+            return {
+                "Bqsynth.record": {
+                    sub.name: _with_nulls(
+                        generator_definition(sub.generator, table, f"{column}.{sub.name}"),
+                        0.0 if sub.mode == "REQUIRED" else sub.null_rate,
+                    )
+                    for sub in generator.fields
+                }
+            }
     raise ValueError(f"{table}.{column}: unknown generator {generator!r}")
 
 

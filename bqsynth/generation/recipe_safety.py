@@ -61,7 +61,10 @@ JSON_PARAMETERS: dict[str, type] = {
     "quantiles": list,
     "lengths": list,
     "length_weights": list,
+    "spec": dict,
 }
+# Functions whose every parameter is a nested definition, named freely (a record's fields).
+NESTED_FUNCTIONS = frozenset({"record"})
 # libyaml's safe loader when present (10x faster on large categorical lists); same grammar.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STANDARD_TAGS = frozenset(
@@ -233,6 +236,8 @@ def _definition_problems(definition: Any, where: str) -> list[str]:
     name = function.removeprefix(PLUGIN_PREFIX)
     if not isinstance(arguments, dict):
         return [f"{where}: {function} takes named parameters, got {_clipped_repr(arguments)}"]
+    if name in NESTED_FUNCTIONS:
+        return _record_problems(arguments, f"{where} {function}")
     accepted, required = PLUGIN_FUNCTIONS[name]
     problems: list[str] = []
     unknown = set(arguments) - accepted
@@ -258,6 +263,18 @@ def _definition_problems(definition: Any, where: str) -> list[str]:
         problems.append(f"{where}: Faker provider {arguments.get('provider')!r} is not allowlisted")
     if name == "temporal" and arguments.get("type") not in TEMPORAL_TYPES:
         problems.append(f"{where}: temporal type {arguments.get('type')!r} is not one of {sorted(TEMPORAL_TYPES)}")
+    return problems
+
+
+def _record_problems(fields: dict[Any, Any], where: str) -> list[str]:
+    """A record's fields: each a plain name and null or one nested definition."""
+    problems: list[str] = []
+    for field, definition in fields.items():
+        if not isinstance(field, str) or not field.isidentifier():
+            problems.append(f"{where}: field name {_clipped_repr(field)} is not a plain name")
+            continue
+        if definition is not None:
+            problems += _definition_problems(definition, f"{where}.{field}")
     return problems
 
 

@@ -19,12 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from faker import Faker
-from snowfakery.plugins import SnowfakeryPlugin, lazy
+from snowfakery.plugins import PluginContext, SnowfakeryPlugin, lazy
 
-from bqsynth.generation import keys, sampling
+from bqsynth.generation import keys, sampling, typed_values
 from bqsynth.generation.copula_draws import FixedUniform, latent_uniform
 from bqsynth.generation.exclusions import value_digest
-from bqsynth.models import ForeignKeyRef, LinkPairing, SequenceKey
+from bqsynth.models import (
+    BytesValue,
+    ForeignKeyRef,
+    GeographyValue,
+    IntervalValue,
+    JsonValue,
+    LinkPairing,
+    RangeValue,
+    SequenceKey,
+)
 from bqsynth.semantics import PROVIDER_ALLOWLIST
 from bqsynth.values import temporal_to_seconds
 
@@ -38,7 +47,6 @@ NO_EXCLUSIONS = "none"  # Snowfakery treats an empty option as missing
 # A drawn value that collides with a source value is redrawn this many times before the
 # generator falls back to an invented value of the same kind.
 MAX_REDRAWS = 25
-_SYLLABLES = ("ka", "ri", "lo", "ven", "mar", "sel", "do", "tan", "bri", "el", "no", "qua", "zet", "ur", "fi")
 
 
 @lru_cache(maxsize=4096)
@@ -101,6 +109,40 @@ def _reference_spec(
     )
 
 
+_TYPED = {
+    "json": JsonValue,
+    "geography": GeographyValue,
+    "bytes": BytesValue,
+    "interval": IntervalValue,
+    "range": RangeValue,
+}
+
+
+@lru_cache(maxsize=256)
+def _typed_spec(spec_json: str) -> JsonValue | GeographyValue | BytesValue | IntervalValue | RangeValue:
+    spec = _json(spec_json)
+    model = _TYPED.get(spec.get("kind")) if isinstance(spec, dict) else None
+    if model is None:
+        raise ValueError(f"Bqsynth.typed: unknown generator {spec_json[:80]!r}")
+    return model.model_validate(spec)
+
+
+def typed_value(spec: JsonValue | GeographyValue | BytesValue | IntervalValue | RangeValue, rng: Any) -> str:
+    """The value of one typed generator in BigQuery's JSON spelling (JSON values as JSON text)."""
+    match spec:
+        case JsonValue():
+            return json.dumps(typed_values.json_value(spec.shape, rng), separators=(",", ":"))
+        case GeographyValue():
+            return typed_values.geography_value(spec, rng)
+        case BytesValue():
+            return typed_values.bytes_value(spec, rng)
+        case IntervalValue():
+            return typed_values.interval_value(spec, rng)
+        case RangeValue():
+            return typed_values.range_value(spec, rng)
+    raise ValueError(f"Bqsynth.typed: unknown generator {spec!r}")
+
+
 @lru_cache(maxsize=8)
 def _exclusions(path: str) -> dict[str, frozenset[str]]:
     if path in ("", NO_EXCLUSIONS):
@@ -109,7 +151,7 @@ def _exclusions(path: str) -> dict[str, frozenset[str]]:
 
 
 def _invented_word(rng: random.Random | Any) -> str:
-    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
+    return "".join(rng.choice(typed_values.SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
 
 
 def _with_suffix(value: str, suffix: str) -> str:
@@ -121,6 +163,22 @@ def _with_suffix(value: str, suffix: str) -> str:
 
 
 _faker = Faker("en_US")
+
+
+def _evaluated(context: PluginContext, definition: Any) -> Any:
+    """A nested definition's value: a record's dict as it is, anything else as Snowfakery simplifies it."""
+    value = context.evaluate_raw(definition)
+    return value if isinstance(value, dict) else context.evaluate(_Evaluated(value))
+
+
+class _Evaluated:
+    """An already evaluated value, to hand to ``PluginContext.evaluate`` for its simplification."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def render(self, context: Any) -> Any:
+        return self.value
 
 
 class Bqsynth(SnowfakeryPlugin):
@@ -243,11 +301,16 @@ class Bqsynth(SnowfakeryPlugin):
             table: str = "",
             unique: bool = False,
             column: str = "",
-        ) -> int | float:
+            precision: int = 0,
+        ) -> int | float | str:
             if unique:
                 low, high = _json(quantiles)[0], _json(quantiles)[-1]
                 return keys.unique_integer(int(low), int(high), self._option(SEED_OPTION), column, self._row_index())
-            value = sampling.from_quantiles(_json(quantiles), self._uniform(copula, table))
+            bounds = _json(quantiles)
+            value = sampling.from_quantiles(bounds, self._uniform(copula, table))
+            if int(precision) > 0:
+                places = max(int(decimals), 0)
+                return typed_values.decimal_value(value, places, int(precision), bounds[0], bounds[-1], random)
             return sampling.round_number(value, bool(integer), None if int(decimals) < 0 else int(decimals))
 
         def temporal(  # noqa: A002 - "type" is the recipe's word
@@ -285,16 +348,25 @@ class Bqsynth(SnowfakeryPlugin):
                     return value
             return _invented_word(random)[:high]
 
+        def typed(self, spec: str) -> str:
+            """JSON, GEOGRAPHY, BYTES, INTERVAL or RANGE (see ``typed_values``), from a generator as JSON."""
+            return typed_value(_typed_spec(spec), random)
+
         # --- structure -----------------------------------------------------------------------
+        @lazy
+        def record(self, /, **fields: Any) -> dict[str, Any]:
+            """One element of an array of records: its fields as a dict (inside ``array`` only)."""
+            return {name: _evaluated(self.context, definition) for name, definition in fields.items()}
+
         @lazy
         def null_or(self, rate: Any, value: Any) -> Any:
             if random.random() < float(self.context.evaluate(rate)):
                 return None
-            return self.context.evaluate(value)
+            return _evaluated(self.context, value)
 
         @lazy
         def array(self, lengths: Any, length_weights: Any, element: Any) -> str:
             """A JSON array (Snowfakery rows hold scalars only; the writer decodes it)."""
             options, cumulative = _choices(self.context.evaluate(lengths), self.context.evaluate(length_weights))
             size = int(sampling.weighted_choice(options, cumulative, random))
-            return json.dumps([self.context.evaluate(element) for _ in range(size)], default=str)
+            return json.dumps([_evaluated(self.context, element) for _ in range(size)], default=str)

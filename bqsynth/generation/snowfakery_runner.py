@@ -107,7 +107,16 @@ def _shape_value(value: Any, column: ColumnSchema) -> Any:
         return [] if column.is_repeated else None
     if column.is_repeated:
         items = json.loads(value) if isinstance(value, str) else value
-        return [_shape_scalar(item, column) for item in items if item is not None]
+        return [_shape_element(item, column) for item in items if item is not None]
+    return _shape_element(value, column)
+
+
+def _shape_element(value: Any, column: ColumnSchema) -> Any:
+    """One value (an array's element, or a whole non-array value) of ``column``."""
+    if column.is_record:
+        # An element of an array of records: a dict (or its JSON text) of nested values.
+        record = json.loads(value) if isinstance(value, str) else value
+        return {field.name: _shape_value(record.get(field.name), field) for field in column.fields}
     return _shape_scalar(value, column)
 
 
@@ -122,7 +131,11 @@ def _shape_scalar(value: Any, column: ColumnSchema) -> Any:
         case "BOOL":
             return bool(value) if not isinstance(value, str) else value.lower() == "true"
         case "STRING":
-            return str(value)
+            # STRING(L): no value longer than L characters, whatever produced it.
+            return str(value)[: column.max_length] if column.max_length else str(value)
+        case "JSON":
+            # The plugin returns JSON text; the load file holds the JSON value itself.
+            return json.loads(value) if isinstance(value, str) else value
     return value
 
 
@@ -133,8 +146,6 @@ def shape_row(raw: dict[str, Any], columns: list[ColumnSchema], prefix: str = ""
         key = f"{prefix}{column.name}"
         if column.is_record and not column.is_repeated:
             row[column.name] = shape_row(raw, column.fields, prefix=f"{key}{FIELD_SEPARATOR}")
-        elif column.is_record:
-            row[column.name] = []  # arrays of records are not generated yet (see TablePlan notes)
         else:
             row[column.name] = _shape_value(raw.get(key), column)
     return row

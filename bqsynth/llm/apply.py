@@ -28,6 +28,7 @@ from bqsynth.models import (
     FreeText,
     Generator,
     NullValue,
+    NumberFromQuantiles,
     PatternString,
     Relationship,
     SequenceKey,
@@ -36,6 +37,7 @@ from bqsynth.models import (
     leaf_plans,
 )
 from bqsynth.planning.planner import (
+    SHAPED_TYPES,
     UNIQUE_BY_SUFFIX,
     PlanError,
     PlanOptions,
@@ -123,6 +125,9 @@ def generator_for_choice(
     element: Generator | None = None
     problems: list[str] = []
     string_only = {"faker", "pattern", "text"}
+    if column_type in ("RECORD", *SHAPED_TYPES):
+        # Arrays of records and JSON ... RANGE columns keep the generator learnt from the profile.
+        return None, [f"{name}: a {column_type} column keeps its generator from the profile; choose none"]
     if kind in string_only and column_type != "STRING":
         return None, [f"{name}: {kind} makes strings, but the column is {column_type}"]
     if identifying and kind == "categorical":
@@ -153,6 +158,10 @@ def generator_for_choice(
             if column_type not in NUMERIC_TYPES or stats is None:
                 return None, [f"{name}: number needs a numeric column with statistics, the column is {column_type}"]
             element = number_generator(ColumnSchema(name=column.name, type=column_type), stats)
+            offline = column.generator.element if isinstance(column.generator, ArrayValue) else column.generator
+            if element is not None and isinstance(offline, NumberFromQuantiles):
+                # The declared NUMERIC(P, S) the offline plan read from the schema still holds.
+                element = element.model_copy(update={"decimals": offline.decimals, "precision": offline.precision})
             if element is None:
                 problems = [f"{name}: the profile has no quantiles or range to draw numbers from"]
             elif element.integer and column.mode != "REPEATED" and unique_in_source(stats):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic import Field
 
@@ -47,12 +47,22 @@ from bqsynth.models import (
 )
 from bqsynth.planning.copula_fit import table_copula
 from bqsynth.planning.relationships import candidate_key, discover_relationships
+from bqsynth.planning.type_shapes import (
+    bytes_generator,
+    geography_generator,
+    interval_generator,
+    json_generator,
+    range_generator,
+)
 from bqsynth.semantics import SemanticGuess, classify_column, derive_pattern, sample_values
 from bqsynth.shapes import excluded_bound, fitted_pattern, pattern_space, widest_pattern
 from bqsynth.sources.key_checks import KeyChecks
 from bqsynth.values import temporal_to_seconds
 
-UNSUPPORTED_TYPES = ("BYTES", "JSON", "GEOGRAPHY", "INTERVAL", "RANGE")
+# Types whose generator is learnt from the sample (see bqsynth.planning.type_shapes).
+SHAPED_TYPES = ("BYTES", "JSON", "GEOGRAPHY", "INTERVAL", "RANGE")
+# Most digits of the decimal types when the schema declares no precision: NUMERIC(38, 9), BIGNUMERIC(76, 38).
+DECIMAL_PRECISION = {"NUMERIC": 38, "BIGNUMERIC": 76}
 # Faker providers whose values stay well-formed with a row-index suffix (in the local part
 # of an email); other faked columns are not forced unique, which would deform them.
 UNIQUE_BY_SUFFIX = frozenset({"email", "safe_email", "free_email", "company_email"})
@@ -259,11 +269,49 @@ def number_generator(column: ColumnSchema, stats: ColumnStats) -> NumberFromQuan
         quantiles = [float(stats.min_value), float(stats.max_value)]
     if not quantiles:
         return None
-    decimals = None
+    decimals, precision = None, None
     if column.type in ("NUMERIC", "BIGNUMERIC"):
-        declared = column.scale if column.scale is not None else 2
-        decimals = stats.max_scale if stats.max_scale is not None else declared
-    return NumberFromQuantiles(quantiles=sorted(quantiles), integer=column.type == "INT64", decimals=decimals)
+        # The declared scale when there is one, else the most decimals any source value has.
+        if column.scale is not None:
+            decimals = column.scale
+        else:
+            decimals = stats.max_scale if stats.max_scale is not None else 2
+        precision = column.precision or DECIMAL_PRECISION[column.type]
+    return NumberFromQuantiles(
+        quantiles=sorted(quantiles), integer=column.type == "INT64", decimals=decimals, precision=precision
+    )
+
+
+def shaped_generator(
+    column: ColumnSchema,
+    stats: ColumnStats | None,
+    samples: list[Any],
+    profile: TableProfile,
+    path: str,
+    min_count: int,
+) -> tuple[Generator, str]:
+    """The generator of a JSON, GEOGRAPHY, BYTES, INTERVAL or RANGE column, learnt from the sample."""
+    found: Generator | None
+    match column.type:
+        case "JSON":
+
+            def identifying(key_path: str, values: list[str]) -> bool:
+                key = ColumnSchema(name=key_path.rsplit(".", 1)[-1], type="STRING")
+                return classify_column(profile, key_path, key, None, values).identifying
+
+            found, reason = json_generator(samples, path, identifying, min_count), "JSON of the sample's key structure"
+        case "GEOGRAPHY":
+            found, reason = geography_generator(samples), "within the sample's bounds"
+        case "BYTES":
+            found, reason = bytes_generator(stats, samples, column.max_length), "random bytes of the source's lengths"
+        case "INTERVAL":
+            found, reason = interval_generator(samples), "within the sample's months, days and seconds"
+        case _:
+            found = range_generator(samples, column.range_element_type or "")
+            reason = "starts and lengths of the sample's ranges"
+    if found is None:
+        return NullValue(), f"{column.type}: the profile sample holds no value to learn from"
+    return found, reason
 
 
 def temporal_generator(column: ColumnSchema, stats: ColumnStats) -> TemporalFromQuantiles | None:
@@ -291,13 +339,28 @@ def unique_integers(generator: NumberFromQuantiles, rows: int) -> tuple[NumberFr
     return generator.model_copy(update={"unique": True, "quantiles": quantiles, "copula": None}), note
 
 
+def _capped(low: int, high: int, column: ColumnSchema) -> tuple[int, int]:
+    """A length range within the declared STRING(L)."""
+    if column.max_length is None:
+        return low, high
+    return min(low, column.max_length), min(high, column.max_length)
+
+
 def value_generator(
-    column: ColumnSchema, stats: ColumnStats | None, guess: SemanticGuess, options: PlanOptions
+    column: ColumnSchema,
+    stats: ColumnStats | None,
+    guess: SemanticGuess,
+    options: PlanOptions,
+    shaped: tuple[Generator, str] | None = None,
 ) -> tuple[Generator, str]:
-    """The generator for a scalar (or array element) column, and why it was chosen."""
+    """The generator for a scalar (or array element) column, and why it was chosen.
+
+    ``shaped`` is the generator of a JSON, GEOGRAPHY, BYTES, INTERVAL or RANGE column
+    (``shaped_generator``), learnt from the sample by the caller.
+    """
     unique = unique_in_source(stats)
-    if column.type in UNSUPPORTED_TYPES:
-        return NullValue(), f"{column.type} values are not generated yet"
+    if column.type in SHAPED_TYPES:
+        return shaped or (NullValue(), f"{column.type}: no sample to learn from")
     if column.type == "BOOL":
         return boolean_generator(stats), "observed share of true values"
     if guess.identifying and column.type == "STRING":
@@ -313,6 +376,7 @@ def value_generator(
             ), f"identifying ({guess.semantic_type}): faked"
         low = stats.min_length if stats and stats.min_length else 1
         high = stats.max_length if stats and stats.max_length else 50
+        low, high = _capped(low, high, column)
         return FreeText(min_length=low, max_length=max(high, low)), f"identifying ({guess.semantic_type}): free text"
     if is_categorical(stats, options) and stats is not None:
         categorical = categorical_from_stats(stats, options.min_category_count)
@@ -336,8 +400,16 @@ def value_generator(
             return FakerValue(provider=guess.faker_provider, unique=unique), f"{guess.semantic_type}: faked"
         low = stats.min_length if stats and stats.min_length else 1
         high = stats.max_length if stats and stats.max_length else 30
+        low, high = _capped(low, high, column)
         return FreeText(min_length=low, max_length=max(high, low)), "high-cardinality text: never copied"
     return NullValue(), "no statistics to generate from"
+
+
+def _whole_sample_values(profile: TableProfile, path: str) -> list[Any]:
+    """Non-null sample values of a top-level column as they are (a JSON array stays one value)."""
+    if "." in path:
+        return sample_values(profile, path)
+    return [row.get(path) for row in profile.sample if row.get(path) is not None]
 
 
 def array_lengths(stats: ColumnStats | None) -> Categorical:
@@ -564,8 +636,11 @@ def plan_column(
     null_rate = 0.0 if column.mode == "REQUIRED" or stats is None else round(stats.null_rate, 6)
     if column.is_record:
         fields = [plan_column(f, f"{path}.{f.name}", ctx, parents, options) for f in column.fields]
-        generator: Generator = RecordValue(fields=fields) if not column.is_repeated else NullValue()
-        reason = "nested record" if not column.is_repeated else "arrays of records are not generated yet"
+        generator: Generator = RecordValue(fields=fields)
+        reason = "nested record"
+        if column.is_repeated:
+            generator = ArrayValue(element=generator, lengths=array_lengths(stats))
+            reason = "array of records: profiled lengths, fields as profiled"
         return ColumnPlan(
             name=column.name,
             type=column.type,
@@ -594,7 +669,11 @@ def plan_column(
         )
     if path in parents:
         return _reference_column(column, path, ctx, parents[path], null_rate)
-    generator, reason = value_generator(column, stats, guess, options)
+    shaped = None
+    if column.type in SHAPED_TYPES:
+        samples = _whole_sample_values(profile, path) if column.type == "JSON" else sample_values(profile, path)
+        shaped = shaped_generator(column, stats, samples, profile, path, options.min_category_count)
+    generator, reason = value_generator(column, stats, guess, options, shaped)
     if isinstance(generator, NumberFromQuantiles) and generator.integer and not column.is_repeated:
         if unique_in_source(stats):
             generator, note = unique_integers(generator, ctx.rows)
@@ -609,6 +688,15 @@ def plan_column(
         null_rate = 0.0
     if isinstance(generator, NullValue) and column.mode == "REQUIRED":
         raise PlanError(f"table {profile.name}: REQUIRED column {path} ({column.type}) cannot be generated: {reason}")
+    if isinstance(generator, NullValue) and stats is not None and stats.non_null_count > 0:
+        # Never a silent column of NULLs: the source has values this plan cannot make.
+        raise PlanError(
+            f"table {profile.name}: column {path} ({column.type}) has values in the source but cannot be "
+            f"generated: {reason}",
+            table=profile.name,
+            column=path,
+            hint="exclude the table from the run, or give the column a generator by hand in the plan",
+        )
     return ColumnPlan(
         name=column.name,
         type=column.type,

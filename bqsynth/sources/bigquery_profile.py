@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from dateutil.relativedelta import relativedelta
 from google.api_core.exceptions import BadRequest, Forbidden, GoogleAPIError, NotFound
 from google.cloud import bigquery
 
@@ -41,6 +42,7 @@ from bqsynth.errors import SourceError, error_text
 from bqsynth.gcp import sql
 from bqsynth.gcp.schema import columns_from_bigquery
 from bqsynth.models import ColumnSchema, ColumnStats, ForeignKey, Scalar, TableProfile, ValueCount
+from bqsynth.values import interval_text
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,8 @@ DISTINCT_TYPES = frozenset(
 TOP_VALUE_TYPES = frozenset({"STRING", "INT64", "BOOL", "DATE"})
 QUANTILE_TYPES = frozenset({"INT64", "NUMERIC", "BIGNUMERIC", "FLOAT64", "DATE", "DATETIME", "TIMESTAMP", "TIME"})
 MIN_MAX_TYPES = QUANTILE_TYPES | {"BOOL"}
-LENGTH_TYPES = frozenset({"STRING"})
+# LENGTH counts characters of a STRING and bytes of a BYTES value.
+LENGTH_TYPES = frozenset({"STRING", "BYTES"})
 # Highest scale tested per type: NUMERIC and BIGNUMERIC store at most 9 and 38 decimals; a
 # FLOAT64 with more than 12 decimals is treated as continuous, not as a fixed-point amount.
 SCALE_LIMITS = {"NUMERIC": 9, "BIGNUMERIC": 38, "FLOAT64": 12}
@@ -126,8 +129,16 @@ def json_safe(value: Any) -> Any:
         return {str(key): json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_safe(item) for item in value]
-    # INTERVAL, RANGE and future types: their text form is still informative.
+    if isinstance(value, relativedelta):
+        return _interval(value)
+    # Future types: their text form is still informative.
     return str(value)
+
+
+def _interval(value: relativedelta) -> str:
+    """The client's relativedelta of an INTERVAL as BigQuery's canonical text."""
+    seconds = value.hours * 3600 + value.minutes * 60 + value.seconds
+    return interval_text(value.years * 12 + value.months, value.days, seconds * 1_000_000 + value.microseconds)
 
 
 def _stat_scalar(value: Any) -> Scalar:

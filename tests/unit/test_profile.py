@@ -282,7 +282,8 @@ def _struct_of(sql: str, alias: str) -> str:
         ("d", ["APPROX_TOP_COUNT", "APPROX_QUANTILES", "MAX(bqsynth_t.`d`)"], ["LENGTH", "max_scale"]),
         ("dt", ["APPROX_QUANTILES", "MIN(bqsynth_t.`dt`)"], ["APPROX_TOP_COUNT", "LENGTH"]),
         ("ts", ["APPROX_QUANTILES", "MAX(bqsynth_t.`ts`)"], ["APPROX_TOP_COUNT", "LENGTH"]),
-        ("by", ["COUNTIF(bqsynth_t.`by` IS NULL) AS null_count"], ["APPROX", "MIN(", "LENGTH"]),
+        # BYTES: byte lengths only (the generator draws bytes of the source's lengths).
+        ("by", ["MIN(LENGTH(bqsynth_t.`by`)) AS min_length", "AVG(LENGTH("], ["APPROX", "MAX(bqsynth_t"]),
         ("j", ["COUNTIF(bqsynth_t.`j` IS NULL) AS null_count"], ["APPROX", "MIN(", "LENGTH"]),
         ("g", ["COUNTIF(bqsynth_t.`g` IS NULL) AS null_count"], ["APPROX", "MIN(", "LENGTH"]),
     ],
