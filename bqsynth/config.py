@@ -187,6 +187,18 @@ class RunConfig(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _targets_are_not_sources(self) -> RunConfig:
+        # A target is named after its source, so a source in the target dataset would be overwritten.
+        project = self.target_project or default_project_of(self.source_tables)
+        for source in self.source_tables:
+            if not is_file_source(source) and source.rsplit(".", 2)[:2] == [project, self.target_dataset]:
+                raise ValueError(
+                    f"source table {source} is in the target dataset {project}.{self.target_dataset}: its synthetic "
+                    "copy would overwrite it. Name another target_dataset"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _record_counts_name_sources(self) -> RunConfig:
         names = {source_name(s) for s in self.source_tables}
         unknown = sorted(set(self.record_counts) - names)

@@ -606,6 +606,11 @@ class TablePlan(StrictModel):
     columns: list[ColumnPlan]
     schema_: list[ColumnSchema] = Field(alias="schema")
     primary_key: list[str] = Field(default_factory=list)
+    first_row: int = Field(
+        default=0,
+        ge=0,
+        description="WRITE_APPEND: rows of earlier batches in the target; this batch's keys continue after them",
+    )
     recipe: str = Field(default="", description="Snowfakery recipe compiled from this plan")
     rules: list[InterColumnRule] = Field(default_factory=list, description="Enforced after generation")
     file_format: FileFormat | None = Field(default=None, description="File sources: the source files' format")

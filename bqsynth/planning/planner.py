@@ -7,7 +7,9 @@ propose changes, which are validated against the same vocabulary.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import math
 import re
 from typing import Any, Literal, NamedTuple
@@ -85,6 +87,10 @@ class PlanOptions(StrictModel):
         description="Category values seen fewer times are never emitted",
     )
     categorical_max_distinct: int = 50
+    first_rows: dict[str, int] = Field(
+        default_factory=dict,
+        description="WRITE_APPEND: rows already in each target (short name); the batch's keys continue after them",
+    )
 
 
 class PlanError(BqsynthError):
@@ -435,6 +441,15 @@ class _TableContext(StrictModel):
         description="Other columns of a composite key that other tables refer to, derived from the row "
         "index so a child can recompute them",
     )
+    first_row: int = Field(default=0, description="Rows of earlier batches in the target: keys continue after them")
+
+    def column_key(self, column: str) -> SequenceKey:
+        """The key of ``column`` derived from the row index, continuing after ``first_row`` rows:
+        children copy it, so their references name this batch's keys."""
+        profile = self.profile
+        schema, samples = profile.column(column), sample_values(profile, column)
+        spec = key_spec(schema, profile.stats.get(column), samples, self.first_row + self.rows)
+        return spec.model_copy(update={"start": spec.start + self.first_row * spec.step})
 
 
 class _Parent(NamedTuple):
@@ -586,8 +601,7 @@ def derive_composite_key_columns(relationships: list[Relationship], contexts: di
             for c in plain
         ):
             for column in plain:
-                schema, samples = profile.column(column), sample_values(profile, column)
-                parent.derived[column] = key_spec(schema, profile.stats.get(column), samples, parent.rows)
+                parent.derived[column] = parent.column_key(column)
 
 
 def _generated_composites(
@@ -805,8 +819,17 @@ def with_copula(columns: list[ColumnPlan], sample: list[dict]) -> list[ColumnPla
     ]
 
 
-def _target_table(profile: TableProfile, options: PlanOptions) -> str:
+def target_table_id(profile: TableProfile, options: PlanOptions) -> str:
     return f"{options.target_project}.{options.target_dataset}.{profile.name}"
+
+
+def batch_seed(options: PlanOptions) -> int:
+    """The plan's seed: the run's, or for a batch appended after earlier ones a seed of its own
+    (mixed from the rows already there), so its values are not the first batch's again."""
+    if not any(options.first_rows.values()):
+        return options.seed
+    text = json.dumps([options.seed, sorted(options.first_rows.items())])
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little")
 
 
 def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: KeyChecks | None = None) -> DatasetPlan:
@@ -834,13 +857,10 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
             # Still a context, with no rows: its children then fail with it, naming it.
             failures.append(PlanFailure(table=profile.name, source_table=profile.table_id, error=str(error)))
             rows = 0
-        ctx = _TableContext(profile=profile, rows=rows)
+        ctx = _TableContext(profile=profile, rows=rows, first_row=options.first_rows.get(profile.name, 0))
         ctx.key_column = primary_key_column(profile, relationships)
         if ctx.key_column:
-            column = profile.column(ctx.key_column)
-            ctx.key = key_spec(
-                column, profile.stats.get(ctx.key_column), sample_values(profile, ctx.key_column), ctx.rows
-            )
+            ctx.key = ctx.column_key(ctx.key_column)
         contexts[profile.name] = ctx
     share_referenced_keys(relationships, contexts)
     derive_composite_key_columns(relationships, contexts)
@@ -877,11 +897,12 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
         table = TablePlan(
             name=profile.name,
             source_table=profile.table_id,
-            target_table=_target_table(profile, options),
+            target_table=target_table_id(profile, options),
             row_count=ctx.rows,
             columns=columns,
             schema=profile.columns,
             primary_key=list(profile.primary_key) or ([ctx.key_column] if ctx.key_column else []),
+            first_row=ctx.first_row,
             file_format=profile.file_format,
             output_format=profile.file_format,
         )
@@ -896,7 +917,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
     ]
     fail_children_of_failed(tables, kept_relationships, failures)
     return DatasetPlan(
-        seed=options.seed,
+        seed=batch_seed(options),
         tables=resolve_composite_references([t for t in tables if t.name not in {f.table for f in failures}]),
         relationships=kept_relationships,
         primary_keys=report.primary_keys,

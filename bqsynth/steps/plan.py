@@ -9,14 +9,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from google.api_core.exceptions import NotFound
 from google.cloud import bigquery, storage
 
 from bqsynth.config import RunConfig
 from bqsynth.delivery.source_format_files import changed_format
+from bqsynth.evaluation import integrity
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.llm import LlmSettings, advise_plan, make_advisor
 from bqsynth.models import DatasetPlan, FileOutputFormat, TableProfile
-from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset
+from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset, target_table_id
 from bqsynth.sources.key_checks import BigQueryKeyChecks, KeyChecks
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audited
@@ -48,6 +50,8 @@ def plan_step(
             target_dataset=config.target_dataset,
             min_category_count=config.min_category_count,
         )
+        if config.write_disposition == "WRITE_APPEND":
+            options.first_rows = rows_already_loaded(bq, profiles, options)
         checks = BigQueryKeyChecks(bq)
         plan = advised_plan(
             profiles,
@@ -79,6 +83,19 @@ def plan_step(
             raise PlanError(f"no table could be planned, so nothing was generated ({reasons})")
         work.complete_with(user_requested_table_count=len(profiles))
     return [t.name for t in plan.tables]
+
+
+def rows_already_loaded(bq: bigquery.Client, profiles: list[TableProfile], options: PlanOptions) -> dict[str, int]:
+    """WRITE_APPEND: the rows each existing target holds, so the batch's keys continue after them."""
+    found = {}
+    for profile in profiles:
+        if profile.error:
+            continue
+        try:
+            found[profile.name] = integrity.count_rows(bq, target_table_id(profile, options))
+        except NotFound:
+            continue  # a new target: the batch starts at row 0
+    return found
 
 
 def llm_settings(config: RunConfig) -> LlmSettings:

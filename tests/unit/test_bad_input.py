@@ -45,6 +45,13 @@ CASES: list[tuple[str, list[str], dict | None, list[str]]] = [
     ("no sources", ["--source-tables", ""], None, ["source"]),
     ("unknown YAML key", [], {"recordcounts": {"orders": 5}}, ["recordcounts"]),
     ("YAML that is a list", [], ["a", "b"], ["mapping"]),  # type: ignore[list-item]
+    ("target dataset holding a source", ["--target-dataset", "src"], None, ["proj.src.customers", "overwrite"]),
+    (
+        "target project + dataset holding a source",
+        ["--target-project", "proj", "--target-dataset", "src"],
+        None,
+        ["proj.src.customers", "target_dataset"],
+    ),
 ]
 
 

@@ -22,7 +22,7 @@ from bqsynth.config import ConfigError, RunConfig
 from bqsynth.delivery.audit import AuditRecord, read_audit
 from bqsynth.errors import BqsynthError
 from bqsynth.gcp.clients import bigquery_client, storage_client
-from bqsynth.models import DatasetPlan, TableProfile, TableResults
+from bqsynth.models import DatasetPlan, RunSummary, TableProfile, TableResults
 from bqsynth.planning.planner import PlanError
 from bqsynth.steps.artifacts import read_model
 from bqsynth.steps.audited import AuditTrail, audited, failure_text
@@ -44,7 +44,12 @@ CUSTOMERS = [
 class Warehouse:
     bq: bigquery.Client
     gcs: storage.Client
-    dataset: str  # project.dataset holding the source, the targets and the audit table
+    dataset: str  # project.dataset holding the source
+
+    @property
+    def target(self) -> str:
+        """project.dataset of the targets and the audit table (a source's dataset is never a target)."""
+        return f"{self.dataset}_target"
 
     @property
     def source(self) -> str:
@@ -55,7 +60,7 @@ class Warehouse:
         return run_config(
             {
                 "source_tables": [self.source],
-                "target_dataset": self.dataset.split(".")[1],
+                "target_dataset": self.target.split(".")[1],
                 "staging_bucket": BUCKET,
                 "record_counts": {"customers": 12.0},  # a dict's numbers arrive as floats
                 "seed": 3,
@@ -79,6 +84,7 @@ def warehouse(local_stack: object) -> Iterator[Warehouse]:
     bq, gcs = bigquery_client(), storage_client()
     dataset = f"{bq.project}.steps_{uuid.uuid4().hex[:8]}"
     bq.create_dataset(dataset)
+    bq.create_dataset(f"{dataset}_target")
     schema = [
         bigquery.SchemaField("customer_id", "INT64", mode="REQUIRED"),
         bigquery.SchemaField("segment", "STRING"),
@@ -90,6 +96,7 @@ def warehouse(local_stack: object) -> Iterator[Warehouse]:
         gcs.create_bucket(BUCKET)
     yield Warehouse(bq, gcs, dataset)
     bq.delete_dataset(dataset, delete_contents=True, not_found_ok=True)
+    bq.delete_dataset(f"{dataset}_target", delete_contents=True, not_found_ok=True)
 
 
 @pytest.fixture
@@ -103,7 +110,7 @@ def test_start_batch_resolves_the_configuration_and_opens_the_run(warehouse: War
     config = warehouse.config()
     assert config.batch_id  # a new one when none is given
     assert config.target_project == warehouse.bq.project  # the source's
-    assert config.audit_table == f"{warehouse.dataset}.bqsynth_audit"  # in the target dataset
+    assert config.audit_table == f"{warehouse.target}.bqsynth_audit"  # in the target dataset
     assert config.record_counts == {"customers": 12}
     start_batch_step(config, str(tmp_path / "config"), bq=warehouse.bq)
     assert read_model(RunConfig, tmp_path / "config") == config
@@ -168,6 +175,55 @@ def test_a_whole_run_of_steps_records_every_state_change(
     assert not warehouse.failures(started)
     completed = [r for r in read_audit(warehouse.bq, started.audit_table, started.batch_id) if r.status == "Completed"]
     assert all(r.seconds is not None for r in completed if r.stage != "run")  # timed from their In Progress row
+
+
+def run_batch(warehouse: Warehouse, config: RunConfig, work: Path) -> RunSummary:
+    """Every step of one batch, as the pipeline runs them, for the one source table."""
+    start_batch_step(config, str(work / "config"), bq=warehouse.bq)
+    profile_step(config, warehouse.source, str(work / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
+    plan_step(config, [str(work / "profile")], str(work / "plan" / "plan"), bq=warehouse.bq)
+    generate_step(
+        config, str(work / "plan" / "plan"), "customers", str(work / "gen"), bq=warehouse.bq, gcs=warehouse.gcs
+    )
+    load_tables_step(config, str(work / "plan" / "plan"), [str(work / "gen")], str(work / "loaded"), bq=warehouse.bq)
+    return summarize(warehouse, config, work)
+
+
+def summarize(warehouse: Warehouse, config: RunConfig, work: Path) -> RunSummary:
+    paths = [str(work / "plan" / "plan"), str(work / "loaded"), str(work / "summary"), str(work / "report.md")]
+    return summarize_step(config, *paths, bq=warehouse.bq, gcs=warehouse.gcs)[0]
+
+
+def target_ids(warehouse: Warehouse) -> list[int]:
+    query = f"SELECT customer_id FROM `{warehouse.target}.customers`"
+    return [row[0] for row in warehouse.bq.query(query).result()]
+
+
+def test_an_appended_batch_continues_the_keys_after_the_rows_already_there(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    first = warehouse.config(batch_id=f"first-{uuid.uuid4().hex[:8]}")  # WRITE_TRUNCATE: the target starts anew
+    assert run_batch(warehouse, first, tmp_path / "first").ok
+    before = target_ids(warehouse)
+    second = warehouse.config(batch_id=f"second-{uuid.uuid4().hex[:8]}", write_disposition="WRITE_APPEND")
+    summary = run_batch(warehouse, second, tmp_path / "second")
+    [table] = summary.tables
+    assert (table.status, table.rows_in_target, table.duplicate_primary_keys) == ("Completed", 24, 0), table.error
+    after = target_ids(warehouse)
+    assert len(after) == len(set(after)) == 24 and set(before) < set(after)
+    assert read_model(DatasetPlan, tmp_path / "second" / "plan" / "plan").table("customers").first_row == 12
+    assert warehouse.states(second)[-1] == (None, "run", "Completed")
+
+
+def test_duplicate_keys_in_the_target_fail_the_run_in_the_audit_too(warehouse: Warehouse, tmp_path: Path) -> None:
+    config = warehouse.config(batch_id=f"dup-{uuid.uuid4().hex[:8]}")
+    assert run_batch(warehouse, config, tmp_path).ok
+    target = f"`{warehouse.target}.customers`"
+    warehouse.bq.query(f"INSERT INTO {target} SELECT * FROM {target} LIMIT 1").result()  # one key twice
+    summary = summarize(warehouse, config, tmp_path)
+    assert not summary.ok and summary.tables[0].duplicate_primary_keys == 1
+    assert warehouse.states(config)[-1] == (None, "run", "Failed")
+    assert "duplicate primary key" in warehouse.failures(config)[(None, "run")]
 
 
 def test_a_table_that_cannot_be_profiled_fails_with_the_remedy(
