@@ -1870,6 +1870,131 @@ def _text_kind_guess(table: TableProfile, name: _Name, says: str, ev: _Evidence)
     return None
 
 
+# Share of sample values that must be known job titles, cities or genres: vocabularies are partial.
+KIND_VALUE_SHARE = 0.6
+_EXTRA_JOB_HEADS = frozenset(
+    {
+        "manager",
+        "agent",
+        "staff",
+        "representative",
+        "president",
+        "director",
+        "assistant",
+        "clerk",
+        "officer",
+        "analyst",
+        "developer",
+        "consultant",
+        "coordinator",
+        "supervisor",
+        "specialist",
+        "administrator",
+        "technician",
+        "engineer",
+        "accountant",
+        "executive",
+        "associate",
+        "intern",
+        "lead",
+        "buyer",
+        "nurse",
+    }
+)
+_EXTRA_GENRES = frozenset(
+    {
+        "rock and roll",
+        "rock & roll",
+        "heavy metal",
+        "easy listening",
+        "bossa nova",
+        "soundtrack",
+        "world",
+        "indie",
+        "sci fi & fantasy",
+        "science fiction",
+        "tv shows",
+        "children",
+        "family",
+        "history",
+        "war",
+        "sports",
+        "games",
+        "new",
+        "classics",
+        "foreign",
+        "horror",
+        "travel",
+        "music",
+        "alternative & punk",
+        "electronica/dance",
+        "hip hop/rap",
+        "drama",
+        "comedy",
+        "action",
+        "animation",
+        "documentary",
+    }
+)
+
+
+@cache
+def _job_heads() -> frozenset[str]:
+    """The last words of job titles (Faker's job list plus common ones): manager, engineer, nurse."""
+    from faker.providers.job.en_US import Provider as JobProvider
+
+    heads = {job.split(",")[0].split()[-1].lower() for job in JobProvider.jobs}
+    return frozenset(heads | _EXTRA_JOB_HEADS)
+
+
+@cache
+def _city_names() -> frozenset[str]:
+    """City names in Latin script from Faker's locales and the IANA time zone database (no I/O beyond them)."""
+    import importlib
+    import pkgutil
+    import zoneinfo
+
+    import faker.providers.address as address
+
+    names: set[str] = set()
+    for module in pkgutil.iter_modules(address.__path__):
+        provider = getattr(importlib.import_module(f"{address.__name__}.{module.name}"), "Provider", None)
+        for city in getattr(provider, "cities", ()) or ():
+            if str(city).isascii() or str(city)[:1].isalpha() and str(city)[:1].isupper():
+                names.add(str(city).lower())
+    for zone in zoneinfo.available_timezones():
+        if "/" in zone:
+            names.add(zone.rsplit("/", 1)[-1].replace("_", " ").lower())
+    return frozenset(names)
+
+
+@cache
+def _genre_names() -> frozenset[str]:
+    from bqsynth.text_kinds import GENRES
+
+    return frozenset(g.lower() for g in GENRES) | _EXTRA_GENRES
+
+
+def _is_job_title(value: str) -> bool:
+    words = value.split(",")[0].split()
+    return 1 <= len(words) <= 6 and value[:1].isupper() and words[-1].lower() in _job_heads()
+
+
+def _is_city(value: str) -> bool:
+    return value[:1].isupper() and value.lower() in _city_names()
+
+
+def _is_genre(value: str) -> bool:
+    return value.lower() in _genre_names()
+
+
+_KIND_VALUE_CHECKS: tuple[tuple[Any, str, str, str], ...] = (
+    (_is_job_title, "job_title", "job", "job titles"),
+    (_is_genre, "category.name", "genre", "genres"),
+    (_is_city, "address.city", "city", "known city names"),
+)
+
+
 def _value_guess(ev: _Evidence) -> SemanticGuess | None:
     """Shapes of the sampled values, for columns whose name said nothing conclusive."""
     if not ev.texts:
@@ -1948,6 +2073,9 @@ def _value_guess(ev: _Evidence) -> SemanticGuess | None:
             f"{round(share * 100)}% of sample values are known {provider.replace('_', ' ')}s",
             faker_provider=provider,
         )
+    for predicate, semantic, provider, what in _KIND_VALUE_CHECKS:
+        if ev.share(predicate) >= KIND_VALUE_SHARE:
+            return found(semantic, predicate, what, provider, 0.7)
     if ev.share(lambda v: _STREET_RE.match(v) is not None) >= 0.7:
         return found("address.street", _STREET_RE.match, "street addresses", "street_address", 0.85)
     if ev.matches(_ZIP5_RE.match) and not ev.is_unique and not ev.is_categorical:

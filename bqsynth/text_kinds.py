@@ -6,7 +6,7 @@ Two things live here, both pure and seeded by the caller's random source:
   ``category_name`` and ``department_name``. Their values are composed from small
   vocabularies below (no source value ever reaches them), so a product column gets
   "Rustic Steel Lamp" and a song title "The Silent River", never a lorem sentence.
-* Shapes: ``value_shape`` reduces a source value to its shape (``Aaaa 99-a``: case of
+* Shapes: ``text_shape`` reduces a source value to its shape (``Aaaa 99-a``: case of
   each letter, digits, punctuation kept) and ``shaped_value`` makes a new value of that
   shape with pronounceable invented words, for text columns of a kind nothing else fits.
 
@@ -105,12 +105,20 @@ class KindsProvider(BaseProvider):
         return str(self.random_element(_DEPARTMENTS))
 
 
-@cache
-def faker_for(locale: str = DEFAULT_LOCALE) -> Faker:
-    """The Faker instance of ``locale`` (en_US when unknown), with bqsynth's kinds added."""
+def new_faker(locale: str = DEFAULT_LOCALE) -> Faker:
+    """A Faker instance of ``locale`` (en_US when unknown), with bqsynth's kinds added.
+
+    It draws from Faker's shared random source, so ``Faker.seed`` makes a run reproducible.
+    """
     fake = Faker(locale if locale in LOCALES else DEFAULT_LOCALE)
     fake.add_provider(KindsProvider)
     return fake
+
+
+@cache
+def faker_for(locale: str = DEFAULT_LOCALE) -> Faker:
+    """The one shared instance of :func:`new_faker` per locale that generation uses."""
+    return new_faker(locale)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,19 +129,19 @@ MAX_SHAPES = 50
 _LETTER_RUN = re.compile(r"[Aa]+")
 
 
-def value_shape(value: str) -> str:
+def text_shape(value: str) -> str:
     """The shape of a text: ``A`` an uppercase letter, ``a`` a lowercase one, ``9`` a digit, others kept."""
     return "".join("A" if c.isupper() else "a" if c.isalpha() else "9" if c.isdigit() else c for c in value)
 
 
 def column_shapes(values: Iterable[Any], limit: int = MAX_SHAPES) -> tuple[list[str], list[float]]:
     """The most frequent shapes of a column's sample values and their counts."""
-    counts = Counter(value_shape(str(v).strip()) for v in values if v is not None and str(v).strip())
+    counts = Counter(text_shape(str(v).strip()) for v in values if v is not None and str(v).strip())
     common = counts.most_common(limit)
     return [shape for shape, _ in common], [float(n) for _, n in common]
 
 
-def _invented_word(length: int, rng: random.Random | Any) -> str:
+def _pronounceable(length: int, rng: random.Random | Any) -> str:
     """A pronounceable lower-case word of exactly ``length`` letters (consonant-vowel pairs)."""
     start = rng.random() < 0.5
     return "".join(rng.choice(_CONSONANTS if (i % 2 == 0) == start else _VOWELS) for i in range(length))
@@ -146,7 +154,7 @@ def shaped_value(shape: str, rng: random.Random | Any) -> str:
     for match in _LETTER_RUN.finditer(shape):
         out.append(_digits(shape[position : match.start()], rng))
         run = match.group()
-        word = _invented_word(len(run), rng)
+        word = _pronounceable(len(run), rng)
         out.append("".join(c.upper() if mark == "A" else c for c, mark in zip(word, run, strict=True)))
         position = match.end()
     out.append(_digits(shape[position:], rng))

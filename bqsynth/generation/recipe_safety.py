@@ -61,6 +61,7 @@ JSON_PARAMETERS: dict[str, type] = {
     "quantiles": list,
     "lengths": list,
     "length_weights": list,
+    "shapes": list,
 }
 # libyaml's safe loader when present (10x faster on large categorical lists); same grammar.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
