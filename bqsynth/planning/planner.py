@@ -324,6 +324,9 @@ def text_generator(
         high = max(stats.max_length if stats and stats.max_length else 50, low)
         average = stats.avg_length if stats and stats.avg_length else None
         return FreeText(min_length=low, max_length=high, avg_length=average), "sentences of the source's lengths"
+    if guess.semantic_type == "address.postal_code" and any(str(v).strip() for v in samples):
+        # Postal codes of several countries (H2G 1A7, 12227-000, 70174) keep each shape.
+        return shaped_text(stats, samples), "the source's postal code shapes"
     if guess.faker_provider:
         # Only emails stay well-formed with a row-index suffix: "Rock 1a" is no genre.
         return FakerValue(provider=guess.faker_provider, unique=unique and guess.faker_provider in UNIQUE_BY_SUFFIX), (

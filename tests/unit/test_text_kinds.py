@@ -146,8 +146,9 @@ def test_each_text_kind_gets_its_own_generator() -> None:
     assert isinstance(leaves["invoice"]["comment"].generator, FreeText)
     # Nothing fits a packaging description: the source's shapes, never lorem words.
     assert isinstance(leaves["Products"]["QuantityPerUnit"].generator, ShapedText)
-    # A postal code of several shapes keeps them (a pattern or shapes), never words.
+    # Postal codes of several countries keep each shape, never words.
     assert leaves["invoice"]["billingpostalcode"].semantic_type == "address.postal_code"
+    assert isinstance(leaves["invoice"]["billingpostalcode"].generator, ShapedText)
 
 
 # --- generated values look like their kind ----------------------------------------------------
@@ -190,10 +191,11 @@ def test_filler_detection_can_fail() -> None:
     assert not is_filler("The Silent River") and not is_filler("Sales Manager")
 
 
-def test_postal_codes_are_not_words() -> None:
+def test_postal_codes_are_not_words_and_keep_the_sources_shapes() -> None:
     values = generated()["invoice"]["billingpostalcode"]
     assert all(any(c.isdigit() for c in v) for v in values)
     assert lorem_share(values) == 0.0
+    assert {text_shape(v) for v in values} == {text_shape(p) for p in POSTCODES}
 
 
 def test_comments_are_sentences_of_the_sources_lengths() -> None:
