@@ -353,6 +353,9 @@ class FakerValue(StrictModel):
     kind: Literal["faker"] = "faker"
     provider: str
     unique: bool = False
+    locale: str | None = Field(
+        default=None, description="Faker locale of the source's values (de_DE street names); None = en_US"
+    )
 
 
 class Categorical(StrictModel):
@@ -419,9 +422,25 @@ class PatternString(StrictModel):
 
 
 class FreeText(StrictModel):
+    """Free-text comments: whole sentences, their length drawn around the source's average."""
+
     kind: Literal["text"] = "text"
     min_length: int = 1
     max_length: int = 50
+    avg_length: float | None = Field(default=None, description="The source's average length (None: the midpoint)")
+
+
+class ShapedText(StrictModel):
+    """Text of a kind no provider fits, in the source's shapes (``bqsynth.text_kinds.text_shape``).
+
+    A shape keeps each value's length, word count, capitalisation, digits and punctuation:
+    ``Aaaa 99-a`` (``A`` uppercase letter, ``a`` lowercase letter, ``9`` digit, others literal).
+    Each row takes a shape by weight and fills its letters with invented pronounceable words.
+    """
+
+    kind: Literal["shaped"] = "shaped"
+    shapes: list[str] = Field(min_length=1)
+    weights: list[float] = Field(min_length=1)
 
 
 class RecordValue(StrictModel):
@@ -518,6 +537,7 @@ Generator = Annotated[
     | BooleanValue
     | PatternString
     | FreeText
+    | ShapedText
     | RecordValue
     | ArrayValue
     | NullValue
@@ -539,6 +559,7 @@ GENERATOR_KINDS = (
     "boolean",
     "pattern",
     "text",
+    "shaped",
     "record",
     "array",
     "null",

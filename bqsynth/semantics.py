@@ -57,6 +57,10 @@ SEMANTIC_TYPES: dict[str, str] = {
     "address.postal_code": "a ZIP or postal code",
     "address.country": "a country (name or code); not identifying on its own",
     "company.name": "the name of a company, merchant, vendor or other organisation",
+    "product.name": "the name of a product, item, article or model in a catalogue",
+    "work.title": "the title of a work: an album, book, film, song, track, playlist or article",
+    "job_title": "a job title or occupation (Sales Manager, Accountant)",
+    "category.name": "the label of a category, genre, department, region or other class of things",
     "url": "a web address",
     "ip_address": "an IPv4 or IPv6 address",
     "iban": "an International Bank Account Number",
@@ -145,6 +149,13 @@ PROVIDER_ALLOWLIST: frozenset[str] = frozenset(
         "paragraph",
         "word",
         "job",
+        "street_name",
+        # bqsynth's own provider (bqsynth.text_kinds): kinds Faker has no provider for.
+        "product_name",
+        "work_title",
+        "genre",
+        "category_name",
+        "department_name",
     }
 )
 
@@ -405,6 +416,15 @@ _PERSON_WORDS = frozenset(
         "kunde",
         "cliente",
         "mitarbeiter",
+        "artist",
+        "composer",
+        "actor",
+        "player",
+        "people",
+        "reviewer",
+        "singer",
+        "musician",
+        "writer",
     }
 )
 _COMPANY_WORDS = frozenset(
@@ -432,6 +452,27 @@ _COMPANY_WORDS = frozenset(
         "payor",
         "issuer",
         "brand",
+        "manufact",
+        "mfgr",
+        "mfr",
+        "publisher",
+        "store",
+        "shop",
+        "team",
+        "club",
+        "airline",
+        "school",
+        "university",
+        "college",
+        "hospital",
+        "agency",
+        "shipper",
+        "reseller",
+        "dealer",
+        "distributor",
+        "wholesaler",
+        "warehouse",
+        "institution",
     }
 )
 _EMAIL_WORDS = frozenset({"email", "mail", "emailaddress", "emailaddr", "mailaddress", "courriel", "correo"})
@@ -510,7 +551,7 @@ _CITY_WORDS = frozenset(
         "citta",
     }
 )
-_STATE_WORDS = frozenset({"state", "province", "prov", "bundesland", "estado", "provincia", "county"})
+_STATE_WORDS = frozenset({"state", "province", "prov", "bundesland", "estado", "provincia", "county", "district"})
 _POSTAL_WORDS = frozenset(
     {
         "zip",
@@ -525,7 +566,7 @@ _POSTAL_WORDS = frozenset(
         "codigopostal",
     }
 )
-_COUNTRY_WORDS = frozenset({"country", "nation", "countryname", "pais", "pays", "land", "nationality"})
+_COUNTRY_WORDS = frozenset({"country", "nation", "countryname", "pais", "pays", "land", "nationality", "countries"})
 _DOB_WORDS = frozenset({"dob", "birthdate", "birthday", "dateofbirth", "geburtsdatum", "nacimiento", "birth", "bday"})
 _FIRST_WORDS = frozenset(
     {"fname", "firstname", "forename", "givenname", "vorname", "prenom", "nombre", "middlename", "mname"}
@@ -571,10 +612,35 @@ _AMOUNT_WORDS = frozenset(
         "debit",
         "credit",
         "overdraft",
+        "freight",
+        "postage",
+        "sal",
+        "comm",
+        "commission",
+        "msrp",
+        "paid",
+        "bal",
+        "acctbal",
+        "bonus",
     }
 )
 _QUANTITY_WORDS = frozenset(
-    {"qty", "quantity", "count", "cnt", "units", "items", "pieces", "stock", "menge", "cantidad", "volume"}
+    {
+        "qty",
+        "quantity",
+        "count",
+        "cnt",
+        "units",
+        "items",
+        "pieces",
+        "stock",
+        "menge",
+        "cantidad",
+        "volume",
+        "pop",
+        "population",
+        "inventory",
+    }
 )
 _PERCENT_WORDS = frozenset(
     {
@@ -620,6 +686,9 @@ _TEXT_WORDS = frozenset(
         "notas",
         "bemerkung",
         "reason",
+        "instructions",
+        "instruction",
+        "explanation",
     }
 )
 _CATEGORY_WORDS = frozenset(
@@ -664,7 +733,7 @@ _CATEGORY_WORDS = frozenset(
         "unit",
     }
 )
-_USERNAME_WORDS = frozenset({"username", "login", "handle", "userid", "screenname", "nickname"})
+_USERNAME_WORDS = frozenset({"username", "login", "logon", "handle", "userid", "screenname", "nickname"})
 _BOOL_PREFIXES = frozenset({"is", "has", "can", "should", "was", "did", "allow", "allows", "enable", "enabled"})
 # Address context: "state" next to these means a place, not a workflow state.
 _ADDRESS_CONTEXT = frozenset(
@@ -683,8 +752,334 @@ _ADDRESS_CONTEXT = frozenset(
         "work",
         "office",
         "birth",
+        "death",
+        "ship",
+        "bill",
+        "shipto",
+        "billto",
+        "mail",
+        "street",
+        "city",
     }
 )
+
+
+# Kinds of text named by a word, for "<kind> name" columns and bare "name" columns of a table
+# about that kind. Earlier entries win when a name carries several (a country region's name).
+_PRODUCT_WORDS = frozenset({"product", "prod", "item", "article", "part", "model", "merchandise", "produkt"})
+_WORK_WORDS = frozenset(
+    {
+        "album",
+        "book",
+        "film",
+        "movie",
+        "song",
+        "track",
+        "playlist",
+        "episode",
+        "show",
+        "video",
+        "podcast",
+        "novel",
+        "publication",
+        "game",
+        "artwork",
+        "painting",
+    }
+)
+_CATEGORY_NAME_WORDS = frozenset(
+    {
+        "category",
+        "subcategory",
+        "genre",
+        "department",
+        "dept",
+        "division",
+        "region",
+        "territory",
+        "group",
+        "type",
+        "media",
+        "class",
+        "segment",
+        "shift",
+    }
+)
+# Category words that name a class only weakly: "CountryRegion" is about countries.
+_WEAK_KIND_WORDS = frozenset({"region", "type", "group", "class", "media"})
+_JOB_WORDS = frozenset({"job", "occupation", "profession", "jobtitle", "designation", "position"})
+_LOGIN_WORDS = frozenset({"user", "login", "logon", "screen"})
+# Qualifiers that say how a name is written, not whose it is: "FormalName", "name_full".
+_NEUTRAL_NAME_WORDS = frozenset(
+    {"full", "formal", "official", "display", "legal", "common", "short", "long", "english", "local", "complete"}
+)
+# A person whose name the column holds when it is named by the role alone: "manager", "composer".
+_PERSON_ROLE_HEADS = frozenset(
+    {
+        "manager",
+        "clerk",
+        "composer",
+        "author",
+        "artist",
+        "writer",
+        "director",
+        "reviewer",
+        "salesperson",
+        "cashier",
+        "owner",
+        "supervisor",
+        "assignee",
+        "reporter",
+        "approver",
+        "instructor",
+        "teacher",
+        "doctor",
+        "physician",
+        "nurse",
+        "driver",
+        "performer",
+        "singer",
+    }
+)
+_EMPLOYEE_WORDS = frozenset({"employee", "emp", "staff", "worker", "hire", "salary", "mitarbeiter"})
+_NAME_KINDS: tuple[tuple[frozenset[str], str], ...] = (
+    (_LOGIN_WORDS, "identifier"),
+    (_PERSON_WORDS - _NEUTRAL_NAME_WORDS, "person.full_name"),
+    (_COMPANY_WORDS, "company.name"),
+    (_PRODUCT_WORDS, "product.name"),
+    (_WORK_WORDS, "work.title"),
+    (_COUNTRY_WORDS, "address.country"),
+    (_STATE_WORDS, "address.state"),
+    (_CITY_WORDS, "address.city"),
+    (_STREET_WORDS, "address.street"),
+    (_JOB_WORDS, "job_title"),
+    (_CATEGORY_NAME_WORDS, "category.name"),
+)
+
+# Words that split unseparated names ("billingpostalcode" -> billing, postal, code): every
+# word the rules look at, and the qualifiers real schemas put in front of them.
+_QUALIFIER_WORDS = frozenset(
+    {
+        "billing",
+        "shipping",
+        "delivery",
+        "mailing",
+        "postal",
+        "home",
+        "work",
+        "office",
+        "business",
+        "personal",
+        "primary",
+        "secondary",
+        "main",
+        "alternate",
+        "current",
+        "previous",
+        "first",
+        "last",
+        "middle",
+        "given",
+        "family",
+        "birth",
+        "death",
+        "hire",
+        "order",
+        "invoice",
+        "unit",
+        "list",
+        "sale",
+        "total",
+        "line",
+        "supply",
+        "retail",
+        "extended",
+        "wholesale",
+        "net",
+        "gross",
+        "standard",
+        "name",
+        "title",
+        "number",
+        "date",
+        "time",
+        "year",
+        "month",
+        "day",
+        "code",
+        "reorder",
+        "level",
+        "emergency",
+        "contact",
+        "preferred",
+        "page",
+        "site",
+        "service",
+        "purchase",
+        "purchasing",
+        "stock",
+        "approval",
+        "description",
+        "comment",
+        "marketing",
+        "internal",
+        "external",
+        "transaction",
+        "support",
+        "reports",
+        "rep",
+        "report",
+        "photo",
+        "path",
+        "file",
+        "market",
+        "modified",
+        "created",
+        "updated",
+        "start",
+        "end",
+        "due",
+        "sell",
+        "buy",
+        "each",
+        "ordered",
+        "sold",
+        "owned",
+        "children",
+        "cars",
+        "hours",
+        "days",
+        "avail",
+        "courtesy",
+        "tax",
+        "ytd",
+        "guid",
+        "uuid",
+        "login",
+        "logon",
+        "user",
+    }
+)
+# Pieces of two letters that may split a name, and where: "empno", "losal".
+_SHORT_LAST_PIECES = frozenset({"id", "no", "nr", "cd"})
+_SHORT_FIRST_PIECES = frozenset({"lo", "hi"})
+# Words that may end a name after an unknown word ("extendedprice", "availqty", "tailnum").
+# Only words no common English word ends in ("capacity" must not end in a city).
+_TAIL_WORDS = frozenset(
+    {
+        "name",
+        "price",
+        "cost",
+        "amount",
+        "email",
+        "address",
+        "zipcode",
+        "postcode",
+        "postalcode",
+        "number",
+        "num",
+        "title",
+        "desc",
+        "description",
+        "comment",
+        "comments",
+        "country",
+        "province",
+        "salary",
+        "balance",
+        "qty",
+        "quantity",
+        "guid",
+        "uuid",
+    }
+)
+
+
+@cache
+def _segment_vocabulary() -> frozenset[str]:
+    words: set[str] = set(_QUALIFIER_WORDS)
+    for value in globals().values():
+        excluded = value is _TABLE_PREFIXES or value is _BOOL_PREFIXES or value is _TITLES
+        if isinstance(value, frozenset) and not excluded and all(isinstance(w, str) for w in value):
+            words |= value
+    return frozenset(w for w in words if w.isalpha() and len(w) >= 3)
+
+
+def _segment(token: str) -> list[str] | None:
+    """The fewest known words that spell ``token`` exactly, or None."""
+    vocabulary = _segment_vocabulary()
+    best: list[list[str] | None] = [None] * (len(token) + 1)
+    best[0] = []
+    for end in range(1, len(token) + 1):
+        for start in range(end):
+            done = best[start]
+            if done is None:
+                continue
+            piece = token[start:end]
+            known = piece in vocabulary or (
+                (end == len(token) and piece in _SHORT_LAST_PIECES) or (start == 0 and piece in _SHORT_FIRST_PIECES)
+            )
+            current = best[end]
+            if known and (current is None or len(done) + 1 < len(current)):
+                best[end] = [*done, piece]
+    return best[-1]
+
+
+@cache
+def split_compound(token: str) -> list[str]:
+    """Words of an unseparated lower-case name: ``billingpostalcode`` -> billing, postal, code.
+
+    Known words are kept whole (``postalcode``, ``firstname``); otherwise the fewest known
+    words that spell the token, else an unknown word followed by a known tail word
+    (``extendedprice`` -> extended, price), else a letter of a table alias before ``name``
+    (``ename``). Tokens that cannot be split are returned unchanged.
+    """
+    if not token.isalpha() or token in _segment_vocabulary() or len(token) < 4:
+        return [token]
+    pieces = _segment(token)
+    if pieces is not None:
+        return pieces
+    for tail in sorted(_TAIL_WORDS, key=len, reverse=True):
+        prefix = token[: -len(tail)]
+        if token.endswith(tail) and len(prefix) >= 3:
+            return [*(_segment(prefix) or [prefix]), tail]
+    if len(token) == 5 and token.endswith("name"):
+        return [token[0], "name"]
+    return [token]
+
+
+def _is_alias(word: str, table_tokens: Sequence[str]) -> bool:
+    """Whether ``word`` abbreviates the table's name: ``c`` of customer, ``ss`` of store_sales, ``ps`` of partsupp."""
+    if not table_tokens or not word.isalpha() or len(word) > 4:
+        return False
+    compact = "".join(table_tokens)
+    initials = "".join(t[0] for t in table_tokens)
+    rest = iter(compact[1:])
+    subsequence = word[0] == compact[0] and all(c in rest for c in word[1:])
+    return word == initials or compact.startswith(word) or (len(word) <= 3 and subsequence)
+
+
+def semantic_tokens(path: str, table_name: str = "") -> list[str]:
+    """The words semantic rules read in a column name (key inference reads :func:`name_tokens`).
+
+    Unseparated words are split (``billingcity`` -> billing, city), a leading table alias is
+    dropped (TPC-H ``c_name`` in customer, Oracle ``ENAME`` in EMP), and the Lahman order
+    ``nameFirst`` reads as ``first name``.
+    """
+    tokens = [piece for token in name_tokens(path) for piece in split_compound(token)]
+    table_tokens = [piece for token in name_tokens(table_name) for piece in split_compound(token)]
+    while len(table_tokens) > 1 and table_tokens[0] in _TABLE_PREFIXES:
+        table_tokens = table_tokens[1:]
+    if "." not in path and len(tokens) > 1 and _is_alias(tokens[0], table_tokens) and split_name(tokens[1:])[0]:
+        tokens = tokens[1:]
+    if len(tokens) == 2 and tokens[0] == "name" and tokens[1] in {"first", "last", "given", "middle", "full"}:
+        tokens = [tokens[1], "name"]
+    return tokens
+
+
+def _table_words(table: TableProfile) -> frozenset[str]:
+    """Every word of the table's column names: the context a column is read in."""
+    return frozenset(t for column in table.columns for t in semantic_tokens(column.name, table.name))
 
 
 class _Name:
@@ -692,13 +1087,17 @@ class _Name:
 
     def __init__(self, path: str, table_name: str) -> None:
         self.leaf = path.rsplit(".", 1)[-1]
-        self.tokens = name_tokens(path)
+        self.tokens = semantic_tokens(path, table_name)
         self.core, self.suffix = split_name(self.tokens)
         self.head = self.core[-1] if self.core else ""
         self.qualifiers = set(self.core[:-1])
         self.compact = "".join(self.core)
+        self.tail = "".join(self.core[-2:])
         self.pairs = _pairs(self.core)
-        self.table_entity = set(entity_tokens(table_name))
+        self.entity = [piece for token in entity_tokens(table_name) for piece in split_compound(token)]
+        if self.entity:
+            self.entity[-1] = singular(self.entity[-1])
+        self.table_entity = set(self.entity)
         self.has_id_suffix = any(t in _ID_WORDS for t in self.suffix)
         self.has_number_suffix = any(t in _NUMBER_WORDS for t in self.suffix)
 
@@ -1126,9 +1525,9 @@ def _name_guess(table: TableProfile, name: _Name, ev: _Evidence) -> SemanticGues
     if not suffix_id and (head in _POSTAL_WORDS or (head == "post" and name.has_number_suffix)):
         provider = "zipcode_plus4" if ev.texts and ev.matches(_ZIP9_RE.match) else "postcode"
         return confirmed("address.postal_code", _postal_ok, "postal codes", provider)
-    if not suffix_id and head in _COUNTRY_WORDS and is_text:
+    if not suffix_id and is_text and (head in _COUNTRY_WORDS or (head == "region" and "country" in name.qualifiers)):
         return _country_guess(says, name, ev)
-    if not suffix_id and head in _STATE_WORDS and is_text:
+    if not suffix_id and is_text and (head in _STATE_WORDS or (head == "region" and _in_address_table(table, name))):
         state = _state_guess(says, name, ev)
         if state is not None:
             return state
@@ -1139,18 +1538,23 @@ def _name_guess(table: TableProfile, name: _Name, ev: _Evidence) -> SemanticGues
             "IP addresses",
             "ipv6" if ev.texts and ev.share(lambda v: ":" in v) > 0.5 else "ipv4",
         )
-    if not suffix_id and is_text and (head in _URL_WORDS or (head == "link" and not name.has_number_suffix)):
+    if not suffix_id and is_text and (head in _URL_WORDS or name.tail in _URL_WORDS or head == "link"):
         return confirmed("url", _URL_RE.match, "URLs", "url")
     if numeric_ok and not suffix_id:
-        numbers = _numeric_name_guess(name, says)
+        numbers = _numeric_name_guess(name, says, ev.type)
         if numbers is not None:
             return numbers
     if is_text and _is_dob_name(name):
         return _guess("date_of_birth", 0.9, f"{says} suggests a date of birth")
+    if is_text and name.has_number_suffix and head in {"building", "house", "suite", "apt", "apartment", "street"}:
+        return _guess("address.street", 0.8, f"{says} suggests a part of a street address", pattern=ev.pattern())
     if is_text and not suffix_id and not name.has_number_suffix:
         person = _person_name_guess(table, name, says, ev)
         if person is not None:
             return person
+        kind = _text_kind_guess(table, name, says, ev)
+        if kind is not None:
+            return kind
         if head in _CITY_WORDS or ("city" in name.qualifiers and head == "name"):
             return _guess("address.city", 0.85, f"{says} suggests a city", faker_provider="city")
         if (
@@ -1184,7 +1588,14 @@ def _name_guess(table: TableProfile, name: _Name, ev: _Evidence) -> SemanticGues
             f"{says} is id-like; {ev.cardinality_note()}",
             pattern=ev.pattern() if is_text else None,
         )
-    if name.has_number_suffix and is_text and ev.ratio >= CATEGORICAL_MAX_RATIO and not ev.is_categorical:
+    counted = bool(set(name.suffix) & _COUNT_WORDS)
+    if counted and ev.type == "INT64" and ev.non_null == 0 and name.core:
+        return _guess("identifier", 0.6, f"{says} is a number of something (no values to check)")
+    if (
+        name.has_number_suffix
+        and is_text
+        and ((ev.non_null == 0 and counted) or (ev.ratio >= CATEGORICAL_MAX_RATIO and not ev.is_categorical))
+    ):
         pattern = ev.pattern()
         return _guess(
             "identifier",
@@ -1277,52 +1688,140 @@ def _state_guess(says: str, name: _Name, ev: _Evidence) -> SemanticGuess | None:
     return _guess("address.state", 0.8, f"{says} suggests a state or province", faker_provider=provider)
 
 
-def _numeric_name_guess(name: _Name, says: str) -> SemanticGuess | None:
-    head, first = name.head, name.core[0] if name.core else ""
-    if head in _LAT_WORDS:
+_MONEY_RATE_WORDS = frozenset({"rental", "hourly", "daily", "nightly", "room", "pay", "billing", "day"})
+# Words that name the measure even before a qualifier: "TotalDue", "priceEach", "SalesYTD".
+_LEADING_MEASURE_WORDS = frozenset(
+    {"amount", "amt", "price", "cost", "total", "sales", "salary", "revenue", "qty", "quantity", "stock", "inventory"}
+)
+_QUANTITY_FIRST_WORDS = frozenset({"num", "number", "n", "nb", "count", "cnt", "no", "qty", "quantity", "units"})
+
+
+def _numeric_word_guess(word: str, name: _Name, says: str) -> SemanticGuess | None:
+    """What one word of a numeric column's name says it holds."""
+    if word in _LAT_WORDS:
         return _guess("latitude", 0.9, f"{says} suggests a latitude")
-    if head in _LON_WORDS:
+    if word in _LON_WORDS:
         return _guess("longitude", 0.9, f"{says} suggests a longitude")
-    if head in _PERCENT_WORDS:
+    if word == "rate" and name.qualifiers & _MONEY_RATE_WORDS:
+        return _guess("amount", 0.8, f"{says} suggests a price per unit of time")
+    if word in _PERCENT_WORDS:
         return _guess("percentage", 0.85, f"{says} suggests a rate or percentage")
-    if head in _AMOUNT_WORDS:
+    if word in _AMOUNT_WORDS:
         return _guess("amount", 0.85, f"{says} suggests a monetary amount")
-    if head in _QUANTITY_WORDS or (first in {"num", "number", "n", "nb", "count", "cnt", "no"} and len(name.core) > 1):
+    if word in _QUANTITY_WORDS:
         return _guess("quantity", 0.8, f"{says} suggests a count")
     return None
+
+
+def _numeric_name_guess(name: _Name, says: str, column_type: str) -> SemanticGuess | None:
+    head, first = name.head, name.core[0] if name.core else ""
+    guess = _numeric_word_guess(head, name, says)
+    if guess is not None:
+        return guess
+    if first in _QUANTITY_FIRST_WORDS and len(name.core) > 1:
+        return _guess("quantity", 0.8, f"{says} suggests a count")
+    plural = singular(head) != head and head not in _AMOUNT_WORDS
+    if column_type == "INT64" and plural:
+        # "seats", "engines", "TotalChildren", "VacationHours": an integer named by a plural counts things.
+        return _guess("quantity", 0.7, f"{says}: an integer named by a plural, a count")
+    for word in reversed(name.core[:-1]):  # "TotalDue", "priceEach", "AMOUNT_SOLD"; not "credit_score"
+        guess = _numeric_word_guess(word, name, says) if word in _LEADING_MEASURE_WORDS else None
+        if guess is not None:
+            return guess.model_copy(update={"confidence": round(guess.confidence * 0.9, 3)})
+    return None
+
+
+_NAME_HEADS = frozenset({"name", "nm", "fullname", "displayname", "names", "holder", "cardholder"})
+_FIRST_NAME_PAIRS = _FIRST_PAIRS | {("preferred", "name"), ("nick", "name")}
+_CATEGORY_HEADS = frozenset({"category", "subcategory", "genre", "department", "dept", "division"})
+_PRODUCT_HEADS = frozenset({"product", "model", "item"})
+_WORK_HEADS = frozenset({"album", "book", "film", "movie", "song", "track", "episode", "novel"})
+_KIND_PROVIDERS = {
+    "person.full_name": "name",
+    "company.name": "company",
+    "product.name": "product_name",
+    "work.title": "work_title",
+    "address.city": "city",
+    "address.street": "street_address",
+    "job_title": "job",
+    "identifier": "user_name",
+}
+
+
+def _kind_of(words: Sequence[str]) -> tuple[str, str] | None:
+    """The kind of text a set of words names, and the word that said it (``_NAME_KINDS`` order)."""
+    for vocabulary, kind in _NAME_KINDS:
+        for word in words:
+            if word in vocabulary:
+                return kind, word
+    return None
+
+
+def _entity_kind(entity: Sequence[str]) -> tuple[str, str] | None:
+    """The kind of a table's things: its last word's, unless that word is weak (``CountryRegion``)."""
+    if not entity:
+        return None
+    last = _kind_of(entity[-1:])
+    if last is not None and entity[-1] not in _WEAK_KIND_WORDS:
+        return last
+    return _kind_of(entity[:-1]) or last
+
+
+def _category_provider(word: str) -> str:
+    if word == "genre":
+        return "genre"
+    return "department_name" if word in {"department", "dept", "division"} else "category_name"
+
+
+def _kind_guess(
+    table: TableProfile, kind: str, word: str, name: _Name, says: str, ev: _Evidence, confidence: float
+) -> SemanticGuess | None:
+    """The guess for a column holding names or titles of one kind (said by ``word``)."""
+    if kind == "address.country":
+        return _country_guess(says, name, ev)
+    if kind == "address.state":
+        return _state_guess(says, name, ev)
+    provider = _category_provider(word) if kind == "category.name" else _KIND_PROVIDERS.get(kind)
+    if kind == "address.street" and name.head == "name":
+        provider = "street_name"
+    return _guess(kind, confidence, f"{says} names a {kind.replace('_', ' ')} ({word!r})", faker_provider=provider)
+
+
+def _in_address_table(table: TableProfile, name: _Name) -> bool:
+    """Whether a column sits among address parts: a qualifier like billing_, or a city column beside it."""
+    return bool(name.qualifiers & _ADDRESS_CONTEXT) or bool(_table_words(table) & (_CITY_WORDS | _POSTAL_WORDS))
 
 
 def _person_name_guess(table: TableProfile, name: _Name, says: str, ev: _Evidence) -> SemanticGuess | None:
     head, pairs = name.head, name.pairs
     first_share, last_share, full_share = _person_name_shares(ev.texts) if ev.texts else (0.0, 0.0, 0.0)
-    if head in _FIRST_WORDS or pairs & _FIRST_PAIRS:
+    # "first" and "last" side by side (the Sparkov schema) are a person's names.
+    paired = name.core == ["first"] and "last" in _table_words(table)
+    if head in _FIRST_WORDS or pairs & _FIRST_NAME_PAIRS or paired:
         confidence = 0.95 if first_share >= 0.5 else 0.85
         return _guess("person.first_name", confidence, f"{says} suggests a first name", faker_provider="first_name")
-    if head in _LAST_WORDS or pairs & _LAST_PAIRS:
+    if head in _LAST_WORDS or pairs & _LAST_PAIRS or (name.core == ["last"] and "first" in _table_words(table)):
         confidence = 0.95 if last_share >= 0.5 else 0.85
         return _guess("person.last_name", confidence, f"{says} suggests a last name", faker_provider="last_name")
-    if head not in {"name", "nm", "fullname", "displayname", "names", "holder", "cardholder"}:
+    if head not in _NAME_HEADS:
         return None
-    qualifiers = name.qualifiers
-    if head in {"fullname", "displayname", "holder", "cardholder"} or qualifiers & _PERSON_WORDS:
+    qualifiers = [w for w in name.core[:-1] if w not in _NEUTRAL_NAME_WORDS]
+    if head in {"holder", "cardholder"}:
         return _guess("person.full_name", 0.9, f"{says} names a person", faker_provider="name")
-    if qualifiers & _COMPANY_WORDS:
-        return _guess("company.name", 0.85, f"{says} names an organisation", faker_provider="company")
+    named = _kind_of(qualifiers)
+    if named is not None:
+        return _kind_guess(table, *named, name, says, ev, 0.9)
     if not qualifiers:
-        # A bare "name": whose name depends on the table (customers vs companies) or the values.
-        if name.table_entity & _PERSON_WORDS or full_share >= 0.5:
+        # A bare "name": whose name depends on the table (customers, genres) or the values.
+        entity = _entity_kind(name.entity)
+        if entity is not None and not (entity[0] != "person.full_name" and full_share >= 0.6):
+            return _kind_guess(table, *entity, name, f"{says} in table {table.name}", ev, 0.85)
+        if full_share >= 0.5 or head in {"fullname", "displayname"} or name.core != [head]:
             return _guess(
                 "person.full_name",
-                0.85,
+                0.85 if full_share >= 0.5 else 0.7,
                 f"{says} in table {table.name} names a person",
                 faker_provider="name",
-            )
-        if name.table_entity & _COMPANY_WORDS:
-            return _guess(
-                "company.name",
-                0.8,
-                f"{says} in table {table.name} names an organisation",
-                faker_provider="company",
             )
     if full_share >= 0.6:
         return _guess(
@@ -1332,6 +1831,168 @@ def _person_name_guess(table: TableProfile, name: _Name, says: str, ev: _Evidenc
             faker_provider="name",
         )
     return None
+
+
+def _title_guess(table: TableProfile, name: _Name, says: str) -> SemanticGuess | None:
+    """A title is a job's in an employee's row, a work's in an album's or a film's, an honorific in a person's."""
+    qualifiers, entity = name.qualifiers, set(name.entity)
+    job = _guess("job_title", 0.85, f"{says} is a job title", faker_provider="job")
+    work = _guess("work.title", 0.85, f"{says} is the title of a work", faker_provider="work_title")
+    if qualifiers & (_JOB_WORDS | _PERSON_WORDS):
+        return job
+    if qualifiers & _WORK_WORDS or entity & _WORK_WORDS:
+        return work
+    if entity & (_JOB_WORDS | _EMPLOYEE_WORDS) or _table_words(table) & _EMPLOYEE_WORDS:
+        return job
+    if entity & _PERSON_WORDS:
+        return None  # Mr., Ms., Dr.: the values decide (a small vocabulary)
+    return work.model_copy(update={"confidence": 0.6})
+
+
+def _text_kind_guess(table: TableProfile, name: _Name, says: str, ev: _Evidence) -> SemanticGuess | None:
+    """Text named by its kind: titles, jobs, a person named by a role, products, works, categories."""
+    head = name.head
+    if head == "title" or name.tail == "jobtitle":
+        return _title_guess(table, name, says)
+    if head in _JOB_WORDS:
+        return _guess("job_title", 0.85, f"{says} is a job or occupation", faker_provider="job")
+    if head in _PERSON_ROLE_HEADS:
+        return _guess("person.full_name", 0.8, f"{says} names a person by role", faker_provider="name")
+    if head in _CATEGORY_HEADS or (head == "line" and "product" in name.qualifiers):
+        provider = _category_provider(head)
+        return _guess("category.name", 0.8, f"{says} names a category", faker_provider=provider)
+    if head in _PRODUCT_HEADS:
+        return _guess("product.name", 0.75, f"{says} names a product", faker_provider="product_name")
+    if head in _WORK_HEADS:
+        return _guess("work.title", 0.75, f"{says} names a work", faker_provider="work_title")
+    if head in {"extension", "ext"} and _table_words(table) & (_PHONE_WORDS | _FIRST_WORDS | _LAST_WORDS | {"first"}):
+        return _guess("phone_number", 0.7, f"{says} beside a person's details: a phone extension", pattern=ev.pattern())
+    return None
+
+
+# Share of sample values that must be known job titles, cities or genres: vocabularies are partial.
+KIND_VALUE_SHARE = 0.6
+_EXTRA_JOB_HEADS = frozenset(
+    {
+        "manager",
+        "agent",
+        "staff",
+        "representative",
+        "president",
+        "director",
+        "assistant",
+        "clerk",
+        "officer",
+        "analyst",
+        "developer",
+        "consultant",
+        "coordinator",
+        "supervisor",
+        "specialist",
+        "administrator",
+        "technician",
+        "engineer",
+        "accountant",
+        "executive",
+        "associate",
+        "intern",
+        "lead",
+        "buyer",
+        "nurse",
+    }
+)
+_EXTRA_GENRES = frozenset(
+    {
+        "rock and roll",
+        "rock & roll",
+        "heavy metal",
+        "easy listening",
+        "bossa nova",
+        "soundtrack",
+        "world",
+        "indie",
+        "sci fi & fantasy",
+        "science fiction",
+        "tv shows",
+        "children",
+        "family",
+        "history",
+        "war",
+        "sports",
+        "games",
+        "new",
+        "classics",
+        "foreign",
+        "horror",
+        "travel",
+        "music",
+        "alternative & punk",
+        "electronica/dance",
+        "hip hop/rap",
+        "drama",
+        "comedy",
+        "action",
+        "animation",
+        "documentary",
+    }
+)
+
+
+@cache
+def _job_heads() -> frozenset[str]:
+    """The last words of job titles (Faker's job list plus common ones): manager, engineer, nurse."""
+    from faker.providers.job.en_US import Provider as JobProvider
+
+    heads = {job.split(",")[0].split()[-1].lower() for job in JobProvider.jobs}
+    return frozenset(heads | _EXTRA_JOB_HEADS)
+
+
+@cache
+def _city_names() -> frozenset[str]:
+    """City names in Latin script from Faker's locales and the IANA time zone database (no I/O beyond them)."""
+    import importlib
+    import pkgutil
+    import zoneinfo
+
+    import faker.providers.address as address
+
+    names: set[str] = set()
+    for module in pkgutil.iter_modules(address.__path__):
+        provider = getattr(importlib.import_module(f"{address.__name__}.{module.name}"), "Provider", None)
+        for city in getattr(provider, "cities", ()) or ():
+            if str(city).isascii() or str(city)[:1].isalpha() and str(city)[:1].isupper():
+                names.add(str(city).lower())
+    for zone in zoneinfo.available_timezones():
+        if "/" in zone:
+            names.add(zone.rsplit("/", 1)[-1].replace("_", " ").lower())
+    return frozenset(names)
+
+
+@cache
+def _genre_names() -> frozenset[str]:
+    from bqsynth.text_kinds import GENRES
+
+    return frozenset(g.lower() for g in GENRES) | _EXTRA_GENRES
+
+
+def _is_job_title(value: str) -> bool:
+    words = value.split(",")[0].split()
+    return 1 <= len(words) <= 6 and value[:1].isupper() and words[-1].lower() in _job_heads()
+
+
+def _is_city(value: str) -> bool:
+    return value[:1].isupper() and value.lower() in _city_names()
+
+
+def _is_genre(value: str) -> bool:
+    return value.lower() in _genre_names()
+
+
+_KIND_VALUE_CHECKS: tuple[tuple[Any, str, str, str], ...] = (
+    (_is_job_title, "job_title", "job", "job titles"),
+    (_is_genre, "category.name", "genre", "genres"),
+    (_is_city, "address.city", "city", "known city names"),
+)
 
 
 def _value_guess(ev: _Evidence) -> SemanticGuess | None:
@@ -1412,6 +2073,9 @@ def _value_guess(ev: _Evidence) -> SemanticGuess | None:
             f"{round(share * 100)}% of sample values are known {provider.replace('_', ' ')}s",
             faker_provider=provider,
         )
+    for predicate, semantic, provider, what in _KIND_VALUE_CHECKS:
+        if ev.share(predicate) >= KIND_VALUE_SHARE:
+            return found(semantic, predicate, what, provider, 0.7)
     if ev.share(lambda v: _STREET_RE.match(v) is not None) >= 0.7:
         return found("address.street", _STREET_RE.match, "street addresses", "street_address", 0.85)
     if ev.matches(_ZIP5_RE.match) and not ev.is_unique and not ev.is_categorical:

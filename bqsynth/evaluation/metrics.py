@@ -63,6 +63,7 @@ from bqsynth.models import (
     NumberFromQuantiles,
     PatternString,
     SequenceKey,
+    ShapedText,
     TableFidelity,
     TablePlan,
     TablePrivacy,
@@ -133,7 +134,7 @@ def column_sdtype(plan: ColumnPlan) -> dict[str, Any]:
         return {"sdtype": "boolean"}
     if isinstance(generator, FakerValue) and not plan.identifying:
         return {"sdtype": "categorical"}
-    if isinstance(generator, FakerValue | FreeText):
+    if isinstance(generator, FakerValue | FreeText | ShapedText):
         return {"sdtype": "pii", "pii": True}
     return {"sdtype": "unknown"}  # NULL-only columns: nothing to compare
 

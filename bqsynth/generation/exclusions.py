@@ -24,6 +24,7 @@ from bqsynth.models import (
     FreeText,
     PatternString,
     RecordValue,
+    ShapedText,
     TablePlan,
     TemporalFromQuantiles,
 )
@@ -33,7 +34,7 @@ DIGEST_HEX_CHARS = 16
 # Above this many distinct values a column is excluded only in part; the generators' shapes
 # (index-derived suffixes and digits) still make collisions vanishingly rare there.
 MAX_EXCLUDED_VALUES = 1_000_000
-_EXCLUDABLE = (FakerValue, PatternString, FreeText)
+_EXCLUDABLE = (FakerValue, PatternString, FreeText, ShapedText)
 
 
 def value_digest(value: object) -> str:

@@ -41,6 +41,7 @@ from bqsynth.models import (
     RangeValue,
     RecordValue,
     SequenceKey,
+    ShapedText,
     TablePlan,
     TemporalFromQuantiles,
 )
@@ -98,6 +99,7 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     "provider": generator.provider,
                     "column": json_literal(column)[1:-1],
                     "unique": generator.unique,
+                    **({"locale": generator.locale} if generator.locale else {}),
                 }
             }
         case Categorical():
@@ -144,6 +146,15 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     "column": json_literal(column)[1:-1],
                     "min_length": generator.min_length,
                     "max_length": generator.max_length,
+                    **({"avg_length": round(generator.avg_length, 3)} if generator.avg_length is not None else {}),
+                }
+            }
+        case ShapedText():
+            return {
+                "Bqsynth.shaped": {
+                    "shapes": json_literal(generator.shapes),
+                    "weights": json_literal(generator.weights),
+                    "column": json_literal(column)[1:-1],
                 }
             }
         case ArrayValue():

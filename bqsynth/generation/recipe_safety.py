@@ -62,6 +62,7 @@ JSON_PARAMETERS: dict[str, type] = {
     "lengths": list,
     "length_weights": list,
     "spec": dict,
+    "shapes": list,
 }
 # Functions whose every parameter is a nested definition, named freely (a record's fields).
 NESTED_FUNCTIONS = frozenset({"record"})

@@ -18,7 +18,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from faker import Faker
 from snowfakery.plugins import PluginContext, SnowfakeryPlugin, lazy
 
 from bqsynth.generation import keys, sampling, typed_values
@@ -35,6 +34,7 @@ from bqsynth.models import (
     SequenceKey,
 )
 from bqsynth.semantics import PROVIDER_ALLOWLIST
+from bqsynth.text_kinds import DEFAULT_LOCALE, faker_for, shaped_value
 from bqsynth.values import temporal_to_seconds
 
 # Options every compiled recipe declares; they make one recipe serve every shard.
@@ -162,7 +162,18 @@ def _with_suffix(value: str, suffix: str) -> str:
     return f"{value} {suffix}"
 
 
-_faker = Faker("en_US")
+_faker = faker_for(DEFAULT_LOCALE)
+
+
+def _sentences(target: int, high: int, rng: random.Random | Any) -> str:
+    """Whole sentences up to about ``target`` characters, cut at a word (never past ``high``)."""
+    text = ""
+    while len(text) < target:
+        text = f"{text} {_faker.sentence(nb_words=rng.randint(4, 12))}".strip()
+    if len(text) <= high:
+        return text
+    cut = text[:high].rsplit(" ", 1)[0] if " " in text[:high] else text[:high]
+    return cut.rstrip(",;:") + ("." if len(cut) < high and not cut.endswith(".") else "")
 
 
 def _evaluated(context: PluginContext, definition: Any) -> Any:
@@ -266,14 +277,15 @@ class Bqsynth(SnowfakeryPlugin):
             )
             return value
 
-        def fake(self, provider: str, column: str, unique: bool = False) -> str:
-            """A Faker value that is not a source value (unique by the row index when asked)."""
+        def fake(self, provider: str, column: str, unique: bool = False, locale: str = DEFAULT_LOCALE) -> str:
+            """A Faker value (in ``locale``) that is not a source value (unique by the row index when asked)."""
             if provider not in PROVIDER_ALLOWLIST:
                 raise ValueError(f"{column}: Faker provider {provider!r} is not allowed")
             excluded = self._excluded(column)
             suffix = format(self._row_index(), "x") if unique else ""
+            fake = faker_for(locale)
             for attempt in range(MAX_REDRAWS * 2):
-                value = str(getattr(_faker, provider)()) if attempt < MAX_REDRAWS else _invented_word(random)
+                value = str(getattr(fake, provider)()) if attempt < MAX_REDRAWS else _invented_word(random)
                 if unique:
                     value = _with_suffix(value, suffix)
                 if value_digest(value) not in excluded:
@@ -335,15 +347,14 @@ class Bqsynth(SnowfakeryPlugin):
         def boolean(self, p_true: float) -> bool:
             return random.random() < float(p_true)
 
-        def text(self, column: str, min_length: int = 1, max_length: int = 50) -> str:
+        def text(self, column: str, min_length: int = 1, max_length: int = 50, avg_length: float = -1.0) -> str:
+            """Free-text comments: sentences, their length drawn around the source's average."""
             low, high = int(min_length), max(int(max_length), int(min_length))
+            mode = float(avg_length) if float(avg_length) >= 0 else (low + high) / 2
             excluded = self._excluded(column)
             for _ in range(MAX_REDRAWS):
-                target = random.randint(low, high)
-                words: list[str] = []
-                while sum(len(w) + 1 for w in words) < target:
-                    words.append(_faker.word())
-                value = " ".join(words)[:high] or _faker.word()[:high]
+                target = round(random.triangular(low, high, min(max(mode, low), high)))
+                value = _sentences(target, high, random)
                 if value_digest(value) not in excluded:
                     return value
             return _invented_word(random)[:high]
@@ -351,6 +362,16 @@ class Bqsynth(SnowfakeryPlugin):
         def typed(self, spec: str) -> str:
             """JSON, GEOGRAPHY, BYTES, INTERVAL or RANGE (see ``typed_values``), from a generator as JSON."""
             return typed_value(_typed_spec(spec), random)
+
+        def shaped(self, shapes: str, weights: str, column: str) -> str:
+            """Text in one of the source's shapes (weighted), with invented words; never a source value."""
+            options, cumulative = _choices(shapes, weights)
+            excluded = self._excluded(column)
+            for _ in range(MAX_REDRAWS):
+                value = shaped_value(str(sampling.weighted_choice(options, cumulative, random)), random)
+                if value_digest(value) not in excluded:
+                    return value
+            raise ValueError(f"{column}: could not draw a value that is not in the source")
 
         # --- structure -----------------------------------------------------------------------
         @lazy

@@ -24,7 +24,7 @@ ProviderName = Literal[tuple(sorted(PROVIDER_ALLOWLIST))]  # type: ignore[valid-
 
 # Generator kinds a model may choose for a column. Keys (sequence_key, foreign_key) follow
 # from relationships, and records/arrays from the schema, so they are not per-column choices.
-ChoosableKind = Literal["faker", "categorical", "number", "temporal", "boolean", "pattern", "text", "null"]
+ChoosableKind = Literal["faker", "categorical", "number", "temporal", "boolean", "pattern", "text", "shaped", "null"]
 CHOOSABLE_KINDS: tuple[str, ...] = ChoosableKind.__args__  # type: ignore[attr-defined]
 
 RuleKind = Literal["compare", "arithmetic", "determines"]

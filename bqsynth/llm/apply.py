@@ -12,6 +12,9 @@ model as repair errors.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from bqsynth.llm.answers import GeneratorChoice, RelationshipProposal
 from bqsynth.llm.columns import replace_leaf, table_key_column
 from bqsynth.llm.prompts import value_key
@@ -46,6 +49,7 @@ from bqsynth.planning.planner import (
     fit_pattern,
     number_generator,
     plan_unreferenced_column,
+    shaped_text,
     temporal_generator,
     unique_in_source,
     unique_integers,
@@ -105,7 +109,8 @@ def _text(choice: GeneratorChoice, stats: ColumnStats | None) -> tuple[FreeText 
     high = choice.max_length or (stats.max_length if stats and stats.max_length else max(low, 30))
     if low > high:
         return None, [f"{choice.column}: min_length {low} is greater than max_length {high}"]
-    return FreeText(min_length=low, max_length=high), []
+    average = stats.avg_length if stats and stats.avg_length and low <= stats.avg_length <= high else None
+    return FreeText(min_length=low, max_length=high, avg_length=average), []
 
 
 def generator_for_choice(
@@ -115,6 +120,7 @@ def generator_for_choice(
     rows: int,
     identifying: bool,
     min_category_count: int,
+    samples: Sequence[Any] = (),
 ) -> tuple[Generator | None, list[str]]:
     """The generator a choice asks for, built from the profile; or the problems that prevent it.
 
@@ -124,7 +130,7 @@ def generator_for_choice(
     kind, column_type, name = choice.kind, column.type, choice.column
     element: Generator | None = None
     problems: list[str] = []
-    string_only = {"faker", "pattern", "text"}
+    string_only = {"faker", "pattern", "text", "shaped"}
     if column_type in ("RECORD", *SHAPED_TYPES):
         # Arrays of records and JSON ... RANGE columns keep the generator learnt from the profile.
         return None, [f"{name}: a {column_type} column keeps its generator from the profile; choose none"]
@@ -152,6 +158,8 @@ def generator_for_choice(
                     return None, [str(error)]
         case "text":
             element, problems = _text(choice, stats)
+        case "shaped":
+            element = shaped_text(stats, samples)
         case "categorical":
             element, problems = _categorical(choice, stats, min_category_count)
         case "number":

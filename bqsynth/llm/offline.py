@@ -37,6 +37,7 @@ from bqsynth.models import (
     Generator,
     NumberFromQuantiles,
     PatternString,
+    ShapedText,
     TablePlan,
     TemporalFromQuantiles,
     leaf_plans,
@@ -75,6 +76,8 @@ def choice_for(path: str, generator: Generator) -> GeneratorChoice | None:
             return GeneratorChoice(
                 column=path, kind="text", min_length=generator.min_length, max_length=generator.max_length
             )
+        case ShapedText():
+            return GeneratorChoice(column=path, kind="shaped")
         case Categorical():
             return GeneratorChoice(column=path, kind="categorical")
         case NumberFromQuantiles():

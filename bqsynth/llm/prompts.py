@@ -46,6 +46,7 @@ from bqsynth.models import (
     PatternString,
     Relationship,
     SequenceKey,
+    ShapedText,
     StrictModel,
     TablePlan,
     TableProfile,
@@ -150,6 +151,8 @@ def describe_generator(generator: Generator) -> str:
             return f"pattern({generator.pattern}{', unique' if generator.unique else ''})"
         case FreeText():
             return f"text({generator.min_length}..{generator.max_length} chars)"
+        case ShapedText():
+            return f"shaped({len(generator.shapes)} source shapes, invented words)"
         case ForeignKeyRef():
             return f"foreign_key({generator.parent_table}.{generator.parent_column})"
         case SequenceKey():
@@ -294,7 +297,9 @@ _KIND_LINES = "\n".join(
         "temporal": "dates/times drawn from the profiled distribution (DATE, DATETIME, TIMESTAMP, TIME columns)",
         "boolean": "true/false with the observed share (BOOL columns)",
         "pattern": "a string of a fixed shape: '#' = digit, '?' = uppercase letter, other characters literal",
-        "text": "random words between min_length and max_length characters",
+        "text": "free-text sentences between min_length and max_length characters (comments, notes only)",
+        "shaped": "text keeping the source's shapes (word count, length, case, digits, punctuation) with invented "
+        "words; for text of a kind no Faker provider covers",
         "null": "always null (only for NULLABLE columns that are (almost) always null)",
     }.items()
 )

@@ -43,6 +43,7 @@ from bqsynth.models import (
     PatternString,
     Relationship,
     SequenceKey,
+    ShapedText,
     TablePlan,
     TableProfile,
     key_type_family,
@@ -68,6 +69,10 @@ SEMANTIC_COLUMN_TYPES: dict[str, frozenset[str] | None] = {
             "address.state",
             "address.country",
             "company.name",
+            "product.name",
+            "work.title",
+            "job_title",
+            "category.name",
             "url",
             "ip_address",
             "iban",
@@ -409,6 +414,7 @@ def generation_problems(
             table.row_count,
             column.identifying,
             min_category_count,
+            sample_values(profile, choice.column),
         )
         if errors or generator is None:
             problems += errors
@@ -446,7 +452,9 @@ def privacy_problems(table: TablePlan, offline: TablePlan, paths: Collection[str
                 f"{path}: it is identifying ({column.semantic_type}) but its generator copies source values "
                 "(categorical); choose faker, pattern or text"
             )
-        elif column.type == "STRING" and not isinstance(element, (FakerValue, PatternString, FreeText, NullValue)):
+        elif column.type == "STRING" and not isinstance(
+            element, (FakerValue, PatternString, FreeText, ShapedText, NullValue)
+        ):
             problems.append(f"{path}: an identifying STRING column needs faker, pattern or text")
     return problems
 

@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
 
 from pydantic import Field
@@ -40,6 +41,7 @@ from bqsynth.models import (
     RecordValue,
     Relationship,
     SequenceKey,
+    ShapedText,
     StrictModel,
     TablePlan,
     TableProfile,
@@ -59,6 +61,7 @@ from bqsynth.planning.type_shapes import (
 from bqsynth.semantics import SemanticGuess, classify_column, derive_pattern, sample_values
 from bqsynth.shapes import excluded_bound, fitted_pattern, pattern_space, widest_pattern
 from bqsynth.sources.key_checks import KeyChecks
+from bqsynth.text_kinds import column_shapes
 from bqsynth.values import temporal_to_seconds
 
 # Types whose generator is learnt from the sample (see bqsynth.planning.type_shapes).
@@ -345,24 +348,19 @@ def unique_integers(generator: NumberFromQuantiles, rows: int) -> tuple[NumberFr
     return generator.model_copy(update={"unique": True, "quantiles": quantiles, "copula": None}), note
 
 
-def _capped(low: int, high: int, column: ColumnSchema) -> tuple[int, int]:
-    """A length range within the declared STRING(L)."""
-    if column.max_length is None:
-        return low, high
-    return min(low, column.max_length), min(high, column.max_length)
-
-
 def value_generator(
     column: ColumnSchema,
     stats: ColumnStats | None,
     guess: SemanticGuess,
     options: PlanOptions,
+    samples: Sequence[Any] = (),
     shaped: tuple[Generator, str] | None = None,
 ) -> tuple[Generator, str]:
     """The generator for a scalar (or array element) column, and why it was chosen.
 
-    ``shaped`` is the generator of a JSON, GEOGRAPHY, BYTES, INTERVAL or RANGE column
-    (``shaped_generator``), learnt from the sample by the caller.
+    ``samples`` are the column's sample values; ``shaped`` is the generator of a JSON,
+    GEOGRAPHY, BYTES, INTERVAL or RANGE column (``shaped_generator``), learnt from the
+    sample by the caller.
     """
     unique = unique_in_source(stats)
     if column.type in SHAPED_TYPES:
@@ -370,20 +368,8 @@ def value_generator(
     if column.type == "BOOL":
         return boolean_generator(stats), "observed share of true values"
     if guess.identifying and column.type == "STRING":
-        # One consistent shape in the source (a UK mobile, an account number) is kept exactly;
-        # Faker's own formats are for values of varied shape (names, emails, streets).
-        if guess.pattern:
-            return PatternString(
-                pattern=guess.pattern, unique=unique
-            ), f"identifying ({guess.semantic_type}): same shape as the source"
-        if guess.faker_provider:
-            return FakerValue(
-                provider=guess.faker_provider, unique=unique and guess.faker_provider in UNIQUE_BY_SUFFIX
-            ), f"identifying ({guess.semantic_type}): faked"
-        low = stats.min_length if stats and stats.min_length else 1
-        high = stats.max_length if stats and stats.max_length else 50
-        low, high = _capped(low, high, column)
-        return FreeText(min_length=low, max_length=max(high, low)), f"identifying ({guess.semantic_type}): free text"
+        generator, why = text_generator(stats, guess, samples, unique, column.max_length)
+        return generator, f"identifying ({guess.semantic_type}): {why}"
     if is_categorical(stats, options) and stats is not None:
         categorical = categorical_from_stats(stats, options.min_category_count)
         if categorical is not None:
@@ -400,15 +386,49 @@ def value_generator(
         if temporal is not None:
             return temporal, "profiled quantiles"
     if column.type == "STRING":
-        if guess.pattern:
-            return PatternString(pattern=guess.pattern, unique=unique), f"{guess.semantic_type}: same shape"
-        if guess.faker_provider:
-            return FakerValue(provider=guess.faker_provider, unique=unique), f"{guess.semantic_type}: faked"
-        low = stats.min_length if stats and stats.min_length else 1
-        high = stats.max_length if stats and stats.max_length else 30
-        low, high = _capped(low, high, column)
-        return FreeText(min_length=low, max_length=max(high, low)), "high-cardinality text: never copied"
+        generator, why = text_generator(stats, guess, samples, unique, column.max_length)
+        return generator, f"{guess.semantic_type}: {why}"
     return NullValue(), "no statistics to generate from"
+
+
+def text_generator(
+    stats: ColumnStats | None, guess: SemanticGuess, samples: Sequence[Any], unique: bool, max_length: int | None = None
+) -> tuple[PatternString | FreeText | FakerValue | ShapedText, str]:
+    """Values of the column's kind, never filler: the source's one shape, a provider, sentences or shapes.
+
+    One consistent shape in the source (a UK mobile, an account number) is kept exactly;
+    Faker's (and ``bqsynth.text_kinds``') providers make values of a known kind (names,
+    streets, job titles, product names); free-text comments alone get sentences, of the
+    source's lengths; any other text keeps the source's shapes (word count, length, case,
+    digits, punctuation) with invented words.
+    """
+    if guess.pattern:
+        return PatternString(pattern=guess.pattern, unique=unique), "same shape as the source"
+    if guess.semantic_type == "free_text":
+        low = stats.min_length if stats and stats.min_length else 1
+        high = max(stats.max_length if stats and stats.max_length else 50, low)
+        if max_length is not None:  # STRING(L)
+            low, high = min(low, max_length), min(high, max_length)
+        average = stats.avg_length if stats and stats.avg_length else None
+        return FreeText(min_length=low, max_length=high, avg_length=average), "sentences of the source's lengths"
+    if guess.semantic_type == "address.postal_code" and any(str(v).strip() for v in samples):
+        # Postal codes of several countries (H2G 1A7, 12227-000, 70174) keep each shape.
+        return shaped_text(stats, samples), "the source's postal code shapes"
+    if guess.faker_provider:
+        # Only emails stay well-formed with a row-index suffix: "Rock 1a" is no genre.
+        return FakerValue(provider=guess.faker_provider, unique=unique and guess.faker_provider in UNIQUE_BY_SUFFIX), (
+            "faked"
+        )
+    return shaped_text(stats, samples), "the source's shapes, invented words"
+
+
+def shaped_text(stats: ColumnStats | None, samples: Sequence[Any]) -> ShapedText:
+    """The shapes of the sample's values; without a sample, one capitalised word of the average length."""
+    shapes, weights = column_shapes(samples)
+    if shapes:
+        return ShapedText(shapes=shapes, weights=weights)
+    length = round(stats.avg_length) if stats and stats.avg_length else 8
+    return ShapedText(shapes=["A" + "a" * max(length - 1, 0)], weights=[1.0])
 
 
 def _whole_sample_values(profile: TableProfile, path: str) -> list[Any]:
@@ -664,7 +684,8 @@ def plan_column(
             null_rate=0.0,
             reason=reason,
         )
-    guess = classify_column(profile, path, column, stats, sample_values(profile, path))
+    samples = sample_values(profile, path)
+    guess = classify_column(profile, path, column, stats, samples)
     if path == ctx.key_column and ctx.key is not None:
         reason = "primary key: derived from the row index"
         if ctx.key_parent is not None:
@@ -685,9 +706,9 @@ def plan_column(
         return _reference_column(column, path, ctx, parents[path], null_rate)
     shaped = None
     if column.type in SHAPED_TYPES:
-        samples = _whole_sample_values(profile, path) if column.type == "JSON" else sample_values(profile, path)
-        shaped = shaped_generator(column, stats, samples, profile, path, options.min_category_count)
-    generator, reason = value_generator(column, stats, guess, options, shaped)
+        whole = _whole_sample_values(profile, path) if column.type == "JSON" else samples
+        shaped = shaped_generator(column, stats, whole, profile, path, options.min_category_count)
+    generator, reason = value_generator(column, stats, guess, options, samples, shaped)
     if isinstance(generator, NumberFromQuantiles) and generator.integer and not column.is_repeated:
         if unique_in_source(stats):
             generator, note = unique_integers(generator, ctx.rows)

@@ -20,7 +20,15 @@ PACKAGE_DIR = Path(__file__).resolve().parents[2] / "bqsynth"
 # Lowest first. A module may import its own package and anything in a lower layer, never a
 # higher one. Modules that share a layer may import each other; the cycle check keeps that honest.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("bqsynth", "bqsynth.values", "bqsynth.models", "bqsynth.errors", "bqsynth.semantics", "bqsynth.shapes"),
+    (
+        "bqsynth",
+        "bqsynth.values",
+        "bqsynth.models",
+        "bqsynth.errors",
+        "bqsynth.semantics",
+        "bqsynth.shapes",
+        "bqsynth.text_kinds",
+    ),
     ("bqsynth.gcp",),
     ("bqsynth.config",),
     ("bqsynth.sources",),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from itertools import cycle, islice
 from typing import Any
 
-import faker
 import pytest
 from pydantic import ValidationError
 
@@ -21,6 +20,7 @@ from bqsynth.semantics import (
     name_tokens,
     sample_values,
 )
+from bqsynth.text_kinds import new_faker
 
 # --- factories --------------------------------------------------------------------------------
 
@@ -129,7 +129,7 @@ def test_vocabulary_is_closed_and_documented() -> None:
 
 @pytest.mark.parametrize("provider", sorted(PROVIDER_ALLOWLIST))
 def test_allowlisted_providers_exist_and_return_strings(provider: str) -> None:
-    fake = faker.Faker("en_US")
+    fake = new_faker("en_US")
     fake.seed_instance(1)
     method = getattr(fake, provider)
     assert callable(method)
