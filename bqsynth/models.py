@@ -178,6 +178,12 @@ class FileColumn(StrictModel):
     scale: int | None = Field(default=None, ge=0, description="Fixed decimals of a NUMERIC column: 12.50 -> 2")
     true_false: tuple[str, str] | None = Field(default=None, description="How BOOL values are spelled: (true, false)")
     quoted: bool = Field(default=False, description="Every non-empty value of this column is quoted in the source")
+    header_quoted: bool | None = Field(
+        default=None, description="The header text is quoted in the source; None = as the quoting style says"
+    )
+    null_marker: str | None = Field(
+        default=None, description="How this column writes a NULL when it differs from the file's; None = the file's"
+    )
 
 
 class FileFormat(StrictModel):

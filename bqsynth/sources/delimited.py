@@ -15,14 +15,20 @@ Detection rules, applied in this order (every tie is broken by a fixed order, ne
    bytes 0x80-0x9F occur: in Latin-1 those are C1 control characters, so the file is really
    Windows-1252 or another code page we cannot read faithfully, and is refused. Text with
    only CR line ends (classic Mac) is refused.
-2. **Delimiter.** Candidates are ``, TAB | ; ^ ~`` and any other punctuation seen in the
-   first 500 lines that is not common inside values. Each candidate splits those lines
-   (quote-aware); the winner has the highest share of lines with its most common field
-   count, that count being > 1; ties go to the larger field count, then to the order above.
-   A decimal comma (``12,50``) is only recognised when the delimiter is not a comma.
-3. **Quote and escape.** The quote character is ``"`` (a quote opens a field only at its
-   start, as in RFC 4180). A backslash before a quote or a delimiter makes ``\\`` the escape
-   character.
+2. **Delimiter.** A multi-character delimiter of ``MULTI_DELIMITERS`` (``~|~``, ``||`` ...)
+   wins when it splits >= 90% of the first 500 lines into the same field count > 1, and does
+   so more consistently than any of its characters alone or its characters occur nowhere
+   else (a ``|`` file with an always-empty column is not a ``||`` file). Otherwise the
+   candidates are ``, TAB | ; ^ ~``, the control characters exports use as separators
+   (0x1F, 0x1E, 0x1D, 0x1C, 0x01, 0x02; the most frequent of them is not counted as binary)
+   and any other punctuation seen in those lines that is not common inside values. Each
+   candidate splits those lines (quote-aware); the winner has the highest share of lines
+   with its most common field count, that count being > 1; ties go to the larger field
+   count, then to the order above. A decimal comma (``12,50``) is only recognised when the
+   delimiter is not a comma.
+3. **Quote and escape.** The quote character is ``"``, or ``'`` when some fields are wrapped
+   in single quotes and none in double quotes (a quote opens a field only at its start, as
+   in RFC 4180). A backslash before a quote or a delimiter makes ``\\`` the escape character.
 4. **Custom lines.** Leading and trailing records whose field count differs from the most
    common one, or that start with ``#`` or a tag word (HDR, TRL, TOTAL, EOF ...), are custom
    header/trailer lines, kept verbatim. Inside them a digit run equal to the number of data
@@ -33,13 +39,18 @@ Detection rules, applied in this order (every tie is broken by a fixed order, ne
 5. **Null marker.** Unquoted ``NULL``, ``null``, ``\\N`` are nulls anywhere; ``NA``, ``N/A`` only
    in a column whose other values have a typed shape (numbers, dates ...), because ``NA`` is
    also a real code (North America, Namibia). The most frequent non-empty marker becomes the
-   file's ``null_marker``, else the empty field.
+   file's ``null_marker``, else the empty field. A column spelling NULL otherwise gets its own
+   ``FileColumn.null_marker`` (numbers empty, text ``NULL``, as SQL clients export): a STRING
+   column with a marker keeps it, and an empty field there is an empty string; another column
+   takes its most frequent null spelling. A typed column mixing two spellings is read fine but
+   written with the more frequent one.
 6. **Header row.** The first data-shaped record is a header when its values are non-empty,
    distinct, neither null markers nor numbers, dates or times, and either some column below
    is typed (the header cannot be a value of it) or, all columns being strings, more than half
    of its values (a strict majority) differ in shape (length range, digits, ``@``, spaces, case) from the values
    below them. Header texts are sanitised into unique BigQuery names (letters, digits,
-   underscore, not starting with a digit), the original kept in ``FileColumn.header``.
+   underscore, not starting with a digit), the original kept in ``FileColumn.header`` and
+   whether it was quoted in ``FileColumn.header_quoted`` (the writer quotes it the same way).
 7. **Types**, per column over its non-null values, first match wins:
    BOOL when every value is one spelling of a pair (true/false, yes/no, Y/N, T/F in the
    source's case; single letters need both seen). ``1``/``0`` stay INT64: a flag and a count
@@ -152,6 +163,13 @@ _UTF_BOMS: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xfe", "UTF-16"),
 )
 _CONTROL_BYTES = frozenset(range(0x00, 0x09)) | {0x0B} | frozenset(range(0x0E, 0x20)) | {0x7F}
+# Control characters that exports use as delimiters: SOH (Hive), STX, and the ASCII information
+# separators FS GS RS US. The most frequent of them in a file is its delimiter, not binary noise.
+_SEPARATOR_BYTES = (0x1F, 0x1E, 0x1D, 0x1C, 0x01, 0x02)
+CONTROL_DELIMITERS = tuple(chr(byte) for byte in _SEPARATOR_BYTES)
+# Multi-character delimiters of exports that avoid any single character a value may hold.
+MULTI_DELIMITERS = ("~|~", "|~|", "^|^", "|^|", "||", "~~", "^^", "::", ";;", "##", "@@", "|#|")
+QUOTE_CHARS = ('"', "'")
 
 _INT_RE = re.compile(r"-?(?:0|[1-9]\d*)")
 _DECIMAL_RE = {".": re.compile(r"-?(?:0|[1-9]\d*)\.(\d+)"), ",": re.compile(r"-?(?:0|[1-9]\d*),(\d+)")}
@@ -185,7 +203,7 @@ def detect_encoding(data: bytes, source: str) -> tuple[str, str]:
                 f"{source} looks like UTF-16 or UTF-32 text without a byte order mark: re-export it as UTF-8"
             )
         raise FileFormatError(f"{source} is binary content (NUL bytes): bqsynth reads delimited text files only")
-    controls = sum(1 for byte in data if byte in _CONTROL_BYTES)
+    controls = _control_bytes(data)
     if controls > 0.01 * len(data):
         raise FileFormatError(
             f"{source} is binary content ({controls} control bytes): bqsynth reads delimited text files only"
@@ -210,6 +228,14 @@ def detect_encoding(data: bytes, source: str) -> tuple[str, str]:
             "in Latin-1 (probably Windows-1252): re-export it as UTF-8"
         )
     return "latin-1", data.decode("latin-1")
+
+
+def _control_bytes(data: bytes) -> int:
+    """Control bytes in ``data``, not counting the most frequent separator byte (0x1F, 0x01 ...)."""
+    tally = Counter(byte for byte in data if byte in _CONTROL_BYTES)
+    separators = [byte for byte in _SEPARATOR_BYTES if tally[byte]]
+    delimiter = max(separators, key=lambda byte: (tally[byte], -byte), default=None)
+    return sum(count for byte, count in tally.items() if byte != delimiter)
 
 
 def _looks_like_utf16(data: bytes) -> bool:
@@ -267,7 +293,7 @@ def tokenize(
     quote at the end of the text instead of refusing (used on the sniffing sample, which may
     cut a quoted field in two).
     """
-    stops = re.compile("[" + re.escape(delimiter + "\n" + (escapechar or "")) + "]")
+    stops = re.compile("|".join(re.escape(s) for s in (delimiter, "\n", *([escapechar] if escapechar else []))))
     records: list[Record] = []
     length, pos, line = len(text), 0, 1
     while pos < length:
@@ -285,8 +311,8 @@ def tokenize(
                 value, pos = _scan_unquoted(text, pos, stops, delimiter, escapechar)
                 fields.append(value)
                 quoted.append(False)
-            if pos < length and text[pos] == delimiter:
-                pos += 1
+            if pos < length and text.startswith(delimiter, pos):
+                pos += len(delimiter)
                 continue
             break
         end = pos
@@ -343,11 +369,11 @@ def _scan_unquoted(
         end = match.start() if match else len(text)
         parts.append(text[pos:end])
         pos = end
-        if match is None or not escapechar or text[end] != escapechar:
+        if match is None or not escapechar or match.group() != escapechar:
             return "".join(parts), pos
         following = text[end + 1 : end + 2]
         # MySQL's \N is a null marker, not an escaped N: keep it literally.
-        if following == "N" and (end + 2 >= len(text) or text[end + 2] in (delimiter, "\n", "\r")):
+        if following == "N" and (end + 2 >= len(text) or text.startswith((delimiter, "\n", "\r"), end + 2)):
             parts.append("\\N")
         else:
             parts.append(following or escapechar)
@@ -625,8 +651,36 @@ def _modal_count(counts: Iterable[int]) -> tuple[int, float]:
     return count, hits / sum(tally.values())
 
 
-def sniff_delimiter(sample: str, source: str) -> str:
+def _delimiter_score(sample: str, candidate: str, quotechar: str, source: str) -> tuple[int, float, list[Record]]:
+    records = tokenize(sample, candidate, quotechar, None, source, lenient=True)
+    counts = [len(r.fields) for r in records if not r.is_blank and not is_tag_record(r)]
+    count, share = _modal_count(counts)
+    return count, share, records
+
+
+def _multi_delimiter(sample: str, quotechar: str, source: str) -> str | None:
+    """A multi-character delimiter (``||``, ``~|~``) that splits the lines alike (>= 90%) and
+    either more consistently than any of its characters alone, or whose characters occur only
+    inside it (else ``|`` with an always-empty column would pass for ``||``)."""
+    for candidate in MULTI_DELIMITERS:
+        if candidate not in sample:
+            continue
+        count, share, _ = _delimiter_score(sample, candidate, quotechar, source)
+        if count < 2 or share < 0.9:
+            continue
+        singles = [_delimiter_score(sample, c, quotechar, source) for c in sorted(set(candidate))]
+        best_single = max((s for n, s, _ in singles if n >= 2), default=0.0)
+        only_inside = all(sample.count(c) == sample.count(candidate) * candidate.count(c) for c in set(candidate))
+        if share > best_single or only_inside:
+            return candidate
+    return None
+
+
+def sniff_delimiter(sample: str, source: str, quotechar: str = '"') -> str:
     """The delimiter giving the most consistent field count > 1 over the sample lines (rule 2)."""
+    multi = _multi_delimiter(sample, quotechar, source)
+    if multi is not None:
+        return multi
     others = sorted(
         {
             c
@@ -640,18 +694,29 @@ def sniff_delimiter(sample: str, source: str) -> str:
     )
     best: tuple[float, int, int] | None = None
     chosen = ","
-    for rank, candidate in enumerate((*STANDARD_DELIMITERS, *others)):
-        if candidate not in sample:
+    for rank, candidate in enumerate((*STANDARD_DELIMITERS, *CONTROL_DELIMITERS, *others)):
+        if candidate not in sample or candidate == quotechar:
             continue
-        records = tokenize(sample, candidate, '"', None, source, lenient=True)
-        counts = [len(r.fields) for r in records if not r.is_blank and not is_tag_record(r)]
-        count, share = _modal_count(counts)
+        count, share, _ = _delimiter_score(sample, candidate, quotechar, source)
         if count < 2:
             continue
         score = (round(share, 3), count, -rank)
         if best is None or score > best:
             best, chosen = score, candidate
     return chosen
+
+
+def sniff_quotechar(sample: str, delimiter: str, source: str) -> str:
+    """``'`` when fields are wrapped in single quotes and none in double quotes, else ``"`` (rule 3)."""
+    records = tokenize(sample, delimiter, '"', None, source, lenient=True)
+    double = sum(q for r in records for q in r.quoted)
+    single = sum(
+        1
+        for r in records
+        for field, quoted in zip(r.fields, r.quoted, strict=True)
+        if not quoted and len(field) >= 2 and field[0] == field[-1] == "'"
+    )
+    return "'" if single and not double else '"'
 
 
 def _sniff_escape(text: str, delimiter: str, quotechar: str) -> str | None:
@@ -700,11 +765,35 @@ def _choose_null_marker(rows: Sequence[Record], width: int, delimiter: str) -> s
     return max(ranked, key=lambda m: used[m]) if ranked else ""
 
 
+def _column_null_markers(rows: Sequence[Record], types: Sequence[ColumnType], file_marker: str) -> list[str | None]:
+    """Rule 5, per column: how each column spells NULL where that differs from the file's marker.
+
+    A STRING column with a marker (``NULL``, ``\\N`` ...) uses it, and an empty field there is
+    an empty string; another column uses its most frequent null spelling, the empty field
+    included (ties: the file's). ``None`` = the file's marker, or no NULL seen.
+    """
+    markers: list[str | None] = []
+    for index, kind in enumerate(types):
+        unquoted = Counter(r.fields[index] for r in rows if not r.quoted[index])
+        spelled = [m for m in (*NULL_MARKERS_STRONG, *NULL_MARKERS_WEAK) if unquoted[m]]
+        weak_ok = file_marker in NULL_MARKERS_WEAK or kind.type != "STRING"
+        spelled = [m for m in spelled if m in NULL_MARKERS_STRONG or (weak_ok and m == file_marker)]
+        if kind.type != "STRING" and unquoted[""]:
+            spelled.append("")
+        if not spelled:
+            markers.append(None)
+            continue
+        best = max(spelled, key=lambda m: (unquoted[m], m == file_marker))
+        markers.append(None if best == file_marker else best)
+    return markers
+
+
 def _typing_values(rows: Sequence[Record], index: int, null_marker: str) -> list[str]:
     return [
         r.fields[index]
         for r in rows
-        if r.fields[index] != "" and not (r.fields[index] == null_marker and not r.quoted[index])
+        if r.fields[index] != ""
+        and not (not r.quoted[index] and (r.fields[index] == null_marker or r.fields[index] in NULL_MARKERS_STRONG))
     ]
 
 
@@ -773,9 +862,12 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
         raise FileFormatError(f"{source} is empty: export the table again with a header row and its data rows")
     if "\r" in text and "\n" not in text:
         raise FileFormatError(f"{source} uses CR-only (classic Mac) line ends: re-export it with LF or CRLF line ends")
-    sample = "".join(text.splitlines(keepends=True)[:SNIFF_LINES])
+    # Split on "\n" only: str.splitlines also splits on 0x1C-0x1E, which are delimiters here.
+    sample = "\n".join(text.split("\n", SNIFF_LINES)[:SNIFF_LINES])
     delimiter = sniff_delimiter(sample, source)
-    quotechar = '"'
+    quotechar = sniff_quotechar(sample, delimiter, source)
+    if quotechar != '"':
+        delimiter = sniff_delimiter(sample, source, quotechar)
     escapechar = _sniff_escape(text, delimiter, quotechar)
     records = tokenize(text, delimiter, quotechar, escapechar, source)
     layout = _layout(records)
@@ -806,6 +898,8 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
     types = core_types if has_header else _column_types(rows, layout.width, null_marker, delimiter)
     quoting, flags = _quoting(rows, types, escapechar)
     headers = [v for v in layout.body[0].fields] if has_header else [None] * layout.width
+    header_flags = list(layout.body[0].quoted) if has_header else [None] * layout.width
+    column_markers = _column_null_markers(rows, types, null_marker)
     fallbacks = [f"column_{i + 1}" for i in range(layout.width)]
     names = unique_names([sanitize_name(h) if h else "" for h in headers], fallbacks)
     columns = [
@@ -818,8 +912,12 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
             true_false=t.true_false,
             scale=t.scale,
             quoted=flag,
+            header_quoted=header_flag,
+            null_marker=column_marker,
         )
-        for name, header, t, flag in zip(names, headers, types, flags, strict=True)
+        for name, header, t, flag, header_flag, column_marker in zip(
+            names, headers, types, flags, header_flags, column_markers, strict=True
+        )
     ]
     fmt = FileFormat(
         encoding=encoding,  # type: ignore[arg-type]
@@ -844,14 +942,20 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
 # ---------------------------------------------------------------------------------------------
 
 
+def null_spelling(column: FileColumn, fmt: FileFormat) -> str:
+    """How ``column`` writes a NULL: its own marker, else the file's."""
+    return fmt.null_marker if column.null_marker is None else column.null_marker
+
+
 def _field_value(text: str, quoted: bool, column: FileColumn, fmt: FileFormat) -> Any:
-    if not quoted and text == fmt.null_marker:
+    marker = null_spelling(column, fmt)
+    if not quoted and (text in (marker, fmt.null_marker) or (column.type != "STRING" and text in NULL_MARKERS_STRONG)):
         return None
     if text == "":
         # An empty field is NULL unless it can be an empty string: in a STRING column, quoted
         # (or unquoted when NULL has its own marker), and not in a file quoting every field.
-        empty_string = column.type == "STRING" and (quoted or fmt.null_marker != "")
-        return "" if empty_string and not (quoted and fmt.quoting == "all" and fmt.null_marker == "") else None
+        empty_string = column.type == "STRING" and (quoted or marker != "")
+        return "" if empty_string and not (quoted and fmt.quoting == "all" and marker == "") else None
     return parse_value(text, column)
 
 
@@ -938,7 +1042,8 @@ def _escape(text: str, fmt: FileFormat) -> str:
 
 def _field(text: str, column: FileColumn | None, fmt: FileFormat) -> str:
     """A non-null field spelled ``text``, quoted or escaped as the source would."""
-    must = _needs_quotes(text, fmt) or (text == "" and fmt.null_marker == "") or (text == fmt.null_marker)
+    marker = fmt.null_marker if column is None else null_spelling(column, fmt)
+    must = _needs_quotes(text, fmt) or text in (marker, fmt.null_marker)
     if fmt.quoting == "none":
         if fmt.escapechar and text != "":
             return _escape(text, fmt) if _needs_quotes(text, fmt) else text
@@ -954,8 +1059,10 @@ def _field(text: str, column: FileColumn | None, fmt: FileFormat) -> str:
 
 
 def _header_field(column: FileColumn, fmt: FileFormat) -> str:
-    # Header texts are strings: quoted wherever the style quotes strings.
+    # Quoted as in the source, field by field; else wherever the style quotes strings.
     text = column.header if column.header is not None else column.name
+    if column.header_quoted is not None and fmt.quoting != "none":
+        return _quote(text, fmt) if column.header_quoted or _needs_quotes(text, fmt) else text
     if fmt.quoting in ("all", "nonnumeric") or (fmt.quoting == "minimal" and column.quoted):
         return _quote(text, fmt)
     return _field(text, None, fmt)
@@ -966,8 +1073,9 @@ def _row_line(row: Mapping[str, Any], fmt: FileFormat) -> str:
     for column in fmt.columns:
         value = row.get(column.name)
         if value is None:
-            empty_all = fmt.quoting == "all" and fmt.null_marker == ""
-            fields.append(_quote("", fmt) if empty_all else fmt.null_marker)
+            marker = null_spelling(column, fmt)
+            empty_all = fmt.quoting == "all" and marker == ""
+            fields.append(_quote("", fmt) if empty_all else marker)
         else:
             fields.append(_field(spell_value(value, column), column, fmt))
     return fmt.delimiter.join(fields)

@@ -40,9 +40,12 @@ def load(name: str) -> tuple[bytes, dict[str, Any]]:
 def python_csv_rows(data: bytes, fmt: FileFormat) -> list[list[str]]:
     """Data rows as Python's csv module reads them with the detected dialect (independent reader)."""
     text = data.decode(fmt.encoding)
+    delimiter = fmt.delimiter
+    if len(delimiter) > 1:  # csv takes one character: stand in one no corpus value holds
+        text, delimiter = text.replace(delimiter, "\uffff"), "\uffff"
     reader = csv.reader(
         io.StringIO(text, newline=""),
-        delimiter=fmt.delimiter,
+        delimiter=delimiter,
         quotechar=fmt.quotechar,
         escapechar=fmt.escapechar,
         doublequote=fmt.escapechar is None,
@@ -417,3 +420,53 @@ def test_custom_line_fields_are_detected() -> None:
 def test_detection_is_deterministic() -> None:
     data, _ = load("timestamps.csv")
     assert sniff_format(data, "a") == sniff_format(data, "a")
+
+
+# ---------------------------------------------------------------------------------------------
+# Delimiters and markers as exports write them (issue 15, item 3)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_pipe_file_with_an_always_empty_column_is_not_read_as_double_pipe() -> None:
+    data = b"a|b||d\n1|x||4\n2|y||5\n3|z||6\n"
+    fmt = sniff_format(data, "f.txt")
+    assert fmt.delimiter == "|"
+    assert len(fmt.columns) == 4
+
+
+def test_control_character_delimiters_are_text_not_binary() -> None:
+    for delimiter in ("\x1f", "\x1e", "\x01"):
+        data = delimiter.join(["id", "name"]).encode() + b"\n" + f"1{delimiter}Ann\n2{delimiter}Bob\n".encode()
+        fmt = sniff_format(data, "f.txt")
+        assert fmt.delimiter == delimiter
+        rows = read_records(data, fmt, "f.txt")
+        assert rows == [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"}]
+        assert write_records(rows, fmt, run_date=OTHER_DATE) == data
+
+
+def test_a_column_spells_null_its_own_way_and_empty_strings_stay_empty() -> None:
+    data, _ = load("mixed_nulls.csv")
+    fmt = sniff_format(data, "mixed_nulls.csv")
+    by_name = {c.name: c for c in fmt.columns}
+    assert fmt.null_marker == "NULL" and by_name["points"].null_marker == ""
+    rows = read_records(data, fmt, "mixed_nulls.csv")
+    notes = {r["note"] for r in rows}
+    assert "" in notes and None in notes
+    assert None in {r["points"] for r in rows} and None in {r["surname"] for r in rows}
+
+
+def test_header_quoting_is_kept_field_by_field() -> None:
+    fmt = FileFormat(
+        columns=[
+            FileColumn(name="a", header="A a", type="STRING", header_quoted=True),
+            FileColumn(name="b", header="b", type="STRING", header_quoted=False),
+            FileColumn(name="c", header="c,d", type="STRING", header_quoted=False),
+        ]
+    )
+    assert write_records([], fmt, run_date=OTHER_DATE) == b'"A a",b,"c,d"\n'
+
+
+def test_formats_written_before_issue_15_still_load() -> None:
+    old = {"name": "x", "header": "x", "type": "INT64", "temporal_format": None, "decimal_comma": False}
+    column = FileColumn.model_validate(old)
+    assert column.header_quoted is None and column.null_marker is None

@@ -79,7 +79,10 @@ def col(
     tf: Sequence[str] | None = None,
     scale: int | None = None,
     quoted: bool = False,
+    header_quoted: bool = False,
+    null: str | None = None,
 ) -> dict[str, Any]:
+    spelled_header = name if header is True else (None if header is False else header)
     return {
         "name": name,
         "header": name if header is True else (None if header is False else header),
@@ -89,6 +92,8 @@ def col(
         "true_false": list(tf) if tf else None,
         "scale": scale,
         "quoted": quoted,
+        "header_quoted": None if spelled_header is None else header_quoted,
+        "null_marker": null,
     }
 
 
@@ -347,10 +352,10 @@ def quote_all(out: Corpus) -> None:
         text_file(lines).encode(),
         fmt_expected(
             [
-                col("id", "INT64", quoted=True),
-                col("full_name", "STRING", quoted=True),
-                col("amount", "NUMERIC", scale=2, quoted=True),
-                col("created", "DATE", fmt="%Y-%m-%d", quoted=True),
+                col("id", "INT64", quoted=True, header_quoted=True),
+                col("full_name", "STRING", quoted=True, header_quoted=True),
+                col("amount", "NUMERIC", scale=2, quoted=True, header_quoted=True),
+                col("created", "DATE", fmt="%Y-%m-%d", quoted=True, header_quoted=True),
             ],
             18,
             quoting="all",
@@ -604,10 +609,10 @@ def nonnumeric(out: Corpus) -> None:
         text_file([header, *lines_of(rows, ",", quote=quote)]).encode(),
         fmt_expected(
             [
-                col("name", "STRING", quoted=True),
-                col("qty", "INT64"),
-                col("price", "NUMERIC", scale=2),
-                col("city", "STRING", quoted=True),
+                col("name", "STRING", quoted=True, header_quoted=True),
+                col("qty", "INT64", header_quoted=True),
+                col("price", "NUMERIC", scale=2, header_quoted=True),
+                col("city", "STRING", quoted=True, header_quoted=True),
             ],
             14,
             quoting="nonnumeric",
@@ -665,6 +670,182 @@ def ragged_tolerated(out: Corpus) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Delimiters and markers as exports write them (issue 15)
+# ---------------------------------------------------------------------------------------------
+
+
+def unit_separator(out: Corpus) -> None:
+    """ASCII unit separator (0x1F) between fields, as mainframe and SAP extracts write them."""
+    r = rng("unit_separator")
+    rows = [
+        [f"{4711000 + i}", f"{r.choice(ACCENTED_FIRST)} {r.choice(ACCENTED_LAST)}", r.choice(CITIES), money(r, 1, 90)]
+        for i in range(20)
+    ]
+    header = ["KUNNR", "NAME1", "ORT01", "UMSATZ"]
+    out["unit_separator.txt"] = (
+        text_file(lines_of([header, *rows], "\x1f")).encode(),
+        fmt_expected(
+            [
+                col("KUNNR", "INT64"),
+                col("NAME1", "STRING"),
+                col("ORT01", "STRING"),
+                col("UMSATZ", "NUMERIC", scale=2),
+            ],
+            20,
+            delimiter="\x1f",
+        ),
+    )
+
+
+def hive_soh(out: Corpus) -> None:
+    """Hive's default text format: SOH (0x01) between fields, no header, NULL written \\N."""
+    r = rng("hive_soh")
+    rows = [
+        [
+            str(i + 1),
+            f"user{r.randint(100, 999)}",
+            "\\N" if i % 6 == 2 else str(r.randint(0, 5000)),
+            r.choice(["web", "app"]),
+        ]
+        for i in range(24)
+    ]
+    out["hive_soh.txt"] = (
+        text_file(lines_of(rows, "\x01")).encode(),
+        fmt_expected(
+            [
+                col("column_1", "INT64", header=False),
+                col("column_2", "STRING", header=False),
+                col("column_3", "INT64", header=False),
+                col("column_4", "STRING", header=False),
+            ],
+            24,
+            delimiter="\x01",
+            has_header=False,
+            null_marker="\\N",
+        ),
+    )
+
+
+def record_separator(out: Corpus) -> None:
+    """Record separator (0x1E) between fields: str.splitlines would take it for a line end."""
+    r = rng("record_separator")
+    rows = [
+        [f"P{r.randint(1000, 9999)}", r.choice(["open", "shipped", "closed"]), day(r).isoformat()] for _ in range(15)
+    ]
+    out["record_separator.txt"] = (
+        text_file(lines_of([["order_ref", "status", "changed_on"], *rows], "\x1e")).encode(),
+        fmt_expected(
+            [col("order_ref", "STRING"), col("status", "STRING"), col("changed_on", "DATE", fmt="%Y-%m-%d")],
+            15,
+            delimiter="\x1e",
+        ),
+    )
+
+
+def double_pipe(out: Corpus) -> None:
+    """``||`` between fields, as legacy warehouse unloads write them; a value holds a single ``|``."""
+    r = rng("double_pipe")
+    rows = [[str(i + 1), r.choice(["A|B test", "plain", "x|y"]), r.choice(LAST), money(r, 1, 300)] for i in range(18)]
+    out["double_pipe.txt"] = (
+        text_file([line for line in ("||".join(row) for row in [["id", "variant", "owner", "price"], *rows])]).encode(),
+        fmt_expected(
+            [col("id", "INT64"), col("variant", "STRING"), col("owner", "STRING"), col("price", "NUMERIC", scale=2)],
+            18,
+            delimiter="||",
+        ),
+    )
+
+
+def tilde_pipe(out: Corpus) -> None:
+    """``~|~`` between fields and no header: a delimiter no value can contain."""
+    r = rng("tilde_pipe")
+    rows = [
+        [f"{r.choice(FIRST)}, {r.choice(LAST)}", day(r).strftime("%Y%m%d"), str(r.randint(1, 40))] for _ in range(16)
+    ]
+    out["tilde_pipe.dat"] = (
+        text_file(["~|~".join(row) for row in rows], "\r\n").encode(),
+        fmt_expected(
+            [
+                col("column_1", "STRING", header=False),
+                col("date", "DATE", header=False, fmt="%Y%m%d"),
+                col("column_3", "INT64", header=False),
+            ],
+            16,
+            delimiter="~|~",
+            has_header=False,
+            line_terminator="\r\n",
+        ),
+    )
+
+
+def single_quoted(out: Corpus) -> None:
+    """Single quotes around values that need them (and ``''`` inside), as some Oracle tools write."""
+    r = rng("single_quoted")
+    names = ["O'Brien, Pat", "Smith", "D'Angelo", "Lee, Ann", "Miller"]
+    rows = [[str(i + 1), names[i % len(names)], r.choice(CITIES[:4]), str(r.randint(1, 9))] for i in range(15)]
+
+    def quote(value: str, _: int) -> str:
+        return "'" + value.replace("'", "''") + "'" if ("," in value or "'" in value) else value
+
+    lines = lines_of([["id", "customer", "city", "visits"], *rows], ",", quote=quote)
+    expected = fmt_expected(
+        [col("id", "INT64"), col("customer", "STRING"), col("city", "STRING"), col("visits", "INT64")], 15
+    )
+    expected["format"]["quotechar"] = "'"
+    out["single_quoted.csv"] = (text_file(lines).encode(), expected)
+
+
+def mixed_nulls(out: Corpus) -> None:
+    """NULL spelled per column, as SQL client exports do: NULL in text, empty in numbers; a note
+    column holds both empty strings and NULLs."""
+    r = rng("mixed_nulls")
+    rows = []
+    for i in range(24):
+        rows.append(
+            [
+                str(i + 1),
+                "NULL" if i % 7 == 3 else r.choice(LAST),
+                "" if i % 5 == 1 else str(r.randint(1, 500)),
+                "" if i % 8 == 6 else ("NULL" if i % 8 == 2 else r.choice(["call back", "vip", "moved"])),
+                r.choice(CITIES[:5]),
+            ]
+        )
+    out["mixed_nulls.csv"] = (
+        text_file(lines_of([["id", "surname", "points", "note", "city"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("id", "INT64"),
+                col("surname", "STRING"),
+                col("points", "INT64", null=""),
+                col("note", "STRING"),
+                col("city", "STRING"),
+            ],
+            24,
+            null_marker="NULL",
+        ),
+    )
+
+
+def header_quoting(out: Corpus) -> None:
+    """A header quoted field by field, as a hand-edited Excel export keeps it."""
+    r = rng("header_quoting")
+    rows = [[str(i + 1), f"{r.choice(FIRST)} {r.choice(LAST)}", money(r, 1, 99), r.choice(CITIES)] for i in range(14)]
+    header = '"Customer ID",name,"Amount (EUR)",city'
+    out["header_quoting.csv"] = (
+        text_file([header, *lines_of(rows, ",")]).encode(),
+        fmt_expected(
+            [
+                col("Customer_ID", "INT64", header="Customer ID", header_quoted=True),
+                col("name", "STRING"),
+                col("Amount_EUR", "NUMERIC", header="Amount (EUR)", scale=2, header_quoted=True),
+                col("city", "STRING"),
+            ],
+            14,
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Files that must be refused
 # ---------------------------------------------------------------------------------------------
 
@@ -715,6 +896,14 @@ BUILDERS = [
     totals_trailer,
     escaped_pipes,
     ragged_tolerated,
+    unit_separator,
+    hive_soh,
+    record_separator,
+    double_pipe,
+    tilde_pipe,
+    single_quoted,
+    mixed_nulls,
+    header_quoting,
     refusals,
 ]
 
