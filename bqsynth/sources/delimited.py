@@ -58,12 +58,19 @@ Detection rules, applied in this order (every tie is broken by a fixed order, ne
    every value matches one zero-padded strftime pattern of ``DATE_FORMATS``,
    ``DATETIME_FORMATS``, ``TIMESTAMP_FORMATS``, ``TIME_FORMATS`` (``%d/%m`` is tried before
    ``%m/%d``: a day > 12 in either place decides, an undecidable column is read day first;
-   8 digits that are all valid ``%Y%m%d`` dates are dates). Then INT64 (``-?[1-9][0-9]*`` or
-   ``0``, in range). Then decimals: NUMERIC when every value has the same number (1-4) of
-   decimals, like money, because then the scale is part of the spelling; FLOAT64 otherwise
-   (mixed scales, exponents). Anything else is STRING - notably numbers with leading zeros
-   (``00123``: zip codes and account ids, whose zeros an integer would lose), a plus sign
-   or thousands separators.
+   8 digits that are all valid ``%Y%m%d`` dates are dates). Then numbers as exports write them
+   (``number_type``): an optional currency symbol or ISO code before or after the digits
+   (``$1,234.56``, ``€ 12,50``, ``12,50 €``, ``CHF 1'234.50``) or a percent sign (``12.5%``),
+   a thousands separator (``, . ' ’``, space, no-break and thin spaces: ``1.146,52``,
+   ``1 234,56``), a decimal point or comma, negatives as ``-``, ``($5)``, ``$-5`` or ``5-``
+   (SAP), all spelled the same way down the column and recorded in ``FileColumn.number``.
+   INT64 when no value has decimals (in range); NUMERIC when every value has the same number
+   (1-4) of decimals, like money, because then the scale is part of the spelling; FLOAT64
+   otherwise (mixed scales, exponents), ``bare_integers`` when whole values are written
+   without decimals (``2``, not ``2.0``). Anything else is STRING - notably numbers with
+   leading zeros (``00123``: zip codes and account ids, whose zeros an integer would lose), a
+   plus sign, or digits grouped by plain spaces with neither decimals nor a currency
+   (``555 123``, a phone number more likely than an amount).
 8. **Quoting.** ``all`` when every data field (empty ones included) is quoted; ``nonnumeric``
    when exactly the non-numeric columns have every value quoted; ``none`` when nothing is
    quoted and a backslash escapes instead; ``minimal`` otherwise, with ``FileColumn.quoted``
@@ -83,7 +90,8 @@ NULL None. The writer also accepts a space instead of ``T``, ``Z``/`` UTC``/offs
 numbers and Python date/time objects.
 
 A NUMERIC column keeps its fixed scale (``FileColumn.scale``), so that ``12.5`` is written
-``12.50`` as in the source.
+``12.50`` as in the source. Numbers are read as the plain number written (``(1.234,56 €)`` is
+``-1234.56``, ``12,5 %`` is ``12.5``) and written back with the column's spelling.
 """
 
 from __future__ import annotations
@@ -99,7 +107,15 @@ from typing import Any
 
 from bqsynth.errors import SourceError
 from bqsynth.gcp.names import sanitize_name, unique_names
-from bqsynth.models import NUMERIC_TYPES, TEMPORAL_TYPES, CustomLine, FileColumn, FileFormat, LineField
+from bqsynth.models import (
+    NUMERIC_TYPES,
+    TEMPORAL_TYPES,
+    CustomLine,
+    FileColumn,
+    FileFormat,
+    LineField,
+    NumberSpelling,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Constants
@@ -178,6 +194,24 @@ _FLOAT_RE = {
     ",": re.compile(r"-?(?:0|[1-9]\d*)(?:,\d+)?[eE][+-]?\d+"),
 }
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+# Numbers as exports write them: 1,234.56  1.234,56  1 234,56  1'234.50  $1,234.56  € 12,50
+# 12,50 €  USD 5.00  (1,234.56)  1.234,56-  12.5%. Group marks in preference order.
+_GROUP_MARKS = (",", ".", " ", "\u00a0", "\u202f", "\u2009", "'", "\u2019")
+_SPACES = " \u00a0\u202f"
+_CURRENCY_SIGNS = "".join(chr(c) for c in range(0x20, 0x2100) if unicodedata.category(chr(c)) == "Sc")
+# ISO 4217 codes of the currencies exports write most; any other three letters are a code prefix
+# (``INV-10400`` is an invoice number, not a negative amount).
+CURRENCY_CODES = (
+    "USD EUR GBP CHF JPY CNY CAD AUD NZD SEK NOK DKK PLN CZK HUF RON BGN TRY RUB INR BRL MXN ZAR HKD SGD KRW "
+    "ILS AED SAR THB IDR MYR PHP TWD ARS CLP COP PEN UAH ISK"
+).split()
+_CURRENCY = rf"(?:{'|'.join(CURRENCY_CODES)}|R\$|kr|Kč|zł|Fr\.|[{re.escape(_CURRENCY_SIGNS)}])"
+_NUMBER_SHAPE = re.compile(
+    rf"(?P<open>\()?(?P<lead>-)?(?P<prefix>{_CURRENCY}[{_SPACES}]?)?(?P<mid>-)?"
+    rf"(?P<body>\d(?:[\d.,'\u2019{_SPACES}\u2009]*\d)?)"
+    rf"(?P<trail>-)?(?P<suffix>[{_SPACES}]?(?:{_CURRENCY}|%))?(?P<close>\))?"
+)
 
 
 class FileFormatError(SourceError, ValueError):
@@ -442,6 +476,7 @@ class ColumnType:
     decimal_comma: bool = False
     true_false: tuple[str, str] | None = None
     scale: int | None = None
+    number: NumberSpelling | None = None
 
 
 def infer_type(values: Sequence[str], delimiter: str) -> ColumnType:
@@ -463,22 +498,157 @@ def infer_type(values: Sequence[str], delimiter: str) -> ColumnType:
                 if pattern == "%Y%m%d" and not all(1900 <= int(v[:4]) <= 2199 for v in distinct):
                     continue
                 return ColumnType(kind, temporal_format=pattern)
-    if all(_INT_RE.fullmatch(v) and _INT64_MIN <= int(v) <= _INT64_MAX for v in distinct):
-        return ColumnType("INT64")
-    marks = [","] if delimiter != "," else []
-    for mark in [".", *marks]:
-        decimals = [_DECIMAL_RE[mark].fullmatch(v) for v in distinct]
-        if all(d or _INT_RE.fullmatch(v) for d, v in zip(decimals, distinct, strict=True)) and any(decimals):
-            scales = {len(d.group(1)) if d else 0 for d in decimals}
-            comma = mark == ","
-            if len(scales) == 1 and 1 <= (scale := scales.pop()) <= MAX_NUMERIC_SCALE:
-                return ColumnType("NUMERIC", scale=scale, decimal_comma=comma)
-            return ColumnType("FLOAT64", decimal_comma=comma)
+    number = number_type(distinct, delimiter)
+    if number is not None:
+        return number
+    for mark in [".", *([","] if delimiter != "," else [])]:
         if all(
             _FLOAT_RE[mark].fullmatch(v) or _DECIMAL_RE[mark].fullmatch(v) or _INT_RE.fullmatch(v) for v in distinct
         ):
-            return ColumnType("FLOAT64", decimal_comma=mark == ",")
+            bare = any(_INT_RE.fullmatch(v) for v in distinct)
+            return ColumnType(
+                "FLOAT64", decimal_comma=mark == ",", number=NumberSpelling(bare_integers=True) if bare else None
+            )
     return ColumnType("STRING")
+
+
+@dataclass(frozen=True)
+class _NumberParts:
+    body: str
+    prefix: str
+    suffix: str
+    negative: str | None  # the style of a negative value, None for a positive one
+
+
+def _number_parts(text: str) -> _NumberParts | None:
+    match = _NUMBER_SHAPE.fullmatch(text)
+    if match is None or bool(match["open"]) != bool(match["close"]):
+        return None
+    signs = [
+        style
+        for style, group in (
+            ("parentheses", "open"),
+            ("minus", "lead"),
+            ("minus_after_prefix", "mid"),
+            ("trailing_minus", "trail"),
+        )
+        if match[group]
+    ]
+    if len(signs) > 1 or (signs == ["minus_after_prefix"] and not match["prefix"]):
+        return None
+    return _NumberParts(match["body"], match["prefix"] or "", match["suffix"] or "", signs[0] if signs else None)
+
+
+def _body_regex(decimal_mark: str, group_mark: str) -> re.Pattern[str]:
+    whole = rf"0|[1-9]\d{{0,2}}(?:{re.escape(group_mark)}\d{{3}})*" if group_mark else r"0|[1-9]\d*"
+    return re.compile(rf"(?:{whole})(?:{re.escape(decimal_mark)}(\d+))?")
+
+
+def _number_marks(bodies: Sequence[str], delimiter: str, spelled: bool) -> tuple[str, str] | None:
+    """The (decimal mark, group mark) every body fits, first in preference order (rule 7).
+
+    A lone ``1.234`` reads as a decimal point and ``1,234`` as a decimal comma (in a comma
+    delimited file only next to a group mark, ``"1.234,56"``), but a reading giving every
+    value the same number of decimals wins (``12`` and ``1.500`` are grouped integers); a
+    group mark must occur in some value, and a plain space groups only next to decimals or a
+    currency (``555 123`` is more likely a phone number).
+    """
+    plain = [(".", ""), *([(",", "")] if delimiter != "," else [])]
+    pairs = plain + [(d, g) for d in (".", ",") for g in _GROUP_MARKS if g != d]
+    fitting: list[tuple[tuple[str, str], bool]] = []
+    for decimal_mark, group_mark in pairs:
+        if group_mark and not any(group_mark in b for b in bodies):
+            continue
+        regex = _body_regex(decimal_mark, group_mark)
+        fits = [regex.fullmatch(b) for b in bodies]
+        if not all(fits):
+            continue
+        if group_mark == " " and not spelled and not any(f and f.group(1) for f in fits):
+            continue
+        uniform = len({len(f.group(1) or "") for f in fits if f}) == 1
+        fitting.append(((decimal_mark, group_mark), uniform))
+    # "12" next to "1.500": grouped integers, not a mix of scales 0 and 3.
+    return next((marks for marks, uniform in fitting if uniform), fitting[0][0] if fitting else None)
+
+
+def number_type(distinct: Sequence[str], delimiter: str) -> ColumnType | None:
+    """INT64, NUMERIC or FLOAT64 with the column's spelling, when every value is one number (rule 7)."""
+    parts = [_number_parts(v) for v in distinct]
+    if not all(parts):
+        return None
+    parsed = [p for p in parts if p is not None]
+    prefixes, suffixes = {p.prefix for p in parsed}, {p.suffix for p in parsed}
+    styles = {p.negative for p in parsed if p.negative}
+    if len(prefixes) > 1 or len(suffixes) > 1 or len(styles) > 1:
+        return None
+    prefix, suffix = prefixes.pop(), suffixes.pop()
+    marks = _number_marks([p.body for p in parsed], delimiter, bool(prefix or suffix))
+    if marks is None:
+        return None
+    decimal_mark, group_mark = marks
+    regex = _body_regex(decimal_mark, group_mark)
+    scales = [len(m.group(1) or "") for m in (regex.fullmatch(p.body) for p in parsed) if m]
+    spelling = NumberSpelling(
+        group_mark=group_mark, prefix=prefix, suffix=suffix, negative=styles.pop() if styles else "minus"
+    )
+    comma = decimal_mark == ","
+    if not any(scales):
+        if not all(_INT64_MIN <= int(_canonical_number(v, spelling, comma)) <= _INT64_MAX for v in distinct):
+            return None
+        return ColumnType("INT64", number=_plain_or(spelling))
+    if len(set(scales)) == 1 and scales[0] <= MAX_NUMERIC_SCALE:
+        return ColumnType("NUMERIC", scale=scales[0], decimal_comma=comma, number=_plain_or(spelling))
+    spelling = spelling.model_copy(update={"bare_integers": 0 in scales})
+    return ColumnType("FLOAT64", decimal_comma=comma, number=_plain_or(spelling))
+
+
+def _plain_or(spelling: NumberSpelling) -> NumberSpelling | None:
+    return None if spelling == NumberSpelling() else spelling
+
+
+def _canonical_number(text: str, spelling: NumberSpelling | None, decimal_comma: bool) -> str:
+    """``-1234.56`` from a spelling such as ``(1.234,56 €)``; ``ValueError`` when it does not fit."""
+    spelling = spelling or NumberSpelling()
+    parts = _number_parts(text)
+    if parts is None or parts.prefix != spelling.prefix or parts.suffix != spelling.suffix:
+        raise ValueError(f"not a number spelled like {spelling.prefix}1{spelling.suffix}")
+    if parts.negative not in (None, spelling.negative) and not (parts.negative == "minus" and not spelling.prefix):
+        raise ValueError(f"a negative number not written {spelling.negative}")
+    if parts.negative == "minus_after_prefix" and spelling.negative == "minus":
+        raise ValueError("a negative number not written minus")
+    decimal_mark = "," if decimal_comma else "."
+    if not _body_regex(decimal_mark, spelling.group_mark).fullmatch(parts.body):
+        raise ValueError(f"digits not grouped with {spelling.group_mark!r} and {decimal_mark!r} for decimals")
+    digits = parts.body.replace(spelling.group_mark, "") if spelling.group_mark else parts.body
+    return ("-" if parts.negative else "") + digits.replace(decimal_mark, ".")
+
+
+def _group(whole: str, mark: str) -> str:
+    head = len(whole) % 3 or 3
+    return mark.join([whole[:head], *(whole[i : i + 3] for i in range(head, len(whole), 3))])
+
+
+def spell_number(canonical: str, column: FileColumn) -> str:
+    """``-1234.56`` spelled as the column writes numbers (group mark, decimal mark, currency, sign)."""
+    spelling = column.number or NumberSpelling()
+    negative, digits = canonical.startswith("-"), canonical.lstrip("-")
+    mark = "," if column.decimal_comma else "."
+    if digits.replace(".", "").isdigit():
+        whole, _, fraction = digits.partition(".")
+        if spelling.group_mark:
+            whole = _group(whole, spelling.group_mark)
+        digits = whole + (mark + fraction if fraction else "")
+    else:  # exponent, inf, nan
+        digits = digits.replace(".", mark)
+    prefix, suffix = spelling.prefix, spelling.suffix
+    if not negative:
+        return f"{prefix}{digits}{suffix}"
+    return {
+        "minus": f"-{prefix}{digits}{suffix}",
+        "minus_after_prefix": f"{prefix}-{digits}{suffix}",
+        "parentheses": f"({prefix}{digits}{suffix})",
+        "trailing_minus": f"{prefix}{digits}-{suffix}",
+    }[spelling.negative]
 
 
 def _bool_spelling(distinct: Sequence[str]) -> tuple[str, str] | None:
@@ -498,10 +668,12 @@ def parse_value(text: str, column: FileColumn) -> Any:
     kind = column.type
     if kind == "STRING":
         return text
-    if kind == "INT64":
-        return int(text)
-    if kind in ("FLOAT64", "NUMERIC"):
-        normal = text.replace(",", ".") if column.decimal_comma else text
+    if kind in NUMERIC_TYPES:
+        if kind == "FLOAT64" and column.number is None or (column.number and "e" in text.lower()):
+            return float(text.replace(",", ".") if column.decimal_comma else text)
+        normal = _canonical_number(text, column.number, column.decimal_comma)
+        if kind == "INT64":
+            return int(normal)
         if kind == "FLOAT64":
             return float(normal)
         Decimal(normal)  # validates
@@ -534,18 +706,20 @@ def spell_value(value: Any, column: FileColumn) -> str:
     if kind == "STRING":
         return value if isinstance(value, str) else str(value)
     if kind == "INT64":
-        return str(int(Decimal(str(value)))) if not isinstance(value, int) else str(value)
+        return spell_number(str(int(Decimal(str(value)))) if not isinstance(value, int) else str(value), column)
     if kind == "BOOL":
         true, false = column.true_false or ("true", "false")
         flag = value.strip().lower() in ("true", "1", "yes", "y", "t") if isinstance(value, str) else bool(value)
         return true if flag else false
     if kind == "FLOAT64":
-        text = repr(float(value))
-        return text.replace(".", ",") if column.decimal_comma else text
+        number = float(value)
+        bare = column.number is not None and column.number.bare_integers
+        text = str(int(number)) if bare and number.is_integer() and abs(number) < 1e16 else repr(number)
+        return spell_number(text, column)
     if kind == "NUMERIC":
         number = Decimal(str(value).replace(",", ".")) if not isinstance(value, Decimal) else value
         text = f"{number:.{column.scale}f}" if column.scale is not None else format(number, "f")
-        return text.replace(".", ",") if column.decimal_comma else text
+        return spell_number(text, column)
     assert column.temporal_format is not None, f"{column.name}: {kind} column without temporal_format"
     return strftime(to_temporal(value, kind), column.temporal_format)
 
@@ -909,6 +1083,7 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
             type=t.type,
             temporal_format=t.temporal_format,
             decimal_comma=t.decimal_comma,
+            number=t.number,
             true_false=t.true_false,
             scale=t.scale,
             quoted=flag,

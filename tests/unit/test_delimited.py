@@ -300,7 +300,11 @@ def test_read_records_refuses_a_file_with_another_header() -> None:
         (["0", "1", "1", "0"], "INT64", None),
         (["00123", "12345"], "STRING", None),
         (["+5", "7"], "STRING", None),
-        (["1,234", "5,678"], "STRING", None),
+        (["1,234", "5,678"], "INT64", None),
+        (["12", "1.500", "250"], "INT64", None),
+        (["1.234", "5.678"], "NUMERIC", 3),
+        (["$1,234.56", "($12.00)"], "NUMERIC", 2),
+        (["555 123", "555 124"], "STRING", None),
         (["12.5", "3.25", "1e-05"], "FLOAT64", None),
         (["12.50", "3.10"], "NUMERIC", 2),
         (["12.5", "3"], "FLOAT64", None),
@@ -470,3 +474,38 @@ def test_formats_written_before_issue_15_still_load() -> None:
     old = {"name": "x", "header": "x", "type": "INT64", "temporal_format": None, "decimal_comma": False}
     column = FileColumn.model_validate(old)
     assert column.header_quoted is None and column.null_marker is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers as exports write them (issue 15, item 1)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_generated_numbers_take_the_source_currency_grouping_and_sign() -> None:
+    data, _ = load("excel_us_money.csv")
+    fmt = sniff_format(data, "excel_us_money.csv")
+    row = {"Invoice": "X", "Amount": "-1234.5", "Units": 1234567, "Discount": 3.0}
+    assert write_records([row], fmt, run_date=OTHER_DATE).decode().splitlines()[1] == 'X,"($1,234.50)","1,234,567",3%'
+    data, _ = load("sap_de_amounts.txt")
+    fmt = sniff_format(data, "sap_de_amounts.txt")
+    row = {"Belegnummer": 1, "Buchungsdatum": "2024-02-29", "Betrag": "-7", "Wahrung": "EUR", "Menge": 2500}
+    assert write_records([row], fmt, run_date=OTHER_DATE).decode().splitlines()[1] == "1\t29.02.2024\t7,00-\tEUR\t2.500"
+
+
+def test_numbers_are_read_as_plain_numbers() -> None:
+    data, _ = load("fr_nbsp_euros.csv")
+    fmt = sniff_format(data, "fr_nbsp_euros.csv")
+    first = read_records(data, fmt, "fr_nbsp_euros.csv")[0]
+    assert first["Montant"] == "-1146.52" and "," not in first["Remise"]
+
+
+def test_a_number_spelled_otherwise_names_the_file_line_and_column() -> None:
+    data, _ = load("swiss_francs.csv")
+    fmt = sniff_format(data, "swiss_francs.csv")
+    with pytest.raises(FileFormatError, match=r"other\.csv, line 2: value 'EUR 5\.00' of column balance"):
+        read_records(b"id,branch,balance\n1,Bern,EUR 5.00\n", fmt, "other.csv")
+
+
+def test_invoice_numbers_are_not_amounts() -> None:
+    assert infer_type(["INV-10400", "INV-10401"], ",").type == "STRING"
+    assert infer_type(["USD 12.00", "USD -3.50"], ",").number is not None

@@ -32,6 +32,9 @@ STREETS = ["Hauptstraße", "Bahnhofstraße", "Gartenweg", "Schillerplatz", "Müh
 DOMAINS = ["example.com", "mail.test", "acme.example", "post.example.org"]
 
 
+NUMBER_DEFAULTS = {"group_mark": "", "prefix": "", "suffix": "", "negative": "minus", "bare_integers": False}
+
+
 def rng(name: str) -> random.Random:
     """One generator per file, seeded by its name, so files do not shift when one changes."""
     return random.Random(f"bqsynth-corpus-{name}")
@@ -81,6 +84,7 @@ def col(
     quoted: bool = False,
     header_quoted: bool = False,
     null: str | None = None,
+    number: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     spelled_header = name if header is True else (None if header is False else header)
     return {
@@ -92,6 +96,7 @@ def col(
         "true_false": list(tf) if tf else None,
         "scale": scale,
         "quoted": quoted,
+        "number": None if number is None else {**NUMBER_DEFAULTS, **number},
         "header_quoted": None if spelled_header is None else header_quoted,
         "null_marker": null,
     }
@@ -846,6 +851,173 @@ def header_quoting(out: Corpus) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Numbers as exports write them (issue 15, item 1)
+# ---------------------------------------------------------------------------------------------
+
+
+def grouped(amount: str, group: str, decimal: str) -> str:
+    """``-1234.56`` with a thousands separator and a decimal mark, written out by hand."""
+    sign, digits = ("-", amount[1:]) if amount.startswith("-") else ("", amount)
+    whole, _, fraction = digits.partition(".")
+    groups = []
+    while len(whole) > 3:
+        whole, groups = whole[:-3], [whole[-3:], *groups]
+    text = group.join([whole, *groups])
+    return sign + text + (decimal + fraction if fraction else "")
+
+
+def general(value: float) -> str:
+    """A number as Excel's "General" format writes it: shortest digits, whole numbers bare."""
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def excel_us_money(out: Corpus) -> None:
+    """Excel (en-US) "Save as CSV" of formatted cells: $1,234.56, ($12.00), 1,234 units, 12.5%."""
+    r = rng("excel_us_money")
+    rows = []
+    for i in range(30):
+        amount = f"{r.uniform(-2500, 25000):.2f}"
+        body = grouped(amount.lstrip("-"), ",", ".")
+        money_text = f"(${body})" if amount.startswith("-") else f"${body}"
+        units = grouped(str(r.choice([r.randint(1, 999), r.randint(1000, 250000)])), ",", ".")
+        share = general(round(r.uniform(0, 40), r.choice([0, 1, 2])))
+        rows.append([f"INV-{10400 + i}", money_text, units, f"{share}%"])
+    rows[0][1] = "($1,146.52)"  # at least one negative amount
+    rows[1][3] = "2%"  # and one whole percentage next to decimals
+    out["excel_us_money.csv"] = (
+        text_file(lines_of([["Invoice", "Amount", "Units", "Discount"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("Invoice", "STRING"),
+                col("Amount", "NUMERIC", scale=2, number={"group_mark": ",", "prefix": "$", "negative": "parentheses"}),
+                col("Units", "INT64", number={"group_mark": ","}),
+                col("Discount", "FLOAT64", number={"suffix": "%", "bare_integers": True}),
+            ],
+            30,
+        ),
+    )
+
+
+def sap_de_amounts(out: Corpus) -> None:
+    """SAP list export (de-DE), tab-separated: 1.146,52 and 12,00- (trailing minus), 1.500 units."""
+    r = rng("sap_de_amounts")
+    rows = []
+    for i in range(25):
+        amount = f"{r.uniform(-5000, 50000):.2f}"
+        body = grouped(amount.lstrip("-"), ".", ",")
+        quantity = r.choice([r.randint(1, 999), r.randint(1000, 90000)])
+        rows.append(
+            [
+                str(4900001234 + i),
+                day(r).strftime("%d.%m.%Y"),
+                body + ("-" if amount.startswith("-") else ""),
+                "EUR",
+                grouped(str(quantity), ".", ","),
+            ]
+        )
+    rows[0][2], rows[0][4], rows[1][4] = "1.146,52", "12", "1.500"
+    rows[2][2] = "12,00-"
+    header = ["Belegnummer", "Buchungsdatum", "Betrag", "Währung", "Menge"]
+    out["sap_de_amounts.txt"] = (
+        text_file(lines_of([header, *rows], "\t")).encode(),
+        fmt_expected(
+            [
+                col("Belegnummer", "INT64"),
+                col("Buchungsdatum", "DATE", fmt="%d.%m.%Y"),
+                col(
+                    "Betrag",
+                    "NUMERIC",
+                    scale=2,
+                    comma=True,
+                    number={"group_mark": ".", "negative": "trailing_minus"},
+                ),
+                col("Wahrung", "STRING", header="Währung"),
+                col("Menge", "INT64", number={"group_mark": "."}),
+            ],
+            25,
+            delimiter="\t",
+        ),
+    )
+
+
+def fr_nbsp_euros(out: Corpus) -> None:
+    """Excel (fr-FR) CSV: semicolons, narrow no-break space between thousands, 1 234,56 €, 12,5 %."""
+    r = rng("fr_nbsp_euros")
+    rows = []
+    for _ in range(22):
+        amount = f"{r.uniform(-900, 90000):.2f}"
+        rows.append(
+            [
+                f"{r.choice(ACCENTED_FIRST)} {r.choice(ACCENTED_LAST)}",
+                grouped(amount, "\u202f", ",") + "\u00a0€",
+                f"{r.uniform(0, 30):.1f}".replace(".", ",") + "\u00a0%",
+            ]
+        )
+    rows[0][1] = "-1\u202f146,52\u00a0€"
+    out["fr_nbsp_euros.csv"] = (
+        text_file(lines_of([["Client", "Montant", "Remise"], *rows], ";")).encode(),
+        fmt_expected(
+            [
+                col("Client", "STRING"),
+                col("Montant", "NUMERIC", scale=2, comma=True, number={"group_mark": "\u202f", "suffix": "\u00a0€"}),
+                col("Remise", "NUMERIC", scale=1, comma=True, number={"suffix": "\u00a0%"}),
+            ],
+            22,
+            delimiter=";",
+        ),
+    )
+
+
+def swiss_francs(out: Corpus) -> None:
+    """Swiss exports: CHF 1'234.50 with an apostrophe between thousands, CHF -12.00 for negatives."""
+    r = rng("swiss_francs")
+    rows = []
+    for i in range(18):
+        amount = f"{r.uniform(-3000, 120000):.2f}"
+        body = grouped(amount.lstrip("-"), "'", ".")
+        rows.append([str(i + 1), r.choice(CITIES), f"CHF -{body}" if amount.startswith("-") else f"CHF {body}"])
+    rows[0][2] = "CHF -1'146.50"
+    out["swiss_francs.csv"] = (
+        text_file(lines_of([["id", "branch", "balance"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("id", "INT64"),
+                col("branch", "STRING"),
+                col(
+                    "balance",
+                    "NUMERIC",
+                    scale=2,
+                    number={"group_mark": "'", "prefix": "CHF ", "negative": "minus_after_prefix"},
+                ),
+            ],
+            18,
+        ),
+    )
+
+
+def float_integers(out: Corpus) -> None:
+    """A FLOAT column with a decimal comma whose whole values are written bare (2, not 2,0)."""
+    r = rng("float_integers")
+    rows = []
+    for i in range(20):
+        value = general(round(r.uniform(0, 9), r.choice([0, 1, 3])))
+        rows.append([str(i + 1), value.replace(".", ","), r.choice(["kg", "l", "m"])])
+    rows[0][1], rows[1][1] = "2", "1,5"
+    out["float_integers.csv"] = (
+        text_file(lines_of([["pos", "menge", "einheit"], *rows], ";")).encode(),
+        fmt_expected(
+            [
+                col("pos", "INT64"),
+                col("menge", "FLOAT64", comma=True, number={"bare_integers": True}),
+                col("einheit", "STRING"),
+            ],
+            20,
+            delimiter=";",
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Files that must be refused
 # ---------------------------------------------------------------------------------------------
 
@@ -904,6 +1076,11 @@ BUILDERS = [
     single_quoted,
     mixed_nulls,
     header_quoting,
+    excel_us_money,
+    sap_de_amounts,
+    fr_nbsp_euros,
+    swiss_francs,
+    float_integers,
     refusals,
 ]
 
