@@ -198,6 +198,12 @@ class FileColumn(StrictModel):
     number: NumberSpelling | None = Field(
         default=None, description="Thousands separator, currency, sign and percent of a number column; None = plain"
     )
+    utc_offset: str | None = Field(
+        default=None, description="TIMESTAMP: the one offset (+01:00) every value is written in; values stay UTC"
+    )
+    day_month_assumed: bool = Field(
+        default=False, description="DATE/DATETIME: no value decides day/month order (no day > 12); read day first"
+    )
     header_quoted: bool | None = Field(
         default=None, description="The header text is quoted in the source; None = as the quoting style says"
     )

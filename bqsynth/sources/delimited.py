@@ -55,10 +55,16 @@ Detection rules, applied in this order (every tie is broken by a fixed order, ne
    BOOL when every value is one spelling of a pair (true/false, yes/no, Y/N, T/F in the
    source's case; single letters need both seen). ``1``/``0`` stay INT64: a flag and a count
    cannot be told apart, and INT64 keeps the spelling. Then DATE/DATETIME/TIMESTAMP/TIME when
-   every value matches one zero-padded strftime pattern of ``DATE_FORMATS``,
-   ``DATETIME_FORMATS``, ``TIMESTAMP_FORMATS``, ``TIME_FORMATS`` (``%d/%m`` is tried before
-   ``%m/%d``: a day > 12 in either place decides, an undecidable column is read day first;
-   8 digits that are all valid ``%Y%m%d`` dates are dates). Then numbers as exports write them
+   every value matches one strftime pattern of ``DATE_FORMATS``, ``DATETIME_FORMATS``,
+   ``TIMESTAMP_FORMATS``, ``TIME_FORMATS``: zero-padded or unpadded (``%-d/%-m/%Y``: 1/5/2024)
+   fields, English month names (``%b``, ``%B``, ``%^b`` for JAN), 12-hour clocks (``%I``,
+   ``%p``), fractions of any fixed length (``%3f``, ``%f`` = 6, ``%9f``; digits past the
+   microsecond read as dropped, written back as 0), offsets (``%z``, ``%:z``), ``Z`` and
+   `` UTC``. A TIMESTAMP column written in one offset records it (``FileColumn.utc_offset``)
+   and is written back in it; its values are UTC. ``%d/%m`` is tried before ``%m/%d``: a day
+   > 12 in either place decides, an undecidable column is read day first and reported
+   (``FileColumn.day_month_assumed``, and a warning); 8 digits that are all valid ``%Y%m%d``
+   dates are dates. Then numbers as exports write them
    (``number_type``): an optional currency symbol or ISO code before or after the digits
    (``$1,234.56``, ``€ 12,50``, ``12,50 €``, ``CHF 1'234.50``) or a percent sign (``12.5%``),
    a thousands separator (``, . ' ’``, space, no-break and thin spaces: ``1.146,52``,
@@ -97,6 +103,7 @@ A NUMERIC column keeps its fixed scale (``FileColumn.scale``), so that ``12.5`` 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import unicodedata
 from collections import Counter
@@ -116,6 +123,8 @@ from bqsynth.models import (
     LineField,
     NumberSpelling,
 )
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # Constants
@@ -148,9 +157,55 @@ BOOL_SPELLINGS: tuple[tuple[str, str], ...] = (
     ("T", "F"),
 )
 
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y%m%d")
-TIME_FORMATS = ("%H:%M:%S.%f", "%H:%M:%S", "%H:%M")
-_DATETIME_DATES = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y")
+# Day before month wherever both orders fit: an undecidable column is read day first (reported).
+_UNPADDED_DATES = ("%-d/%-m/%Y", "%-m/%-d/%Y", "%-d.%-m.%Y")
+_NAMED_DATES = (
+    "%d-%b-%Y",
+    "%d-%^b-%y",
+    "%d-%^b-%Y",
+    "%d-%b-%y",
+    "%d %b %Y",
+    "%-d %b %Y",
+    "%d %B %Y",
+    "%-d %B %Y",
+    "%b %d, %Y",
+    "%b %-d, %Y",
+    "%B %d, %Y",
+    "%B %-d, %Y",
+)
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%Y%m%d",
+    *_UNPADDED_DATES,
+    *_NAMED_DATES,
+)
+_FRACTIONS = tuple(f"%H:%M:%S.%{n}f" if n != 6 else "%H:%M:%S.%f" for n in (3, 6, 9, 1, 2, 4, 5, 7, 8))
+_TIMES_24 = (*_FRACTIONS, "%H:%M:%S", "%H:%M")
+TIME_FORMATS = (
+    *_TIMES_24,
+    "%I:%M:%S %p",
+    "%I:%M %p",
+    "%-I:%M:%S %p",
+    "%-I:%M %p",
+    "%-H:%M:%S",
+    "%-H:%M",
+)
+_DATETIME_DATES = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    *_UNPADDED_DATES,
+    "%d-%b-%Y",
+    "%d-%^b-%y",
+)
 DATETIME_FORMATS = (
     *(f"{d}{sep}{t}" for d in _DATETIME_DATES for sep in ("T", " ") for t in TIME_FORMATS),
     "%Y%m%d%H%M%S",
@@ -158,7 +213,7 @@ DATETIME_FORMATS = (
 # ``%:z`` (+01:00) is Python 3.12's strftime directive; we implement it ourselves for 3.11.
 _ZONES = ("Z", "%:z", "%z", " UTC")
 TIMESTAMP_FORMATS = tuple(
-    f"{d}{sep}{t}{zone}" for zone in _ZONES for d in ("%Y-%m-%d",) for sep in ("T", " ") for t in TIME_FORMATS
+    f"{d}{sep}{t}{zone}" for zone in _ZONES for d in ("%Y-%m-%d",) for sep in ("T", " ") for t in _TIMES_24
 )
 # Custom-line date fields, longest first so that a datetime is not read as a date plus noise.
 LINE_DATETIME_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S")
@@ -418,42 +473,97 @@ def _scan_unquoted(
 # Values: typing, parsing and spelling
 # ---------------------------------------------------------------------------------------------
 
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _DIRECTIVE_RE = {
     "%Y": r"\d{4}",
+    "%y": r"\d{2}",
     "%m": r"(?:0[1-9]|1[0-2])",
+    "%-m": r"(?:[1-9]|1[0-2])",
     "%d": r"(?:0[1-9]|[12]\d|3[01])",
+    "%-d": r"(?:[1-9]|[12]\d|3[01])",
+    "%b": "(?:" + "|".join(m[:3] for m in _MONTHS) + ")",
+    "%^b": "(?:" + "|".join(m[:3].upper() for m in _MONTHS) + ")",
+    "%B": "(?:" + "|".join(_MONTHS) + ")",
     "%H": r"(?:[01]\d|2[0-3])",
+    "%-H": r"(?:1?\d|2[0-3])",
+    "%I": r"(?:0[1-9]|1[0-2])",
+    "%-I": r"(?:[1-9]|1[0-2])",
+    "%p": r"(?:AM|PM)",
     "%M": r"[0-5]\d",
     "%S": r"[0-5]\d",
     "%f": r"\d{6}",
+    **{f"%{n}f": rf"\d{{{n}}}" for n in range(1, 10)},
     "%z": r"[+-]\d{4}",
     "%:z": r"[+-]\d{2}:\d{2}",
 }
-_DIRECTIVE_SPLIT = re.compile(r"(%:z|%[A-Za-z])")
+# Directives beyond strptime's: %-d %-m %-H %-I (unpadded), %^b (JAN), %3f/%9f (n fraction
+# digits; %f is 6), %:z (+01:00). Python's strftime lacks them or has them only on glibc.
+_DIRECTIVE_SPLIT = re.compile(r"(%:z|%[-^]?[A-Za-z]|%[1-9]f)")
+_FRACTION = re.compile(r"%([1-9])f")
 _PATTERN_CACHE: dict[str, re.Pattern[str]] = {}
 
 
 def format_regex(pattern: str) -> re.Pattern[str]:
-    """A strict regular expression for a strftime pattern: zero-padded fields only."""
+    """A strict regular expression for a strftime pattern: the fraction of seconds captured."""
     cached = _PATTERN_CACHE.get(pattern)
     if cached is None:
-        pieces = [_DIRECTIVE_RE.get(part, re.escape(part)) for part in _DIRECTIVE_SPLIT.split(pattern) if part]
+        pieces = []
+        for part in _DIRECTIVE_SPLIT.split(pattern):
+            if part and (_FRACTION.fullmatch(part) or part == "%f"):
+                pieces.append(f"(?P<fraction>{_DIRECTIVE_RE[part]})")
+            elif part:
+                pieces.append(_DIRECTIVE_RE.get(part, re.escape(part)))
         cached = _PATTERN_CACHE[pattern] = re.compile("".join(pieces))
     return cached
 
 
 def _strptime(text: str, pattern: str) -> dt.datetime:
-    return dt.datetime.strptime(text, pattern.replace("%:z", "%z"))
+    """``datetime.strptime`` for the patterns of ``format_regex`` (digits past microseconds dropped)."""
+    match = format_regex(pattern).fullmatch(text)
+    fraction = match.groupdict().get("fraction") if match is not None else None
+    if match is not None and fraction is not None:
+        start, end = match.span("fraction")
+        text = text[:start] + fraction[:6].ljust(6, "0") + text[end:]
+        pattern = _FRACTION.sub("%f", pattern)
+    plain = pattern.replace("%:z", "%z").replace("%^b", "%b")
+    return dt.datetime.strptime(text, re.sub(r"%-([dmHI])", r"%\1", plain))
 
 
 def strftime(moment: dt.datetime | dt.date | dt.time, pattern: str) -> str:
-    """``strftime`` plus ``%:z`` (``+01:00``), which Python 3.11 lacks."""
+    """``strftime`` plus ``%:z`` (``+01:00``), unpadded ``%-d %-m %-H %-I``, ``%^b`` and ``%3f``."""
     if "%:z" in pattern:
         offset = moment.utcoffset() if isinstance(moment, (dt.datetime, dt.time)) else None
         seconds = int(offset.total_seconds()) if offset is not None else 0
         sign = "-" if seconds < 0 else "+"
         hours, minutes = divmod(abs(seconds) // 60, 60)
         pattern = pattern.replace("%:z", f"{sign}{hours:02d}:{minutes:02d}")
+    values = {
+        "%-d": lambda m: str(m.day),
+        "%-m": lambda m: str(m.month),
+        "%-H": lambda m: str(m.hour),
+        "%-I": lambda m: str(m.hour % 12 or 12),
+        "%^b": lambda m: _MONTHS[m.month - 1][:3].upper(),
+    }
+    for directive, value in values.items():
+        if directive in pattern:
+            pattern = pattern.replace(directive, value(moment))
+    fraction = _FRACTION.search(pattern)
+    if fraction is not None:
+        digits = f"{getattr(moment, 'microsecond', 0):06d}".ljust(9, "0")[: int(fraction.group(1))]
+        pattern = _FRACTION.sub(digits, pattern)
     return moment.strftime(pattern)
 
 
@@ -477,6 +587,8 @@ class ColumnType:
     true_false: tuple[str, str] | None = None
     scale: int | None = None
     number: NumberSpelling | None = None
+    utc_offset: str | None = None
+    day_month_assumed: bool = False
 
 
 def infer_type(values: Sequence[str], delimiter: str) -> ColumnType:
@@ -497,7 +609,13 @@ def infer_type(values: Sequence[str], delimiter: str) -> ColumnType:
             if all(matches_format(value, pattern) for value in distinct):
                 if pattern == "%Y%m%d" and not all(1900 <= int(v[:4]) <= 2199 for v in distinct):
                     continue
-                return ColumnType(kind, temporal_format=pattern)
+                swapped = swap_day_month(pattern)
+                return ColumnType(
+                    kind,
+                    temporal_format=pattern,
+                    utc_offset=_fixed_offset(distinct, pattern) if kind == "TIMESTAMP" else None,
+                    day_month_assumed=swapped != pattern and all(matches_format(v, swapped) for v in distinct),
+                )
     number = number_type(distinct, delimiter)
     if number is not None:
         return number
@@ -510,6 +628,23 @@ def infer_type(values: Sequence[str], delimiter: str) -> ColumnType:
                 "FLOAT64", decimal_comma=mark == ",", number=NumberSpelling(bare_integers=True) if bare else None
             )
     return ColumnType("STRING")
+
+
+def swap_day_month(pattern: str) -> str:
+    """``%d/%m/%Y`` -> ``%m/%d/%Y`` (unpadded too): the other reading of an all-digit date."""
+    if "%b" in pattern or "%B" in pattern or "%^b" in pattern:
+        return pattern
+    return re.sub(r"%(-?)([dm])", lambda m: f"%{m.group(1)}{'m' if m.group(2) == 'd' else 'd'}", pattern)
+
+
+def _fixed_offset(distinct: Sequence[str], pattern: str) -> str | None:
+    """The one UTC offset (``+01:00``) every value of a TIMESTAMP column is written in, if not UTC."""
+    if "%z" not in pattern and "%:z" not in pattern:
+        return None
+    offsets = {_strptime(v, pattern).utcoffset() for v in distinct}
+    if len(offsets) != 1 or (offset := offsets.pop()) is None or not offset:
+        return None
+    return strftime(dt.datetime(2000, 1, 1, tzinfo=dt.timezone(offset)), "%:z")
 
 
 @dataclass(frozen=True)
@@ -721,7 +856,12 @@ def spell_value(value: Any, column: FileColumn) -> str:
         text = f"{number:.{column.scale}f}" if column.scale is not None else format(number, "f")
         return spell_number(text, column)
     assert column.temporal_format is not None, f"{column.name}: {kind} column without temporal_format"
-    return strftime(to_temporal(value, kind), column.temporal_format)
+    moment = to_temporal(value, kind)
+    if column.utc_offset and isinstance(moment, dt.datetime):
+        hours, minutes = column.utc_offset[1:].split(":")
+        delta = dt.timedelta(hours=int(hours), minutes=int(minutes))
+        moment = moment.astimezone(dt.timezone(-delta if column.utc_offset[0] == "-" else delta))
+    return strftime(moment, column.temporal_format)
 
 
 def to_temporal(value: Any, kind: str) -> dt.datetime | dt.date | dt.time:
@@ -1084,6 +1224,8 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
             temporal_format=t.temporal_format,
             decimal_comma=t.decimal_comma,
             number=t.number,
+            utc_offset=t.utc_offset,
+            day_month_assumed=t.day_month_assumed,
             true_false=t.true_false,
             scale=t.scale,
             quoted=flag,
@@ -1094,6 +1236,15 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
             names, headers, types, flags, header_flags, column_markers, strict=True
         )
     ]
+    for column in columns:
+        if column.day_month_assumed:
+            log.warning(
+                "%s, column %s: no value has a day above 12, so the day/month order of %s is assumed "
+                "(day first); if the file writes month first, correct temporal_format in the plan",
+                source,
+                column.name,
+                column.temporal_format,
+            )
     fmt = FileFormat(
         encoding=encoding,  # type: ignore[arg-type]
         delimiter=delimiter,

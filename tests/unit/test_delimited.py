@@ -316,7 +316,14 @@ def test_read_records_refuses_a_file_with_another_header() -> None:
         (["2024-01-31 10:00:00+0000"], "TIMESTAMP", "%Y-%m-%d %H:%M:%S%z"),
         (["31.01.2024 10:00"], "DATETIME", "%d.%m.%Y %H:%M"),
         (["10:00", "23:59"], "TIME", "%H:%M"),
-        (["1/2/2024"], "STRING", None),
+        (["1/2/2024"], "DATE", "%-d/%-m/%Y"),
+        (["1/5/2024", "12/25/2024"], "DATE", "%-m/%-d/%Y"),
+        (["01/5/2024", "1/05/2024"], "STRING", None),
+        (["05-JAN-24", "17-MAR-23"], "DATE", "%d-%^b-%y"),
+        (["Jan 5, 2024", "Dec 25, 2023"], "DATE", "%b %-d, %Y"),
+        (["2024-01-31 10:00:00.123"], "DATETIME", "%Y-%m-%d %H:%M:%S.%3f"),
+        (["2024-01-31T10:00:00.123456789Z"], "TIMESTAMP", "%Y-%m-%dT%H:%M:%S.%9fZ"),
+        (["1/31/2024 1:05 PM", "2/1/2024 11:59 AM"], "DATETIME", "%-m/%-d/%Y %-I:%M %p"),
         (["Y"], "STRING", None),
         (["yes"], "BOOL", None),
         (["TRUE", "FALSE"], "BOOL", None),
@@ -509,3 +516,36 @@ def test_a_number_spelled_otherwise_names_the_file_line_and_column() -> None:
 def test_invoice_numbers_are_not_amounts() -> None:
     assert infer_type(["INV-10400", "INV-10401"], ",").type == "STRING"
     assert infer_type(["USD 12.00", "USD -3.50"], ",").number is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates and times as exports write them (issue 15, item 2)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_generated_timestamps_take_the_source_offset_and_fraction() -> None:
+    data, _ = load("fractional_timestamps.csv")
+    fmt = sniff_format(data, "fractional_timestamps.csv")
+    row = dict.fromkeys(c.name for c in fmt.columns)
+    row.update(event_id=1, processed_ns="2024-02-03T04:05:06.250000+00:00", billed_at="2024-02-03 04:05:06 UTC")
+    fields = write_records([row], fmt, run_date=OTHER_DATE).decode().splitlines()[1].split(",")
+    assert fields[3:5] == ["2024-02-03T05:05:06.250000000+01:00", "2024-02-02 23:05:06-05:00"]
+    first = read_records(data, fmt, "fractional_timestamps.csv")[0]
+    assert first["processed_ns"].endswith("+00:00") and first["logged_ms"].endswith(".300000")
+
+
+def test_an_undecidable_day_month_order_is_read_day_first_and_reported(caplog: pytest.LogCaptureFixture) -> None:
+    data, _ = load("ambiguous_dates.csv")
+    fmt = sniff_format(data, "ambiguous_dates.csv")
+    booked = fmt.columns[1]
+    assert (booked.temporal_format, booked.day_month_assumed) == ("%d/%m/%Y", True)
+    assert "ambiguous_dates.csv, column booked" in caplog.text
+
+
+def test_twelve_hour_clocks_and_month_names_are_written_back() -> None:
+    data, _ = load("excel_us_dates.csv")
+    fmt = sniff_format(data, "excel_us_dates.csv")
+    row = {"id": 1, "order_date": "2024-03-04", "shipped_at": "2024-03-04T00:05:09", "slot": "12:30:00"}
+    assert write_records([row], fmt, run_date=OTHER_DATE).decode().splitlines()[1] == (
+        "1,3/4/2024,3/4/2024 12:05:09 AM,12:30 PM"
+    )

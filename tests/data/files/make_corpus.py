@@ -85,6 +85,8 @@ def col(
     header_quoted: bool = False,
     null: str | None = None,
     number: dict[str, Any] | None = None,
+    utc_offset: str | None = None,
+    assumed: bool = False,
 ) -> dict[str, Any]:
     spelled_header = name if header is True else (None if header is False else header)
     return {
@@ -97,6 +99,8 @@ def col(
         "scale": scale,
         "quoted": quoted,
         "number": None if number is None else {**NUMBER_DEFAULTS, **number},
+        "utc_offset": utc_offset,
+        "day_month_assumed": assumed,
         "header_quoted": None if spelled_header is None else header_quoted,
         "null_marker": null,
     }
@@ -1018,6 +1022,164 @@ def float_integers(out: Corpus) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Dates and times as exports write them (issue 15, item 2)
+# ---------------------------------------------------------------------------------------------
+
+
+def unpadded(d: dt.date | dt.datetime, day_first: bool = False) -> str:
+    """``1/5/2024`` as Excel writes m/d/yyyy (or d/m/yyyy), written out by hand."""
+    return f"{d.day}/{d.month}/{d.year}" if day_first else f"{d.month}/{d.day}/{d.year}"
+
+
+def clock12(m: dt.datetime, seconds: bool = True) -> str:
+    hour = m.hour % 12 or 12
+    return f"{hour}:{m.minute:02d}" + (f":{m.second:02d}" if seconds else "") + (" AM" if m.hour < 12 else " PM")
+
+
+def excel_us_dates(out: Corpus) -> None:
+    """Excel (en-US) CSV: 1/5/2024 and 1/5/2024 1:05:09 PM, months and days unpadded."""
+    r = rng("excel_us_dates")
+    rows = []
+    for i in range(24):
+        m = moment(r)
+        rows.append([str(i + 1), unpadded(day(r)), f"{unpadded(m)} {clock12(m)}", clock12(moment(r), seconds=False)])
+    rows[0][1], rows[0][2] = "12/25/2023", "12/25/2023 11:59:59 PM"  # a day above 12 decides the order
+    out["excel_us_dates.csv"] = (
+        text_file(lines_of([["id", "order_date", "shipped_at", "slot"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("id", "INT64"),
+                col("order_date", "DATE", fmt="%-m/%-d/%Y"),
+                col("shipped_at", "DATETIME", fmt="%-m/%-d/%Y %-I:%M:%S %p"),
+                col("slot", "TIME", fmt="%-I:%M %p"),
+            ],
+            24,
+        ),
+    )
+
+
+def oracle_dates(out: Corpus) -> None:
+    """Oracle SQL*Plus spool: DD-MON-RR dates (05-JAN-24), pipes, a month-name date column too."""
+    r = rng("oracle_dates")
+    months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    names = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
+    rows = []
+    for i in range(20):
+        hired, born = day(r, "2015-01-01", 3000), day(r, "1960-01-01", 12000)
+        rows.append(
+            [
+                str(7000 + i),
+                r.choice(LAST).upper(),
+                f"{hired.day:02d}-{months[hired.month - 1]}-{hired.year % 100:02d}",
+                f"{names[born.month - 1][:3]} {born.day}, {born.year}",
+            ]
+        )
+    out["oracle_dates.txt"] = (
+        text_file(lines_of([["EMPNO", "ENAME", "HIREDATE", "BIRTHDAY"], *rows], "|")).encode(),
+        fmt_expected(
+            [
+                col("EMPNO", "INT64"),
+                col("ENAME", "STRING"),
+                col("HIREDATE", "DATE", fmt="%d-%^b-%y"),
+                col("BIRTHDAY", "DATE", fmt="%b %-d, %Y"),
+            ],
+            20,
+            delimiter="|",
+        ),
+    )
+
+
+def fractional_timestamps(out: Corpus) -> None:
+    """Milli-, micro- and nanosecond fractions; Z, +01:00 and -05:00 kept as written.
+
+    The nanosecond column holds microsecond data padded with 000, as Spark and Snowflake
+    write TIMESTAMP(9) of microsecond values (BigQuery keeps microseconds).
+    """
+    r = rng("fractional_timestamps")
+    rows = []
+    for i in range(20):
+        m = moment(r).replace(microsecond=r.randrange(1_000_000))
+        utc = m.replace(tzinfo=dt.UTC)
+        paris = utc.astimezone(dt.timezone(dt.timedelta(hours=1)))
+        ny = utc.astimezone(dt.timezone(dt.timedelta(hours=-5)))
+        rows.append(
+            [
+                str(i + 1),
+                m.strftime("%Y-%m-%d %H:%M:%S.") + f"{m.microsecond // 1000:03d}",
+                m.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                paris.strftime("%Y-%m-%dT%H:%M:%S.") + f"{m.microsecond:06d}000+01:00",
+                ny.strftime("%Y-%m-%d %H:%M:%S-05:00"),
+                m.strftime("%H:%M:%S.") + f"{m.microsecond // 1000:03d}",
+            ]
+        )
+    header = ["event_id", "logged_ms", "received_us", "processed_ns", "billed_at", "at_ms"]
+    out["fractional_timestamps.csv"] = (
+        text_file(lines_of([header, *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("event_id", "INT64"),
+                col("logged_ms", "DATETIME", fmt="%Y-%m-%d %H:%M:%S.%3f"),
+                col("received_us", "TIMESTAMP", fmt="%Y-%m-%dT%H:%M:%S.%fZ"),
+                col("processed_ns", "TIMESTAMP", fmt="%Y-%m-%dT%H:%M:%S.%9f%:z", utc_offset="+01:00"),
+                col("billed_at", "TIMESTAMP", fmt="%Y-%m-%d %H:%M:%S%:z", utc_offset="-05:00"),
+                col("at_ms", "TIME", fmt="%H:%M:%S.%3f"),
+            ],
+            20,
+        ),
+    )
+
+
+def ambiguous_dates(out: Corpus) -> None:
+    """Day and month never above 12: the order cannot be decided, is read day first and reported."""
+    r = rng("ambiguous_dates")
+    rows = []
+    for i in range(12):
+        d = dt.date(2024, r.randint(1, 12), r.randint(1, 12))
+        rows.append([str(i + 1), d.strftime("%d/%m/%Y"), r.choice(["in", "out"])])
+    out["ambiguous_dates.csv"] = (
+        text_file(lines_of([["id", "booked", "direction"], *rows], ",")).encode(),
+        fmt_expected(
+            [col("id", "INT64"), col("booked", "DATE", fmt="%d/%m/%Y", assumed=True), col("direction", "STRING")], 12
+        ),
+    )
+
+
+def eu_unpadded(out: Corpus) -> None:
+    """German short dates with unpadded day and month (5.1.2024) and 24-hour unpadded clock."""
+    r = rng("eu_unpadded")
+    rows = []
+    for i in range(18):
+        d, m = day(r), moment(r)
+        rows.append([str(i + 1), f"{d.day}.{d.month}.{d.year}", f"{m.day}.{m.month}.{m.year} {m.hour}:{m.minute:02d}"])
+    rows[0][1] = "31.1.2024"
+    out["eu_unpadded.csv"] = (
+        text_file(lines_of([["nr", "datum", "zeitpunkt"], *rows], ";")).encode(),
+        fmt_expected(
+            [
+                col("nr", "INT64"),
+                col("datum", "DATE", fmt="%-d.%-m.%Y"),
+                col("zeitpunkt", "DATETIME", fmt="%-d.%-m.%Y %-H:%M"),
+            ],
+            18,
+            delimiter=";",
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Files that must be refused
 # ---------------------------------------------------------------------------------------------
 
@@ -1081,6 +1243,11 @@ BUILDERS = [
     fr_nbsp_euros,
     swiss_francs,
     float_integers,
+    excel_us_dates,
+    oracle_dates,
+    fractional_timestamps,
+    ambiguous_dates,
+    eu_unpadded,
     refusals,
 ]
 
