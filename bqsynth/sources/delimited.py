@@ -473,7 +473,7 @@ def _scan_unquoted(
 # Values: typing, parsing and spelling
 # ---------------------------------------------------------------------------------------------
 
-_MONTHS = (
+_MONTH_NAMES = (
     "January",
     "February",
     "March",
@@ -494,9 +494,9 @@ _DIRECTIVE_RE = {
     "%-m": r"(?:[1-9]|1[0-2])",
     "%d": r"(?:0[1-9]|[12]\d|3[01])",
     "%-d": r"(?:[1-9]|[12]\d|3[01])",
-    "%b": "(?:" + "|".join(m[:3] for m in _MONTHS) + ")",
-    "%^b": "(?:" + "|".join(m[:3].upper() for m in _MONTHS) + ")",
-    "%B": "(?:" + "|".join(_MONTHS) + ")",
+    "%b": "(?:" + "|".join(m[:3] for m in _MONTH_NAMES) + ")",
+    "%^b": "(?:" + "|".join(m[:3].upper() for m in _MONTH_NAMES) + ")",
+    "%B": "(?:" + "|".join(_MONTH_NAMES) + ")",
     "%H": r"(?:[01]\d|2[0-3])",
     "%-H": r"(?:1?\d|2[0-3])",
     "%I": r"(?:0[1-9]|1[0-2])",
@@ -555,7 +555,7 @@ def strftime(moment: dt.datetime | dt.date | dt.time, pattern: str) -> str:
         "%-m": lambda m: str(m.month),
         "%-H": lambda m: str(m.hour),
         "%-I": lambda m: str(m.hour % 12 or 12),
-        "%^b": lambda m: _MONTHS[m.month - 1][:3].upper(),
+        "%^b": lambda m: _MONTH_NAMES[m.month - 1][:3].upper(),
     }
     for directive, value in values.items():
         if directive in pattern:
