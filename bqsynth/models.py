@@ -167,6 +167,23 @@ class CustomLine(StrictModel):
     fields: list[LineField] = Field(default_factory=list)
 
 
+class NumberSpelling(StrictModel):
+    """How a number column is spelled beyond its decimal mark, as exports write money and shares:
+    ``1.234,56 €``, ``($1,234.56)``, ``CHF 1'234.50``, ``1.234,56-`` (SAP), ``12,5 %``.
+
+    The value is the number as written (``12,5 %`` is 12.5); ``prefix``/``suffix`` hold the
+    currency symbol or code or the percent sign with their spacing.
+    """
+
+    group_mark: str = Field(default="", description="Thousands separator: , . ' space, NBSP, thin space; '' = none")
+    prefix: str = Field(default="", description="Text before the digits: '$', '€ ', 'USD '")
+    suffix: str = Field(default="", description="Text after the digits: ' €', '%', ' EUR'")
+    negative: Literal["minus", "minus_after_prefix", "parentheses", "trailing_minus"] = Field(
+        default="minus", description="-$5 / $-5 / ($5) / 5-"
+    )
+    bare_integers: bool = Field(default=False, description="FLOAT64: integral values written without decimals (2)")
+
+
 class FileColumn(StrictModel):
     """One column of a delimited file and how its values are spelled there."""
 
@@ -178,6 +195,21 @@ class FileColumn(StrictModel):
     scale: int | None = Field(default=None, ge=0, description="Fixed decimals of a NUMERIC column: 12.50 -> 2")
     true_false: tuple[str, str] | None = Field(default=None, description="How BOOL values are spelled: (true, false)")
     quoted: bool = Field(default=False, description="Every non-empty value of this column is quoted in the source")
+    number: NumberSpelling | None = Field(
+        default=None, description="Thousands separator, currency, sign and percent of a number column; None = plain"
+    )
+    utc_offset: str | None = Field(
+        default=None, description="TIMESTAMP: the one offset (+01:00) every value is written in; values stay UTC"
+    )
+    day_month_assumed: bool = Field(
+        default=False, description="DATE/DATETIME: no value decides day/month order (no day > 12); read day first"
+    )
+    header_quoted: bool | None = Field(
+        default=None, description="The header text is quoted in the source; None = as the quoting style says"
+    )
+    null_marker: str | None = Field(
+        default=None, description="How this column writes a NULL when it differs from the file's; None = the file's"
+    )
 
 
 class FileFormat(StrictModel):

@@ -15,14 +15,20 @@ Detection rules, applied in this order (every tie is broken by a fixed order, ne
    bytes 0x80-0x9F occur: in Latin-1 those are C1 control characters, so the file is really
    Windows-1252 or another code page we cannot read faithfully, and is refused. Text with
    only CR line ends (classic Mac) is refused.
-2. **Delimiter.** Candidates are ``, TAB | ; ^ ~`` and any other punctuation seen in the
-   first 500 lines that is not common inside values. Each candidate splits those lines
-   (quote-aware); the winner has the highest share of lines with its most common field
-   count, that count being > 1; ties go to the larger field count, then to the order above.
-   A decimal comma (``12,50``) is only recognised when the delimiter is not a comma.
-3. **Quote and escape.** The quote character is ``"`` (a quote opens a field only at its
-   start, as in RFC 4180). A backslash before a quote or a delimiter makes ``\\`` the escape
-   character.
+2. **Delimiter.** A multi-character delimiter of ``MULTI_DELIMITERS`` (``~|~``, ``||`` ...)
+   wins when it splits >= 90% of the first 500 lines into the same field count > 1, and does
+   so more consistently than any of its characters alone or its characters occur nowhere
+   else (a ``|`` file with an always-empty column is not a ``||`` file). Otherwise the
+   candidates are ``, TAB | ; ^ ~``, the control characters exports use as separators
+   (0x1F, 0x1E, 0x1D, 0x1C, 0x01, 0x02; the most frequent of them is not counted as binary)
+   and any other punctuation seen in those lines that is not common inside values. Each
+   candidate splits those lines (quote-aware); the winner has the highest share of lines
+   with its most common field count, that count being > 1; ties go to the larger field
+   count, then to the order above. A decimal comma (``12,50``) is only recognised when the
+   delimiter is not a comma.
+3. **Quote and escape.** The quote character is ``"``, or ``'`` when some fields are wrapped
+   in single quotes and none in double quotes (a quote opens a field only at its start, as
+   in RFC 4180). A backslash before a quote or a delimiter makes ``\\`` the escape character.
 4. **Custom lines.** Leading and trailing records whose field count differs from the most
    common one, or that start with ``#`` or a tag word (HDR, TRL, TOTAL, EOF ...), are custom
    header/trailer lines, kept verbatim. Inside them a digit run equal to the number of data
@@ -33,26 +39,44 @@ Detection rules, applied in this order (every tie is broken by a fixed order, ne
 5. **Null marker.** Unquoted ``NULL``, ``null``, ``\\N`` are nulls anywhere; ``NA``, ``N/A`` only
    in a column whose other values have a typed shape (numbers, dates ...), because ``NA`` is
    also a real code (North America, Namibia). The most frequent non-empty marker becomes the
-   file's ``null_marker``, else the empty field.
+   file's ``null_marker``, else the empty field. A column spelling NULL otherwise gets its own
+   ``FileColumn.null_marker`` (numbers empty, text ``NULL``, as SQL clients export): a STRING
+   column with a marker keeps it, and an empty field there is an empty string; another column
+   takes its most frequent null spelling. A typed column mixing two spellings is read fine but
+   written with the more frequent one.
 6. **Header row.** The first data-shaped record is a header when its values are non-empty,
    distinct, neither null markers nor numbers, dates or times, and either some column below
    is typed (the header cannot be a value of it) or, all columns being strings, more than half
    of its values (a strict majority) differ in shape (length range, digits, ``@``, spaces, case) from the values
    below them. Header texts are sanitised into unique BigQuery names (letters, digits,
-   underscore, not starting with a digit), the original kept in ``FileColumn.header``.
+   underscore, not starting with a digit), the original kept in ``FileColumn.header`` and
+   whether it was quoted in ``FileColumn.header_quoted`` (the writer quotes it the same way).
 7. **Types**, per column over its non-null values, first match wins:
    BOOL when every value is one spelling of a pair (true/false, yes/no, Y/N, T/F in the
    source's case; single letters need both seen). ``1``/``0`` stay INT64: a flag and a count
    cannot be told apart, and INT64 keeps the spelling. Then DATE/DATETIME/TIMESTAMP/TIME when
-   every value matches one zero-padded strftime pattern of ``DATE_FORMATS``,
-   ``DATETIME_FORMATS``, ``TIMESTAMP_FORMATS``, ``TIME_FORMATS`` (``%d/%m`` is tried before
-   ``%m/%d``: a day > 12 in either place decides, an undecidable column is read day first;
-   8 digits that are all valid ``%Y%m%d`` dates are dates). Then INT64 (``-?[1-9][0-9]*`` or
-   ``0``, in range). Then decimals: NUMERIC when every value has the same number (1-4) of
-   decimals, like money, because then the scale is part of the spelling; FLOAT64 otherwise
-   (mixed scales, exponents). Anything else is STRING - notably numbers with leading zeros
-   (``00123``: zip codes and account ids, whose zeros an integer would lose), a plus sign
-   or thousands separators.
+   every value matches one strftime pattern of ``DATE_FORMATS``, ``DATETIME_FORMATS``,
+   ``TIMESTAMP_FORMATS``, ``TIME_FORMATS``: zero-padded or unpadded (``%-d/%-m/%Y``: 1/5/2024)
+   fields, English month names (``%b``, ``%B``, ``%^b`` for JAN), 12-hour clocks (``%I``,
+   ``%p``), fractions of any fixed length (``%3f``, ``%f`` = 6, ``%9f``; digits past the
+   microsecond read as dropped, written back as 0), offsets (``%z``, ``%:z``), ``Z`` and
+   `` UTC``. A TIMESTAMP column written in one offset records it (``FileColumn.utc_offset``)
+   and is written back in it; its values are UTC. ``%d/%m`` is tried before ``%m/%d``: a day
+   > 12 in either place decides, an undecidable column is read day first and reported
+   (``FileColumn.day_month_assumed``, and a warning); 8 digits that are all valid ``%Y%m%d``
+   dates are dates. Then numbers as exports write them
+   (``number_type``): an optional currency symbol or ISO code before or after the digits
+   (``$1,234.56``, ``€ 12,50``, ``12,50 €``, ``CHF 1'234.50``) or a percent sign (``12.5%``),
+   a thousands separator (``, . ' ’``, space, no-break and thin spaces: ``1.146,52``,
+   ``1 234,56``), a decimal point or comma, negatives as ``-``, ``($5)``, ``$-5`` or ``5-``
+   (SAP), all spelled the same way down the column and recorded in ``FileColumn.number``.
+   INT64 when no value has decimals (in range); NUMERIC when every value has the same number
+   (1-4) of decimals, like money, because then the scale is part of the spelling; FLOAT64
+   otherwise (mixed scales, exponents), ``bare_integers`` when whole values are written
+   without decimals (``2``, not ``2.0``). Anything else is STRING - notably numbers with
+   leading zeros (``00123``: zip codes and account ids, whose zeros an integer would lose), a
+   plus sign, or digits grouped by plain spaces with neither decimals nor a currency
+   (``555 123``, a phone number more likely than an amount).
 8. **Quoting.** ``all`` when every data field (empty ones included) is quoted; ``nonnumeric``
    when exactly the non-numeric columns have every value quoted; ``none`` when nothing is
    quoted and a backslash escapes instead; ``minimal`` otherwise, with ``FileColumn.quoted``
@@ -72,12 +96,14 @@ NULL None. The writer also accepts a space instead of ``T``, ``Z``/`` UTC``/offs
 numbers and Python date/time objects.
 
 A NUMERIC column keeps its fixed scale (``FileColumn.scale``), so that ``12.5`` is written
-``12.50`` as in the source.
+``12.50`` as in the source. Numbers are read as the plain number written (``(1.234,56 €)`` is
+``-1234.56``, ``12,5 %`` is ``12.5``) and written back with the column's spelling.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import unicodedata
 from collections import Counter
@@ -88,7 +114,17 @@ from typing import Any
 
 from bqsynth.errors import SourceError
 from bqsynth.gcp.names import sanitize_name, unique_names
-from bqsynth.models import NUMERIC_TYPES, TEMPORAL_TYPES, CustomLine, FileColumn, FileFormat, LineField
+from bqsynth.models import (
+    NUMERIC_TYPES,
+    TEMPORAL_TYPES,
+    CustomLine,
+    FileColumn,
+    FileFormat,
+    LineField,
+    NumberSpelling,
+)
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # Constants
@@ -121,9 +157,55 @@ BOOL_SPELLINGS: tuple[tuple[str, str], ...] = (
     ("T", "F"),
 )
 
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y%m%d")
-TIME_FORMATS = ("%H:%M:%S.%f", "%H:%M:%S", "%H:%M")
-_DATETIME_DATES = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y")
+# Day before month wherever both orders fit: an undecidable column is read day first (reported).
+_UNPADDED_DATES = ("%-d/%-m/%Y", "%-m/%-d/%Y", "%-d.%-m.%Y")
+_NAMED_DATES = (
+    "%d-%b-%Y",
+    "%d-%^b-%y",
+    "%d-%^b-%Y",
+    "%d-%b-%y",
+    "%d %b %Y",
+    "%-d %b %Y",
+    "%d %B %Y",
+    "%-d %B %Y",
+    "%b %d, %Y",
+    "%b %-d, %Y",
+    "%B %d, %Y",
+    "%B %-d, %Y",
+)
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%Y%m%d",
+    *_UNPADDED_DATES,
+    *_NAMED_DATES,
+)
+_FRACTIONS = tuple(f"%H:%M:%S.%{n}f" if n != 6 else "%H:%M:%S.%f" for n in (3, 6, 9, 1, 2, 4, 5, 7, 8))
+_TIMES_24 = (*_FRACTIONS, "%H:%M:%S", "%H:%M")
+TIME_FORMATS = (
+    *_TIMES_24,
+    "%I:%M:%S %p",
+    "%I:%M %p",
+    "%-I:%M:%S %p",
+    "%-I:%M %p",
+    "%-H:%M:%S",
+    "%-H:%M",
+)
+_DATETIME_DATES = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    *_UNPADDED_DATES,
+    "%d-%b-%Y",
+    "%d-%^b-%y",
+)
 DATETIME_FORMATS = (
     *(f"{d}{sep}{t}" for d in _DATETIME_DATES for sep in ("T", " ") for t in TIME_FORMATS),
     "%Y%m%d%H%M%S",
@@ -131,7 +213,7 @@ DATETIME_FORMATS = (
 # ``%:z`` (+01:00) is Python 3.12's strftime directive; we implement it ourselves for 3.11.
 _ZONES = ("Z", "%:z", "%z", " UTC")
 TIMESTAMP_FORMATS = tuple(
-    f"{d}{sep}{t}{zone}" for zone in _ZONES for d in ("%Y-%m-%d",) for sep in ("T", " ") for t in TIME_FORMATS
+    f"{d}{sep}{t}{zone}" for zone in _ZONES for d in ("%Y-%m-%d",) for sep in ("T", " ") for t in _TIMES_24
 )
 # Custom-line date fields, longest first so that a datetime is not read as a date plus noise.
 LINE_DATETIME_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S")
@@ -152,6 +234,13 @@ _UTF_BOMS: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xfe", "UTF-16"),
 )
 _CONTROL_BYTES = frozenset(range(0x00, 0x09)) | {0x0B} | frozenset(range(0x0E, 0x20)) | {0x7F}
+# Control characters that exports use as delimiters: SOH (Hive), STX, and the ASCII information
+# separators FS GS RS US. The most frequent of them in a file is its delimiter, not binary noise.
+_SEPARATOR_BYTES = (0x1F, 0x1E, 0x1D, 0x1C, 0x01, 0x02)
+CONTROL_DELIMITERS = tuple(chr(byte) for byte in _SEPARATOR_BYTES)
+# Multi-character delimiters of exports that avoid any single character a value may hold.
+MULTI_DELIMITERS = ("~|~", "|~|", "^|^", "|^|", "||", "~~", "^^", "::", ";;", "##", "@@", "|#|")
+QUOTE_CHARS = ('"', "'")
 
 _INT_RE = re.compile(r"-?(?:0|[1-9]\d*)")
 _DECIMAL_RE = {".": re.compile(r"-?(?:0|[1-9]\d*)\.(\d+)"), ",": re.compile(r"-?(?:0|[1-9]\d*),(\d+)")}
@@ -160,6 +249,24 @@ _FLOAT_RE = {
     ",": re.compile(r"-?(?:0|[1-9]\d*)(?:,\d+)?[eE][+-]?\d+"),
 }
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+# Numbers as exports write them: 1,234.56  1.234,56  1 234,56  1'234.50  $1,234.56  € 12,50
+# 12,50 €  USD 5.00  (1,234.56)  1.234,56-  12.5%. Group marks in preference order.
+_GROUP_MARKS = (",", ".", " ", "\u00a0", "\u202f", "\u2009", "'", "\u2019")
+_SPACES = " \u00a0\u202f"
+_CURRENCY_SIGNS = "".join(chr(c) for c in range(0x20, 0x2100) if unicodedata.category(chr(c)) == "Sc")
+# ISO 4217 codes of the currencies exports write most; any other three letters are a code prefix
+# (``INV-10400`` is an invoice number, not a negative amount).
+CURRENCY_CODES = (
+    "USD EUR GBP CHF JPY CNY CAD AUD NZD SEK NOK DKK PLN CZK HUF RON BGN TRY RUB INR BRL MXN ZAR HKD SGD KRW "
+    "ILS AED SAR THB IDR MYR PHP TWD ARS CLP COP PEN UAH ISK"
+).split()
+_CURRENCY = rf"(?:{'|'.join(CURRENCY_CODES)}|R\$|kr|Kč|zł|Fr\.|[{re.escape(_CURRENCY_SIGNS)}])"
+_NUMBER_SHAPE = re.compile(
+    rf"(?P<open>\()?(?P<lead>-)?(?P<prefix>{_CURRENCY}[{_SPACES}]?)?(?P<mid>-)?"
+    rf"(?P<body>\d(?:[\d.,'\u2019{_SPACES}\u2009]*\d)?)"
+    rf"(?P<trail>-)?(?P<suffix>[{_SPACES}]?(?:{_CURRENCY}|%))?(?P<close>\))?"
+)
 
 
 class FileFormatError(SourceError, ValueError):
@@ -185,7 +292,7 @@ def detect_encoding(data: bytes, source: str) -> tuple[str, str]:
                 f"{source} looks like UTF-16 or UTF-32 text without a byte order mark: re-export it as UTF-8"
             )
         raise FileFormatError(f"{source} is binary content (NUL bytes): bqsynth reads delimited text files only")
-    controls = sum(1 for byte in data if byte in _CONTROL_BYTES)
+    controls = _control_bytes(data)
     if controls > 0.01 * len(data):
         raise FileFormatError(
             f"{source} is binary content ({controls} control bytes): bqsynth reads delimited text files only"
@@ -210,6 +317,14 @@ def detect_encoding(data: bytes, source: str) -> tuple[str, str]:
             "in Latin-1 (probably Windows-1252): re-export it as UTF-8"
         )
     return "latin-1", data.decode("latin-1")
+
+
+def _control_bytes(data: bytes) -> int:
+    """Control bytes in ``data``, not counting the most frequent separator byte (0x1F, 0x01 ...)."""
+    tally = Counter(byte for byte in data if byte in _CONTROL_BYTES)
+    separators = [byte for byte in _SEPARATOR_BYTES if tally[byte]]
+    delimiter = max(separators, key=lambda byte: (tally[byte], -byte), default=None)
+    return sum(count for byte, count in tally.items() if byte != delimiter)
 
 
 def _looks_like_utf16(data: bytes) -> bool:
@@ -267,7 +382,7 @@ def tokenize(
     quote at the end of the text instead of refusing (used on the sniffing sample, which may
     cut a quoted field in two).
     """
-    stops = re.compile("[" + re.escape(delimiter + "\n" + (escapechar or "")) + "]")
+    stops = re.compile("|".join(re.escape(s) for s in (delimiter, "\n", *([escapechar] if escapechar else []))))
     records: list[Record] = []
     length, pos, line = len(text), 0, 1
     while pos < length:
@@ -285,8 +400,8 @@ def tokenize(
                 value, pos = _scan_unquoted(text, pos, stops, delimiter, escapechar)
                 fields.append(value)
                 quoted.append(False)
-            if pos < length and text[pos] == delimiter:
-                pos += 1
+            if pos < length and text.startswith(delimiter, pos):
+                pos += len(delimiter)
                 continue
             break
         end = pos
@@ -343,11 +458,11 @@ def _scan_unquoted(
         end = match.start() if match else len(text)
         parts.append(text[pos:end])
         pos = end
-        if match is None or not escapechar or text[end] != escapechar:
+        if match is None or not escapechar or match.group() != escapechar:
             return "".join(parts), pos
         following = text[end + 1 : end + 2]
         # MySQL's \N is a null marker, not an escaped N: keep it literally.
-        if following == "N" and (end + 2 >= len(text) or text[end + 2] in (delimiter, "\n", "\r")):
+        if following == "N" and (end + 2 >= len(text) or text.startswith((delimiter, "\n", "\r"), end + 2)):
             parts.append("\\N")
         else:
             parts.append(following or escapechar)
@@ -358,42 +473,97 @@ def _scan_unquoted(
 # Values: typing, parsing and spelling
 # ---------------------------------------------------------------------------------------------
 
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _DIRECTIVE_RE = {
     "%Y": r"\d{4}",
+    "%y": r"\d{2}",
     "%m": r"(?:0[1-9]|1[0-2])",
+    "%-m": r"(?:[1-9]|1[0-2])",
     "%d": r"(?:0[1-9]|[12]\d|3[01])",
+    "%-d": r"(?:[1-9]|[12]\d|3[01])",
+    "%b": "(?:" + "|".join(m[:3] for m in _MONTH_NAMES) + ")",
+    "%^b": "(?:" + "|".join(m[:3].upper() for m in _MONTH_NAMES) + ")",
+    "%B": "(?:" + "|".join(_MONTH_NAMES) + ")",
     "%H": r"(?:[01]\d|2[0-3])",
+    "%-H": r"(?:1?\d|2[0-3])",
+    "%I": r"(?:0[1-9]|1[0-2])",
+    "%-I": r"(?:[1-9]|1[0-2])",
+    "%p": r"(?:AM|PM)",
     "%M": r"[0-5]\d",
     "%S": r"[0-5]\d",
     "%f": r"\d{6}",
+    **{f"%{n}f": rf"\d{{{n}}}" for n in range(1, 10)},
     "%z": r"[+-]\d{4}",
     "%:z": r"[+-]\d{2}:\d{2}",
 }
-_DIRECTIVE_SPLIT = re.compile(r"(%:z|%[A-Za-z])")
+# Directives beyond strptime's: %-d %-m %-H %-I (unpadded), %^b (JAN), %3f/%9f (n fraction
+# digits; %f is 6), %:z (+01:00). Python's strftime lacks them or has them only on glibc.
+_DIRECTIVE_SPLIT = re.compile(r"(%:z|%[-^]?[A-Za-z]|%[1-9]f)")
+_FRACTION = re.compile(r"%([1-9])f")
 _PATTERN_CACHE: dict[str, re.Pattern[str]] = {}
 
 
 def format_regex(pattern: str) -> re.Pattern[str]:
-    """A strict regular expression for a strftime pattern: zero-padded fields only."""
+    """A strict regular expression for a strftime pattern: the fraction of seconds captured."""
     cached = _PATTERN_CACHE.get(pattern)
     if cached is None:
-        pieces = [_DIRECTIVE_RE.get(part, re.escape(part)) for part in _DIRECTIVE_SPLIT.split(pattern) if part]
+        pieces = []
+        for part in _DIRECTIVE_SPLIT.split(pattern):
+            if part and (_FRACTION.fullmatch(part) or part == "%f"):
+                pieces.append(f"(?P<fraction>{_DIRECTIVE_RE[part]})")
+            elif part:
+                pieces.append(_DIRECTIVE_RE.get(part, re.escape(part)))
         cached = _PATTERN_CACHE[pattern] = re.compile("".join(pieces))
     return cached
 
 
 def _strptime(text: str, pattern: str) -> dt.datetime:
-    return dt.datetime.strptime(text, pattern.replace("%:z", "%z"))
+    """``datetime.strptime`` for the patterns of ``format_regex`` (digits past microseconds dropped)."""
+    match = format_regex(pattern).fullmatch(text)
+    fraction = match.groupdict().get("fraction") if match is not None else None
+    if match is not None and fraction is not None:
+        start, end = match.span("fraction")
+        text = text[:start] + fraction[:6].ljust(6, "0") + text[end:]
+        pattern = _FRACTION.sub("%f", pattern)
+    plain = pattern.replace("%:z", "%z").replace("%^b", "%b")
+    return dt.datetime.strptime(text, re.sub(r"%-([dmHI])", r"%\1", plain))
 
 
 def strftime(moment: dt.datetime | dt.date | dt.time, pattern: str) -> str:
-    """``strftime`` plus ``%:z`` (``+01:00``), which Python 3.11 lacks."""
+    """``strftime`` plus ``%:z`` (``+01:00``), unpadded ``%-d %-m %-H %-I``, ``%^b`` and ``%3f``."""
     if "%:z" in pattern:
         offset = moment.utcoffset() if isinstance(moment, (dt.datetime, dt.time)) else None
         seconds = int(offset.total_seconds()) if offset is not None else 0
         sign = "-" if seconds < 0 else "+"
         hours, minutes = divmod(abs(seconds) // 60, 60)
         pattern = pattern.replace("%:z", f"{sign}{hours:02d}:{minutes:02d}")
+    values = {
+        "%-d": lambda m: str(m.day),
+        "%-m": lambda m: str(m.month),
+        "%-H": lambda m: str(m.hour),
+        "%-I": lambda m: str(m.hour % 12 or 12),
+        "%^b": lambda m: _MONTH_NAMES[m.month - 1][:3].upper(),
+    }
+    for directive, value in values.items():
+        if directive in pattern:
+            pattern = pattern.replace(directive, value(moment))
+    fraction = _FRACTION.search(pattern)
+    if fraction is not None:
+        digits = f"{getattr(moment, 'microsecond', 0):06d}".ljust(9, "0")[: int(fraction.group(1))]
+        pattern = _FRACTION.sub(digits, pattern)
     return moment.strftime(pattern)
 
 
@@ -416,6 +586,9 @@ class ColumnType:
     decimal_comma: bool = False
     true_false: tuple[str, str] | None = None
     scale: int | None = None
+    number: NumberSpelling | None = None
+    utc_offset: str | None = None
+    day_month_assumed: bool = False
 
 
 def infer_type(values: Sequence[str], delimiter: str) -> ColumnType:
@@ -436,23 +609,181 @@ def infer_type(values: Sequence[str], delimiter: str) -> ColumnType:
             if all(matches_format(value, pattern) for value in distinct):
                 if pattern == "%Y%m%d" and not all(1900 <= int(v[:4]) <= 2199 for v in distinct):
                     continue
-                return ColumnType(kind, temporal_format=pattern)
-    if all(_INT_RE.fullmatch(v) and _INT64_MIN <= int(v) <= _INT64_MAX for v in distinct):
-        return ColumnType("INT64")
-    marks = [","] if delimiter != "," else []
-    for mark in [".", *marks]:
-        decimals = [_DECIMAL_RE[mark].fullmatch(v) for v in distinct]
-        if all(d or _INT_RE.fullmatch(v) for d, v in zip(decimals, distinct, strict=True)) and any(decimals):
-            scales = {len(d.group(1)) if d else 0 for d in decimals}
-            comma = mark == ","
-            if len(scales) == 1 and 1 <= (scale := scales.pop()) <= MAX_NUMERIC_SCALE:
-                return ColumnType("NUMERIC", scale=scale, decimal_comma=comma)
-            return ColumnType("FLOAT64", decimal_comma=comma)
+                swapped = swap_day_month(pattern)
+                return ColumnType(
+                    kind,
+                    temporal_format=pattern,
+                    utc_offset=_fixed_offset(distinct, pattern) if kind == "TIMESTAMP" else None,
+                    day_month_assumed=swapped != pattern and all(matches_format(v, swapped) for v in distinct),
+                )
+    number = number_type(distinct, delimiter)
+    if number is not None:
+        return number
+    for mark in [".", *([","] if delimiter != "," else [])]:
         if all(
             _FLOAT_RE[mark].fullmatch(v) or _DECIMAL_RE[mark].fullmatch(v) or _INT_RE.fullmatch(v) for v in distinct
         ):
-            return ColumnType("FLOAT64", decimal_comma=mark == ",")
+            bare = any(_INT_RE.fullmatch(v) for v in distinct)
+            return ColumnType(
+                "FLOAT64", decimal_comma=mark == ",", number=NumberSpelling(bare_integers=True) if bare else None
+            )
     return ColumnType("STRING")
+
+
+def swap_day_month(pattern: str) -> str:
+    """``%d/%m/%Y`` -> ``%m/%d/%Y`` (unpadded too): the other reading of an all-digit date."""
+    if "%b" in pattern or "%B" in pattern or "%^b" in pattern:
+        return pattern
+    return re.sub(r"%(-?)([dm])", lambda m: f"%{m.group(1)}{'m' if m.group(2) == 'd' else 'd'}", pattern)
+
+
+def _fixed_offset(distinct: Sequence[str], pattern: str) -> str | None:
+    """The one UTC offset (``+01:00``) every value of a TIMESTAMP column is written in, if not UTC."""
+    if "%z" not in pattern and "%:z" not in pattern:
+        return None
+    offsets = {_strptime(v, pattern).utcoffset() for v in distinct}
+    if len(offsets) != 1 or (offset := offsets.pop()) is None or not offset:
+        return None
+    return strftime(dt.datetime(2000, 1, 1, tzinfo=dt.timezone(offset)), "%:z")
+
+
+@dataclass(frozen=True)
+class _NumberParts:
+    body: str
+    prefix: str
+    suffix: str
+    negative: str | None  # the style of a negative value, None for a positive one
+
+
+def _number_parts(text: str) -> _NumberParts | None:
+    match = _NUMBER_SHAPE.fullmatch(text)
+    if match is None or bool(match["open"]) != bool(match["close"]):
+        return None
+    signs = [
+        style
+        for style, group in (
+            ("parentheses", "open"),
+            ("minus", "lead"),
+            ("minus_after_prefix", "mid"),
+            ("trailing_minus", "trail"),
+        )
+        if match[group]
+    ]
+    if len(signs) > 1 or (signs == ["minus_after_prefix"] and not match["prefix"]):
+        return None
+    return _NumberParts(match["body"], match["prefix"] or "", match["suffix"] or "", signs[0] if signs else None)
+
+
+def _body_regex(decimal_mark: str, group_mark: str) -> re.Pattern[str]:
+    whole = rf"0|[1-9]\d{{0,2}}(?:{re.escape(group_mark)}\d{{3}})*" if group_mark else r"0|[1-9]\d*"
+    return re.compile(rf"(?:{whole})(?:{re.escape(decimal_mark)}(\d+))?")
+
+
+def _number_marks(bodies: Sequence[str], delimiter: str, spelled: bool) -> tuple[str, str] | None:
+    """The (decimal mark, group mark) every body fits, first in preference order (rule 7).
+
+    A lone ``1.234`` reads as a decimal point and ``1,234`` as a decimal comma (in a comma
+    delimited file only next to a group mark, ``"1.234,56"``), but a reading giving every
+    value the same number of decimals wins (``12`` and ``1.500`` are grouped integers); a
+    group mark must occur in some value, and a plain space groups only next to decimals or a
+    currency (``555 123`` is more likely a phone number).
+    """
+    plain = [(".", ""), *([(",", "")] if delimiter != "," else [])]
+    pairs = plain + [(d, g) for d in (".", ",") for g in _GROUP_MARKS if g != d]
+    fitting: list[tuple[tuple[str, str], bool]] = []
+    for decimal_mark, group_mark in pairs:
+        if group_mark and not any(group_mark in b for b in bodies):
+            continue
+        regex = _body_regex(decimal_mark, group_mark)
+        fits = [regex.fullmatch(b) for b in bodies]
+        if not all(fits):
+            continue
+        if group_mark == " " and not spelled and not any(f and f.group(1) for f in fits):
+            continue
+        uniform = len({len(f.group(1) or "") for f in fits if f}) == 1
+        fitting.append(((decimal_mark, group_mark), uniform))
+    # "12" next to "1.500": grouped integers, not a mix of scales 0 and 3.
+    return next((marks for marks, uniform in fitting if uniform), fitting[0][0] if fitting else None)
+
+
+def number_type(distinct: Sequence[str], delimiter: str) -> ColumnType | None:
+    """INT64, NUMERIC or FLOAT64 with the column's spelling, when every value is one number (rule 7)."""
+    parts = [_number_parts(v) for v in distinct]
+    if not all(parts):
+        return None
+    parsed = [p for p in parts if p is not None]
+    prefixes, suffixes = {p.prefix for p in parsed}, {p.suffix for p in parsed}
+    styles = {p.negative for p in parsed if p.negative}
+    if len(prefixes) > 1 or len(suffixes) > 1 or len(styles) > 1:
+        return None
+    prefix, suffix = prefixes.pop(), suffixes.pop()
+    marks = _number_marks([p.body for p in parsed], delimiter, bool(prefix or suffix))
+    if marks is None:
+        return None
+    decimal_mark, group_mark = marks
+    regex = _body_regex(decimal_mark, group_mark)
+    scales = [len(m.group(1) or "") for m in (regex.fullmatch(p.body) for p in parsed) if m]
+    spelling = NumberSpelling(
+        group_mark=group_mark, prefix=prefix, suffix=suffix, negative=styles.pop() if styles else "minus"
+    )
+    comma = decimal_mark == ","
+    if not any(scales):
+        if not all(_INT64_MIN <= int(_canonical_number(v, spelling, comma)) <= _INT64_MAX for v in distinct):
+            return None
+        return ColumnType("INT64", number=_plain_or(spelling))
+    if len(set(scales)) == 1 and scales[0] <= MAX_NUMERIC_SCALE:
+        return ColumnType("NUMERIC", scale=scales[0], decimal_comma=comma, number=_plain_or(spelling))
+    spelling = spelling.model_copy(update={"bare_integers": 0 in scales})
+    return ColumnType("FLOAT64", decimal_comma=comma, number=_plain_or(spelling))
+
+
+def _plain_or(spelling: NumberSpelling) -> NumberSpelling | None:
+    return None if spelling == NumberSpelling() else spelling
+
+
+def _canonical_number(text: str, spelling: NumberSpelling | None, decimal_comma: bool) -> str:
+    """``-1234.56`` from a spelling such as ``(1.234,56 €)``; ``ValueError`` when it does not fit."""
+    spelling = spelling or NumberSpelling()
+    parts = _number_parts(text)
+    if parts is None or parts.prefix != spelling.prefix or parts.suffix != spelling.suffix:
+        raise ValueError(f"not a number spelled like {spelling.prefix}1{spelling.suffix}")
+    if parts.negative not in (None, spelling.negative) and not (parts.negative == "minus" and not spelling.prefix):
+        raise ValueError(f"a negative number not written {spelling.negative}")
+    if parts.negative == "minus_after_prefix" and spelling.negative == "minus":
+        raise ValueError("a negative number not written minus")
+    decimal_mark = "," if decimal_comma else "."
+    if not _body_regex(decimal_mark, spelling.group_mark).fullmatch(parts.body):
+        raise ValueError(f"digits not grouped with {spelling.group_mark!r} and {decimal_mark!r} for decimals")
+    digits = parts.body.replace(spelling.group_mark, "") if spelling.group_mark else parts.body
+    return ("-" if parts.negative else "") + digits.replace(decimal_mark, ".")
+
+
+def _group(whole: str, mark: str) -> str:
+    head = len(whole) % 3 or 3
+    return mark.join([whole[:head], *(whole[i : i + 3] for i in range(head, len(whole), 3))])
+
+
+def spell_number(canonical: str, column: FileColumn) -> str:
+    """``-1234.56`` spelled as the column writes numbers (group mark, decimal mark, currency, sign)."""
+    spelling = column.number or NumberSpelling()
+    negative, digits = canonical.startswith("-"), canonical.lstrip("-")
+    mark = "," if column.decimal_comma else "."
+    if digits.replace(".", "").isdigit():
+        whole, _, fraction = digits.partition(".")
+        if spelling.group_mark:
+            whole = _group(whole, spelling.group_mark)
+        digits = whole + (mark + fraction if fraction else "")
+    else:  # exponent, inf, nan
+        digits = digits.replace(".", mark)
+    prefix, suffix = spelling.prefix, spelling.suffix
+    if not negative:
+        return f"{prefix}{digits}{suffix}"
+    return {
+        "minus": f"-{prefix}{digits}{suffix}",
+        "minus_after_prefix": f"{prefix}-{digits}{suffix}",
+        "parentheses": f"({prefix}{digits}{suffix})",
+        "trailing_minus": f"{prefix}{digits}-{suffix}",
+    }[spelling.negative]
 
 
 def _bool_spelling(distinct: Sequence[str]) -> tuple[str, str] | None:
@@ -472,10 +803,12 @@ def parse_value(text: str, column: FileColumn) -> Any:
     kind = column.type
     if kind == "STRING":
         return text
-    if kind == "INT64":
-        return int(text)
-    if kind in ("FLOAT64", "NUMERIC"):
-        normal = text.replace(",", ".") if column.decimal_comma else text
+    if kind in NUMERIC_TYPES:
+        if kind == "FLOAT64" and column.number is None or (column.number and "e" in text.lower()):
+            return float(text.replace(",", ".") if column.decimal_comma else text)
+        normal = _canonical_number(text, column.number, column.decimal_comma)
+        if kind == "INT64":
+            return int(normal)
         if kind == "FLOAT64":
             return float(normal)
         Decimal(normal)  # validates
@@ -508,20 +841,27 @@ def spell_value(value: Any, column: FileColumn) -> str:
     if kind == "STRING":
         return value if isinstance(value, str) else str(value)
     if kind == "INT64":
-        return str(int(Decimal(str(value)))) if not isinstance(value, int) else str(value)
+        return spell_number(str(int(Decimal(str(value)))) if not isinstance(value, int) else str(value), column)
     if kind == "BOOL":
         true, false = column.true_false or ("true", "false")
         flag = value.strip().lower() in ("true", "1", "yes", "y", "t") if isinstance(value, str) else bool(value)
         return true if flag else false
     if kind == "FLOAT64":
-        text = repr(float(value))
-        return text.replace(".", ",") if column.decimal_comma else text
+        number = float(value)
+        bare = column.number is not None and column.number.bare_integers
+        text = str(int(number)) if bare and number.is_integer() and abs(number) < 1e16 else repr(number)
+        return spell_number(text, column)
     if kind == "NUMERIC":
         number = Decimal(str(value).replace(",", ".")) if not isinstance(value, Decimal) else value
         text = f"{number:.{column.scale}f}" if column.scale is not None else format(number, "f")
-        return text.replace(".", ",") if column.decimal_comma else text
+        return spell_number(text, column)
     assert column.temporal_format is not None, f"{column.name}: {kind} column without temporal_format"
-    return strftime(to_temporal(value, kind), column.temporal_format)
+    moment = to_temporal(value, kind)
+    if column.utc_offset and isinstance(moment, dt.datetime):
+        hours, minutes = column.utc_offset[1:].split(":")
+        delta = dt.timedelta(hours=int(hours), minutes=int(minutes))
+        moment = moment.astimezone(dt.timezone(-delta if column.utc_offset[0] == "-" else delta))
+    return strftime(moment, column.temporal_format)
 
 
 def to_temporal(value: Any, kind: str) -> dt.datetime | dt.date | dt.time:
@@ -625,8 +965,36 @@ def _modal_count(counts: Iterable[int]) -> tuple[int, float]:
     return count, hits / sum(tally.values())
 
 
-def sniff_delimiter(sample: str, source: str) -> str:
+def _delimiter_score(sample: str, candidate: str, quotechar: str, source: str) -> tuple[int, float, list[Record]]:
+    records = tokenize(sample, candidate, quotechar, None, source, lenient=True)
+    counts = [len(r.fields) for r in records if not r.is_blank and not is_tag_record(r)]
+    count, share = _modal_count(counts)
+    return count, share, records
+
+
+def _multi_delimiter(sample: str, quotechar: str, source: str) -> str | None:
+    """A multi-character delimiter (``||``, ``~|~``) that splits the lines alike (>= 90%) and
+    either more consistently than any of its characters alone, or whose characters occur only
+    inside it (else ``|`` with an always-empty column would pass for ``||``)."""
+    for candidate in MULTI_DELIMITERS:
+        if candidate not in sample:
+            continue
+        count, share, _ = _delimiter_score(sample, candidate, quotechar, source)
+        if count < 2 or share < 0.9:
+            continue
+        singles = [_delimiter_score(sample, c, quotechar, source) for c in sorted(set(candidate))]
+        best_single = max((s for n, s, _ in singles if n >= 2), default=0.0)
+        only_inside = all(sample.count(c) == sample.count(candidate) * candidate.count(c) for c in set(candidate))
+        if share > best_single or only_inside:
+            return candidate
+    return None
+
+
+def sniff_delimiter(sample: str, source: str, quotechar: str = '"') -> str:
     """The delimiter giving the most consistent field count > 1 over the sample lines (rule 2)."""
+    multi = _multi_delimiter(sample, quotechar, source)
+    if multi is not None:
+        return multi
     others = sorted(
         {
             c
@@ -640,18 +1008,29 @@ def sniff_delimiter(sample: str, source: str) -> str:
     )
     best: tuple[float, int, int] | None = None
     chosen = ","
-    for rank, candidate in enumerate((*STANDARD_DELIMITERS, *others)):
-        if candidate not in sample:
+    for rank, candidate in enumerate((*STANDARD_DELIMITERS, *CONTROL_DELIMITERS, *others)):
+        if candidate not in sample or candidate == quotechar:
             continue
-        records = tokenize(sample, candidate, '"', None, source, lenient=True)
-        counts = [len(r.fields) for r in records if not r.is_blank and not is_tag_record(r)]
-        count, share = _modal_count(counts)
+        count, share, _ = _delimiter_score(sample, candidate, quotechar, source)
         if count < 2:
             continue
         score = (round(share, 3), count, -rank)
         if best is None or score > best:
             best, chosen = score, candidate
     return chosen
+
+
+def sniff_quotechar(sample: str, delimiter: str, source: str) -> str:
+    """``'`` when fields are wrapped in single quotes and none in double quotes, else ``"`` (rule 3)."""
+    records = tokenize(sample, delimiter, '"', None, source, lenient=True)
+    double = sum(q for r in records for q in r.quoted)
+    single = sum(
+        1
+        for r in records
+        for field, quoted in zip(r.fields, r.quoted, strict=True)
+        if not quoted and len(field) >= 2 and field[0] == field[-1] == "'"
+    )
+    return "'" if single and not double else '"'
 
 
 def _sniff_escape(text: str, delimiter: str, quotechar: str) -> str | None:
@@ -700,11 +1079,35 @@ def _choose_null_marker(rows: Sequence[Record], width: int, delimiter: str) -> s
     return max(ranked, key=lambda m: used[m]) if ranked else ""
 
 
+def _column_null_markers(rows: Sequence[Record], types: Sequence[ColumnType], file_marker: str) -> list[str | None]:
+    """Rule 5, per column: how each column spells NULL where that differs from the file's marker.
+
+    A STRING column with a marker (``NULL``, ``\\N`` ...) uses it, and an empty field there is
+    an empty string; another column uses its most frequent null spelling, the empty field
+    included (ties: the file's). ``None`` = the file's marker, or no NULL seen.
+    """
+    markers: list[str | None] = []
+    for index, kind in enumerate(types):
+        unquoted = Counter(r.fields[index] for r in rows if not r.quoted[index])
+        spelled = [m for m in (*NULL_MARKERS_STRONG, *NULL_MARKERS_WEAK) if unquoted[m]]
+        weak_ok = file_marker in NULL_MARKERS_WEAK or kind.type != "STRING"
+        spelled = [m for m in spelled if m in NULL_MARKERS_STRONG or (weak_ok and m == file_marker)]
+        if kind.type != "STRING" and unquoted[""]:
+            spelled.append("")
+        if not spelled:
+            markers.append(None)
+            continue
+        best = max(spelled, key=lambda m: (unquoted[m], m == file_marker))
+        markers.append(None if best == file_marker else best)
+    return markers
+
+
 def _typing_values(rows: Sequence[Record], index: int, null_marker: str) -> list[str]:
     return [
         r.fields[index]
         for r in rows
-        if r.fields[index] != "" and not (r.fields[index] == null_marker and not r.quoted[index])
+        if r.fields[index] != ""
+        and not (not r.quoted[index] and (r.fields[index] == null_marker or r.fields[index] in NULL_MARKERS_STRONG))
     ]
 
 
@@ -773,9 +1176,12 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
         raise FileFormatError(f"{source} is empty: export the table again with a header row and its data rows")
     if "\r" in text and "\n" not in text:
         raise FileFormatError(f"{source} uses CR-only (classic Mac) line ends: re-export it with LF or CRLF line ends")
-    sample = "".join(text.splitlines(keepends=True)[:SNIFF_LINES])
+    # Split on "\n" only: str.splitlines also splits on 0x1C-0x1E, which are delimiters here.
+    sample = "\n".join(text.split("\n", SNIFF_LINES)[:SNIFF_LINES])
     delimiter = sniff_delimiter(sample, source)
-    quotechar = '"'
+    quotechar = sniff_quotechar(sample, delimiter, source)
+    if quotechar != '"':
+        delimiter = sniff_delimiter(sample, source, quotechar)
     escapechar = _sniff_escape(text, delimiter, quotechar)
     records = tokenize(text, delimiter, quotechar, escapechar, source)
     layout = _layout(records)
@@ -806,6 +1212,8 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
     types = core_types if has_header else _column_types(rows, layout.width, null_marker, delimiter)
     quoting, flags = _quoting(rows, types, escapechar)
     headers = [v for v in layout.body[0].fields] if has_header else [None] * layout.width
+    header_flags = list(layout.body[0].quoted) if has_header else [None] * layout.width
+    column_markers = _column_null_markers(rows, types, null_marker)
     fallbacks = [f"column_{i + 1}" for i in range(layout.width)]
     names = unique_names([sanitize_name(h) if h else "" for h in headers], fallbacks)
     columns = [
@@ -815,12 +1223,28 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
             type=t.type,
             temporal_format=t.temporal_format,
             decimal_comma=t.decimal_comma,
+            number=t.number,
+            utc_offset=t.utc_offset,
+            day_month_assumed=t.day_month_assumed,
             true_false=t.true_false,
             scale=t.scale,
             quoted=flag,
+            header_quoted=header_flag,
+            null_marker=column_marker,
         )
-        for name, header, t, flag in zip(names, headers, types, flags, strict=True)
+        for name, header, t, flag, header_flag, column_marker in zip(
+            names, headers, types, flags, header_flags, column_markers, strict=True
+        )
     ]
+    for column in columns:
+        if column.day_month_assumed:
+            log.warning(
+                "%s, column %s: no value has a day above 12, so the day/month order of %s is assumed "
+                "(day first); if the file writes month first, correct temporal_format in the plan",
+                source,
+                column.name,
+                column.temporal_format,
+            )
     fmt = FileFormat(
         encoding=encoding,  # type: ignore[arg-type]
         delimiter=delimiter,
@@ -844,14 +1268,20 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
 # ---------------------------------------------------------------------------------------------
 
 
+def null_spelling(column: FileColumn, fmt: FileFormat) -> str:
+    """How ``column`` writes a NULL: its own marker, else the file's."""
+    return fmt.null_marker if column.null_marker is None else column.null_marker
+
+
 def _field_value(text: str, quoted: bool, column: FileColumn, fmt: FileFormat) -> Any:
-    if not quoted and text == fmt.null_marker:
+    marker = null_spelling(column, fmt)
+    if not quoted and (text in (marker, fmt.null_marker) or (column.type != "STRING" and text in NULL_MARKERS_STRONG)):
         return None
     if text == "":
         # An empty field is NULL unless it can be an empty string: in a STRING column, quoted
         # (or unquoted when NULL has its own marker), and not in a file quoting every field.
-        empty_string = column.type == "STRING" and (quoted or fmt.null_marker != "")
-        return "" if empty_string and not (quoted and fmt.quoting == "all" and fmt.null_marker == "") else None
+        empty_string = column.type == "STRING" and (quoted or marker != "")
+        return "" if empty_string and not (quoted and fmt.quoting == "all" and marker == "") else None
     return parse_value(text, column)
 
 
@@ -938,7 +1368,8 @@ def _escape(text: str, fmt: FileFormat) -> str:
 
 def _field(text: str, column: FileColumn | None, fmt: FileFormat) -> str:
     """A non-null field spelled ``text``, quoted or escaped as the source would."""
-    must = _needs_quotes(text, fmt) or (text == "" and fmt.null_marker == "") or (text == fmt.null_marker)
+    marker = fmt.null_marker if column is None else null_spelling(column, fmt)
+    must = _needs_quotes(text, fmt) or text in (marker, fmt.null_marker)
     if fmt.quoting == "none":
         if fmt.escapechar and text != "":
             return _escape(text, fmt) if _needs_quotes(text, fmt) else text
@@ -954,8 +1385,10 @@ def _field(text: str, column: FileColumn | None, fmt: FileFormat) -> str:
 
 
 def _header_field(column: FileColumn, fmt: FileFormat) -> str:
-    # Header texts are strings: quoted wherever the style quotes strings.
+    # Quoted as in the source, field by field; else wherever the style quotes strings.
     text = column.header if column.header is not None else column.name
+    if column.header_quoted is not None and fmt.quoting != "none":
+        return _quote(text, fmt) if column.header_quoted or _needs_quotes(text, fmt) else text
     if fmt.quoting in ("all", "nonnumeric") or (fmt.quoting == "minimal" and column.quoted):
         return _quote(text, fmt)
     return _field(text, None, fmt)
@@ -966,8 +1399,9 @@ def _row_line(row: Mapping[str, Any], fmt: FileFormat) -> str:
     for column in fmt.columns:
         value = row.get(column.name)
         if value is None:
-            empty_all = fmt.quoting == "all" and fmt.null_marker == ""
-            fields.append(_quote("", fmt) if empty_all else fmt.null_marker)
+            marker = null_spelling(column, fmt)
+            empty_all = fmt.quoting == "all" and marker == ""
+            fields.append(_quote("", fmt) if empty_all else marker)
         else:
             fields.append(_field(spell_value(value, column), column, fmt))
     return fmt.delimiter.join(fields)

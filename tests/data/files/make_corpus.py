@@ -32,6 +32,9 @@ STREETS = ["Hauptstraße", "Bahnhofstraße", "Gartenweg", "Schillerplatz", "Müh
 DOMAINS = ["example.com", "mail.test", "acme.example", "post.example.org"]
 
 
+NUMBER_DEFAULTS = {"group_mark": "", "prefix": "", "suffix": "", "negative": "minus", "bare_integers": False}
+
+
 def rng(name: str) -> random.Random:
     """One generator per file, seeded by its name, so files do not shift when one changes."""
     return random.Random(f"bqsynth-corpus-{name}")
@@ -79,7 +82,13 @@ def col(
     tf: Sequence[str] | None = None,
     scale: int | None = None,
     quoted: bool = False,
+    header_quoted: bool = False,
+    null: str | None = None,
+    number: dict[str, Any] | None = None,
+    utc_offset: str | None = None,
+    assumed: bool = False,
 ) -> dict[str, Any]:
+    spelled_header = name if header is True else (None if header is False else header)
     return {
         "name": name,
         "header": name if header is True else (None if header is False else header),
@@ -89,6 +98,11 @@ def col(
         "true_false": list(tf) if tf else None,
         "scale": scale,
         "quoted": quoted,
+        "number": None if number is None else {**NUMBER_DEFAULTS, **number},
+        "utc_offset": utc_offset,
+        "day_month_assumed": assumed,
+        "header_quoted": None if spelled_header is None else header_quoted,
+        "null_marker": null,
     }
 
 
@@ -347,10 +361,10 @@ def quote_all(out: Corpus) -> None:
         text_file(lines).encode(),
         fmt_expected(
             [
-                col("id", "INT64", quoted=True),
-                col("full_name", "STRING", quoted=True),
-                col("amount", "NUMERIC", scale=2, quoted=True),
-                col("created", "DATE", fmt="%Y-%m-%d", quoted=True),
+                col("id", "INT64", quoted=True, header_quoted=True),
+                col("full_name", "STRING", quoted=True, header_quoted=True),
+                col("amount", "NUMERIC", scale=2, quoted=True, header_quoted=True),
+                col("created", "DATE", fmt="%Y-%m-%d", quoted=True, header_quoted=True),
             ],
             18,
             quoting="all",
@@ -604,10 +618,10 @@ def nonnumeric(out: Corpus) -> None:
         text_file([header, *lines_of(rows, ",", quote=quote)]).encode(),
         fmt_expected(
             [
-                col("name", "STRING", quoted=True),
-                col("qty", "INT64"),
-                col("price", "NUMERIC", scale=2),
-                col("city", "STRING", quoted=True),
+                col("name", "STRING", quoted=True, header_quoted=True),
+                col("qty", "INT64", header_quoted=True),
+                col("price", "NUMERIC", scale=2, header_quoted=True),
+                col("city", "STRING", quoted=True, header_quoted=True),
             ],
             14,
             quoting="nonnumeric",
@@ -665,6 +679,507 @@ def ragged_tolerated(out: Corpus) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Delimiters and markers as exports write them (issue 15)
+# ---------------------------------------------------------------------------------------------
+
+
+def unit_separator(out: Corpus) -> None:
+    """ASCII unit separator (0x1F) between fields, as mainframe and SAP extracts write them."""
+    r = rng("unit_separator")
+    rows = [
+        [f"{4711000 + i}", f"{r.choice(ACCENTED_FIRST)} {r.choice(ACCENTED_LAST)}", r.choice(CITIES), money(r, 1, 90)]
+        for i in range(20)
+    ]
+    header = ["KUNNR", "NAME1", "ORT01", "UMSATZ"]
+    out["unit_separator.txt"] = (
+        text_file(lines_of([header, *rows], "\x1f")).encode(),
+        fmt_expected(
+            [
+                col("KUNNR", "INT64"),
+                col("NAME1", "STRING"),
+                col("ORT01", "STRING"),
+                col("UMSATZ", "NUMERIC", scale=2),
+            ],
+            20,
+            delimiter="\x1f",
+        ),
+    )
+
+
+def hive_soh(out: Corpus) -> None:
+    """Hive's default text format: SOH (0x01) between fields, no header, NULL written \\N."""
+    r = rng("hive_soh")
+    rows = [
+        [
+            str(i + 1),
+            f"user{r.randint(100, 999)}",
+            "\\N" if i % 6 == 2 else str(r.randint(0, 5000)),
+            r.choice(["web", "app"]),
+        ]
+        for i in range(24)
+    ]
+    out["hive_soh.txt"] = (
+        text_file(lines_of(rows, "\x01")).encode(),
+        fmt_expected(
+            [
+                col("column_1", "INT64", header=False),
+                col("column_2", "STRING", header=False),
+                col("column_3", "INT64", header=False),
+                col("column_4", "STRING", header=False),
+            ],
+            24,
+            delimiter="\x01",
+            has_header=False,
+            null_marker="\\N",
+        ),
+    )
+
+
+def record_separator(out: Corpus) -> None:
+    """Record separator (0x1E) between fields: str.splitlines would take it for a line end."""
+    r = rng("record_separator")
+    rows = [
+        [f"P{r.randint(1000, 9999)}", r.choice(["open", "shipped", "closed"]), day(r).isoformat()] for _ in range(15)
+    ]
+    out["record_separator.txt"] = (
+        text_file(lines_of([["order_ref", "status", "changed_on"], *rows], "\x1e")).encode(),
+        fmt_expected(
+            [col("order_ref", "STRING"), col("status", "STRING"), col("changed_on", "DATE", fmt="%Y-%m-%d")],
+            15,
+            delimiter="\x1e",
+        ),
+    )
+
+
+def double_pipe(out: Corpus) -> None:
+    """``||`` between fields, as legacy warehouse unloads write them; a value holds a single ``|``."""
+    r = rng("double_pipe")
+    rows = [[str(i + 1), r.choice(["A|B test", "plain", "x|y"]), r.choice(LAST), money(r, 1, 300)] for i in range(18)]
+    out["double_pipe.txt"] = (
+        text_file([line for line in ("||".join(row) for row in [["id", "variant", "owner", "price"], *rows])]).encode(),
+        fmt_expected(
+            [col("id", "INT64"), col("variant", "STRING"), col("owner", "STRING"), col("price", "NUMERIC", scale=2)],
+            18,
+            delimiter="||",
+        ),
+    )
+
+
+def tilde_pipe(out: Corpus) -> None:
+    """``~|~`` between fields and no header: a delimiter no value can contain."""
+    r = rng("tilde_pipe")
+    rows = [
+        [f"{r.choice(FIRST)}, {r.choice(LAST)}", day(r).strftime("%Y%m%d"), str(r.randint(1, 40))] for _ in range(16)
+    ]
+    out["tilde_pipe.dat"] = (
+        text_file(["~|~".join(row) for row in rows], "\r\n").encode(),
+        fmt_expected(
+            [
+                col("column_1", "STRING", header=False),
+                col("date", "DATE", header=False, fmt="%Y%m%d"),
+                col("column_3", "INT64", header=False),
+            ],
+            16,
+            delimiter="~|~",
+            has_header=False,
+            line_terminator="\r\n",
+        ),
+    )
+
+
+def single_quoted(out: Corpus) -> None:
+    """Single quotes around values that need them (and ``''`` inside), as some Oracle tools write."""
+    r = rng("single_quoted")
+    names = ["O'Brien, Pat", "Smith", "D'Angelo", "Lee, Ann", "Miller"]
+    rows = [[str(i + 1), names[i % len(names)], r.choice(CITIES[:4]), str(r.randint(1, 9))] for i in range(15)]
+
+    def quote(value: str, _: int) -> str:
+        return "'" + value.replace("'", "''") + "'" if ("," in value or "'" in value) else value
+
+    lines = lines_of([["id", "customer", "city", "visits"], *rows], ",", quote=quote)
+    expected = fmt_expected(
+        [col("id", "INT64"), col("customer", "STRING"), col("city", "STRING"), col("visits", "INT64")], 15
+    )
+    expected["format"]["quotechar"] = "'"
+    out["single_quoted.csv"] = (text_file(lines).encode(), expected)
+
+
+def mixed_nulls(out: Corpus) -> None:
+    """NULL spelled per column, as SQL client exports do: NULL in text, empty in numbers; a note
+    column holds both empty strings and NULLs."""
+    r = rng("mixed_nulls")
+    rows = []
+    for i in range(24):
+        rows.append(
+            [
+                str(i + 1),
+                "NULL" if i % 7 == 3 else r.choice(LAST),
+                "" if i % 5 == 1 else str(r.randint(1, 500)),
+                "" if i % 8 == 6 else ("NULL" if i % 8 == 2 else r.choice(["call back", "vip", "moved"])),
+                r.choice(CITIES[:5]),
+            ]
+        )
+    out["mixed_nulls.csv"] = (
+        text_file(lines_of([["id", "surname", "points", "note", "city"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("id", "INT64"),
+                col("surname", "STRING"),
+                col("points", "INT64", null=""),
+                col("note", "STRING"),
+                col("city", "STRING"),
+            ],
+            24,
+            null_marker="NULL",
+        ),
+    )
+
+
+def header_quoting(out: Corpus) -> None:
+    """A header quoted field by field, as a hand-edited Excel export keeps it."""
+    r = rng("header_quoting")
+    rows = [[str(i + 1), f"{r.choice(FIRST)} {r.choice(LAST)}", money(r, 1, 99), r.choice(CITIES)] for i in range(14)]
+    header = '"Customer ID",name,"Amount (EUR)",city'
+    out["header_quoting.csv"] = (
+        text_file([header, *lines_of(rows, ",")]).encode(),
+        fmt_expected(
+            [
+                col("Customer_ID", "INT64", header="Customer ID", header_quoted=True),
+                col("name", "STRING"),
+                col("Amount_EUR", "NUMERIC", header="Amount (EUR)", scale=2, header_quoted=True),
+                col("city", "STRING"),
+            ],
+            14,
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers as exports write them (issue 15, item 1)
+# ---------------------------------------------------------------------------------------------
+
+
+def grouped(amount: str, group: str, decimal: str) -> str:
+    """``-1234.56`` with a thousands separator and a decimal mark, written out by hand."""
+    sign, digits = ("-", amount[1:]) if amount.startswith("-") else ("", amount)
+    whole, _, fraction = digits.partition(".")
+    groups = []
+    while len(whole) > 3:
+        whole, groups = whole[:-3], [whole[-3:], *groups]
+    text = group.join([whole, *groups])
+    return sign + text + (decimal + fraction if fraction else "")
+
+
+def general(value: float) -> str:
+    """A number as Excel's "General" format writes it: shortest digits, whole numbers bare."""
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def excel_us_money(out: Corpus) -> None:
+    """Excel (en-US) "Save as CSV" of formatted cells: $1,234.56, ($12.00), 1,234 units, 12.5%."""
+    r = rng("excel_us_money")
+    rows = []
+    for i in range(30):
+        amount = f"{r.uniform(-2500, 25000):.2f}"
+        body = grouped(amount.lstrip("-"), ",", ".")
+        money_text = f"(${body})" if amount.startswith("-") else f"${body}"
+        units = grouped(str(r.choice([r.randint(1, 999), r.randint(1000, 250000)])), ",", ".")
+        share = general(round(r.uniform(0, 40), r.choice([0, 1, 2])))
+        rows.append([f"INV-{10400 + i}", money_text, units, f"{share}%"])
+    rows[0][1] = "($1,146.52)"  # at least one negative amount
+    rows[1][3] = "2%"  # and one whole percentage next to decimals
+    out["excel_us_money.csv"] = (
+        text_file(lines_of([["Invoice", "Amount", "Units", "Discount"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("Invoice", "STRING"),
+                col("Amount", "NUMERIC", scale=2, number={"group_mark": ",", "prefix": "$", "negative": "parentheses"}),
+                col("Units", "INT64", number={"group_mark": ","}),
+                col("Discount", "FLOAT64", number={"suffix": "%", "bare_integers": True}),
+            ],
+            30,
+        ),
+    )
+
+
+def sap_de_amounts(out: Corpus) -> None:
+    """SAP list export (de-DE), tab-separated: 1.146,52 and 12,00- (trailing minus), 1.500 units."""
+    r = rng("sap_de_amounts")
+    rows = []
+    for i in range(25):
+        amount = f"{r.uniform(-5000, 50000):.2f}"
+        body = grouped(amount.lstrip("-"), ".", ",")
+        quantity = r.choice([r.randint(1, 999), r.randint(1000, 90000)])
+        rows.append(
+            [
+                str(4900001234 + i),
+                day(r).strftime("%d.%m.%Y"),
+                body + ("-" if amount.startswith("-") else ""),
+                "EUR",
+                grouped(str(quantity), ".", ","),
+            ]
+        )
+    rows[0][2], rows[0][4], rows[1][4] = "1.146,52", "12", "1.500"
+    rows[2][2] = "12,00-"
+    header = ["Belegnummer", "Buchungsdatum", "Betrag", "Währung", "Menge"]
+    out["sap_de_amounts.txt"] = (
+        text_file(lines_of([header, *rows], "\t")).encode(),
+        fmt_expected(
+            [
+                col("Belegnummer", "INT64"),
+                col("Buchungsdatum", "DATE", fmt="%d.%m.%Y"),
+                col(
+                    "Betrag",
+                    "NUMERIC",
+                    scale=2,
+                    comma=True,
+                    number={"group_mark": ".", "negative": "trailing_minus"},
+                ),
+                col("Wahrung", "STRING", header="Währung"),
+                col("Menge", "INT64", number={"group_mark": "."}),
+            ],
+            25,
+            delimiter="\t",
+        ),
+    )
+
+
+def fr_nbsp_euros(out: Corpus) -> None:
+    """Excel (fr-FR) CSV: semicolons, narrow no-break space between thousands, 1 234,56 €, 12,5 %."""
+    r = rng("fr_nbsp_euros")
+    rows = []
+    for _ in range(22):
+        amount = f"{r.uniform(-900, 90000):.2f}"
+        rows.append(
+            [
+                f"{r.choice(ACCENTED_FIRST)} {r.choice(ACCENTED_LAST)}",
+                grouped(amount, "\u202f", ",") + "\u00a0€",
+                f"{r.uniform(0, 30):.1f}".replace(".", ",") + "\u00a0%",
+            ]
+        )
+    rows[0][1] = "-1\u202f146,52\u00a0€"
+    out["fr_nbsp_euros.csv"] = (
+        text_file(lines_of([["Client", "Montant", "Remise"], *rows], ";")).encode(),
+        fmt_expected(
+            [
+                col("Client", "STRING"),
+                col("Montant", "NUMERIC", scale=2, comma=True, number={"group_mark": "\u202f", "suffix": "\u00a0€"}),
+                col("Remise", "NUMERIC", scale=1, comma=True, number={"suffix": "\u00a0%"}),
+            ],
+            22,
+            delimiter=";",
+        ),
+    )
+
+
+def swiss_francs(out: Corpus) -> None:
+    """Swiss exports: CHF 1'234.50 with an apostrophe between thousands, CHF -12.00 for negatives."""
+    r = rng("swiss_francs")
+    rows = []
+    for i in range(18):
+        amount = f"{r.uniform(-3000, 120000):.2f}"
+        body = grouped(amount.lstrip("-"), "'", ".")
+        rows.append([str(i + 1), r.choice(CITIES), f"CHF -{body}" if amount.startswith("-") else f"CHF {body}"])
+    rows[0][2] = "CHF -1'146.50"
+    out["swiss_francs.csv"] = (
+        text_file(lines_of([["id", "branch", "balance"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("id", "INT64"),
+                col("branch", "STRING"),
+                col(
+                    "balance",
+                    "NUMERIC",
+                    scale=2,
+                    number={"group_mark": "'", "prefix": "CHF ", "negative": "minus_after_prefix"},
+                ),
+            ],
+            18,
+        ),
+    )
+
+
+def float_integers(out: Corpus) -> None:
+    """A FLOAT column with a decimal comma whose whole values are written bare (2, not 2,0)."""
+    r = rng("float_integers")
+    rows = []
+    for i in range(20):
+        value = general(round(r.uniform(0, 9), r.choice([0, 1, 3])))
+        rows.append([str(i + 1), value.replace(".", ","), r.choice(["kg", "l", "m"])])
+    rows[0][1], rows[1][1] = "2", "1,5"
+    out["float_integers.csv"] = (
+        text_file(lines_of([["pos", "menge", "einheit"], *rows], ";")).encode(),
+        fmt_expected(
+            [
+                col("pos", "INT64"),
+                col("menge", "FLOAT64", comma=True, number={"bare_integers": True}),
+                col("einheit", "STRING"),
+            ],
+            20,
+            delimiter=";",
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates and times as exports write them (issue 15, item 2)
+# ---------------------------------------------------------------------------------------------
+
+
+def unpadded(d: dt.date | dt.datetime, day_first: bool = False) -> str:
+    """``1/5/2024`` as Excel writes m/d/yyyy (or d/m/yyyy), written out by hand."""
+    return f"{d.day}/{d.month}/{d.year}" if day_first else f"{d.month}/{d.day}/{d.year}"
+
+
+def clock12(m: dt.datetime, seconds: bool = True) -> str:
+    hour = m.hour % 12 or 12
+    return f"{hour}:{m.minute:02d}" + (f":{m.second:02d}" if seconds else "") + (" AM" if m.hour < 12 else " PM")
+
+
+def excel_us_dates(out: Corpus) -> None:
+    """Excel (en-US) CSV: 1/5/2024 and 1/5/2024 1:05:09 PM, months and days unpadded."""
+    r = rng("excel_us_dates")
+    rows = []
+    for i in range(24):
+        m = moment(r)
+        rows.append([str(i + 1), unpadded(day(r)), f"{unpadded(m)} {clock12(m)}", clock12(moment(r), seconds=False)])
+    rows[0][1], rows[0][2] = "12/25/2023", "12/25/2023 11:59:59 PM"  # a day above 12 decides the order
+    out["excel_us_dates.csv"] = (
+        text_file(lines_of([["id", "order_date", "shipped_at", "slot"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("id", "INT64"),
+                col("order_date", "DATE", fmt="%-m/%-d/%Y"),
+                col("shipped_at", "DATETIME", fmt="%-m/%-d/%Y %-I:%M:%S %p"),
+                col("slot", "TIME", fmt="%-I:%M %p"),
+            ],
+            24,
+        ),
+    )
+
+
+def oracle_dates(out: Corpus) -> None:
+    """Oracle SQL*Plus spool: DD-MON-RR dates (05-JAN-24), pipes, a month-name date column too."""
+    r = rng("oracle_dates")
+    months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    names = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
+    rows = []
+    for i in range(20):
+        hired, born = day(r, "2015-01-01", 3000), day(r, "1960-01-01", 12000)
+        rows.append(
+            [
+                str(7000 + i),
+                r.choice(LAST).upper(),
+                f"{hired.day:02d}-{months[hired.month - 1]}-{hired.year % 100:02d}",
+                f"{names[born.month - 1][:3]} {born.day}, {born.year}",
+            ]
+        )
+    out["oracle_dates.txt"] = (
+        text_file(lines_of([["EMPNO", "ENAME", "HIREDATE", "BIRTHDAY"], *rows], "|")).encode(),
+        fmt_expected(
+            [
+                col("EMPNO", "INT64"),
+                col("ENAME", "STRING"),
+                col("HIREDATE", "DATE", fmt="%d-%^b-%y"),
+                col("BIRTHDAY", "DATE", fmt="%b %-d, %Y"),
+            ],
+            20,
+            delimiter="|",
+        ),
+    )
+
+
+def fractional_timestamps(out: Corpus) -> None:
+    """Milli-, micro- and nanosecond fractions; Z, +01:00 and -05:00 kept as written.
+
+    The nanosecond column holds microsecond data padded with 000, as Spark and Snowflake
+    write TIMESTAMP(9) of microsecond values (BigQuery keeps microseconds).
+    """
+    r = rng("fractional_timestamps")
+    rows = []
+    for i in range(20):
+        m = moment(r).replace(microsecond=r.randrange(1_000_000))
+        utc = m.replace(tzinfo=dt.UTC)
+        paris = utc.astimezone(dt.timezone(dt.timedelta(hours=1)))
+        ny = utc.astimezone(dt.timezone(dt.timedelta(hours=-5)))
+        rows.append(
+            [
+                str(i + 1),
+                m.strftime("%Y-%m-%d %H:%M:%S.") + f"{m.microsecond // 1000:03d}",
+                m.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                paris.strftime("%Y-%m-%dT%H:%M:%S.") + f"{m.microsecond:06d}000+01:00",
+                ny.strftime("%Y-%m-%d %H:%M:%S-05:00"),
+                m.strftime("%H:%M:%S.") + f"{m.microsecond // 1000:03d}",
+            ]
+        )
+    header = ["event_id", "logged_ms", "received_us", "processed_ns", "billed_at", "at_ms"]
+    out["fractional_timestamps.csv"] = (
+        text_file(lines_of([header, *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("event_id", "INT64"),
+                col("logged_ms", "DATETIME", fmt="%Y-%m-%d %H:%M:%S.%3f"),
+                col("received_us", "TIMESTAMP", fmt="%Y-%m-%dT%H:%M:%S.%fZ"),
+                col("processed_ns", "TIMESTAMP", fmt="%Y-%m-%dT%H:%M:%S.%9f%:z", utc_offset="+01:00"),
+                col("billed_at", "TIMESTAMP", fmt="%Y-%m-%d %H:%M:%S%:z", utc_offset="-05:00"),
+                col("at_ms", "TIME", fmt="%H:%M:%S.%3f"),
+            ],
+            20,
+        ),
+    )
+
+
+def ambiguous_dates(out: Corpus) -> None:
+    """Day and month never above 12: the order cannot be decided, is read day first and reported."""
+    r = rng("ambiguous_dates")
+    rows = []
+    for i in range(12):
+        d = dt.date(2024, r.randint(1, 12), r.randint(1, 12))
+        rows.append([str(i + 1), d.strftime("%d/%m/%Y"), r.choice(["in", "out"])])
+    out["ambiguous_dates.csv"] = (
+        text_file(lines_of([["id", "booked", "direction"], *rows], ",")).encode(),
+        fmt_expected(
+            [col("id", "INT64"), col("booked", "DATE", fmt="%d/%m/%Y", assumed=True), col("direction", "STRING")], 12
+        ),
+    )
+
+
+def eu_unpadded(out: Corpus) -> None:
+    """German short dates with unpadded day and month (5.1.2024) and 24-hour unpadded clock."""
+    r = rng("eu_unpadded")
+    rows = []
+    for i in range(18):
+        d, m = day(r), moment(r)
+        rows.append([str(i + 1), f"{d.day}.{d.month}.{d.year}", f"{m.day}.{m.month}.{m.year} {m.hour}:{m.minute:02d}"])
+    rows[0][1] = "31.1.2024"
+    out["eu_unpadded.csv"] = (
+        text_file(lines_of([["nr", "datum", "zeitpunkt"], *rows], ";")).encode(),
+        fmt_expected(
+            [
+                col("nr", "INT64"),
+                col("datum", "DATE", fmt="%-d.%-m.%Y"),
+                col("zeitpunkt", "DATETIME", fmt="%-d.%-m.%Y %-H:%M"),
+            ],
+            18,
+            delimiter=";",
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Files that must be refused
 # ---------------------------------------------------------------------------------------------
 
@@ -715,6 +1230,24 @@ BUILDERS = [
     totals_trailer,
     escaped_pipes,
     ragged_tolerated,
+    unit_separator,
+    hive_soh,
+    record_separator,
+    double_pipe,
+    tilde_pipe,
+    single_quoted,
+    mixed_nulls,
+    header_quoting,
+    excel_us_money,
+    sap_de_amounts,
+    fr_nbsp_euros,
+    swiss_francs,
+    float_integers,
+    excel_us_dates,
+    oracle_dates,
+    fractional_timestamps,
+    ambiguous_dates,
+    eu_unpadded,
     refusals,
 ]
 
