@@ -559,7 +559,8 @@ def _parents_of(
             pairing = link.pairing(rel.parent_table, contexts[rel.parent_table].rows, position, draw)  # type: ignore[arg-type]
             parents[child_column] = link.parents[position]._replace(link=pairing)
         kept.append(rel)
-    for rel in _generated_composites(profile, relationships, contexts, links, claimed=set(parents) - set(singles)):
+    generated = _generated_composites(profile, relationships, contexts, links, claimed=set(parents) - set(singles))
+    for rel in generated:
         parent_ctx = contexts[rel.parent_table]
         keyed = [c for c, p in zip(rel.child_columns, rel.parent_columns, strict=True) if p == parent_ctx.key_column]
         stats = profile.stats.get(keyed[0]) if keyed else None
@@ -570,7 +571,68 @@ def _parents_of(
                 parent_ctx, parent_column, draw=",".join(rel.child_columns), skew=skew, one_to_one=one_to_one
             )
         kept.append(rel)
+    for rel, through, columns in _implied_composites(profile, relationships, contexts, links, generated, set(parents)):
+        drawn = parents[through.child_columns[0]]  # the same parent row, draw and skew
+        for child_column, parent_column in columns.items():
+            parents[child_column] = drawn._replace(column=parent_column)
+        kept.append(rel)
     return parents, kept
+
+
+def _implied_composites(
+    profile: TableProfile,
+    relationships: list[Relationship],
+    contexts: dict[str, _TableContext],
+    links: dict[str, _Link],
+    generated: list[Relationship],
+    taken: set[str],
+) -> list[tuple[Relationship, Relationship, dict[str, str]]]:
+    """Composite references that hold through another one, through its parent's own reference.
+
+    Lahman Fielding (playerID, yearID, stint) -> Batting and Fielding (yearID, teamID) ->
+    Teams share yearID, so only one draws a parent row; but Batting's own (yearID, teamID) ->
+    Teams holds, so Fielding's teamID taken from the same Batting row keeps both. Returns each
+    such reference, the generated one it holds through, and for its other columns the column
+    of that parent row each takes.
+    """
+    found = []
+    kept = {(r.child_table, tuple(r.child_columns)) for r in generated}
+    for rel in relationships:
+        if (
+            rel.child_table != profile.name
+            or len(rel.child_columns) < 2
+            or (rel.child_table, tuple(rel.child_columns)) in kept
+        ):
+            continue
+        wanted = dict(zip(rel.child_columns, rel.parent_columns, strict=True))
+        for through in generated:
+            via = dict(zip(through.child_columns, through.parent_columns, strict=True))
+            shared = set(wanted) & set(via)
+            if not shared:
+                continue
+            parent_ctx = contexts[through.parent_table]
+            members = _composite_members(parent_ctx, relationships, contexts, links, frozenset({profile.name}))
+            # the parent's own reference to the same key, whose columns the drawn parent row holds
+            own = next(
+                (
+                    dict(zip(r.parent_columns, r.child_columns, strict=True))
+                    for r in relationships
+                    if r.child_table == through.parent_table
+                    and r.parent_table == rel.parent_table
+                    and sorted(r.parent_columns) == sorted(rel.parent_columns)
+                    and set(r.child_columns) <= members
+                ),
+                None,
+            )
+            if own is None or any(own[wanted[c]] != via[c] for c in shared):
+                continue
+            rest = {c: own[wanted[c]] for c in wanted if c not in shared}
+            if set(rest) & taken:
+                continue
+            found.append((rel, through, rest))
+            taken |= set(rest)
+            break
+    return found
 
 
 def _recomputable_references(
@@ -630,13 +692,16 @@ def _generated_composites(
     contexts: dict[str, _TableContext],
     links: dict[str, _Link],
     claimed: set[str],
+    seen: frozenset[str] = frozenset(),
 ) -> list[Relationship]:
     """Composite references of ``profile`` the generator can keep (other than to link tables).
 
     Each parent column must be a value of the parent row that any table can recompute: the
-    parent's derived key or one of its single references (``TPC-DS store_returns (item,
-    ticket) -> store_sales``). A column takes part in one composite reference only (widest
-    first): two composites sharing a column would need two parent rows to agree on it.
+    parent's derived key, one of its single references (``TPC-DS store_returns (item,
+    ticket) -> store_sales``) or a column of its own generated composite references
+    (``seen``: the tables already being asked, so a cycle ends). A column takes part in one
+    composite reference only (widest first): two composites sharing a column would need two
+    parent rows to agree on it (but see ``_implied_composites``).
     """
     chosen: list[Relationship] = []
     candidates = [
@@ -652,10 +717,38 @@ def _generated_composites(
         if link is not None and sorted(rel.parent_columns) == sorted(link.columns):
             continue  # drawn through the link pairing already
         derivable = {parent.key_column, *parent.derived} | _recomputable_references(parent, relationships, contexts)
+        derivable |= _composite_members(parent, relationships, contexts, links, seen | {profile.name})
         if set(rel.parent_columns) <= derivable and contexts[profile.name].key_column not in rel.child_columns:
             chosen.append(rel)
             claimed |= set(rel.child_columns)
     return chosen
+
+
+def _link_columns(profile: TableProfile, relationships: list[Relationship], links: dict[str, _Link]) -> set[str]:
+    """Columns of ``profile`` drawn through a link pairing: its own link key, or a composite reference to one."""
+    own = links.get(profile.name)
+    columns = set(own.columns) if own is not None else set()
+    for rel in relationships:
+        link = links.get(rel.parent_table)
+        if rel.child_table == profile.name and link is not None and sorted(rel.parent_columns) == sorted(link.columns):
+            columns |= set(rel.child_columns)
+    return columns
+
+
+def _composite_members(
+    ctx: _TableContext,
+    relationships: list[Relationship],
+    contexts: dict[str, _TableContext],
+    links: dict[str, _Link],
+    seen: frozenset[str],
+) -> set[str]:
+    """Columns of a table that its generated composite references fill: a child can recompute
+    them at any row (``Batting.yearID`` of its (yearID, teamID) -> Teams)."""
+    if ctx.profile.name in seen or ctx.key is None:
+        return set()
+    claimed = _link_columns(ctx.profile, relationships, links)
+    chosen = _generated_composites(ctx.profile, relationships, contexts, links, claimed, seen)
+    return {c for r in chosen for c in r.child_columns}
 
 
 def plan_column(

@@ -285,3 +285,49 @@ def test_a_reference_another_tables_composite_recomputes_cannot_be_rejected() ->
     """store_returns takes (item, ticket) from a store_sales row: its item is store_sales' reference."""
     problems = rejection_problems(tpcds_like(), "store_sales", "ss_item_sk", "item", "i_item_sk")
     assert any("composite references take this column" in p for p in problems), problems
+
+
+def lahman_like() -> list[TableProfile]:
+    """Lahman's shape: a stint of a player's season is with one team season; pitching and fielding
+    lines are of a batting stint, so (yearID, teamID) -> Teams holds for all three tables."""
+    people = [{"playerID": p, "born": 1980 + p % 20} for p in range(1, 301)]
+    teams = [{"yearID": y, "teamID": t, "W": (y + t) % 100} for y in range(2018, 2021) for t in range(1, 31)]
+    batting = [
+        {"playerID": p, "yearID": y, "stint": s, "teamID": (p * 7 + y + s) % 30 + 1, "H": p % 50}
+        for p in range(1, 301)
+        for y in range(2018, 2021)
+        for s in range(1, 2 + (p % 6 == 0))
+    ]
+    pitching = [{**{k: r[k] for k in ("playerID", "yearID", "stint", "teamID")}, "W": 3} for r in batting[::3]]
+    fielding = [
+        {**{k: r[k] for k in ("playerID", "yearID", "stint", "teamID")}, "POS": pos, "PO": pos * 2}
+        for r in batting
+        for pos in range(1, 2 + r["playerID"] % 2)
+    ]
+    stint_of = ["playerID", "yearID", "stint"]
+    team_of = fk(["yearID", "teamID"], "Teams", ["yearID", "teamID"])
+    return [
+        profile("People", people, ["playerID"]),
+        profile("Teams", teams, ["yearID", "teamID"]),
+        profile("Batting", batting, stint_of, [fk(["playerID"], "People", ["playerID"]), team_of]),
+        profile("Pitching", pitching, stint_of, [team_of, fk(stint_of, "Batting", stint_of)]),
+        profile("Fielding", fielding, [*stint_of, "POS"], [team_of, fk(stint_of, "Batting", stint_of)]),
+    ]
+
+
+def test_a_reference_that_holds_through_another_ones_parent_row_is_kept_too(tmp_path: Path) -> None:
+    counts = {"People": 200, "Teams": 60, "Batting": 900, "Pitching": 300, "Fielding": 1500}
+    plan = with_recipes(
+        plan_dataset(lahman_like(), PlanOptions(seed=4, record_counts=counts, target_project="p", target_dataset="t"))
+    )
+    assert not plan.failures
+    rows = {t: rows_of(generate_table(plan.table(t), plan.seed, tmp_path / t, shard_rows=400)[0]) for t in counts}
+    teams = {(r["yearID"], r["teamID"]) for r in rows["Teams"]}
+    stints = {(r["playerID"], r["yearID"], r["stint"]) for r in rows["Batting"]}
+    assert len(stints) == 900  # Batting's key stays unique
+    for table in ("Batting", "Pitching", "Fielding"):
+        assert {(r["yearID"], r["teamID"]) for r in rows[table]} <= teams, table  # no orphan team season
+    for table in ("Pitching", "Fielding"):
+        assert {(r["playerID"], r["yearID"], r["stint"]) for r in rows[table]} <= stints, table  # no orphan stint
+    pitching_keys = [(r["playerID"], r["yearID"], r["stint"]) for r in rows["Pitching"]]
+    assert len(set(pitching_keys)) == 300  # its key is the reference: one batting stint each
