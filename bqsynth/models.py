@@ -432,6 +432,10 @@ class TemporalFromQuantiles(StrictModel):
     kind: Literal["temporal"] = "temporal"
     type: Literal["DATE", "DATETIME", "TIMESTAMP", "TIME"]
     quantiles: list[str]
+    whole_days: bool = Field(
+        default=False,
+        description="DATETIME/TIMESTAMP values at midnight, as the source's are (a birth date kept in a TIMESTAMP)",
+    )
     copula: list[float] | None = Field(
         default=None, description="This column's row of the table's copula factor (see bqsynth.planning.copula_fit)"
     )

@@ -13,6 +13,7 @@ from statistics import NormalDist
 from typing import Any
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+DAY_SECONDS = 86400
 _NORMAL = NormalDist()
 # Uniforms are clipped this far from 0 and 1, where the normal quantile is infinite.
 _EDGE = 1e-9

@@ -288,7 +288,7 @@ def evaluate_table(
 
     required = [c.name for c in table.schema_ if c.mode == "REQUIRED"]
     target_schema = columns_from_bigquery(client.get_table(table.target_table).schema)
-    identifying = [path for path, _ in identifying_paths(table.columns)]
+    identifying = [p.path for p in identifying_paths(table.columns)]
 
     fidelity = metrics.fidelity_scores(source, synthetic, table)  # per-column validity included
     fidelity = fidelity.model_copy(update={"cardinality": children_per_parent_score(reader, plan, table, client)})

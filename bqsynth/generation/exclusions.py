@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.cloud import bigquery
 
@@ -42,9 +42,29 @@ def value_digest(value: object) -> str:
     return hashlib.md5(str(value).encode()).hexdigest()[:DIGEST_HEX_CHARS]
 
 
-def identifying_paths(columns: list[ColumnPlan], prefix: str = "", repeated: bool = False) -> list[tuple[str, bool]]:
-    """Leaf paths of identifying, generated columns, with whether they sit in an array."""
-    paths: list[tuple[str, bool]] = []
+# An identifying date or time (a birth date in a DATE, DATETIME or TIMESTAMP) is compared by
+# its day: a synthetic birth "timestamp" on a real person's birthday is that birthday.
+DAY_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP"})
+
+
+def exclusion_key(value: object, temporal_type: str = "") -> str:
+    """What is compared with the source: the value, or the day (``YYYY-MM-DD``) of a date or time."""
+    text = str(value)
+    return text[:10] if temporal_type in DAY_TYPES else text
+
+
+class IdentifyingPath(NamedTuple):
+    """A leaf path whose source values must never come out, whether it sits in an array, and
+    whether it is compared by its day (an identifying date or time)."""
+
+    path: str
+    in_array: bool
+    by_day: bool = False
+
+
+def identifying_paths(columns: list[ColumnPlan], prefix: str = "", repeated: bool = False) -> list[IdentifyingPath]:
+    """Leaf paths of identifying, generated columns."""
+    paths: list[IdentifyingPath] = []
     for column in columns:
         path = f"{prefix}{column.name}"
         in_array = repeated or column.mode == "REPEATED"
@@ -52,17 +72,17 @@ def identifying_paths(columns: list[ColumnPlan], prefix: str = "", repeated: boo
             paths += identifying_paths(column.generator.fields, f"{path}.", in_array)
             continue
         generator = getattr(column.generator, "element", column.generator)
-        # A date is excludable too (a birth date must not be a real one); other temporal
-        # types are spelled differently by BigQuery's CAST and the generator, and are
-        # too fine-grained to coincide.
-        birth_date = isinstance(generator, TemporalFromQuantiles) and generator.type == "DATE"
-        if column.identifying and (isinstance(generator, _EXCLUDABLE) or birth_date):
-            paths.append((path, in_array))
+        by_day = isinstance(generator, TemporalFromQuantiles) and generator.type in DAY_TYPES
+        if column.identifying and (isinstance(generator, _EXCLUDABLE) or by_day):
+            paths.append(IdentifyingPath(path, in_array, by_day))
     return paths
 
 
-def exclusion_sql(source_table: str, path: str, in_array: bool, limit: int = MAX_EXCLUDED_VALUES) -> str:
-    """Distinct digests of one column's source values (array elements for repeated columns)."""
+def exclusion_sql(
+    source_table: str, path: str, in_array: bool, limit: int = MAX_EXCLUDED_VALUES, by_day: bool = False
+) -> str:
+    """Distinct digests of one column's source values (array elements for repeated columns),
+    of their day for a date or time (``by_day``)."""
     if in_array and "." not in path:
         source = f"SELECT v FROM {quote_table(source_table)} AS t, UNNEST(t.{quote_column(path)}) AS v"
     elif in_array:
@@ -74,30 +94,32 @@ def exclusion_sql(source_table: str, path: str, in_array: bool, limit: int = MAX
         )
     else:
         source = f"SELECT t.{quote_column(path)} AS v FROM {quote_table(source_table)} AS t"
+    value = "CAST(DATE(v) AS STRING)" if by_day else "CAST(v AS STRING)"
     return (
-        f"SELECT DISTINCT SUBSTR(TO_HEX(MD5(CAST(v AS STRING))), 1, {DIGEST_HEX_CHARS}) AS d "
+        f"SELECT DISTINCT SUBSTR(TO_HEX(MD5({value})), 1, {DIGEST_HEX_CHARS}) AS d "
         f"FROM ({source}) WHERE v IS NOT NULL LIMIT {int(limit)}"
     )
 
 
-def shared_values_sql(source_table: str, target_table: str, paths: list[tuple[str, bool]]) -> str:
+def shared_values_sql(source_table: str, target_table: str, paths: list[IdentifyingPath]) -> str:
     """One row per identifying path: distinct target values that are also source values (by digest).
 
     The join happens in BigQuery, so no digest leaves it, and one query covers every column.
     """
     parts = [
-        f"SELECT {string_literal(path)} AS path, COUNT(*) AS n FROM ({exclusion_sql(target_table, path, in_array)})"
-        f" INNER JOIN ({exclusion_sql(source_table, path, in_array)}) USING (d)"
-        for path, in_array in paths
+        f"SELECT {string_literal(path)} AS path, COUNT(*) AS n "
+        f"FROM ({exclusion_sql(target_table, path, in_array, by_day=by_day)})"
+        f" INNER JOIN ({exclusion_sql(source_table, path, in_array, by_day=by_day)}) USING (d)"
+        for path, in_array, by_day in paths
     ]
     return "\nUNION ALL\n".join(parts)
 
 
-def all_digests_sql(table_id: str, paths: list[tuple[str, bool]]) -> str:
+def all_digests_sql(table_id: str, paths: list[IdentifyingPath]) -> str:
     """``(path, d)`` rows: the digests of every identifying path of one table, in one query."""
     return "\nUNION ALL\n".join(
-        f"SELECT {string_literal(path)} AS path, d FROM ({exclusion_sql(table_id, path, in_array)})"
-        for path, in_array in paths
+        f"SELECT {string_literal(path)} AS path, d FROM ({exclusion_sql(table_id, path, in_array, by_day=by_day)})"
+        for path, in_array, by_day in paths
     )
 
 
@@ -114,7 +136,7 @@ def count_shared_values(
 def fetch_digests(client: bigquery.Client, table_id: str, columns: list[ColumnPlan]) -> dict[str, list[str]]:
     """Digests of the distinct values of the identifying columns of ``table_id``, by leaf path."""
     paths = identifying_paths(columns)
-    digests: dict[str, list[str]] = {path: [] for path, _ in paths}
+    digests: dict[str, list[str]] = {p.path: [] for p in paths}
     if paths:
         for row in client.query(all_digests_sql(table_id, paths)).result():
             digests[row["path"]].append(row["d"])
@@ -128,13 +150,13 @@ def fetch_exclusions(client: bigquery.Client, table: TablePlan) -> dict[str, lis
 
 def exclusions_from_records(table: TablePlan, records: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
     """The same digests as :func:`fetch_exclusions`, for a source read as rows (a file source)."""
-    paths = [path for path, _ in identifying_paths(table.columns)]
-    digests: dict[str, set[str]] = {path: set() for path in paths}
+    paths = identifying_paths(table.columns)
+    digests: dict[str, set[str]] = {p.path: set() for p in paths}
     for record in records:
-        for path in paths:
+        for path, _, by_day in paths:
             value = value_at(dict(record), path)
             if value is not None:
-                digests[path].add(value_digest(value))
+                digests[path].add(value_digest(exclusion_key(value, "DATE" if by_day else "")))
     return {path: sorted(values)[:MAX_EXCLUDED_VALUES] for path, values in digests.items()}
 
 

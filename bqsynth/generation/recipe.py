@@ -127,6 +127,7 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     "type": generator.type,
                     "quantiles": json_literal(generator.quantiles),
                     "column": json_literal(column)[1:-1],
+                    **({"whole_days": True} if generator.whole_days else {}),
                     **_copula_args(generator.copula, table),
                 }
             }

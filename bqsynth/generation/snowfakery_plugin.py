@@ -11,7 +11,6 @@ containing ``${{`` or ``<<`` as a Jinja template: source values are untrusted.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import random
 from functools import lru_cache
@@ -22,7 +21,7 @@ from snowfakery.plugins import PluginContext, SnowfakeryPlugin, lazy
 
 from bqsynth.generation import keys, sampling, typed_values
 from bqsynth.generation.copula_draws import FixedUniform, latent_uniform
-from bqsynth.generation.exclusions import value_digest
+from bqsynth.generation.exclusions import exclusion_key, value_digest
 from bqsynth.models import (
     BytesValue,
     ForeignKeyRef,
@@ -35,7 +34,7 @@ from bqsynth.models import (
 )
 from bqsynth.semantics import PROVIDER_ALLOWLIST
 from bqsynth.text_kinds import DEFAULT_LOCALE, faker_for, shaped_value
-from bqsynth.values import temporal_to_seconds
+from bqsynth.values import DAY_SECONDS, seconds_to_temporal, temporal_to_seconds
 
 # Options every compiled recipe declares; they make one recipe serve every shard.
 START_INDEX_OPTION = "start_index"
@@ -326,22 +325,29 @@ class Bqsynth(SnowfakeryPlugin):
             return sampling.round_number(value, bool(integer), None if int(decimals) < 0 else int(decimals))
 
         def temporal(  # noqa: A002 - "type" is the recipe's word
-            self, type: str, quantiles: str, column: str = "", copula: str = "", table: str = ""
+            self,
+            type: str,
+            quantiles: str,
+            column: str = "",
+            copula: str = "",
+            table: str = "",
+            whole_days: bool = False,
         ) -> str:
-            """A date or time between the profiled quantiles; for an identifying DATE (a birth date),
-            never one of the source's own dates: redrawn, then moved on a day at a time."""
-            seconds = _temporal_quantiles(quantiles, type)
-            value = sampling.temporal_from_quantiles(seconds, type, self._uniform(copula, table))
+            """A date or time between the profiled quantiles; for an identifying one (a birth date,
+            in any type), never on one of the source's own days: redrawn, then moved on a day at a time."""
+            bounds = _temporal_quantiles(quantiles, type)
             excluded = self._excluded(column) if column else frozenset()
-            for _ in range(MAX_REDRAWS):
-                if value_digest(value) not in excluded:
+            uniform = self._uniform(copula, table)
+            for attempt in range(MAX_REDRAWS + len(excluded) + 1):
+                if attempt < MAX_REDRAWS:
+                    seconds = sampling.from_quantiles(bounds, uniform if attempt == 0 else random)
+                    if whole_days:
+                        seconds = seconds // DAY_SECONDS * DAY_SECONDS
+                else:  # the excluded days cannot fill every day
+                    seconds += DAY_SECONDS
+                value = seconds_to_temporal(seconds, type)
+                if value_digest(exclusion_key(value, type)) not in excluded:
                     return value
-                value = sampling.temporal_from_quantiles(seconds, type, random)
-            day = dt.date.fromisoformat(value)
-            for _ in range(len(excluded) + 1):  # the excluded dates cannot fill every day
-                if value_digest(day.isoformat()) not in excluded:
-                    return day.isoformat()
-                day += dt.timedelta(days=1)
             raise ValueError(f"{column}: could not draw a date that is not in the source")
 
         def boolean(self, p_true: float) -> bool:

@@ -117,6 +117,7 @@ def requested_rows(profile: TableProfile, options: PlanOptions) -> int:
 
 # --- keys -------------------------------------------------------------------------------------
 
+_MIDNIGHT = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]00:00(?::00(?:\.0*)?)?)?\s*(?:UTC|Z|[+-]00:?00)?$")
 _PREFIXED_ID = re.compile(r"^(?P<prefix>\D*?)(?P<digits>\d+)$")
 
 
@@ -332,6 +333,11 @@ def temporal_generator(column: ColumnSchema, stats: ColumnStats) -> TemporalFrom
     return TemporalFromQuantiles(type=column.type, quantiles=quantiles)  # type: ignore[arg-type]
 
 
+def _at_midnight(value: Any) -> bool:
+    """``1962-02-18 00:00:00`` (a day kept in a DATETIME or TIMESTAMP), however it is spelled."""
+    return _MIDNIGHT.match(str(value).strip()) is not None
+
+
 def unique_in_source(stats: ColumnStats | None) -> bool:
     """Whether the source column holds (almost) no value twice: the synthetic one then holds none twice."""
     return bool(stats and stats.distinct_ratio > 0.95 and stats.non_null_count > 1)
@@ -384,6 +390,8 @@ def value_generator(
     if stats is not None and column.type in TEMPORAL_TYPES:
         temporal = temporal_generator(column, stats)
         if temporal is not None:
+            if column.type in ("DATETIME", "TIMESTAMP") and samples and all(_at_midnight(v) for v in samples):
+                return temporal.model_copy(update={"whole_days": True}), "profiled quantiles, whole days as sampled"
             return temporal, "profiled quantiles"
     if column.type == "STRING":
         generator, why = text_generator(stats, guess, samples, unique, column.max_length)

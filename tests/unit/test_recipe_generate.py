@@ -4,6 +4,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bqsynth.generation.recipe import compile_recipe, json_literal
@@ -219,18 +220,23 @@ def test_source_values_of_identifying_columns_are_never_emitted(tmp_path: Path) 
     assert len(set(pans)) == 2000 and not set(pans) & source_pans
 
 
-def test_an_identifying_date_is_never_a_source_date(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("column_type", "midnight"), [("DATE", ""), ("DATETIME", " 00:00:00"), ("TIMESTAMP", " 00:00:00 UTC")]
+)
+def test_an_identifying_date_is_never_on_a_source_day(tmp_path: Path, column_type: str, midnight: str) -> None:
+    """A birth date in any type: a synthetic birth timestamp on a real person's birthday is that birthday."""
     from datetime import date, timedelta
 
     from bqsynth.generation.exclusions import identifying_paths, value_digest
 
     # Two thirds of the days of 1980-1982 are real birth dates: collisions would be common.
     source = {(date(1980, 1, 1) + timedelta(days=d)).isoformat() for d in range(0, 1096) if d % 3}
+    quantiles = [f"{d}{midnight}" for d in ("1980-01-01", "1981-06-01", "1982-12-31")]
     column = ColumnPlan(
         name="date_of_birth",
-        type="DATE",
+        type=column_type,
         identifying=True,
-        generator=TemporalFromQuantiles(type="DATE", quantiles=["1980-01-01", "1981-06-01", "1982-12-31"]),
+        generator=TemporalFromQuantiles(type=column_type, quantiles=quantiles, whole_days=column_type != "DATE"),
     )
     table = TablePlan(
         name="Person",
@@ -238,14 +244,15 @@ def test_an_identifying_date_is_never_a_source_date(tmp_path: Path) -> None:
         target_table="p.t.Person",
         row_count=1500,
         columns=[column],
-        schema=[ColumnSchema(name="date_of_birth", type="DATE")],
+        schema=[ColumnSchema(name="date_of_birth", type=column_type)],
     )
-    assert identifying_paths(table.columns) == [("date_of_birth", False)]
+    assert identifying_paths(table.columns) == [("date_of_birth", False, True)]  # compared by day
     table.recipe = compile_recipe(table, seed=4)
-    exclusions = {"date_of_birth": [value_digest(v) for v in source]}
+    exclusions = {"date_of_birth": [value_digest(v) for v in source]}  # what DATE(v) digests in BigQuery
     emitted = [r["date_of_birth"] for r in read_rows(generate_table(table, 4, tmp_path, exclusions=exclusions)[0])]
-    assert len(emitted) == 1500 and not set(emitted) & source
-    assert all("1980-01-01" <= d <= "1983-01-10" for d in emitted)
+    assert len(emitted) == 1500 and not {d[:10] for d in emitted} & source
+    assert all(d.endswith(midnight) for d in emitted)  # whole days, as the source's
+    assert all("1980-01-01" <= d[:10] <= "1983-01-10" for d in emitted)
 
 
 def test_self_references_point_to_earlier_rows_only(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -177,14 +178,13 @@ def test_a_whole_run_of_steps_records_every_state_change(
     assert all(r.seconds is not None for r in completed if r.stage != "run")  # timed from their In Progress row
 
 
-def run_batch(warehouse: Warehouse, config: RunConfig, work: Path) -> RunSummary:
-    """Every step of one batch, as the pipeline runs them, for the one source table."""
+def run_batch(warehouse: Warehouse, config: RunConfig, work: Path, table: str = "customers") -> RunSummary:
+    """Every step of one batch, as the pipeline runs them, for one source table."""
     start_batch_step(config, str(work / "config"), bq=warehouse.bq)
-    profile_step(config, warehouse.source, str(work / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
+    source = f"{warehouse.dataset}.{table}"
+    profile_step(config, source, str(work / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
     plan_step(config, [str(work / "profile")], str(work / "plan" / "plan"), bq=warehouse.bq)
-    generate_step(
-        config, str(work / "plan" / "plan"), "customers", str(work / "gen"), bq=warehouse.bq, gcs=warehouse.gcs
-    )
+    generate_step(config, str(work / "plan" / "plan"), table, str(work / "gen"), bq=warehouse.bq, gcs=warehouse.gcs)
     load_tables_step(config, str(work / "plan" / "plan"), [str(work / "gen")], str(work / "loaded"), bq=warehouse.bq)
     return summarize(warehouse, config, work)
 
@@ -224,6 +224,39 @@ def test_duplicate_keys_in_the_target_fail_the_run_in_the_audit_too(warehouse: W
     assert not summary.ok and summary.tables[0].duplicate_primary_keys == 1
     assert warehouse.states(config)[-1] == (None, "run", "Failed")
     assert "duplicate primary key" in warehouse.failures(config)[(None, "run")]
+
+
+def test_a_birth_date_kept_in_a_timestamp_is_never_a_real_persons_birthday(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """120 employees born on 120 of 150 days: a birth date drawn in that span would mostly hit one."""
+    schema = [
+        bigquery.SchemaField("employee_id", "INT64", mode="REQUIRED"),
+        bigquery.SchemaField("first_name", "STRING"),
+        bigquery.SchemaField("BirthDate", "TIMESTAMP"),
+    ]
+    days = [d for d in range(150) if d % 5][:120]
+    born = [date(1990, 1, 1) + timedelta(days=day) for day in days]
+    rows = [{"employee_id": i + 1, "first_name": f"Name{i}", "BirthDate": f"{d} 00:00:00"} for i, d in enumerate(born)]
+    table = warehouse.bq.create_table(bigquery.Table(f"{warehouse.dataset}.employees", schema=schema), exists_ok=True)
+    warehouse.bq.load_table_from_json(rows, table, job_config=bigquery.LoadJobConfig(schema=schema)).result()
+    config = warehouse.config(
+        batch_id=f"dob-{uuid.uuid4().hex[:8]}",
+        source_tables=[f"{warehouse.dataset}.employees"],
+        record_counts={"employees": 100},
+    )
+    summary = run_batch(warehouse, config, tmp_path, table="employees")
+    [quality] = summary.tables
+    assert quality.status == "Completed" and quality.rows_in_target == 100, quality.error
+    assert quality.privacy is not None and "BirthDate" in quality.privacy.identifying_columns_checked
+    assert quality.privacy.identifying_values_leaked == 0
+    shared = warehouse.bq.query(
+        f"SELECT COUNT(*) FROM `{warehouse.target}.employees` AS t "
+        f"JOIN `{warehouse.dataset}.employees` AS s ON DATE(t.BirthDate) = DATE(s.BirthDate)"
+    ).result()
+    assert next(iter(shared))[0] == 0  # by SQL join: no synthetic birth date on a source birthday
+    times = warehouse.bq.query(f"SELECT DISTINCT TIME(BirthDate) FROM `{warehouse.target}.employees`").result()
+    assert [str(row[0]) for row in times] == ["00:00:00"]  # whole days, as the source's
 
 
 def test_a_table_that_cannot_be_profiled_fails_with_the_remedy(
