@@ -206,14 +206,21 @@ def run_local_pipeline(config: RunConfig, pipeline_root: str) -> RunSummary:
 EXIT_OK = 0  # every table loaded, and every check on the targets passed
 EXIT_TABLES_FAILED = 1  # the run finished with a summary; some tables failed or failed a check (it lists them)
 EXIT_CONFIG_ERROR = 2  # the configuration is wrong; nothing ran
-EXIT_RUN_STOPPED = 3  # a step the run cannot go on without failed (planning, the audit table): no summary
+EXIT_RUN_STOPPED = 3  # the endpoints did not answer, or a step the run cannot go on without failed: no summary
 
 
 def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> int:
     """Run locally, print the summary; the exit code says what failed (``EXIT_*``)."""
     from bqsynth.evaluation.quality_report import print_quality
     from bqsynth.evaluation.run_summary import print_summary
+    from bqsynth.gcp.clients import EndpointUnreachable, bigquery_client, probe_bigquery, probe_storage, storage_client
 
+    try:  # a dead endpoint is named within a minute, before any step starts
+        probe_bigquery(bigquery_client(config.target_project), f"{config.target_project}.{config.target_dataset}")
+        probe_storage(storage_client(config.target_project), config.staging_bucket)
+    except EndpointUnreachable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_RUN_STOPPED
     started = time.perf_counter()
     log_path = Path(pipeline_root) / f"bqsynth-{time.strftime('%Y%m%d-%H%M%S')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from google.cloud import bigquery
 
 from bqsynth.config import RunConfig, new_batch_id, validated_config
 from bqsynth.delivery.audit import ensure_audit_table
+from bqsynth.gcp.clients import probe_bigquery
 from bqsynth.steps.artifacts import write_model
 from bqsynth.steps.audited import AuditTrail
 
@@ -32,8 +33,11 @@ def run_config(parameters: Mapping[str, Any]) -> RunConfig:
 def start_batch_step(config: RunConfig, config_path: str, *, bq: bigquery.Client) -> None:
     """Create the audit table when missing, log the run In Progress, hand the configuration on.
 
-    A failure here raises: without an audit table no step could record anything.
+    A failure here raises: without an audit table no step could record anything. An
+    endpoint that does not answer is reported within a minute, naming it (not after the
+    client's 600 s of retries).
     """
+    probe_bigquery(bq, f"{config.target_project}.{config.target_dataset}")
     ensure_audit_table(bq, config.audit_table)
     trail = AuditTrail(bq, config.audit_table, config.batch_id)
     trail.write(
