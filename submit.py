@@ -25,8 +25,10 @@ import argparse
 import contextlib
 import copy
 import io
+import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -34,7 +36,7 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
-from bqsynth.config import ConfigError, RunConfig, load_config, run_default
+from bqsynth.config import ConfigError, RunConfig, load_config, new_batch_id, run_default
 from bqsynth.deploy import vertex
 from bqsynth.models import RunSummary
 from bqsynth.steps.artifacts import read_model
@@ -207,10 +209,77 @@ EXIT_OK = 0  # every table loaded, and every check on the targets passed
 EXIT_TABLES_FAILED = 1  # the run finished with a summary; some tables failed or failed a check (it lists them)
 EXIT_CONFIG_ERROR = 2  # the configuration is wrong; nothing ran
 EXIT_RUN_STOPPED = 3  # the endpoints did not answer, or a step the run cannot go on without failed: no summary
+EXIT_INTERRUPTED = 130  # SIGINT or SIGTERM: the steps were stopped, the run's audit row says Failed
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (the steps kfp.local started, and theirs), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def stop_steps(grace_seconds: float = 5.0) -> None:
+    """Stop the steps still running (SIGTERM, then SIGKILL after the grace period), so none
+    keeps writing once the run is over."""
+    running = _descendants(os.getpid())
+    for pid in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in running):
+        time.sleep(0.1)
+    for pid in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def record_interrupted(config: RunConfig, why: str) -> str:
+    """Close the run's audit row as Failed ("interrupted"); returns what to tell the user."""
+    from bqsynth.delivery.audit import AuditRecord, write_audit
+    from bqsynth.gcp.clients import bigquery_client
+
+    message = f"interrupted ({why}): the run stopped before its summary; rerun with --batch-id {config.batch_id}"
+    try:
+        record = AuditRecord(batch_id=config.batch_id, stage="run", status="Failed", error_message=message)
+        write_audit(bigquery_client(config.target_project), config.audit_table, record)
+    except Exception as error:  # the audit table may not exist yet, or BigQuery is what went away
+        return f"{message} (the audit row could not be written: {type(error).__name__})"
+    return f"{message}; the run's audit row in {config.audit_table} says Failed"
 
 
 def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> int:
-    """Run locally, print the summary; the exit code says what failed (``EXIT_*``)."""
+    """Run locally, print the summary; the exit code says what failed (``EXIT_*``).
+
+    SIGINT (Ctrl-C) and SIGTERM stop every step, close the run's audit row as Failed and
+    exit ``EXIT_INTERRUPTED``.
+    """
+    config = config.resolved()
+    config = config.model_copy(update={"batch_id": config.batch_id or new_batch_id()})
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        return _run_local(config, pipeline_root, verbose)
+    except KeyboardInterrupt as interrupt:
+        stop_steps()
+        print(f"error: {record_interrupted(config, str(interrupt) or 'SIGINT')}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_local(config: RunConfig, pipeline_root: str, verbose: bool) -> int:
     from bqsynth.evaluation.quality_report import print_quality
     from bqsynth.evaluation.run_summary import print_summary
     from bqsynth.gcp.clients import EndpointUnreachable, bigquery_client, probe_bigquery, probe_storage, storage_client
