@@ -567,7 +567,9 @@ def _parents_of(
             pairing = link.pairing(rel.parent_table, contexts[rel.parent_table].rows, position, draw)  # type: ignore[arg-type]
             parents[child_column] = link.parents[position]._replace(link=pairing)
         kept.append(rel)
-    generated = _generated_composites(profile, relationships, contexts, links, claimed=set(parents) - set(singles))
+    generated = _generated_composites(
+        profile, relationships, contexts, links, _link_columns(profile, relationships, links)
+    )
     for rel in generated:
         parent_ctx = contexts[rel.parent_table]
         keyed = [c for c, p in zip(rel.child_columns, rel.parent_columns, strict=True) if p == parent_ctx.key_column]
