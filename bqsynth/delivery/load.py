@@ -27,6 +27,7 @@ import fcntl
 import hashlib
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,10 @@ WriteDisposition = Literal["WRITE_TRUNCATE", "WRITE_APPEND"]
 BATCHES_ROOT = "bqsynth/batches"
 JOB_ID_MAX_LENGTH = 1024
 MAX_LOAD_ATTEMPTS = 50
+# A load job that failed for a transient reason is started again under the next attempt id.
+TRANSIENT_REASONS = frozenset({"backendError", "internalError", "rateLimitExceeded"})
+MAX_TRANSIENT_RETRIES = 3
+TRANSIENT_BACKOFF_S = 1.0
 # When BigQuery does not say which file broke a load, each file is loaded on its own into
 # a scratch table to find it; beyond this many files the cost is not worth it.
 MAX_FILES_TO_DIAGNOSE = 50
@@ -270,6 +275,9 @@ def load_table(
         job, started_here = _start_or_find_job(client, job_id, uris, table, config)
         failure = _wait(job)
         if started_here:
+            if failure is not None and transient_failure(failure) and attempt < MAX_TRANSIENT_RETRIES:
+                time.sleep(TRANSIENT_BACKOFF_S * (attempt + 1))
+                continue  # all-or-nothing: the failed job wrote nothing, the next id tries again
             if failure is not None:
                 raise LoadError(_failure_message(client, table, uris, batch_id, job, failure))
             return int(job.output_rows or 0)
@@ -328,6 +336,13 @@ def _emulator_job_lock(job_id: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def transient_failure(failure: Mapping[str, Any]) -> bool:
+    """A job failure worth another attempt: BigQuery's own transient reasons (its docs say to
+    retry them), or the emulator's catalog write conflict between two loads at the same instant."""
+    reason, message = str(failure.get("reason", "")), str(failure.get("message", ""))
+    return reason in TRANSIENT_REASONS or "write-write conflict" in message
 
 
 def _wait(job: bigquery.LoadJob) -> Mapping[str, Any] | None:

@@ -434,3 +434,11 @@ def test_load_refuses_an_empty_batch_and_unknown_dispositions() -> None:
         load.load_table(client, "p.d.t", [], COLUMNS, "b1")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         load.load_table(client, "p.d.t", ["gs://b/x"], COLUMNS, "b1", "WRITE_EMPTY")  # type: ignore[arg-type]
+
+
+def test_only_transient_load_failures_are_tried_again() -> None:
+    conflict = 'Catalog write-write conflict on create with "gcs_emulator"'  # two emulator loads at once
+    assert load.transient_failure({"reason": "invalid", "message": conflict})
+    assert load.transient_failure({"reason": "backendError", "message": "Backend error. Please retry."})
+    assert not load.transient_failure({"reason": "invalid", "message": "Could not parse 'abc' as INT64"})
+    assert not load.transient_failure({"reason": "notFound", "message": "Not found: URI gs://b/x.json"})
