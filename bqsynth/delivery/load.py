@@ -41,6 +41,7 @@ from google.cloud.storage.retry import DEFAULT_RETRY as STORAGE_RETRY
 from bqsynth.errors import DeliveryError
 from bqsynth.gcp.clients import using_bigquery_emulator
 from bqsynth.gcp.schema import columns_from_bigquery, schema_differences, to_bigquery_schema
+from bqsynth.gcp.sql import quote_table
 from bqsynth.gcp.uris import gcs_uri
 from bqsynth.models import ColumnSchema
 
@@ -288,6 +289,14 @@ def load_table(
         f"batch {batch_id} was tried {MAX_LOAD_ATTEMPTS} times on {table_id} and every attempt failed; "
         "look at the failed bqsynth_load_* jobs in BigQuery, then run it under a new batch id."
     )
+
+
+def empty_target(client: bigquery.Client, target_table_id: str, write_disposition: WriteDisposition) -> int:
+    """A batch of no rows (a count of 0, an empty source): WRITE_TRUNCATE empties the target on
+    purpose, WRITE_APPEND adds nothing; returns the rows loaded, 0."""
+    if write_disposition == "WRITE_TRUNCATE":
+        client.query(f"TRUNCATE TABLE {quote_table(target_table_id)}").result()
+    return 0
 
 
 def _start_or_find_job(

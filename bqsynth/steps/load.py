@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from google.cloud import bigquery, storage
 
 from bqsynth.config import RunConfig
-from bqsynth.delivery.load import ensure_target_table, load_table
+from bqsynth.delivery.load import empty_target, ensure_target_table, load_table
 from bqsynth.models import DatasetPlan, TablePlan, TableResult, TableResults
 from bqsynth.planning.relationships import order_by_parents, table_parents
 from bqsynth.steps.artifacts import read_model, write_model
@@ -78,14 +78,17 @@ def load_generated(
     with audited(trail, begun) as work:
         description = f"Synthetic copy of {table.source_table} made by bqsynth"
         ensure_target_table(bq, table.target_table, table.schema_, description=description)
-        rows = load_table(
-            bq,
-            table.target_table,
-            result.files,
-            table.schema_,
-            config.batch_id,
-            write_disposition=config.write_disposition,
-        )
+        if result.rows_generated == 0 and not result.files:
+            rows = empty_target(bq, table.target_table, config.write_disposition)
+        else:
+            rows = load_table(
+                bq,
+                table.target_table,
+                result.files,
+                table.schema_,
+                config.batch_id,
+                write_disposition=config.write_disposition,
+            )
         result = result.model_copy(update={"rows_loaded": rows, "status": "Completed", "load_seconds": work.seconds()})
     if work.failed:
         result = result.model_copy(update={"status": "Failed", "error": work.failure, "load_seconds": work.seconds()})

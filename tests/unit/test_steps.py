@@ -259,6 +259,33 @@ def test_a_birth_date_kept_in_a_timestamp_is_never_a_real_persons_birthday(
     assert [str(row[0]) for row in times] == ["00:00:00"]  # whole days, as the source's
 
 
+def test_a_count_of_0_empties_the_target_on_purpose(warehouse: Warehouse, tmp_path: Path) -> None:
+    assert run_batch(warehouse, warehouse.config(batch_id=f"full-{uuid.uuid4().hex[:8]}"), tmp_path / "full").ok
+    assert len(target_ids(warehouse)) == 12
+    config = warehouse.config(batch_id=f"zero-{uuid.uuid4().hex[:8]}", record_counts={"customers": 0})
+    summary = run_batch(warehouse, config, tmp_path / "zero")
+    [table] = summary.tables
+    assert (table.status, table.rows_generated, table.rows_in_target) == ("Completed", 0, 0), table.error
+    assert target_ids(warehouse) == []  # WRITE_TRUNCATE with nothing: the earlier batch's rows are gone
+    assert warehouse.states(config)[-1] == (None, "run", "Completed")
+
+
+def test_an_empty_source_table_gets_an_empty_target_of_its_schema(warehouse: Warehouse, tmp_path: Path) -> None:
+    schema = [bigquery.SchemaField("code", "STRING", mode="REQUIRED"), bigquery.SchemaField("n", "INT64")]
+    warehouse.bq.create_table(bigquery.Table(f"{warehouse.dataset}.nothing_yet", schema=schema), exists_ok=True)
+    config = warehouse.config(
+        batch_id=f"empty-{uuid.uuid4().hex[:8]}", source_tables=[f"{warehouse.dataset}.nothing_yet"], record_counts={}
+    )
+    summary = run_batch(warehouse, config, tmp_path, table="nothing_yet")
+    [table] = summary.tables
+    assert (table.status, table.rows_in_target) == ("Completed", 0), table.error
+    target = warehouse.bq.get_table(f"{warehouse.target}.nothing_yet")
+    assert [(f.name, f.field_type, f.mode) for f in target.schema] == [
+        ("code", "STRING", "REQUIRED"),
+        ("n", "INTEGER", "NULLABLE"),
+    ]
+
+
 def test_a_table_that_cannot_be_profiled_fails_with_the_remedy(
     warehouse: Warehouse, started: RunConfig, tmp_path: Path
 ) -> None:
