@@ -42,6 +42,8 @@ def normalise_type(field_type: str) -> str:
 # Type families, in the standard SQL spelling ``normalise_type`` returns.
 NUMERIC_TYPES = frozenset({"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"})
 TEMPORAL_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP", "TIME"})
+# Types that name a day (TIME alone does not): a time-series key's time, a birth date compared by its day.
+DAY_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP"})
 # Types whose values say nothing about a column's meaning (a RECORD's fields are read one by one).
 UNCLASSIFIABLE_TYPES = frozenset({"RECORD", "JSON", "BYTES", "GEOGRAPHY", "INTERVAL", "RANGE"})
 # Types a key can have; ``key_type_family`` says which of them can refer to each other.

@@ -19,6 +19,7 @@ from google.cloud import bigquery
 
 from bqsynth.gcp.sql import quote_column, quote_table, string_literal
 from bqsynth.models import (
+    DAY_TYPES,
     ColumnPlan,
     FakerValue,
     FreeText,
@@ -42,9 +43,8 @@ def value_digest(value: object) -> str:
     return hashlib.md5(str(value).encode()).hexdigest()[:DIGEST_HEX_CHARS]
 
 
-# An identifying date or time (a birth date in a DATE, DATETIME or TIMESTAMP) is compared by
-# its day: a synthetic birth "timestamp" on a real person's birthday is that birthday.
-DAY_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP"})
+# An identifying date or time (a birth date in a DATE, DATETIME or TIMESTAMP: models.DAY_TYPES)
+# is compared by its day: a synthetic birth "timestamp" on a real person's birthday is that birthday.
 
 
 def exclusion_key(value: object, temporal_type: str = "") -> str:

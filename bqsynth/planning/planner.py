@@ -20,6 +20,7 @@ from pydantic import Field
 from bqsynth.config import run_default
 from bqsynth.errors import BqsynthError
 from bqsynth.models import (
+    DAY_TYPES,
     NUMERIC_TYPES,
     TEMPORAL_TYPES,
     ArrayValue,
@@ -123,7 +124,7 @@ _PREFIXED_ID = re.compile(r"^(?P<prefix>\D*?)(?P<digits>\d+)$")
 
 def key_spec(column: ColumnSchema, stats: ColumnStats | None, samples: list, rows: int) -> SequenceKey:
     """A key generator keeping the source key's look: its start, or its prefix and width."""
-    if normalise_type(column.type) in TEMPORAL_KEY_TYPES:
+    if normalise_type(column.type) in DAY_TYPES:
         return temporal_key_spec(column, stats, samples)
     if column.type == "INT64":
         start = int(stats.min_value) if stats and isinstance(stats.min_value, (int, float)) else 1
@@ -143,9 +144,6 @@ def key_spec(column: ColumnSchema, stats: ColumnStats | None, samples: list, row
         prefix, width, start = "K", 0, 1
     width = max(width, len(str(start + max(rows - 1, 0))))
     return SequenceKey(start=start, prefix=prefix, width=width, as_string=True)
-
-
-TEMPORAL_KEY_TYPES = ("DATE", "DATETIME", "TIMESTAMP")
 
 
 def temporal_key_spec(column: ColumnSchema, stats: ColumnStats | None, samples: list) -> SequenceKey:
@@ -689,7 +687,7 @@ def derive_composite_key_columns(relationships: list[Relationship], contexts: di
         if all(
             c in profile.primary_key
             and c not in references
-            and normalise_type(profile.column(c).type) in ("INT64", "STRING", *TEMPORAL_KEY_TYPES)
+            and normalise_type(profile.column(c).type) in ("INT64", "STRING", *DAY_TYPES)
             for c in plain
         ):
             for column in plain:

@@ -39,6 +39,7 @@ from typing import Any
 from pydantic import Field
 
 from bqsynth.models import (
+    DAY_TYPES,
     ColumnSchema,
     ColumnStats,
     KeyChoice,
@@ -90,8 +91,6 @@ COMPOSITE_MAX_WIDTH = 4
 COMPOSITE_MAX_CHECKS = 12
 # key_rank from this value up: the column names the table's own entity (or is a bare id/key).
 OWN_KEY_RANK = 5
-# Types of the time in a time-series key (what and when): never TIME of day alone.
-TIME_KEY_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP"})
 # Inclusion checks per run; past it, the rest are judged on the profiles alone (and say so).
 MAX_INCLUSION_CHECKS = 3000
 
@@ -706,7 +705,7 @@ def _time_series_key(
     Tried only when no tuple of references and the row's own numbers is unique, and one pair
     wide: wider tuples of times and references are unique by accident too often.
     """
-    times = [c.name for c in table.columns if normalise_type(c.type) in TIME_KEY_TYPES and c.mode != "REPEATED"]
+    times = [c.name for c in table.columns if normalise_type(c.type) in DAY_TYPES and c.mode != "REPEATED"]
     ordered = sorted(references, key=lambda c: (c in roles, _position(table, c)))
     candidates = [
         tuple(sorted(pair, key=lambda c: _position(table, c)))
@@ -747,7 +746,7 @@ def _first_unique(
 def _key_part(table: TableProfile, column: str, references: set[str], prefix: str | None) -> str:
     if column in references:
         return "a reference"
-    if normalise_type(table.column(column).type) in TIME_KEY_TYPES:
+    if normalise_type(table.column(column).type) in DAY_TYPES:
         return "a time"
     return "an ordinal" if is_ordinal_name(column_words(column, prefix)) else "key-named"
 
@@ -843,7 +842,7 @@ def _composite_references(
 def _tuple_family(table: TableProfile, column: ColumnSchema) -> str | None:
     """What a member of a composite key compares with: a key family, or a time of one type."""
     kind = normalise_type(column.type)
-    if kind in TIME_KEY_TYPES and not column.is_repeated:
+    if kind in DAY_TYPES and not column.is_repeated:
         return kind
     return _key_family(table, column, column.name)
 
