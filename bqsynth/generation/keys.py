@@ -89,15 +89,15 @@ def reference_value(seed: int, spec: ForeignKeyRef, table: str, column: str, row
     itself, evaluated exactly as the parent evaluates it at that row; so a composite
     reference takes every column from one existing parent row.
     """
+    draw = spec.draw or column
     if spec.link is not None:
         link_row = link_row_index(seed, table, spec.link, row_index, spec.skew)
-        return sequence_key_value(spec.parent_key, link_parent_index(seed, spec.link, link_row))
-    if spec.parent_table == table and spec.via is None:
+        index = link_parent_index(seed, spec.link, link_row)
+    elif spec.parent_table == table and spec.via is None:
         # An earlier row only (a manager hired before): no cycles, and the first row has none.
         earlier = self_reference_index(seed, table, column, row_index)
         return None if earlier is None else sequence_key_value(spec.parent_key, earlier)
-    draw = spec.draw or column
-    if spec.one_to_one:
+    elif spec.one_to_one:
         if row_index >= spec.parent_rows:
             raise ValueError(
                 f"{table}.{draw}: row {row_index} needs a parent row of its own, {spec.parent_table} has "

@@ -493,13 +493,18 @@ class _Parent(NamedTuple):
 
 
 class _Link(NamedTuple):
-    """A table whose primary key is two references (``partsupp``: part and supplier)."""
+    """A table whose primary key is made of references only, drawn from two parents' rows:
+    two single references (``partsupp``: part and supplier), or a reference and a composite
+    reference (Lahman ``Managers (playerID, yearID)``: a person, and the year of a Teams row).
+    Pairing the two parents' rows, never the same pair twice, keeps the key unique."""
 
-    columns: tuple[str, str]
-    parents: tuple[_Parent, _Parent]
+    key: tuple[str, ...]
+    members: dict[str, tuple[Literal[0, 1], _Parent]]  # every column it fills: from which parent, which column
+    parents: tuple[_TableContext, _TableContext]
+    composites: tuple[Relationship, ...]  # the composite references among the two draws
 
     def pairing(self, table: str, rows: int, position: Literal[0, 1], draw: str = "") -> LinkPairing:
-        first, second = self.parents[0].ctx.rows, self.parents[1].ctx.rows
+        first, second = self.parents[0].rows, self.parents[1].rows
         return LinkPairing(
             link_table=table, link_rows=rows, first_rows=first, second_rows=second, position=position, draw=draw
         )
@@ -520,18 +525,63 @@ def _single_parents(
     return found
 
 
+class _Draw(NamedTuple):
+    """One parent row a key of references takes columns from: a single or a composite reference."""
+
+    columns: dict[str, str]  # child column -> parent column
+    parent: _TableContext
+    composite: Relationship | None = None
+
+
+def _key_draws(
+    profile: TableProfile, relationships: list[Relationship], contexts: dict[str, _TableContext]
+) -> list[_Draw]:
+    """The references that could fill part of ``profile``'s key from one parent row, each
+    identifying that row (its key columns hold the parent's derived key): single references,
+    then composite ones whose parent columns are all recomputable from the row index."""
+    key = set(profile.primary_key)
+    draws = [
+        _Draw({column: parent.column}, parent.ctx)
+        for column, (parent, _) in _single_parents(profile, relationships, contexts).items()
+        if column in key
+    ]
+    for rel in relationships:
+        parent = contexts.get(rel.parent_table)
+        if rel.child_table != profile.name or len(rel.child_columns) < 2 or parent is None or parent.key is None:
+            continue
+        columns = dict(zip(rel.child_columns, rel.parent_columns, strict=True))
+        derivable = {parent.key_column, *parent.derived} | _recomputable_references(parent, relationships, contexts)
+        identifying = any(columns[c] == parent.key_column for c in key & set(columns))
+        if rel.parent_table != profile.name and identifying and set(rel.parent_columns) <= derivable:
+            draws.append(_Draw(columns, parent, rel))
+    return draws
+
+
 def link_tables(
     profiles: list[TableProfile], relationships: list[Relationship], contexts: dict[str, _TableContext]
 ) -> dict[str, _Link]:
-    """Tables whose primary key is exactly two references to keyed parents."""
+    """Tables whose primary key two reference draws cover exactly, each with a column the other lacks.
+
+    Without a pairing such a key has no column of its own to keep it unique, and two
+    independent draws repeat pairs (Lahman Managers drew 34 duplicate keys).
+    """
     links: dict[str, _Link] = {}
     for profile in profiles:
-        if len(profile.primary_key) != 2:
+        key = profile.primary_key
+        if len(key) < 2:
             continue
-        singles = _single_parents(profile, relationships, contexts)
-        first, second = profile.primary_key
-        if first in singles and second in singles and singles[first][0].ctx is not singles[second][0].ctx:
-            links[profile.name] = _Link((first, second), (singles[first][0], singles[second][0]))
+        draws = _key_draws(profile, relationships, contexts)
+        for first, second in itertools.combinations(draws, 2):
+            if set(first.columns) & set(second.columns) or not set(key) <= set(first.columns) | set(second.columns):
+                continue
+            # the draw holding the key's first column comes first, as partsupp (partkey, suppkey) pairs them
+            if key[0] in second.columns:
+                first, second = second, first
+            members = {c: (0, _Parent(first.parent, p)) for c, p in first.columns.items()}
+            members |= {c: (1, _Parent(second.parent, p)) for c, p in second.columns.items()}
+            composites = tuple(d.composite for d in (first, second) if d.composite is not None)
+            links[profile.name] = _Link(tuple(key), members, (first.parent, second.parent), composites)  # type: ignore[arg-type]
+            break
     return links
 
 
@@ -552,18 +602,18 @@ def _parents_of(
     ctx = contexts[profile.name]
     own = links.get(profile.name)
     if own is not None:
-        for position, column in enumerate(own.columns):
-            pairing = own.pairing(profile.name, ctx.rows, position)  # type: ignore[arg-type]
-            parents[column] = parents[column]._replace(link=pairing)
+        for column, (position, parent) in own.members.items():
+            parents[column] = parent._replace(link=own.pairing(profile.name, ctx.rows, position))
+        kept += own.composites
     for rel in relationships:
         link = links.get(rel.parent_table)
-        if rel.child_table != profile.name or link is None or sorted(rel.parent_columns) != sorted(link.columns):
+        if rel.child_table != profile.name or link is None or sorted(rel.parent_columns) != sorted(link.key):
             continue
         draw = ",".join(rel.child_columns)
         for child_column, parent_column in zip(rel.child_columns, rel.parent_columns, strict=True):
-            position = link.columns.index(parent_column)
-            pairing = link.pairing(rel.parent_table, contexts[rel.parent_table].rows, position, draw)  # type: ignore[arg-type]
-            parents[child_column] = link.parents[position]._replace(link=pairing)
+            position, parent = link.members[parent_column]
+            pairing = link.pairing(rel.parent_table, contexts[rel.parent_table].rows, position, draw)
+            parents[child_column] = parent._replace(link=pairing)
         kept.append(rel)
     generated = _generated_composites(
         profile, relationships, contexts, links, _link_columns(profile, relationships, links)
@@ -722,7 +772,7 @@ def _generated_composites(
         link = links.get(rel.parent_table)
         if parent is None or parent.key is None or claimed & set(rel.child_columns):
             continue
-        if link is not None and sorted(rel.parent_columns) == sorted(link.columns):
+        if link is not None and sorted(rel.parent_columns) == sorted(link.key):
             continue  # drawn through the link pairing already
         derivable = {parent.key_column, *parent.derived} | _recomputable_references(parent, relationships, contexts)
         derivable |= _composite_members(parent, relationships, contexts, links, seen | {profile.name})
@@ -735,10 +785,10 @@ def _generated_composites(
 def _link_columns(profile: TableProfile, relationships: list[Relationship], links: dict[str, _Link]) -> set[str]:
     """Columns of ``profile`` drawn through a link pairing: its own link key, or a composite reference to one."""
     own = links.get(profile.name)
-    columns = set(own.columns) if own is not None else set()
+    columns = set(own.members) if own is not None else set()
     for rel in relationships:
         link = links.get(rel.parent_table)
-        if rel.child_table == profile.name and link is not None and sorted(rel.parent_columns) == sorted(link.columns):
+        if rel.child_table == profile.name and link is not None and sorted(rel.parent_columns) == sorted(link.key):
             columns |= set(rel.child_columns)
     return columns
 
@@ -851,6 +901,58 @@ def plan_unreferenced_column(profile: TableProfile, column: str, rows: int, opti
     return plan_column(schema, column, _TableContext(profile=profile, rows=rows), {}, options)
 
 
+def unique_by_construction(table: str, primary_key: list[str], columns: list[ColumnPlan]) -> bool:
+    """Whether the generators keep ``primary_key`` unique whatever the draws: a column of it is
+    unique on its own (a key from the row index, a keyed permutation, a unique shape), or it
+    holds both halves of the table's own link pairing."""
+    generators = {c.name: c.generator for c in columns if c.name in primary_key}
+    positions = set()
+    for generator in generators.values():
+        if isinstance(generator, SequenceKey):
+            return True
+        if isinstance(generator, NumberFromQuantiles | PatternString | FakerValue) and generator.unique:
+            return True
+        if isinstance(generator, ForeignKeyRef) and generator.one_to_one:
+            return True
+        if isinstance(generator, ForeignKeyRef) and generator.link and generator.link.link_table == table:
+            positions.add(generator.link.position)
+    return positions == {0, 1}
+
+
+def unique_key_columns(ctx: _TableContext, key: list[str], columns: list[ColumnPlan]) -> list[ColumnPlan]:
+    """The columns, with ``key`` kept unique: already by construction, else by deriving its first
+    column that is not drawn from a parent from the row index (bakeoff's ``challenges (series,
+    episode, baker)``, whose (series, baker) is drawn from one bakers row). Raises PlanError when
+    the key has no such column: references drawn independently of each other would repeat keys."""
+    name = ctx.profile.name
+    if not key or unique_by_construction(name, key, columns):
+        return columns
+    free = next(
+        (
+            c
+            for c in columns
+            if c.name in key
+            and not isinstance(c.generator, ForeignKeyRef)
+            and normalise_type(c.type) in ("INT64", "STRING", *DAY_TYPES)
+        ),
+        None,
+    )
+    if free is None:
+        raise PlanError(
+            f"table {name}: no generator keeps its primary key ({', '.join(key)}) unique: the key is made of "
+            "references drawn independently of each other, so keys would repeat",
+            table=name,
+            hint="declare the table's primary key in the source (or exclude the table from the run)",
+        )
+    derived = _key_plan(
+        ctx.profile.column(free.name),
+        ctx.column_key(free.name),
+        "part of the primary key whose other columns are drawn from parents: derived from the row index, "
+        "so the key stays unique",
+    )
+    return [derived if c is free else c for c in columns]
+
+
 def _key_plan(column: ColumnSchema, generator: Generator, reason: str, null_rate: float = 0.0) -> ColumnPlan:
     """The plan of a key or reference column (its values come from row indices)."""
     return ColumnPlan(
@@ -874,7 +976,7 @@ def _reference_column(
     reason = f"foreign key to {parent_ctx.profile.name}.{parent.column}"
     if link is not None:
         via = "its own row" if link.link_table == profile.name else f"a drawn row of {link.link_table}"
-        reason += f", paired by {via} (two-column key)"
+        reason += f", paired by {via} (a key of two parents' rows, no pair twice)"
     if parent.draw:
         skew = 0.0 if parent.one_to_one else parent.skew
         row = "a row of its own" if parent.one_to_one else "one drawn row"
@@ -911,7 +1013,7 @@ def resolve_composite_references(tables: list[TablePlan]) -> list[TablePlan]:
 
     def resolved(table: TablePlan, column: ColumnPlan) -> ColumnPlan:
         fk = column.generator
-        if not isinstance(fk, ForeignKeyRef) or not fk.draw:
+        if not isinstance(fk, ForeignKeyRef) or not (fk.draw or fk.link):
             return column
         parent = by_name.get(fk.parent_table)
         target = next((c for c in parent.columns if c.name == fk.parent_column), None) if parent else None
@@ -989,7 +1091,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
     links = link_tables(usable, relationships, contexts)
     for name, link in links.items():
         # Every (first, second) pair is used at most once: that bounds the link table's size.
-        pairs = link.parents[0].ctx.rows * link.parents[1].ctx.rows
+        pairs = link.parents[0].rows * link.parents[1].rows
         contexts[name].rows = min(contexts[name].rows, pairs)
 
     tables: list[TablePlan] = []
@@ -1010,8 +1112,11 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
             continue
         parents, kept = _parents_of(profile, relationships, contexts, links)
         kept_relationships += kept
+        key = list(profile.primary_key) or ([ctx.key_column] if ctx.key_column else [])
         try:
-            columns = [plan_column(c, c.name, ctx, parents, options) for c in profile.columns]
+            columns = unique_key_columns(
+                ctx, key, [plan_column(c, c.name, ctx, parents, options) for c in profile.columns]
+            )
         except PlanError as error:
             failures.append(PlanFailure(table=profile.name, source_table=profile.table_id, error=str(error)))
             continue
@@ -1023,7 +1128,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
             row_count=ctx.rows,
             columns=columns,
             schema=profile.columns,
-            primary_key=list(profile.primary_key) or ([ctx.key_column] if ctx.key_column else []),
+            primary_key=key,
             first_row=ctx.first_row,
             file_format=profile.file_format,
             output_format=profile.file_format,

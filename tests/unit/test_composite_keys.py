@@ -208,6 +208,8 @@ def test_composite_references_sharing_a_column_keep_one_and_list_the_other(tmp_p
     parent_keys = {tuple(r[c] for c in columns) for r in parent_rows}
     assert len(parent_keys) == len(parent_rows)
     assert {tuple(r[c] for c in columns) for r in child_rows} <= parent_keys
+    challenge_keys = {(r["series"], r["episode"], r["baker"]) for r in child_rows}
+    assert len(challenge_keys) == len(child_rows) == 240  # its free key column keeps the key unique
 
 
 def test_a_key_that_is_a_reference_takes_its_parents_key(tmp_path: Path) -> None:
@@ -331,3 +333,68 @@ def test_a_reference_that_holds_through_another_ones_parent_row_is_kept_too(tmp_
         assert {(r["playerID"], r["yearID"], r["stint"]) for r in rows[table]} <= stints, table  # no orphan stint
     pitching_keys = [(r["playerID"], r["yearID"], r["stint"]) for r in rows["Pitching"]]
     assert len(set(pitching_keys)) == 300  # its key is the reference: one batting stint each
+
+
+def managers_like() -> list[TableProfile]:
+    """Lahman Managers' shape: keyed by (playerID, yearID), a person and the year of a team
+    season; no column of its own keeps the key unique. Awards name a manager's season."""
+    base = lahman_like()
+    managers = [
+        {"playerID": p, "yearID": y, "teamID": (p + y) % 30 + 1, "G": 162} for p in range(1, 41) for y in (2018, 2019)
+    ]
+    awards = [{"playerID": r["playerID"], "yearID": r["yearID"], "votes": i} for i, r in enumerate(managers[::2])]
+    return [
+        *base[:2],
+        profile(
+            "Managers",
+            managers,
+            ["playerID", "yearID"],
+            [fk(["playerID"], "People", ["playerID"]), fk(["yearID", "teamID"], "Teams", ["yearID", "teamID"])],
+        ),
+        profile(
+            "Awards",
+            awards,
+            ["playerID", "yearID", "votes"],
+            [fk(["playerID", "yearID"], "Managers", ["playerID", "yearID"])],
+        ),
+    ]
+
+
+def test_a_key_of_a_reference_and_part_of_a_composite_one_pairs_parent_rows(tmp_path: Path) -> None:
+    counts = {"People": 50, "Teams": 40, "Managers": 1500, "Awards": 3000}
+    plan = with_recipes(
+        plan_dataset(managers_like(), PlanOptions(seed=5, record_counts=counts, target_project="p", target_dataset="t"))
+    )
+    assert not plan.failures
+    rows = {t: rows_of(generate_table(plan.table(t), plan.seed, tmp_path / t, shard_rows=400)[0]) for t in counts}
+    keys = [(r["playerID"], r["yearID"]) for r in rows["Managers"]]
+    assert len(keys) == 1500 and len(set(keys)) == 1500  # 34 duplicates in Lahman when drawn independently
+    assert {(r["yearID"], r["teamID"]) for r in rows["Managers"]} <= {(r["yearID"], r["teamID"]) for r in rows["Teams"]}
+    assert {r["playerID"] for r in rows["Managers"]} <= {r["playerID"] for r in rows["People"]}
+    assert {(r["playerID"], r["yearID"]) for r in rows["Awards"]} <= set(keys)  # a child of the pairing finds it
+
+
+def test_a_key_of_references_nothing_keeps_unique_is_refused_by_name() -> None:
+    people = [{"pid": p} for p in range(1, 31)]
+    places = [{"place_id": p} for p in range(1, 11)]
+    days = [{"day_id": d} for d in range(1, 8)]
+    visits = [{"pid": p, "place_id": p % 10 + 1, "day_id": p % 7 + 1, "minutes": p} for p in range(1, 31)]
+    profiles = [
+        profile("people", people, ["pid"]),
+        profile("places", places, ["place_id"]),
+        profile("days", days, ["day_id"]),
+        profile(
+            "visits",
+            visits,
+            ["pid", "place_id", "day_id"],
+            [
+                fk(["pid"], "people", ["pid"]),
+                fk(["place_id"], "places", ["place_id"]),
+                fk(["day_id"], "days", ["day_id"]),
+            ],
+        ),
+    ]
+    plan = plan_dataset(profiles, PlanOptions(seed=1, target_project="p", target_dataset="t"))
+    assert [f.table for f in plan.failures] == ["visits"]
+    assert "primary key (pid, place_id, day_id)" in plan.failures[0].error
+    assert {t.name for t in plan.tables} == {"people", "places", "days"}
