@@ -51,6 +51,7 @@ from bqsynth.models import (
     normalise_type,
 )
 from bqsynth.planning.copula_fit import table_copula
+from bqsynth.planning.locales import localised_columns
 from bqsynth.planning.relationships import candidate_key, discover_relationships
 from bqsynth.planning.type_shapes import (
     bytes_generator,
@@ -1120,7 +1121,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
         except PlanError as error:
             failures.append(PlanFailure(table=profile.name, source_table=profile.table_id, error=str(error)))
             continue
-        columns = with_copula(columns, profile.sample)
+        columns = with_copula(localised_columns(columns, profile.sample), profile.sample)
         table = TablePlan(
             name=profile.name,
             source_table=profile.table_id,
