@@ -770,6 +770,20 @@ class TableResults(StrictModel):
     tables: list[TableResult] = Field(default_factory=list)
 
 
+class TextRealism(StrictModel):
+    """How a synthetic text column looks next to its source column, compared by value signatures
+    (``bqsynth.text_kinds.text_signature``); every similarity is 0..1, 1 = the same distribution."""
+
+    score: float = Field(ge=0.0, le=1.0, description="Mean of the four similarities, less the excess filler share")
+    length: float = Field(ge=0.0, le=1.0, description="1 - Kolmogorov-Smirnov distance of value lengths")
+    words: float = Field(ge=0.0, le=1.0, description="1 - total variation distance of word counts")
+    case: float = Field(ge=0.0, le=1.0, description="1 - total variation distance of case patterns")
+    classes: float = Field(ge=0.0, le=1.0, description="1 - total variation distance of character classes")
+    filler_source: float = Field(ge=0.0, le=1.0, description="Share of source values that are lorem filler")
+    filler_synthetic: float = Field(ge=0.0, le=1.0, description="Share of synthetic values that are lorem filler")
+    filler_allowed: bool = Field(default=False, description="Free text: filler sentences are its generator, not a flaw")
+
+
 class ColumnQuality(StrictModel):
     """How one synthetic column compares with the same source column."""
 
@@ -781,14 +795,18 @@ class ColumnQuality(StrictModel):
     validity: float | None = Field(default=None, description="Share of non-null synthetic values in that format")
     null_rate_source: float | None = None
     null_rate_synthetic: float | None = None
+    text_realism: TextRealism | None = Field(default=None, description="STRING columns drawn fresh: their look")
 
 
 class TableFidelity(StrictModel):
     """SDMetrics scores of the synthetic sample against the source sample (0..1, higher is closer)."""
 
-    quality_score: float | None = Field(default=None, description="SDMetrics QualityReport overall score")
+    quality_score: float | None = Field(
+        default=None, description="Mean of column shapes, column pair trends and text realism (those computed)"
+    )
     column_shapes: float | None = None
     column_pair_trends: float | None = None
+    text_realism: float | None = Field(default=None, description="Mean text realism over the scored text columns")
     cardinality: float | None = Field(
         default=None, description="Children-per-parent shape similarity, mean over this table's parents"
     )

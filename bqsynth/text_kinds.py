@@ -9,6 +9,9 @@ Two things live here, both pure and seeded by the caller's random source:
 * Shapes: ``text_shape`` reduces a source value to its shape (``Aaaa 99-a``: case of
   each letter, digits, punctuation kept) and ``shaped_value`` makes a new value of that
   shape with pronounceable invented words, for text columns of a kind nothing else fits.
+* Signatures: ``text_signature`` reduces a value to what a reader sees at a glance
+  (length, word count, case pattern, character classes, whether it is dictionary filler),
+  which the quality report compares between a source and a synthetic column.
 
 ``faker_for(locale)`` is the one Faker instance per locale that generation uses; the
 planner's ``PROVIDER_ALLOWLIST`` names only methods it has.
@@ -20,11 +23,14 @@ import random
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from faker import Faker
 from faker.providers import BaseProvider
+from faker.providers.lorem.en_US import Provider as EnglishLorem
+from faker.providers.lorem.la import Provider as LatinLorem
 
 DEFAULT_LOCALE = "en_US"
 # Locales whose Faker data the planner may ask for (the source's locale, when it shows).
@@ -163,3 +169,106 @@ def shaped_value(shape: str, rng: random.Random | Any) -> str:
 
 def _digits(text: str, rng: random.Random | Any) -> str:
     return "".join(str(rng.randint(0, 9)) if c == "9" else c for c in text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Signatures: how a value looks, for comparing a synthetic text column with its source
+# ---------------------------------------------------------------------------------------------
+
+# The filler dictionary: Faker's own lorem words, English (what ``sentence``, ``words`` and
+# ``text`` write for en_US, the locale generation's sentences use) and Latin (the classic
+# "lorem ipsum"). Faker's list, not a hand-written one, so it is exactly what a mis-planned
+# column would hold. Its English words are common ones ("the", "light", "manager"), so a word
+# alone proves nothing: see ``is_filler``.
+FILLER_WORDS: frozenset[str] = frozenset(w.lower() for w in (*EnglishLorem.word_list, *LatinLorem.word_list))
+# Word counts above this are one class: titles and names differ below it, sentences above.
+MAX_SIGNATURE_WORDS = 8
+# In a title, words this short may stay lower case ("Princess of the Dawn", "Fast As a Shark").
+_MINOR_WORD_LENGTH = 3
+
+
+@dataclass(frozen=True)
+class TextSignature:
+    """What a reader sees of one value without reading it; never the value itself."""
+
+    length: int
+    words: int
+    case: str
+    classes: str
+    filler: bool
+
+
+def _letters(token: str) -> str:
+    return "".join(c for c in token if c.isalpha())
+
+
+def case_pattern(value: str) -> str:
+    """``Title`` (every word of 4+ letters capitalised), ``Sentence`` (only the first), ``lower``,
+    ``UPPER``, ``mixed`` or ``none`` (no letters).
+
+    Short words are left out of the title test because titles keep them lower case
+    ("Balls to the Wall"); a sentence is told apart by a lower-case word of 4+ letters.
+    """
+    words = [w for w in (_letters(t) for t in value.split()) if w]
+    letters = "".join(words)
+    if not letters:
+        return "none"
+    if letters.isupper() and len(letters) > 1:
+        return "UPPER"
+    if letters.islower():
+        return "lower"
+    first, rest = words[0], words[1:]
+    if not first[0].isupper():
+        return "mixed"
+    if all(w[0].isupper() for w in rest if len(w) > _MINOR_WORD_LENGTH):
+        return "Title"
+    if all(w.islower() for w in rest):
+        return "Sentence"
+    return "mixed"
+
+
+def character_classes(value: str) -> str:
+    """The classes of character a value uses, in a fixed order: ``letter digit space punct``."""
+    shape = text_shape(value)
+    present = [
+        name
+        for name, found in (
+            ("letter", any(c in "Aa" for c in shape)),
+            ("digit", "9" in shape),
+            ("space", any(c.isspace() for c in shape)),
+            ("punct", any(not c.isspace() and c not in "Aa9" for c in shape)),
+        )
+        if found
+    ]
+    return " ".join(present) or "empty"
+
+
+def is_filler(value: str) -> bool:
+    """Dictionary filler: every word a lorem word, written as Faker writes filler: all lower
+    case ("partner husband"), or sentences of 2+ words ending in a full stop whose only
+    capitals start a sentence ("Hotel table lose season. Wind may.").
+
+    The case test matters: "Light", "Summer Heart" or "Public house manager" are lorem words
+    too, and a title or a job title is written that way.
+    """
+    raw = value.split()
+    tokens = [t.strip(".,;:!?'\"()") for t in raw]
+    if not tokens or not all(t.isalpha() and t.lower() in FILLER_WORDS for t in tokens):
+        return False
+    if "".join(tokens).islower():
+        return True
+    capitals_start_sentences = all(
+        not token[0].isupper() or i == 0 or raw[i - 1][-1] in ".!?" for i, token in enumerate(tokens)
+    )
+    return len(tokens) >= 2 and value.rstrip().endswith(".") and capitals_start_sentences
+
+
+def text_signature(value: str) -> TextSignature:
+    """The signature of one (stripped) text value."""
+    return TextSignature(
+        length=len(value),
+        words=min(len(value.split()), MAX_SIGNATURE_WORDS),
+        case=case_pattern(value),
+        classes=character_classes(value),
+        filler=is_filler(value),
+    )

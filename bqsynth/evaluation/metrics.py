@@ -31,6 +31,14 @@ Which columns get a shape score, and why (``sdmetrics_metadata``):
   meaningful, so it is scored as categorical;
 * REPEATED columns (arrays) are left out: a sample row holds a list, which none of the
   metrics compares.
+
+Text realism (``text_realism``) is the shape score of text that is drawn fresh: STRING
+columns of a faker, pattern, shaped or free-text generator. Their values are meant not to
+match the source's, but they must look like them: a title like a title, never a lorem
+sentence. Each value is reduced to its signature (length, word count, case pattern,
+character classes, whether it is lorem filler: ``bqsynth.text_kinds.text_signature``) and
+the two columns' signature distributions are compared. It counts in the table's quality
+next to Column Shapes and Column Pair Trends, so a table of keys and text has a quality too.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ import math
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -68,10 +76,12 @@ from bqsynth.models import (
     TablePlan,
     TablePrivacy,
     TemporalFromQuantiles,
+    TextRealism,
     leaf_plans,
     normalise_type,
 )
 from bqsynth.semantics import derive_pattern, is_email, is_phone_number
+from bqsynth.text_kinds import text_signature
 
 # Bounds that keep one table's quality under a few seconds whatever its size: scores on
 # 5,000 rows differ from scores on all rows by about 1/sqrt(5000) ~ 0.01.
@@ -341,15 +351,117 @@ def _null_rate(frame: pd.DataFrame, path: str) -> float | None:
     return round(float(is_null(frame[path]).mean()), 6)
 
 
-def fidelity_scores(source: pd.DataFrame, synthetic: pd.DataFrame, table: TablePlan) -> TableFidelity:
-    """SDMetrics quality of ``synthetic`` against ``source`` (both bounded to ``MAX_ROWS``).
+# ---------------------------------------------------------------------------------------------
+# Text realism
+# ---------------------------------------------------------------------------------------------
 
-    ``quality_score`` is SDMetrics' overall score, the mean of Column Shapes and Column Pair
-    Trends. Pair Trends is computed on the first ``MAX_PAIR_COLUMNS`` scored columns; shapes of
-    any further column are computed with the same single-column metric the report uses.
-    Every leaf column gets a ``ColumnQuality`` with its null rates and validity; only
-    modelable columns (see the module docstring) get a shape score. ``cardinality`` is left
-    to the caller, who has the parent tables (``cardinality_score``).
+# Generators that draw text fresh, never a source value: how their values look is what can
+# be compared. Categorical columns copy source values, and their shape score already says
+# how well; keys are regenerated and judged by the integrity checks.
+_FRESH_TEXT = (FakerValue, FreeText, ShapedText, PatternString)
+
+
+def is_text_column(column: LeafColumn) -> bool:
+    """A STRING leaf column whose values are drawn fresh (faker, pattern, shaped, free text)."""
+    return column.column_type == "STRING" and isinstance(column.plan.generator, _FRESH_TEXT)
+
+
+def filler_allowed(plan: ColumnPlan) -> bool:
+    """Free-text comments are the one kind whose generator writes sentences of lorem words on
+    purpose (see DESIGN.md, "never filler sentences except for free-text comments")."""
+    return isinstance(plan.generator, FreeText) or plan.semantic_type == "free_text"
+
+
+def text_values(values: Iterable[Any]) -> list[str]:
+    """The non-null, non-blank values as stripped text: a blank has no look to compare."""
+    texts = (str(v).strip() for v in values if not _is_missing(v))
+    return [t for t in texts if t]
+
+
+def ks_complement(first: Sequence[float], second: Sequence[float]) -> float:
+    """1 - the two-sample Kolmogorov-Smirnov statistic (largest gap between the two ECDFs)."""
+    a, b = np.sort(np.asarray(first, dtype=float)), np.sort(np.asarray(second, dtype=float))
+    grid = np.concatenate([a, b])
+    gap = np.abs(np.searchsorted(a, grid, side="right") / len(a) - np.searchsorted(b, grid, side="right") / len(b))
+    return 1.0 - float(gap.max())
+
+
+def tv_complement(first: Iterable[Any], second: Iterable[Any]) -> float:
+    """1 - the total variation distance of two samples' category frequencies."""
+    a, b = Counter(first), Counter(second)
+    total_a, total_b = sum(a.values()), sum(b.values())
+    return 1.0 - 0.5 * sum(abs(a[k] / total_a - b[k] / total_b) for k in a.keys() | b.keys())
+
+
+def text_realism(
+    source_values: Iterable[Any], synthetic_values: Iterable[Any], *, allow_filler: bool = False
+) -> TextRealism | None:
+    """How much the synthetic values look like the source's; None when a side has no text.
+
+    The score is the mean of four similarities of signature distributions (value length by
+    KS, word count, case pattern and character classes by total variation), multiplied by
+    ``1 - excess filler``: the share of synthetic values that are lorem filler beyond the
+    source's own share. Filler is excused (``allow_filler``) only in free text, whose
+    generator writes it on purpose; its four similarities still count. A column of lorem
+    sentences where the source has titles scores near 0 twice over: sentences are longer,
+    have more words, another case and a full stop, and every one of them is filler.
+    """
+    source = [text_signature(v) for v in text_values(source_values)]
+    synthetic = [text_signature(v) for v in text_values(synthetic_values)]
+    if not source or not synthetic:
+        return None
+    similarities = {
+        "length": ks_complement([s.length for s in source], [s.length for s in synthetic]),
+        "words": tv_complement((s.words for s in source), (s.words for s in synthetic)),
+        "case": tv_complement((s.case for s in source), (s.case for s in synthetic)),
+        "classes": tv_complement((s.classes for s in source), (s.classes for s in synthetic)),
+    }
+    filler_source = sum(s.filler for s in source) / len(source)
+    filler_synthetic = sum(s.filler for s in synthetic) / len(synthetic)
+    excess = 0.0 if allow_filler else max(0.0, filler_synthetic - filler_source)
+    score = float(np.mean(list(similarities.values()))) * (1.0 - excess)
+    return TextRealism(
+        score=_unit_score(score),
+        **{name: _unit_score(value) for name, value in similarities.items()},
+        filler_source=_unit_score(filler_source),
+        filler_synthetic=_unit_score(filler_synthetic),
+        filler_allowed=allow_filler,
+    )
+
+
+def _unit_score(value: float) -> float:
+    """Rounded and clipped to [0, 1]: float sums of shares can land a hair outside."""
+    return round(min(max(value, 0.0), 1.0), 6)
+
+
+def column_text_realism(
+    real_rows: pd.DataFrame, synthetic_rows: pd.DataFrame, columns: list[LeafColumn]
+) -> dict[str, TextRealism]:
+    """Text realism of every text column (``is_text_column``) that has text on both sides."""
+    scores = {}
+    for column in columns:
+        if is_text_column(column):
+            realism = text_realism(
+                real_rows[column.path], synthetic_rows[column.path], allow_filler=filler_allowed(column.plan)
+            )
+            if realism is not None:
+                scores[column.path] = realism
+    return scores
+
+
+def fidelity_scores(source: pd.DataFrame, synthetic: pd.DataFrame, table: TablePlan) -> TableFidelity:
+    """SDMetrics quality and text realism of ``synthetic`` against ``source`` (both bounded to ``MAX_ROWS``).
+
+    ``quality_score`` is the mean of the parts computed: Column Shapes and Column Pair Trends
+    (their mean is SDMetrics' overall score) and text realism (the mean over text columns).
+    Text realism is a part of its own rather than more column shapes so that the quality can
+    be checked from the three numbers the report shows, and so that a table with only keys
+    and text still has a quality. Pair Trends is computed on the first ``MAX_PAIR_COLUMNS``
+    scored columns; shapes of any further column are computed with the same single-column
+    metric the report uses. Every leaf column gets a ``ColumnQuality`` with its null rates
+    and validity; only modelable columns (see the module docstring) get a shape score, and
+    only text columns drawn fresh get text realism. ``cardinality`` is left to the caller,
+    who has the parent tables (``cardinality_score``).
     """
     real_rows, synthetic_rows = bounded(source, MAX_ROWS), bounded(synthetic, MAX_ROWS)
     columns = _shared(quality_leaf_columns(table), real_rows, synthetic_rows)
@@ -358,6 +470,7 @@ def fidelity_scores(source: pd.DataFrame, synthetic: pd.DataFrame, table: TableP
     if len(real_rows) and len(synthetic_rows):
         shapes, pair_trends = _shapes_and_trends(real_rows, synthetic_rows, columns)
     validity = column_validity(table, real_rows, synthetic_rows)
+    realism = column_text_realism(real_rows, synthetic_rows, columns)
     quality_columns = [
         ColumnQuality(
             column=c.path,
@@ -368,16 +481,19 @@ def fidelity_scores(source: pd.DataFrame, synthetic: pd.DataFrame, table: TableP
             validity=validity.get(c.path, (None, None))[1],
             null_rate_source=_null_rate(real_rows, c.path),
             null_rate_synthetic=_null_rate(synthetic_rows, c.path),
+            text_realism=realism.get(c.path),
         )
         for c in columns
     ]
     scored = [score for _, score in shapes.values() if score is not None]
     column_shapes = round(float(np.mean(scored)), 6) if scored else None
-    parts = [p for p in (column_shapes, pair_trends) if p is not None]
+    text_score = round(float(np.mean([r.score for r in realism.values()])), 6) if realism else None
+    parts = [p for p in (column_shapes, pair_trends, text_score) if p is not None]
     return TableFidelity(
         quality_score=round(float(np.mean(parts)), 6) if parts else None,
         column_shapes=column_shapes,
         column_pair_trends=pair_trends,
+        text_realism=text_score,
         source_rows=len(real_rows),
         synthetic_rows=len(synthetic_rows),
         columns=quality_columns,

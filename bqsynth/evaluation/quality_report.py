@@ -8,7 +8,8 @@ everywhere, print, and can be checked by tests as plain text.
 
 Every value that comes from data (category labels, table and column names, error messages)
 is untrusted and goes through ``html.escape``. Plots never show an identifying column's
-values (only their lengths) nor a category seen fewer than k times in the source sample.
+values (only their lengths, or for text realism their signatures: word count and case
+pattern) nor a category seen fewer than k times in the source sample.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -31,13 +33,25 @@ from bqsynth.evaluation.metrics import (
     as_numbers,
     bounded,
     is_null,
+    is_text_column,
     quality_leaf_columns,
+    text_values,
 )
 from bqsynth.evaluation.run_summary import key_counts, key_lines, keys_checked, planner_line
-from bqsynth.models import RunSummary, TablePlan, TableQuality
+from bqsynth.models import ColumnQuality, RunSummary, TablePlan, TableQuality, TextRealism
+from bqsynth.text_kinds import MAX_SIGNATURE_WORDS, text_signature
 
 # Below this share of valid values a column (or table) is reported as a finding.
 VALIDITY_THRESHOLD = 0.95
+# Below this text realism a column is reported as a finding: it does not look like its kind.
+# Measured (tests/unit/test_text_realism.py): lorem sentences, words or paragraphs in title,
+# name, city, postcode and job columns score 0.00-0.04; the faked kinds of the demo and of a
+# Chinook-like store score 0.47 (Faker jobs for "Sales Manager"-style titles) to 1.00.
+TEXT_REALISM_THRESHOLD = 0.3
+# Above this share of lorem filler beyond the source's, a text column (not free text) is a
+# finding whatever its score: a title column half of lorem words still scores about 0.38,
+# as its other half looks right, but every one of those values is of the wrong kind.
+FILLER_EXCESS_THRESHOLD = 0.05
 HISTOGRAM_BINS = 20
 MAX_CATEGORIES = 12
 MAX_LENGTH_BINS = 30
@@ -97,7 +111,22 @@ def table_findings(t: TableQuality) -> list[str]:
                 found.append(
                     f"{t.table}.{column.column}: only {column.validity:.1%} of values match {column.validity_rule}"
                 )
+        found += [f"{t.table}.{c.column}: {text_finding(c)}" for c in t.fidelity.columns if text_finding(c)]
     return found
+
+
+def text_finding(column: ColumnQuality) -> str:
+    """Why a text column does not look like its source, or "" when it does."""
+    realism = column.text_realism
+    if realism is None:
+        return ""
+    excess = 0.0 if realism.filler_allowed else realism.filler_synthetic - realism.filler_source
+    low = realism.score < TEXT_REALISM_THRESHOLD
+    if not low and excess <= FILLER_EXCESS_THRESHOLD:
+        return ""
+    score = f"text realism {realism.score:.2f}" + (f" is below {TEXT_REALISM_THRESHOLD:.2f}" if low else "")
+    filler = f"; {realism.filler_synthetic:.0%} lorem filler (source {realism.filler_source:.0%})" if excess > 0 else ""
+    return score + filler
 
 
 def quality_findings(summary: RunSummary) -> list[str]:
@@ -154,6 +183,7 @@ _MARKDOWN_COLUMNS = (
     "quality",
     "shapes",
     "pair trends",
+    "text realism",
     "cardinality",
     "validity",
     "leaked",
@@ -167,9 +197,15 @@ def _markdown_cells(t: TableQuality) -> list[str]:
     f, p = t.fidelity, t.privacy
     cells = [_md_escape(t.table)]
     cells += (
-        [_fmt(f.quality_score), _fmt(f.column_shapes), _fmt(f.column_pair_trends), _fmt(f.cardinality)]
+        [
+            _fmt(f.quality_score),
+            _fmt(f.column_shapes),
+            _fmt(f.column_pair_trends),
+            _fmt(f.text_realism),
+            _fmt(f.cardinality),
+        ]
         if f
-        else ["n/a"] * 4
+        else ["n/a"] * 5
     )
     cells.append(_fmt(t.validity))
     if p is None:
@@ -186,6 +222,34 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _scored_text(t: TableQuality) -> list[tuple[ColumnQuality, TextRealism]]:
+    """The table's text columns with their text realism, in schema order."""
+    columns = t.fidelity.columns if t.fidelity is not None else []
+    return [(c, r) for c in columns if (r := c.text_realism) is not None]
+
+
+def _text_realism_markdown(summary: RunSummary) -> list[str]:
+    """One line per scored text column: its score and the similarities it is made of."""
+    rows = [(t.table, c, r) for t in summary.tables for c, r in _scored_text(t)]
+    if not rows:
+        return []
+    lines = [
+        "### Text realism",
+        "",
+        "How text drawn fresh looks next to its source: value length, word count, case pattern and "
+        "character classes compared, less the share of lorem filler beyond the source's.",
+        "",
+        "| table | column | semantic type | score | length | words | case | classes | filler source / synthetic |",
+        "|" + "---|" * 9,
+    ]
+    for table, c, r in rows:
+        filler = f"{r.filler_source:.1%} / {r.filler_synthetic:.1%}" + (" (allowed)" if r.filler_allowed else "")
+        cells = [_md_escape(table), _md_escape(c.column), _md_escape(c.semantic_type)]
+        cells += [_fmt(v) for v in (r.score, r.length, r.words, r.case, r.classes)] + [filler]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def render_quality_markdown(summary: RunSummary) -> str:
     """A ``## Quality`` section: one line per table, then the findings (or that there are none)."""
     lines = ["## Quality", ""]
@@ -197,6 +261,9 @@ def render_quality_markdown(summary: RunSummary) -> str:
         "Scores are 0..1, higher is closer to the source sample (SDMetrics). Counts should be 0. "
         "A DCR median well below its baseline means synthetic rows sit closer to real rows than new real rows do.",
         "",
+    ]
+    lines += _text_realism_markdown(summary)
+    lines += [
         "### Findings",
         "",
     ]
@@ -343,6 +410,43 @@ def _length_plot(title: str, source: pd.Series, synthetic: pd.Series, note: str)
     )
 
 
+def _signatures(values: pd.Series) -> Counter[tuple[int, str]]:
+    """How many values have each (word count, case pattern): what a value looks like, never the value."""
+    return Counter((s.words, s.case) for s in map(text_signature, text_values(values)))
+
+
+def _signature_label(words: int, case: str) -> str:
+    return f"{words}{'+' if words >= MAX_SIGNATURE_WORDS else ''}w {case}"
+
+
+def text_plot(column: LeafColumn, source: pd.Series, synthetic: pd.Series) -> str | None:
+    """Bars of the two columns' signatures (word count and case pattern), the most common of
+    both sides ordered by word count; None when a side has no text. A title column of lorem
+    sentences shows its bars far to the right of the source's ("7w Sentence" after "3w Title")."""
+    real, fake = _signatures(source), _signatures(synthetic)
+    if not real or not fake:
+        return None
+    shown = sorted(key for key, _ in (real + fake).most_common(MAX_CATEGORIES))
+    real_counts = [real[key] for key in shown] + [sum(n for k, n in real.items() if k not in shown)]
+    fake_counts = [fake[key] for key in shown] + [sum(n for k, n in fake.items() if k not in shown)]
+    labels = [*(_signature_label(*key) for key in shown), "(other)"]
+    if real_counts[-1] == 0 and fake_counts[-1] == 0:
+        labels, real_counts, fake_counts = labels[:-1], real_counts[:-1], fake_counts[:-1]
+    filler = f"lorem filler: source {_filler_share(source):.1%}, synthetic {_filler_share(synthetic):.1%}"
+    return bars_svg(
+        f"{column.path} (words, case)",
+        labels,
+        _shares(np.array(real_counts, dtype=float)),
+        _shares(np.array(fake_counts, dtype=float)),
+        filler,
+    )
+
+
+def _filler_share(values: pd.Series) -> float:
+    texts = text_values(values)
+    return sum(text_signature(t).filler for t in texts) / len(texts) if texts else 0.0
+
+
 def _null_share(values: pd.Series) -> float:
     return float(is_null(values).mean()) if len(values) else 0.0
 
@@ -393,7 +497,17 @@ def _columns_table(t: TableQuality) -> str:
         return ""
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("column", "semantic type", "metric", "shape", "validity rule", "valid", "null src", "null syn")
+        for h in (
+            "column",
+            "semantic type",
+            "metric",
+            "shape",
+            "text",
+            "validity rule",
+            "valid",
+            "null src",
+            "null syn",
+        )
     )
     rows = []
     for c in t.fidelity.columns:
@@ -403,6 +517,7 @@ def _columns_table(t: TableQuality) -> str:
             _e(c.semantic_type),
             _e(c.shape_metric or "—"),
             _num(c.shape_score),
+            _text_cell(c),
             _e(c.validity_rule or "—"),
             f'<span class="finding">{_num(c.validity)}</span>' if bad else _num(c.validity),
             _num(c.null_rate_source),
@@ -410,6 +525,46 @@ def _columns_table(t: TableQuality) -> str:
         ]
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _text_cell(column: ColumnQuality) -> str:
+    if column.text_realism is None:
+        return _num(None)
+    score = _num(column.text_realism.score)
+    return f'<span class="finding">{score}</span>' if text_finding(column) else score
+
+
+def _text_realism_html(
+    t: TableQuality, sample: tuple[pd.DataFrame, pd.DataFrame] | None, plan: TablePlan | None
+) -> str:
+    """The text columns' scores, what they are made of, and a plot of each column's signatures."""
+    scored = _scored_text(t)
+    if not scored:
+        return '<p class="muted">No text column drawn fresh to score.</p>'
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("column", "semantic type", "score", "length", "words", "case", "classes", "filler src", "filler syn")
+    )
+    rows = []
+    for c, r in scored:
+        filler = _num(r.filler_synthetic) + (' <span class="muted">(allowed)</span>' if r.filler_allowed else "")
+        cells = [_e(c.column), _e(c.semantic_type), _text_cell(c)]
+        cells += [_num(v) for v in (r.length, r.words, r.case, r.classes, r.filler_source)] + [filler]
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    table = f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    if sample is None or plan is None:
+        return table
+    source, synthetic = bounded(sample[0], MAX_ROWS), bounded(sample[1], MAX_ROWS)
+    names = {c.column for c, _ in scored}
+    plots = [
+        text_plot(column, source[column.path], synthetic[column.path])
+        for column in quality_leaf_columns(plan)
+        if column.path in names
+        and is_text_column(column)
+        and column.path in source.columns
+        and column.path in synthetic.columns
+    ]
+    return table + '<div class="grid">' + "".join(svg for svg in plots if svg) + "</div>"
 
 
 def _plots_html(t: TableQuality, sample: tuple[pd.DataFrame, pd.DataFrame] | None, plan: TablePlan | None) -> str:
@@ -455,6 +610,7 @@ def _table_section(t: TableQuality, sample: tuple[pd.DataFrame, pd.DataFrame] | 
                 ("quality score", _num(f.quality_score)),
                 ("column shapes", _num(f.column_shapes)),
                 ("column pair trends", _num(f.column_pair_trends)),
+                ("text realism", _num(f.text_realism)),
                 ("cardinality (children per parent)", _num(f.cardinality)),
                 ("rows compared (source / synthetic)", f"{f.source_rows} / {f.synthetic_rows}"),
             ]
@@ -482,7 +638,8 @@ def _table_section(t: TableQuality, sample: tuple[pd.DataFrame, pd.DataFrame] | 
         f'<div class="grid"><div><h3>Integrity</h3>{integrity}</div><div><h3>Fidelity</h3>{fidelity}</div>'
         f"<div><h3>Privacy</h3>{privacy}</div>"
         f"<div><h3>Validity</h3>{_kv_table([('share of values in format', _num(t.validity))])}</div></div>"
-        f"<h3>Columns</h3>{_columns_table(t)}<h3>Distributions</h3>{_plots_html(t, sample, plan)}</section>"
+        f"<h3>Columns</h3>{_columns_table(t)}<h3>Distributions</h3>{_plots_html(t, sample, plan)}"
+        f"<h3>Text realism</h3>{_text_realism_html(t, sample, plan)}</section>"
     )
 
 
@@ -515,6 +672,8 @@ def render_html(
         f"<h1>bqsynth quality report: batch <code>{_e(summary.batch_id)}</code></h1>"
         f"<p>{_e(planner_line(summary))}; {len(summary.tables)} tables in {summary.seconds:.1f} s. "
         "Scores are 0..1, higher is closer to the source sample (SDMetrics); counts should be 0. "
+        "Quality is the mean of column shapes, pair trends and text realism (how text drawn fresh looks: "
+        "length, words, case, characters and lorem filler against the source's). "
         "A DCR median well below its baseline means synthetic rows sit closer to real rows than new real rows do.</p>"
         f"<h2>Headline</h2>{headline}<h3>Findings</h3>{_findings_html(findings)}"
         f"<h2>Keys and relationships</h2><p>{_e(key_counts(summary))}</p>{_keys_html(summary)}"
@@ -533,6 +692,7 @@ QUALITY_HEADINGS = (
     "quality",
     "shapes",
     "pairs",
+    "text",
     "parents",
     "valid",
     "leaked",
@@ -558,6 +718,7 @@ def quality_cells(t: TableQuality) -> list[str]:
         _percent_cell(f.quality_score if f else None),
         _percent_cell(f.column_shapes if f else None),
         _percent_cell(f.column_pair_trends if f else None),
+        _percent_cell(f.text_realism if f else None),
         _percent_cell(f.cardinality if f else None),
         _percent_cell(t.validity),
         str(p.identifying_values_leaked) if p else "-",
@@ -569,9 +730,10 @@ def quality_cells(t: TableQuality) -> list[str]:
 
 
 def quality_table(summary: RunSummary) -> Table:
-    """Fidelity, privacy and validity per evaluated table (quality = SDMetrics QualityReport score)."""
+    """Fidelity, privacy and validity per evaluated table (quality = mean of shapes, pairs and text realism)."""
     table = Table(
-        title="quality: synthetic vs source samples (SDMetrics; parents = children-per-parent shape)",
+        title="quality: synthetic vs source samples (SDMetrics; text = text realism; "
+        "parents = children-per-parent shape)",
         caption="leaked = identifying values found in the source; copies = rows equal to a source row; "
         "rare = categories seen < k times; DCR = median distance to the closest source record",
     )

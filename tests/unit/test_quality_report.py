@@ -164,10 +164,10 @@ def test_headline_metrics_leave_out_averages_nobody_computed() -> None:
 def test_markdown_has_a_line_per_table_and_the_findings() -> None:
     clean = render_quality_markdown(summary(table_quality("customer")))
     assert clean.startswith("## Quality\n")
-    assert "| customer | 0.900 | 0.950 | 0.850 | 0.800 | 1.000 | 0 (1 cols) | 0 | 0 (5) | 0.200 / n/a |" in clean
+    assert "| customer | 0.900 | 0.950 | 0.850 | n/a | 0.800 | 1.000 | 0 (1 cols) | 0 | 0 (5) | 0.200 / n/a |" in clean
     assert "No problems found." in clean
     broken = render_quality_markdown(summary(table_quality("a|b", foreign_key_orphans=2, fidelity=None)))
-    assert "| a\\|b | n/a | n/a | n/a | n/a |" in broken
+    assert "| a\\|b | n/a | n/a | n/a | n/a | n/a | 1.000 |" in broken
     assert "- a\\|b: 2 foreign key orphans" in broken
 
 
@@ -230,7 +230,9 @@ def test_html_shows_headline_sections_findings_and_a_plot_per_column(page: str) 
     assert '<li class="finding">customer: 2 foreign key orphans' in page
     assert '<li class="finding">customer: 1 identifying source value leaked' in page
     plotted = [c for c in metrics.quality_leaf_columns(customer_plan())]
-    assert page.count("<svg") == len(plotted)
+    text = [c for c in plotted if metrics.is_text_column(c)]  # a second plot: their signatures
+    assert [c.path for c in text] == ["email", "phone", "postal_code", "address.city", "address.state"]
+    assert page.count("<svg") == len(plotted) + len(text)
     assert "email (value length)" in page  # identifying columns: lengths only
 
 
