@@ -63,7 +63,7 @@ from bqsynth.planning.type_shapes import (
 from bqsynth.semantics import SemanticGuess, classify_column, derive_pattern, sample_values
 from bqsynth.shapes import excluded_bound, fitted_pattern, pattern_space, widest_pattern
 from bqsynth.sources.key_checks import KeyChecks
-from bqsynth.text_kinds import column_shapes
+from bqsynth.text_kinds import column_shapes, reads_as_prose
 from bqsynth.values import temporal_to_seconds
 
 # Types whose generator is learnt from the sample (see bqsynth.planning.type_shapes).
@@ -411,6 +411,8 @@ def text_generator(
     """
     if guess.pattern:
         return PatternString(pattern=guess.pattern, unique=unique), "same shape as the source"
+    if guess.semantic_type == "free_text" and not reads_as_prose(samples):
+        return shaped_text(stats, samples), "named like free text but written in capitals or codes: the source's shapes"
     if guess.semantic_type == "free_text":
         low = stats.min_length if stats and stats.min_length else 1
         high = max(stats.max_length if stats and stats.max_length else 50, low)
