@@ -35,6 +35,7 @@ from bqsynth.llm.base import (
     SemanticsRequest,
     estimate_tokens,
 )
+from bqsynth.llm.response_schema import response_schema
 from bqsynth.models import StrictModel
 
 RETRY_STATUS_CODES = (408, 429, 500, 502, 503, 504)
@@ -119,7 +120,7 @@ class GeminiAdvisor:
         config = types.GenerateContentConfig(
             system_instruction=prompt.system,
             response_mime_type="application/json",
-            response_schema=schema,
+            response_schema=response_schema(schema),
             temperature=self.config.temperature,
             max_output_tokens=self.config.max_output_tokens,
             thinking_config=(

@@ -13,6 +13,7 @@ import bqsynth
 from bqsynth.llm import ACCESS_TOKEN_ENV, BASE_URL_ENV, GeminiAdvisor, GeminiConfig, LlmSettings, make_advisor
 from bqsynth.llm.answers import SemanticsAnswer
 from bqsynth.llm.base import Prompt, Turn
+from bqsynth.llm.response_schema import response_schema
 
 PROMPT = Prompt(task="semantics", table="T", system="s" * 40, turns=[Turn(role="user", text="u" * 60)])
 GOOD = '{"table": "T", "columns": [{"column": "a", "semantic_type": "email", "human_name": "email"}]}'
@@ -50,7 +51,8 @@ def test_a_parsed_answer_is_used_with_measured_tokens() -> None:
     call = models.calls[0]
     assert call["model"] == "gemini-2.5-flash"
     config = call["config"]
-    assert config.response_schema is SemanticsAnswer and config.response_mime_type == "application/json"
+    assert config.response_schema == response_schema(SemanticsAnswer)  # the subset Vertex supports
+    assert config.response_mime_type == "application/json"
     assert config.system_instruction == PROMPT.system and config.temperature == 0.0
     assert [c.role for c in call["contents"]] == ["user"] and call["contents"][0].parts[0].text == "u" * 60
 
