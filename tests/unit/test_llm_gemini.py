@@ -84,6 +84,16 @@ def test_an_empty_answer_says_why() -> None:
     assert reply.answer is None and "SAFETY" in reply.error
 
 
+@pytest.mark.parametrize("finish", ["STOP", "FINISH_REASON_UNSPECIFIED"])
+def test_an_empty_answer_that_simply_ended_is_a_failure_naming_the_schema(finish: str) -> None:
+    """Vertex's answer to a response schema it does not support: repairing would get the same."""
+    gemini, _ = advisor(response("", finish=finish, total=7))
+    reply = gemini.ask(PROMPT, SemanticsAnswer)
+    assert reply.answer is None and reply.error is None and reply.tokens == 7
+    assert reply.failure.startswith(f"Gemini answered HTTP 200 with no text (finish reason {finish}): ")
+    assert "the likely cause is a field in the response schema" in reply.failure
+
+
 def test_api_and_transport_errors_are_failures_not_exceptions() -> None:
     from google.genai import errors
 
