@@ -23,7 +23,9 @@ from bqsynth.generation.recipe_safety import check_recipe
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.llm import (
     ACCESS_TOKEN_ENV,
+    BASE_URL_ENV,
     AdviceOptions,
+    AdviceReport,
     AdvisedPlan,
     GeminiAdvisor,
     GeminiConfig,
@@ -607,3 +609,25 @@ def test_refusals_name_what_to_check(status: int, message: str, hint: str) -> No
         reply = gemini(fake).ask(PROMPT, SemanticsAnswer)
     assert reply.failure.startswith(f"Gemini answered HTTP {status} ") and message in reply.failure
     assert hint in reply.failure
+
+
+def test_the_plan_step_tells_the_terminal_why_gemini_was_not_used(
+    demo: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kfp.local keeps a step's output in a log file; a warning line is what submit.py shows (stderr)."""
+    from bqsynth.errors import USER_WARNING
+    from bqsynth.steps.plan import advised_plan
+
+    monkeypatch.setenv(BASE_URL_ENV, f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv(ACCESS_TOKEN_ENV, "test")
+    profiles, offline = demo
+    settings = LlmSettings(llm="gemini", project=PROJECT, location=LOCATION, attempts=1)
+    plan = advised_plan(profiles, offline, settings, tmp_path / "advice.json")
+    err = capsys.readouterr().err
+    assert plan.tables == offline.tables
+    (line,) = err.splitlines()
+    assert line.startswith(f"{USER_WARNING}gemini:{MODEL} could not be used (2 failed calls, then no more were made)")
+    assert "cannot reach Vertex AI at http://127.0.0.1:" in line
+    assert AdviceReport.model_validate_json((tmp_path / "advice.json").read_text()).problems() == [
+        line.removeprefix(USER_WARNING)
+    ]
