@@ -38,6 +38,7 @@ from typing import Any, TextIO
 
 from bqsynth.config import ConfigError, RunConfig, load_config, new_batch_id, run_default
 from bqsynth.deploy import vertex
+from bqsynth.errors import USER_WARNING
 from bqsynth.models import RunSummary
 from bqsynth.steps.artifacts import read_model
 from components import COMPONENT_IMAGE_ENV, DEFAULT_COMPONENT_IMAGE
@@ -145,26 +146,40 @@ class StepLog(io.TextIOBase):
     """Where kfp.local's output goes: all of it to a log file, step outcomes to the terminal.
 
     kfp.local prints every step's executor input and output; users need to see which
-    step ran and how it ended, and the full log only when something went wrong.
+    step ran and how it ended, and the full log only when something went wrong. A step's
+    warning for the user (a line starting with ``USER_WARNING``, e.g. Gemini could not be
+    used, and why) goes to ``errors`` (stderr) as it happens. ``show_all`` (--verbose)
+    shows every other line on the terminal as well.
     """
 
     _ANSI = re.compile(r"\x1b\[[0-9;]*m")
     _SHOWN = re.compile(r"finished with status")
 
-    def __init__(self, log: TextIO, terminal: TextIO) -> None:
-        self._log, self._terminal, self._pending = log, terminal, ""
+    def __init__(
+        self, log: TextIO | None, terminal: TextIO, errors: TextIO | None = None, show_all: bool = False
+    ) -> None:
+        self._log, self._terminal, self._errors = log, terminal, errors or sys.stderr
+        self._show_all, self._pending = show_all, ""
 
     def write(self, text: str) -> int:
-        self._log.write(text)
+        if self._log is not None:
+            self._log.write(text)
         lines = (self._pending + text).split("\n")
         self._pending = lines.pop()
         for line in lines:
-            if self._SHOWN.search(line):
-                self._terminal.write(self._ANSI.sub("", line).strip() + "\n")
+            plain = self._ANSI.sub("", line)
+            if USER_WARNING in plain:
+                self._errors.write("warning: " + plain.split(USER_WARNING, 1)[1].strip() + "\n")
+                self._errors.flush()
+            elif self._show_all:
+                self._terminal.write(line + "\n")
+            elif self._SHOWN.search(line):
+                self._terminal.write(plain.strip() + "\n")
         return len(text)
 
     def flush(self) -> None:
-        self._log.flush()
+        if self._log is not None:
+            self._log.flush()
         self._terminal.flush()
 
 
@@ -295,10 +310,11 @@ def _run_local(config: RunConfig, pipeline_root: str, verbose: bool) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         if verbose:
-            summary = run_local_pipeline(config, pipeline_root)
+            with contextlib.redirect_stdout(StepLog(None, sys.stdout, sys.stderr, show_all=True)):
+                summary = run_local_pipeline(config, pipeline_root)
         else:
             print(f"running the pipeline locally; full log: {log_path}")
-            with log_path.open("w") as log, contextlib.redirect_stdout(StepLog(log, sys.stdout)):
+            with log_path.open("w") as log, contextlib.redirect_stdout(StepLog(log, sys.stdout, sys.stderr)):
                 summary = run_local_pipeline(config, pipeline_root)
     except RuntimeError:  # kfp.local: a step raised (no table could be planned, the audit table is unreachable)
         print(f"error: {last_error(log_path)}\nthe full log is {log_path}", file=sys.stderr)
