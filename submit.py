@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quality-sample-rows", type=int, help="rows per source and target the quality report reads")
     parser.add_argument("--quality-table", help="project.dataset.table of the quality rows (default: by the audit)")
     parser.add_argument(
+        "--maximum-bytes-billed", type=int, help="guard: most bytes any query on the sources may bill (default 100 GiB)"
+    )
+    parser.add_argument(
+        "--profile-full-scan-bytes", type=int, help="larger source tables are profiled from a TABLESAMPLE"
+    )
+    parser.add_argument(
         "--pipeline-root",
         help=f"where step artifacts are kept: gs://BUCKET/PATH on Vertex AI; locally default {DEFAULT_LOCAL_ROOT}/",
     )
@@ -138,6 +144,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "llm_token_budget": args.llm_token_budget,
         "quality_sample_rows": args.quality_sample_rows,
         "quality_table": args.quality_table,
+        "maximum_bytes_billed": args.maximum_bytes_billed,
+        "profile_full_scan_bytes": args.profile_full_scan_bytes,
     }
     return load_config(args.config, overrides).for_runner(local=args.local)
 

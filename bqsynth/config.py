@@ -167,6 +167,18 @@ class RunConfig(StrictModel):
         default="",
         description="Quality table project.dataset.table (a row per table per run); empty means next to the audit.",
     )
+    maximum_bytes_billed: int = Field(
+        default=100 << 30,
+        ge=1,
+        description="Guard: no query bqsynth runs on the sources (profiling, key checks) may bill more bytes than "
+        "this (100 GiB by default); a table whose profile would need more is refused by name, a key check skipped.",
+    )
+    profile_full_scan_bytes: int = Field(
+        default=10 << 30,
+        ge=1,
+        description="A source table whose statistics would scan more bytes than this (10 GiB by default) is "
+        "profiled from a TABLESAMPLE of about this size; row counts stay exact.",
+    )
     file_outputs: dict[str, FileOutputFormat] = Field(
         default_factory=dict,
         description="Changes to a file source's format for its synthetic files, by table name, e.g. "

@@ -53,7 +53,7 @@ def plan_step(
         )
         if config.write_disposition == "WRITE_APPEND":
             options.first_rows = rows_already_loaded(bq, profiles, options)
-        checks = BigQueryKeyChecks(bq)
+        checks = BigQueryKeyChecks(bq, max_bytes_billed=config.maximum_bytes_billed)
         plan = advised_plan(
             profiles,
             with_recipes(plan_dataset(profiles, options, checks)),
