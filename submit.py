@@ -53,8 +53,27 @@ def _record_counts(pairs: list[str] | None) -> dict[str, int] | None:
         name, sep, value = pair.partition("=")
         if not sep or not value.strip().isdigit():
             raise ConfigError(f"--record-count {pair!r}: expected TABLE=ROWS, e.g. Dim_Customer=1000")
+        if name.strip() in counts:  # the last one would win unseen
+            raise ConfigError(f"--record-count gives {name.strip()} twice; give each table once")
         counts[name.strip()] = int(value)
     return counts
+
+
+def _source_tables(text: str | None) -> list[str] | None:
+    """The comma-separated sources of --source-tables; an empty entry is refused.
+
+    ``a,,b`` or a trailing comma is most often a shell variable that was empty: a table
+    the user meant to copy would silently be left out.
+    """
+    if not text:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if "" in names:
+        raise ConfigError(
+            f"--source-tables {text!r} has an empty entry (entry {names.index('') + 1}): "
+            "remove the extra comma or fill in the table"
+        )
+    return names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,9 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     overrides: dict[str, Any] = {
-        "source_tables": [t.strip() for t in args.source_tables.split(",") if t.strip()]
-        if args.source_tables
-        else None,
+        "source_tables": _source_tables(args.source_tables),
         "target_project": args.target_project,
         "target_dataset": args.target_dataset,
         "record_counts": _record_counts(args.record_count),
