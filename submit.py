@@ -277,6 +277,29 @@ def record_interrupted(config: RunConfig, why: str) -> str:
     return f"{message}; the run's audit row in {config.audit_table} says Failed"
 
 
+def record_stopped(config: RunConfig, error: str) -> str:
+    """Close the run's audit row as Failed when a step stopped the run without saying so.
+
+    A step that fails as planned (planning found nothing to plan) closes the run itself; one
+    that crashed left the run In Progress, which would read as still running. Returns what
+    to add to the user's message (empty when the row needed nothing or could not be read).
+    """
+    from bqsynth.delivery.audit import AuditRecord, read_audit, write_audit
+    from bqsynth.gcp.clients import bigquery_client
+
+    try:
+        client = bigquery_client(config.target_project)
+        runs = [r for r in read_audit(client, config.audit_table, config.batch_id) if r.stage == "run"]
+        if not runs or runs[-1].status != "In Progress":
+            return ""
+        message = f"stopped: {error}; rerun with --batch-id {config.batch_id}"
+        record = AuditRecord(batch_id=config.batch_id, stage="run", status="Failed", error_message=message)
+        write_audit(client, config.audit_table, record)
+    except Exception as failure:  # BigQuery may be what went away; the user still gets the step's error
+        return f"\n(the run's audit row could not be closed: {type(failure).__name__})"
+    return f"\nthe run's audit row in {config.audit_table} says Failed"
+
+
 def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> int:
     """Run locally, print the summary; the exit code says what failed (``EXIT_*``).
 
@@ -318,7 +341,9 @@ def _run_local(config: RunConfig, pipeline_root: str, verbose: bool) -> int:
             with log_path.open("w") as log, contextlib.redirect_stdout(StepLog(log, sys.stdout)):
                 summary = run_local_pipeline(config, pipeline_root)
     except RuntimeError:  # kfp.local: a step raised (no table could be planned, the audit table is unreachable)
-        print(f"error: {last_error(log_path)}\nthe full log is {log_path}", file=sys.stderr)
+        error = last_error(log_path)
+        closed = record_stopped(config, error)
+        print(f"error: {error}\nthe full log is {log_path}{closed}", file=sys.stderr)
         return EXIT_RUN_STOPPED
     print_summary(summary)
     print_quality(summary)
