@@ -16,6 +16,9 @@ import pytest
 import yaml
 
 import submit
+from bqsynth.delivery import audit
+from bqsynth.delivery.audit import AuditRecord
+from bqsynth.gcp import clients
 
 SOURCES = "--source-tables=proj.src.customers,proj.src.orders"
 
@@ -156,3 +159,19 @@ def test_valid_names_of_every_kind_are_accepted() -> None:
         )
     )
     assert config.record_counts == {"Orders-2024": 0} and config.staging_bucket == "my.bucket_1-x"
+
+
+@pytest.mark.parametrize(("last", "closed"), [("In Progress", True), ("Failed", False)])
+def test_a_step_that_crashed_leaves_no_run_in_progress(
+    last: str, closed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kfp.local stopped on a step's exception: the run's row is closed unless a step closed it."""
+    written: list[AuditRecord] = []
+    monkeypatch.setattr(clients, "bigquery_client", lambda project=None: object())
+    monkeypatch.setattr(audit, "read_audit", lambda c, t, b: [AuditRecord(batch_id=b, stage="run", status=last)])
+    monkeypatch.setattr(audit, "write_audit", lambda c, t, record: written.append(record))
+    config = submit.config_from_args(submit.build_parser().parse_args(["--local", SOURCES, "--batch-id=b1"]))
+    said = submit.record_stopped(config, "ValueError: boom")
+    assert ("says Failed" in said) is closed
+    assert [(r.stage, r.status) for r in written] == ([("run", "Failed")] if closed else [])
+    assert not written or "boom" in (written[0].error_message or "") and "--batch-id b1" in written[0].error_message
