@@ -74,6 +74,9 @@ NAME_RULES: dict[str, Callable[[str], str | None]] = {
     "batch_id": batch_id_problem,
 }
 EMPTY_MEANS_DEFAULT = frozenset({"target_project", "audit_table", "quality_table", "batch_id"})
+# The log tables' names when none is given: in the target dataset (the quality table next to the audit).
+DEFAULT_AUDIT_TABLE = "bqsynth_audit"
+DEFAULT_QUALITY_TABLE = "bqsynth_quality"
 
 # A run's configuration is a few dozen lines; a file far bigger is a mistake (a data file
 # given as --config), and reading it whole would only produce an unreadable message.
@@ -226,10 +229,13 @@ class RunConfig(StrictModel):
     def _logs_are_not_sources_or_targets(self) -> RunConfig:
         # The audit and quality rows are appended to their tables: a source there would be
         # written into, a target there overwritten by the load, and one table cannot hold both.
+        # The defaults count too: a source named bqsynth_audit would be copied onto the audit table.
         project = self.target_project or default_project_of(self.source_tables)
         targets = {f"{project}.{self.target_dataset}.{source_name(s)}": s for s in self.source_tables}
         sources = {s for s in self.source_tables if not is_file_source(s)}
-        logs = {"audit_table": self.audit_table, "quality_table": self.quality_table}
+        audit = self.audit_table or f"{project}.{self.target_dataset}.{DEFAULT_AUDIT_TABLE}"
+        quality = self.quality_table or f"{audit.rsplit('.', 1)[0]}.{DEFAULT_QUALITY_TABLE}"
+        logs = {"audit_table": audit, "quality_table": quality}
         for parameter, table in logs.items():
             if table in sources:
                 raise ValueError(f"{parameter} {table} is a source table: its rows would be added to it. Name another")
@@ -321,7 +327,7 @@ class RunConfig(StrictModel):
     def resolved(self) -> RunConfig:
         """Defaults that depend on other fields filled in."""
         project = self.target_project or default_project_of(self.source_tables)
-        audit = self.audit_table or f"{project}.{self.target_dataset}.bqsynth_audit"
+        audit = self.audit_table or f"{project}.{self.target_dataset}.{DEFAULT_AUDIT_TABLE}"
         return self.model_copy(update={"target_project": project, "audit_table": audit})
 
 
@@ -380,7 +386,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             if isinstance(key, str | int | float | bool) and key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} is given twice; keep one", key_node.start_mark
@@ -407,7 +413,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError as error:
         raise ConfigError(f"config file {path} is not UTF-8 text (byte {error.start}): save it as UTF-8") from error
     try:
-        loaded = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # noqa: S506 (a SafeLoader)
+        loaded = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # a SafeLoader: no Python objects
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {path} is not valid YAML: {error}") from error
     if not isinstance(loaded, dict):

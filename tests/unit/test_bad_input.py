@@ -115,6 +115,18 @@ CASES: list[tuple[str, list[str], Config, list[str]]] = [
         ["quality_table", "synthetic copy of proj.src.orders"],
     ),
     ("audit and quality in one table", ["--audit-table=p.d.t", "--quality-table=p.d.t"], None, ["name two tables"]),
+    (
+        "a source named like the audit table",
+        ["--source-tables=proj.src.bqsynth_audit", "--target-dataset=tgt"],
+        None,
+        ["audit_table proj.tgt.bqsynth_audit", "synthetic copy of proj.src.bqsynth_audit"],
+    ),
+    (
+        "a source named like the quality table",
+        ["--source-tables=proj.src.bqsynth_quality", "--target-dataset=tgt"],
+        None,
+        ["quality_table proj.tgt.bqsynth_quality"],
+    ),
     ("a Vertex AI flag with --local", ["--region", "us-central1"], None, ["--region", "only apply to Vertex"]),
 ]
 
