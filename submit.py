@@ -323,6 +323,7 @@ def _run_local(config: RunConfig, pipeline_root: str, verbose: bool) -> int:
     from bqsynth.evaluation.quality_report import print_quality
     from bqsynth.evaluation.run_summary import print_summary
     from bqsynth.gcp.clients import EndpointUnreachable, bigquery_client, probe_bigquery, probe_storage, storage_client
+    from bqsynth.steps.start_batch import location_problem
 
     try:  # a dead endpoint is named within a minute, before any step starts
         probe_bigquery(bigquery_client(config.target_project), f"{config.target_project}.{config.target_dataset}")
@@ -330,6 +331,9 @@ def _run_local(config: RunConfig, pipeline_root: str, verbose: bool) -> int:
     except EndpointUnreachable as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_RUN_STOPPED
+    if problem := location_problem(bigquery_client(config.target_project), config):
+        print(f"error: {problem}", file=sys.stderr)  # refused before any step writes anything
+        return EXIT_CONFIG_ERROR
     started = time.perf_counter()
     log_path = Path(pipeline_root) / f"bqsynth-{time.strftime('%Y%m%d-%H%M%S')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
