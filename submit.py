@@ -54,8 +54,27 @@ def _record_counts(pairs: list[str] | None) -> dict[str, int] | None:
         name, sep, value = pair.partition("=")
         if not sep or not value.strip().isdigit():
             raise ConfigError(f"--record-count {pair!r}: expected TABLE=ROWS, e.g. Dim_Customer=1000")
+        if name.strip() in counts:  # the last one would win unseen
+            raise ConfigError(f"--record-count gives {name.strip()} twice; give each table once")
         counts[name.strip()] = int(value)
     return counts
+
+
+def _source_tables(text: str | None) -> list[str] | None:
+    """The comma-separated sources of --source-tables; an empty entry is refused.
+
+    ``a,,b`` or a trailing comma is most often a shell variable that was empty: a table
+    the user meant to copy would silently be left out.
+    """
+    if not text:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if "" in names:
+        raise ConfigError(
+            f"--source-tables {text!r} has an empty entry (entry {names.index('') + 1}): "
+            "remove the extra comma or fill in the table"
+        )
+    return names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,9 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     overrides: dict[str, Any] = {
-        "source_tables": [t.strip() for t in args.source_tables.split(",") if t.strip()]
-        if args.source_tables
-        else None,
+        "source_tables": _source_tables(args.source_tables),
         "target_project": args.target_project,
         "target_dataset": args.target_dataset,
         "record_counts": _record_counts(args.record_count),
@@ -283,6 +300,29 @@ def record_interrupted(config: RunConfig, why: str) -> str:
     return f"{message}; the run's audit row in {config.audit_table} says Failed"
 
 
+def record_stopped(config: RunConfig, error: str) -> str:
+    """Close the run's audit row as Failed when a step stopped the run without saying so.
+
+    A step that fails as planned (planning found nothing to plan) closes the run itself; one
+    that crashed left the run In Progress, which would read as still running. Returns what
+    to add to the user's message (empty when the row needed nothing or could not be read).
+    """
+    from bqsynth.delivery.audit import AuditRecord, read_audit, write_audit
+    from bqsynth.gcp.clients import bigquery_client
+
+    try:
+        client = bigquery_client(config.target_project)
+        runs = [r for r in read_audit(client, config.audit_table, config.batch_id) if r.stage == "run"]
+        if not runs or runs[-1].status != "In Progress":
+            return ""
+        message = f"stopped: {error}; rerun with --batch-id {config.batch_id}"
+        record = AuditRecord(batch_id=config.batch_id, stage="run", status="Failed", error_message=message)
+        write_audit(client, config.audit_table, record)
+    except Exception as failure:  # BigQuery may be what went away; the user still gets the step's error
+        return f"\n(the run's audit row could not be closed: {type(failure).__name__})"
+    return f"\nthe run's audit row in {config.audit_table} says Failed"
+
+
 def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> int:
     """Run locally, print the summary; the exit code says what failed (``EXIT_*``).
 
@@ -306,6 +346,7 @@ def _run_local(config: RunConfig, pipeline_root: str, verbose: bool) -> int:
     from bqsynth.evaluation.quality_report import print_quality
     from bqsynth.evaluation.run_summary import print_summary
     from bqsynth.gcp.clients import EndpointUnreachable, bigquery_client, probe_bigquery, probe_storage, storage_client
+    from bqsynth.steps.start_batch import location_problem
 
     try:  # a dead endpoint is named within a minute, before any step starts
         probe_bigquery(bigquery_client(config.target_project), f"{config.target_project}.{config.target_dataset}")
@@ -313,6 +354,9 @@ def _run_local(config: RunConfig, pipeline_root: str, verbose: bool) -> int:
     except EndpointUnreachable as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_RUN_STOPPED
+    if problem := location_problem(bigquery_client(config.target_project), config):
+        print(f"error: {problem}", file=sys.stderr)  # refused before any step writes anything
+        return EXIT_CONFIG_ERROR
     started = time.perf_counter()
     log_path = Path(pipeline_root) / f"bqsynth-{time.strftime('%Y%m%d-%H%M%S')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -325,7 +369,9 @@ def _run_local(config: RunConfig, pipeline_root: str, verbose: bool) -> int:
             with log_path.open("w") as log, contextlib.redirect_stdout(StepLog(log, sys.stdout, sys.stderr)):
                 summary = run_local_pipeline(config, pipeline_root)
     except RuntimeError:  # kfp.local: a step raised (no table could be planned, the audit table is unreachable)
-        print(f"error: {last_error(log_path)}\nthe full log is {log_path}", file=sys.stderr)
+        error = last_error(log_path)
+        closed = record_stopped(config, error)
+        print(f"error: {error}\nthe full log is {log_path}{closed}", file=sys.stderr)
         return EXIT_RUN_STOPPED
     print_summary(summary)
     print_quality(summary)

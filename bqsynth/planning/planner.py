@@ -875,7 +875,9 @@ def plan_column(
         generator = ArrayValue(element=generator, lengths=array_lengths(stats))
         reason = f"array; elements: {reason}"
         null_rate = 0.0
-    if isinstance(generator, NullValue) and column.mode == "REQUIRED":
+    # No rows asked (an empty source at its own size, a count of 0): a REQUIRED column needs
+    # no value, and the target is created empty with the source schema.
+    if isinstance(generator, NullValue) and column.mode == "REQUIRED" and ctx.rows > 0:
         raise PlanError(f"table {profile.name}: REQUIRED column {path} ({column.type}) cannot be generated: {reason}")
     if isinstance(generator, NullValue) and stats is not None and stats.non_null_count > 0:
         # Never a silent column of NULLs: the source has values this plan cannot make.
