@@ -610,7 +610,8 @@ def profile_table(
         chunks = _stats_chunks(columns)
         estimated = sum(queries.estimate(build_stats_query(full_id, columns, top_k, quantiles, c)) for c in chunks)
         estimated = estimated or int(table.num_bytes or 0)
-        percent = stats_sample_percent(estimated, budget)
+        # TABLESAMPLE reads tables only: a view or an external table is read whole, within the guard.
+        percent = stats_sample_percent(estimated, budget) if table.table_type in (None, "TABLE") else None
         refusal = over_budget_message(full_id, estimated, percent, budget)
         if refusal:
             raise ProfileError(refusal, table=full_id)
