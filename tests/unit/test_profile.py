@@ -539,16 +539,24 @@ class FakeClient:
     project = "proj"
 
     def __init__(
-        self, schema: list[SchemaField], get_error: Exception | None = None, refuse: str = "", table_bytes: int = 0
+        self,
+        schema: list[SchemaField],
+        get_error: Exception | None = None,
+        refuse: str = "",
+        table_bytes: int = 0,
+        table_type: str = "TABLE",
     ) -> None:
         self.schema, self.get_error, self.refuse, self.table_bytes = schema, get_error, refuse, table_bytes
+        self.table_type = table_type
         self.queries: list[str] = []
         self.dry_runs: list[str] = []
 
     def get_table(self, table_id: str) -> bigquery.Table:
         if self.get_error:
             raise self.get_error
-        return bigquery.Table(table_id, schema=self.schema)
+        table = bigquery.Table(table_id, schema=self.schema)
+        table._properties["type"] = self.table_type
+        return table
 
     def query(self, sql: str, job_config: Any = None) -> FakeJob:
         if job_config is not None and job_config.dry_run:
@@ -664,3 +672,12 @@ def test_a_sampled_profile_counts_rows_exactly_and_reports_its_percent() -> None
     assert result.stats_sample_percent == 40 and len(sampled) == 2
     assert not any("TABLESAMPLE" not in q for q in client.stats_queries() if "AS s0" in q)
     assert any(q.strip().startswith("SELECT COUNT(*) AS row_count FROM") for q in client.queries)
+
+
+def test_a_view_is_read_whole_within_the_guard_never_through_tablesample() -> None:
+    client = FakeClient(SIMPLE, table_bytes=50 << 30, table_type="VIEW")
+    budget = profile_module.ProfileBudget(full_scan_bytes=10 << 30, maximum_bytes_billed=100 << 30)
+    result = profile_table(client, "proj.ds.v", sample_rows=0, budget=budget)  # type: ignore[arg-type]
+    assert result.stats_sample_percent is None and not any("TABLESAMPLE" in q for q in client.queries)
+    with pytest.raises(ProfileError, match="maximum_bytes_billed"):
+        profile_table(client, "proj.ds.v", budget=budget._replace(maximum_bytes_billed=20 << 30))  # type: ignore[arg-type]
