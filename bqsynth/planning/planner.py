@@ -930,8 +930,8 @@ def unique_key_columns(ctx: _TableContext, key: list[str], columns: list[ColumnP
     episode, baker)``, whose (series, baker) is drawn from one bakers row). Raises PlanError when
     the key has no such column: references drawn independently of each other would repeat keys."""
     name = ctx.profile.name
-    if not key or unique_by_construction(name, key, columns):
-        return columns
+    if not key or ctx.rows <= 1 or unique_by_construction(name, key, columns):
+        return columns  # (a table of one row, or none, repeats no key)
     free = next(
         (
             c

@@ -398,3 +398,8 @@ def test_a_key_of_references_nothing_keeps_unique_is_refused_by_name() -> None:
     assert [f.table for f in plan.failures] == ["visits"]
     assert "primary key (pid, place_id, day_id)" in plan.failures[0].error
     assert {t.name for t in plan.tables} == {"people", "places", "days"}
+    # A count of 0 (an empty target on purpose) or 1 repeats no key: nothing to refuse.
+    for rows in (0, 1):
+        counts = {"visits": rows}
+        plan = plan_dataset(profiles, PlanOptions(seed=1, record_counts=counts, target_project="p", target_dataset="t"))
+        assert not plan.failures and plan.table("visits").row_count == rows
