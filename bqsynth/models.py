@@ -276,6 +276,22 @@ def custom_line_from_template(template: str, run_date: dt.date | None = None) ->
     return CustomLine(text=text + template[position:], fields=fields)
 
 
+class TableLayout(StrictModel):
+    """How a BigQuery table is partitioned and clustered: its synthetic target is created the same
+    way, so that queries written for the source (partition filters, cluster pruning) work on it."""
+
+    partition_type: Literal["HOUR", "DAY", "MONTH", "YEAR"] | None = Field(
+        default=None, description="Time partitioning; with no partition_field, by ingestion time"
+    )
+    partition_field: str | None = None
+    range_field: str | None = Field(default=None, description="Integer-range partitioning column")
+    range_start: int = 0
+    range_end: int = 0
+    range_interval: int = 1
+    clustering_fields: list[str] = Field(default_factory=list)
+    require_partition_filter: bool = False
+
+
 class TableProfile(StrictModel):
     """Everything the planner may know about one source table."""
 
@@ -289,6 +305,7 @@ class TableProfile(StrictModel):
     stats: dict[str, ColumnStats] = Field(default_factory=dict)
     sample: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = Field(default=None, description="Why profiling failed; the table is then skipped")
+    layout: TableLayout | None = Field(default=None, description="The source's partitioning and clustering")
     bytes_processed: int = Field(default=0, description="Bytes BigQuery processed for this profile's queries")
     stats_sample_percent: int | None = Field(
         default=None,
@@ -681,6 +698,9 @@ class TablePlan(StrictModel):
     file_format: FileFormat | None = Field(default=None, description="File sources: the source files' format")
     output_format: FileFormat | None = Field(
         default=None, description="File sources: the synthetic files' format (the source's, unless changed)"
+    )
+    layout: TableLayout | None = Field(
+        default=None, description="Partitioning and clustering the target is created with"
     )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

@@ -43,7 +43,7 @@ from bqsynth.gcp.clients import using_bigquery_emulator
 from bqsynth.gcp.schema import columns_from_bigquery, schema_differences, to_bigquery_schema
 from bqsynth.gcp.sql import quote_table
 from bqsynth.gcp.uris import gcs_uri
-from bqsynth.models import ColumnSchema
+from bqsynth.models import ColumnSchema, TableLayout
 
 WriteDisposition = Literal["WRITE_TRUNCATE", "WRITE_APPEND"]
 
@@ -182,14 +182,36 @@ def schema_mismatch_message(table_id: str, differences: Sequence[str]) -> str:
     )
 
 
+def with_layout(table: bigquery.Table, layout: TableLayout | None) -> bigquery.Table:
+    """``table`` (not yet created) partitioned and clustered as ``layout`` says."""
+    if layout is None:
+        return table
+    if layout.partition_type:
+        table.time_partitioning = bigquery.TimePartitioning(type_=layout.partition_type, field=layout.partition_field)
+    if layout.range_field:
+        table.range_partitioning = bigquery.RangePartitioning(
+            field=layout.range_field,
+            range_=bigquery.PartitionRange(
+                start=layout.range_start, end=layout.range_end, interval=layout.range_interval
+            ),
+        )
+    if layout.clustering_fields:
+        table.clustering_fields = layout.clustering_fields
+    if layout.require_partition_filter:
+        table.require_partition_filter = True
+    return table
+
+
 def ensure_target_table(
     client: bigquery.Client,
     target_table_id: str,
     columns: list[ColumnSchema],
     description: str | None = None,
     location: str | None = None,
+    layout: TableLayout | None = None,
 ) -> bigquery.Table:
-    """Create the target with exactly the source schema when missing; otherwise check it.
+    """Create the target with exactly the source schema (and its partitioning and clustering,
+    ``layout``) when missing; otherwise check it.
 
     An existing table is never altered: if its schema cannot take the source's rows
     (see ``schema_differences``), ``LoadError`` lists the differences.
@@ -201,7 +223,7 @@ def ensure_target_table(
         try:
             existing = client.get_table(reference)
         except exceptions.NotFound:
-            table = bigquery.Table(reference, schema=to_bigquery_schema(columns))
+            table = with_layout(bigquery.Table(reference, schema=to_bigquery_schema(columns)), layout)
             table.description = description
             try:
                 return client.create_table(table)

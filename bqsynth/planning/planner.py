@@ -1137,6 +1137,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
             first_row=ctx.first_row,
             file_format=profile.file_format,
             output_format=profile.file_format,
+            layout=profile.layout,
         )
         tables.append(table)
     planned = {t.name for t in tables}

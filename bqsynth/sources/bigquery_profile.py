@@ -41,7 +41,7 @@ from google.cloud import bigquery
 from bqsynth.errors import SourceError, error_text
 from bqsynth.gcp import sql
 from bqsynth.gcp.schema import columns_from_bigquery
-from bqsynth.models import ColumnSchema, ColumnStats, ForeignKey, Scalar, TableProfile, ValueCount
+from bqsynth.models import ColumnSchema, ColumnStats, ForeignKey, Scalar, TableLayout, TableProfile, ValueCount
 from bqsynth.values import interval_text
 
 log = logging.getLogger(__name__)
@@ -516,6 +516,22 @@ def _translated_errors(table_id: str, job_project: str) -> Iterator[None]:
         raise ProfileError(f"Profiling source table {table_id} failed: {error_text(error)}", table=table_id) from error
 
 
+def layout_of(table: bigquery.Table) -> TableLayout | None:
+    """The table's partitioning and clustering, or None for a table with neither."""
+    time, ranged = table.time_partitioning, table.range_partitioning
+    layout = TableLayout(
+        partition_type=time.type_ if time else None,
+        partition_field=time.field if time else None,
+        range_field=ranged.field if ranged else None,
+        range_start=int(ranged.range_.start or 0) if ranged else 0,
+        range_end=int(ranged.range_.end or 0) if ranged else 0,
+        range_interval=int(ranged.range_.interval or 1) if ranged else 1,
+        clustering_fields=list(table.clustering_fields or []),
+        require_partition_filter=bool(table.require_partition_filter),
+    )
+    return layout if layout != TableLayout() else None
+
+
 class ProfileBudget(NamedTuple):
     """What profiling one table may cost (``RunConfig.maximum_bytes_billed`` and ``profile_full_scan_bytes``)."""
 
@@ -642,6 +658,7 @@ def profile_table(
         foreign_keys=keys.foreign_keys,
         stats=stats,
         sample=sample,
+        layout=layout_of(table),
         bytes_processed=queries.bytes_processed,
         stats_sample_percent=percent,
     )

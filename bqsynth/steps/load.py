@@ -77,7 +77,7 @@ def load_generated(
     )
     with audited(trail, begun) as work:
         description = f"Synthetic copy of {table.source_table} made by bqsynth"
-        ensure_target_table(bq, table.target_table, table.schema_, description=description)
+        ensure_target_table(bq, table.target_table, table.schema_, description=description, layout=table.layout)
         if result.rows_generated == 0 and not result.files:
             rows = empty_target(bq, table.target_table, config.write_disposition)
         else:

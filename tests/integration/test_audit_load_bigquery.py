@@ -455,3 +455,44 @@ def test_duplicates_and_orphans_are_counted_exactly(bq: bigquery.Client, dataset
     assert integrity.count_orphans(bq, child, ["select", "pb"], parent, ["a", "b"]) == 2
     assert integrity.count_orphans(bq, child, ["select"], parent, ["a"]) == 1
     assert integrity.count_orphans(bq, people, ["manager_id"], people, ["id"]) == 1
+
+
+@pytest.mark.parametrize(
+    "partition",
+    [
+        {"time_partitioning": bigquery.TimePartitioning(type_="MONTH", field="day")},
+        {
+            "range_partitioning": bigquery.RangePartitioning(
+                bigquery.PartitionRange(start=0, end=1000, interval=50), field="id"
+            )
+        },
+    ],
+    ids=["month-by-day", "integer-range"],
+)
+def test_a_target_is_partitioned_and_clustered_like_its_source(
+    bq: bigquery.Client, dataset: str, partition: dict[str, Any]
+) -> None:
+    """Issue 12, item 4: queries written for the source (partition filters, cluster pruning) work on the copy."""
+    from bqsynth.sources.bigquery_profile import profile_table
+
+    bq.create_dataset(dataset)
+    schema = [
+        bigquery.SchemaField("id", "INT64"),
+        bigquery.SchemaField("day", "DATE"),
+        bigquery.SchemaField("s", "STRING"),
+    ]
+    source = bigquery.Table(f"{dataset}.source", schema=schema)
+    for name, value in partition.items():
+        setattr(source, name, value)
+    source.clustering_fields = ["s", "id"]
+    bq.create_table(source)
+    bq.load_table_from_json([{"id": 1, "day": "2024-01-05", "s": "a"}], f"{dataset}.source").result()
+
+    profile = profile_table(bq, f"{dataset}.source", sample_rows=1)
+    assert profile.layout is not None and profile.layout.clustering_fields == ["s", "id"]
+    load.ensure_target_table(bq, f"{dataset}.target", profile.columns, layout=profile.layout)
+    made, original = bq.get_table(f"{dataset}.target"), bq.get_table(f"{dataset}.source")
+    assert made.clustering_fields == ["s", "id"]
+    assert made.time_partitioning == original.time_partitioning
+    assert made.range_partitioning == original.range_partitioning
+    assert (made.time_partitioning or made.range_partitioning) is not None

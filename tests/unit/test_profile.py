@@ -681,3 +681,11 @@ def test_a_view_is_read_whole_within_the_guard_never_through_tablesample() -> No
     assert result.stats_sample_percent is None and not any("TABLESAMPLE" in q for q in client.queries)
     with pytest.raises(ProfileError, match="maximum_bytes_billed"):
         profile_table(client, "proj.ds.v", budget=budget._replace(maximum_bytes_billed=20 << 30))  # type: ignore[arg-type]
+
+
+def test_a_table_without_partitioning_or_clustering_has_no_layout() -> None:
+    plain = bigquery.Table("p.d.t", schema=SIMPLE)
+    assert profile_module.layout_of(plain) is None
+    plain.clustering_fields = ["s"]
+    layout = profile_module.layout_of(plain)
+    assert layout is not None and layout.clustering_fields == ["s"] and layout.partition_type is None
