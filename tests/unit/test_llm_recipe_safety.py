@@ -12,6 +12,7 @@ from bqsynth.generation.recipe_safety import ALLOWED_FUNCTIONS, COUNT_EXPRESSION
 from bqsynth.generation.snowfakery_plugin import Bqsynth
 from bqsynth.planning.planner import PlanOptions, plan_dataset
 from tests.factories import demo_profiles
+from tests.unit.test_text_kinds import COMMENTS, text_table
 from tests.unit.test_typed_values import typed_profile
 
 SMALL = """\
@@ -45,8 +46,9 @@ SMALL = """\
 
 @pytest.fixture(scope="module")
 def demo_recipes() -> list[str]:
-    # The demo warehouse, and a table of every BigQuery type (JSON ... arrays of records).
-    profiles = [*demo_profiles(), typed_profile()]
+    # The demo warehouse, a table of every BigQuery type (JSON ... arrays of records), and
+    # customer comments: the demo has no prose column since its descriptions are in capitals.
+    profiles = [*demo_profiles(), typed_profile(), text_table("review", {"comment": COMMENTS}, rows=40)]
     plan = with_recipes(plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="d")))
     return [t.recipe for t in plan.tables]
 
