@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quality-sample-rows", type=int, help="rows per source and target the quality report reads")
     parser.add_argument("--quality-table", help="project.dataset.table of the quality rows (default: by the audit)")
     parser.add_argument(
+        "--engine",
+        choices=["auto", "columnar", "snowfakery"],
+        help="generation engine (default auto: columnar where it can)",
+    )
+    parser.add_argument(
         "--pipeline-root",
         help=f"where step artifacts are kept: gs://BUCKET/PATH on Vertex AI; locally default {DEFAULT_LOCAL_ROOT}/",
     )
@@ -137,6 +142,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "llm_token_budget": args.llm_token_budget,
         "quality_sample_rows": args.quality_sample_rows,
         "quality_table": args.quality_table,
+        "engine": args.engine,
     }
     return load_config(args.config, overrides).for_runner(local=args.local)
 

@@ -27,6 +27,7 @@ def start_batch(
     quality_sample_rows: int,
     quality_table: str,
     file_outputs: dict,
+    engine: str,
     config: Output[Artifact],
 ) -> None:
     """Validate the pipeline's parameters into the run's configuration (a RunConfig artifact), resolve

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
@@ -40,10 +41,13 @@ from scipy.special import ndtr, ndtri
 
 from bqsynth.errors import BqsynthError
 from bqsynth.generation import keys, typed_values
+from bqsynth.generation.copula_draws import FixedUniform
 from bqsynth.generation.exclusions import exclusion_key, value_digest
+from bqsynth.generation.recipe import compile_recipe
 from bqsynth.generation.rule_enforcement import RuleEnforcer
 from bqsynth.generation.sampling import cumulative
-from bqsynth.generation.snowfakery_plugin import MAX_REDRAWS
+from bqsynth.generation.snowfakery_plugin import MAX_REDRAWS, SEED_OPTION, _invented_word, _with_suffix
+from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import (
     BooleanValue,
     Categorical,
@@ -95,7 +99,7 @@ BLOCK_ROWS = 1024
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
-_EDGE = 1e-9  # as values.normal_score: latent uniforms are kept off 0 and 1
+_LATENT_EDGE = 1e-9  # as values.normal_score: latent uniforms are kept off 0 and 1
 
 
 class ColumnarError(BqsynthError):
@@ -140,6 +144,14 @@ def choose_engine(table: TablePlan, engine: str) -> tuple[Literal["columnar", "s
         raise ColumnarError(f"engine {engine!r} is not one of {list(ENGINES)}", table=table.name)
     if engine == "snowfakery":
         return "snowfakery", "engine=snowfakery was asked for"
+    if user_recipe(table):
+        if engine == "columnar":
+            raise ColumnarError(
+                f"engine=columnar cannot generate table {table.name}: its recipe is not the one compiled from its "
+                "plan (a user's recipe), and only Snowfakery runs recipes. Use engine=auto or engine=snowfakery",
+                table=table.name,
+            )
+        return "snowfakery", "engine=auto: Snowfakery runs the table's own recipe (not the one compiled from its plan)"
     missing = unsupported_columns(table)
     if not missing:
         return "columnar", f"engine={engine}: the columnar engine interprets every column"
@@ -153,12 +165,48 @@ def choose_engine(table: TablePlan, engine: str) -> tuple[Literal["columnar", "s
     return "snowfakery", f"engine=auto: Snowfakery, as the columnar engine does not yet interpret {named}"
 
 
+def user_recipe(table: TablePlan) -> bool:
+    """The table's recipe was supplied or edited by a user: it differs from the one its plan compiles to.
+
+    The seed is read back from the recipe's own ``seed`` option, so any seed compares.
+    """
+    if not table.recipe:
+        return False
+    match = re.search(rf"- option: {SEED_OPTION}\n  default: '(-?\d+)'", table.recipe)
+    return match is None or table.recipe != compile_recipe(table, int(match.group(1)))
+
+
+class EngineRun(NamedTuple):
+    """What generating one table gave, and which engine made it and why."""
+
+    files: list[Path]
+    rows: int
+    seconds: float
+    engine: str
+    reason: str
+
+
+def generate_with_engine(
+    table: TablePlan,
+    seed: int,
+    output_dir: Path,
+    engine: str = "auto",
+    shard_rows: int = 250_000,
+    exclusions: dict[str, list[str]] | None = None,
+) -> EngineRun:
+    """Generate ``table`` with the engine the ``engine`` setting picks for it (see ``choose_engine``)."""
+    chosen, reason = choose_engine(table, engine)
+    run = generate_table_columnar if chosen == "columnar" else generate_table
+    files, rows, seconds = run(table, seed, output_dir, shard_rows=shard_rows, exclusions=exclusions)
+    return EngineRun(files, rows, seconds, chosen, reason)
+
+
 # ---------------------------------------------------------------------------------------------
 # Counter-based uniforms: a pure function of (seed, table, column, stream, row index)
 # ---------------------------------------------------------------------------------------------
 
 
-def _key(seed: int, *parts: object) -> np.uint64:
+def _column_key(seed: int, *parts: object) -> np.uint64:
     text = "\x1f".join([str(seed), *map(str, parts)]).encode()
     return np.uint64(int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little"))
 
@@ -172,7 +220,7 @@ def _mix(z: np.ndarray) -> np.ndarray:
 
 def uniforms(seed: int, table: str, column: str, stream: str, rows: np.ndarray) -> np.ndarray:
     """Uniforms in [0, 1) for absolute row indices ``rows``: one per (seed, table, column, stream, row)."""
-    key = _key(seed, table, column, stream)
+    key = _column_key(seed, table, column, stream)
     with np.errstate(over="ignore"):
         z = _mix(key + (rows.astype(np.uint64) + np.uint64(1)) * _GOLDEN)
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
@@ -187,7 +235,7 @@ def stable_uniforms(seed: int, parts: Sequence[object], rows: np.ndarray) -> np.
 
 
 def _block_seed(seed: int, table: str, column: str, block: int) -> int:
-    return int(_key(seed, table, column, "block", block))
+    return int(_column_key(seed, table, column, "block", block))
 
 
 def per_row_values(
@@ -238,7 +286,7 @@ class _Shard:
         for k, weight in enumerate(lower_row):
             if k not in self._latent:
                 u = uniforms(self.seed, self.table.name, "", f"copula:{k}", self.rows)
-                self._latent[k] = ndtri(np.clip(u, _EDGE, 1 - _EDGE))
+                self._latent[k] = ndtri(np.clip(u, _LATENT_EDGE, 1 - _LATENT_EDGE))
             total += weight * self._latent[k]
         return ndtr(total)
 
@@ -287,7 +335,7 @@ def reference_values(seed: int, spec: ForeignKeyRef, table: str, column: str, ro
 # --- distributions --------------------------------------------------------------------------
 
 
-def from_quantiles(quantiles: Sequence[float], u: np.ndarray) -> np.ndarray:
+def quantile_draws(quantiles: Sequence[float], u: np.ndarray) -> np.ndarray:
     """``sampling.from_quantiles`` of every uniform: linear between equally spaced quantiles."""
     q = np.asarray(quantiles, dtype=np.float64)
     if len(q) == 1:
@@ -327,7 +375,7 @@ def number_values(shard: _Shard, generator: NumberFromQuantiles, column: str) ->
     if generator.unique:
         low, high = int(generator.quantiles[0]), int(generator.quantiles[-1])
         return [keys.unique_integer(low, high, shard.seed, column, row) for row in shard.rows.tolist()]
-    values = from_quantiles(generator.quantiles, shard.draw(column, generator.copula))
+    values = quantile_draws(generator.quantiles, shard.draw(column, generator.copula))
     if generator.precision:
         return decimal_texts(shard, generator, column, values)
     if generator.integer:
@@ -349,22 +397,12 @@ def decimal_texts(shard: _Shard, generator: NumberFromQuantiles, column: str, va
     if max(abs(low), abs(high)) >= 10.0 ** (14 - places):
         extra = shard.uniform(column, "digits").tolist()
         return [
-            typed_values.decimal_value(v, places, precision, low, high, _Fixed(e))
+            typed_values.decimal_value(v, places, precision, low, high, FixedUniform(e))
             for v, e in zip(values.tolist(), extra, strict=True)
         ]
     lowest, highest = _decimal_bounds(low, high, places, precision)
     clamped = np.clip(np.round(values, places), lowest, highest)
     return [f"{v:.{places}f}" for v in clamped.tolist()]
-
-
-class _Fixed:
-    """A ``random()`` that returns one given uniform (the extra digits of one large decimal)."""
-
-    def __init__(self, value: float) -> None:
-        self.value = value
-
-    def random(self) -> float:
-        return self.value
 
 
 def seconds_to_texts(seconds: np.ndarray, temporal_type: str) -> list[str]:
@@ -385,7 +423,7 @@ def seconds_to_texts(seconds: np.ndarray, temporal_type: str) -> list[str]:
 def temporal_values(shard: _Shard, generator: TemporalFromQuantiles, column: str) -> list[str]:
     """What ``Bqsynth.temporal`` gives; an excluded day is redrawn, then moved on a day at a time."""
     bounds = [temporal_to_seconds(q, generator.type) for q in generator.quantiles]
-    seconds = from_quantiles(bounds, shard.draw(column, generator.copula))
+    seconds = quantile_draws(bounds, shard.draw(column, generator.copula))
     if generator.whole_days:
         seconds = seconds // DAY_SECONDS * DAY_SECONDS
     texts = seconds_to_texts(seconds, generator.type)
@@ -401,7 +439,7 @@ def temporal_values(shard: _Shard, generator: TemporalFromQuantiles, column: str
         if not len(redo):
             return texts
         if attempt < MAX_REDRAWS:
-            fresh = from_quantiles(bounds, shard.uniform(column, f"redraw:{attempt}")[redo])
+            fresh = quantile_draws(bounds, shard.uniform(column, f"redraw:{attempt}")[redo])
             if generator.whole_days:
                 fresh = fresh // DAY_SECONDS * DAY_SECONDS
             seconds[redo] = fresh
@@ -466,26 +504,19 @@ def pattern_values(shard: _Shard, generator: PatternString, column: str) -> list
 
 
 @cache
-def _faker(locale: str) -> Faker:
+def _own_faker(locale: str) -> Faker:
     # Its own instances, seeded per block: the shared ones (text_kinds.faker_for) follow
     # Faker's process-wide seed, which the Snowfakery runner sets per shard.
     return new_faker(locale)
 
 
-def _invented_word(rng: random.Random) -> str:
-    return "".join(rng.choice(typed_values.SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
-
-
-def _with_suffix(value: str, suffix: str) -> str:
-    if "@" in value:
-        local, domain = value.split("@", 1)
-        return f"{local}.{suffix}@{domain}"
-    return f"{value} {suffix}"
-
-
 def faker_values(shard: _Shard, generator: FakerValue, column: str) -> list[str]:
     """What ``Bqsynth.fake`` gives: an allowlisted provider's value, unique by the row index when asked."""
-    fake, excluded, provider = _faker(generator.locale or DEFAULT_LOCALE), shard.excluded(column), generator.provider
+    fake, excluded, provider = (
+        _own_faker(generator.locale or DEFAULT_LOCALE),
+        shard.excluded(column),
+        generator.provider,
+    )
 
     def draw(rng: random.Random, row: int) -> str:
         suffix = format(row, "x") if generator.unique else ""
@@ -507,7 +538,7 @@ def _seeder(fake: Faker) -> Callable[[random.Random], None]:
     return seed
 
 
-def _sentences(fake: Faker, target: int, high: int, rng: random.Random) -> str:
+def _sentences_from(fake: Faker, target: int, high: int, rng: random.Random) -> str:
     text = ""
     while len(text) < target:
         text = f"{text} {fake.sentence(nb_words=rng.randint(4, 12))}".strip()
@@ -517,15 +548,15 @@ def _sentences(fake: Faker, target: int, high: int, rng: random.Random) -> str:
     return cut.rstrip(",;:") + ("." if len(cut) < high and not cut.endswith(".") else "")
 
 
-def text_values(shard: _Shard, generator: FreeText, column: str) -> list[str]:
+def free_text_values(shard: _Shard, generator: FreeText, column: str) -> list[str]:
     """What ``Bqsynth.text`` gives: sentences, their length drawn around the source's average."""
     low, high = generator.min_length, max(generator.max_length, generator.min_length)
     mode = generator.avg_length if generator.avg_length is not None and generator.avg_length >= 0 else (low + high) / 2
-    fake, excluded = _faker(DEFAULT_LOCALE), shard.excluded(column)
+    fake, excluded = _own_faker(DEFAULT_LOCALE), shard.excluded(column)
 
     def draw(rng: random.Random, row: int) -> str:
         for _ in range(MAX_REDRAWS):
-            value = _sentences(fake, round(rng.triangular(low, high, min(max(mode, low), high))), high, rng)
+            value = _sentences_from(fake, round(rng.triangular(low, high, min(max(mode, low), high))), high, rng)
             if value_digest(value) not in excluded:
                 return value
         return _invented_word(rng)[:high]
@@ -551,7 +582,7 @@ def shaped_values(shard: _Shard, generator: ShapedText, column: str) -> list[str
 # --- a column, with its nulls ---------------------------------------------------------------
 
 
-def column_values(shard: _Shard, generator: Generator, column: str) -> list[Any]:
+def leaf_column_values(shard: _Shard, generator: Generator, column: str) -> list[Any]:
     """The raw values (as a Snowfakery row holds them) of one leaf column in this shard."""
     table, seed, rows = shard.table.name, shard.seed, shard.rows
     match generator:
@@ -572,7 +603,7 @@ def column_values(shard: _Shard, generator: Generator, column: str) -> list[Any]
         case FakerValue():
             return faker_values(shard, generator, column)
         case FreeText():
-            return text_values(shard, generator, column)
+            return free_text_values(shard, generator, column)
         case ShapedText():
             return shaped_values(shard, generator, column)
         case NullValue():
@@ -689,7 +720,7 @@ def shard_lines(table: TablePlan, seed: int, start: int, count: int, exclusions:
     shaped: dict[str, list[Any]] = {}
     for path, column in leaf_plans(table.columns).items():
         if path in schema:  # shape_row only reads the schema's columns
-            values = with_nulls(shard, column, path, column_values(shard, column.generator, path))
+            values = with_nulls(shard, column, path, leaf_column_values(shard, column.generator, path))
             shape = shaper(schema[path])
             shaped[path] = [shape(v) for v in values]
     columns = _schema_columns(table.schema_, shaped, "", count)
