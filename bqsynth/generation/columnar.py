@@ -45,7 +45,7 @@ from bqsynth.generation.copula_draws import FixedUniform
 from bqsynth.generation.exclusions import exclusion_key, value_digest
 from bqsynth.generation.recipe import compile_recipe
 from bqsynth.generation.rule_enforcement import RuleEnforcer
-from bqsynth.generation.sampling import cumulative
+from bqsynth.generation.sampling import cumulative, weighted_choice
 from bqsynth.generation.snowfakery_plugin import MAX_REDRAWS, SEED_OPTION, _invented_word, _with_suffix
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import (
@@ -510,17 +510,22 @@ def _own_faker(locale: str) -> Faker:
     return new_faker(locale)
 
 
+def _redraw_rng(shard: _Shard, column: str, row: int, attempt: int) -> random.Random:
+    """The rng of a row's redraw: its own, so a redraw never replays the draws of the rows after it."""
+    return random.Random(int(_column_key(shard.seed, shard.table.name, column, "redraw", row, attempt)))
+
+
 def faker_values(shard: _Shard, generator: FakerValue, column: str) -> list[str]:
     """What ``Bqsynth.fake`` gives: an allowlisted provider's value, unique by the row index when asked."""
-    fake, excluded, provider = (
-        _own_faker(generator.locale or DEFAULT_LOCALE),
-        shard.excluded(column),
-        generator.provider,
-    )
+    fake, excluded = _own_faker(generator.locale or DEFAULT_LOCALE), shard.excluded(column)
+    provider = generator.provider
 
     def draw(rng: random.Random, row: int) -> str:
         suffix = format(row, "x") if generator.unique else ""
         for attempt in range(MAX_REDRAWS * 2):
+            if attempt:
+                rng = _redraw_rng(shard, column, row, attempt)
+                fake.seed_instance(rng.getrandbits(64))
             value = str(getattr(fake, provider)()) if attempt < MAX_REDRAWS else _invented_word(rng)
             if generator.unique:
                 value = _with_suffix(value, suffix)
@@ -539,6 +544,7 @@ def _seeder(fake: Faker) -> Callable[[random.Random], None]:
 
 
 def _sentences_from(fake: Faker, target: int, high: int, rng: random.Random) -> str:
+    """``snowfakery_plugin._sentences`` with this engine's own Faker."""
     text = ""
     while len(text) < target:
         text = f"{text} {fake.sentence(nb_words=rng.randint(4, 12))}".strip()
@@ -555,7 +561,10 @@ def free_text_values(shard: _Shard, generator: FreeText, column: str) -> list[st
     fake, excluded = _own_faker(DEFAULT_LOCALE), shard.excluded(column)
 
     def draw(rng: random.Random, row: int) -> str:
-        for _ in range(MAX_REDRAWS):
+        for attempt in range(MAX_REDRAWS):
+            if attempt:
+                rng = _redraw_rng(shard, column, row, attempt)
+                fake.seed_instance(rng.getrandbits(64))
             value = _sentences_from(fake, round(rng.triangular(low, high, min(max(mode, low), high))), high, rng)
             if value_digest(value) not in excluded:
                 return value
@@ -569,9 +578,10 @@ def shaped_values(shard: _Shard, generator: ShapedText, column: str) -> list[str
     totals, excluded = cumulative(generator.weights), shard.excluded(column)
 
     def draw(rng: random.Random, row: int) -> str:
-        for _ in range(MAX_REDRAWS):
-            pick = int(np.minimum(np.searchsorted(totals, rng.random() * totals[-1], side="right"), len(totals) - 1))
-            value = shaped_value(generator.shapes[pick], rng)
+        for attempt in range(MAX_REDRAWS):
+            if attempt:
+                rng = _redraw_rng(shard, column, row, attempt)
+            value = shaped_value(str(weighted_choice(generator.shapes, totals, rng)), rng)
             if value_digest(value) not in excluded:
                 return value
         raise ColumnarError(f"{column}: could not draw a value that is not in the source", table=shard.table.name)
