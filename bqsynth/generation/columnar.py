@@ -672,16 +672,25 @@ _dumps = json.JSONEncoder(separators=(",", ":")).encode
 _json_string = encode_basestring_ascii
 
 
-def _encoded(values: list[Any], column: ColumnSchema) -> list[str]:
-    """Every value as json.dumps writes it inside a row, the common types without a call per value."""
-    kind = column.type
+def shaped(values: list[Any], column: ColumnSchema) -> list[Any]:
+    """Raw values as ``shape_row`` gives them for ``column``."""
+    shape = shaper(column)
+    return [shape(v) for v in values]
+
+
+def encoded(values: list[Any], column: ColumnSchema) -> list[str]:
+    """Raw values shaped for ``column`` and written as ``json.dumps`` writes them inside a row,
+    in one pass for the common types."""
+    kind, limit = column.type, column.max_length
     if kind == "INT64":
-        return ["null" if v is None else str(v) for v in values]
-    if kind == "BOOL":
-        return ["null" if v is None else ("true" if v else "false") for v in values]
+        return ["null" if v is None else str(int(v)) for v in values]
     if kind == "FLOAT64":
-        return ["null" if v is None else repr(v) for v in values]
-    return [_json_string(v) if type(v) is str else ("null" if v is None else _dumps(v)) for v in values]
+        return ["null" if v is None else repr(float(v)) for v in values]
+    if kind in ("NUMERIC", "BIGNUMERIC") or (kind == "STRING" and not limit):
+        return ["null" if v is None else _json_string(str(v)) for v in values]
+    if kind == "STRING":
+        return ["null" if v is None else _json_string(str(v)[:limit]) for v in values]
+    return [_json_string(v) if type(v) is str else _dumps(v) for v in shaped(values, column)]
 
 
 class _Out(NamedTuple):
@@ -692,17 +701,22 @@ class _Out(NamedTuple):
     fields: list[_Out]
 
 
-def _schema_columns(columns: list[ColumnSchema], shaped: dict[str, list[Any]], prefix: str, count: int) -> list[_Out]:
-    """Every schema column's values, in schema order, as ``shape_row`` walks the schema."""
+def _schema_columns(
+    columns: list[ColumnSchema], by_path: dict[str, list[Any]], prefix: str, count: int, encoded: bool
+) -> list[_Out]:
+    """Every schema column's values (shaped, or ``encoded`` as JSON text), in schema order, as
+    ``shape_row`` walks the schema; a column without a plan is NULL, or [] when REPEATED."""
     out: list[_Out] = []
     for column in columns:
         path = f"{prefix}{column.name}"
         if column.is_record and not column.is_repeated:
-            out.append(_Out(column, [], _schema_columns(column.fields, shaped, f"{path}.", count)))
+            out.append(_Out(column, [], _schema_columns(column.fields, by_path, f"{path}.", count, encoded)))
+        elif path in by_path:
+            out.append(_Out(column, by_path[path], []))
         elif column.is_repeated:
-            out.append(_Out(column, [[] for _ in range(count)], []))  # no plan for it: shape_row gives []
+            out.append(_Out(column, ["[]"] * count if encoded else [[] for _ in range(count)], []))
         else:
-            out.append(_Out(column, shaped.get(path) or [None] * count, []))
+            out.append(_Out(column, ["null" if encoded else None] * count, []))
     return out
 
 
@@ -719,7 +733,7 @@ def _row_template(columns: list[_Out]) -> tuple[str, list[list[str]]]:
             values += inner_values
         else:
             parts.append(head + "%s")
-            values.append(_encoded(item.values, item.column))
+            values.append(item.values)
     return "{" + ",".join(parts) + "}", values
 
 
@@ -766,14 +780,14 @@ def shard_lines(table: TablePlan, seed: int, start: int, count: int, exclusions:
 def _shard_lines(table: TablePlan, seed: int, start: int, count: int, exclusions: dict[str, list[str]]) -> list[str]:
     shard = _Shard(table, seed, start, count, exclusions)
     schema = _leaf_schemas(table.schema_)
-    shaped: dict[str, list[Any]] = {}
+    enforcer = RuleEnforcer(table, seed)
+    # Rules need the rows as dicts; without rules each column goes straight to JSON text.
+    by_path: dict[str, list[Any]] = {}
     for path, column in leaf_plans(table.columns).items():
         if path in schema:  # shape_row only reads the schema's columns
             values = with_nulls(shard, column, path, leaf_column_values(shard, column.generator, path))
-            shape = shaper(schema[path])
-            shaped[path] = [shape(v) for v in values]
-    columns = _schema_columns(table.schema_, shaped, "", count)
-    enforcer = RuleEnforcer(table, seed)
+            by_path[path] = shaped(values, schema[path]) if enforcer.rules else encoded(values, schema[path])
+    columns = _schema_columns(table.schema_, by_path, "", count, encoded=not enforcer.rules)
     if enforcer.rules:
         return [_dumps(enforcer(row)) for row in _row_dicts(columns, count)]
     template, values = _row_template(columns)
