@@ -10,6 +10,7 @@ distribution. The thresholds, stated once here:
   k categories in small samples twice the bound on its expected sampling noise,
   0.8 * sqrt(k * (1/n + 1/m)), whichever is larger (0.05 for the 4,000-row test table;
   about 0.25 for a demo column with 120 non-null values);
+* patterns: the characters at each position, by total variation as above;
 * null rates equal within ``null_limit``: four standard errors of the difference;
 * copula columns: Spearman correlations equal within 0.06 (and far from 0, so it shows).
 
@@ -263,7 +264,14 @@ def distance_problems(plan: ColumnPlan, path: str, a: list[Any], b: list[Any]) -
             d = ks_distance([_seconds(v, plan.type) for v in xs], [_seconds(v, plan.type) for v in ys])
             if d > limit:
                 problems.append(f"{path}: KS {d:.3f} > {limit:.3f}")
-        case PatternString() | FakerValue() | FreeText() | ShapedText():
+        case PatternString():
+            # Same shape, so same lengths: compare the characters drawn at each position.
+            for position in range(len(generator.pattern)):
+                at_a, at_b = [str(v)[position] for v in xs], [str(v)[position] for v in ys]
+                tv = tv_limit(len(set(at_a + at_b)), len(xs), len(ys))
+                if (d := tv_distance(at_a, at_b)) > tv:
+                    problems.append(f"{path}: total variation {d:.3f} > {tv:.3f} at position {position}")
+        case FakerValue() | FreeText() | ShapedText():
             if (d := ks_distance([len(str(v)) for v in xs], [len(str(v)) for v in ys])) > limit:
                 problems.append(f"{path}: KS of lengths {d:.3f} > {limit:.3f}")
     return problems
@@ -278,6 +286,10 @@ def measured_distance(plan: ColumnPlan, a: list[Any], b: list[Any]) -> float:
             return ks_distance([float(v) for v in xs], [float(v) for v in ys])
         case TemporalFromQuantiles():
             return ks_distance([_seconds(v, plan.type) for v in xs], [_seconds(v, plan.type) for v in ys])
+    if isinstance(plan.generator, PatternString):
+        return max(
+            tv_distance([str(v)[p] for v in xs], [str(v)[p] for v in ys]) for p in range(len(plan.generator.pattern))
+        )
     return ks_distance([len(str(v)) for v in xs], [len(str(v)) for v in ys])
 
 
@@ -573,6 +585,7 @@ def test_the_distance_checks_flag_a_wrong_distribution(
         ),
         "status": Categorical(values=["open", "paid", "void", None], weights=[5, 4, 1, 1]),
         "note": FreeText(min_length=5, max_length=60, avg_length=35),
+        "phone": PatternString(pattern="(###) ###-##?#"),
     }
     for path, generator in shifted.items():
         wrong = every_kind_table(rows=ROWS)
