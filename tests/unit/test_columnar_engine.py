@@ -602,3 +602,16 @@ def test_the_distance_checks_flag_a_wrong_distribution(
         "null rates" in p
         for p in distance_problems(leaves["sold_at"], "sold_at", column(rows, "sold_at"), column(reference, "sold_at"))
     )
+
+
+def test_the_engine_is_a_run_parameter_from_the_file_the_flag_and_the_pipeline(tmp_path: Path) -> None:
+    from bqsynth.config import ConfigError, pipeline_defaults, validated_config
+    from submit import build_parser, config_from_args
+
+    tables = ["p.src.Dim_Customer", "p.src.Fact_Sales"]
+    assert pipeline_defaults()["engine"] == "auto"
+    assert validated_config({"source_tables": tables}, "test").engine == "auto"
+    with pytest.raises(ConfigError, match="engine"):
+        validated_config({"source_tables": tables, "engine": "pandas"}, "test")
+    args = build_parser().parse_args(["--local", "--source-tables", ",".join(tables), "--engine", "snowfakery"])
+    assert config_from_args(args).engine == "snowfakery"
