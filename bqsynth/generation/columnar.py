@@ -52,6 +52,7 @@ from bqsynth.generation.sampling import cumulative, weighted_choice
 from bqsynth.generation.snowfakery_plugin import MAX_REDRAWS, SEED_OPTION, _invented_word, _with_suffix
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import (
+    ArrayValue,
     BooleanValue,
     Categorical,
     ColumnPlan,
@@ -93,8 +94,13 @@ SUPPORTED_KINDS = frozenset(
         "faker",
         "text",
         "shaped",
+        "array",
     }
 )
+# Array elements the engine draws: per (row, position) from the counter hash.
+ARRAY_ELEMENT_KINDS = frozenset({"categorical", "number", "temporal", "boolean", "pattern", "null"})
+# An element's counter is row * ARRAY_STRIDE + position: positions never reach it.
+ARRAY_STRIDE = 1 << 20
 # Per-value Python generators draw from a random.Random seeded per block of absolute row
 # indices: a shard starting inside a block recomputes the block's head and drops it.
 BLOCK_ROWS = 1024
@@ -129,6 +135,10 @@ def _unsupported(column: ColumnPlan, prefix: str) -> list[tuple[str, str]]:
         if column.mode == "REPEATED":
             return [(path, "record (REPEATED)")]
         return [item for sub in generator.fields for item in _unsupported(sub, f"{path}.")]
+    if isinstance(generator, ArrayValue):
+        if column.mode != "REPEATED" or not _element_supported(generator.element):
+            return [(path, f"array of {generator.element.kind}")]
+        return []
     if generator.kind not in SUPPORTED_KINDS:
         return [(path, generator.kind)]
     if column.mode == "REPEATED":
@@ -136,6 +146,13 @@ def _unsupported(column: ColumnPlan, prefix: str) -> list[tuple[str, str]]:
     if isinstance(generator, FakerValue) and generator.provider not in PROVIDER_ALLOWLIST:
         return [(path, f"faker provider {generator.provider}")]
     return []
+
+
+def _element_supported(element: Generator) -> bool:
+    """Array elements drawn per (row, position): kinds with neither a per-row copula nor uniqueness."""
+    if element.kind not in ARRAY_ELEMENT_KINDS:
+        return False
+    return not getattr(element, "copula", None) and not getattr(element, "unique", False)
 
 
 def choose_engine(table: TablePlan, engine: str) -> tuple[Literal["columnar", "snowfakery"], str]:
@@ -274,11 +291,26 @@ def per_row_values(
 class _Shard:
     """The context every column of one shard is computed in."""
 
-    def __init__(self, table: TablePlan, seed: int, start: int, count: int, exclusions: dict[str, list[str]]) -> None:
+    def __init__(
+        self,
+        table: TablePlan,
+        seed: int,
+        start: int,
+        count: int,
+        exclusions: dict[str, list[str]],
+        rows: np.ndarray | None = None,
+    ) -> None:
         self.table, self.seed, self.start, self.count = table, seed, start, count
-        self.rows = np.arange(start, start + count, dtype=np.int64)
+        # ``rows``: counters other than the shard's row indices (an array's elements).
+        self.rows = np.arange(start, start + count, dtype=np.int64) if rows is None else rows
         self.exclusions = {path: frozenset(digests) for path, digests in exclusions.items()}
         self._latent: dict[int, np.ndarray] = {}
+
+    def elements(self, counters: np.ndarray) -> _Shard:
+        """The same table and exclusions, with one counter per array element for rows."""
+        shard = _Shard(self.table, self.seed, 0, len(counters), {}, rows=counters)
+        shard.exclusions = self.exclusions
+        return shard
 
     def uniform(self, column: str, stream: str = "value") -> np.ndarray:
         return uniforms(self.seed, self.table.name, column, stream, self.rows)
@@ -603,6 +635,21 @@ def shaped_values(shard: _Shard, generator: ShapedText, column: str) -> list[str
     return per_row_values(shard.seed, shard.table.name, column, shard.start, shard.count, draw)
 
 
+def array_values(shard: _Shard, generator: ArrayValue, column: str) -> list[list[Any]]:
+    """What ``Bqsynth.array`` gives: a length by weight, then that many elements, each drawn from
+    the counter of its (row, position)."""
+    lengths = generator.lengths
+    picks = weighted_indices(lengths.weights, shard.uniform(column, "length")).tolist()
+    sizes = np.asarray([int(lengths.values[i]) for i in picks], dtype=np.int64)  # type: ignore[arg-type]
+    if len(sizes) and int(sizes.max()) >= ARRAY_STRIDE:
+        raise ColumnarError(f"{column}: arrays of {int(sizes.max())} elements are too long", table=shard.table.name)
+    firsts = np.cumsum(sizes) - sizes
+    positions = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(firsts, sizes)
+    counters = np.repeat(shard.rows, sizes) * ARRAY_STRIDE + positions
+    elements = leaf_column_values(shard.elements(counters), generator.element, column)
+    return [elements[first : first + size] for first, size in zip(firsts.tolist(), sizes.tolist(), strict=True)]
+
+
 # --- a column, with its nulls ---------------------------------------------------------------
 
 
@@ -632,6 +679,8 @@ def leaf_column_values(shard: _Shard, generator: Generator, column: str) -> list
             return shaped_values(shard, generator, column)
         case NullValue():
             return [None] * shard.count
+        case ArrayValue():
+            return array_values(shard, generator, column)
     raise ColumnarError(f"{column}: the columnar engine does not interpret {generator.kind}", table=table)
 
 
@@ -673,8 +722,10 @@ _json_string = encode_basestring_ascii
 
 
 def shaped(values: list[Any], column: ColumnSchema) -> list[Any]:
-    """Raw values as ``shape_row`` gives them for ``column``."""
+    """Raw values as ``shape_row`` gives them for ``column`` (an array: its non-null elements, NULL as [])."""
     shape = shaper(column)
+    if column.is_repeated:
+        return [[] if v is None else [shape(e) for e in v if e is not None] for v in values]
     return [shape(v) for v in values]
 
 
@@ -682,6 +733,9 @@ def encoded(values: list[Any], column: ColumnSchema) -> list[str]:
     """Raw values shaped for ``column`` and written as ``json.dumps`` writes them inside a row,
     in one pass for the common types."""
     kind, limit = column.type, column.max_length
+    if column.is_repeated:
+        element = column.model_copy(update={"mode": "NULLABLE"})
+        return ["[" + ",".join(encoded([e for e in v if e is not None], element)) + "]" for v in shaped(values, column)]
     if kind == "INT64":
         return ["null" if v is None else str(int(v)) for v in values]
     if kind == "FLOAT64":
