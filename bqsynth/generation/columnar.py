@@ -254,8 +254,14 @@ def uniforms(seed: int, table: str, column: str, stream: str, rows: np.ndarray) 
 def stable_uniforms(seed: int, parts: Sequence[object], rows: np.ndarray) -> np.ndarray:
     """``keys.stable_uniform(seed, *parts, row)`` for every row: the same bytes hashed, so the same floats."""
     prefix = "\x1f".join([str(seed), *map(str, parts), ""]).encode()
-    blake = hashlib.blake2b
-    digests = b"".join(blake(prefix + b"%d" % row, digest_size=8).digest() for row in rows.tolist())
+    base = hashlib.blake2b(prefix, digest_size=8)  # the prefix hashed once, then copied per row
+
+    def digest(row_text: bytes) -> bytes:
+        state = base.copy()
+        state.update(row_text)
+        return state.digest()
+
+    digests = b"".join(map(digest, map(b"%d".__mod__, rows.tolist())))
     return np.frombuffer(digests, dtype="<u8").astype(np.float64) / float(1 << 64)
 
 
@@ -745,6 +751,8 @@ def encoded(values: list[Any], column: ColumnSchema) -> list[str]:
         return ["null" if v is None else str(int(v)) for v in values]
     if kind == "FLOAT64":
         return ["null" if v is None else repr(float(v)) for v in values]
+    if kind == "BOOL":
+        return ["null" if v is None else ("true" if v else "false") for v in shaped(values, column)]
     if kind in ("NUMERIC", "BIGNUMERIC") or (kind == "STRING" and not limit):
         return ["null" if v is None else _json_string(str(v)) for v in values]
     if kind == "STRING":
