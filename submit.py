@@ -38,6 +38,7 @@ from typing import Any, TextIO
 
 from bqsynth.config import ConfigError, RunConfig, load_config, new_batch_id, run_default
 from bqsynth.deploy import vertex
+from bqsynth.errors import USER_WARNING
 from bqsynth.models import RunSummary
 from bqsynth.steps.artifacts import read_model
 from components import COMPONENT_IMAGE_ENV, DEFAULT_COMPONENT_IMAGE
@@ -53,8 +54,27 @@ def _record_counts(pairs: list[str] | None) -> dict[str, int] | None:
         name, sep, value = pair.partition("=")
         if not sep or not value.strip().isdigit():
             raise ConfigError(f"--record-count {pair!r}: expected TABLE=ROWS, e.g. Dim_Customer=1000")
+        if name.strip() in counts:  # the last one would win unseen
+            raise ConfigError(f"--record-count gives {name.strip()} twice; give each table once")
         counts[name.strip()] = int(value)
     return counts
+
+
+def _source_tables(text: str | None) -> list[str] | None:
+    """The comma-separated sources of --source-tables; an empty entry is refused.
+
+    ``a,,b`` or a trailing comma is most often a shell variable that was empty: a table
+    the user meant to copy would silently be left out.
+    """
+    if not text:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if "" in names:
+        raise ConfigError(
+            f"--source-tables {text!r} has an empty entry (entry {names.index('') + 1}): "
+            "remove the extra comma or fill in the table"
+        )
+    return names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quality-sample-rows", type=int, help="rows per source and target the quality report reads")
     parser.add_argument("--quality-table", help="project.dataset.table of the quality rows (default: by the audit)")
     parser.add_argument(
+        "--maximum-bytes-billed", type=int, help="guard: most bytes any query on the sources may bill (default 100 GiB)"
+    )
+    parser.add_argument(
+        "--profile-full-scan-bytes", type=int, help="larger source tables are profiled from a TABLESAMPLE"
+    )
+    parser.add_argument(
         "--engine",
         choices=["auto", "columnar", "snowfakery"],
         help="generation engine (default auto: columnar where it can)",
@@ -120,9 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     overrides: dict[str, Any] = {
-        "source_tables": [t.strip() for t in args.source_tables.split(",") if t.strip()]
-        if args.source_tables
-        else None,
+        "source_tables": _source_tables(args.source_tables),
         "target_project": args.target_project,
         "target_dataset": args.target_dataset,
         "record_counts": _record_counts(args.record_count),
@@ -142,6 +166,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "llm_token_budget": args.llm_token_budget,
         "quality_sample_rows": args.quality_sample_rows,
         "quality_table": args.quality_table,
+        "maximum_bytes_billed": args.maximum_bytes_billed,
+        "profile_full_scan_bytes": args.profile_full_scan_bytes,
         "engine": args.engine,
     }
     return load_config(args.config, overrides).for_runner(local=args.local)
@@ -151,26 +177,40 @@ class StepLog(io.TextIOBase):
     """Where kfp.local's output goes: all of it to a log file, step outcomes to the terminal.
 
     kfp.local prints every step's executor input and output; users need to see which
-    step ran and how it ended, and the full log only when something went wrong.
+    step ran and how it ended, and the full log only when something went wrong. A step's
+    warning for the user (a line starting with ``USER_WARNING``, e.g. Gemini could not be
+    used, and why) goes to ``errors`` (stderr) as it happens. ``show_all`` (--verbose)
+    shows every other line on the terminal as well.
     """
 
     _ANSI = re.compile(r"\x1b\[[0-9;]*m")
     _SHOWN = re.compile(r"finished with status")
 
-    def __init__(self, log: TextIO, terminal: TextIO) -> None:
-        self._log, self._terminal, self._pending = log, terminal, ""
+    def __init__(
+        self, log: TextIO | None, terminal: TextIO, errors: TextIO | None = None, show_all: bool = False
+    ) -> None:
+        self._log, self._terminal, self._errors = log, terminal, errors or sys.stderr
+        self._show_all, self._pending = show_all, ""
 
     def write(self, text: str) -> int:
-        self._log.write(text)
+        if self._log is not None:
+            self._log.write(text)
         lines = (self._pending + text).split("\n")
         self._pending = lines.pop()
         for line in lines:
-            if self._SHOWN.search(line):
-                self._terminal.write(self._ANSI.sub("", line).strip() + "\n")
+            plain = self._ANSI.sub("", line)
+            if USER_WARNING in plain:
+                self._errors.write("warning: " + plain.split(USER_WARNING, 1)[1].strip() + "\n")
+                self._errors.flush()
+            elif self._show_all:
+                self._terminal.write(line + "\n")
+            elif self._SHOWN.search(line):
+                self._terminal.write(plain.strip() + "\n")
         return len(text)
 
     def flush(self) -> None:
-        self._log.flush()
+        if self._log is not None:
+            self._log.flush()
         self._terminal.flush()
 
 
@@ -266,6 +306,29 @@ def record_interrupted(config: RunConfig, why: str) -> str:
     return f"{message}; the run's audit row in {config.audit_table} says Failed"
 
 
+def record_stopped(config: RunConfig, error: str) -> str:
+    """Close the run's audit row as Failed when a step stopped the run without saying so.
+
+    A step that fails as planned (planning found nothing to plan) closes the run itself; one
+    that crashed left the run In Progress, which would read as still running. Returns what
+    to add to the user's message (empty when the row needed nothing or could not be read).
+    """
+    from bqsynth.delivery.audit import AuditRecord, read_audit, write_audit
+    from bqsynth.gcp.clients import bigquery_client
+
+    try:
+        client = bigquery_client(config.target_project)
+        runs = [r for r in read_audit(client, config.audit_table, config.batch_id) if r.stage == "run"]
+        if not runs or runs[-1].status != "In Progress":
+            return ""
+        message = f"stopped: {error}; rerun with --batch-id {config.batch_id}"
+        record = AuditRecord(batch_id=config.batch_id, stage="run", status="Failed", error_message=message)
+        write_audit(client, config.audit_table, record)
+    except Exception as failure:  # BigQuery may be what went away; the user still gets the step's error
+        return f"\n(the run's audit row could not be closed: {type(failure).__name__})"
+    return f"\nthe run's audit row in {config.audit_table} says Failed"
+
+
 def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> int:
     """Run locally, print the summary; the exit code says what failed (``EXIT_*``).
 
@@ -289,6 +352,7 @@ def _run_local(config: RunConfig, pipeline_root: str, verbose: bool) -> int:
     from bqsynth.evaluation.quality_report import print_quality
     from bqsynth.evaluation.run_summary import print_summary
     from bqsynth.gcp.clients import EndpointUnreachable, bigquery_client, probe_bigquery, probe_storage, storage_client
+    from bqsynth.steps.start_batch import location_problem
 
     try:  # a dead endpoint is named within a minute, before any step starts
         probe_bigquery(bigquery_client(config.target_project), f"{config.target_project}.{config.target_dataset}")
@@ -296,18 +360,24 @@ def _run_local(config: RunConfig, pipeline_root: str, verbose: bool) -> int:
     except EndpointUnreachable as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_RUN_STOPPED
+    if problem := location_problem(bigquery_client(config.target_project), config):
+        print(f"error: {problem}", file=sys.stderr)  # refused before any step writes anything
+        return EXIT_CONFIG_ERROR
     started = time.perf_counter()
     log_path = Path(pipeline_root) / f"bqsynth-{time.strftime('%Y%m%d-%H%M%S')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         if verbose:
-            summary = run_local_pipeline(config, pipeline_root)
+            with contextlib.redirect_stdout(StepLog(None, sys.stdout, sys.stderr, show_all=True)):
+                summary = run_local_pipeline(config, pipeline_root)
         else:
             print(f"running the pipeline locally; full log: {log_path}")
-            with log_path.open("w") as log, contextlib.redirect_stdout(StepLog(log, sys.stdout)):
+            with log_path.open("w") as log, contextlib.redirect_stdout(StepLog(log, sys.stdout, sys.stderr)):
                 summary = run_local_pipeline(config, pipeline_root)
     except RuntimeError:  # kfp.local: a step raised (no table could be planned, the audit table is unreachable)
-        print(f"error: {last_error(log_path)}\nthe full log is {log_path}", file=sys.stderr)
+        error = last_error(log_path)
+        closed = record_stopped(config, error)
+        print(f"error: {error}\nthe full log is {log_path}{closed}", file=sys.stderr)
         return EXIT_RUN_STOPPED
     print_summary(summary)
     print_quality(summary)

@@ -10,6 +10,7 @@ the one place their defaults are written: the pipeline's signature reads them fr
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -73,6 +74,24 @@ NAME_RULES: dict[str, Callable[[str], str | None]] = {
     "batch_id": batch_id_problem,
 }
 EMPTY_MEANS_DEFAULT = frozenset({"target_project", "audit_table", "quality_table", "batch_id"})
+# The log tables' names when none is given: in the target dataset (the quality table next to the audit).
+DEFAULT_AUDIT_TABLE = "bqsynth_audit"
+DEFAULT_QUALITY_TABLE = "bqsynth_quality"
+
+# A run's configuration is a few dozen lines; a file far bigger is a mistake (a data file
+# given as --config), and reading it whole would only produce an unreadable message.
+MAX_CONFIG_BYTES = 1_000_000
+# Vertex AI regions (us-central1, europe-west4) and the multi-region "global".
+_REGION = re.compile(r"^[a-z]+(-[a-z0-9]+)*$")
+# The numeric parameters: YAML reads yes/no/on/off as booleans, which pydantic would take as 1/0.
+_NUMBERS = ("scale", "max_rows", "seed", "sample_rows", "min_category_count", "llm_token_budget", "quality_sample_rows")
+
+
+def few(names: list[str] | set[str], shown: int = 10) -> str:
+    """``names`` for a message: the first ``shown``, then how many more (a huge config stays readable)."""
+    ordered = sorted(names)
+    listed = ", ".join(repr(n) for n in ordered[:shown])
+    return f"[{listed}{f', ... and {len(ordered) - shown} more' if len(ordered) > shown else ''}]"
 
 
 def _refuse(problem: str | None, value: str) -> str:
@@ -119,7 +138,10 @@ class RunConfig(StrictModel):
         description="Guard: no table gets more rows than this (from record_counts or source rows x scale); "
         "raise it on purpose for a bigger run.",
     )
-    seed: int = Field(default=42, description="Random seed; the same seed and inputs give identical data.")
+    # numpy and pandas take seeds of 0 to 2**32 - 1 only; a seed outside would fail the run's last step.
+    seed: int = Field(
+        default=42, ge=0, le=2**32 - 1, description="Random seed; the same seed and inputs give identical data."
+    )
     staging_bucket: str = Field(
         default="bqsynth-staging",
         description="GCS bucket for the generated files (gs://BUCKET/bqsynth/batches/BATCH/TABLE/).",
@@ -167,6 +189,18 @@ class RunConfig(StrictModel):
         default="",
         description="Quality table project.dataset.table (a row per table per run); empty means next to the audit.",
     )
+    maximum_bytes_billed: int = Field(
+        default=100 << 30,
+        ge=1,
+        description="Guard: no query bqsynth runs on the sources (profiling, key checks) may bill more bytes than "
+        "this (100 GiB by default); a table whose profile would need more is refused by name, a key check skipped.",
+    )
+    profile_full_scan_bytes: int = Field(
+        default=10 << 30,
+        ge=1,
+        description="A source table whose statistics would scan more bytes than this (10 GiB by default) is "
+        "profiled from a TABLESAMPLE of about this size; row counts stay exact.",
+    )
     engine: Literal["auto", "columnar", "snowfakery"] = Field(
         default="auto",
         description="Generation engine: auto (the columnar engine for a table whose every generator it "
@@ -184,12 +218,54 @@ class RunConfig(StrictModel):
         # Pipeline parameters travel as protobuf Structs, which hold no None.
         return {name: change.model_dump(exclude_none=True) for name, change in outputs.items()}
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        # YAML's yes/no/on/off/true are booleans; "seed: yes" or "orders: on" is a slip, not 1.
+        if not isinstance(data, dict):
+            return data
+        flagged = [name for name in _NUMBERS if isinstance(data.get(name), bool)]
+        counts = data.get("record_counts")
+        if isinstance(counts, dict):
+            flagged += [f"record_counts.{t}" for t, n in counts.items() if isinstance(n, bool)]
+        if flagged:
+            raise ValueError(
+                f"{', '.join(flagged)}: a number is needed, not a boolean (YAML reads yes, no, on, off, true "
+                "and false as booleans); write the number"
+            )
+        return data
+
     @model_validator(mode="after")
     def _file_outputs_name_file_sources(self) -> RunConfig:
         files = {source_name(s) for s in self.source_tables if is_file_source(s)}
         unknown = sorted(set(self.file_outputs) - files)
         if unknown:
-            raise ValueError(f"file_outputs names {unknown}; the file sources of this run are {sorted(files)}")
+            raise ValueError(f"file_outputs names {few(unknown)}; the file sources of this run are {few(files)}")
+        return self
+
+    @model_validator(mode="after")
+    def _logs_are_not_sources_or_targets(self) -> RunConfig:
+        # The audit and quality rows are appended to their tables: a source there would be
+        # written into, a target there overwritten by the load, and one table cannot hold both.
+        # The defaults count too: a source named bqsynth_audit would be copied onto the audit table.
+        project = self.target_project or default_project_of(self.source_tables)
+        targets = {f"{project}.{self.target_dataset}.{source_name(s)}": s for s in self.source_tables}
+        sources = {s for s in self.source_tables if not is_file_source(s)}
+        audit = self.audit_table or f"{project}.{self.target_dataset}.{DEFAULT_AUDIT_TABLE}"
+        quality = self.quality_table or f"{audit.rsplit('.', 1)[0]}.{DEFAULT_QUALITY_TABLE}"
+        logs = {"audit_table": audit, "quality_table": quality}
+        for parameter, table in logs.items():
+            if table in sources:
+                raise ValueError(f"{parameter} {table} is a source table: its rows would be added to it. Name another")
+            if table in targets:
+                raise ValueError(
+                    f"{parameter} {table} is where the synthetic copy of {targets[table]} goes: the load would "
+                    "overwrite it. Name another table"
+                )
+        if self.audit_table and self.audit_table == self.quality_table:
+            raise ValueError(
+                f"audit_table and quality_table are both {self.audit_table}; their rows differ, so name two tables"
+            )
         return self
 
     @model_validator(mode="after")
@@ -210,12 +286,13 @@ class RunConfig(StrictModel):
         unknown = sorted(set(self.record_counts) - names)
         if unknown:
             raise ValueError(
-                f"record_counts names {unknown}, which this run does not copy; its tables are {sorted(names)} "
+                f"record_counts names {few(unknown)}, which this run does not copy; its tables are {few(names)} "
                 "(short names, case as in the source)"
             )
         too_many = {t: n for t, n in self.record_counts.items() if n > self.max_rows}
         if too_many:
-            raise ValueError(f"record_counts {too_many} exceed max_rows={self.max_rows}; raise max_rows on purpose")
+            shown = dict(sorted(too_many.items())[:10])
+            raise ValueError(f"record_counts {shown} exceed max_rows={self.max_rows}; raise max_rows on purpose")
         return self
 
     @field_validator(*NAME_RULES)
@@ -232,14 +309,34 @@ class RunConfig(StrictModel):
             raise ValueError("name at least one source table")
         for table in tables:
             if is_file_source(table):
-                split_uri(table)
+                if problem := bucket_name_problem(split_uri(table)[0]):
+                    raise ValueError(f"file source {table}: {problem}")
             elif problem := table_id_problem(table):
                 raise ValueError(f"source table {problem}, or a gs:// file")
+        twice = sorted({t for t in tables if tables.count(t) > 1})
+        if twice:
+            raise ValueError(f"{few(twice)} listed more than once; name each source once")
         names = [source_name(t) for t in tables]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"sources share the short name(s) {duplicates}; each needs its own name")
         return tables
+
+    @field_validator("llm_location")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(
+                f"{value!r} is not a Vertex AI region: lowercase, e.g. us-central1, europe-west4 or global"
+            )
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model_named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(f"name a Gemini model, e.g. {cls.model_fields['model'].default}")
+        return value
 
     def for_runner(self, local: bool) -> RunConfig:
         """The advisor's default depends on where the run happens (``default_llm``)."""
@@ -248,7 +345,7 @@ class RunConfig(StrictModel):
     def resolved(self) -> RunConfig:
         """Defaults that depend on other fields filled in."""
         project = self.target_project or default_project_of(self.source_tables)
-        audit = self.audit_table or f"{project}.{self.target_dataset}.bqsynth_audit"
+        audit = self.audit_table or f"{project}.{self.target_dataset}.{DEFAULT_AUDIT_TABLE}"
         return self.model_copy(update={"target_project": project, "audit_table": audit})
 
 
@@ -291,22 +388,61 @@ def validated_config(data: dict[str, Any], where: str) -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in error.errors())
+        errors = error.errors()
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in errors[:10])
+        if len(errors) > 10:  # a huge config: the first ten say what kind of mistake it is
+            problems += f"; ... and {len(errors) - 10} more"
         raise ConfigError(f"invalid configuration ({where}): {problems}") from error
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error.
+
+    Plain YAML keeps the last value silently: ``seed: 1`` further down would win unseen.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice; keep one", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The parameters in a YAML config file, or a ``ConfigError`` saying what is wrong with the file."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError as error:
+        raise ConfigError(f"config file {path} does not exist") from error
+    except OSError as error:  # a directory, no permission
+        raise ConfigError(f"config file {path} cannot be read: {error.strerror or error}") from error
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config file {path} is {len(raw):,} bytes, over the {MAX_CONFIG_BYTES:,} a run's parameters need: "
+            "is it the right file?"
+        )
+    try:
+        text = raw.decode("utf-8-sig")  # a byte order mark (Windows editors) is no error
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {error.start}): save it as UTF-8") from error
+    try:
+        loaded = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # a SafeLoader: no Python objects
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from error
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of parameter names to values")
+    return loaded
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any]) -> RunConfig:
     """Read ``path`` (YAML) if given, apply non-None ``overrides``, validate."""
     data: dict[str, Any] = {}
     if path:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except FileNotFoundError as error:
-            raise ConfigError(f"config file {path} does not exist") from error
-        except yaml.YAMLError as error:
-            raise ConfigError(f"config file {path} is not valid YAML: {error}") from error
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path} must hold a mapping of parameter names to values")
-        data.update(loaded)
+        data.update(read_config_file(path))
     data.update({k: v for k, v in overrides.items() if v is not None})
     return validated_config(data, str(path or "flags")).resolved()

@@ -9,8 +9,21 @@ and is recorded as an internal error (``bqsynth.steps.audited``), never as bad i
 
 from __future__ import annotations
 
+import sys
+from typing import TextIO
+
 # Audit rows and KFP logs show the message; past this a message is a dump, not an explanation.
 MAX_ERROR_TEXT = 4000
+
+
+# A line a step writes for the person running bqsynth, not for the log: kfp.local sends the
+# steps' output to a log file, and submit.py shows the lines that start with this on stderr.
+USER_WARNING = "bqsynth warning: "
+
+
+def warn_user(message: str, stream: TextIO | None = None) -> None:
+    """Tell the person running the pipeline something they must act on, while the step runs."""
+    print(f"{USER_WARNING}{' '.join(message.split())}", file=stream or sys.stderr, flush=True)
 
 
 class BqsynthError(Exception):

@@ -289,6 +289,12 @@ class TableProfile(StrictModel):
     stats: dict[str, ColumnStats] = Field(default_factory=dict)
     sample: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = Field(default=None, description="Why profiling failed; the table is then skipped")
+    bytes_processed: int = Field(default=0, description="Bytes BigQuery processed for this profile's queries")
+    stats_sample_percent: int | None = Field(
+        default=None,
+        description="The statistics come from TABLESAMPLE SYSTEM of this percent (a table too large to scan "
+        "whole, see profile_full_scan_bytes); None = from every row",
+    )
     file_format: FileFormat | None = Field(default=None, description="Set for delimited file sources (gs://)")
     source_files: list[str] = Field(default_factory=list, description="gs:// files read, for file sources")
 

@@ -263,6 +263,14 @@ def is_filler(value: str) -> bool:
     return len(tokens) >= 2 and value.rstrip().endswith(".") and capitals_start_sentences
 
 
+def reads_as_prose(values: Iterable[Any]) -> bool:
+    """Whether a column's values are written as prose: most have lower-case letters. Bank
+    statement lines ("POS PURCHASE CORNER MARKET") and codes are not, whatever the column is
+    called, so sentences would not look like them."""
+    cases = [case_pattern(str(v).strip()) for v in values if v is not None and str(v).strip()]
+    return not cases or sum(c in ("UPPER", "none") for c in cases) < len(cases) / 2
+
+
 def text_signature(value: str) -> TextSignature:
     """The signature of one (stripped) text value."""
     return TextSignature(

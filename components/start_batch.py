@@ -27,6 +27,8 @@ def start_batch(
     quality_sample_rows: int,
     quality_table: str,
     file_outputs: dict,
+    maximum_bytes_billed: int,
+    profile_full_scan_bytes: int,
     engine: str,
     config: Output[Artifact],
 ) -> None:

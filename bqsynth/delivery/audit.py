@@ -57,6 +57,7 @@ AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("num_records_generated", "INT64", "Rows generated (or loaded, for the load stage)"),
     ("error_message", "STRING", "Why the stage failed"),
     ("seconds", "FLOAT64", "Duration of the stage so far"),
+    ("bytes_processed", "INT64", "Bytes BigQuery processed for the stage's queries (profiling's statistics)"),
     ("insert_timestamp", "TIMESTAMP", "When the row was written (UTC); the partitioning column"),
 )
 
@@ -114,6 +115,7 @@ class AuditRecord(BaseModel):
     num_records_generated: int | None = None
     error_message: str | None = None
     seconds: float | None = None
+    bytes_processed: int | None = None
     insert_timestamp: datetime = Field(default_factory=_utc_now)
 
     def with_columns(self, columns: Sequence[ColumnSchema]) -> AuditRecord:

@@ -61,6 +61,9 @@ _ERRORS_SHOWN = 5
 
 _JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _PATH_PART = re.compile(r"^[A-Za-z0-9_.=-]+$")
+# A table's folder is named after the table: BigQuery table names hold Unicode letters, marks,
+# numbers, connectors, dashes and spaces (Kunden_Übersicht, Orders 2024), all fine in GCS names.
+_TABLE_PART = re.compile(r"^[\w\- ]+$")
 _GS_URI = re.compile(r"gs://[^\s'\"]+")
 
 
@@ -75,10 +78,11 @@ class LoadError(DeliveryError):
 
 def batch_prefix(batch_id: str, table: str) -> str:
     """``bqsynth/batches/{batch_id}/{table}/``: one folder per batch and table."""
-    for label, value in (("batch id", batch_id), ("table name", table)):
-        # A slash or '..' would let one batch write into another's folder.
-        if not _PATH_PART.match(value) or value in {".", ".."}:
-            raise ValueError(f"{label} {value!r} may only hold letters, digits and _ . = -")
+    # A slash or '..' would let one batch write into another's folder.
+    if not _PATH_PART.match(batch_id) or batch_id in {".", ".."}:
+        raise ValueError(f"batch id {batch_id!r} may only hold letters, digits and _ . = -")
+    if not _TABLE_PART.match(table):
+        raise ValueError(f"table name {table!r} may only hold letters, digits, marks, _, - and spaces")
     return f"{BATCHES_ROOT}/{batch_id}/{table}/"
 
 

@@ -78,8 +78,12 @@ class SourceReader:
         if records is not None:
             return spread_sample(records, rows)
         # Metadata is enough to choose between a full scan and TABLESAMPLE; no COUNT query.
-        rows_in_source = self.bq.get_table(table.source_table).num_rows or 0
-        return read_sample(self.bq, table.source_table, rows_in_source, rows)
+        source = self.bq.get_table(table.source_table)
+        if source.table_type != "TABLE":
+            # A view's metadata counts no rows (none, or 0 on the emulator): read it as a small
+            # table (a full scan with LIMIT; TABLESAMPLE takes tables only), never as an empty one.
+            return read_sample(self.bq, table.source_table, rows, rows)
+        return read_sample(self.bq, table.source_table, source.num_rows or 0, rows)
 
     def reference_keys(
         self, parent: TablePlan, parent_column: str, child: TablePlan, child_column: str

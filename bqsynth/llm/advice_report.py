@@ -93,6 +93,9 @@ class AdviceReport(StrictModel):
     tokens_used: int = 0
     budget_exhausted: bool = False
     provider_unavailable: bool = False
+    provider_failure: str | None = Field(
+        default=None, description="Why the provider's last failed call failed (credentials, endpoint, model, schema)"
+    )
     max_prompt_chars: int = Field(description="The per-call cap prompts were built under")
     relationships: DecisionRecord
     relationships_added: list[Relationship] = Field(default_factory=list)
@@ -108,6 +111,24 @@ class AdviceReport(StrictModel):
     def fallbacks(self) -> dict[str, str]:
         """Tables planned offline although advice was asked, and why."""
         return {t.table: t.fallback_reason or "" for t in self.tables if t.source == "offline" and t.fallback_reason}
+
+    def problems(self) -> list[str]:
+        """What the person running bqsynth must hear about now: the provider failed, and why.
+
+        A fallback per table says which decision was planned offline; the cause (no
+        credentials, an endpoint nobody answers on, a model the project cannot use) is the
+        same for all of them and is said once.
+        """
+        if self.provider_failure is None:
+            return []
+        failed = sum(1 for c in self.calls if c.outcome == "failed")
+        offline = sum(1 for t in self.tables if t.source == "offline")
+        if self.provider_unavailable:
+            what = f"{self.advisor} could not be used ({failed} failed calls, then no more were made)"
+        else:
+            what = f"{failed} call(s) to {self.advisor} failed"
+        planned = f"{offline} of {len(self.tables)} tables planned offline" if self.tables else "planned offline"
+        return [f"{what}; {planned}: {self.provider_failure}"]
 
     def table(self, name: str) -> TableAdvice:
         for table in self.tables:
@@ -126,6 +147,7 @@ class AdviceReport(StrictModel):
             + f", {self.relationships_confirmed} confirmed, {len(self.relationships_added)} added, "
             f"{len(self.relationships_rejected)} rejected, prompt {self.relationship_prompt_chars} chars",
         ]
+        lines += self.problems()
         lines += [f"rejected {reference_label(r)}: {r.evidence}" for r in self.relationships_rejected]
         for t in self.tables:
             kept = sum(1 for r in t.rules if r.accepted)

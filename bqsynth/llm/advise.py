@@ -129,6 +129,7 @@ class _Session:
         self.used = 0
         self.budget_exhausted = False
         self.failures_in_a_row = 0
+        self.last_failure: str | None = None
         self.calls: list[CallRecord] = []
 
     @property
@@ -173,6 +174,7 @@ class _Session:
             self.used += reply.tokens
             if reply.failure:
                 self.failures_in_a_row += 1
+                self.last_failure = reply.failure
                 self._record(current, rounds, reply, "failed", reply.failure)
                 return _Asked(None, rounds, reply.failure, last_errors)
             self.failures_in_a_row = 0
@@ -571,6 +573,7 @@ def advise_plan(
         tokens_used=session.used,
         budget_exhausted=session.budget_exhausted,
         provider_unavailable=session.unavailable,
+        provider_failure=session.last_failure,
         max_prompt_chars=options.prompt.max_prompt_chars,
         relationships=rel_record,
         relationships_added=added,

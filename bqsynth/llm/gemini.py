@@ -15,7 +15,14 @@ describes for 3.x, with these details that matter here:
   an error message a repair round can use;
 * errors after retries: ``errors.ClientError`` (4xx, 429 included) and ``errors.ServerError``
   (5xx), both ``errors.APIError`` with ``code``/``status``/``message``; timeouts surface as
-  ``httpx.TimeoutException``.
+  ``httpx.TimeoutException``, an endpoint nobody answers on as ``httpx.ConnectError``, and no
+  application default credentials as ``google.auth.exceptions.DefaultCredentialsError``;
+* a Pydantic class as ``response_schema`` is sent with fields Vertex's structured output does
+  not support (``title``, ``default``, ``maxLength``, ``additionalProperties``), and Vertex
+  answers such a schema with HTTP 200 and no text: ``response_schema`` sends the subset.
+
+Every failure says its likely cause and what to do (``describe_failure``): the plan step
+prints it on the terminal, since a run that quietly plans offline looks like a working one.
 """
 
 from __future__ import annotations
@@ -35,9 +42,13 @@ from bqsynth.llm.base import (
     SemanticsRequest,
     estimate_tokens,
 )
+from bqsynth.llm.response_schema import response_schema
 from bqsynth.models import StrictModel
 
 RETRY_STATUS_CODES = (408, 429, 500, 502, 503, 504)
+SCHEMA_DOC = "https://cloud.google.com/vertex-ai/generative-ai/docs/multimodal/control-generated-output"
+# Finish reasons of an answer that simply ended: no text with one of them is not the model's choice.
+_ENDED = {None, "STOP", "FINISH_REASON_UNSPECIFIED"}
 
 
 class GeminiConfig(StrictModel):
@@ -119,7 +130,7 @@ class GeminiAdvisor:
         config = types.GenerateContentConfig(
             system_instruction=prompt.system,
             response_mime_type="application/json",
-            response_schema=schema,
+            response_schema=response_schema(schema),
             temperature=self.config.temperature,
             max_output_tokens=self.config.max_output_tokens,
             thinking_config=(
@@ -132,9 +143,9 @@ class GeminiAdvisor:
         try:
             response = self.client().models.generate_content(model=self.config.model, contents=contents, config=config)
         except errors.APIError as error:
-            return Reply(failure=f"Gemini answered HTTP {error.code} {error.status or ''}: {error.message}"[:400])
+            return Reply(failure=describe_failure(error, self.config))
         except Exception as error:  # timeouts, connection and auth errors: the advisor must not stop planning
-            return Reply(failure=f"Gemini call failed: {type(error).__name__}: {error}"[:400])
+            return Reply(failure=describe_failure(error, self.config))
         return self._reply(prompt, schema, response)
 
     def _reply(self, prompt: Prompt, schema: type[AnswerT], response: Any) -> Reply[AnswerT]:
@@ -147,6 +158,9 @@ class GeminiAdvisor:
             return Reply(answer=parsed, text=text, tokens=tokens, tokens_measured=bool(measured))
         if not text.strip():
             reason = _finish_reason(response)
+            if reason in _ENDED and _block_reason(response) is None:
+                # Not the model's doing (nothing was blocked or cut): asking again gets the same.
+                return Reply(failure=empty_answer_failure(reason), tokens=tokens, tokens_measured=bool(measured))
             return Reply(error=f"empty answer{f' (finish reason {reason})' if reason else ''}", tokens=tokens)
         try:
             answer = schema.model_validate_json(text)
@@ -165,4 +179,92 @@ def _text_of(response: Any) -> str:
 def _finish_reason(response: Any) -> str | None:
     candidates = getattr(response, "candidates", None) or []
     reason = getattr(candidates[0], "finish_reason", None) if candidates else None
+    if reason is None:
+        return None
+    return str(getattr(reason, "value", reason))  # google-genai's FinishReason enum, or a plain string
+
+
+def _block_reason(response: Any) -> str | None:
+    if not (getattr(response, "candidates", None) or []):
+        return "no candidates"  # a blocked prompt, or an answer without any candidate
+    feedback = getattr(response, "prompt_feedback", None)
+    reason = getattr(feedback, "block_reason", None) if feedback is not None else None
     return str(reason) if reason else None
+
+
+def empty_answer_failure(finish_reason: str | None) -> str:
+    """An HTTP 200 without text that nothing blocked: the mark of a response schema Vertex does not support."""
+    return (
+        f"Gemini answered HTTP 200 with no text (finish reason {finish_reason or 'none'}): the likely cause is "
+        "a field in the response schema that Vertex AI's structured output does not support, which it answers "
+        f"so ({SCHEMA_DOC}); bqsynth sends only supported fields: is google-genai the pinned version?"
+    )
+
+
+def _endpoint(config: GeminiConfig) -> str:
+    if config.base_url:
+        return config.base_url
+    regional = "" if config.location == "global" else f"{config.location}-"
+    return f"https://{regional}aiplatform.googleapis.com"
+
+
+def describe_failure(error: BaseException, config: GeminiConfig) -> str:
+    """Why a Gemini call failed, in words a user can act on: the cause, then what to check."""
+    from google.auth import exceptions as auth_errors
+    from google.genai import errors
+
+    detail = f"{type(error).__name__}: {str(error).strip() or repr(error)}"
+    where = f"project {config.project}, location {config.location}, model {config.model}"
+    if isinstance(error, auth_errors.DefaultCredentialsError):
+        text = (
+            f"no Google Cloud credentials for Vertex AI ({detail}): run `gcloud auth application-default login`, "
+            "or set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or use --llm offline"
+        )
+    elif isinstance(error, auth_errors.GoogleAuthError):
+        text = (
+            f"the Google Cloud credentials could not be used ({detail}): "
+            "run `gcloud auth application-default login` again, or use --llm offline"
+        )
+    elif isinstance(error, errors.APIError):
+        text = _describe_api_error(error, config, where)
+    elif _is_connection_error(error):
+        text = (
+            f"cannot reach Vertex AI at {_endpoint(config)} ({detail}) after {config.attempts} attempt(s): "
+            f"check the network and proxy, and that --llm-location {config.location} serves Gemini"
+        )
+    elif _is_timeout(error):
+        text = (
+            f"Vertex AI at {_endpoint(config)} did not answer within {config.timeout_seconds:g} s "
+            f"({config.attempts} attempt(s), {detail})"
+        )
+    else:
+        text = f"Gemini call failed: {detail}"
+    return text[:600]
+
+
+def _describe_api_error(error: Any, config: GeminiConfig, where: str) -> str:
+    said = f"Gemini answered HTTP {error.code} {error.status or ''}".rstrip() + f": {error.message}"
+    message = str(error.message or "")
+    if "unsupported field" in message or (error.code == 501 and "schema" in message):
+        return f"{said}; the response schema uses a field Vertex AI does not support ({SCHEMA_DOC})"
+    hints = {
+        401: "the credentials were refused: run `gcloud auth application-default login` again",
+        403: f"permission denied ({where}): the caller needs roles/aiplatform.user and the Vertex AI API "
+        "(aiplatform.googleapis.com) enabled in the project",
+        404: f"model not found ({where}): check --model and --llm-location, and that the project may use the model",
+        429: f"quota exhausted after {config.attempts} attempt(s): raise the Vertex AI quota or try again later",
+    }
+    hint = hints.get(error.code)
+    return f"{said}; {hint}" if hint else said
+
+
+def _is_connection_error(error: BaseException) -> bool:
+    import httpx
+
+    return isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, ConnectionError))
+
+
+def _is_timeout(error: BaseException) -> bool:
+    import httpx
+
+    return isinstance(error, (httpx.TimeoutException, TimeoutError))

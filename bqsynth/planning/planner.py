@@ -63,7 +63,7 @@ from bqsynth.planning.type_shapes import (
 from bqsynth.semantics import SemanticGuess, classify_column, derive_pattern, sample_values
 from bqsynth.shapes import excluded_bound, fitted_pattern, pattern_space, widest_pattern
 from bqsynth.sources.key_checks import KeyChecks
-from bqsynth.text_kinds import column_shapes
+from bqsynth.text_kinds import column_shapes, reads_as_prose
 from bqsynth.values import temporal_to_seconds
 
 # Types whose generator is learnt from the sample (see bqsynth.planning.type_shapes).
@@ -411,6 +411,8 @@ def text_generator(
     """
     if guess.pattern:
         return PatternString(pattern=guess.pattern, unique=unique), "same shape as the source"
+    if guess.semantic_type == "free_text" and not reads_as_prose(samples):
+        return shaped_text(stats, samples), "named like free text but written in capitals or codes: the source's shapes"
     if guess.semantic_type == "free_text":
         low = stats.min_length if stats and stats.min_length else 1
         high = max(stats.max_length if stats and stats.max_length else 50, low)
@@ -873,7 +875,9 @@ def plan_column(
         generator = ArrayValue(element=generator, lengths=array_lengths(stats))
         reason = f"array; elements: {reason}"
         null_rate = 0.0
-    if isinstance(generator, NullValue) and column.mode == "REQUIRED":
+    # No rows asked (an empty source at its own size, a count of 0): a REQUIRED column needs
+    # no value, and the target is created empty with the source schema.
+    if isinstance(generator, NullValue) and column.mode == "REQUIRED" and ctx.rows > 0:
         raise PlanError(f"table {profile.name}: REQUIRED column {path} ({column.type}) cannot be generated: {reason}")
     if isinstance(generator, NullValue) and stats is not None and stats.non_null_count > 0:
         # Never a silent column of NULLs: the source has values this plan cannot make.

@@ -72,6 +72,8 @@ MAX_COLUMNS_PER_QUERY = 300
 # may return nothing at all; above it, sample blocks first.
 TABLESAMPLE_MIN_ROWS = 1_000_000
 TABLESAMPLE_OVERSAMPLING = 50
+# A sampled statistics query that read fewer rows than this is read again at twice the percent.
+MIN_SAMPLED_ROWS = 10_000
 
 REQUIRED_ROLES = "roles/bigquery.dataViewer on the table (or its dataset) and roles/bigquery.jobUser"
 
@@ -205,6 +207,7 @@ def build_stats_query(
     quantiles: int = 20,
     paths: Collection[str] | None = None,
     counts_only: bool = False,
+    percent: int | None = None,
 ) -> str:
     """One SQL statement returning one row: ``row_count`` plus a STRUCT per column path.
 
@@ -213,7 +216,8 @@ def build_stats_query(
     per distinct REPEATED path rather than once per column. ``paths`` restricts the query
     to some column paths (aliases stay those of the full schema, so ``parse_stats`` reads
     partial rows unchanged). ``counts_only`` keeps only row and null counts, the fallback for
-    a column whose other aggregates BigQuery refuses.
+    a column whose other aggregates BigQuery refuses. ``percent`` reads a TABLESAMPLE of the
+    table (a table too large to scan whole); the counts are then the sample's.
     """
     targets = stats_targets(columns)
     by_path = {target.path: target for target in targets}
@@ -227,14 +231,17 @@ def build_stats_query(
     table = _quote_qualified_table(table_id)
     separator = ",\n    "
     subqueries = [
-        f"(\n  SELECT\n    {separator.join(items)}\n  FROM {_scan_from(table, scan, by_path)}\n) AS s{number}"
+        f"(\n  SELECT\n    {separator.join(items)}\n  FROM {_scan_from(table, scan, by_path, percent)}\n) AS s{number}"
         for number, (scan, items) in enumerate(scans.items())
     ]
     return "SELECT *\nFROM " + "\nCROSS JOIN ".join(subqueries)
 
 
-def _scan_from(table: str, scan: tuple[str, ...], by_path: Mapping[str, StatsTarget]) -> str:
-    joins = [f"{table} AS {ROW_ALIAS}"]
+def _scan_from(
+    table: str, scan: tuple[str, ...], by_path: Mapping[str, StatsTarget], percent: int | None = None
+) -> str:
+    sampling = f" TABLESAMPLE SYSTEM ({int(percent)} PERCENT)" if percent else ""
+    joins = [f"{table} AS {ROW_ALIAS}{sampling}"]
     for depth, path in enumerate(scan, start=1):
         joins.append(f"CROSS JOIN UNNEST({by_path[path].array_expr}) AS {UNNEST_ALIAS}{depth}")
     return " ".join(joins)
@@ -509,6 +516,69 @@ def _translated_errors(table_id: str, job_project: str) -> Iterator[None]:
         raise ProfileError(f"Profiling source table {table_id} failed: {error_text(error)}", table=table_id) from error
 
 
+class ProfileBudget(NamedTuple):
+    """What profiling one table may cost (``RunConfig.maximum_bytes_billed`` and ``profile_full_scan_bytes``)."""
+
+    full_scan_bytes: int = 10 << 30
+    maximum_bytes_billed: int = 100 << 30
+
+
+DEFAULT_BUDGET = ProfileBudget()
+
+
+def stats_sample_percent(estimated_bytes: int, budget: ProfileBudget) -> int | None:
+    """The TABLESAMPLE percent that brings the statistics scan to about ``full_scan_bytes``,
+    or None to read every row. Whole percents only (the emulator rejects fractions)."""
+    if estimated_bytes <= budget.full_scan_bytes:
+        return None
+    return max(1, math.ceil(100 * budget.full_scan_bytes / estimated_bytes))
+
+
+def scanned_bytes(estimated_bytes: int, percent: int | None) -> int:
+    """Bytes a scan of ``percent`` of the table reads (block sampling bills the blocks it reads)."""
+    return estimated_bytes if percent is None else math.ceil(estimated_bytes * percent / 100)
+
+
+def over_budget_message(table_id: str, estimated_bytes: int, percent: int | None, budget: ProfileBudget) -> str | None:
+    """Why profiling ``table_id`` is refused, or None when its scan fits ``maximum_bytes_billed``."""
+    scanned = scanned_bytes(estimated_bytes, percent)
+    if scanned <= budget.maximum_bytes_billed:
+        return None
+    read = f"a {percent}% TABLESAMPLE of it" if percent else "every row"
+    return (
+        f"Profiling source table {table_id} would scan about {_gib(scanned)} ({read}; the table's statistics "
+        f"queries read {_gib(estimated_bytes)}), more than maximum_bytes_billed={budget.maximum_bytes_billed} "
+        f"({_gib(budget.maximum_bytes_billed)}). Raise maximum_bytes_billed on purpose, or lower "
+        "profile_full_scan_bytes so that the statistics come from a smaller sample"
+    )
+
+
+def _gib(size: int) -> str:
+    return f"{size / (1 << 30):,.2f} GiB"
+
+
+class _Queries:
+    """The queries profiling runs on one table: each one billed at most ``maximum_bytes_billed``
+    (BigQuery then fails it rather than bill more), the bytes they processed summed."""
+
+    def __init__(self, client: bigquery.Client, maximum_bytes_billed: int) -> None:
+        self.client = client
+        self.maximum_bytes_billed = maximum_bytes_billed
+        self.bytes_processed = 0
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        config = bigquery.QueryJobConfig(query_parameters=list(params), maximum_bytes_billed=self.maximum_bytes_billed)
+        job = self.client.query(sql, job_config=config)
+        rows = [dict(row.items()) for row in job.result()]
+        self.bytes_processed += int(job.total_bytes_processed or 0)
+        return rows
+
+    def estimate(self, sql: str) -> int:
+        """The bytes ``sql`` would process, from a dry run (free); 0 when BigQuery does not say."""
+        config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
+        return int(self.client.query(sql, job_config=config).total_bytes_processed or 0)
+
+
 def profile_table(
     client: bigquery.Client,
     table_id: str,
@@ -516,30 +586,51 @@ def profile_table(
     sample_rows: int = 200,
     top_k: int = 20,
     quantiles: int = 20,
+    budget: ProfileBudget = DEFAULT_BUDGET,
 ) -> TableProfile:
     """Schema, declared keys, column statistics and a bounded sample of one BigQuery table.
 
-    Raises ``ProfileError`` (naming the table, and the column when one is at fault) when
-    the table cannot be read or profiled.
+    The statistics queries are estimated first (a dry run; the table's size where BigQuery
+    gives no estimate, as the emulator does): above ``budget.full_scan_bytes`` they read a
+    TABLESAMPLE, and past ``budget.maximum_bytes_billed`` the table is refused. Raises
+    ``ProfileError`` (naming the table, and the column when one is at fault) when the table
+    cannot be read or profiled.
     """
     if sample_rows < 0 or top_k < 1 or quantiles < 1:
         raise ValueError("sample_rows must be >= 0, top_k and quantiles >= 1")
     full_id = qualified_table_id(table_id, client.project)
     started = time.monotonic()
+    queries = _Queries(client, budget.maximum_bytes_billed)
     with _translated_errors(full_id, client.project):
         table = client.get_table(full_id)
         columns = columns_from_bigquery(table.schema)
         keys = merge_declared_keys(
-            _keys_from_views(client, full_id), keys_from_table_constraints(table.table_constraints)
+            _keys_from_views(queries, full_id), keys_from_table_constraints(table.table_constraints)
         )
-        row_count, stats = _column_stats(client, full_id, columns, top_k, quantiles)
-        sample = read_sample(client, full_id, row_count, sample_rows)
+        chunks = _stats_chunks(columns)
+        estimated = sum(queries.estimate(build_stats_query(full_id, columns, top_k, quantiles, c)) for c in chunks)
+        estimated = estimated or int(table.num_bytes or 0)
+        # TABLESAMPLE reads tables only: a view or an external table is read whole, within the guard.
+        percent = stats_sample_percent(estimated, budget) if table.table_type in (None, "TABLE") else None
+        refusal = over_budget_message(full_id, estimated, percent, budget)
+        if refusal:
+            raise ProfileError(refusal, table=full_id)
+        scan = (estimated, budget.maximum_bytes_billed)
+        row_count, stats, percent = _column_stats(queries, full_id, columns, top_k, quantiles, percent, scan)
+        if percent is not None:
+            # The statistics are the sample's; the table's row count is exact (free on BigQuery).
+            row_count = int(
+                queries.rows(f"SELECT COUNT(*) AS row_count FROM {_quote_qualified_table(full_id)}")[0]["row_count"]
+            )
+        sample = _read_sample(queries, full_id, row_count, sample_rows, percent)
     log.info(
-        "profiled %s: %d rows, %d columns in %.2f s",
+        "profiled %s: %d rows, %d columns in %.2f s, %d bytes processed%s",
         full_id,
         row_count,
         len(stats),
         time.monotonic() - started,
+        queries.bytes_processed,
+        f", statistics from a {percent}% TABLESAMPLE" if percent else "",
     )
     return TableProfile(
         table_id=full_id,
@@ -551,10 +642,12 @@ def profile_table(
         foreign_keys=keys.foreign_keys,
         stats=stats,
         sample=sample,
+        bytes_processed=queries.bytes_processed,
+        stats_sample_percent=percent,
     )
 
 
-def profile_or_error(client: bigquery.Client, table_id: str, **options: int) -> TableProfile:
+def profile_or_error(client: bigquery.Client, table_id: str, **options: Any) -> TableProfile:
     """``profile_table``, or a profile carrying the error so that one bad table skips only itself."""
     try:
         return profile_table(client, table_id, **options)
@@ -562,54 +655,75 @@ def profile_or_error(client: bigquery.Client, table_id: str, **options: int) -> 
         return TableProfile(table_id=table_id, name=table_name(table_id), error=str(error))
 
 
-def _rows(client: bigquery.Client, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    config = bigquery.QueryJobConfig(query_parameters=list(params))
-    return [dict(row.items()) for row in client.query(sql, job_config=config).result()]
-
-
-def _keys_from_views(client: bigquery.Client, table_id: str) -> DeclaredKeys | None:
+def _keys_from_views(queries: _Queries, table_id: str) -> DeclaredKeys | None:
     params = [bigquery.ScalarQueryParameter("table_name", "STRING", table_name(table_id))]
     try:
-        return keys_from_constraint_rows(_rows(client, build_keys_query(table_id), params))
+        return keys_from_constraint_rows(queries.rows(build_keys_query(table_id), params))
     except GoogleAPIError as error:
         log.warning("INFORMATION_SCHEMA keys of %s unreadable, using table metadata: %s", table_id, error)
         return None
 
 
-def _column_stats(
-    client: bigquery.Client, table_id: str, columns: list[ColumnSchema], top_k: int, quantiles: int
-) -> tuple[int, dict[str, ColumnStats]]:
+def _stats_chunks(columns: list[ColumnSchema]) -> list[list[str]]:
+    """Column paths in groups of at most ``MAX_COLUMNS_PER_QUERY``: one statistics query each."""
     paths = [target.path for target in stats_targets(columns)]
-    row: dict[str, Any] = {}
-    for start in range(0, max(len(paths), 1), MAX_COLUMNS_PER_QUERY):
-        chunk = paths[start : start + MAX_COLUMNS_PER_QUERY]
-        try:
-            row.update(_rows(client, build_stats_query(table_id, columns, top_k, quantiles, chunk))[0])
-        except BadRequest:
-            row.update(_stats_column_by_column(client, table_id, columns, top_k, quantiles, chunk))
-    return int(row["row_count"]), parse_stats(row, columns, top_k)
+    return [
+        paths[start : start + MAX_COLUMNS_PER_QUERY] for start in range(0, max(len(paths), 1), MAX_COLUMNS_PER_QUERY)
+    ]
+
+
+def _column_stats(
+    queries: _Queries,
+    table_id: str,
+    columns: list[ColumnSchema],
+    top_k: int,
+    quantiles: int,
+    percent: int | None = None,
+    largest_scan: tuple[int, int] | None = None,
+) -> tuple[int, dict[str, ColumnStats], int | None]:
+    """Row count and statistics, and the TABLESAMPLE percent they come from.
+
+    A sample of fewer than ``MIN_SAMPLED_ROWS`` rows (a table of few large blocks) is read
+    again at twice the percent (all rows past 50%), as long as that scan reads at most
+    ``largest_scan`` bytes (``(estimated bytes, maximum_bytes_billed)``); else it stays.
+    """
+    while True:
+        row: dict[str, Any] = {}
+        for chunk in _stats_chunks(columns):
+            query = build_stats_query(table_id, columns, top_k, quantiles, chunk, percent=percent)
+            try:
+                row.update(queries.rows(query)[0])
+            except BadRequest:
+                row.update(_stats_column_by_column(queries, table_id, columns, top_k, quantiles, chunk, percent))
+        if percent is None or int(row["row_count"]) >= MIN_SAMPLED_ROWS:
+            return int(row["row_count"]), parse_stats(row, columns, top_k), percent
+        wider = percent * 2 if percent * 2 < 100 else None
+        if largest_scan is not None and scanned_bytes(largest_scan[0], wider) > largest_scan[1]:
+            return int(row["row_count"]), parse_stats(row, columns, top_k), percent
+        percent = wider
 
 
 def _stats_column_by_column(
-    client: bigquery.Client,
+    queries: _Queries,
     table_id: str,
     columns: list[ColumnSchema],
     top_k: int,
     quantiles: int,
     paths: Sequence[str],
+    percent: int | None = None,
 ) -> dict[str, Any]:
     # Only after the combined query failed: find the column at fault, keep what can be had of
     # it (its null count) rather than lose the whole table, and name it when even that fails.
     row: dict[str, Any] = {}
     for path in paths:
         try:
-            row.update(_rows(client, build_stats_query(table_id, columns, top_k, quantiles, [path]))[0])
+            row.update(queries.rows(build_stats_query(table_id, columns, top_k, quantiles, [path], percent=percent))[0])
             continue
         except BadRequest as error:
             log.warning("column %s of %s: only null counts, BigQuery refused the rest: %s", path, table_id, error)
         try:
-            query = build_stats_query(table_id, columns, top_k, quantiles, [path], counts_only=True)
-            row.update(_rows(client, query)[0])
+            query = build_stats_query(table_id, columns, top_k, quantiles, [path], counts_only=True, percent=percent)
+            row.update(queries.rows(query)[0])
         except BadRequest as error:
             raise ProfileError(
                 f"Column {path} of source table {table_id} could not be profiled ({error_text(error)}): "
@@ -622,11 +736,21 @@ def _stats_column_by_column(
 
 def read_sample(client: bigquery.Client, table_id: str, row_count: int, sample_rows: int) -> list[dict[str, Any]]:
     """Up to ``sample_rows`` rows as JSON-safe dicts, the same rows on every call (see build_sample_query)."""
+    return _read_sample(_Queries(client, DEFAULT_BUDGET.maximum_bytes_billed), table_id, row_count, sample_rows)
+
+
+def _read_sample(
+    queries: _Queries, table_id: str, row_count: int, sample_rows: int, budget_percent: int | None = None
+) -> list[dict[str, Any]]:
+    """``read_sample``; ``budget_percent`` (the statistics' TABLESAMPLE) bounds the scan of a
+    table too large to read whole: it may then give fewer rows, never a full scan."""
     if sample_rows == 0 or row_count == 0:
         return []
-    percent = sample_percent(row_count, sample_rows)
-    rows = _rows(client, build_sample_query(table_id, sample_rows, percent))
-    if percent is not None and len(rows) < sample_rows:
+    by_rows = sample_percent(row_count, sample_rows)
+    percent = min(p for p in (by_rows, budget_percent, 100) if p is not None)
+    percent = None if percent == 100 else percent
+    rows = queries.rows(build_sample_query(table_id, sample_rows, percent))
+    if percent is not None and len(rows) < sample_rows and budget_percent is None:
         # Block sampling can return too few rows (or none); a full scan always has enough.
-        rows = _rows(client, build_sample_query(table_id, sample_rows))
+        rows = queries.rows(build_sample_query(table_id, sample_rows))
     return [json_safe(row) for row in rows]

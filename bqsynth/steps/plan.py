@@ -14,6 +14,7 @@ from google.cloud import bigquery, storage
 
 from bqsynth.config import RunConfig
 from bqsynth.delivery.source_format_files import changed_format
+from bqsynth.errors import warn_user
 from bqsynth.evaluation import integrity
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.llm import LlmSettings, advise_plan, make_advisor
@@ -52,7 +53,7 @@ def plan_step(
         )
         if config.write_disposition == "WRITE_APPEND":
             options.first_rows = rows_already_loaded(bq, profiles, options)
-        checks = BigQueryKeyChecks(bq)
+        checks = BigQueryKeyChecks(bq, max_bytes_billed=config.maximum_bytes_billed)
         plan = advised_plan(
             profiles,
             with_recipes(plan_dataset(profiles, options, checks)),
@@ -161,9 +162,12 @@ def advised_plan(
     write_model(advised.report, report_path)
     for line in advised.report.lines():
         log.info("%s", line)
+    for problem in advised.report.problems():  # on the terminal too: advice.json is not where anyone looks
+        warn_user(problem)
+    # The plan's engine is advise_plan's: the model only where a checked answer of it was used,
+    # so a run that fell back everywhere does not say it was planned by Gemini.
     return advised.plan.model_copy(
         update={
-            "engine": f"{settings.llm}:{settings.model}",
             "llm_tokens_used": advised.report.tokens_used,
             "llm_fallbacks": advised.report.fallbacks,
         }

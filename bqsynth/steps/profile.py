@@ -7,7 +7,7 @@ from google.cloud import bigquery, storage
 from bqsynth.config import RunConfig, source_name
 from bqsynth.gcp.uris import is_file_source
 from bqsynth.models import TableProfile
-from bqsynth.sources.bigquery_profile import profile_table
+from bqsynth.sources.bigquery_profile import ProfileBudget, profile_table
 from bqsynth.sources.gcs_files import profile_file_source
 from bqsynth.steps.artifacts import step_model_uri, write_model
 from bqsynth.steps.audited import AuditTrail, audit_column_fields, audit_file_fields, audited
@@ -30,8 +30,8 @@ def profile_step(
     trail = AuditTrail(bq, config.audit_table, config.batch_id)
     name = source_name(source_table)
     with audited(trail, trail.row("profile", table_name=name, source_table=source_table)) as work:
-        profile = read_profile(source_table, config.sample_rows, bq, gcs)
-        work.complete_with(**audit_column_fields(profile.columns))
+        profile = read_profile(source_table, config, bq, gcs)
+        work.complete_with(**audit_column_fields(profile.columns), bytes_processed=profile.bytes_processed)
         if profile.file_format is not None:
             work.complete_with(**audit_file_fields(profile.file_format, profile.source_files, profile.row_count))
     if work.failed:
@@ -40,11 +40,12 @@ def profile_step(
     return profile
 
 
-def read_profile(source: str, sample_rows: int, bq: bigquery.Client, gcs: storage.Client) -> TableProfile:
+def read_profile(source: str, config: RunConfig, bq: bigquery.Client, gcs: storage.Client) -> TableProfile:
     """Schema, keys, statistics and a bounded sample of a BigQuery table or a file source."""
     if is_file_source(source):
-        return profile_file_source(gcs, source, sample_rows=sample_rows)
-    return profile_table(bq, source, sample_rows=sample_rows)
+        return profile_file_source(gcs, source, sample_rows=config.sample_rows)
+    budget = ProfileBudget(config.profile_full_scan_bytes, config.maximum_bytes_billed)
+    return profile_table(bq, source, sample_rows=config.sample_rows, budget=budget)
 
 
 def profile_uri(config: RunConfig, source_table: str) -> str:

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from google.api_core.exceptions import GoogleAPICallError
 from google.cloud import bigquery
 
-from bqsynth.config import RunConfig, new_batch_id, validated_config
+from bqsynth.config import ConfigError, RunConfig, new_batch_id, validated_config
 from bqsynth.delivery.audit import ensure_audit_table
 from bqsynth.gcp.clients import probe_bigquery
+from bqsynth.gcp.uris import is_file_source
 from bqsynth.steps.artifacts import write_model
 from bqsynth.steps.audited import AuditTrail
 
@@ -38,9 +40,40 @@ def start_batch_step(config: RunConfig, config_path: str, *, bq: bigquery.Client
     client's 600 s of retries).
     """
     probe_bigquery(bq, f"{config.target_project}.{config.target_dataset}")
+    if problem := location_problem(bq, config):
+        raise ConfigError(problem)
     ensure_audit_table(bq, config.audit_table)
     trail = AuditTrail(bq, config.audit_table, config.batch_id)
     trail.write(
         trail.row("run", gcs_bucket_name=config.staging_bucket, user_requested_table_count=len(config.source_tables))
     )
     write_model(config, config_path)
+
+
+def location_problem(bq: bigquery.Client, config: RunConfig) -> str | None:
+    """Why the target dataset cannot take copies of these sources, or None: it is in another location.
+
+    A load job and a query read and write within one location, so every load, and every
+    check that reads a source with its target, would fail table by table. Datasets that do
+    not exist (yet) or cannot be read are left to the steps, which say so per table.
+    """
+
+    def location(dataset: str) -> str | None:
+        try:
+            return bq.get_dataset(dataset).location
+        except GoogleAPICallError:
+            return None
+
+    target = f"{config.target_project}.{config.target_dataset}"
+    target_location = location(target)
+    if not target_location:
+        return None
+    datasets = sorted({s.rsplit(".", 1)[0] for s in config.source_tables if not is_file_source(s)})
+    elsewhere = {d: found for d in datasets if (found := location(d)) and found.lower() != target_location.lower()}
+    if not elsewhere:
+        return None
+    where = ", ".join(f"{d} in {found}" for d, found in elsewhere.items())
+    return (
+        f"target_dataset {target} is in location {target_location}, and source dataset(s) {where}: BigQuery loads "
+        f"and queries stay within one location. Name a target_dataset in {next(iter(elsewhere.values()))}"
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from google.cloud import bigquery, storage
 
-from bqsynth.config import RunConfig
+from bqsynth.config import DEFAULT_QUALITY_TABLE, RunConfig
 from bqsynth.delivery.quality_table import ensure_quality_table, write_quality_rows
 from bqsynth.evaluation import evaluate, integrity
 from bqsynth.evaluation.quality_report import headline_metrics, quality_findings, render_html, render_quality_markdown
@@ -21,7 +21,6 @@ from bqsynth.models import DatasetPlan, RunSummary, Status, TableQuality, TableR
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audited, failure_text, log_failure
 
-QUALITY_TABLE_NAME = "bqsynth_quality"
 EVALUATION_THREADS = 4
 
 
@@ -90,7 +89,7 @@ def summarize_step(
         )
         write_model(summary, summary_path)
         write_reports(summary, samples, plan, Path(report_path), Path(html_path) if html_path else None)
-        quality_table = config.quality_table or sibling_table(config.audit_table, QUALITY_TABLE_NAME)
+        quality_table = config.quality_table or sibling_table(config.audit_table, DEFAULT_QUALITY_TABLE)
         ensure_quality_table(bq, quality_table)
         write_quality_rows(bq, quality_table, config.batch_id, tables)
         failed = [t.table for t in tables if t.status != "Completed"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,20 @@ from bqsynth.evaluation.run_summary import render_markdown
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.recipe_safety import check_recipe
 from bqsynth.generation.snowfakery_runner import generate_table
-from bqsynth.llm import AdviceOptions, AdvisedPlan, GeminiAdvisor, GeminiConfig, advise_plan
+from bqsynth.llm import (
+    ACCESS_TOKEN_ENV,
+    BASE_URL_ENV,
+    AdviceOptions,
+    AdviceReport,
+    AdvisedPlan,
+    GeminiAdvisor,
+    GeminiConfig,
+    LlmSettings,
+    advise_plan,
+    make_advisor,
+)
+from bqsynth.llm.answers import SemanticsAnswer
+from bqsynth.llm.base import Prompt, Turn
 from bqsynth.llm.columns import leaf_plans
 from bqsynth.llm.prompts import PromptLimits, masked_paths
 from bqsynth.models import (
@@ -501,3 +515,119 @@ def test_the_model_rejects_an_inferred_relationship_through_the_real_client(demo
     values = [json.loads(line)["branch_id"] for f in files for line in f.read_text().splitlines()]
     stats = demo[0][[p.name for p in demo[0]].index("Dim_Account")].stats["branch_id"]
     assert rows == 40 and all(v is None or stats.min_value <= v <= stats.max_value for v in values)
+
+
+# --- a response schema Vertex does not support, and failures users must hear about ----------------
+
+
+PROMPT = Prompt(task="semantics", table="T", system="s", turns=[Turn(role="user", text="u")])
+
+
+def pydantic_class_as_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send the answer model's class, as bqsynth did before: google-genai adds title, default,
+    maxLength and additionalProperties, which Vertex's structured output does not support."""
+    monkeypatch.setattr("bqsynth.llm.gemini.response_schema", lambda model: model)
+
+
+def test_a_schema_vertex_does_not_support_is_a_failure_naming_the_cause(monkeypatch: pytest.MonkeyPatch) -> None:
+    pydantic_class_as_schema(monkeypatch)
+    model = ScriptedModel()
+    with FakeVertex(model) as fake:
+        reply = gemini(fake).ask(PROMPT, SemanticsAnswer)
+    assert "responseSchema.title" in fake.requests[0].unsupported_schema_fields
+    assert reply.answer is None and reply.error is None  # a failure: a repair round would get the same
+    assert reply.failure.startswith("Gemini answered HTTP 200 with no text (finish reason STOP)")
+    assert "response schema that Vertex AI's structured output does not support" in reply.failure
+
+
+def test_the_older_501_for_an_unsupported_field_names_the_cause_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    pydantic_class_as_schema(monkeypatch)
+    with FakeVertex(ScriptedModel(), unsupported_schema="error") as fake:
+        reply = gemini(fake).ask(PROMPT, SemanticsAnswer)
+    assert len(fake.requests) == 1  # 501 is not retried
+    assert reply.failure.startswith("Gemini answered HTTP 501 UNIMPLEMENTED: Unable to submit request")
+    assert "the response schema uses a field Vertex AI does not support" in reply.failure
+
+
+def test_an_unsupported_schema_falls_back_like_any_failing_model(monkeypatch: pytest.MonkeyPatch, demo: tuple) -> None:
+    pydantic_class_as_schema(monkeypatch)
+    advised, fake = run(ScriptedModel(), demo)
+    report = advised.report
+    # Two failed calls, then no more: the rest is planned offline, and the plan is the offline plan.
+    assert len(fake.requests) == 2 and report.provider_unavailable
+    assert [c.outcome for c in report.calls[:3]] == ["failed", "failed", "skipped"]
+    assert "no text" in report.provider_failure and all(t.source == "offline" for t in report.tables)
+    assert advised.plan.tables == demo[1].tables and advised.plan.engine == demo[1].engine
+    (problem,) = report.problems()
+    assert problem.startswith(f"gemini:{MODEL} could not be used (2 failed calls, then no more were made); ")
+    assert f"{len(report.tables)} of {len(report.tables)} tables planned offline: Gemini answered HTTP 200" in problem
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on: the endpoint of an unreachable model."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def without_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No application default credentials: no key file, an empty gcloud config, not on GCE."""
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.delenv(ACCESS_TOKEN_ENV, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # the metadata server probe would only add seconds
+
+
+def test_an_unreachable_endpoint_names_the_address_and_what_to_check() -> None:
+    config = GeminiConfig(project=PROJECT, location=LOCATION, base_url=f"http://127.0.0.1:{closed_port()}")
+    config = config.model_copy(update={"attempts": 2, "initial_delay": 0.01, "max_delay": 0.02, "jitter": 0.0})
+    reply = GeminiAdvisor(config, credentials=Credentials(token="test")).ask(PROMPT, SemanticsAnswer)
+    assert reply.failure.startswith(f"cannot reach Vertex AI at {config.base_url} (ConnectError: ")
+    assert f"after 2 attempt(s): check the network and proxy, and that --llm-location {LOCATION}" in reply.failure
+
+
+def test_missing_credentials_say_how_to_get_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    without_credentials(monkeypatch, tmp_path)
+    with FakeVertex(ScriptedModel()) as fake:
+        advisor = make_advisor(LlmSettings(llm="gemini", project=PROJECT, location=LOCATION, base_url=fake.url))
+        reply = advisor.ask(PROMPT, SemanticsAnswer)
+    assert fake.requests == []  # nothing leaves the process without credentials
+    assert reply.failure.startswith("no Google Cloud credentials for Vertex AI (DefaultCredentialsError: ")
+    assert "run `gcloud auth application-default login`" in reply.failure
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "hint"),
+    [
+        (404, f"Publisher Model `{MODEL}` was not found", "model not found (project test-project, location"),
+        (403, "Permission denied on resource project test-project.", "needs roles/aiplatform.user"),
+        (401, "Request had invalid authentication credentials.", "the credentials were refused"),
+    ],
+)
+def test_refusals_name_what_to_check(status: int, message: str, hint: str) -> None:
+    with FakeVertex(ScriptedModel(default=lambda request: error_reply(status, message))) as fake:
+        reply = gemini(fake).ask(PROMPT, SemanticsAnswer)
+    assert reply.failure.startswith(f"Gemini answered HTTP {status} ") and message in reply.failure
+    assert hint in reply.failure
+
+
+def test_the_plan_step_tells_the_terminal_why_gemini_was_not_used(
+    demo: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kfp.local keeps a step's output in a log file; a warning line is what submit.py shows (stderr)."""
+    from bqsynth.errors import USER_WARNING
+    from bqsynth.steps.plan import advised_plan
+
+    monkeypatch.setenv(BASE_URL_ENV, f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv(ACCESS_TOKEN_ENV, "test")
+    profiles, offline = demo
+    settings = LlmSettings(llm="gemini", project=PROJECT, location=LOCATION, attempts=1)
+    plan = advised_plan(profiles, offline, settings, tmp_path / "advice.json")
+    err = capsys.readouterr().err
+    assert plan.tables == offline.tables
+    (line,) = err.splitlines()
+    assert line.startswith(f"{USER_WARNING}gemini:{MODEL} could not be used (2 failed calls, then no more were made)")
+    assert "cannot reach Vertex AI at http://127.0.0.1:" in line
+    assert AdviceReport.model_validate_json((tmp_path / "advice.json").read_text()).problems() == [
+        line.removeprefix(USER_WARNING)
+    ]

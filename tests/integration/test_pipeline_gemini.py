@@ -8,6 +8,8 @@ scripted answers say, and the data must still load with intact keys.
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 from google.cloud import bigquery
 
+import submit
 from bqsynth.config import load_config
 from bqsynth.gcp.clients import bigquery_client, default_project, storage_client
 from bqsynth.llm import ACCESS_TOKEN_ENV, BASE_URL_ENV
@@ -90,3 +93,52 @@ def test_the_plan_differs_from_the_offline_plan_exactly_where_the_model_said(run
     }
     assert changed == {("Dim_Branch", "branch_name")}
     assert leaf_plans(plan.table("Dim_Branch").columns)["branch_name"].generator == FakerValue(provider="company")
+
+
+# --- Gemini cannot be used: the cause on the terminal, not only in advice.json ------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("case", ["unreachable", "no credentials"])
+def test_submit_local_says_on_stderr_why_gemini_was_not_used(
+    case: str,
+    local_stack: object,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``submit.py --local --llm gemini``: the run goes on offline, and stderr says why, while it runs."""
+    client: bigquery.Client = bigquery_client(default_project())
+    source, target = f"it_gsrc_{uuid.uuid4().hex[:8]}", f"it_gtgt_{uuid.uuid4().hex[:8]}"
+    branches = [t for t in warehouse.build_demo_tables(42, 0.1) if t.name == "Dim_Branch"]
+    warehouse.load_tables(client, client.project, source, branches)
+    monkeypatch.setenv(BASE_URL_ENV, f"http://127.0.0.1:{closed_port()}")  # the steps inherit the environment
+    if case == "unreachable":
+        monkeypatch.setenv(ACCESS_TOKEN_ENV, "test")
+        cause = f"cannot reach Vertex AI at {os.environ[BASE_URL_ENV]} (ConnectError: "
+    else:  # no key file, an empty gcloud configuration, not on GCE: no application default credentials
+        monkeypatch.delenv(ACCESS_TOKEN_ENV, raising=False)
+        monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+        monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+        monkeypatch.setenv("NO_GCE_CHECK", "True")
+        cause = "no Google Cloud credentials for Vertex AI (DefaultCredentialsError: "
+    args = ["--local", "--llm", "gemini", "--source-tables", f"{client.project}.{source}.Dim_Branch"]
+    args += ["--target-dataset", target, "--staging-bucket", "it-staging", "--pipeline-root", str(tmp_path / "kfp")]
+    try:
+        exit_code = submit.main(args)
+    finally:
+        for dataset in (source, target):
+            client.delete_dataset(dataset, delete_contents=True, not_found_ok=True)
+    out, err = capsys.readouterr()
+    assert exit_code == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1, err
+    assert warnings[0].startswith("warning: gemini:gemini-2.5-flash could not be used (2 failed calls")
+    assert "1 of 1 tables planned offline: " + cause in warnings[0]
+    # The run finished, planned offline, and its summary does not claim Gemini planned it.
+    assert "planned by offline; planned offline instead: Dim_Branch: provider unavailable" in out

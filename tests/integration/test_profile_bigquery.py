@@ -260,3 +260,23 @@ def test_missing_table_raises_a_profile_error_naming_it(client: bigquery.Client,
         profile_table(client, f"{client.project}.no_such_dataset_{uuid.uuid4().hex[:8]}.orders")
     failed = profile_or_error(client, missing)
     assert failed.error and missing in failed.error and failed.columns == []
+
+
+def test_a_table_over_the_full_scan_threshold_is_profiled_from_a_tablesample(
+    client: bigquery.Client, source: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emulator gives no dry-run estimate: the table's size stands in for it, as on BigQuery."""
+    table_bytes = int(client.get_table(source.table("orders")).num_bytes or 0)
+    assert table_bytes > 0
+    monkeypatch.setattr(profile_module, "MIN_SAMPLED_ROWS", ROWS // 5)  # a small table's sample
+    budget = profile_module.ProfileBudget(full_scan_bytes=table_bytes // 4, maximum_bytes_billed=table_bytes * 2)
+    sampled = profile_table(client, source.table("orders"), sample_rows=SAMPLE_ROWS, budget=budget)
+    assert sampled.stats_sample_percent in (25, 50)  # 25%, or twice that when the blocks gave too few rows
+    assert sampled.row_count == ROWS  # exact, from COUNT(*)
+    assert ROWS // 5 <= sampled.stats["category"].row_count < ROWS  # the statistics are the sample's
+    assert sampled.stats["category"].top_values[0].value == "gold"
+
+    refused = profile_module.ProfileBudget(full_scan_bytes=table_bytes * 2, maximum_bytes_billed=table_bytes // 2)
+    with pytest.raises(ProfileError, match="maximum_bytes_billed") as error:
+        profile_table(client, source.table("orders"), budget=refused)
+    assert source.table("orders") in str(error.value)

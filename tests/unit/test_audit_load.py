@@ -37,6 +37,9 @@ COLUMNS = [
 
 def test_batch_prefix_is_one_folder_per_batch_and_table() -> None:
     assert load.batch_prefix("20240101T000000-abc123", "orders") == "bqsynth/batches/20240101T000000-abc123/orders/"
+    # Any BigQuery table name: a non-ASCII one used to stop the run in generate_table.
+    assert load.batch_prefix("b1", "Kunden_Übersicht") == "bqsynth/batches/b1/Kunden_Übersicht/"
+    assert load.batch_prefix("b1", "Orders 2024-x") == "bqsynth/batches/b1/Orders 2024-x/"
 
 
 @pytest.mark.parametrize(("batch", "table"), [("a/b", "t"), ("b", "../t"), ("", "t"), ("b", ".."), ("b c", "t")])

@@ -178,6 +178,25 @@ def test_local_runs_show_step_outcomes_and_keep_the_full_log(tmp_path: Path) -> 
     assert last_error(path) == "PlanError: no table could be planned (T: gone)"
 
 
+def test_a_step_warning_for_the_user_goes_to_stderr_as_it_happens() -> None:
+    import io
+
+    from bqsynth.errors import USER_WARNING, warn_user
+    from submit import StepLog
+
+    step = io.StringIO()
+    warn_user("gemini:m could not be used;\n 7 of 7 tables planned offline: no credentials", step)
+    log, terminal, errors = io.StringIO(), io.StringIO(), io.StringIO()
+    stream = StepLog(log, terminal, errors)
+    stream.write("\x1b[96mplan-dataset\x1b[0m: " + step.getvalue() + "other output\n")
+    assert errors.getvalue() == "warning: gemini:m could not be used; 7 of 7 tables planned offline: no credentials\n"
+    assert terminal.getvalue() == "" and USER_WARNING in log.getvalue()
+    verbose_terminal, verbose_errors = io.StringIO(), io.StringIO()
+    verbose = StepLog(None, verbose_terminal, verbose_errors, show_all=True)
+    verbose.write(step.getvalue() + "other output\n")
+    assert verbose_terminal.getvalue() == "other output\n" and verbose_errors.getvalue() == errors.getvalue()
+
+
 def test_the_advisor_defaults_to_offline_locally_and_gemini_on_vertex(tmp_path: Path) -> None:
     path = write(tmp_path, {"source_tables": TABLES})
     parser = build_parser()

@@ -40,11 +40,11 @@ def test_file_sources_mix_with_tables_and_need_unique_names() -> None:
     )
     assert config.target_project == "p1"  # the first BigQuery source's project, not the bucket
     assert source_name("gs://landing/in/branch_targets.psv") == "branch_targets"
-    assert default_project_of(["p2.ds.a", "gs://b/c.csv"]) == "p2"
+    assert default_project_of(["p2.ds.a", "gs://bkt/c.csv"]) == "p2"
     with pytest.raises(ConfigError, match="must name a bucket and an object"):
         load_config(None, {"source_tables": ["gs://only-a-bucket"]})
     with pytest.raises(ConfigError, match=r"share the short name\(s\) \['orders'\]"):
-        load_config(None, {"source_tables": ["gs://b/orders.csv", "p.d.orders"]})
+        load_config(None, {"source_tables": ["gs://bkt/orders.csv", "p.d.orders"]})
 
 
 def _plan() -> TablePlan:
@@ -153,7 +153,7 @@ def test_output_format_changes_convert_delimiter_header_and_custom_lines() -> No
 
 
 def test_file_outputs_must_name_file_sources() -> None:
-    sources = ["gs://b/in/contacts.psv", "p.d.stores"]
+    sources = ["gs://bkt/in/contacts.psv", "p.d.stores"]
     config = load_config(None, {"source_tables": sources, "file_outputs": {"contacts": {"delimiter": ","}}})
     assert config.file_outputs["contacts"].delimiter == ","
     assert config.model_dump()["file_outputs"] == {"contacts": {"delimiter": ","}}  # KFP parameters hold no None

@@ -13,6 +13,7 @@ import bqsynth
 from bqsynth.llm import ACCESS_TOKEN_ENV, BASE_URL_ENV, GeminiAdvisor, GeminiConfig, LlmSettings, make_advisor
 from bqsynth.llm.answers import SemanticsAnswer
 from bqsynth.llm.base import Prompt, Turn
+from bqsynth.llm.response_schema import response_schema
 
 PROMPT = Prompt(task="semantics", table="T", system="s" * 40, turns=[Turn(role="user", text="u" * 60)])
 GOOD = '{"table": "T", "columns": [{"column": "a", "semantic_type": "email", "human_name": "email"}]}'
@@ -50,7 +51,8 @@ def test_a_parsed_answer_is_used_with_measured_tokens() -> None:
     call = models.calls[0]
     assert call["model"] == "gemini-2.5-flash"
     config = call["config"]
-    assert config.response_schema is SemanticsAnswer and config.response_mime_type == "application/json"
+    assert config.response_schema == response_schema(SemanticsAnswer)  # the subset Vertex supports
+    assert config.response_mime_type == "application/json"
     assert config.system_instruction == PROMPT.system and config.temperature == 0.0
     assert [c.role for c in call["contents"]] == ["user"] and call["contents"][0].parts[0].text == "u" * 60
 
@@ -80,6 +82,16 @@ def test_an_empty_answer_says_why() -> None:
     gemini, _ = advisor(response(None, finish="SAFETY"))
     reply = gemini.ask(PROMPT, SemanticsAnswer)
     assert reply.answer is None and "SAFETY" in reply.error
+
+
+@pytest.mark.parametrize("finish", ["STOP", "FINISH_REASON_UNSPECIFIED"])
+def test_an_empty_answer_that_simply_ended_is_a_failure_naming_the_schema(finish: str) -> None:
+    """Vertex's answer to a response schema it does not support: repairing would get the same."""
+    gemini, _ = advisor(response("", finish=finish, total=7))
+    reply = gemini.ask(PROMPT, SemanticsAnswer)
+    assert reply.answer is None and reply.error is None and reply.tokens == 7
+    assert reply.failure.startswith(f"Gemini answered HTTP 200 with no text (finish reason {finish}): ")
+    assert "the likely cause is a field in the response schema" in reply.failure
 
 
 def test_api_and_transport_errors_are_failures_not_exceptions() -> None:

@@ -525,8 +525,9 @@ def test_tablesample_only_for_large_tables() -> None:
 
 
 class FakeJob:
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
+    def __init__(self, rows: list[dict[str, Any]], total_bytes_processed: int = 0) -> None:
         self.rows = rows
+        self.total_bytes_processed = total_bytes_processed
 
     def result(self) -> list[dict[str, Any]]:
         return self.rows
@@ -537,16 +538,30 @@ class FakeClient:
 
     project = "proj"
 
-    def __init__(self, schema: list[SchemaField], get_error: Exception | None = None, refuse: str = "") -> None:
-        self.schema, self.get_error, self.refuse = schema, get_error, refuse
+    def __init__(
+        self,
+        schema: list[SchemaField],
+        get_error: Exception | None = None,
+        refuse: str = "",
+        table_bytes: int = 0,
+        table_type: str = "TABLE",
+    ) -> None:
+        self.schema, self.get_error, self.refuse, self.table_bytes = schema, get_error, refuse, table_bytes
+        self.table_type = table_type
         self.queries: list[str] = []
+        self.dry_runs: list[str] = []
 
     def get_table(self, table_id: str) -> bigquery.Table:
         if self.get_error:
             raise self.get_error
-        return bigquery.Table(table_id, schema=self.schema)
+        table = bigquery.Table(table_id, schema=self.schema)
+        table._properties["type"] = self.table_type
+        return table
 
     def query(self, sql: str, job_config: Any = None) -> FakeJob:
+        if job_config is not None and job_config.dry_run:
+            self.dry_runs.append(sql)
+            return FakeJob([], total_bytes_processed=self.table_bytes)
         self.queries.append(sql)
         if "INFORMATION_SCHEMA" in sql:
             return FakeJob([])
@@ -621,3 +636,48 @@ def test_client_errors_become_profile_errors_naming_the_table(error: Exception, 
 def test_profile_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="top_k"):
         profile_table(FakeClient(SIMPLE), "proj.ds.t", top_k=0)  # type: ignore[arg-type]
+
+
+# --- the profiling cost guard (issue 14, item 5) ----------------------------------------------
+
+
+def test_a_table_larger_than_the_full_scan_threshold_gets_a_sample_percent() -> None:
+    budget = profile_module.ProfileBudget(full_scan_bytes=10 << 30, maximum_bytes_billed=100 << 30)
+    assert profile_module.stats_sample_percent(10 << 30, budget) is None
+    assert profile_module.stats_sample_percent(100 << 30, budget) == 10
+    assert profile_module.stats_sample_percent(10 << 40, budget) == 1  # whole percents, at least 1
+    sql = build_stats_query("p.d.t", [ColumnSchema(name="a", type="INT64")], percent=10)
+    assert "AS bqsynth_t TABLESAMPLE SYSTEM (10 PERCENT)" in sql
+
+
+def test_a_profile_past_maximum_bytes_billed_is_refused_naming_the_table_and_the_parameter() -> None:
+    budget = profile_module.ProfileBudget(full_scan_bytes=10 << 30, maximum_bytes_billed=1 << 30)
+    assert profile_module.over_budget_message("p.d.t", 1 << 30, None, budget) is None
+    message = profile_module.over_budget_message("p.d.t", 5 << 30, None, budget)
+    assert message and "p.d.t" in message and "maximum_bytes_billed=1073741824" in message
+    assert "5.00 GiB" in message and "profile_full_scan_bytes" in message
+    client = FakeClient(SIMPLE, table_bytes=5 << 30)
+    with pytest.raises(ProfileError, match="maximum_bytes_billed"):
+        profile_table(client, "proj.ds.t", budget=budget)  # type: ignore[arg-type]
+    assert client.stats_queries() == []  # refused before any statistics query ran
+
+
+def test_a_sampled_profile_counts_rows_exactly_and_reports_its_percent() -> None:
+    client = FakeClient(SIMPLE, table_bytes=50 << 30)
+    budget = profile_module.ProfileBudget(full_scan_bytes=10 << 30, maximum_bytes_billed=30 << 30)
+    result = profile_table(client, "proj.ds.t", sample_rows=0, budget=budget)  # type: ignore[arg-type]
+    sampled = [q for q in client.stats_queries() if "TABLESAMPLE" in q]
+    assert sampled and "TABLESAMPLE SYSTEM (20 PERCENT)" in sampled[0]
+    # 5 rows per sample is under MIN_SAMPLED_ROWS: read again at 40% (20 GiB), never at 80% (40 GiB)
+    assert result.stats_sample_percent == 40 and len(sampled) == 2
+    assert not any("TABLESAMPLE" not in q for q in client.stats_queries() if "AS s0" in q)
+    assert any(q.strip().startswith("SELECT COUNT(*) AS row_count FROM") for q in client.queries)
+
+
+def test_a_view_is_read_whole_within_the_guard_never_through_tablesample() -> None:
+    client = FakeClient(SIMPLE, table_bytes=50 << 30, table_type="VIEW")
+    budget = profile_module.ProfileBudget(full_scan_bytes=10 << 30, maximum_bytes_billed=100 << 30)
+    result = profile_table(client, "proj.ds.v", sample_rows=0, budget=budget)  # type: ignore[arg-type]
+    assert result.stats_sample_percent is None and not any("TABLESAMPLE" in q for q in client.queries)
+    with pytest.raises(ProfileError, match="maximum_bytes_billed"):
+        profile_table(client, "proj.ds.v", budget=budget._replace(maximum_bytes_billed=20 << 30))  # type: ignore[arg-type]

@@ -177,6 +177,8 @@ def test_a_whole_run_of_steps_records_every_state_change(
     assert not warehouse.failures(started)
     completed = [r for r in read_audit(warehouse.bq, started.audit_table, started.batch_id) if r.status == "Completed"]
     assert all(r.seconds is not None for r in completed if r.stage != "run")  # timed from their In Progress row
+    # The profile's bytes (0 from the emulator, which reports none) are in its audit row, for the cost trail.
+    assert [r.bytes_processed for r in completed if r.stage == "profile"] == [profile.bytes_processed]
 
 
 def run_batch(warehouse: Warehouse, config: RunConfig, work: Path, table: str = "customers") -> RunSummary:

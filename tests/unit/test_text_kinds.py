@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections import Counter
@@ -304,3 +305,25 @@ def test_no_lorem_in_any_text_kind() -> None:
             if column != "comment":
                 assert lorem_share([str(v) for v in values]) < 0.05, (table, column)
                 assert not any(re.fullmatch(r"[A-Z][a-z]+( [a-z]+){3,}\.", str(v)) for v in values), (table, column)
+
+
+def test_a_description_in_capitals_keeps_its_shapes_not_sentences(tmp_path: Path) -> None:
+    """Bank statement lines are named like free text but are not prose: sentences would not look like them."""
+    lines = [
+        "POS PURCHASE CORNER MARKET AUSTIN",
+        "ATM WITHDRAWAL #4821 DENVER",
+        "MONTHLY MAINTENANCE FEE",
+        "OVERDRAFT FEE",
+    ]
+    profile = text_table("statement", {"description": lines, "note": COMMENTS}, rows=40)
+    plan = with_recipes(plan_dataset([profile], options()))
+    table = plan.table("statement")
+    description = next(c for c in table.columns if c.name == "description")
+    assert isinstance(description.generator, ShapedText), description.reason
+    assert isinstance(next(c for c in table.columns if c.name == "note").generator, FreeText)
+    rows = [
+        json.loads(line) for f in generate_table(table, plan.seed, tmp_path)[0] for line in f.read_text().splitlines()
+    ]
+    values = [r["description"] for r in rows if r["description"]]
+    assert values and all(v == v.upper() and not v.endswith(".") for v in values)
+    assert {text_shape(v) for v in values} <= {text_shape(v) for v in lines} and not set(values) & set(lines)

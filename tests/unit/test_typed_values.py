@@ -321,6 +321,18 @@ def test_a_type_with_values_but_nothing_to_learn_from_fails_the_table_by_name() 
     assert "column doc (JSON) has values in the source but cannot be generated" in plan.failures[0].error
 
 
+def test_an_empty_source_with_a_required_column_plans_no_rows_and_refuses_rows_asked() -> None:
+    empty = TableProfile(
+        table_id="p.d.empty",
+        name="empty",
+        columns=[ColumnSchema(name="id", type="INT64", mode="REQUIRED"), ColumnSchema(name="note", type="STRING")],
+    )
+    plan = plan_dataset([empty], PlanOptions(target_project="p", target_dataset="t"))
+    assert plan.failures == [] and plan.table("empty").row_count == 0  # an empty target, on purpose
+    asked = plan_dataset([empty], PlanOptions(target_project="p", target_dataset="t", record_counts={"empty": 5}))
+    assert "REQUIRED column id (INT64) cannot be generated" in asked.failures[0].error
+
+
 def test_generated_rows_of_every_type_are_filled_and_within_their_limits(tmp_path: Path) -> None:
     plan = with_recipes(plan_dataset([typed_profile()], PlanOptions(target_project="p", target_dataset="t", seed=3)))
     table = plan.table("typed").model_copy(update={"row_count": 300})
