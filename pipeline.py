@@ -88,6 +88,7 @@ def bqsynth_pipeline(
     file_outputs: dict = DEFAULTS["file_outputs"],
     maximum_bytes_billed: int = DEFAULTS["maximum_bytes_billed"],
     profile_full_scan_bytes: int = DEFAULTS["profile_full_scan_bytes"],
+    engine: str = DEFAULTS["engine"],
 ) -> Artifact:
     """Make synthetic copies of BigQuery tables and load them into a target dataset.
 

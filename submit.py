@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile-full-scan-bytes", type=int, help="larger source tables are profiled from a TABLESAMPLE"
     )
     parser.add_argument(
+        "--engine",
+        choices=["auto", "columnar", "snowfakery"],
+        help="generation engine (default auto: columnar where it can)",
+    )
+    parser.add_argument(
         "--pipeline-root",
         help=f"where step artifacts are kept: gs://BUCKET/PATH on Vertex AI; locally default {DEFAULT_LOCAL_ROOT}/",
     )
@@ -163,6 +168,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "quality_table": args.quality_table,
         "maximum_bytes_billed": args.maximum_bytes_billed,
         "profile_full_scan_bytes": args.profile_full_scan_bytes,
+        "engine": args.engine,
     }
     return load_config(args.config, overrides).for_runner(local=args.local)
 

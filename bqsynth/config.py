@@ -201,6 +201,12 @@ class RunConfig(StrictModel):
         description="A source table whose statistics would scan more bytes than this (10 GiB by default) is "
         "profiled from a TABLESAMPLE of about this size; row counts stay exact.",
     )
+    engine: Literal["auto", "columnar", "snowfakery"] = Field(
+        default="auto",
+        description="Generation engine: auto (the columnar engine for a table whose every generator it "
+        "interprets and whose recipe is the plan's own, Snowfakery otherwise), columnar (refuse any other table), "
+        "or snowfakery (the reference engine for every table).",
+    )
     file_outputs: dict[str, FileOutputFormat] = Field(
         default_factory=dict,
         description="Changes to a file source's format for its synthetic files, by table name, e.g. "

@@ -788,6 +788,7 @@ class TableResult(StrictModel):
     error: str | None = None
     generate_seconds: float = 0.0
     load_seconds: float = 0.0
+    engine: str = Field(default="", description="Engine that generated the rows (columnar or snowfakery) and why")
 
 
 class TableResults(StrictModel):

@@ -29,6 +29,7 @@ def start_batch(
     file_outputs: dict,
     maximum_bytes_billed: int,
     profile_full_scan_bytes: int,
+    engine: str,
     config: Output[Artifact],
 ) -> None:
     """Validate the pipeline's parameters into the run's configuration (a RunConfig artifact), resolve

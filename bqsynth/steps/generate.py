@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import tempfile
 from pathlib import Path
 
@@ -11,12 +12,14 @@ from google.cloud import bigquery, storage
 from bqsynth.config import RunConfig
 from bqsynth.delivery.load import batch_prefix, upload_files
 from bqsynth.delivery.source_format_files import FileWriteError, write_source_files
+from bqsynth.generation.columnar import generate_with_engine
 from bqsynth.generation.exclusions import exclusions_from_records, fetch_exclusions
-from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import DatasetPlan, TablePlan, TableResult
 from bqsynth.sources.gcs_files import read_source_records
 from bqsynth.steps.artifacts import read_model, step_model_uri, write_model
 from bqsynth.steps.audited import AuditTrail, audit_file_fields, audited
+
+log = logging.getLogger("bqsynth")
 
 
 def generate_step(
@@ -47,10 +50,20 @@ def generate_step(
     with tempfile.TemporaryDirectory(prefix=f"bqsynth-{table_plan.name}-") as work_dir:
         with audited(trail, begun) as work:
             exclusions = source_exclusions(table_plan, bq, gcs)
-            files, rows, seconds = generate_table(table_plan, plan.seed, Path(work_dir), exclusions=exclusions)
+            made = generate_with_engine(
+                table_plan, plan.seed, Path(work_dir), engine=config.engine, exclusions=exclusions
+            )
+            log.info("generate %s: %s engine (%s)", table_plan.name, made.engine, made.reason)
+            files, rows = made.files, made.rows
             uris = upload_files(gcs, bucket, prefix, files)
             result = result.model_copy(
-                update={"rows_generated": rows, "files": uris, "generate_seconds": seconds, "status": "Completed"}
+                update={
+                    "rows_generated": rows,
+                    "files": uris,
+                    "generate_seconds": made.seconds,
+                    "status": "Completed",
+                    "engine": f"{made.engine}: {made.reason}",
+                }
             )
             work.complete_with(num_records_generated=rows)
         if work.failed:

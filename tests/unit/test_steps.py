@@ -147,6 +147,7 @@ def test_a_whole_run_of_steps_records_every_state_change(
     generated = generate_step(started, plan_path, "customers", generated_path, bq=warehouse.bq, gcs=warehouse.gcs)
     assert (generated.status, generated.rows_generated) == ("Completed", 12), generated.error
     assert all(uri.startswith(f"gs://{BUCKET}/") for uri in generated.files)
+    assert generated.engine.split(":")[0] in ("columnar", "snowfakery") and "engine=auto" in generated.engine
 
     results = load_tables_step(started, plan_path, [generated_path], str(tmp_path / "loaded"), bq=warehouse.bq)
     [loaded] = results.tables
