@@ -249,6 +249,9 @@ def test_submit_sends_the_pipeline_with_parameters_labels_and_service_account(
         "quality_sample_rows": 10000,
         "quality_table": "",
         "file_outputs": {},
+        "maximum_bytes_billed": 100 << 30,
+        "profile_full_scan_bytes": 10 << 30,
+        "engine": "auto",
     }
     assert job["runtimeConfig"]["gcsOutputDirectory"] == pipeline_root
     assert job["serviceAccount"] == SA
