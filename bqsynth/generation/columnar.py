@@ -54,7 +54,7 @@ from bqsynth.generation.exclusions import exclusion_key, value_digest
 from bqsynth.generation.recipe import compile_recipe
 from bqsynth.generation.rule_enforcement import RuleEnforcer
 from bqsynth.generation.sampling import cumulative, weighted_choice
-from bqsynth.generation.snowfakery_plugin import MAX_REDRAWS, SEED_OPTION, _invented_word, _with_suffix
+from bqsynth.generation.snowfakery_plugin import MAX_REDRAWS, SEED_OPTION, invented_word, sentences, with_suffix
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import (
     ArrayValue,
@@ -583,9 +583,9 @@ def faker_values(shard: _Shard, generator: FakerValue, column: str) -> list[str]
             if attempt:
                 rng = _redraw_rng(shard, column, row, attempt)
                 fake.seed_instance(rng.getrandbits(64))
-            value = str(getattr(fake, provider)()) if attempt < MAX_REDRAWS else _invented_word(rng)
+            value = str(getattr(fake, provider)()) if attempt < MAX_REDRAWS else invented_word(rng)
             if generator.unique:
-                value = _with_suffix(value, suffix)
+                value = with_suffix(value, suffix)
             if value_digest(value) not in excluded:
                 return value
         raise ColumnarError(f"{column}: could not draw a value that is not in the source", table=shard.table.name)
@@ -600,17 +600,6 @@ def _seeder(fake: Faker) -> Callable[[random.Random], None]:
     return seed
 
 
-def _sentences_from(fake: Faker, target: int, high: int, rng: random.Random) -> str:
-    """``snowfakery_plugin._sentences`` with this engine's own Faker."""
-    text = ""
-    while len(text) < target:
-        text = f"{text} {fake.sentence(nb_words=rng.randint(4, 12))}".strip()
-    if len(text) <= high:
-        return text
-    cut = text[:high].rsplit(" ", 1)[0] if " " in text[:high] else text[:high]
-    return cut.rstrip(",;:") + ("." if len(cut) < high and not cut.endswith(".") else "")
-
-
 def free_text_values(shard: _Shard, generator: FreeText, column: str) -> list[str]:
     """What ``Bqsynth.text`` gives: sentences, their length drawn around the source's average."""
     low, high = generator.min_length, max(generator.max_length, generator.min_length)
@@ -622,10 +611,10 @@ def free_text_values(shard: _Shard, generator: FreeText, column: str) -> list[st
             if attempt:
                 rng = _redraw_rng(shard, column, row, attempt)
                 fake.seed_instance(rng.getrandbits(64))
-            value = _sentences_from(fake, round(rng.triangular(low, high, min(max(mode, low), high))), high, rng)
+            value = sentences(fake, round(rng.triangular(low, high, min(max(mode, low), high))), high, rng)
             if value_digest(value) not in excluded:
                 return value
-        return _invented_word(rng)[:high]
+        return invented_word(rng)[:high]
 
     return per_row_values(shard.seed, shard.table.name, column, shard.start, shard.count, draw, _seeder(fake))
 

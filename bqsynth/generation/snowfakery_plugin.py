@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from faker import Faker
 from snowfakery.plugins import PluginContext, SnowfakeryPlugin, lazy
 
 from bqsynth.generation import keys, sampling, typed_values
@@ -149,11 +150,11 @@ def _exclusions(path: str) -> dict[str, frozenset[str]]:
     return {column: frozenset(digests) for column, digests in json.loads(Path(path).read_text()).items()}
 
 
-def _invented_word(rng: random.Random | Any) -> str:
+def invented_word(rng: random.Random | Any) -> str:
     return "".join(rng.choice(typed_values.SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
 
 
-def _with_suffix(value: str, suffix: str) -> str:
+def with_suffix(value: str, suffix: str) -> str:
     """Make a value unique while keeping its shape (the local part of an email, else appended)."""
     if "@" in value:
         local, domain = value.split("@", 1)
@@ -164,11 +165,11 @@ def _with_suffix(value: str, suffix: str) -> str:
 _faker = faker_for(DEFAULT_LOCALE)
 
 
-def _sentences(target: int, high: int, rng: random.Random | Any) -> str:
-    """Whole sentences up to about ``target`` characters, cut at a word (never past ``high``)."""
+def sentences(fake: Faker, target: int, high: int, rng: random.Random | Any) -> str:
+    """Whole sentences of ``fake``'s up to about ``target`` characters, cut at a word (never past ``high``)."""
     text = ""
     while len(text) < target:
-        text = f"{text} {_faker.sentence(nb_words=rng.randint(4, 12))}".strip()
+        text = f"{text} {fake.sentence(nb_words=rng.randint(4, 12))}".strip()
     if len(text) <= high:
         return text
     cut = text[:high].rsplit(" ", 1)[0] if " " in text[:high] else text[:high]
@@ -284,9 +285,9 @@ class Bqsynth(SnowfakeryPlugin):
             suffix = format(self._row_index(), "x") if unique else ""
             fake = faker_for(locale)
             for attempt in range(MAX_REDRAWS * 2):
-                value = str(getattr(fake, provider)()) if attempt < MAX_REDRAWS else _invented_word(random)
+                value = str(getattr(fake, provider)()) if attempt < MAX_REDRAWS else invented_word(random)
                 if unique:
-                    value = _with_suffix(value, suffix)
+                    value = with_suffix(value, suffix)
                 if value_digest(value) not in excluded:
                     return value
             raise ValueError(f"{column}: could not draw a value that is not in the source")
@@ -360,10 +361,10 @@ class Bqsynth(SnowfakeryPlugin):
             excluded = self._excluded(column)
             for _ in range(MAX_REDRAWS):
                 target = round(random.triangular(low, high, min(max(mode, low), high)))
-                value = _sentences(target, high, random)
+                value = sentences(_faker, target, high, random)
                 if value_digest(value) not in excluded:
                     return value
-            return _invented_word(random)[:high]
+            return invented_word(random)[:high]
 
         def typed(self, spec: str) -> str:
             """JSON, GEOGRAPHY, BYTES, INTERVAL or RANGE (see ``typed_values``), from a generator as JSON."""
