@@ -93,7 +93,7 @@ def detect_locale(values_by_provider: Mapping[str, Iterable[object]]) -> LocaleG
             continue
         # Each distinct value is one piece of evidence, shared by its telling words: a city of
         # four words ("São José dos Campos") or one repeated in many rows is still one city.
-        for value in {str(v) for v in values}:
+        for value in sorted({str(v) for v in values}):  # sums in one order in every process
             seen += 1
             found = [f for f in (_locales_of(w, kind) for w in _words(value)) if f and len(f) < len(LOCALES)]
             for locales in found:

@@ -7,6 +7,9 @@ Customer table), whose addresses are real-world spellings nobody on the team wro
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from bqsynth.generation.recipe import with_recipes
@@ -91,3 +94,39 @@ def test_a_german_table_is_planned_and_generated_in_german(tmp_path: Path) -> No
     files = generate_table(table, plan.seed, tmp_path / "out", shard_rows=100)[0]
     streets = [json.loads(line)["street"] for f in files for line in f.read_text().splitlines()]
     assert detect_locale({"street_address": streets}).locale == "de_DE"
+
+
+_PROCESS_VALUES = """
+import hashlib, json
+from bqsynth.text_kinds import LOCALES, new_faker
+from bqsynth.planning.locales import detect_locale
+out = {}
+for locale in sorted(LOCALES):
+    fake = new_faker(locale)
+    lists = sorted(
+        f"{type(p).__module__}.{name}={list(getattr(p, name))!r}"
+        for p in fake.providers for name in dir(p)
+        if not name.startswith("_") and isinstance(getattr(p, name, None), (list, tuple))
+    )
+    fake.seed_instance(3)
+    draws = [fake.city() for _ in range(50)] + [fake.name() for _ in range(50)]
+    out[locale] = hashlib.sha256(repr((lists, draws)).encode()).hexdigest()
+out["guess"] = detect_locale({"city": ["Milano", "Roma", "Torino", "Napoli", "Berlin"], "name": ["Mario Rossi"]})
+print(json.dumps(out))
+"""
+
+
+def test_faker_values_and_the_locale_guess_do_not_depend_on_the_process_hash_seed() -> None:
+    """Each step runs in its own process; a seed must give the same cities in all of them."""
+    root = Path(__file__).resolve().parents[2]
+    outputs = {
+        seed: subprocess.run(
+            [sys.executable, "-c", _PROCESS_VALUES],
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(set(outputs.values())) == 1, outputs
