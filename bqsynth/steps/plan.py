@@ -7,6 +7,7 @@ it. Planning is the one step the run cannot go on without: its failure fails the
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 
 from google.api_core.exceptions import NotFound
@@ -16,8 +17,10 @@ from bqsynth.config import RunConfig
 from bqsynth.delivery.source_format_files import changed_format
 from bqsynth.errors import warn_user
 from bqsynth.evaluation import integrity
+from bqsynth.generation.exclusions import present_digests
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.llm import LlmSettings, advise_plan, make_advisor
+from bqsynth.llm.vocabulary import PresentDigests
 from bqsynth.models import DatasetPlan, FileOutputFormat, TableProfile
 from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset, target_table_id
 from bqsynth.sources.key_checks import BigQueryKeyChecks, KeyChecks
@@ -60,6 +63,7 @@ def plan_step(
             llm_settings(config),
             Path(plan_path).with_name("advice.json"),
             checks,
+            source_values_lookup(bq, config.maximum_bytes_billed),
         )
         for table, reason in plan.llm_fallbacks.items():  # a warning: the table is planned, offline
             message = f"model advice not used, planned offline: {reason}"
@@ -97,6 +101,18 @@ def rows_already_loaded(bq: bigquery.Client, profiles: list[TableProfile], optio
         except NotFound:
             continue  # a new target: the batch starts at row 0
     return found
+
+
+def source_values_lookup(bq: bigquery.Client, max_bytes_billed: int) -> PresentDigests:
+    """How the advice finds a model-made vocabulary's values among all of a BigQuery source column's;
+    a file source's profile is all the plan step has of it (the generate step reads its files)."""
+
+    def present(profile: TableProfile, path: str, digests: Collection[str]) -> set[str] | None:
+        if profile.file_format is not None:
+            return None
+        return present_digests(bq, profile.table_id, path, digests, max_bytes_billed)
+
+    return present
 
 
 def llm_settings(config: RunConfig) -> LlmSettings:
@@ -150,6 +166,7 @@ def advised_plan(
     settings: LlmSettings,
     report_path: Path,
     checks: KeyChecks | None = None,
+    present: PresentDigests | None = None,
 ) -> DatasetPlan:
     """The offline plan, improved by the model where its checked answers say so.
 
@@ -158,7 +175,7 @@ def advised_plan(
     """
     if settings.llm == "offline":
         return offline
-    advised = advise_plan(profiles, offline, make_advisor(settings), settings.advice_options(), checks)
+    advised = advise_plan(profiles, offline, make_advisor(settings), settings.advice_options(), checks, present)
     write_model(advised.report, report_path)
     for line in advised.report.lines():
         log.info("%s", line)
