@@ -38,8 +38,10 @@ from bqsynth.llm import (
 from bqsynth.llm.columns import leaf_plans
 from bqsynth.models import DatasetPlan, TableResult, Vocabulary
 from bqsynth.planning.planner import PlanOptions, plan_dataset
+from bqsynth.sources.gcs_files import profile_file_source
 from bqsynth.steps.artifacts import read_model
 from bqsynth.steps.generate import generated_uri
+from bqsynth.steps.plan import source_values_lookup
 from submit import run_local_pipeline
 from tests.fake_vertex_genai import FakeVertex, RecordedRequest, ScriptedModel, agreeing_answer, json_reply
 from tests.unit.test_vocabulary import FRESH, paint_profile, paint_rows
@@ -137,6 +139,23 @@ def test_the_exact_lookup_finds_source_values_on_every_row(source: tuple) -> Non
     digests = [value_digest(v) for v in [RARE, *FRESH]]
     assert present_digests(client, table_id, "shade", digests, 10**9) == {value_digest(RARE)}
     assert present_digests(client, table_id, "shade", [], 10**9) == set()
+
+
+def test_the_plan_steps_lookup_reads_every_row_of_bigquery_and_file_sources(source: tuple) -> None:
+    client, table_id, rows = source
+    gcs = storage_client()
+    bucket = gcs.bucket("it-vocab-files")
+    if not bucket.exists():
+        gcs.create_bucket(bucket)
+    text = "paint_id,shade,litres\n" + "".join(f"{r['paint_id']},{r['shade']},{r['litres']}\n" for r in rows)
+    bucket.blob("paint/paint.csv").upload_from_string(text)
+    file_profile = profile_file_source(gcs, "gs://it-vocab-files/paint/paint.csv", sample_rows=20)
+    assert RARE not in {r["shade"] for r in file_profile.sample}
+    lookup = source_values_lookup(client, gcs, 10**9)
+    digests = [value_digest(v) for v in [RARE, *FRESH]]
+    for profile in (paint_profile(rows, sample_rows=20, table_id=table_id), file_profile):
+        assert lookup(profile, "shade", digests) == {value_digest(RARE)}, profile.table_id
+    assert source_values_lookup(client, None, 10**9)(file_profile, "shade", digests) is None
 
 
 @pytest.fixture(scope="module")
