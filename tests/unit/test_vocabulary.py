@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bqsynth.evaluation.metrics import column_sdtype, is_text_column, quality_leaf_columns
 from bqsynth.generation.columnar import ColumnarError, generate_table_columnar
 from bqsynth.generation.exclusions import identifying_paths, value_digest
 from bqsynth.generation.recipe import compile_recipe
@@ -323,3 +324,10 @@ def test_a_rerun_from_the_plan_is_byte_identical(tmp_path: Path) -> None:
         first = b"".join(f.read_bytes() for f in run(table, 7, tmp_path / f"{name}1")[0])
         again = b"".join(f.read_bytes() for f in run(table, 7, tmp_path / f"{name}2")[0])
         assert first == again, name
+
+
+def test_the_quality_report_scores_a_vocabulary_column_as_text_drawn_fresh() -> None:
+    table = vocabulary_table(FRESH, rows=10)
+    [shade] = [c for c in quality_leaf_columns(table) if c.path == "shade"]
+    assert is_text_column(shade)
+    assert column_sdtype(shade.plan)["sdtype"] == "pii"  # never compared value by value with the source's
