@@ -20,11 +20,13 @@ import pytest
 from bqsynth.evaluation.metrics import column_sdtype, is_text_column, quality_leaf_columns
 from bqsynth.generation.columnar import ColumnarError, generate_table_columnar
 from bqsynth.generation.exclusions import identifying_paths, value_digest
-from bqsynth.generation.recipe import compile_recipe
+from bqsynth.generation.recipe import compile_recipe, with_recipes
 from bqsynth.generation.recipe_safety import check_recipe
 from bqsynth.generation.snowfakery_runner import generate_table
+from bqsynth.llm import AdviceOptions, AdvisedPlan, advise_plan
 from bqsynth.llm.answers import GenerationAnswer, GeneratorChoice
 from bqsynth.llm.columns import key_paths, replace_leaf
+from bqsynth.llm.prompts import PromptLimits
 from bqsynth.llm.validate import VocabularyAsk, generation_problems, privacy_problems
 from bqsynth.llm.vocabulary import (
     VocabularyLimits,
@@ -44,6 +46,7 @@ from bqsynth.models import (
 )
 from bqsynth.planning.planner import PlanOptions, plan_dataset
 from tests.factories import column_stats
+from tests.unit.test_llm_advise import ScriptedAdvisor, ok, semantics
 
 ADJECTIVES = ["Misty", "Golden", "Deep", "Pale", "Burnt", "Royal", "Soft", "Dusty", "Bright", "Quiet", "Wild", "Warm"]
 NOUNS = ["Sage", "Coral", "Harbor", "Meadow", "Clay", "Ember", "Fern", "Dune", "Lagoon", "Orchid", "Pebble", "Cedar"]
@@ -331,3 +334,65 @@ def test_the_quality_report_scores_a_vocabulary_column_as_text_drawn_fresh() -> 
     [shade] = [c for c in quality_leaf_columns(table) if c.path == "shade"]
     assert is_text_column(shade)
     assert column_sdtype(shade.plan)["sdtype"] == "pii"  # never compared value by value with the source's
+
+
+# ---------------------------------------------------------------------------------------------
+# In the advice flow
+# ---------------------------------------------------------------------------------------------
+
+
+def _advise(advisor: ScriptedAdvisor, options: AdviceOptions | None = None) -> tuple[AdvisedPlan, TablePlan]:
+    profile = paint_profile(paint_rows())
+    offline = with_recipes(plan_dataset([profile], PlanOptions(target_project="p", target_dataset="t")))
+    return advise_plan([profile], offline, advisor, options or AdviceOptions()), offline.tables[0]
+
+
+def _offered(advisor: ScriptedAdvisor) -> dict[str, int]:
+    return {
+        c["column"]: c["vocabulary_max"]
+        for p in advisor.asked("generation", "Paint")
+        for c in json.loads(p.turns[0].text)["columns"]
+        if "vocabulary_max" in c
+    }
+
+
+def test_a_vocabulary_is_offered_only_where_the_semantics_allow_it() -> None:
+    shade = GeneratorChoice(column="shade", kind="vocabulary", vocabulary=FRESH)
+    kept_identifier = ScriptedAdvisor().on("generation", "Paint", ok(GenerationAnswer(table="Paint", columns=[shade])))
+    advised, offline = _advise(kept_identifier, AdviceOptions(max_repairs=0))
+    assert _offered(kept_identifier) == {}  # still an identifier: nothing offered, and an answer is refused
+    assert advised.plan.table("Paint").columns == offline.columns
+    assert "shade: no vocabulary: it may hold personal or identifying data (identifier)" in (
+        advised.report.table("Paint").fallback_reason or ""
+    )
+
+    labels = (
+        ScriptedAdvisor()
+        .on("semantics", "Paint", lambda r: ok(semantics(r, shade="categorical")))
+        .on("generation", "Paint", ok(GenerationAnswer(table="Paint", columns=[shade])))
+    )
+    advised, _ = _advise(labels, AdviceOptions(vocabulary=VocabularyLimits(size=30)))
+    assert _offered(labels) == {"shade": 30}
+    generator = leaf_plans(advised.plan.table("Paint").columns)["shade"].generator
+    assert isinstance(generator, Vocabulary) and generator.values == FRESH and generator.origin == "scripted"
+    assert [v.used for v in advised.report.table("Paint").vocabularies] == [True]
+
+
+def test_a_table_that_falls_back_keeps_no_vocabulary_and_says_why() -> None:
+    shade = GeneratorChoice(column="shade", kind="vocabulary", vocabulary=FRESH)
+    wrong = GeneratorChoice(column="litres", kind="boolean")  # an INT64 column: refused
+
+    def by_chunk(request: Any) -> Any:
+        choice = shade if "shade" in request.columns else wrong
+        return ok(GenerationAnswer(table="Paint", columns=[choice]))
+
+    advisor = (
+        ScriptedAdvisor()
+        .on("semantics", "Paint", *[lambda r: ok(semantics(r, shade="categorical"))] * 2)
+        .on("generation", "Paint", by_chunk, by_chunk)
+    )
+    options = AdviceOptions(max_repairs=0, prompt=PromptLimits(max_columns_per_prompt=2))
+    advised, offline = _advise(advisor, options)
+    assert advised.plan.table("Paint").columns == offline.columns
+    [record] = advised.report.table("Paint").vocabularies
+    assert not record.used and record.fallback_reason == "the table fell back to the offline plan"
