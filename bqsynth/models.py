@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Mode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
 Scalar = str | int | float | bool | None
@@ -504,6 +504,33 @@ class ShapedText(StrictModel):
     weights: list[float] = Field(min_length=1)
 
 
+class Vocabulary(StrictModel):
+    """Synthetic values a model proposed for a text kind nothing else covers, with weights.
+
+    Not a ``Categorical``: a categorical's values are observed source values (the privacy
+    checks refuse it for identifying columns, the quality report counts its rare
+    categories), while none of these is a source value: every value was checked against the
+    source's values when the plan was made (``bqsynth.llm.vocabulary``), and the generate
+    step drops any value whose digest is among the source's (``generation.exclusions``).
+    Stored in the plan, so a rerun from the plan needs no model and gives the same rows.
+    """
+
+    kind: Literal["vocabulary"] = "vocabulary"
+    values: list[str] = Field(min_length=1)
+    weights: list[float] = Field(min_length=1)
+    origin: str = Field(default="", description="Who proposed the values, e.g. gemini:gemini-2.5-flash")
+
+    @model_validator(mode="after")
+    def _one_weight_per_value(self) -> Vocabulary:
+        if len(self.values) != len(self.weights):
+            raise ValueError(f"vocabulary: {len(self.values)} values but {len(self.weights)} weights")
+        if len(set(self.values)) != len(self.values):
+            raise ValueError("vocabulary: a value is listed twice")
+        if any(w < 0 for w in self.weights) or not sum(self.weights) > 0:
+            raise ValueError("vocabulary: weights must be >= 0 and not all 0")
+        return self
+
+
 class RecordValue(StrictModel):
     kind: Literal["record"] = "record"
     fields: list[ColumnPlan]
@@ -599,6 +626,7 @@ Generator = Annotated[
     | PatternString
     | FreeText
     | ShapedText
+    | Vocabulary
     | RecordValue
     | ArrayValue
     | NullValue
@@ -621,6 +649,7 @@ GENERATOR_KINDS = (
     "pattern",
     "text",
     "shaped",
+    "vocabulary",
     "record",
     "array",
     "null",

@@ -77,6 +77,7 @@ from bqsynth.models import (
     TablePrivacy,
     TemporalFromQuantiles,
     TextRealism,
+    Vocabulary,
     leaf_plans,
     normalise_type,
 )
@@ -144,7 +145,7 @@ def column_sdtype(plan: ColumnPlan) -> dict[str, Any]:
         return {"sdtype": "boolean"}
     if isinstance(generator, FakerValue) and not plan.identifying:
         return {"sdtype": "categorical"}
-    if isinstance(generator, FakerValue | FreeText | ShapedText):
+    if isinstance(generator, FakerValue | FreeText | ShapedText | Vocabulary):
         return {"sdtype": "pii", "pii": True}
     return {"sdtype": "unknown"}  # NULL-only columns: nothing to compare
 
@@ -358,11 +359,11 @@ def _null_rate(frame: pd.DataFrame, path: str) -> float | None:
 # Generators that draw text fresh, never a source value: how their values look is what can
 # be compared. Categorical columns copy source values, and their shape score already says
 # how well; keys are regenerated and judged by the integrity checks.
-_FRESH_TEXT = (FakerValue, FreeText, ShapedText, PatternString)
+_FRESH_TEXT = (FakerValue, FreeText, ShapedText, PatternString, Vocabulary)
 
 
 def is_text_column(column: LeafColumn) -> bool:
-    """A STRING leaf column whose values are drawn fresh (faker, pattern, shaped, free text)."""
+    """A STRING leaf column whose values are drawn fresh (faker, pattern, shaped, free text, vocabulary)."""
     return column.column_type == "STRING" and isinstance(column.plan.generator, _FRESH_TEXT)
 
 

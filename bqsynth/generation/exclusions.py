@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from google.api_core.exceptions import GoogleAPIError
 from google.cloud import bigquery
 
 from bqsynth.gcp.sql import quote_column, quote_table, string_literal
@@ -28,8 +30,11 @@ from bqsynth.models import (
     ShapedText,
     TablePlan,
     TemporalFromQuantiles,
+    Vocabulary,
 )
 from bqsynth.values import value_at
+
+log = logging.getLogger(__name__)
 
 DIGEST_HEX_CHARS = 16
 # Above this many distinct values a column is excluded only in part; the generators' shapes
@@ -53,6 +58,28 @@ def exclusion_key(value: object, temporal_type: str = "") -> str:
     return text[:10] if temporal_type in DAY_TYPES else text
 
 
+def vocabulary_without(
+    values: Sequence[str], weights: Sequence[float], excluded: Collection[str]
+) -> tuple[list[str], list[float]]:
+    """A model-made vocabulary without the values whose digest is excluded (a source value the
+    plan's check could not see, such as one outside the profile's sample) and without weightless ones."""
+    kept = [
+        (value, float(weight))
+        for value, weight in zip(values, weights, strict=True)
+        if weight > 0 and value_digest(value) not in excluded
+    ]
+    return [v for v, _ in kept], [w for _, w in kept]
+
+
+def vocabulary_exhausted(column: str) -> str:
+    """Why a vocabulary column cannot be generated: every value of it is a source value."""
+    return (
+        f"{column}: every value of its vocabulary is a value of the source column, so none may be emitted; "
+        "plan the table again (llm=gemini proposes a new vocabulary, llm=offline uses invented words) "
+        "or edit the column's generator in the plan"
+    )
+
+
 class IdentifyingPath(NamedTuple):
     """A leaf path whose source values must never come out, whether it sits in an array, and
     whether it is compared by its day (an identifying date or time)."""
@@ -63,7 +90,8 @@ class IdentifyingPath(NamedTuple):
 
 
 def identifying_paths(columns: list[ColumnPlan], prefix: str = "", repeated: bool = False) -> list[IdentifyingPath]:
-    """Leaf paths of identifying, generated columns."""
+    """Leaf paths of identifying, generated columns, and of every model-made vocabulary: its
+    values were invented to be new, so one that is a source value is dropped here too."""
     paths: list[IdentifyingPath] = []
     for column in columns:
         path = f"{prefix}{column.name}"
@@ -73,7 +101,7 @@ def identifying_paths(columns: list[ColumnPlan], prefix: str = "", repeated: boo
             continue
         generator = getattr(column.generator, "element", column.generator)
         by_day = isinstance(generator, TemporalFromQuantiles) and generator.type in DAY_TYPES
-        if column.identifying and (isinstance(generator, _EXCLUDABLE) or by_day):
+        if isinstance(generator, Vocabulary) or (column.identifying and (isinstance(generator, _EXCLUDABLE) or by_day)):
             paths.append(IdentifyingPath(path, in_array, by_day))
     return paths
 
@@ -113,6 +141,33 @@ def shared_values_sql(source_table: str, target_table: str, paths: list[Identify
         for path, in_array, by_day in paths
     ]
     return "\nUNION ALL\n".join(parts)
+
+
+def present_digests_sql(table_id: str, path: str, digests: Collection[str]) -> str:
+    """The given digests that are digests of values of a (non-repeated) column, over all its rows."""
+    listed = ", ".join(string_literal(d) for d in sorted(digests))
+    value = f"t.{quote_column(path)}"
+    return (
+        f"SELECT DISTINCT d FROM (SELECT SUBSTR(TO_HEX(MD5(CAST({value} AS STRING))), 1, {DIGEST_HEX_CHARS}) AS d "
+        f"FROM {quote_table(table_id)} AS t WHERE {value} IS NOT NULL) WHERE d IN ({listed})"
+    )
+
+
+def present_digests(
+    client: bigquery.Client, table_id: str, path: str, digests: Collection[str], max_bytes_billed: int
+) -> set[str] | None:
+    """Which of ``digests`` are values of the column (``present_digests_sql``); None if BigQuery refused
+    the query (over the cost guard, say): the caller then knows only what the profile shows."""
+    if not digests:
+        return set()
+    config = bigquery.QueryJobConfig(maximum_bytes_billed=max_bytes_billed)
+    try:
+        return {
+            row["d"] for row in client.query(present_digests_sql(table_id, path, digests), job_config=config).result()
+        }
+    except GoogleAPIError as error:
+        log.warning("%s.%s: the source values could not be checked: %s", table_id, path, error)
+        return None
 
 
 def all_digests_sql(table_id: str, paths: list[IdentifyingPath]) -> str:

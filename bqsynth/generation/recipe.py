@@ -44,6 +44,7 @@ from bqsynth.models import (
     ShapedText,
     TablePlan,
     TemporalFromQuantiles,
+    Vocabulary,
 )
 
 PLUGIN = "bqsynth.generation.snowfakery_plugin.Bqsynth"
@@ -154,6 +155,14 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
             return {
                 "Bqsynth.shaped": {
                     "shapes": json_literal(generator.shapes),
+                    "weights": json_literal(generator.weights),
+                    "column": json_literal(column)[1:-1],
+                }
+            }
+        case Vocabulary():
+            return {
+                "Bqsynth.vocabulary": {
+                    "values": json_literal(generator.values),
                     "weights": json_literal(generator.weights),
                     "column": json_literal(column)[1:-1],
                 }

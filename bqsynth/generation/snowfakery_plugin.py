@@ -22,7 +22,7 @@ from snowfakery.plugins import PluginContext, SnowfakeryPlugin, lazy
 
 from bqsynth.generation import keys, sampling, typed_values
 from bqsynth.generation.copula_draws import FixedUniform, latent_uniform
-from bqsynth.generation.exclusions import exclusion_key, value_digest
+from bqsynth.generation.exclusions import exclusion_key, value_digest, vocabulary_exhausted, vocabulary_without
 from bqsynth.models import (
     BytesValue,
     ForeignKeyRef,
@@ -141,6 +141,14 @@ def typed_value(spec: JsonValue | GeographyValue | BytesValue | IntervalValue | 
         case RangeValue():
             return typed_values.range_value(spec, rng)
     raise ValueError(f"Bqsynth.typed: unknown generator {spec!r}")
+
+
+@lru_cache(maxsize=256)
+def _vocabulary(values_json: str, weights_json: str, excluded: frozenset[str]) -> tuple[list[str], list[float]]:
+    """A vocabulary without the values the exclusions name (source values that slipped through
+    the plan's check), as ``sampling.weighted_choice`` reads it."""
+    values, weights = vocabulary_without(_json(values_json), _json(weights_json), excluded)
+    return values, sampling.cumulative(weights) if values else []
 
 
 @lru_cache(maxsize=8)
@@ -379,6 +387,13 @@ class Bqsynth(SnowfakeryPlugin):
                 if value_digest(value) not in excluded:
                     return value
             raise ValueError(f"{column}: could not draw a value that is not in the source")
+
+        def vocabulary(self, values: str, weights: str, column: str) -> str:
+            """A value of the plan's model-made vocabulary, by weight; never a source value."""
+            options, cumulative = _vocabulary(values, weights, self._excluded(column))
+            if not options:
+                raise ValueError(vocabulary_exhausted(column))
+            return str(sampling.weighted_choice(options, cumulative, random))
 
         # --- structure -----------------------------------------------------------------------
         @lazy

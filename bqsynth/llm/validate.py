@@ -23,11 +23,20 @@ from snowfakery.api import SnowfakeryApplication
 
 from bqsynth.generation.recipe_safety import check_recipe
 from bqsynth.generation.snowfakery_runner import generate_table
-from bqsynth.llm.answers import ColumnRule, GenerationAnswer, RelationshipProposal, RelationshipsAnswer, SemanticsAnswer
+from bqsynth.llm.advice_report import VocabularyRecord
+from bqsynth.llm.answers import (
+    ColumnRule,
+    GenerationAnswer,
+    GeneratorChoice,
+    RelationshipProposal,
+    RelationshipsAnswer,
+    SemanticsAnswer,
+)
 from bqsynth.llm.apply import generator_for_choice
 from bqsynth.llm.columns import in_array, table_key_column
 from bqsynth.llm.prompts import describe_generator
 from bqsynth.llm.rule_checks import rule_problems
+from bqsynth.llm.vocabulary import PresentDigests, VocabularyLimits, check_vocabulary, not_eligible
 from bqsynth.models import (
     NUMERIC_TYPES,
     UNCLASSIFIABLE_TYPES,
@@ -46,6 +55,7 @@ from bqsynth.models import (
     ShapedText,
     TablePlan,
     TableProfile,
+    Vocabulary,
     key_type_family,
     leaf_plans,
 )
@@ -383,6 +393,16 @@ class GenerationOutcome:
     generators: dict[str, tuple[Generator, str]] = field(default_factory=dict)
     rules: list[ColumnRule] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    vocabularies: list[VocabularyRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VocabularyAsk:
+    """What a generation question offers for vocabularies: the limits, who answers, the exact source lookup."""
+
+    limits: VocabularyLimits
+    origin: str
+    present: PresentDigests | None = None
 
 
 def generation_problems(
@@ -392,8 +412,13 @@ def generation_problems(
     columns: list[str],
     keys: set[str],
     min_category_count: int,
+    vocabulary: VocabularyAsk | None = None,
 ) -> tuple[GenerationOutcome, list[str]]:
-    """Generators for the chosen columns (built from the profile) and well-formed rules, or problems."""
+    """Generators for the chosen columns (built from the profile) and well-formed rules, or problems.
+
+    A proposed vocabulary (only when ``vocabulary`` offers them) is checked by
+    ``vocabulary.check_vocabulary``: too few surviving values keep the offline generator, a note.
+    """
     outcome = GenerationOutcome()
     problems: list[str] = []
     if answer.table != table.name:
@@ -407,6 +432,9 @@ def generation_problems(
             outcome.notes.append(f"{choice.column}: key column, its choice was ignored")
             continue
         column = leaves[choice.column]
+        if choice.kind == "vocabulary":
+            problems += _vocabulary_choice(choice, column, profile, table, keys, vocabulary, outcome)
+            continue
         generator, errors = generator_for_choice(
             choice,
             column,
@@ -431,6 +459,35 @@ def generation_problems(
     return outcome, problems
 
 
+def _vocabulary_choice(
+    choice: GeneratorChoice,
+    column: ColumnPlan,
+    profile: TableProfile,
+    table: TablePlan,
+    keys: set[str],
+    ask: VocabularyAsk | None,
+    outcome: GenerationOutcome,
+) -> list[str]:
+    """Add a checked vocabulary to ``outcome`` (or a note why the offline generator stays); problems to repair."""
+    if ask is None:
+        return [f"{choice.column}: vocabulary is not offered in this request; choose another kind"]
+    why_not = not_eligible(column, choice.column, table, keys)
+    if why_not is not None:
+        return [f"{choice.column}: no vocabulary: {why_not}"]
+    generator, record, problems = check_vocabulary(
+        choice.column, choice.vocabulary or [], profile, table, ask.limits, ask.origin, ask.present
+    )
+    if problems:
+        return problems
+    outcome.vocabularies.append(record)
+    if generator is None:
+        outcome.notes.append(f"{choice.column}: vocabulary not used: {record.fallback_reason}")
+        return []
+    reason = f"model: {choice.reason}".strip() if choice.reason else "model's vocabulary"
+    outcome.generators[choice.column] = (generator, f"{reason} ({record.kept} values checked against the source)")
+    return []
+
+
 def _element(generator: Generator) -> Generator:
     return generator.element if isinstance(generator, ArrayValue) else generator
 
@@ -453,7 +510,9 @@ def privacy_problems(table: TablePlan, offline: TablePlan, paths: Collection[str
                 "(categorical); choose faker, pattern or text"
             )
         elif column.type == "STRING" and not isinstance(
-            element, (FakerValue, PatternString, FreeText, ShapedText, NullValue)
+            # A vocabulary's values were checked not to be source values, and are excluded again when generating.
+            element,
+            (FakerValue, PatternString, FreeText, ShapedText, Vocabulary, NullValue),
         ):
             problems.append(f"{path}: an identifying STRING column needs faker, pattern or text")
     return problems

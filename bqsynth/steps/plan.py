@@ -7,22 +7,27 @@ it. Planning is the one step the run cannot go on without: its failure fails the
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 
-from google.api_core.exceptions import NotFound
+from google.api_core.exceptions import GoogleAPIError, NotFound
 from google.cloud import bigquery, storage
 
 from bqsynth.config import RunConfig
 from bqsynth.delivery.source_format_files import changed_format
-from bqsynth.errors import warn_user
+from bqsynth.errors import BqsynthError, warn_user
 from bqsynth.evaluation import integrity
+from bqsynth.generation.exclusions import present_digests, value_digest
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.llm import LlmSettings, advise_plan, make_advisor
+from bqsynth.llm.vocabulary import PresentDigests
 from bqsynth.models import DatasetPlan, FileOutputFormat, TableProfile
 from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset, target_table_id
+from bqsynth.sources.gcs_files import read_source_records
 from bqsynth.sources.key_checks import BigQueryKeyChecks, KeyChecks
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audited
+from bqsynth.values import value_at
 
 log = logging.getLogger("bqsynth")
 
@@ -60,6 +65,7 @@ def plan_step(
             llm_settings(config),
             Path(plan_path).with_name("advice.json"),
             checks,
+            source_values_lookup(bq, gcs, config.maximum_bytes_billed),
         )
         for table, reason in plan.llm_fallbacks.items():  # a warning: the table is planned, offline
             message = f"model advice not used, planned offline: {reason}"
@@ -97,6 +103,31 @@ def rows_already_loaded(bq: bigquery.Client, profiles: list[TableProfile], optio
         except NotFound:
             continue  # a new target: the batch starts at row 0
     return found
+
+
+def source_values_lookup(bq: bigquery.Client, gcs: storage.Client | None, max_bytes_billed: int) -> PresentDigests:
+    """How the advice finds a model-made vocabulary's values among all of a source column's: by a
+    query on a BigQuery source, by reading a file source's files (once per column) as the generate
+    step does. None (only the profile's values were compared) when that fails; the generate step's
+    exclusions still drop any source value."""
+    file_digests: dict[tuple[str, str], set[str]] = {}
+
+    def present(profile: TableProfile, path: str, digests: Collection[str]) -> set[str] | None:
+        if profile.file_format is None:
+            return present_digests(bq, profile.table_id, path, digests, max_bytes_billed)
+        if gcs is None:
+            return None
+        key = (profile.table_id, path)
+        if key not in file_digests:
+            try:
+                records = read_source_records(gcs, profile.table_id, profile.file_format)
+            except (BqsynthError, GoogleAPIError, OSError) as error:
+                log.warning("%s: the source values of %s could not be read: %s", profile.table_id, path, error)
+                return None
+            file_digests[key] = {value_digest(v) for r in records if (v := value_at(r, path)) is not None}
+        return file_digests[key] & set(digests)
+
+    return present
 
 
 def llm_settings(config: RunConfig) -> LlmSettings:
@@ -150,6 +181,7 @@ def advised_plan(
     settings: LlmSettings,
     report_path: Path,
     checks: KeyChecks | None = None,
+    present: PresentDigests | None = None,
 ) -> DatasetPlan:
     """The offline plan, improved by the model where its checked answers say so.
 
@@ -158,7 +190,7 @@ def advised_plan(
     """
     if settings.llm == "offline":
         return offline
-    advised = advise_plan(profiles, offline, make_advisor(settings), settings.advice_options(), checks)
+    advised = advise_plan(profiles, offline, make_advisor(settings), settings.advice_options(), checks, present)
     write_model(advised.report, report_path)
     for line in advised.report.lines():
         log.info("%s", line)
