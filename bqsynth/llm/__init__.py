@@ -27,7 +27,7 @@ from bqsynth.llm.advise import AdviceOptions, AdvisedPlan, advise_plan
 from bqsynth.llm.answers import ColumnRule
 from bqsynth.llm.base import PlanAdvisor, Prompt, Reply
 from bqsynth.llm.gemini import GeminiAdvisor, GeminiConfig
-from bqsynth.llm.offline import OfflineAdvisor
+from bqsynth.llm.offline import OfflineAdvisor, with_offline_rules
 from bqsynth.llm.prompts import SAMPLE_POLICIES, PromptLimits, SamplePolicy
 from bqsynth.llm.vocabulary import VocabularyLimits
 from bqsynth.models import StrictModel
@@ -117,4 +117,5 @@ __all__ = [
     "VocabularyLimits",
     "advise_plan",
     "make_advisor",
+    "with_offline_rules",
 ]

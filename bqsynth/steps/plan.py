@@ -19,7 +19,7 @@ from bqsynth.errors import BqsynthError, warn_user
 from bqsynth.evaluation import integrity
 from bqsynth.generation.exclusions import present_digests, value_digest
 from bqsynth.generation.recipe import with_recipes
-from bqsynth.llm import LlmSettings, advise_plan, make_advisor
+from bqsynth.llm import LlmSettings, advise_plan, make_advisor, with_offline_rules
 from bqsynth.llm.vocabulary import PresentDigests
 from bqsynth.models import DatasetPlan, FileOutputFormat, TableProfile
 from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset, target_table_id
@@ -189,7 +189,10 @@ def advised_plan(
     plan and its lines logged; tokens and fallbacks also travel in the plan to the summary.
     """
     if settings.llm == "offline":
-        return offline
+        ruled, lines = with_offline_rules(offline, profiles, settings.advice_options().min_rule_support)
+        for line in lines:
+            log.info("%s", line)
+        return ruled
     advised = advise_plan(profiles, offline, make_advisor(settings), settings.advice_options(), checks, present)
     write_model(advised.report, report_path)
     for line in advised.report.lines():
