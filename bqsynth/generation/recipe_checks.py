@@ -74,7 +74,7 @@ def dry_run_problems(table: TablePlan, seed: int, rows: int, check_types: bool =
                     f"dry run: REQUIRED column {name} came out null" for name in required if row.get(name) is None
                 ]
                 if check_types:
-                    problems += row_type_problems(row, table.schema_)
+                    problems += [f"dry run: {p}" for p in row_type_problems(row, table.schema_)]
         return list(dict.fromkeys(problems))
 
 
