@@ -99,6 +99,7 @@ def plan_to_yaml(plan: DatasetPlan) -> str:
         f"# bqsynth plan (seed {plan.seed}, planned by {plan.engine}). Edit a column's generator, its\n"
         "# parameters or null_rate, a table's rules or row_count, then pass this file back as plan_uri\n"
         "# (submit.py --plan FILE). Table and column names, types and schemas must stay the source's;\n"
+        "# target tables are the run's (target_project, target_dataset), not the ones written here;\n"
         "# generator kinds are documented in bqsynth/models.py. Recipes are recompiled from this plan.\n"
     )
     return header + yaml.dump(document, Dumper=_PlanDumper, sort_keys=False, allow_unicode=True, width=1_000_000)

@@ -64,7 +64,7 @@ def plan_step(
         if config.write_disposition == "WRITE_APPEND":
             options.first_rows = rows_already_loaded(bq, profiles, options)
         if config.plan_uri:
-            plan = users_plan(config, profiles, gcs)
+            plan = users_plan(config, profiles, options, gcs)
         else:
             checks = BigQueryKeyChecks(bq, max_bytes_billed=config.maximum_bytes_billed)
             plan = advised_plan(
@@ -154,11 +154,14 @@ def publish_plan(plan: DatasetPlan, config: RunConfig, gcs: storage.Client | Non
         write_text(table.recipe, f"{folder}recipes/{table.name}.recipe.yml", gcs=gcs)
 
 
-def users_plan(config: RunConfig, profiles: list[TableProfile], gcs: storage.Client | None) -> DatasetPlan:
+def users_plan(
+    config: RunConfig, profiles: list[TableProfile], options: PlanOptions, gcs: storage.Client | None
+) -> DatasetPlan:
     """The plan at ``plan_uri``, checked against this run's profiles, its recipes compiled.
 
     The plan's own seed is the run's: the file, not the run's parameters, reproduces the data.
-    Tables whose source could not be profiled this time fail as in any run.
+    The targets are this run's (``target_project``, ``target_dataset``), whatever run wrote the
+    file. Tables whose source could not be profiled this time fail as in any run.
     """
     where = config.plan_uri
     try:
@@ -168,8 +171,23 @@ def users_plan(config: RunConfig, profiles: list[TableProfile], gcs: storage.Cli
     plan = plan_from_yaml(text, where)
     failed = {p.name: p for p in profiles if p.error}
     failures = [PlanFailure(table=n, source_table=p.table_id, error=p.error or "") for n, p in failed.items()]
-    plan = plan.model_copy(update={"tables": [t for t in plan.tables if t.name not in failed], "failures": failures})
+    targets = {p.name: target_table_id(p, options) for p in profiles}
+    tables = [
+        t.model_copy(update={"target_table": targets.get(t.name, t.target_table)})
+        for t in plan.tables
+        if t.name not in failed
+    ]
+    plan = plan.model_copy(update={"tables": tables, "failures": failures})
     plan = with_recipes(checked_plan(plan, profiles, config.max_rows, where))
+    # A plan's keys start where its own run's did (first_row): appended after rows already in a
+    # target, they would repeat that run's keys.
+    filled = {name: rows for name, rows in options.first_rows.items() if rows and name in targets}
+    if filled:
+        shown = ", ".join(f"{targets[n]} ({rows} rows)" for n, rows in sorted(filled.items()))
+        raise PlanFileError(
+            f"plan file {where}: WRITE_APPEND into targets that already hold rows: {shown}; a plan file's keys "
+            "are its own run's, so the batch would repeat them. Use WRITE_TRUNCATE or another target_dataset"
+        )
     if plan.seed != config.seed:
         warn_user(f"the plan file's seed {plan.seed} is used, not the run's seed {config.seed}: edit seed in {where}")
     log.info("plan: generating from the plan file %s (seed %s)", where, plan.seed)
