@@ -319,6 +319,22 @@ def test_dry_run_sends_nothing(fake_vertex: FakeVertex, pipeline_root: str, caps
     assert fake_vertex.requests == []
 
 
+def test_a_plan_and_recipes_in_cloud_storage_are_sent_as_parameters(
+    fake_vertex: FakeVertex, pipeline_root: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plan, recipe = "gs://bqsynth-staging/plans/plan.yaml", "gs://bqsynth-staging/plans/orders.recipe.yml"
+    without_counts = [a for a in args(fake_vertex, pipeline_root) if a not in ("--record-count", "orders=1000")]
+    assert main([*without_counts, "--dry-run", "--plan", plan, "--recipe", f"orders={recipe}"]) == 0
+    parameters = json.loads(capsys.readouterr().out)["pipelineJob"]["runtimeConfig"]["parameterValues"]
+    assert parameters["plan_uri"] == plan and parameters["recipes"] == {"orders": recipe}
+    # A local file cannot be read by the steps on Vertex AI: refused before anything is sent.
+    local = tmp_path / "plan.yaml"
+    local.write_text("seed: 1\ntables: []\n")
+    assert main([*without_counts, "--dry-run", "--plan", str(local)]) == 2
+    assert "is a local file, which the steps on Vertex AI cannot read" in capsys.readouterr().err
+    assert fake_vertex.requests == []
+
+
 @pytest.mark.parametrize("transport", ["rest", "grpc"])
 def test_an_unreachable_api_exits_1_naming_the_endpoint(
     transport: str, pipeline_root: str, capsys: pytest.CaptureFixture[str]
