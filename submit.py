@@ -205,7 +205,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     }
     config = load_config(args.config, overrides).for_runner(local=args.local)
     if config.plan_uri and not config.plan_uri.startswith("gs://"):
-        check_plan_file(config.plan_uri)
+        check_plan_file(config.plan_uri, config.record_counts)
     if not args.local:
         local = [f for f in [config.plan_uri, *config.recipes.values()] if f and not f.startswith("gs://")]
         if local:
@@ -216,15 +216,17 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return config
 
 
-def check_plan_file(path: str) -> None:
-    """The plan file parses as a plan (YAML, closed vocabulary, counts >= 0), before anything runs;
-    the plan step checks it against the sources."""
-    from bqsynth.planning.plan_file import PlanFileError, plan_from_yaml
+def check_plan_file(path: str, record_counts: dict[str, int]) -> None:
+    """The plan file parses as a plan (YAML, closed vocabulary, counts >= 0) that record_counts do not
+    contradict, before anything runs; the plan step checks it against the sources."""
+    from bqsynth.planning.plan_file import PlanFileError, plan_from_yaml, record_count_problems
 
     try:
-        plan_from_yaml(Path(path).read_text(encoding="utf-8-sig"), path)
+        plan = plan_from_yaml(Path(path).read_text(encoding="utf-8-sig"), path)
     except PlanFileError as error:
         raise ConfigError(str(error)) from error
+    if problems := record_count_problems(plan, record_counts):
+        raise ConfigError(f"plan file {path}: {'; '.join(problems)}")
 
 
 class StepLog(io.TextIOBase):

@@ -314,10 +314,8 @@ class RunConfig(StrictModel):
         unknown = sorted(set(self.recipes) - names)
         if unknown:
             raise ValueError(f"recipes names {few(unknown)}, which this run does not copy; its tables are {few(names)}")
-        if self.plan_uri and (self.record_counts or self.scale != 1.0):
-            raise ValueError(
-                "plan_uri and record_counts/scale both set row counts; edit row_count in the plan file instead"
-            )
+        if self.plan_uri and self.scale != 1.0:
+            raise ValueError("plan_uri and scale both set row counts; edit row_count in the plan file instead")
         return self
 
     @field_validator(*NAME_RULES)

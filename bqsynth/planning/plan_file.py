@@ -375,9 +375,26 @@ def consistency_problems(plan: DatasetPlan) -> list[str]:
     return problems
 
 
-def checked_plan(plan: DatasetPlan, profiles: list[TableProfile], max_rows: int, where: str) -> DatasetPlan:
+def record_count_problems(plan: DatasetPlan, record_counts: dict[str, int]) -> list[str]:
+    """``record_counts`` may repeat a plan's row counts (the config that wrote it), never contradict them."""
+    planned = {t.name: t.row_count for t in plan.tables}
+    return [
+        f"table {name}: record_counts gives {count} rows, the plan file {planned[name]}; the plan's row_count is "
+        "the one used: edit it there, or drop the table from record_counts"
+        for name, count in sorted(record_counts.items())
+        if name in planned and planned[name] != count
+    ]
+
+
+def checked_plan(
+    plan: DatasetPlan,
+    profiles: list[TableProfile],
+    max_rows: int,
+    where: str,
+    record_counts: dict[str, int] | None = None,
+) -> DatasetPlan:
     """The edited plan, references refreshed, or a ``PlanFileError`` listing every problem."""
-    problems = edited_plan_problems(plan, profiles, max_rows)
+    problems = record_count_problems(plan, record_counts or {}) + edited_plan_problems(plan, profiles, max_rows)
     if not problems:
         plan = with_references_refreshed(plan)
         problems = consistency_problems(plan)

@@ -178,7 +178,7 @@ def users_plan(
         if t.name not in failed
     ]
     plan = plan.model_copy(update={"tables": tables, "failures": failures})
-    plan = with_recipes(checked_plan(plan, profiles, config.max_rows, where))
+    plan = with_recipes(checked_plan(plan, profiles, config.max_rows, where, config.record_counts))
     # A plan's keys start where its own run's did (first_row): appended after rows already in a
     # target, they would repeat that run's keys.
     filled = {name: rows for name, rows in options.first_rows.items() if rows and name in targets}

@@ -135,12 +135,7 @@ CASES: list[tuple[str, list[str], Config, list[str]]] = [
         {"seed": 3},
         ["plan file", "must be a mapping with 'seed' and 'tables'"],
     ),
-    (
-        "a plan file with record counts",
-        ["--plan", "{tmp}/run.yaml", "--record-count", "orders=5"],
-        {"seed": 3},
-        ["plan_uri and record_counts", "edit row_count in the plan file"],
-    ),
+    ("a plan file with a scale", ["--plan", "{tmp}/run.yaml", "--scale", "2"], {"seed": 3}, ["plan_uri and scale"]),
     ("a recipe for a table not in the run", ["--recipe", "invoices=gs://b/i.yml"], None, ["recipes", "invoices"]),
     ("a recipe without its table", ["--recipe", "orders.recipe.yml"], None, ["--recipe", "TABLE=FILE"]),
     ("a recipe file that does not exist", ["--recipe", "orders={tmp}/no.yml"], None, ["--recipe orders", "no such"]),

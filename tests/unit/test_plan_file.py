@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import yaml
 
+import submit
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.recipe_checks import snowfakery_problems, supplied_recipe_problems
 from bqsynth.models import Categorical, DatasetPlan, ForeignKeyRef, TableProfile
@@ -245,3 +247,26 @@ def test_a_supplied_recipe_whose_values_are_not_the_columns_type_is_refused(plan
     assert "dry run: column opened_on: 'soon' is not a DATE" in supplied_recipe_problems(table, as_word, plan.seed)
     bad_key = table.recipe.replace("start: 101", "start: abc")
     assert supplied_recipe_problems(table, bad_key, plan.seed)[0].startswith("dry run of 20 rows failed")
+
+
+# --- row counts given twice ---------------------------------------------------------------------
+
+
+def test_record_counts_may_repeat_the_plans_row_counts_but_not_contradict_them(
+    plan: DatasetPlan, profiles: list[TableProfile]
+) -> None:
+    rows = plan.table("Dim_Customer").row_count
+    assert checked_plan(plan, profiles, MAX_ROWS, "p.yaml", {"Dim_Customer": rows}) == plan
+    with pytest.raises(PlanFileError, match=f"table Dim_Customer: record_counts gives 7 rows, the plan file {rows}"):
+        checked_plan(plan, profiles, MAX_ROWS, "p.yaml", {"Dim_Customer": 7})
+
+
+def test_submit_refuses_a_contradicting_record_count_before_any_work(
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    flags = ["--local", "--source-tables=proj.src.Dim_Customer", "--plan", str(path)]
+    flags += ["--record-count", "Dim_Customer=7"]
+    assert submit.main(flags) == submit.EXIT_CONFIG_ERROR
+    assert "table Dim_Customer: record_counts gives 7 rows, the plan file" in capsys.readouterr().err
