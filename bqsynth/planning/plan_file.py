@@ -21,6 +21,7 @@ editing a parent's ``row_count`` keeps every reference inside it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -166,7 +167,8 @@ def _validation_problem(document: dict[str, Any], error: Any) -> str:
     if error["type"] == "union_tag_invalid":
         message = f"generator kind {error['input'].get('kind')!r} is not one of {list(GENERATOR_KINDS)}"
     where = ", ".join(named)
-    field = ".".join(p for p in path if not p[0].isupper() and p not in GENERATOR_KINDS)
+    # Pydantic's location also names the union member (a kind, or a class name): not a field.
+    field = ".".join(p for p in path if p and not p[0].isupper() and p not in GENERATOR_KINDS)
     return f"{where}{', ' if where and field else ''}{field}: {message}" if where or field else message
 
 
@@ -384,6 +386,12 @@ def record_count_problems(plan: DatasetPlan, record_counts: dict[str, int]) -> l
         for name, count in sorted(record_counts.items())
         if name in planned and planned[name] != count
     ]
+
+
+def edited_engine(engine: str, where: str) -> str:
+    """Who planned a run from a plan file: the file, and who first planned it (never nested)."""
+    first = re.fullmatch(r"plan file .* \(planned by (.*)\)", engine)
+    return f"plan file {where} (planned by {first.group(1) if first else engine})"
 
 
 def checked_plan(

@@ -28,7 +28,14 @@ from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.recipe_checks import changed_key_fields, supplied_recipe_problems
 from bqsynth.llm import LlmSettings, advise_plan, make_advisor
 from bqsynth.models import DatasetPlan, FileOutputFormat, ForeignKeyRef, PlanFailure, TableProfile, leaf_plans
-from bqsynth.planning.plan_file import PLAN_FILE_NAME, PlanFileError, checked_plan, plan_from_yaml, plan_to_yaml
+from bqsynth.planning.plan_file import (
+    PLAN_FILE_NAME,
+    PlanFileError,
+    checked_plan,
+    edited_engine,
+    plan_from_yaml,
+    plan_to_yaml,
+)
 from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset, target_table_id
 from bqsynth.sources.key_checks import BigQueryKeyChecks, KeyChecks
 from bqsynth.steps.artifacts import read_model, read_text, write_model, write_text
@@ -179,6 +186,7 @@ def users_plan(
     ]
     plan = plan.model_copy(update={"tables": tables, "failures": failures})
     plan = with_recipes(checked_plan(plan, profiles, config.max_rows, where, config.record_counts))
+    plan = plan.model_copy(update={"engine": edited_engine(plan.engine, where)})
     # A plan's keys start where its own run's did (first_row): appended after rows already in a
     # target, they would repeat that run's keys.
     filled = {name: rows for name, rows in options.first_rows.items() if rows and name in targets}

@@ -205,6 +205,7 @@ def test_the_edited_generator_changed_its_column_and_nothing_else_in_the_table(
     runs: Runs, client: bigquery.Client
 ) -> None:
     assert_intact(client, runs.edited_plan)
+    assert runs.edited_plan.summary.engine.startswith(f"plan file gs://{STAGING}/inputs/")
     statuses = client.query(
         f"SELECT status, COUNT(*) AS n FROM `{client.project}.{runs.edited_plan.target}.orders` GROUP BY status"
     ).result()

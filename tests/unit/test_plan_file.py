@@ -22,6 +22,7 @@ from bqsynth.planning.plan_file import (
     PlanFileError,
     checked_plan,
     consistency_problems,
+    edited_engine,
     edited_plan_problems,
     plan_from_yaml,
     plan_to_yaml,
@@ -270,3 +271,9 @@ def test_submit_refuses_a_contradicting_record_count_before_any_work(
     flags += ["--record-count", "Dim_Customer=7"]
     assert submit.main(flags) == submit.EXIT_CONFIG_ERROR
     assert "table Dim_Customer: record_counts gives 7 rows, the plan file" in capsys.readouterr().err
+
+
+def test_a_run_from_a_plan_file_says_so_and_keeps_who_first_planned_it() -> None:
+    once = edited_engine("gemini:gemini-2.5-flash", "gs://b/p.yaml")
+    assert once == "plan file gs://b/p.yaml (planned by gemini:gemini-2.5-flash)"
+    assert edited_engine(once, "p2.yaml") == "plan file p2.yaml (planned by gemini:gemini-2.5-flash)"
