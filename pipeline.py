@@ -89,6 +89,8 @@ def bqsynth_pipeline(
     maximum_bytes_billed: int = DEFAULTS["maximum_bytes_billed"],
     profile_full_scan_bytes: int = DEFAULTS["profile_full_scan_bytes"],
     engine: str = DEFAULTS["engine"],
+    plan_uri: str = DEFAULTS["plan_uri"],
+    recipes: dict = DEFAULTS["recipes"],
 ) -> Artifact:
     """Make synthetic copies of BigQuery tables and load them into a target dataset.
 

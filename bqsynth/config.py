@@ -213,6 +213,19 @@ class RunConfig(StrictModel):
         '{"orders": {"delimiter": ",", "has_header": true, "trailer_lines": ["TRL|{count:07}"]}}.',
     )
 
+    plan_uri: str = Field(
+        default="",
+        description="Generate from this plan instead of planning afresh: the plan.yaml a run wrote, edited "
+        "(gs://... on Vertex AI, a local path for local runs); checked against the sources before any generation, "
+        "its seed and row counts used. Empty means plan afresh.",
+    )
+    recipes: dict[str, str] = Field(
+        default_factory=dict,
+        description='Snowfakery recipes you wrote, by table name, e.g. {"orders": "gs://b/orders.recipe.yml"}: '
+        "each must pass the recipe-safety check (bqsynth's plugin only), have a field per column, pass "
+        "Snowfakery's validation and a dry run, and then replaces the table's compiled recipe.",
+    )
+
     @field_serializer("file_outputs")
     def _only_the_changes(self, outputs: dict[str, FileOutputFormat]) -> dict[str, dict[str, Any]]:
         # Pipeline parameters travel as protobuf Structs, which hold no None.
@@ -293,6 +306,16 @@ class RunConfig(StrictModel):
         if too_many:
             shown = dict(sorted(too_many.items())[:10])
             raise ValueError(f"record_counts {shown} exceed max_rows={self.max_rows}; raise max_rows on purpose")
+        return self
+
+    @model_validator(mode="after")
+    def _plan_inputs_fit_the_run(self) -> RunConfig:
+        names = {source_name(s) for s in self.source_tables}
+        unknown = sorted(set(self.recipes) - names)
+        if unknown:
+            raise ValueError(f"recipes names {few(unknown)}, which this run does not copy; its tables are {few(names)}")
+        if self.plan_uri and self.scale != 1.0:
+            raise ValueError("plan_uri and scale both set row counts; edit row_count in the plan file instead")
         return self
 
     @field_validator(*NAME_RULES)

@@ -48,7 +48,7 @@ def keys_checked(t: TableQuality) -> str:
 def planner_line(summary: RunSummary) -> str:
     """Who planned the data, what the model cost, and where its advice was not used."""
     line = f"planned by {summary.engine}"
-    if summary.engine != "offline":
+    if summary.engine != "offline" and not summary.engine.startswith("plan file"):
         line += f", {summary.llm_tokens_used} tokens"
     fallbacks = "; ".join(f"{table}: {reason}" for table, reason in summary.llm_fallbacks.items())
     return line + (f"; planned offline instead: {fallbacks}" if fallbacks else "")

@@ -12,17 +12,11 @@ on in a repair round; none quotes source values of identifying columns.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from snowfakery import generate_data
-from snowfakery.api import SnowfakeryApplication
-
+from bqsynth.generation.recipe_checks import dry_run_problems, snowfakery_problems
 from bqsynth.generation.recipe_safety import check_recipe
-from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.llm.advice_report import VocabularyRecord
 from bqsynth.llm.answers import (
     ColumnRule,
@@ -519,50 +513,6 @@ def privacy_problems(table: TablePlan, offline: TablePlan, paths: Collection[str
 
 
 # --- recipes ----------------------------------------------------------------------------------
-
-
-class _QuietApplication(SnowfakeryApplication):
-    """Snowfakery prints validation progress; planning output stays clean."""
-
-    def echo(self, message: str = "", *args: object, **kwargs: object) -> None:
-        return None
-
-
-def snowfakery_problems(recipe: str) -> list[str]:
-    """Snowfakery's own validation (4.2's ``validate_only``): syntax, Jinja, Faker providers.
-
-    Only ever called on a recipe that ``check_recipe`` accepted: parsing imports plugins.
-    """
-    with tempfile.TemporaryDirectory(prefix="bqsynth-validate-") as tmp:
-        path = Path(tmp, "recipe.yml")
-        path.write_text(recipe)
-        try:
-            result = generate_data(str(path), validate_only=True, parent_application=_QuietApplication())
-        except Exception as error:  # Snowfakery raises many types; its message is what a repair needs
-            return [f"Snowfakery rejected the recipe: {' '.join(str(error).split())[:400]}"]
-    errors = getattr(result, "errors", [])
-    return [f"Snowfakery rejected the recipe: {' '.join(str(e).split())[:400]}" for e in errors]
-
-
-def dry_run_problems(table: TablePlan, seed: int, rows: int) -> list[str]:
-    """Generate a few rows for real (the same code path as the generate step) and look at them."""
-    trial = table.model_copy(update={"row_count": rows})
-    with tempfile.TemporaryDirectory(prefix="bqsynth-dry-run-") as tmp:
-        try:
-            files, written, _ = generate_table(trial, seed, Path(tmp))
-        except Exception as error:  # any failure here is a reason to reject the table, with its message
-            return [f"dry run of {rows} rows failed: {' '.join(str(error).split())[:400]}"]
-        if written != rows:
-            return [f"dry run produced {written} rows, expected {rows}"]
-        problems = []
-        required = [c.name for c in table.schema_ if c.mode == "REQUIRED"]
-        for file in files:
-            for line in Path(file).read_text().splitlines():
-                row = json.loads(line)
-                problems += [
-                    f"dry run: REQUIRED column {name} came out null" for name in required if row.get(name) is None
-                ]
-        return list(dict.fromkeys(problems))
 
 
 def table_problems(

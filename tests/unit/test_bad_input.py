@@ -128,6 +128,17 @@ CASES: list[tuple[str, list[str], Config, list[str]]] = [
         ["quality_table proj.tgt.bqsynth_quality"],
     ),
     ("a Vertex AI flag with --local", ["--region", "us-central1"], None, ["--region", "only apply to Vertex"]),
+    ("a plan file that does not exist", ["--plan", "{tmp}/nowhere.yaml"], None, ["--plan", "no such file"]),
+    (
+        "a plan file that is not a plan",
+        ["--plan", "{tmp}/run.yaml"],
+        {"seed": 3},
+        ["plan file", "must be a mapping with 'seed' and 'tables'"],
+    ),
+    ("a plan file with a scale", ["--plan", "{tmp}/run.yaml", "--scale", "2"], {"seed": 3}, ["plan_uri and scale"]),
+    ("a recipe for a table not in the run", ["--recipe", "invoices=gs://b/i.yml"], None, ["recipes", "invoices"]),
+    ("a recipe without its table", ["--recipe", "orders.recipe.yml"], None, ["--recipe", "TABLE=FILE"]),
+    ("a recipe file that does not exist", ["--recipe", "orders={tmp}/no.yml"], None, ["--recipe orders", "no such"]),
 ]
 
 
