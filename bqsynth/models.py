@@ -421,6 +421,12 @@ class Categorical(StrictModel):
     kind: Literal["categorical"] = "categorical"
     values: list[Scalar]
     weights: list[float]
+    unique: bool = Field(
+        default=False,
+        description="Values unique in the source (the names of a lookup table) stay unique: rows 0..n-1 take a "
+        "keyed permutation of the n values, the next n rows another (so every value comes rows/n times); the "
+        "weights and the copula are then not used",
+    )
     copula: list[float] | None = Field(
         default=None, description="This column's row of the table's copula factor (see bqsynth.planning.copula_fit)"
     )
@@ -632,6 +638,22 @@ GENERATOR_KINDS = (
 )
 
 
+class Disclosure(StrictModel):
+    """Whether a column's source values may be kept as observed (public) or not (private), and why.
+
+    Public: a reference vocabulary (genres, currencies, a lookup table's names): every observed
+    value is kept with its frequency, and the leak and rare-category checks leave it out (and
+    say so). Private: values seen fewer than ``min_category_count`` times are suppressed, and an
+    identifying column's source values never come out.
+    """
+
+    public: bool
+    origin: Literal["public_columns", "private_columns", "heuristic"] = Field(
+        description="The user's setting that decided, or the default heuristic (bqsynth.planning.vocabularies)"
+    )
+    reason: str
+
+
 class ColumnPlan(StrictModel):
     name: str
     type: str
@@ -641,6 +663,14 @@ class ColumnPlan(StrictModel):
     null_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     identifying: bool = Field(default=False, description="Source values must never appear in the output")
     reason: str = Field(default="", description="Why this generator was chosen")
+    disclosure: Disclosure | None = Field(
+        default=None, description="Public or private, and why (None for keys and records, whose fields have theirs)"
+    )
+
+    @property
+    def public(self) -> bool:
+        """Values kept as observed: exempt from the leak and rare-category checks."""
+        return self.disclosure is not None and self.disclosure.public
 
 
 class Relationship(StrictModel):

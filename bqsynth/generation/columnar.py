@@ -661,6 +661,9 @@ def leaf_column_values(shard: _Shard, generator: Generator, column: str) -> list
             return sequence_keys(generator, rows)
         case ForeignKeyRef():
             return reference_values(seed, generator, table, column, rows)
+        case Categorical(unique=True):
+            count = len(generator.values)
+            return [generator.values[keys.cycled_index(count, seed, column, row)] for row in rows.tolist()]
         case Categorical():
             return categorical_values(generator, shard.draw(column, generator.copula))
         case NumberFromQuantiles():

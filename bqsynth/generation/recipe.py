@@ -107,6 +107,7 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                 "Bqsynth.choice": {
                     "values": json_literal(generator.values),
                     "weights": json_literal(generator.weights),
+                    **({"unique": True, "column": json_literal(column)[1:-1]} if generator.unique else {}),
                     **_copula_args(generator.copula, table),
                 }
             }

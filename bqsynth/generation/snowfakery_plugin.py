@@ -300,8 +300,12 @@ class Bqsynth(SnowfakeryPlugin):
             u = latent_uniform(self._option(SEED_OPTION), table, self._row_index(), _json(copula))
             return FixedUniform(u)
 
-        def choice(self, values: str, weights: str, copula: str = "", table: str = "") -> Any:
+        def choice(
+            self, values: str, weights: str, copula: str = "", table: str = "", unique: bool = False, column: str = ""
+        ) -> Any:
             options, cumulative = _choices(values, weights)
+            if unique:
+                return options[keys.cycled_index(len(options), self._option(SEED_OPTION), column, self._row_index())]
             return sampling.weighted_choice(options, cumulative, self._uniform(copula, table))
 
         def number(

@@ -50,6 +50,8 @@ def plan_step(
             target_project=config.target_project,
             target_dataset=config.target_dataset,
             min_category_count=config.min_category_count,
+            public_columns=config.public_columns,
+            private_columns=config.private_columns,
         )
         if config.write_disposition == "WRITE_APPEND":
             options.first_rows = rows_already_loaded(bq, profiles, options)
