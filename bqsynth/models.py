@@ -793,6 +793,22 @@ def leaf_plans(columns: list[ColumnPlan], prefix: str = "") -> dict[str, ColumnP
     return leaves
 
 
+def public_paths(columns: list[ColumnPlan]) -> list[str]:
+    """Leaf paths of the columns kept as observed (public): exempt from the leak and rare-category checks."""
+    return [path for path, column in leaf_plans(columns).items() if column.public]
+
+
+def reported_disclosures(tables: Sequence[TablePlan]) -> dict[str, Disclosure]:
+    """The decisions a report lists: every public column, and every column a setting made private."""
+    found = {}
+    for table in tables:
+        for path, column in leaf_plans(table.columns).items():
+            decided = column.disclosure
+            if decided is not None and (decided.public or decided.origin == "private_columns"):
+                found[f"{table.name}.{path}"] = decided
+    return found
+
+
 # ---------------------------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------------------------
@@ -880,6 +896,10 @@ class TablePrivacy(StrictModel):
     exact_row_copies: int = Field(default=0, description="Synthetic rows equal to a source row (non-key columns)")
     rare_categories_emitted: int = Field(default=0, description="Emitted values seen fewer than k times in the source")
     min_category_count: int = Field(default=0, description="The k of rare_categories_emitted")
+    public_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns kept as observed (a public vocabulary): left out of the leak and rare-category checks",
+    )
     dcr_median: float | None = Field(default=None, description="Median distance to the closest source record")
     dcr_p05: float | None = Field(default=None, description="5th percentile distance to the closest source record")
     dcr_baseline_median: float | None = Field(
@@ -934,6 +954,11 @@ class RunSummary(StrictModel):
     primary_keys: list[KeyChoice] = Field(default_factory=list, description="The plan's keys and their evidence")
     relationships: list[Relationship] = Field(default_factory=list, description="References the plan kept")
     rejected_relationships: list[Relationship] = Field(default_factory=list, description="Candidates not used")
+    disclosures: dict[str, Disclosure] = Field(
+        default_factory=dict,
+        description="table.column -> public or private and why, for the columns that are public or that a "
+        "setting made private (every column's decision is in the plan)",
+    )
 
     @property
     def ok(self) -> bool:

@@ -79,6 +79,7 @@ from bqsynth.models import (
     TextRealism,
     leaf_plans,
     normalise_type,
+    public_paths,
 )
 from bqsynth.semantics import derive_pattern, is_email, is_phone_number
 from bqsynth.text_kinds import text_signature
@@ -713,7 +714,8 @@ def rare_categories(
     emitted = 0
     for column in _shared(quality_leaf_columns(table), synthetic):
         counts = source_value_counts.get(column.path)
-        if column.sdtype != "categorical" or counts is None:
+        # A public column keeps its rare values on purpose (a lookup table's names each occur once).
+        if column.sdtype != "categorical" or counts is None or column.plan.public:
             continue
         source_counts: Counter[str] = Counter()
         for value, count in counts.items():
@@ -749,6 +751,7 @@ def privacy_scores(
         exact_row_copies=exact_row_copies(source, synthetic, table),
         rare_categories_emitted=rare_categories(synthetic, table, source_value_counts, min_category_count),
         min_category_count=min_category_count,
+        public_columns=public_paths(table.columns),
         dcr_median=dcr_median,
         dcr_p05=dcr_p05,
         dcr_baseline_median=baseline,

@@ -73,7 +73,8 @@ def identifying_paths(columns: list[ColumnPlan], prefix: str = "", repeated: boo
             continue
         generator = getattr(column.generator, "element", column.generator)
         by_day = isinstance(generator, TemporalFromQuantiles) and generator.type in DAY_TYPES
-        if column.identifying and (isinstance(generator, _EXCLUDABLE) or by_day):
+        # A public column's values are kept as observed (a reference vocabulary): nothing to exclude.
+        if column.identifying and not column.public and (isinstance(generator, _EXCLUDABLE) or by_day):
             paths.append(IdentifyingPath(path, in_array, by_day))
     return paths
 

@@ -16,9 +16,10 @@ from bqsynth.config import RunConfig
 from bqsynth.delivery.source_format_files import changed_format
 from bqsynth.errors import warn_user
 from bqsynth.evaluation import integrity
+from bqsynth.evaluation.run_summary import disclosure_lines
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.llm import LlmSettings, advise_plan, make_advisor
-from bqsynth.models import DatasetPlan, FileOutputFormat, TableProfile
+from bqsynth.models import DatasetPlan, FileOutputFormat, TableProfile, reported_disclosures
 from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset, target_table_id
 from bqsynth.sources.key_checks import BigQueryKeyChecks, KeyChecks
 from bqsynth.steps.artifacts import read_model, write_model
@@ -68,6 +69,8 @@ def plan_step(
             trail.write(trail.row("plan", "Completed", table_name=table, error_message=message))
         # A mistake in file_outputs is the user's configuration: the run stops before writing anything.
         plan = with_output_formats(plan, config.file_outputs)
+        for line in disclosure_lines(reported_disclosures(plan.tables)):  # the step's log says what is kept
+            log.info("%s", line)
         write_plan(plan, Path(plan_path))
         already_failed = {p.name for p in profiles if p.error}  # the profile step logged those
         for failure in plan.failures:
