@@ -427,6 +427,12 @@ class Categorical(StrictModel):
         "keyed permutation of the n values, the next n rows another (so every value comes rows/n times); the "
         "weights and the copula are then not used",
     )
+    other: FakerValue | ShapedText | PatternString | None = Field(
+        default=None,
+        description="Draws the share of the values suppressed (seen fewer than min_category_count times): a value "
+        "of the column's kind (a Faker or bqsynth provider, the source's shapes), never a source value",
+    )
+    other_weight: float = Field(default=0.0, ge=0.0, description="The suppressed values' count, beside the weights")
     copula: list[float] | None = Field(
         default=None, description="This column's row of the table's copula factor (see bqsynth.planning.copula_fit)"
     )
@@ -764,6 +770,7 @@ class DatasetPlan(StrictModel):
         raise KeyError(f"the plan has no table {name!r}; planned: {[t.name for t in self.tables]}")
 
 
+Categorical.model_rebuild()
 RecordValue.model_rebuild()
 ArrayValue.model_rebuild()
 JsonNode.model_rebuild()

@@ -722,7 +722,8 @@ def rare_categories(
             text = canonical_value(value, column.column_type)
             if text is not None:
                 source_counts[text] += int(count)
-        strict = isinstance(column.plan.generator, Categorical)
+        # Kept values only, unless the suppressed ones are replaced by fresh values of their kind (``other``).
+        strict = isinstance(column.plan.generator, Categorical) and column.plan.generator.other is None
         for value in as_canonical(synthetic[column.path], column.column_type).dropna().unique():
             count = source_counts.get(value, 0)
             if count < min_category_count and (count > 0 or strict):

@@ -20,6 +20,7 @@ from google.cloud import bigquery
 from bqsynth.gcp.sql import quote_column, quote_table, string_literal
 from bqsynth.models import (
     DAY_TYPES,
+    Categorical,
     ColumnPlan,
     FakerValue,
     FreeText,
@@ -28,6 +29,7 @@ from bqsynth.models import (
     ShapedText,
     TablePlan,
     TemporalFromQuantiles,
+    leaf_plans,
 )
 from bqsynth.values import value_at
 
@@ -77,6 +79,18 @@ def identifying_paths(columns: list[ColumnPlan], prefix: str = "", repeated: boo
         if column.identifying and not column.public and (isinstance(generator, _EXCLUDABLE) or by_day):
             paths.append(IdentifyingPath(path, in_array, by_day))
     return paths
+
+
+def excluded_paths(columns: list[ColumnPlan]) -> list[IdentifyingPath]:
+    """Leaf paths whose generators must never emit a source value: the identifying ones, and the
+    categories whose suppressed values are replaced by values of their kind (``Categorical.other``:
+    a replacement equal to a rare source value would emit it after all)."""
+    replaced = [
+        IdentifyingPath(path, False)
+        for path, column in leaf_plans(columns).items()
+        if isinstance(column.generator, Categorical) and column.generator.other is not None and not column.public
+    ]
+    return identifying_paths(columns) + replaced
 
 
 def exclusion_sql(
@@ -134,9 +148,11 @@ def count_shared_values(
     return sum(int(row["n"]) for row in client.query(shared_values_sql(source_table, target_table, paths)).result())
 
 
-def fetch_digests(client: bigquery.Client, table_id: str, columns: list[ColumnPlan]) -> dict[str, list[str]]:
-    """Digests of the distinct values of the identifying columns of ``table_id``, by leaf path."""
-    paths = identifying_paths(columns)
+def fetch_digests(
+    client: bigquery.Client, table_id: str, columns: list[ColumnPlan], paths: list[IdentifyingPath] | None = None
+) -> dict[str, list[str]]:
+    """Digests of the distinct values of the identifying columns of ``table_id`` (or of ``paths``), by leaf path."""
+    paths = identifying_paths(columns) if paths is None else paths
     digests: dict[str, list[str]] = {p.path: [] for p in paths}
     if paths:
         for row in client.query(all_digests_sql(table_id, paths)).result():
@@ -146,12 +162,12 @@ def fetch_digests(client: bigquery.Client, table_id: str, columns: list[ColumnPl
 
 def fetch_exclusions(client: bigquery.Client, table: TablePlan) -> dict[str, list[str]]:
     """Digests of the source values the generator must never emit, by leaf path."""
-    return fetch_digests(client, table.source_table, table.columns)
+    return fetch_digests(client, table.source_table, table.columns, excluded_paths(table.columns))
 
 
 def exclusions_from_records(table: TablePlan, records: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
     """The same digests as :func:`fetch_exclusions`, for a source read as rows (a file source)."""
-    paths = identifying_paths(table.columns)
+    paths = excluded_paths(table.columns)
     digests: dict[str, set[str]] = {p.path: set() for p in paths}
     for record in records:
         for path, _, by_day in paths:

@@ -397,6 +397,14 @@ class Bqsynth(SnowfakeryPlugin):
             return _evaluated(self.context, value)
 
         @lazy
+        def rare_or(self, rate: Any, value: Any, other: Any) -> Any:
+            """A category's kept values, or in a share ``rate`` of rows a value of its kind in place of
+            the suppressed ones (``other``: never a source value)."""
+            if random.random() < float(self.context.evaluate(rate)):
+                return _evaluated(self.context, other)
+            return _evaluated(self.context, value)
+
+        @lazy
         def array(self, lengths: Any, length_weights: Any, element: Any) -> str:
             """A JSON array (Snowfakery rows hold scalars only; the writer decodes it)."""
             options, cumulative = _choices(self.context.evaluate(lengths), self.context.evaluate(length_weights))

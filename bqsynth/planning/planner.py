@@ -405,10 +405,17 @@ def value_generator(
     if is_categorical(stats, options) and stats is not None:
         categorical = categorical_from_stats(stats, options.min_category_count)
         if categorical is not None:
-            return (
-                categorical,
-                f"categorical: observed frequencies, values seen < {options.min_category_count} times dropped",
-            )
+            why = f"categorical: observed frequencies, values seen < {options.min_category_count} times dropped"
+            suppressed = stats.non_null_count - sum(categorical.weights)
+            if column.type == "STRING" and suppressed > 0:
+                other, kind = rare_replacement(stats, guess, samples, column.max_length)
+                categorical = categorical.model_copy(update={"other": other, "other_weight": float(suppressed)})
+                share = suppressed / max(stats.non_null_count, 1)
+                why = (
+                    f"categorical: observed frequencies; the values seen < {options.min_category_count} times "
+                    f"({share:.1%} of rows) are replaced by {kind}"
+                )
+            return categorical, why
     if stats is not None and column.type in NUMERIC_TYPES:
         number = number_generator(column, stats)
         if number is not None:
@@ -456,6 +463,25 @@ def text_generator(
             "faked"
         )
     return shaped_text(stats, samples), "the source's shapes, invented words"
+
+
+def rare_replacement(
+    stats: ColumnStats, guess: SemanticGuess, samples: Sequence[Any], max_length: int | None
+) -> tuple[FakerValue | ShapedText | PatternString, str]:
+    """What replaces a category's suppressed values: a value of the column's kind, never lorem.
+
+    The kind's provider (a country for a country, a genre for a genre), the source's one shape,
+    else the source's shapes with invented words; a column named like free text that holds
+    categories gets their shapes, not sentences.
+    """
+    generator, why = text_generator(stats, guess, samples, False, max_length)
+    if isinstance(generator, FreeText):
+        return shaped_text(stats, samples), "values in the source's shapes"
+    kind = {
+        FakerValue: f"values of their kind ({getattr(generator, 'provider', '')})",
+        PatternString: "values of the source's shape",
+    }.get(type(generator), "values in the source's shapes")
+    return generator, kind  # type: ignore[return-value]
 
 
 def shaped_text(stats: ColumnStats | None, samples: Sequence[Any]) -> ShapedText:
