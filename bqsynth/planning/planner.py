@@ -299,6 +299,16 @@ def is_categorical(stats: ColumnStats | None, options: PlanOptions) -> bool:
     )
 
 
+def is_vocabulary(stats: ColumnStats | None, options: PlanOptions) -> bool:
+    """A small vocabulary of shared values (a status, a currency, a genre): categorical, and the values
+    seen at least ``min_category_count`` times hold 90% of the rows, as the categorical test's
+    coverage asks of the top values. A few rows with a value or two each say nothing of the kind."""
+    if stats is None or not is_categorical(stats, options):
+        return False
+    frequent = sum(v.count for v in stats.top_values if v.value is not None and v.count >= options.min_category_count)
+    return frequent >= 0.9 * max(stats.non_null_count, 1)
+
+
 def number_generator(column: ColumnSchema, stats: ColumnStats) -> NumberFromQuantiles | None:
     quantiles = [float(q) for q in stats.quantiles if isinstance(q, (int, float))]
     if not quantiles and isinstance(stats.min_value, (int, float)) and isinstance(stats.max_value, (int, float)):
@@ -916,7 +926,7 @@ def plan_column(
         return _reference_column(column, path, ctx, parents[path], null_rate)
     settings = ColumnSettings(public=options.public_columns, private=options.private_columns)
     disclosure = settings.decided(profile.name, path) or default_disclosure(
-        profile.name, path, guess, ctx.roles, is_categorical(stats, options)
+        profile.name, path, guess, ctx.roles, is_vocabulary(stats, options)
     )
     shaped = None
     if column.type in SHAPED_TYPES:

@@ -21,7 +21,8 @@ setting, the default follows conventions of real schemas, never a dataset's name
    single out one person when few rows share it;
 4. any other identifying column (a city, a company, an identifier) is private;
 5. a **low-cardinality column of a public kind** (a category or genre, a country, a state, a small
-   vocabulary of codes: statuses, currencies, units) is public;
+   vocabulary of codes: statuses, currencies, units) whose values are shared (those seen at least
+   ``min_category_count`` times hold 90% of the rows) is public;
 6. everything else is private (numbers and dates follow the profile; no category is kept).
 """
 
@@ -155,7 +156,7 @@ def _value_columns(
 
 def default_disclosure(table: str, path: str, guess: SemanticGuess, roles: TableRoles, vocabulary: bool) -> Disclosure:
     """The heuristic's decision for one column (see the module's rules); ``vocabulary``: its values
-    repeat as a small vocabulary does (the planner's categorical test)."""
+    are shared as a small vocabulary's are (``planner.is_vocabulary``)."""
 
     def private(reason: str) -> Disclosure:
         return Disclosure(public=False, origin="heuristic", reason=reason)
