@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-id")
     parser.add_argument("--sample-rows", type=int)
     parser.add_argument("--min-category-count", type=int)
+    parser.add_argument(
+        "--public-column", action="append", metavar="TABLE.COLUMN", help="values kept as observed (or TABLE.*); repeat"
+    )
+    parser.add_argument(
+        "--private-column", action="append", metavar="TABLE.COLUMN", help="rare values suppressed (or TABLE.*); repeat"
+    )
     parser.add_argument("--write-disposition", choices=["WRITE_TRUNCATE", "WRITE_APPEND"])
     parser.add_argument(
         "--llm", choices=["offline", "gemini"], help="plan advisor (default: offline locally, gemini on Vertex)"
@@ -189,6 +195,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "batch_id": args.batch_id,
         "sample_rows": args.sample_rows,
         "min_category_count": args.min_category_count,
+        "public_columns": args.public_column,
+        "private_columns": args.private_column,
         "write_disposition": args.write_disposition,
         "llm": args.llm,
         "model": args.model,

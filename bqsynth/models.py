@@ -421,6 +421,18 @@ class Categorical(StrictModel):
     kind: Literal["categorical"] = "categorical"
     values: list[Scalar]
     weights: list[float]
+    unique: bool = Field(
+        default=False,
+        description="Values unique in the source (the names of a lookup table) stay unique: rows 0..n-1 take a "
+        "keyed permutation of the n values, the next n rows another (so every value comes rows/n times); the "
+        "weights and the copula are then not used",
+    )
+    other: FakerValue | ShapedText | PatternString | None = Field(
+        default=None,
+        description="Draws the share of the values suppressed (seen fewer than min_category_count times): a value "
+        "of the column's kind (a Faker or bqsynth provider, the source's shapes), never a source value",
+    )
+    other_weight: float = Field(default=0.0, ge=0.0, description="The suppressed values' count, beside the weights")
     copula: list[float] | None = Field(
         default=None, description="This column's row of the table's copula factor (see bqsynth.planning.copula_fit)"
     )
@@ -661,6 +673,22 @@ GENERATOR_KINDS = (
 )
 
 
+class Disclosure(StrictModel):
+    """Whether a column's source values may be kept as observed (public) or not (private), and why.
+
+    Public: a reference vocabulary (genres, currencies, a lookup table's names): every observed
+    value is kept with its frequency, and the leak and rare-category checks leave it out (and
+    say so). Private: values seen fewer than ``min_category_count`` times are suppressed, and an
+    identifying column's source values never come out.
+    """
+
+    public: bool
+    origin: Literal["public_columns", "private_columns", "heuristic"] = Field(
+        description="The user's setting that decided, or the default heuristic (bqsynth.planning.vocabularies)"
+    )
+    reason: str
+
+
 class ColumnPlan(StrictModel):
     name: str
     type: str
@@ -670,6 +698,14 @@ class ColumnPlan(StrictModel):
     null_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     identifying: bool = Field(default=False, description="Source values must never appear in the output")
     reason: str = Field(default="", description="Why this generator was chosen")
+    disclosure: Disclosure | None = Field(
+        default=None, description="Public or private, and why (None for keys and records, whose fields have theirs)"
+    )
+
+    @property
+    def public(self) -> bool:
+        """Values kept as observed: exempt from the leak and rare-category checks."""
+        return self.disclosure is not None and self.disclosure.public
 
 
 class Relationship(StrictModel):
@@ -763,6 +799,7 @@ class DatasetPlan(StrictModel):
         raise KeyError(f"the plan has no table {name!r}; planned: {[t.name for t in self.tables]}")
 
 
+Categorical.model_rebuild()
 RecordValue.model_rebuild()
 ArrayValue.model_rebuild()
 JsonNode.model_rebuild()
@@ -790,6 +827,22 @@ def leaf_plans(columns: list[ColumnPlan], prefix: str = "") -> dict[str, ColumnP
         else:
             leaves[path] = column
     return leaves
+
+
+def public_paths(columns: list[ColumnPlan]) -> list[str]:
+    """Leaf paths of the columns kept as observed (public): exempt from the leak and rare-category checks."""
+    return [path for path, column in leaf_plans(columns).items() if column.public]
+
+
+def reported_disclosures(tables: Sequence[TablePlan]) -> dict[str, Disclosure]:
+    """The decisions a report lists: every public column, and every column a setting made private."""
+    found = {}
+    for table in tables:
+        for path, column in leaf_plans(table.columns).items():
+            decided = column.disclosure
+            if decided is not None and (decided.public or decided.origin == "private_columns"):
+                found[f"{table.name}.{path}"] = decided
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -879,6 +932,10 @@ class TablePrivacy(StrictModel):
     exact_row_copies: int = Field(default=0, description="Synthetic rows equal to a source row (non-key columns)")
     rare_categories_emitted: int = Field(default=0, description="Emitted values seen fewer than k times in the source")
     min_category_count: int = Field(default=0, description="The k of rare_categories_emitted")
+    public_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns kept as observed (a public vocabulary): left out of the leak and rare-category checks",
+    )
     dcr_median: float | None = Field(default=None, description="Median distance to the closest source record")
     dcr_p05: float | None = Field(default=None, description="5th percentile distance to the closest source record")
     dcr_baseline_median: float | None = Field(
@@ -933,6 +990,11 @@ class RunSummary(StrictModel):
     primary_keys: list[KeyChoice] = Field(default_factory=list, description="The plan's keys and their evidence")
     relationships: list[Relationship] = Field(default_factory=list, description="References the plan kept")
     rejected_relationships: list[Relationship] = Field(default_factory=list, description="Candidates not used")
+    disclosures: dict[str, Disclosure] = Field(
+        default_factory=dict,
+        description="table.column -> public or private and why, for the columns that are public or that a "
+        "setting made private (every column's decision is in the plan)",
+    )
 
     @property
     def ok(self) -> bool:

@@ -18,6 +18,8 @@ def start_batch(
     batch_id: str,
     sample_rows: int,
     min_category_count: int,
+    public_columns: list,
+    private_columns: list,
     write_disposition: str,
     llm: str,
     model: str,

@@ -80,6 +80,7 @@ from bqsynth.models import (
     Vocabulary,
     leaf_plans,
     normalise_type,
+    public_paths,
 )
 from bqsynth.semantics import derive_pattern, is_email, is_phone_number
 from bqsynth.text_kinds import text_signature
@@ -714,14 +715,16 @@ def rare_categories(
     emitted = 0
     for column in _shared(quality_leaf_columns(table), synthetic):
         counts = source_value_counts.get(column.path)
-        if column.sdtype != "categorical" or counts is None:
+        # A public column keeps its rare values on purpose (a lookup table's names each occur once).
+        if column.sdtype != "categorical" or counts is None or column.plan.public:
             continue
         source_counts: Counter[str] = Counter()
         for value, count in counts.items():
             text = canonical_value(value, column.column_type)
             if text is not None:
                 source_counts[text] += int(count)
-        strict = isinstance(column.plan.generator, Categorical)
+        # Kept values only, unless the suppressed ones are replaced by fresh values of their kind (``other``).
+        strict = isinstance(column.plan.generator, Categorical) and column.plan.generator.other is None
         for value in as_canonical(synthetic[column.path], column.column_type).dropna().unique():
             count = source_counts.get(value, 0)
             if count < min_category_count and (count > 0 or strict):
@@ -750,6 +753,7 @@ def privacy_scores(
         exact_row_copies=exact_row_copies(source, synthetic, table),
         rare_categories_emitted=rare_categories(synthetic, table, source_value_counts, min_category_count),
         min_category_count=min_category_count,
+        public_columns=public_paths(table.columns),
         dcr_median=dcr_median,
         dcr_p05=dcr_p05,
         dcr_baseline_median=baseline,

@@ -671,6 +671,15 @@ def leaf_column_values(shard: _Shard, generator: Generator, column: str) -> list
             return sequence_keys(generator, rows)
         case ForeignKeyRef():
             return reference_values(seed, generator, table, column, rows)
+        case Categorical(other=FakerValue() | ShapedText() | PatternString() as other):
+            kept = categorical_values(generator, shard.draw(column, generator.copula))
+            replaced = leaf_column_values(shard, other, column)
+            rate = generator.other_weight / (sum(generator.weights) + generator.other_weight)
+            chosen = shard.uniform(column, "other") < rate
+            return [r if c else k for k, r, c in zip(kept, replaced, chosen.tolist(), strict=True)]
+        case Categorical(unique=True):
+            count = len(generator.values)
+            return [generator.values[keys.cycled_index(count, seed, column, row)] for row in rows.tolist()]
         case Categorical():
             return categorical_values(generator, shard.draw(column, generator.copula))
         case NumberFromQuantiles():

@@ -22,6 +22,7 @@ from google.cloud import bigquery
 from bqsynth.gcp.sql import quote_column, quote_table, string_literal
 from bqsynth.models import (
     DAY_TYPES,
+    Categorical,
     ColumnPlan,
     FakerValue,
     FreeText,
@@ -31,6 +32,7 @@ from bqsynth.models import (
     TablePlan,
     TemporalFromQuantiles,
     Vocabulary,
+    leaf_plans,
 )
 from bqsynth.values import value_at
 
@@ -101,9 +103,25 @@ def identifying_paths(columns: list[ColumnPlan], prefix: str = "", repeated: boo
             continue
         generator = getattr(column.generator, "element", column.generator)
         by_day = isinstance(generator, TemporalFromQuantiles) and generator.type in DAY_TYPES
-        if isinstance(generator, Vocabulary) or (column.identifying and (isinstance(generator, _EXCLUDABLE) or by_day)):
+        # A public column's values are kept as observed (a reference vocabulary): nothing to exclude;
+        # a model-made vocabulary is always checked (none of its values may be a source value).
+        if isinstance(generator, Vocabulary) or (
+            column.identifying and not column.public and (isinstance(generator, _EXCLUDABLE) or by_day)
+        ):
             paths.append(IdentifyingPath(path, in_array, by_day))
     return paths
+
+
+def excluded_paths(columns: list[ColumnPlan]) -> list[IdentifyingPath]:
+    """Leaf paths whose generators must never emit a source value: the identifying ones, and the
+    categories whose suppressed values are replaced by values of their kind (``Categorical.other``:
+    a replacement equal to a rare source value would emit it after all)."""
+    replaced = [
+        IdentifyingPath(path, False)
+        for path, column in leaf_plans(columns).items()
+        if isinstance(column.generator, Categorical) and column.generator.other is not None and not column.public
+    ]
+    return identifying_paths(columns) + replaced
 
 
 def exclusion_sql(
@@ -188,9 +206,11 @@ def count_shared_values(
     return sum(int(row["n"]) for row in client.query(shared_values_sql(source_table, target_table, paths)).result())
 
 
-def fetch_digests(client: bigquery.Client, table_id: str, columns: list[ColumnPlan]) -> dict[str, list[str]]:
-    """Digests of the distinct values of the identifying columns of ``table_id``, by leaf path."""
-    paths = identifying_paths(columns)
+def fetch_digests(
+    client: bigquery.Client, table_id: str, columns: list[ColumnPlan], paths: list[IdentifyingPath] | None = None
+) -> dict[str, list[str]]:
+    """Digests of the distinct values of the identifying columns of ``table_id`` (or of ``paths``), by leaf path."""
+    paths = identifying_paths(columns) if paths is None else paths
     digests: dict[str, list[str]] = {p.path: [] for p in paths}
     if paths:
         for row in client.query(all_digests_sql(table_id, paths)).result():
@@ -200,12 +220,12 @@ def fetch_digests(client: bigquery.Client, table_id: str, columns: list[ColumnPl
 
 def fetch_exclusions(client: bigquery.Client, table: TablePlan) -> dict[str, list[str]]:
     """Digests of the source values the generator must never emit, by leaf path."""
-    return fetch_digests(client, table.source_table, table.columns)
+    return fetch_digests(client, table.source_table, table.columns, excluded_paths(table.columns))
 
 
 def exclusions_from_records(table: TablePlan, records: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
     """The same digests as :func:`fetch_exclusions`, for a source read as rows (a file source)."""
-    paths = identifying_paths(table.columns)
+    paths = excluded_paths(table.columns)
     digests: dict[str, set[str]] = {p.path: set() for p in paths}
     for record in records:
         for path, _, by_day in paths:

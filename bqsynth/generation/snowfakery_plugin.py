@@ -308,8 +308,12 @@ class Bqsynth(SnowfakeryPlugin):
             u = latent_uniform(self._option(SEED_OPTION), table, self._row_index(), _json(copula))
             return FixedUniform(u)
 
-        def choice(self, values: str, weights: str, copula: str = "", table: str = "") -> Any:
+        def choice(
+            self, values: str, weights: str, copula: str = "", table: str = "", unique: bool = False, column: str = ""
+        ) -> Any:
             options, cumulative = _choices(values, weights)
+            if unique:
+                return options[keys.cycled_index(len(options), self._option(SEED_OPTION), column, self._row_index())]
             return sampling.weighted_choice(options, cumulative, self._uniform(copula, table))
 
         def number(
@@ -405,6 +409,14 @@ class Bqsynth(SnowfakeryPlugin):
         def null_or(self, rate: Any, value: Any) -> Any:
             if random.random() < float(self.context.evaluate(rate)):
                 return None
+            return _evaluated(self.context, value)
+
+        @lazy
+        def rare_or(self, rate: Any, value: Any, other: Any) -> Any:
+            """A category's kept values, or in a share ``rate`` of rows a value of its kind in place of
+            the suppressed ones (``other``: never a source value)."""
+            if random.random() < float(self.context.evaluate(rate)):
+                return _evaluated(self.context, other)
             return _evaluated(self.context, value)
 
         @lazy

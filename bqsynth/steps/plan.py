@@ -24,13 +24,22 @@ from bqsynth.delivery.load import BATCHES_ROOT
 from bqsynth.delivery.source_format_files import changed_format
 from bqsynth.errors import BqsynthError, warn_user
 from bqsynth.evaluation import integrity
+from bqsynth.evaluation.run_summary import disclosure_lines
 from bqsynth.gcp.uris import gcs_uri
 from bqsynth.generation.exclusions import present_digests, value_digest
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.recipe_checks import changed_key_fields, supplied_recipe_problems
 from bqsynth.llm import LlmSettings, advise_plan, make_advisor, with_offline_rules
 from bqsynth.llm.vocabulary import PresentDigests
-from bqsynth.models import DatasetPlan, FileOutputFormat, ForeignKeyRef, PlanFailure, TableProfile, leaf_plans
+from bqsynth.models import (
+    DatasetPlan,
+    FileOutputFormat,
+    ForeignKeyRef,
+    PlanFailure,
+    TableProfile,
+    leaf_plans,
+    reported_disclosures,
+)
 from bqsynth.planning.plan_file import (
     PLAN_FILE_NAME,
     PlanFileError,
@@ -72,6 +81,8 @@ def plan_step(
             target_project=config.target_project,
             target_dataset=config.target_dataset,
             min_category_count=config.min_category_count,
+            public_columns=config.public_columns,
+            private_columns=config.private_columns,
         )
         if config.write_disposition == "WRITE_APPEND":
             options.first_rows = rows_already_loaded(bq, profiles, options)
@@ -93,6 +104,8 @@ def plan_step(
         plan = with_supplied_recipes(plan, config.recipes, gcs)
         # A mistake in file_outputs is the user's configuration: the run stops before writing anything.
         plan = with_output_formats(plan, config.file_outputs)
+        for line in disclosure_lines(reported_disclosures(plan.tables)):  # the step's log says what is kept
+            log.info("%s", line)
         write_plan(plan, Path(plan_path))
         publish_plan(plan, config, gcs)
         already_failed = {p.name for p in profiles if p.error}  # the profile step logged those

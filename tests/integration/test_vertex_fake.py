@@ -240,6 +240,8 @@ def test_submit_sends_the_pipeline_with_parameters_labels_and_service_account(
         "batch_id": batch_id,
         "sample_rows": 50,
         "min_category_count": 5,
+        "public_columns": [],
+        "private_columns": [],
         "write_disposition": "WRITE_TRUNCATE",
         "llm": "gemini",  # Vertex runs default to the model
         "model": "gemini-2.5-flash",
