@@ -102,12 +102,13 @@ A NUMERIC column keeps its fixed scale (``FileColumn.scale``), so that ``12.5`` 
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -134,6 +135,9 @@ STANDARD_DELIMITERS = (",", "\t", "|", ";", "^", "~")
 # Punctuation that commonly occurs inside values, never tried as a delimiter.
 _VALUE_PUNCTUATION = frozenset("\"'.-_/:@+()%$#&*=!?[]{}<>\\`,")
 SNIFF_LINES = 500
+# The longest record a streamed file may have (characters): the memory bound of reading a file,
+# which is otherwise independent of its size. A record this long is an unclosed quote.
+MAX_RECORD_CHARS = 64 * 1024**2
 DEFAULT_MAX_RAGGED_SHARE = 0.01
 _MAX_LISTED_LINES = 10
 
@@ -374,17 +378,18 @@ def tokenize(
     source: str,
     *,
     lenient: bool = False,
+    first_line: int = 1,
 ) -> list[Record]:
     """Split text into records the way an RFC 4180 reader does, keeping what the writer must know.
 
     A quote opens a field only at its start; inside quotes a doubled quote (or the escape
     character and a quote) is a quote and newlines are data. ``lenient`` ends an unclosed
     quote at the end of the text instead of refusing (used on the sniffing sample, which may
-    cut a quoted field in two).
+    cut a quoted field in two). ``first_line`` numbers the lines of a text that continues a file.
     """
     stops = re.compile("|".join(re.escape(s) for s in (delimiter, "\n", *([escapechar] if escapechar else []))))
     records: list[Record] = []
-    length, pos, line = len(text), 0, 1
+    length, pos, line = len(text), 0, first_line
     while pos < length:
         start = pos
         fields: list[str] = []
@@ -467,6 +472,83 @@ def _scan_unquoted(
         else:
             parts.append(following or escapechar)
         pos = end + 2
+
+
+def decode_chunks(chunks: Iterable[bytes], encoding: str, source: str) -> Iterator[str]:
+    """The text of a file read in byte chunks, decoded incrementally (a character or a byte order
+    mark cut by a chunk boundary is completed by the next chunk)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    for chunk in chunks:
+        try:
+            text = decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            raise _not_encoded_as(source, encoding, offset + error.start) from error
+        offset += len(chunk)
+        if text:
+            yield text
+    try:
+        text = decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        raise _not_encoded_as(source, encoding, offset) from error
+    if text:
+        yield text
+
+
+def _not_encoded_as(source: str, encoding: str, offset: int) -> FileFormatError:
+    return FileFormatError(
+        f"{source} is not valid {encoding} (near byte {offset}) although its format says so (detected from the "
+        "start of the file): export all of the file, and all files of one table, with the same encoding"
+    )
+
+
+def iter_records(
+    texts: Iterable[str],
+    delimiter: str,
+    quotechar: str | None,
+    escapechar: str | None,
+    source: str,
+    *,
+    complete: bool = True,
+    max_record_chars: int = MAX_RECORD_CHARS,
+) -> Iterator[Record]:
+    """``tokenize`` over a text that arrives in pieces, one record at a time.
+
+    A record is final once the newline that ends it has arrived outside quotes; the rest of a
+    piece (a record cut by the piece's end, even inside a quoted field, a doubled quote, a
+    CRLF or a multi-character delimiter) waits for the next piece, so the records are exactly
+    those ``tokenize`` finds in the whole text. Only the waiting record is held in memory: one
+    longer than ``max_record_chars`` is refused, which is what an unclosed quote in a large
+    file looks like. ``complete=False`` drops a last record without its newline (the text is a
+    head cut off from the rest of the file).
+    """
+    carry, line = "", 1
+    for text in texts:
+        buffer = carry + text
+        if "\n" not in text:  # no record can end in this piece: only its newline ends one
+            carry = buffer
+            _check_record_length(carry, line, source, max_record_chars)
+            continue
+        records = tokenize(buffer, delimiter, quotechar, escapechar, source, lenient=True, first_line=line)
+        if records and not records[-1].terminator:
+            records.pop()
+        consumed = sum(len(r.raw) + len(r.terminator) for r in records)
+        line += buffer.count("\n", 0, consumed)
+        carry = buffer[consumed:]
+        _check_record_length(carry, line, source, max_record_chars)
+        yield from records
+    if carry and complete:
+        # Strict at the end: a quoted field never closed is refused as tokenize refuses it.
+        yield from tokenize(carry, delimiter, quotechar, escapechar, source, first_line=line)
+
+
+def _check_record_length(carry: str, line: int, source: str, limit: int) -> None:
+    if len(carry) > limit:
+        raise FileFormatError(
+            f"{source}: the record starting on line {line} is longer than {limit:,} characters: a quoted field "
+            "is probably never closed; fix the quoting (a quote inside a quoted field must be doubled) and "
+            "re-export the file"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1050,15 +1132,26 @@ class _Layout:
     width: int
 
 
-def _layout(records: list[Record]) -> _Layout:
+def _layout(records: list[Record], *, trailers: bool = True) -> _Layout:
     width, _ = _modal_count(len(r.fields) for r in records if not r.is_blank and not is_tag_record(r))
     lead = 0
-    while lead < len(records) and (is_tag_record(records[lead]) or len(records[lead].fields) != width):
+    while lead < len(records) and is_custom_record(records[lead], width):
         lead += 1
-    trail = len(records)
-    while trail > lead and (is_tag_record(records[trail - 1]) or len(records[trail - 1].fields) != width):
-        trail -= 1
+    trail = len(records) - (trailing_custom_records(records[lead:], width) if trailers else 0)
     return _Layout(records[:lead], records[trail:], records[lead:trail], width)
+
+
+def is_custom_record(record: Record, width: int) -> bool:
+    """A custom header or trailer line: a tag line or comment, or a field count other than the data's."""
+    return is_tag_record(record) or len(record.fields) != width
+
+
+def trailing_custom_records(records: Sequence[Record], width: int) -> int:
+    """How many of the last records are custom trailer lines (rule 4)."""
+    count = 0
+    while count < len(records) and is_custom_record(records[-1 - count], width):
+        count += 1
+    return count
 
 
 def _choose_null_marker(rows: Sequence[Record], width: int, delimiter: str) -> str:
@@ -1167,8 +1260,16 @@ def _quoting(rows: Sequence[Record], types: Sequence[ColumnType], escapechar: st
     return "minimal", flags
 
 
-def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_MAX_RAGGED_SHARE) -> FileFormat:
-    """The exact format of a delimited file (rules in the module docstring), or ``FileFormatError``."""
+def sniff_format(
+    data: bytes, source: str, *, max_ragged_share: float = DEFAULT_MAX_RAGGED_SHARE, complete: bool = True
+) -> FileFormat:
+    """The exact format of a delimited file (rules in the module docstring), or ``FileFormatError``.
+
+    ``complete=False``: ``data`` is the head of a larger file, cut after a newline. Its last
+    record may be cut, so it is dropped; the trailer lines, the record counts in custom lines,
+    the final newline and the ragged rows are then the file's end's to tell, and the caller
+    that reads the rest completes them (``bqsynth.sources.file_stream``).
+    """
     if not data.strip():
         raise FileFormatError(f"{source} is empty: export the table again with a header row and its data rows")
     encoding, text = detect_encoding(data, source)
@@ -1183,8 +1284,10 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
     if quotechar != '"':
         delimiter = sniff_delimiter(sample, source, quotechar)
     escapechar = _sniff_escape(text, delimiter, quotechar)
-    records = tokenize(text, delimiter, quotechar, escapechar, source)
-    layout = _layout(records)
+    records = tokenize(text, delimiter, quotechar, escapechar, source, lenient=not complete)
+    if not complete and records and not records[-1].terminator:
+        records.pop()  # a record cut inside a quoted field by the end of the head
+    layout = _layout(records, trailers=complete)
     if not layout.body:
         raise FileFormatError(
             f"{source} has no data rows, only {len(records)} header or comment lines: export the data too"
@@ -1200,7 +1303,7 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
     if not data_records:
         raise FileFormatError(f"{source} has a header row but no data rows: export the data rows too")
     ragged = [r for r in data_records if len(r.fields) != layout.width]
-    if len(ragged) > max_ragged_share * len(data_records):
+    if complete and len(ragged) > max_ragged_share * len(data_records):
         lines = ", ".join(str(r.line) for r in ragged[:_MAX_LISTED_LINES])
         more = f" and {len(ragged) - _MAX_LISTED_LINES} more" if len(ragged) > _MAX_LISTED_LINES else ""
         raise FileFormatError(
@@ -1285,22 +1388,24 @@ def _field_value(text: str, quoted: bool, column: FileColumn, fmt: FileFormat) -
     return parse_value(text, column)
 
 
+def parse_record(record: Record, fmt: FileFormat, source: str) -> dict[str, Any]:
+    """One data record (of ``len(fmt.columns)`` fields) as a row in BigQuery JSON form."""
+    row: dict[str, Any] = {}
+    for column, text, quoted in zip(fmt.columns, record.fields, record.quoted, strict=True):
+        try:
+            row[column.name] = _field_value(text, quoted, column, fmt)
+        except (ValueError, InvalidOperation, AssertionError) as error:
+            spelled = f" in format {column.temporal_format}" if column.type in TEMPORAL_TYPES else ""
+            raise FileFormatError(
+                f"{source}, line {record.line}: value {text!r} of column {column.name} is not a "
+                f"{column.type}{spelled} like the rest of the column ({error}): all files of a table "
+                "must spell a column the same way; fix or remove the value"
+            ) from error
+    return row
+
+
 def _parse_rows(records: Sequence[Record], fmt: FileFormat, source: str) -> list[dict[str, Any]]:
-    rows = []
-    for record in records:
-        row: dict[str, Any] = {}
-        for column, text, quoted in zip(fmt.columns, record.fields, record.quoted, strict=True):
-            try:
-                row[column.name] = _field_value(text, quoted, column, fmt)
-            except (ValueError, InvalidOperation, AssertionError) as error:
-                spelled = f" in format {column.temporal_format}" if column.type in TEMPORAL_TYPES else ""
-                raise FileFormatError(
-                    f"{source}, line {record.line}: value {text!r} of column {column.name} is not a "
-                    f"{column.type}{spelled} like the rest of the column ({error}): all files of a table "
-                    "must spell a column the same way; fix or remove the value"
-                ) from error
-        rows.append(row)
-    return rows
+    return [parse_record(record, fmt, source) for record in records]
 
 
 def read_records(data: bytes, fmt: FileFormat, source: str) -> list[dict[str, Any]]:
