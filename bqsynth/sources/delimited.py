@@ -104,6 +104,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import functools
 import logging
 import re
 import unicodedata
@@ -392,6 +393,15 @@ def tokenize(
     length, pos, line = len(text), 0, first_line
     while pos < length:
         start = pos
+        newline = text.find("\n", pos)
+        stop = length if newline < 0 else newline
+        line_text = text[pos:stop]
+        if not (quotechar and quotechar in line_text) and not (escapechar and escapechar in line_text):
+            # Nothing quoted or escaped on this line (the usual case): the record is the line split.
+            records.append(_plain_record(line_text, delimiter, line, newline >= 0))
+            pos = stop + 1 if newline >= 0 else length
+            line += newline >= 0
+            continue
         fields: list[str] = []
         quoted: list[bool] = []
         while True:
@@ -422,6 +432,15 @@ def tokenize(
         records.append(Record(fields, quoted, line, text[start:end], terminator))
         line += text.count("\n", start, pos)
     return records
+
+
+def _plain_record(line_text: str, delimiter: str, line: int, terminated: bool) -> Record:
+    """A record of one line without quotes or escapes, as the general scan would read it."""
+    fields = line_text.split(delimiter)
+    if terminated and line_text.endswith("\r"):
+        fields[-1] = fields[-1][:-1]
+        return Record(fields, [False] * len(fields), line, line_text[:-1], "\r\n")
+    return Record(fields, [False] * len(fields), line, line_text, "\n" if terminated else "")
 
 
 def _scan_quoted(
@@ -457,6 +476,10 @@ def _scan_quoted(
 def _scan_unquoted(
     text: str, pos: int, stops: re.Pattern[str], delimiter: str, escapechar: str | None
 ) -> tuple[str, int]:
+    if not escapechar:
+        match = stops.search(text, pos)
+        end = match.start() if match else len(text)
+        return text[pos:end], end
     parts: list[str] = []
     while True:
         match = stops.search(text, pos)
@@ -756,6 +779,7 @@ def _number_parts(text: str) -> _NumberParts | None:
     return _NumberParts(match["body"], match["prefix"] or "", match["suffix"] or "", signs[0] if signs else None)
 
 
+@functools.lru_cache(maxsize=64)
 def _body_regex(decimal_mark: str, group_mark: str) -> re.Pattern[str]:
     whole = rf"0|[1-9]\d{{0,2}}(?:{re.escape(group_mark)}\d{{3}})*" if group_mark else r"0|[1-9]\d*"
     return re.compile(rf"(?:{whole})(?:{re.escape(decimal_mark)}(\d+))?")
@@ -880,12 +904,23 @@ def is_typed_value(text: str) -> bool:
     return infer_type([text], "").type not in ("STRING", "BOOL")
 
 
+_ISO_PATTERNS = frozenset(
+    {"%Y-%m-%d", *(f"%Y-%m-%d{sep}%H:%M{seconds}" for sep in ("T", " ") for seconds in ("", ":%S", ":%S.%f"))}
+)
+
+
 def parse_value(text: str, column: FileColumn) -> Any:
     """One non-null source spelling -> the BigQuery JSON form of ``column.type``."""
     kind = column.type
     if kind == "STRING":
         return text
     if kind in NUMERIC_TYPES:
+        # Plain spellings (``-12``, ``12.50``) are their own canonical form: no spelling to undo.
+        plain = column.number is None and not column.decimal_comma
+        if plain and kind == "INT64" and _INT_RE.fullmatch(text):
+            return int(text)
+        if plain and kind == "NUMERIC" and _DECIMAL_RE["."].fullmatch(text):
+            return text
         if kind == "FLOAT64" and column.number is None or (column.number and "e" in text.lower()):
             return float(text.replace(",", ".") if column.decimal_comma else text)
         normal = _canonical_number(text, column.number, column.decimal_comma)
@@ -905,7 +940,9 @@ def parse_value(text: str, column: FileColumn) -> Any:
     assert column.temporal_format is not None
     if not format_regex(column.temporal_format).fullmatch(text):
         raise ValueError(f"does not match {column.temporal_format}")
-    moment = _strptime(text, column.temporal_format)
+    # ISO spellings need no strptime (the regex has checked the shape; fromisoformat the values).
+    iso = column.temporal_format in _ISO_PATTERNS
+    moment = dt.datetime.fromisoformat(text) if iso else _strptime(text, column.temporal_format)
     if kind == "DATE":
         return moment.date().isoformat()
     if kind == "TIME":
@@ -1388,24 +1425,51 @@ def _field_value(text: str, quoted: bool, column: FileColumn, fmt: FileFormat) -
     return parse_value(text, column)
 
 
-def parse_record(record: Record, fmt: FileFormat, source: str) -> dict[str, Any]:
-    """One data record (of ``len(fmt.columns)`` fields) as a row in BigQuery JSON form."""
-    row: dict[str, Any] = {}
-    for column, text, quoted in zip(fmt.columns, record.fields, record.quoted, strict=True):
-        try:
-            row[column.name] = _field_value(text, quoted, column, fmt)
-        except (ValueError, InvalidOperation, AssertionError) as error:
-            spelled = f" in format {column.temporal_format}" if column.type in TEMPORAL_TYPES else ""
-            raise FileFormatError(
-                f"{source}, line {record.line}: value {text!r} of column {column.name} is not a "
-                f"{column.type}{spelled} like the rest of the column ({error}): all files of a table "
-                "must spell a column the same way; fix or remove the value"
-            ) from error
-    return row
+class RecordParser:
+    """Data records of one format as rows in BigQuery JSON form (``read_records``' parsing).
+
+    A file repeats its values (dates, codes, amounts), so each typed column remembers the
+    spellings it has parsed, up to ``cache_size`` of them: the memory stays bounded and a
+    repeated value costs one dictionary lookup instead of a strptime or a number regex.
+    """
+
+    def __init__(self, fmt: FileFormat, source: str, *, cache_size: int = 4096) -> None:
+        self.fmt = fmt
+        self.source = source
+        self.cache_size = cache_size
+        # STRING values are their own text: nothing to remember.
+        self._caches: list[dict[str, Any] | None] = [{} if c.type != "STRING" else None for c in fmt.columns]
+        self._nulls = [{"", null_spelling(c, fmt), fmt.null_marker, *NULL_MARKERS_STRONG} for c in fmt.columns]
+
+    def parse(self, record: Record) -> dict[str, Any]:
+        """One data record (of ``len(fmt.columns)`` fields) as a row."""
+        row: dict[str, Any] = {}
+        fmt = self.fmt
+        for column, cache, nulls, text, quoted in zip(
+            fmt.columns, self._caches, self._nulls, record.fields, record.quoted, strict=True
+        ):
+            if cache is not None and (known := cache.get(text)) is not None:
+                row[column.name] = known
+                continue
+            try:
+                value = _field_value(text, quoted, column, fmt)
+            except (ValueError, InvalidOperation, AssertionError) as error:
+                spelled = f" in format {column.temporal_format}" if column.type in TEMPORAL_TYPES else ""
+                raise FileFormatError(
+                    f"{self.source}, line {record.line}: value {text!r} of column {column.name} is not a "
+                    f"{column.type}{spelled} like the rest of the column ({error}): all files of a table "
+                    "must spell a column the same way; fix or remove the value"
+                ) from error
+            # Null spellings are not remembered: whether they are NULL depends on their quoting.
+            if cache is not None and text not in nulls and len(cache) < self.cache_size:
+                cache[text] = value
+            row[column.name] = value
+        return row
 
 
 def _parse_rows(records: Sequence[Record], fmt: FileFormat, source: str) -> list[dict[str, Any]]:
-    return [parse_record(record, fmt, source) for record in records]
+    parser = RecordParser(fmt, source)
+    return [parser.parse(record) for record in records]
 
 
 def read_records(data: bytes, fmt: FileFormat, source: str) -> list[dict[str, Any]]:

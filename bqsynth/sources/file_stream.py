@@ -28,10 +28,10 @@ from bqsynth.sources.delimited import (
     DEFAULT_MAX_RAGGED_SHARE,
     FileFormatError,
     Record,
+    RecordParser,
     custom_line,
     decode_chunks,
     iter_records,
-    parse_record,
     sniff_format,
     trailing_custom_records,
 )
@@ -120,6 +120,7 @@ def stream_file_rows(
         texts = decode_chunks(chunks_of(stream, limits.chunk_bytes), fmt.encoding, part.name)
         records = iter_records(texts, fmt.delimiter, quotechar, fmt.escapechar, part.name, complete=complete)
         _skip_custom_header(records, fmt, part.name)
+        parser = RecordParser(fmt, part.name)
         held: deque[Record] = deque()
         keep = TRAILER_WINDOW if trailer_count is None else trailer_count
         last: Record | None = None
@@ -127,7 +128,7 @@ def stream_file_rows(
             last = record
             held.append(record)
             if len(held) > keep:
-                yield from _data_row(held.popleft(), fmt, part.name, tally)
+                yield from _data_row(held.popleft(), parser, tally)
     tally.final_newline = last is not None and bool(last.terminator)
     width = len(fmt.columns)
     if trailer_count is None:
@@ -139,7 +140,7 @@ def stream_file_rows(
         )
     tally.trailer_records = list(held)[len(held) - trailer_count :]
     for record in list(held)[: len(held) - trailer_count]:
-        yield from _data_row(record, fmt, part.name, tally)
+        yield from _data_row(record, parser, tally)
     _check_ragged(tally, fmt, part.name, tolerated_ragged, max_ragged_share)
 
 
@@ -161,14 +162,14 @@ def _skip_custom_header(records: Iterator[Record], fmt: FileFormat, source: str)
             )
 
 
-def _data_row(record: Record, fmt: FileFormat, source: str, tally: PartTally) -> Iterator[dict[str, Any]]:
+def _data_row(record: Record, parser: RecordParser, tally: PartTally) -> Iterator[dict[str, Any]]:
     tally.data_records += 1
-    if len(record.fields) != len(fmt.columns):
+    if len(record.fields) != len(parser.fmt.columns):
         tally.ragged += 1
         if len(tally.ragged_lines) < _MAX_RAGGED_LINES:
             tally.ragged_lines.append(record.line)
         return
-    yield parse_record(record, fmt, source)
+    yield parser.parse(record)
 
 
 def _check_ragged(tally: PartTally, fmt: FileFormat, source: str, tolerated: int, share: float) -> None:

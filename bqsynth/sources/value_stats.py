@@ -84,16 +84,20 @@ class Reservoir(Generic[T]):
         self.items: list[tuple[int, T]] = []
         self._rng = rng
         self._weight = 1.0
-        self._next = 0
+        self.next_index = 0
 
     def offer(self, item: T) -> None:
         index = self.seen
-        self.seen += 1
+        self.seen = index + 1
+        if index != self.next_index:  # skipped: the common case
+            return
         if index < self.size:
             self.items.append((index, item))
-            if index + 1 == self.size:
+            if index + 1 < self.size:
+                self.next_index = index + 1
+            else:
                 self._advance(index)
-        elif index == self._next:
+        else:
             self.items[self._rng.randrange(self.size)] = (index, item)
             self._advance(index)
 
@@ -101,7 +105,7 @@ class Reservoir(Generic[T]):
         self._weight *= math.exp(math.log(self._uniform()) / self.size)
         # The weight underflows towards 0 only after astronomically many items; 1.0 would stop sampling.
         weight = min(self._weight, 1.0 - 1e-16)
-        self._next = index + int(math.log(self._uniform()) / math.log1p(-weight)) + 1
+        self.next_index = index + int(math.log(self._uniform()) / math.log1p(-weight)) + 1
 
     def _uniform(self) -> float:
         value = self._rng.random()
@@ -238,7 +242,6 @@ class _Folded:
     max_length: int | None = None
     length_sum: int = 0
     max_scale: int | None = None
-    scale_seen: bool = False
 
 
 @dataclass
@@ -267,10 +270,18 @@ class ColumnAccumulator:
             self.nulls += 1
             return
         counts = self.counts
-        counts[value] = counts.get(value, 0) + 1
-        self._sample.offer(value)
-        if len(counts) > self.limits.exact_values:
-            self._prune()
+        seen = counts.get(value)
+        if seen is None:
+            counts[value] = 1
+            if len(counts) > self.limits.exact_values:
+                self._prune()
+        else:
+            counts[value] = seen + 1
+        sample = self._sample
+        if sample.seen == sample.next_index:
+            sample.offer(value)
+        else:  # skipped by the reservoir: its bookkeeping inlined, this runs for every value
+            sample.seen += 1
 
     def _prune(self) -> None:
         """Keep the most frequent half of the counter; fold the rest into the exact aggregates."""
@@ -281,29 +292,31 @@ class ColumnAccumulator:
         self.counts = dict(ranked[:keep])
 
     def _fold(self, entries: Sequence[tuple[Any, int]]) -> None:
+        if not entries:
+            return
         folded, key, kind = self._folded, self._key, self.kind
-        for value, count in entries:
-            folded.present += count
+        values = [value for value, _ in entries]
+        folded.present += sum(count for _, count in entries)
+        for value in values:
             self._distinct.add(self._distinct_text(value))
-            if kind in MIN_MAX_TYPES:
-                if folded.low is None or key(value) < key(folded.low):
-                    folded.low = value
-                if folded.high is None or key(value) > key(folded.high):
-                    folded.high = value
-            if kind in LENGTH_TYPES:
-                length = len(value)
-                folded.min_length = length if folded.min_length is None else min(folded.min_length, length)
-                folded.max_length = length if folded.max_length is None else max(folded.max_length, length)
-                folded.length_sum += length * count
-            if kind in SCALE_LIMITS:
-                folded.scale_seen = True
-                scale = value_scale(value, kind)
-                if scale is not None:
-                    folded.max_scale = scale if folded.max_scale is None else max(folded.max_scale, scale)
+        if kind in MIN_MAX_TYPES:
+            ends = [v for v in (folded.low, folded.high) if v is not None]
+            folded.low, folded.high = min([*values, *ends], key=key), max([*values, *ends], key=key)
+        if kind in LENGTH_TYPES:
+            lengths = [len(value) for value in values]
+            low, high = min(lengths), max(lengths)
+            folded.min_length = low if folded.min_length is None else min(folded.min_length, low)
+            folded.max_length = high if folded.max_length is None else max(folded.max_length, high)
+            folded.length_sum += sum(length * count for length, (_, count) in zip(lengths, entries, strict=True))
+        if kind in SCALE_LIMITS:
+            scales = [s for s in (value_scale(v, kind) for v in values) if s is not None]
+            if scales:
+                folded.max_scale = max(scales) if folded.max_scale is None else max(folded.max_scale, *scales)
 
     def _distinct_text(self, value: Any) -> str:
-        # Values equal in their natural order are one distinct value (1.5 and 1.50 in NUMERIC).
-        return str(Decimal(value).normalize()) if self.kind == "NUMERIC" else str(self._key(value))
+        # Values equal in their natural order are one distinct value (1.5 and 1.50 in NUMERIC);
+        # the parser writes every other type in one canonical spelling already.
+        return str(Decimal(value).normalize()) if self.kind == "NUMERIC" else str(value)
 
     def stats(self, *, top_k: int = 20, quantiles: int = 20) -> ColumnStats:
         """The column's statistics; call once, at the end of the stream (it folds the counter)."""
