@@ -53,10 +53,10 @@ def list_source_files(client: storage.Client, uri: str) -> list[storage.Blob]:
 
 
 def source_parts(client: storage.Client, uri: str, limits: StreamLimits | None = None) -> list[FilePart]:
-    """Every part of a file source, each opened as a stream read ``chunk_bytes`` at a time."""
-    chunk = (limits or StreamLimits()).chunk_bytes
+    """Every part of a file source, each opened as a stream fetched ``download_bytes`` at a time."""
+    download = (limits or StreamLimits()).download_bytes
     return [
-        FilePart(gcs_uri(b.bucket.name, b.name), lambda b=b: b.open("rb", chunk_size=chunk))
+        FilePart(gcs_uri(b.bucket.name, b.name), lambda b=b: b.open("rb", chunk_size=download))
         for b in list_source_files(client, uri)
     ]
 

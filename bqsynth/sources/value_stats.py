@@ -53,14 +53,18 @@ T = TypeVar("T")
 class StreamLimits:
     """The memory bounds of profiling a file, none of which depends on the file's size.
 
-    Peak memory is about ``sniff_bytes`` (times the ~20x that parsed records take) plus, per
-    column, ``exact_values`` counted values and ``quantile_sample`` sampled ones, plus
-    ``chunk_bytes`` and the longest record.
+    Peak memory is about 35 times ``sniff_bytes`` while the head's format is detected (parsed
+    records are that much larger than their text), then ``download_bytes`` plus 35 times
+    ``chunk_bytes`` plus, per column, ``exact_values`` counted values (at most
+    ``exact_chars`` characters of them) and ``quantile_sample`` sampled ones, and the longest
+    record (``bqsynth.sources.delimited.MAX_RECORD_CHARS`` at most).
     """
 
-    sniff_bytes: int = 2 * 1024**2  # the head a file's format is detected from
-    chunk_bytes: int = 4 * 1024**2  # read from Cloud Storage at a time
+    sniff_bytes: int = 512 * 1024  # the head a file's format is detected from
+    chunk_bytes: int = 64 * 1024  # decoded and split into records at a time
+    download_bytes: int = 8 * 1024**2  # fetched from Cloud Storage per request
     exact_values: int = 20_000  # distinct values per column counted exactly
+    exact_chars: int = 4 * 1024**2  # and the characters those values may hold together
     quantile_sample: int = 10_000  # values per column the quantiles of a larger column come from
     distinct_sketch: int = 4_096  # k of the K-minimum-values distinct count
     seed: int = 0
@@ -257,7 +261,11 @@ class ColumnAccumulator:
 
     def __post_init__(self) -> None:
         rng = random.Random(f"{self.limits.seed}:{self.path}")
-        self._sample: Reservoir[Any] = Reservoir(self.limits.quantile_sample, rng)
+        # Only quantiles need the sample; a STRING column's long texts would only cost memory.
+        self._sample: Reservoir[Any] | None = (
+            Reservoir(self.limits.quantile_sample, rng) if self.kind in QUANTILE_TYPES else None
+        )
+        self._chars = 0
         self._distinct = DistinctSketch(self.limits.distinct_sketch)
         self._folded = _Folded()
         self._key = natural_order_key(self.kind)
@@ -273,11 +281,14 @@ class ColumnAccumulator:
         seen = counts.get(value)
         if seen is None:
             counts[value] = 1
-            if len(counts) > self.limits.exact_values:
+            self._chars += len(value) if isinstance(value, str) else 8
+            if len(counts) > self.limits.exact_values or self._chars > self.limits.exact_chars:
                 self._prune()
         else:
             counts[value] = seen + 1
         sample = self._sample
+        if sample is None:
+            return
         if sample.seen == sample.next_index:
             sample.offer(value)
         else:  # skipped by the reservoir: its bookkeeping inlined, this runs for every value
@@ -287,9 +298,10 @@ class ColumnAccumulator:
         """Keep the most frequent half of the counter; fold the rest into the exact aggregates."""
         self.overflowed = True
         ranked = sorted(self.counts.items(), key=lambda item: -item[1])
-        keep = max(1, self.limits.exact_values // 2)
+        keep = max(1, min(len(ranked), self.limits.exact_values) // 2)
         self._fold(ranked[keep:])
         self.counts = dict(ranked[:keep])
+        self._chars = sum(len(v) if isinstance(v, str) else 8 for v in self.counts)
 
     def _fold(self, entries: Sequence[tuple[Any, int]]) -> None:
         if not entries:
@@ -337,7 +349,7 @@ class ColumnAccumulator:
         if kind in TOP_VALUE_TYPES:
             ranked = sorted(self.counts.items(), key=lambda item: (-item[1], self._key(item[0])))
             stats["top_values"] = [ValueCount(value=v, count=c) for v, c in ranked[:top_k]]
-        if kind in QUANTILE_TYPES:
+        if kind in QUANTILE_TYPES and self._sample is not None:
             ordered = sorted((v for _, v in self._sample.items), key=self._key)
             points = [ordered[rank] for rank in quantile_ranks(len(ordered), quantiles)]
             points[0], points[-1] = folded.low, folded.high  # the sample may miss the extremes
