@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import random
 import tracemalloc
+import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from bqsynth.gcp.clients import storage_client
 from bqsynth.models import TableProfile
 from bqsynth.sources.delimited import (
     FileFormatError,
@@ -26,6 +28,7 @@ from bqsynth.sources.delimited import (
 )
 from bqsynth.sources.file_profile import build_file_profile, column_stats, profile_file_parts
 from bqsynth.sources.file_stream import FilePart
+from bqsynth.sources.gcs_files import iter_source_records, profile_file_source
 from bqsynth.sources.value_stats import ColumnAccumulator, StreamLimits, reservoir_sample
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "files"
@@ -307,3 +310,34 @@ def test_custom_lines_of_a_large_file_count_all_of_its_rows() -> None:
     expected = build_file_profile("gs://b/orders.txt", [("gs://b/orders.txt", data)])
     assert profile.model_copy(update={"sample": []}) == expected.model_copy(update={"sample": []})
     assert len(profile.sample) == 200 and profile.sample != expected.sample
+
+
+# ---------------------------------------------------------------------------------------------
+# Through Cloud Storage (the official client against the fake GCS server)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_wildcard_source_in_cloud_storage_is_streamed_in_small_requests(local_stack: object) -> None:
+    gcs = storage_client()
+    bucket = gcs.bucket(f"bqsynth-stream-{uuid.uuid4().hex[:8]}")
+    gcs.create_bucket(bucket)
+    original = (CORPUS / "fr_nbsp_euros.csv").read_bytes()
+    parts = {f"in/euros_{n}.csv": grown(original, "fr_nbsp_euros.csv", n) for n in (2, 3)}
+    try:
+        for name, data in parts.items():
+            bucket.blob(name).upload_from_string(data)
+        uri = f"gs://{bucket.name}/in/euros_*.csv"
+        # Requests of 256 KiB and pieces of 7 bytes; a head of one copy of the rows.
+        limits = StreamLimits(sniff_bytes=len(original) + 16, chunk_bytes=7, download_bytes=256 * 1024)
+        profile = profile_file_source(gcs, uri, sample_rows=EVERY_ROW, limits=limits)
+        expected = build_file_profile(
+            uri, [(f"gs://{bucket.name}/{n}", d) for n, d in parts.items()], sample_rows=EVERY_ROW
+        )
+        assert profile == expected
+        assert profile.file_format is not None
+        rows = list(iter_source_records(gcs, uri, profile.file_format, limits))
+        assert rows == expected.sample and len(rows) == expected.row_count
+    finally:
+        for blob in gcs.list_blobs(bucket.name):
+            blob.delete()
+        bucket.delete()
