@@ -16,8 +16,13 @@ BigQuery table alike:
 * NUMERIC and FLOAT64: ``max_scale``, the fewest decimals that keep every value (trailing zeros
   do not count, exactly as ``bigquery_profile.scale_sql``).
 
-The sample is the first ``sample_rows`` rows in file order: deterministic, and the files of a
-table are usually not sorted in a way that would bias it much.
+Two readers give the same format, row count and statistics. ``build_file_profile`` takes the
+files' bytes in memory (tests, small inputs); its sample is the first ``sample_rows`` rows.
+``profile_file_parts``, the one the pipeline uses, streams files of any size
+(``bqsynth.sources.file_stream``), with statistics exact while a column has at most
+``StreamLimits.exact_values`` distinct values and estimated in bounded memory beyond
+(``bqsynth.sources.value_stats``); its sample is a seeded reservoir sample of the rows in file
+order, every row when there are no more than ``sample_rows``.
 
 A headerless file's columns arrive from ``sniff_format`` as ``column_1``, ``column_2`` ...;
 they are renamed after their meaning (``bqsynth.semantics.classify_column`` on the first
