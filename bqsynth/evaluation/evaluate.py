@@ -18,8 +18,9 @@ import json
 import logging
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import pandas as pd
@@ -41,7 +42,8 @@ from bqsynth.models import (
     leaf_plans,
 )
 from bqsynth.sources.bigquery_profile import json_safe, read_sample
-from bqsynth.sources.gcs_files import read_source_records
+from bqsynth.sources.gcs_files import iter_source_records
+from bqsynth.sources.value_stats import reservoir_sample
 from bqsynth.values import value_at
 
 log = logging.getLogger("bqsynth")
@@ -50,11 +52,15 @@ DEFAULT_SAMPLE_ROWS = 10_000
 # Key columns read whole for the children-per-parent shape; beyond this the score is skipped.
 MAX_KEY_VALUES = 1_000_000
 MAX_CATEGORY_VALUES = 100_000
+# A file source with more rows is streamed for each measure instead of kept in memory.
+MAX_KEPT_SOURCE_ROWS = 50_000
 
 
 @dataclass
 class SourceReader:
-    """Reads sources once per run: file sources are parsed whole, so their rows are kept.
+    """Reads sources for the report. A file source of at most ``MAX_KEPT_SOURCE_ROWS`` rows is
+    read once and its rows kept; a larger one is streamed again for each measure, which keeps
+    only what the measure needs (a sample, a column, digests, counts), never every row.
 
     ``bq`` runs its jobs in the target project (sources need only read access) and ``gcs``
     reads file sources: the clients of the step that evaluates.
@@ -64,19 +70,32 @@ class SourceReader:
     bq: bigquery.Client
     gcs: storage.Client
     _records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _large: set[str] = field(default_factory=set)
 
-    def records(self, table: TablePlan) -> list[dict[str, Any]] | None:
-        """Every row of a file source (None for a BigQuery source)."""
+    def records(self, table: TablePlan) -> Iterable[dict[str, Any]] | None:
+        """Every row of a file source, kept or streamed (None for a BigQuery source)."""
         if table.file_format is None:
             return None
-        if table.name not in self._records:
-            self._records[table.name] = read_source_records(self.gcs, table.source_table, table.file_format)
-        return self._records[table.name]
+        if table.name in self._records:
+            return self._records[table.name]
+        if table.name not in self._large:
+            head = list(islice(self._stream(table), MAX_KEPT_SOURCE_ROWS + 1))
+            if len(head) <= MAX_KEPT_SOURCE_ROWS:
+                self._records[table.name] = head
+                return head
+            self._large.add(table.name)
+        return self._stream(table)
+
+    def _stream(self, table: TablePlan) -> Iterator[dict[str, Any]]:
+        assert table.file_format is not None
+        return iter_source_records(self.gcs, table.source_table, table.file_format)
 
     def sample(self, table: TablePlan, rows: int) -> list[dict[str, Any]]:
         records = self.records(table)
-        if records is not None:
+        if isinstance(records, list):
             return spread_sample(records, rows)
+        if records is not None:
+            return reservoir_sample(records, rows, seed=table.name)
         # Metadata is enough to choose between a full scan and TABLESAMPLE; no COUNT query.
         source = self.bq.get_table(table.source_table)
         if source.table_type != "TABLE":
@@ -94,9 +113,10 @@ class SourceReader:
             return reference_keys(self.bq, parent.source_table, parent_column, child.source_table, child_column)
         return self._column(parent, parent_records, parent_column), self._column(child, child_records, child_column)
 
-    def _column(self, table: TablePlan, records: list[dict[str, Any]] | None, column: str) -> list[Any]:
+    def _column(self, table: TablePlan, records: Iterable[dict[str, Any]] | None, column: str) -> list[Any]:
         if records is not None:
-            return [value_at(r, column) for r in records]
+            # As many values as the BigQuery query reads: one more than are scored.
+            return [value_at(r, column) for r in islice(records, MAX_KEY_VALUES + 1)]
         return column_values(self.bq, table.source_table, column)
 
     def leaked_values(self, table: TablePlan, target: bigquery.Client) -> int:
@@ -112,7 +132,12 @@ class SourceReader:
         paths = categorical_paths(table)
         records = self.records(table)
         if records is not None:
-            return {path: dict(Counter(v for r in records if (v := value_at(r, path)) is not None)) for path in paths}
+            counts: dict[str, Counter[Any]] = {path: Counter() for path in paths}
+            for record in records if paths else ():  # one pass: a large file's rows are streamed once
+                for path, seen in counts.items():
+                    if (value := value_at(record, path)) is not None:
+                        seen[value] += 1
+            return {path: dict(seen) for path, seen in counts.items()}
         if not paths:
             return {}
         return value_counts(self.bq, table.source_table, paths)

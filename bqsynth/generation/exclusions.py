@@ -231,7 +231,11 @@ def exclusions_from_records(table: TablePlan, records: Iterable[Mapping[str, Any
         for path, _, by_day in paths:
             value = value_at(dict(record), path)
             if value is not None:
-                digests[path].add(value_digest(exclusion_key(value, "DATE" if by_day else "")))
+                found = digests[path]
+                found.add(value_digest(exclusion_key(value, "DATE" if by_day else "")))
+                if len(found) > 2 * MAX_EXCLUDED_VALUES:
+                    # Only the smallest digests are kept in the end: memory stays bounded on a large file.
+                    digests[path] = set(sorted(found)[:MAX_EXCLUDED_VALUES])
     return {path: sorted(values)[:MAX_EXCLUDED_VALUES] for path, values in digests.items()}
 
 

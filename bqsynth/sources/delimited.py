@@ -102,12 +102,14 @@ A NUMERIC column keeps its fixed scale (``FileColumn.scale``), so that ``12.5`` 
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import functools
 import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -134,6 +136,9 @@ STANDARD_DELIMITERS = (",", "\t", "|", ";", "^", "~")
 # Punctuation that commonly occurs inside values, never tried as a delimiter.
 _VALUE_PUNCTUATION = frozenset("\"'.-_/:@+()%$#&*=!?[]{}<>\\`,")
 SNIFF_LINES = 500
+# The longest record a streamed file may have (characters): the memory bound of reading a file,
+# which is otherwise independent of its size. A record this long is an unclosed quote.
+MAX_RECORD_CHARS = 64 * 1024**2
 DEFAULT_MAX_RAGGED_SHARE = 0.01
 _MAX_LISTED_LINES = 10
 
@@ -374,19 +379,29 @@ def tokenize(
     source: str,
     *,
     lenient: bool = False,
+    first_line: int = 1,
 ) -> list[Record]:
     """Split text into records the way an RFC 4180 reader does, keeping what the writer must know.
 
     A quote opens a field only at its start; inside quotes a doubled quote (or the escape
     character and a quote) is a quote and newlines are data. ``lenient`` ends an unclosed
     quote at the end of the text instead of refusing (used on the sniffing sample, which may
-    cut a quoted field in two).
+    cut a quoted field in two). ``first_line`` numbers the lines of a text that continues a file.
     """
     stops = re.compile("|".join(re.escape(s) for s in (delimiter, "\n", *([escapechar] if escapechar else []))))
     records: list[Record] = []
-    length, pos, line = len(text), 0, 1
+    length, pos, line = len(text), 0, first_line
     while pos < length:
         start = pos
+        newline = text.find("\n", pos)
+        stop = length if newline < 0 else newline
+        line_text = text[pos:stop]
+        if not (quotechar and quotechar in line_text) and not (escapechar and escapechar in line_text):
+            # Nothing quoted or escaped on this line (the usual case): the record is the line split.
+            records.append(_plain_record(line_text, delimiter, line, newline >= 0))
+            pos = stop + 1 if newline >= 0 else length
+            line += newline >= 0
+            continue
         fields: list[str] = []
         quoted: list[bool] = []
         while True:
@@ -417,6 +432,15 @@ def tokenize(
         records.append(Record(fields, quoted, line, text[start:end], terminator))
         line += text.count("\n", start, pos)
     return records
+
+
+def _plain_record(line_text: str, delimiter: str, line: int, terminated: bool) -> Record:
+    """A record of one line without quotes or escapes, as the general scan would read it."""
+    fields = line_text.split(delimiter)
+    if terminated and line_text.endswith("\r"):
+        fields[-1] = fields[-1][:-1]
+        return Record(fields, [False] * len(fields), line, line_text[:-1], "\r\n")
+    return Record(fields, [False] * len(fields), line, line_text, "\n" if terminated else "")
 
 
 def _scan_quoted(
@@ -452,6 +476,10 @@ def _scan_quoted(
 def _scan_unquoted(
     text: str, pos: int, stops: re.Pattern[str], delimiter: str, escapechar: str | None
 ) -> tuple[str, int]:
+    if not escapechar:
+        match = stops.search(text, pos)
+        end = match.start() if match else len(text)
+        return text[pos:end], end
     parts: list[str] = []
     while True:
         match = stops.search(text, pos)
@@ -467,6 +495,83 @@ def _scan_unquoted(
         else:
             parts.append(following or escapechar)
         pos = end + 2
+
+
+def decode_chunks(chunks: Iterable[bytes], encoding: str, source: str) -> Iterator[str]:
+    """The text of a file read in byte chunks, decoded incrementally (a character or a byte order
+    mark cut by a chunk boundary is completed by the next chunk)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    for chunk in chunks:
+        try:
+            text = decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            raise _not_encoded_as(source, encoding, offset + error.start) from error
+        offset += len(chunk)
+        if text:
+            yield text
+    try:
+        text = decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        raise _not_encoded_as(source, encoding, offset) from error
+    if text:
+        yield text
+
+
+def _not_encoded_as(source: str, encoding: str, offset: int) -> FileFormatError:
+    return FileFormatError(
+        f"{source} is not valid {encoding} (near byte {offset}) although its format says so (detected from the "
+        "start of the file): export all of the file, and all files of one table, with the same encoding"
+    )
+
+
+def iter_records(
+    texts: Iterable[str],
+    delimiter: str,
+    quotechar: str | None,
+    escapechar: str | None,
+    source: str,
+    *,
+    complete: bool = True,
+    max_record_chars: int = MAX_RECORD_CHARS,
+) -> Iterator[Record]:
+    """``tokenize`` over a text that arrives in pieces, one record at a time.
+
+    A record is final once the newline that ends it has arrived outside quotes; the rest of a
+    piece (a record cut by the piece's end, even inside a quoted field, a doubled quote, a
+    CRLF or a multi-character delimiter) waits for the next piece, so the records are exactly
+    those ``tokenize`` finds in the whole text. Only the waiting record is held in memory: one
+    longer than ``max_record_chars`` is refused, which is what an unclosed quote in a large
+    file looks like. ``complete=False`` drops a last record without its newline (the text is a
+    head cut off from the rest of the file).
+    """
+    carry, line = "", 1
+    for text in texts:
+        buffer = carry + text
+        if "\n" not in text:  # no record can end in this piece: only its newline ends one
+            carry = buffer
+            _check_record_length(carry, line, source, max_record_chars)
+            continue
+        records = tokenize(buffer, delimiter, quotechar, escapechar, source, lenient=True, first_line=line)
+        if records and not records[-1].terminator:
+            records.pop()
+        consumed = sum(len(r.raw) + len(r.terminator) for r in records)
+        line += buffer.count("\n", 0, consumed)
+        carry = buffer[consumed:]
+        _check_record_length(carry, line, source, max_record_chars)
+        yield from records
+    if carry and complete:
+        # Strict at the end: a quoted field never closed is refused as tokenize refuses it.
+        yield from tokenize(carry, delimiter, quotechar, escapechar, source, first_line=line)
+
+
+def _check_record_length(carry: str, line: int, source: str, limit: int) -> None:
+    if len(carry) > limit:
+        raise FileFormatError(
+            f"{source}: the record starting on line {line} is longer than {limit:,} characters: a quoted field "
+            "is probably never closed; fix the quoting (a quote inside a quoted field must be doubled) and "
+            "re-export the file"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -674,6 +779,7 @@ def _number_parts(text: str) -> _NumberParts | None:
     return _NumberParts(match["body"], match["prefix"] or "", match["suffix"] or "", signs[0] if signs else None)
 
 
+@functools.lru_cache(maxsize=64)
 def _body_regex(decimal_mark: str, group_mark: str) -> re.Pattern[str]:
     whole = rf"0|[1-9]\d{{0,2}}(?:{re.escape(group_mark)}\d{{3}})*" if group_mark else r"0|[1-9]\d*"
     return re.compile(rf"(?:{whole})(?:{re.escape(decimal_mark)}(\d+))?")
@@ -798,12 +904,23 @@ def is_typed_value(text: str) -> bool:
     return infer_type([text], "").type not in ("STRING", "BOOL")
 
 
+_ISO_PATTERNS = frozenset(
+    {"%Y-%m-%d", *(f"%Y-%m-%d{sep}%H:%M{seconds}" for sep in ("T", " ") for seconds in ("", ":%S", ":%S.%f"))}
+)
+
+
 def parse_value(text: str, column: FileColumn) -> Any:
     """One non-null source spelling -> the BigQuery JSON form of ``column.type``."""
     kind = column.type
     if kind == "STRING":
         return text
     if kind in NUMERIC_TYPES:
+        # Plain spellings (``-12``, ``12.50``) are their own canonical form: no spelling to undo.
+        plain = column.number is None and not column.decimal_comma
+        if plain and kind == "INT64" and _INT_RE.fullmatch(text):
+            return int(text)
+        if plain and kind == "NUMERIC" and _DECIMAL_RE["."].fullmatch(text):
+            return text
         if kind == "FLOAT64" and column.number is None or (column.number and "e" in text.lower()):
             return float(text.replace(",", ".") if column.decimal_comma else text)
         normal = _canonical_number(text, column.number, column.decimal_comma)
@@ -823,7 +940,9 @@ def parse_value(text: str, column: FileColumn) -> Any:
     assert column.temporal_format is not None
     if not format_regex(column.temporal_format).fullmatch(text):
         raise ValueError(f"does not match {column.temporal_format}")
-    moment = _strptime(text, column.temporal_format)
+    # ISO spellings need no strptime (the regex has checked the shape; fromisoformat the values).
+    iso = column.temporal_format in _ISO_PATTERNS
+    moment = dt.datetime.fromisoformat(text) if iso else _strptime(text, column.temporal_format)
     if kind == "DATE":
         return moment.date().isoformat()
     if kind == "TIME":
@@ -1050,15 +1169,26 @@ class _Layout:
     width: int
 
 
-def _layout(records: list[Record]) -> _Layout:
+def _layout(records: list[Record], *, trailers: bool = True) -> _Layout:
     width, _ = _modal_count(len(r.fields) for r in records if not r.is_blank and not is_tag_record(r))
     lead = 0
-    while lead < len(records) and (is_tag_record(records[lead]) or len(records[lead].fields) != width):
+    while lead < len(records) and is_custom_record(records[lead], width):
         lead += 1
-    trail = len(records)
-    while trail > lead and (is_tag_record(records[trail - 1]) or len(records[trail - 1].fields) != width):
-        trail -= 1
+    trail = len(records) - (trailing_custom_records(records[lead:], width) if trailers else 0)
     return _Layout(records[:lead], records[trail:], records[lead:trail], width)
+
+
+def is_custom_record(record: Record, width: int) -> bool:
+    """A custom header or trailer line: a tag line or comment, or a field count other than the data's."""
+    return is_tag_record(record) or len(record.fields) != width
+
+
+def trailing_custom_records(records: Sequence[Record], width: int) -> int:
+    """How many of the last records are custom trailer lines (rule 4)."""
+    count = 0
+    while count < len(records) and is_custom_record(records[-1 - count], width):
+        count += 1
+    return count
 
 
 def _choose_null_marker(rows: Sequence[Record], width: int, delimiter: str) -> str:
@@ -1167,8 +1297,16 @@ def _quoting(rows: Sequence[Record], types: Sequence[ColumnType], escapechar: st
     return "minimal", flags
 
 
-def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_MAX_RAGGED_SHARE) -> FileFormat:
-    """The exact format of a delimited file (rules in the module docstring), or ``FileFormatError``."""
+def sniff_format(
+    data: bytes, source: str, *, max_ragged_share: float = DEFAULT_MAX_RAGGED_SHARE, complete: bool = True
+) -> FileFormat:
+    """The exact format of a delimited file (rules in the module docstring), or ``FileFormatError``.
+
+    ``complete=False``: ``data`` is the head of a larger file, cut after a newline. Its last
+    record may be cut, so it is dropped; the trailer lines, the record counts in custom lines,
+    the final newline and the ragged rows are then the file's end's to tell, and the caller
+    that reads the rest completes them (``bqsynth.sources.file_stream``).
+    """
     if not data.strip():
         raise FileFormatError(f"{source} is empty: export the table again with a header row and its data rows")
     encoding, text = detect_encoding(data, source)
@@ -1183,8 +1321,10 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
     if quotechar != '"':
         delimiter = sniff_delimiter(sample, source, quotechar)
     escapechar = _sniff_escape(text, delimiter, quotechar)
-    records = tokenize(text, delimiter, quotechar, escapechar, source)
-    layout = _layout(records)
+    records = tokenize(text, delimiter, quotechar, escapechar, source, lenient=not complete)
+    if not complete and records and not records[-1].terminator:
+        records.pop()  # a record cut inside a quoted field by the end of the head
+    layout = _layout(records, trailers=complete)
     if not layout.body:
         raise FileFormatError(
             f"{source} has no data rows, only {len(records)} header or comment lines: export the data too"
@@ -1200,7 +1340,7 @@ def sniff_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_
     if not data_records:
         raise FileFormatError(f"{source} has a header row but no data rows: export the data rows too")
     ragged = [r for r in data_records if len(r.fields) != layout.width]
-    if len(ragged) > max_ragged_share * len(data_records):
+    if complete and len(ragged) > max_ragged_share * len(data_records):
         lines = ", ".join(str(r.line) for r in ragged[:_MAX_LISTED_LINES])
         more = f" and {len(ragged) - _MAX_LISTED_LINES} more" if len(ragged) > _MAX_LISTED_LINES else ""
         raise FileFormatError(
@@ -1285,22 +1425,51 @@ def _field_value(text: str, quoted: bool, column: FileColumn, fmt: FileFormat) -
     return parse_value(text, column)
 
 
-def _parse_rows(records: Sequence[Record], fmt: FileFormat, source: str) -> list[dict[str, Any]]:
-    rows = []
-    for record in records:
+class RecordParser:
+    """Data records of one format as rows in BigQuery JSON form (``read_records``' parsing).
+
+    A file repeats its values (dates, codes, amounts), so each typed column remembers the
+    spellings it has parsed, up to ``cache_size`` of them: the memory stays bounded and a
+    repeated value costs one dictionary lookup instead of a strptime or a number regex.
+    """
+
+    def __init__(self, fmt: FileFormat, source: str, *, cache_size: int = 4096) -> None:
+        self.fmt = fmt
+        self.source = source
+        self.cache_size = cache_size
+        # STRING values are their own text: nothing to remember.
+        self._caches: list[dict[str, Any] | None] = [{} if c.type != "STRING" else None for c in fmt.columns]
+        self._nulls = [{"", null_spelling(c, fmt), fmt.null_marker, *NULL_MARKERS_STRONG} for c in fmt.columns]
+
+    def parse(self, record: Record) -> dict[str, Any]:
+        """One data record (of ``len(fmt.columns)`` fields) as a row."""
         row: dict[str, Any] = {}
-        for column, text, quoted in zip(fmt.columns, record.fields, record.quoted, strict=True):
+        fmt = self.fmt
+        for column, cache, nulls, text, quoted in zip(
+            fmt.columns, self._caches, self._nulls, record.fields, record.quoted, strict=True
+        ):
+            if cache is not None and (known := cache.get(text)) is not None:
+                row[column.name] = known
+                continue
             try:
-                row[column.name] = _field_value(text, quoted, column, fmt)
+                value = _field_value(text, quoted, column, fmt)
             except (ValueError, InvalidOperation, AssertionError) as error:
                 spelled = f" in format {column.temporal_format}" if column.type in TEMPORAL_TYPES else ""
                 raise FileFormatError(
-                    f"{source}, line {record.line}: value {text!r} of column {column.name} is not a "
+                    f"{self.source}, line {record.line}: value {text!r} of column {column.name} is not a "
                     f"{column.type}{spelled} like the rest of the column ({error}): all files of a table "
                     "must spell a column the same way; fix or remove the value"
                 ) from error
-        rows.append(row)
-    return rows
+            # Null spellings are not remembered: whether they are NULL depends on their quoting.
+            if cache is not None and text not in nulls and len(cache) < self.cache_size:
+                cache[text] = value
+            row[column.name] = value
+        return row
+
+
+def _parse_rows(records: Sequence[Record], fmt: FileFormat, source: str) -> list[dict[str, Any]]:
+    parser = RecordParser(fmt, source)
+    return [parser.parse(record) for record in records]
 
 
 def read_records(data: bytes, fmt: FileFormat, source: str) -> list[dict[str, Any]]:

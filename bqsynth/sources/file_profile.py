@@ -16,8 +16,13 @@ BigQuery table alike:
 * NUMERIC and FLOAT64: ``max_scale``, the fewest decimals that keep every value (trailing zeros
   do not count, exactly as ``bigquery_profile.scale_sql``).
 
-The sample is the first ``sample_rows`` rows in file order: deterministic, and the files of a
-table are usually not sorted in a way that would bias it much.
+Two readers give the same format, row count and statistics. ``build_file_profile`` takes the
+files' bytes in memory (tests, small inputs); its sample is the first ``sample_rows`` rows.
+``profile_file_parts``, the one the pipeline uses, streams files of any size
+(``bqsynth.sources.file_stream``), with statistics exact while a column has at most
+``StreamLimits.exact_values`` distinct values and estimated in bounded memory beyond
+(``bqsynth.sources.value_stats``); its sample is a seeded reservoir sample of the rows in file
+order, every row when there are no more than ``sample_rows``.
 
 A headerless file's columns arrive from ``sniff_format`` as ``column_1``, ``column_2`` ...;
 they are renamed after their meaning (``bqsynth.semantics.classify_column`` on the first
@@ -27,24 +32,14 @@ of unknown meaning keeps ``column_N``.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections import Counter
-from collections.abc import Callable, Sequence
-from decimal import Decimal
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bqsynth.gcp.names import table_name_for_uri, unique_names
-from bqsynth.models import ColumnSchema, ColumnStats, FileFormat, Scalar, TableProfile, ValueCount
+from bqsynth.models import ColumnSchema, ColumnStats, FileFormat, TableProfile
 from bqsynth.semantics import classify_column, sample_values
-from bqsynth.sources.bigquery_profile import (
-    DISTINCT_TYPES,
-    LENGTH_TYPES,
-    MIN_MAX_TYPES,
-    QUANTILE_TYPES,
-    SCALE_LIMITS,
-    TOP_VALUE_TYPES,
-)
 from bqsynth.sources.delimited import (
     DEFAULT_MAX_RAGGED_SHARE,
     FileFormatError,
@@ -52,79 +47,26 @@ from bqsynth.sources.delimited import (
     read_records,
     sniff_format,
 )
+from bqsynth.sources.file_stream import (
+    FilePart,
+    PartTally,
+    completed_format,
+    read_head,
+    sniff_head,
+    stream_file_rows,
+)
+from bqsynth.sources.value_stats import StreamLimits, TableAccumulator, stats_from_counts
 
 # ---------------------------------------------------------------------------------------------
 # Statistics
 # ---------------------------------------------------------------------------------------------
 
 
-def _natural_order_key(kind: str) -> Callable[[Any], Any]:
-    """Values of one column in their natural order (temporals by time, not by text)."""
-    if kind == "NUMERIC":
-        return lambda v: Decimal(v)
-    if kind in ("DATETIME", "TIMESTAMP"):
-        return lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
-    if kind == "TIME":
-        return dt.time.fromisoformat
-    return lambda v: v
-
-
-def _stat_value(value: Any, kind: str) -> Scalar:
-    # NUMERIC is a float in stats, as bigquery_profile.json_safe turns BigQuery's Decimal into one.
-    return float(Decimal(value)) if kind == "NUMERIC" else value
-
-
-def _quantile_points(ordered: Sequence[Any], quantiles: int) -> list[Any]:
-    """``quantiles + 1`` values from min to max at evenly spaced ranks (nearest rank)."""
-    if not ordered:
-        return []
-    last = len(ordered) - 1
-    return [ordered[(2 * i * last + quantiles) // (2 * quantiles)] for i in range(quantiles + 1)]
-
-
-def _scale(value: Any, kind: str) -> int | None:
-    limit = SCALE_LIMITS[kind]
-    if kind == "NUMERIC":
-        exponent = Decimal(value).normalize().as_tuple().exponent
-        return min(max(0, -int(exponent)), limit)
-    number = float(value)
-    if not math.isfinite(number):
-        return None
-    if abs(number) >= 1e15:
-        return 0
-    return next((k for k in range(limit) if number == round(number, k)), limit)
-
-
 def column_stats(path: str, kind: str, values: Sequence[Any], *, top_k: int = 20, quantiles: int = 20) -> ColumnStats:
     """``ColumnStats`` of one column from its values in BigQuery JSON form (None = NULL)."""
-    present = [v for v in values if v is not None]
-    key = _natural_order_key(kind)
-    stats: dict[str, Any] = {
-        "path": path,
-        "type": kind,
-        "row_count": len(values),
-        "null_count": len(values) - len(present),
-    }
-    if kind in DISTINCT_TYPES:
-        stats["distinct_count"] = len({key(v) for v in present})
-    if kind in TOP_VALUE_TYPES and present:
-        counts = Counter(present)
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], key(item[0])))
-        stats["top_values"] = [ValueCount(value=v, count=c) for v, c in ranked[:top_k]]
-    ordered = sorted(present, key=key) if kind in MIN_MAX_TYPES and present else []
-    if kind in QUANTILE_TYPES and ordered:
-        stats["quantiles"] = [_stat_value(v, kind) for v in _quantile_points(ordered, quantiles)]
-    if ordered:
-        stats["min_value"] = _stat_value(ordered[0], kind)
-        stats["max_value"] = _stat_value(ordered[-1], kind)
-    if kind in LENGTH_TYPES and present:
-        lengths = [len(v) for v in present]
-        stats["min_length"], stats["max_length"] = min(lengths), max(lengths)
-        stats["avg_length"] = sum(lengths) / len(lengths)
-    if kind in SCALE_LIMITS and present:
-        scales = [s for s in (_scale(v, kind) for v in present) if s is not None]
-        stats["max_scale"] = max(scales) if scales else None
-    return ColumnStats(**stats)
+    present = Counter(v for v in values if v is not None)
+    nulls = len(values) - sum(present.values())
+    return stats_from_counts(path, kind, present, nulls, top_k=top_k, quantiles=quantiles)
 
 
 def profile_from_rows(
@@ -218,16 +160,26 @@ def detect_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT
 # ---------------------------------------------------------------------------------------------
 
 
-def _table_encoding(files: Sequence[tuple[str, bytes]], fmt: FileFormat) -> FileFormat:
+@dataclass(frozen=True)
+class _PartEncoding:
+    encoding: str | None  # None: unreadable, reported when the file itself is read
+    ascii: bool
+
+
+def _part_encoding(name: str, data: bytes) -> _PartEncoding:
+    try:
+        encoding, _ = detect_encoding(data, name)
+    except FileFormatError:
+        return _PartEncoding(None, data.isascii())
+    return _PartEncoding(encoding, data.isascii())
+
+
+def _table_encoding(parts: Sequence[_PartEncoding], fmt: FileFormat) -> FileFormat:
     """Latin-1 for the whole table when one part is Latin-1 and the others are plain ASCII."""
     if fmt.encoding != "utf-8":
         return fmt
-    for name, data in files[1:]:
-        try:
-            encoding, _ = detect_encoding(data, name)
-        except FileFormatError:
-            continue  # reported when the file itself is read
-        if encoding == "latin-1" and all(d.isascii() for _, d in files if d is not data):
+    for index, part in enumerate(parts[1:], start=1):
+        if part.encoding == "latin-1" and all(p.ascii for i, p in enumerate(parts) if i != index):
             return fmt.model_copy(update={"encoding": "latin-1"})
     return fmt
 
@@ -263,7 +215,7 @@ def build_file_profile(
     if not files:
         raise FileFormatError(f"{source} matched no files: check the URI and that the files exist")
     first_name, first_data = files[0]
-    fmt = _table_encoding(files, sniff_format(first_data, first_name))
+    fmt = _table_encoding([_part_encoding(n, d) for n, d in files], sniff_format(first_data, first_name))
     rows = read_records(first_data, fmt, first_name)
     if not fmt.has_header:
         # Named once, from the first file; every further file is read with these names.
@@ -302,3 +254,121 @@ def build_file_profile(
         top_k=top_k,
         quantiles=quantiles,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Files of any size: streamed
+# ---------------------------------------------------------------------------------------------
+
+
+def profile_file_parts(
+    source: str,
+    parts: Sequence[FilePart],
+    *,
+    sample_rows: int = 200,
+    top_k: int = 20,
+    quantiles: int = 20,
+    limits: StreamLimits | None = None,
+) -> TableProfile:
+    """``build_file_profile`` for files of any size, each read once as a stream.
+
+    The format is detected from the head of the first file (``StreamLimits.sniff_bytes``;
+    the whole file when it is smaller, and then the format is exactly ``build_file_profile``'s),
+    a headerless file's columns are named from the rows of that head, and every part is then
+    read in one pass into the statistics of ``bqsynth.sources.value_stats`` (exact while a
+    column has at most ``StreamLimits.exact_values`` distinct values) and a reservoir sample of
+    ``sample_rows`` rows. Memory depends on the limits, not on the size of the files.
+    """
+    limits = limits or StreamLimits()
+    if not parts:
+        raise FileFormatError(f"{source} matched no files: check the URI and that the files exist")
+    first = parts[0]
+    head = read_head(first, limits.sniff_bytes)
+    fmt = sniff_head(head, first.name)
+    if fmt.encoding == "utf-8" and head.data.isascii() and len(parts) > 1:
+        encodings = [_part_encoding(first.name, head.data)]
+        encodings += [_part_encoding(p.name, read_head(p, limits.sniff_bytes).data) for p in parts[1:]]
+        fmt = _table_encoding(encodings, fmt)
+    if not fmt.has_header:
+        # Named once, from the head of the first file; every part is read with these names.
+        head_part = FilePart.from_bytes(first.name, head.data)
+        head_rows = list(
+            stream_file_rows(
+                head_part,
+                fmt,
+                PartTally(),
+                trailer_count=len(fmt.trailer_lines) if head.complete else 0,
+                tolerated_ragged=fmt.ragged_rows,
+                limits=limits,
+                max_ragged_share=DEFAULT_MAX_RAGGED_SHARE if head.complete else 1.0,  # the whole file decides
+                complete=head.complete,
+            )
+        )
+        fmt = named_by_meaning(fmt, head_rows, first.name)
+        del head_rows
+    table = TableAccumulator([(c.name, c.type) for c in fmt.columns], sample_rows, limits)
+    tally = PartTally()
+    table.add_all(
+        stream_file_rows(
+            first,
+            fmt,
+            tally,
+            trailer_count=len(fmt.trailer_lines) if head.complete else None,
+            tolerated_ragged=fmt.ragged_rows if head.complete else 0,
+            limits=limits,
+        )
+    )
+    if not head.complete:
+        fmt = completed_format(fmt, tally)
+    ragged = tally.ragged
+    for part in parts[1:]:
+        ragged += _add_part(table, part, fmt, first.name, source, limits)
+    return TableProfile(
+        table_id=source,
+        name=table_name_for_uri(source),
+        row_count=table.rows,
+        columns=[ColumnSchema(name=c.name, type=c.type) for c in fmt.columns],
+        stats=table.stats(top_k=top_k, quantiles=quantiles),
+        sample=table.sample(),
+        file_format=fmt.model_copy(update={"ragged_rows": ragged}),
+        source_files=[p.name for p in parts],
+    )
+
+
+def _add_part(
+    table: TableAccumulator, part: FilePart, fmt: FileFormat, first_name: str, source: str, limits: StreamLimits
+) -> int:
+    """Stream one further part of a table into ``table``; its ragged rows."""
+    head = read_head(part, limits.sniff_bytes)
+    try:
+        other: FileFormat | None = sniff_head(head, part.name)
+    except FileFormatError as error:
+        if "no data rows" not in str(error):
+            raise FileFormatError(
+                f"{part.name} cannot be read like {first_name} (both are {source}): {error}"
+            ) from error
+        other = None  # a header-only part of a wildcard table is an empty partition
+    if other is not None and not head.complete:
+        # Its trailer lines are only known at its end; it is read with the first file's.
+        other = other.model_copy(update={"trailer_lines": fmt.trailer_lines})
+    differences = _layout_differences(fmt, other) if other is not None else []
+    if differences:
+        raise FileFormatError(
+            f"{part.name} has a different format from {first_name} (both are {source}): "
+            f"{'; '.join(differences)}. Export all files of one table the same way"
+        )
+    tally = PartTally()
+    try:
+        table.add_all(
+            stream_file_rows(
+                part,
+                fmt,
+                tally,
+                trailer_count=len(fmt.trailer_lines),
+                tolerated_ragged=fmt.ragged_rows,
+                limits=limits,
+            )
+        )
+    except FileFormatError as error:
+        raise FileFormatError(f"{part.name} cannot be read like {first_name} (both are {source}): {error}") from error
+    return tally.ragged

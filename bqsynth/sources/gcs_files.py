@@ -1,4 +1,4 @@
-"""Delimited files in Cloud Storage as sources: find them, download them, profile and read them.
+"""Delimited files in Cloud Storage as sources: find them, profile and read them, streamed.
 
 A file source is named by a ``gs://bucket/path`` URI, one file or a wildcard
 (``gs://bucket/in/orders_*.csv``) whose files are the parts of one table. The format
@@ -11,6 +11,7 @@ edge around it. Writing the synthetic files back in the source's format is deliv
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterator
 from typing import Any
 
 from google.api_core import exceptions
@@ -19,11 +20,9 @@ from google.cloud import storage
 from bqsynth.errors import SourceError
 from bqsynth.gcp.uris import WILDCARD, gcs_uri, split_uri
 from bqsynth.models import FileFormat, TableProfile
-from bqsynth.sources.delimited import read_records
-from bqsynth.sources.file_profile import build_file_profile
-
-# Sources are parsed in memory; beyond this a BigQuery external table is the better tool.
-MAX_SOURCE_BYTES = 2 * 1024**3
+from bqsynth.sources.file_profile import profile_file_parts
+from bqsynth.sources.file_stream import FilePart, PartTally, stream_file_rows
+from bqsynth.sources.value_stats import StreamLimits
 
 
 class FileSourceError(SourceError, ValueError):
@@ -50,28 +49,37 @@ def list_source_files(client: storage.Client, uri: str) -> list[storage.Blob]:
         ) from error
     if not blobs:
         raise FileSourceError(f"file source {uri}: no object matches; check the path and the wildcard")
-    total = sum(b.size or 0 for b in blobs)
-    if total > MAX_SOURCE_BYTES:
-        raise FileSourceError(
-            f"file source {uri}: {total / 1024**3:.1f} GiB is more than bqsynth reads from files "
-            f"({MAX_SOURCE_BYTES / 1024**3:.0f} GiB); load it into a BigQuery table and name that table instead"
-        )
     return sorted(blobs, key=lambda b: b.name)
 
 
-def download_source(client: storage.Client, uri: str) -> list[tuple[str, bytes]]:
-    """(gs:// URI, bytes) of every part of a file source."""
-    return [(gcs_uri(b.bucket.name, b.name), b.download_as_bytes()) for b in list_source_files(client, uri)]
+def source_parts(client: storage.Client, uri: str, limits: StreamLimits | None = None) -> list[FilePart]:
+    """Every part of a file source, each opened as a stream fetched ``download_bytes`` at a time."""
+    download = (limits or StreamLimits()).download_bytes
+    return [
+        FilePart(gcs_uri(b.bucket.name, b.name), lambda b=b: b.open("rb", chunk_size=download))
+        for b in list_source_files(client, uri)
+    ]
 
 
-def profile_file_source(client: storage.Client, uri: str, *, sample_rows: int = 200) -> TableProfile:
-    """Format, schema, statistics and a sample of a file source; raises FileSourceError/FileFormatError."""
-    return build_file_profile(uri, download_source(client, uri), sample_rows=sample_rows)
+def profile_file_source(
+    client: storage.Client, uri: str, *, sample_rows: int = 200, limits: StreamLimits | None = None
+) -> TableProfile:
+    """Format, schema, statistics and a sample of a file source of any size, each part read once as a
+    stream; raises FileSourceError/FileFormatError."""
+    return profile_file_parts(uri, source_parts(client, uri, limits), sample_rows=sample_rows, limits=limits)
 
 
-def read_source_records(client: storage.Client, uri: str, fmt: FileFormat) -> list[dict[str, Any]]:
-    """Every data row of every part, typed, in the form BigQuery returns rows as JSON."""
-    records: list[dict[str, Any]] = []
-    for name, data in download_source(client, uri):
-        records.extend(read_records(data, fmt, name))
-    return records
+def iter_source_records(
+    client: storage.Client, uri: str, fmt: FileFormat, limits: StreamLimits | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every data row of every part, typed, in the form BigQuery returns rows as JSON, streamed."""
+    limits = limits or StreamLimits()
+    for part in source_parts(client, uri, limits):
+        yield from stream_file_rows(
+            part,
+            fmt,
+            PartTally(),
+            trailer_count=len(fmt.trailer_lines),
+            tolerated_ragged=fmt.ragged_rows,
+            limits=limits,
+        )

@@ -15,7 +15,7 @@ from bqsynth.delivery.source_format_files import FileWriteError, write_source_fi
 from bqsynth.generation.columnar import generate_with_engine
 from bqsynth.generation.exclusions import exclusions_from_records, fetch_exclusions
 from bqsynth.models import DatasetPlan, TablePlan, TableResult
-from bqsynth.sources.gcs_files import read_source_records
+from bqsynth.sources.gcs_files import iter_source_records
 from bqsynth.steps.artifacts import read_model, step_model_uri, write_model
 from bqsynth.steps.audited import AuditTrail, audit_file_fields, audited
 
@@ -82,8 +82,8 @@ def generated_uri(config: RunConfig, table: str) -> str:
 def source_exclusions(table: TablePlan, bq: bigquery.Client, gcs: storage.Client) -> dict[str, list[str]]:
     """Digests of the source values of identifying columns: from BigQuery, or from the source files."""
     if table.file_format is not None:
-        records = read_source_records(gcs, table.source_table, table.file_format)
-        return exclusions_from_records(table, records)
+        # Streamed: only the digests are kept, never the rows.
+        return exclusions_from_records(table, iter_source_records(gcs, table.source_table, table.file_format))
     return fetch_exclusions(bq, table)
 
 
