@@ -49,7 +49,7 @@ from bqsynth.planning.plan_file import (
     plan_to_yaml,
 )
 from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset, target_table_id
-from bqsynth.sources.gcs_files import read_source_records
+from bqsynth.sources.gcs_files import iter_source_records
 from bqsynth.sources.key_checks import BigQueryKeyChecks, KeyChecks
 from bqsynth.steps.artifacts import read_model, read_text, write_model, write_text
 from bqsynth.steps.audited import AuditTrail, audited
@@ -145,22 +145,19 @@ def source_values_lookup(bq: bigquery.Client, gcs: storage.Client | None, max_by
     query on a BigQuery source, by reading a file source's files (once per column) as the generate
     step does. None (only the profile's values were compared) when that fails; the generate step's
     exclusions still drop any source value."""
-    file_digests: dict[tuple[str, str], set[str]] = {}
 
     def present(profile: TableProfile, path: str, digests: Collection[str]) -> set[str] | None:
         if profile.file_format is None:
             return present_digests(bq, profile.table_id, path, digests, max_bytes_billed)
         if gcs is None:
             return None
-        key = (profile.table_id, path)
-        if key not in file_digests:
-            try:
-                records = read_source_records(gcs, profile.table_id, profile.file_format)
-            except (BqsynthError, GoogleAPIError, OSError) as error:
-                log.warning("%s: the source values of %s could not be read: %s", profile.table_id, path, error)
-                return None
-            file_digests[key] = {value_digest(v) for r in records if (v := value_at(r, path)) is not None}
-        return file_digests[key] & set(digests)
+        wanted = set(digests)
+        try:  # one streamed pass over the files, keeping only the digests asked about
+            records = iter_source_records(gcs, profile.table_id, profile.file_format)
+            return {d for r in records if (v := value_at(r, path)) is not None and (d := value_digest(v)) in wanted}
+        except (BqsynthError, GoogleAPIError, OSError) as error:
+            log.warning("%s: the source values of %s could not be read: %s", profile.table_id, path, error)
+            return None
 
     return present
 
