@@ -278,6 +278,30 @@ class FileFormatError(SourceError, ValueError):
     """A delimited file cannot be read faithfully; the message names the file and the remedy."""
 
 
+class ValueMisfitError(FileFormatError):
+    """A value does not read as the type its column was given (from the rows read before it)."""
+
+    def __init__(self, message: str, column: str) -> None:
+        super().__init__(message)
+        self.misfit_column = column
+
+
+def as_text_column(column: FileColumn) -> FileColumn:
+    """The column read as STRING: every value kept exactly as written (for a value that fits no type)."""
+    return column.model_copy(
+        update={
+            "type": "STRING",
+            "temporal_format": None,
+            "decimal_comma": False,
+            "scale": None,
+            "true_false": None,
+            "number": None,
+            "utc_offset": None,
+            "day_month_assumed": False,
+        }
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Encoding
 # ---------------------------------------------------------------------------------------------
@@ -1455,10 +1479,11 @@ class RecordParser:
                 value = _field_value(text, quoted, column, fmt)
             except (ValueError, InvalidOperation, AssertionError) as error:
                 spelled = f" in format {column.temporal_format}" if column.type in TEMPORAL_TYPES else ""
-                raise FileFormatError(
+                raise ValueMisfitError(
                     f"{self.source}, line {record.line}: value {text!r} of column {column.name} is not a "
                     f"{column.type}{spelled} like the rest of the column ({error}): all files of a table "
-                    "must spell a column the same way; fix or remove the value"
+                    "must spell a column the same way; fix or remove the value",
+                    column.name,
                 ) from error
             # Null spellings are not remembered: whether they are NULL depends on their quoting.
             if cache is not None and text not in nulls and len(cache) < self.cache_size:

@@ -43,12 +43,15 @@ from bqsynth.semantics import classify_column, sample_values
 from bqsynth.sources.delimited import (
     DEFAULT_MAX_RAGGED_SHARE,
     FileFormatError,
+    ValueMisfitError,
+    as_text_column,
     detect_encoding,
     read_records,
     sniff_format,
 )
 from bqsynth.sources.file_stream import (
     FilePart,
+    Head,
     PartTally,
     completed_format,
     read_head,
@@ -306,6 +309,33 @@ def profile_file_parts(
         )
         fmt = named_by_meaning(fmt, head_rows, first.name)
         del head_rows
+    while True:
+        try:
+            table, fmt, ragged = _read_parts(parts, fmt, head, source, sample_rows, limits)
+            break
+        except ValueMisfitError as misfit:
+            # The head typed the column; a later value fits no such type (an 'N/A' among numbers
+            # past the head). Read as text, the column keeps every value exactly as written: the
+            # parts are read again with it, as sniffing the whole file would have typed it.
+            fmt = _widened(fmt, misfit)
+    return TableProfile(
+        table_id=source,
+        name=table_name_for_uri(source),
+        row_count=table.rows,
+        columns=[ColumnSchema(name=c.name, type=c.type) for c in fmt.columns],
+        stats=table.stats(top_k=top_k, quantiles=quantiles),
+        sample=table.sample(),
+        file_format=fmt.model_copy(update={"ragged_rows": ragged}),
+        source_files=[p.name for p in parts],
+    )
+
+
+def _read_parts(
+    parts: Sequence[FilePart], fmt: FileFormat, head: Head, source: str, sample_rows: int, limits: StreamLimits
+) -> tuple[TableAccumulator, FileFormat, int]:
+    """Every part streamed into one accumulator: it, the format completed by the first file's end, and
+    the ragged rows."""
+    first = parts[0]
     table = TableAccumulator([(c.name, c.type) for c in fmt.columns], sample_rows, limits)
     tally = PartTally()
     table.add_all(
@@ -323,16 +353,15 @@ def profile_file_parts(
     ragged = tally.ragged
     for part in parts[1:]:
         ragged += _add_part(table, part, fmt, first.name, source, limits)
-    return TableProfile(
-        table_id=source,
-        name=table_name_for_uri(source),
-        row_count=table.rows,
-        columns=[ColumnSchema(name=c.name, type=c.type) for c in fmt.columns],
-        stats=table.stats(top_k=top_k, quantiles=quantiles),
-        sample=table.sample(),
-        file_format=fmt.model_copy(update={"ragged_rows": ragged}),
-        source_files=[p.name for p in parts],
-    )
+    return table, fmt, ragged
+
+
+def _widened(fmt: FileFormat, misfit: ValueMisfitError) -> FileFormat:
+    """``fmt`` with the misfit's column read as text; the error again when it already is text."""
+    columns = [as_text_column(c) if c.name == misfit.misfit_column and c.type != "STRING" else c for c in fmt.columns]
+    if columns == fmt.columns:
+        raise misfit
+    return fmt.model_copy(update={"columns": columns})
 
 
 def _add_part(
@@ -369,6 +398,8 @@ def _add_part(
                 limits=limits,
             )
         )
+    except ValueMisfitError:
+        raise  # the table's column is read as text, from the first part again
     except FileFormatError as error:
         raise FileFormatError(f"{part.name} cannot be read like {first_name} (both are {source}): {error}") from error
     return tally.ragged

@@ -171,10 +171,19 @@ def test_bytes_of_another_encoding_after_the_head_are_refused_naming_the_file() 
         profile_file_parts("gs://b/big.csv", [FilePart.from_bytes("gs://b/big.csv", data)], limits=SMALL_HEAD)
 
 
-def test_a_value_unlike_the_head_s_type_is_refused_with_its_line_and_column() -> None:
+def test_a_value_unlike_the_head_s_type_makes_its_column_text_as_the_whole_file_would() -> None:
+    """An 'N/A' among numbers past the head: the column is read again as STRING, nothing refused or lost."""
     data = numbered_rows(200) + b"two hundred,2024-01-02\n"
-    with pytest.raises(FileFormatError, match="line 202: value 'two hundred' of column id is not a INT64"):
-        profile_file_parts("gs://b/big.csv", [FilePart.from_bytes("gs://b/big.csv", data)], limits=SMALL_HEAD)
+    whole = build_file_profile("gs://b/big.csv", [("gs://b/big.csv", data)])
+    part = FilePart.from_bytes("gs://b/big.csv", data)
+    streamed = profile_file_parts("gs://b/big.csv", [part], limits=SMALL_HEAD)
+    assert [c.type for c in streamed.columns] == [c.type for c in whole.columns] == ["STRING", "DATE"]
+    assert streamed.row_count == 201 and streamed.stats["id"].distinct_count == 201
+    assert streamed.file_format is not None and streamed.file_format.columns[1].temporal_format == "%Y-%m-%d"
+    # The same in a second part of the table: the first part is read again with the text column.
+    second = FilePart.from_bytes("gs://b/big-2.csv", numbered_rows(3) + b"n/a,2024-01-03\n")
+    both = profile_file_parts("gs://b/big-*.csv", [FilePart.from_bytes("gs://b/big-1.csv", numbered_rows(200)), second])
+    assert [c.type for c in both.columns] == ["STRING", "DATE"] and both.row_count == 204
 
 
 def test_too_many_ragged_rows_after_the_head_are_refused_with_their_lines() -> None:
