@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="generation engine (default auto: columnar where it can)",
     )
     parser.add_argument(
+        "--shard-rows",
+        type=int,
+        help=f"tables of more rows are generated in shards of this many, each its own task "
+        f"(default {run_default('shard_rows')})",
+    )
+    parser.add_argument(
         "--pipeline-root",
         help=f"where step artifacts are kept: gs://BUCKET/PATH on Vertex AI; locally default {DEFAULT_LOCAL_ROOT}/",
     )
@@ -169,6 +175,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "maximum_bytes_billed": args.maximum_bytes_billed,
         "profile_full_scan_bytes": args.profile_full_scan_bytes,
         "engine": args.engine,
+        "shard_rows": args.shard_rows,
     }
     return load_config(args.config, overrides).for_runner(local=args.local)
 

@@ -30,6 +30,7 @@ def start_batch(
     maximum_bytes_billed: int,
     profile_full_scan_bytes: int,
     engine: str,
+    shard_rows: int,
     config: Output[Artifact],
 ) -> None:
     """Validate the pipeline's parameters into the run's configuration (a RunConfig artifact), resolve
