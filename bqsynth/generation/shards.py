@@ -62,7 +62,7 @@ def merge_shard_results(table: TablePlan, expected: Sequence[WorkItem], results:
         target_table=table.target_table,
         rows_requested=table.row_count,
         rows_generated=sum(r.rows_generated for r in ordered),
-        generate_seconds=sum(r.generate_seconds for r in ordered),
+        generate_seconds=sum(r.generate_seconds for r in ordered),  # the work, though shards may run side by side
         engine=ordered[0].engine if ordered else "",
         shards=len(expected),
     )
