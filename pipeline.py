@@ -77,6 +77,8 @@ def bqsynth_pipeline(
     batch_id: str = DEFAULTS["batch_id"],
     sample_rows: int = DEFAULTS["sample_rows"],
     min_category_count: int = DEFAULTS["min_category_count"],
+    public_columns: list = DEFAULTS["public_columns"],
+    private_columns: list = DEFAULTS["private_columns"],
     write_disposition: str = DEFAULTS["write_disposition"],
     llm: str = DEFAULTS["llm"],
     model: str = DEFAULTS["model"],
@@ -90,6 +92,8 @@ def bqsynth_pipeline(
     profile_full_scan_bytes: int = DEFAULTS["profile_full_scan_bytes"],
     engine: str = DEFAULTS["engine"],
     shard_rows: int = DEFAULTS["shard_rows"],
+    plan_uri: str = DEFAULTS["plan_uri"],
+    recipes: dict = DEFAULTS["recipes"],
 ) -> Artifact:
     """Make synthetic copies of BigQuery tables and load them into a target dataset.
 

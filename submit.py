@@ -60,6 +60,31 @@ def _record_counts(pairs: list[str] | None) -> dict[str, int] | None:
     return counts
 
 
+def _recipes(pairs: list[str] | None) -> dict[str, str] | None:
+    """``--recipe TABLE=FILE`` (repeat): a local file's absolute path (the steps may run elsewhere)."""
+    if not pairs:
+        return None
+    recipes: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, where = (part.strip() for part in pair.partition("="))
+        if not sep or not name or not where:
+            raise ConfigError(f"--recipe {pair!r}: expected TABLE=FILE, e.g. orders=orders.recipe.yml")
+        if name in recipes:
+            raise ConfigError(f"--recipe gives {name} twice; give each table once")
+        recipes[name] = _user_file(where, f"--recipe {name}")
+    return recipes
+
+
+def _user_file(where: str | None, flag: str) -> str | None:
+    """A file the user names (--plan, --recipe): a gs:// URI as is, a local file by its absolute path."""
+    if not where or where.startswith("gs://"):
+        return where
+    path = Path(where).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{flag} {where}: no such file")
+    return str(path.resolve())
+
+
 def _source_tables(text: str | None) -> list[str] | None:
     """The comma-separated sources of --source-tables; an empty entry is refused.
 
@@ -95,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-id")
     parser.add_argument("--sample-rows", type=int)
     parser.add_argument("--min-category-count", type=int)
+    parser.add_argument(
+        "--public-column", action="append", metavar="TABLE.COLUMN", help="values kept as observed (or TABLE.*); repeat"
+    )
+    parser.add_argument(
+        "--private-column", action="append", metavar="TABLE.COLUMN", help="rare values suppressed (or TABLE.*); repeat"
+    )
     parser.add_argument("--write-disposition", choices=["WRITE_TRUNCATE", "WRITE_APPEND"])
     parser.add_argument(
         "--llm", choices=["offline", "gemini"], help="plan advisor (default: offline locally, gemini on Vertex)"
@@ -123,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help=f"tables of more rows are generated in shards of this many, each its own task "
         f"(default {run_default('shard_rows')})",
+    )
+    parser.add_argument(
+        "--plan", metavar="FILE", help="generate from this plan.yaml (a run's, edited) instead of planning afresh"
+    )
+    parser.add_argument(
+        "--recipe", action="append", metavar="TABLE=FILE", help="your Snowfakery recipe for one table; repeat"
     )
     parser.add_argument(
         "--pipeline-root",
@@ -164,6 +201,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "batch_id": args.batch_id,
         "sample_rows": args.sample_rows,
         "min_category_count": args.min_category_count,
+        "public_columns": args.public_column,
+        "private_columns": args.private_column,
         "write_disposition": args.write_disposition,
         "llm": args.llm,
         "model": args.model,
@@ -176,8 +215,33 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "profile_full_scan_bytes": args.profile_full_scan_bytes,
         "engine": args.engine,
         "shard_rows": args.shard_rows,
+        "plan_uri": _user_file(args.plan, "--plan"),
+        "recipes": _recipes(args.recipe),
     }
-    return load_config(args.config, overrides).for_runner(local=args.local)
+    config = load_config(args.config, overrides).for_runner(local=args.local)
+    if config.plan_uri and not config.plan_uri.startswith("gs://"):
+        check_plan_file(config.plan_uri, config.record_counts)
+    if not args.local:
+        local = [f for f in [config.plan_uri, *config.recipes.values()] if f and not f.startswith("gs://")]
+        if local:
+            raise ConfigError(
+                f"{local[0]} is a local file, which the steps on Vertex AI cannot read: copy it to Cloud Storage "
+                "(gcloud storage cp FILE gs://BUCKET/...) and pass the gs:// URI"
+            )
+    return config
+
+
+def check_plan_file(path: str, record_counts: dict[str, int]) -> None:
+    """The plan file parses as a plan (YAML, closed vocabulary, counts >= 0) that record_counts do not
+    contradict, before anything runs; the plan step checks it against the sources."""
+    from bqsynth.planning.plan_file import PlanFileError, plan_from_yaml, record_count_problems
+
+    try:
+        plan = plan_from_yaml(Path(path).read_text(encoding="utf-8-sig"), path)
+    except PlanFileError as error:
+        raise ConfigError(str(error)) from error
+    if problems := record_count_problems(plan, record_counts):
+        raise ConfigError(f"plan file {path}: {'; '.join(problems)}")
 
 
 class StepLog(io.TextIOBase):
@@ -385,7 +449,8 @@ def _run_local(config: RunConfig, pipeline_root: str, verbose: bool) -> int:
         error = last_error(log_path)
         closed = record_stopped(config, error)
         print(f"error: {error}\nthe full log is {log_path}{closed}", file=sys.stderr)
-        return EXIT_RUN_STOPPED
+        # An edited plan or a supplied recipe that does not fit the sources is the user's configuration.
+        return EXIT_CONFIG_ERROR if error.startswith("PlanFileError:") else EXIT_RUN_STOPPED
     print_summary(summary)
     print_quality(summary)
     print(

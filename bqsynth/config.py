@@ -40,6 +40,14 @@ def source_name(source: str) -> str:
     return source.split(".")[-1]
 
 
+def column_entry(entry: str) -> tuple[str, str]:
+    """``table.column`` (a RECORD field: ``table.record.field``) or ``table.*`` as (table, column path)."""
+    table, dot, column = entry.strip().partition(".")
+    if not dot or not table or not column or ("*" in column and column != "*"):
+        raise ValueError(f"{entry!r} is not table.column or table.* (e.g. Genre.Name, customers.address.city, Genre.*)")
+    return table, column
+
+
 def default_project_of(sources: list[str]) -> str:
     """The target project when none is given: the first BigQuery source's, else the environment's."""
     for source in sources:
@@ -168,6 +176,16 @@ class RunConfig(StrictModel):
     min_category_count: int = Field(
         default=5, ge=1, description="Category values seen fewer times than this are never emitted (privacy)."
     )
+    public_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns whose values are a public vocabulary, kept as observed with their frequencies "
+        '(table.column or table.*), e.g. ["Genre.Name", "currency.*"]; overrides the default heuristic.',
+    )
+    private_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns whose rare values are suppressed and replaced by values of their kind "
+        "(table.column or table.*); overrides the default heuristic and public_columns' table.*.",
+    )
     write_disposition: Literal["WRITE_TRUNCATE", "WRITE_APPEND"] = Field(
         default="WRITE_TRUNCATE",
         description="WRITE_TRUNCATE replaces each target table's rows; WRITE_APPEND adds the batch.",
@@ -226,6 +244,19 @@ class RunConfig(StrictModel):
         default_factory=dict,
         description="Changes to a file source's format for its synthetic files, by table name, e.g. "
         '{"orders": {"delimiter": ",", "has_header": true, "trailer_lines": ["TRL|{count:07}"]}}.',
+    )
+
+    plan_uri: str = Field(
+        default="",
+        description="Generate from this plan instead of planning afresh: the plan.yaml a run wrote, edited "
+        "(gs://... on Vertex AI, a local path for local runs); checked against the sources before any generation, "
+        "its seed and row counts used. Empty means plan afresh.",
+    )
+    recipes: dict[str, str] = Field(
+        default_factory=dict,
+        description='Snowfakery recipes you wrote, by table name, e.g. {"orders": "gs://b/orders.recipe.yml"}: '
+        "each must pass the recipe-safety check (bqsynth's plugin only), have a field per column, pass "
+        "Snowfakery's validation and a dry run, and then replaces the table's compiled recipe.",
     )
 
     @field_serializer("file_outputs")
@@ -308,6 +339,38 @@ class RunConfig(StrictModel):
         if too_many:
             shown = dict(sorted(too_many.items())[:10])
             raise ValueError(f"record_counts {shown} exceed max_rows={self.max_rows}; raise max_rows on purpose")
+        return self
+
+    @model_validator(mode="after")
+    def _plan_inputs_fit_the_run(self) -> RunConfig:
+        names = {source_name(s) for s in self.source_tables}
+        unknown = sorted(set(self.recipes) - names)
+        if unknown:
+            raise ValueError(f"recipes names {few(unknown)}, which this run does not copy; its tables are {few(names)}")
+        if self.plan_uri and self.scale != 1.0:
+            raise ValueError("plan_uri and scale both set row counts; edit row_count in the plan file instead")
+        return self
+
+    @model_validator(mode="after")
+    def _column_settings_name_sources(self) -> RunConfig:
+        # Columns are checked against the source schemas when they are known (the plan step).
+        names = {source_name(s) for s in self.source_tables}
+        entries = {"public_columns": self.public_columns, "private_columns": self.private_columns}
+        for parameter, listed in entries.items():
+            for entry in listed:
+                try:
+                    table, _ = column_entry(entry)
+                except ValueError as error:
+                    raise ValueError(f"{parameter}: {error}") from None
+                if table not in names:
+                    raise ValueError(
+                        f"{parameter} names {entry!r}, but this run copies no table {table}; its tables are "
+                        f"{few(names)} (short names, case as in the source)"
+                    )
+        both = sorted({column_entry(e) for e in self.public_columns} & {column_entry(e) for e in self.private_columns})
+        if both:
+            shown = ", ".join(f"{t}.{c}" for t, c in both)
+            raise ValueError(f"{shown} is in both public_columns and private_columns; keep it in one")
         return self
 
     @field_validator(*NAME_RULES)

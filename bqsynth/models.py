@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Mode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
 Scalar = str | int | float | bool | None
@@ -421,6 +421,18 @@ class Categorical(StrictModel):
     kind: Literal["categorical"] = "categorical"
     values: list[Scalar]
     weights: list[float]
+    unique: bool = Field(
+        default=False,
+        description="Values unique in the source (the names of a lookup table) stay unique: rows 0..n-1 take a "
+        "keyed permutation of the n values, the next n rows another (so every value comes rows/n times); the "
+        "weights and the copula are then not used",
+    )
+    other: FakerValue | ShapedText | PatternString | None = Field(
+        default=None,
+        description="Draws the share of the values suppressed (seen fewer than min_category_count times): a value "
+        "of the column's kind (a Faker or bqsynth provider, the source's shapes), never a source value",
+    )
+    other_weight: float = Field(default=0.0, ge=0.0, description="The suppressed values' count, beside the weights")
     copula: list[float] | None = Field(
         default=None, description="This column's row of the table's copula factor (see bqsynth.planning.copula_fit)"
     )
@@ -502,6 +514,33 @@ class ShapedText(StrictModel):
     kind: Literal["shaped"] = "shaped"
     shapes: list[str] = Field(min_length=1)
     weights: list[float] = Field(min_length=1)
+
+
+class Vocabulary(StrictModel):
+    """Synthetic values a model proposed for a text kind nothing else covers, with weights.
+
+    Not a ``Categorical``: a categorical's values are observed source values (the privacy
+    checks refuse it for identifying columns, the quality report counts its rare
+    categories), while none of these is a source value: every value was checked against the
+    source's values when the plan was made (``bqsynth.llm.vocabulary``), and the generate
+    step drops any value whose digest is among the source's (``generation.exclusions``).
+    Stored in the plan, so a rerun from the plan needs no model and gives the same rows.
+    """
+
+    kind: Literal["vocabulary"] = "vocabulary"
+    values: list[str] = Field(min_length=1)
+    weights: list[float] = Field(min_length=1)
+    origin: str = Field(default="", description="Who proposed the values, e.g. gemini:gemini-2.5-flash")
+
+    @model_validator(mode="after")
+    def _one_weight_per_value(self) -> Vocabulary:
+        if len(self.values) != len(self.weights):
+            raise ValueError(f"vocabulary: {len(self.values)} values but {len(self.weights)} weights")
+        if len(set(self.values)) != len(self.values):
+            raise ValueError("vocabulary: a value is listed twice")
+        if any(w < 0 for w in self.weights) or not sum(self.weights) > 0:
+            raise ValueError("vocabulary: weights must be >= 0 and not all 0")
+        return self
 
 
 class RecordValue(StrictModel):
@@ -599,6 +638,7 @@ Generator = Annotated[
     | PatternString
     | FreeText
     | ShapedText
+    | Vocabulary
     | RecordValue
     | ArrayValue
     | NullValue
@@ -621,6 +661,7 @@ GENERATOR_KINDS = (
     "pattern",
     "text",
     "shaped",
+    "vocabulary",
     "record",
     "array",
     "null",
@@ -632,6 +673,22 @@ GENERATOR_KINDS = (
 )
 
 
+class Disclosure(StrictModel):
+    """Whether a column's source values may be kept as observed (public) or not (private), and why.
+
+    Public: a reference vocabulary (genres, currencies, a lookup table's names): every observed
+    value is kept with its frequency, and the leak and rare-category checks leave it out (and
+    say so). Private: values seen fewer than ``min_category_count`` times are suppressed, and an
+    identifying column's source values never come out.
+    """
+
+    public: bool
+    origin: Literal["public_columns", "private_columns", "heuristic"] = Field(
+        description="The user's setting that decided, or the default heuristic (bqsynth.planning.vocabularies)"
+    )
+    reason: str
+
+
 class ColumnPlan(StrictModel):
     name: str
     type: str
@@ -641,6 +698,14 @@ class ColumnPlan(StrictModel):
     null_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     identifying: bool = Field(default=False, description="Source values must never appear in the output")
     reason: str = Field(default="", description="Why this generator was chosen")
+    disclosure: Disclosure | None = Field(
+        default=None, description="Public or private, and why (None for keys and records, whose fields have theirs)"
+    )
+
+    @property
+    def public(self) -> bool:
+        """Values kept as observed: exempt from the leak and rare-category checks."""
+        return self.disclosure is not None and self.disclosure.public
 
 
 class Relationship(StrictModel):
@@ -734,6 +799,7 @@ class DatasetPlan(StrictModel):
         raise KeyError(f"the plan has no table {name!r}; planned: {[t.name for t in self.tables]}")
 
 
+Categorical.model_rebuild()
 RecordValue.model_rebuild()
 ArrayValue.model_rebuild()
 JsonNode.model_rebuild()
@@ -761,6 +827,22 @@ def leaf_plans(columns: list[ColumnPlan], prefix: str = "") -> dict[str, ColumnP
         else:
             leaves[path] = column
     return leaves
+
+
+def public_paths(columns: list[ColumnPlan]) -> list[str]:
+    """Leaf paths of the columns kept as observed (public): exempt from the leak and rare-category checks."""
+    return [path for path, column in leaf_plans(columns).items() if column.public]
+
+
+def reported_disclosures(tables: Sequence[TablePlan]) -> dict[str, Disclosure]:
+    """The decisions a report lists: every public column, and every column a setting made private."""
+    found = {}
+    for table in tables:
+        for path, column in leaf_plans(table.columns).items():
+            decided = column.disclosure
+            if decided is not None and (decided.public or decided.origin == "private_columns"):
+                found[f"{table.name}.{path}"] = decided
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -877,6 +959,10 @@ class TablePrivacy(StrictModel):
     exact_row_copies: int = Field(default=0, description="Synthetic rows equal to a source row (non-key columns)")
     rare_categories_emitted: int = Field(default=0, description="Emitted values seen fewer than k times in the source")
     min_category_count: int = Field(default=0, description="The k of rare_categories_emitted")
+    public_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns kept as observed (a public vocabulary): left out of the leak and rare-category checks",
+    )
     dcr_median: float | None = Field(default=None, description="Median distance to the closest source record")
     dcr_p05: float | None = Field(default=None, description="5th percentile distance to the closest source record")
     dcr_baseline_median: float | None = Field(
@@ -931,6 +1017,11 @@ class RunSummary(StrictModel):
     primary_keys: list[KeyChoice] = Field(default_factory=list, description="The plan's keys and their evidence")
     relationships: list[Relationship] = Field(default_factory=list, description="References the plan kept")
     rejected_relationships: list[Relationship] = Field(default_factory=list, description="Candidates not used")
+    disclosures: dict[str, Disclosure] = Field(
+        default_factory=dict,
+        description="table.column -> public or private and why, for the columns that are public or that a "
+        "setting made private (every column's decision is in the plan)",
+    )
 
     @property
     def ok(self) -> bool:

@@ -18,6 +18,6 @@ def generate_table(config: Input[Artifact], plan: Input[Artifact], work_item: di
 
     run = read_model(RunConfig, config.path)
     item = WorkItem.model_validate(work_item)
-    uri = generated_uri(run, item)
+    uri = generated_uri(run, item.table, item.shard)
     generate_step(run, plan.path, item, uri, bq=bigquery_client(run.target_project), gcs=storage_client())
     return uri

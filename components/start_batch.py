@@ -18,6 +18,8 @@ def start_batch(
     batch_id: str,
     sample_rows: int,
     min_category_count: int,
+    public_columns: list,
+    private_columns: list,
     write_disposition: str,
     llm: str,
     model: str,
@@ -31,6 +33,8 @@ def start_batch(
     profile_full_scan_bytes: int,
     engine: str,
     shard_rows: int,
+    plan_uri: str,
+    recipes: dict,
     config: Output[Artifact],
 ) -> None:
     """Validate the pipeline's parameters into the run's configuration (a RunConfig artifact), resolve

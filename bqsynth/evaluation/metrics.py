@@ -77,8 +77,10 @@ from bqsynth.models import (
     TablePrivacy,
     TemporalFromQuantiles,
     TextRealism,
+    Vocabulary,
     leaf_plans,
     normalise_type,
+    public_paths,
 )
 from bqsynth.semantics import derive_pattern, is_email, is_phone_number
 from bqsynth.text_kinds import text_signature
@@ -144,7 +146,7 @@ def column_sdtype(plan: ColumnPlan) -> dict[str, Any]:
         return {"sdtype": "boolean"}
     if isinstance(generator, FakerValue) and not plan.identifying:
         return {"sdtype": "categorical"}
-    if isinstance(generator, FakerValue | FreeText | ShapedText):
+    if isinstance(generator, FakerValue | FreeText | ShapedText | Vocabulary):
         return {"sdtype": "pii", "pii": True}
     return {"sdtype": "unknown"}  # NULL-only columns: nothing to compare
 
@@ -358,11 +360,11 @@ def _null_rate(frame: pd.DataFrame, path: str) -> float | None:
 # Generators that draw text fresh, never a source value: how their values look is what can
 # be compared. Categorical columns copy source values, and their shape score already says
 # how well; keys are regenerated and judged by the integrity checks.
-_FRESH_TEXT = (FakerValue, FreeText, ShapedText, PatternString)
+_FRESH_TEXT = (FakerValue, FreeText, ShapedText, PatternString, Vocabulary)
 
 
 def is_text_column(column: LeafColumn) -> bool:
-    """A STRING leaf column whose values are drawn fresh (faker, pattern, shaped, free text)."""
+    """A STRING leaf column whose values are drawn fresh (faker, pattern, shaped, free text, vocabulary)."""
     return column.column_type == "STRING" and isinstance(column.plan.generator, _FRESH_TEXT)
 
 
@@ -713,14 +715,16 @@ def rare_categories(
     emitted = 0
     for column in _shared(quality_leaf_columns(table), synthetic):
         counts = source_value_counts.get(column.path)
-        if column.sdtype != "categorical" or counts is None:
+        # A public column keeps its rare values on purpose (a lookup table's names each occur once).
+        if column.sdtype != "categorical" or counts is None or column.plan.public:
             continue
         source_counts: Counter[str] = Counter()
         for value, count in counts.items():
             text = canonical_value(value, column.column_type)
             if text is not None:
                 source_counts[text] += int(count)
-        strict = isinstance(column.plan.generator, Categorical)
+        # Kept values only, unless the suppressed ones are replaced by fresh values of their kind (``other``).
+        strict = isinstance(column.plan.generator, Categorical) and column.plan.generator.other is None
         for value in as_canonical(synthetic[column.path], column.column_type).dropna().unique():
             count = source_counts.get(value, 0)
             if count < min_category_count and (count > 0 or strict):
@@ -749,6 +753,7 @@ def privacy_scores(
         exact_row_copies=exact_row_copies(source, synthetic, table),
         rare_categories_emitted=rare_categories(synthetic, table, source_value_counts, min_category_count),
         min_category_count=min_category_count,
+        public_columns=public_paths(table.columns),
         dcr_median=dcr_median,
         dcr_p05=dcr_p05,
         dcr_baseline_median=baseline,

@@ -37,7 +37,7 @@ from bqsynth.evaluation.metrics import (
     quality_leaf_columns,
     text_values,
 )
-from bqsynth.evaluation.run_summary import key_counts, key_lines, keys_checked, planner_line
+from bqsynth.evaluation.run_summary import disclosure_lines, key_counts, key_lines, keys_checked, planner_line
 from bqsynth.models import ColumnQuality, RunSummary, TablePlan, TableQuality, TextRealism
 from bqsynth.text_kinds import MAX_SIGNATURE_WORDS, text_signature
 
@@ -623,6 +623,7 @@ def _table_section(t: TableQuality, sample: tuple[pd.DataFrame, pd.DataFrame] | 
             [
                 ("identifying values leaked", p.identifying_values_leaked),
                 ("identifying columns checked", ", ".join(p.identifying_columns_checked) or "none"),
+                ("public columns (kept as observed, not checked)", ", ".join(p.public_columns) or "none"),
                 ("exact row copies", p.exact_row_copies),
                 (f"rare categories emitted (k = {p.min_category_count})", p.rare_categories_emitted),
                 ("DCR median / 5th percentile", f"{_num(p.dcr_median)} / {_num(p.dcr_p05)}"),
@@ -646,6 +647,12 @@ def _table_section(t: TableQuality, sample: tuple[pd.DataFrame, pd.DataFrame] | 
 def _keys_html(summary: RunSummary) -> str:
     items = "".join(f"<li>{_e(line.removeprefix('- '))}</li>" for line in key_lines(summary))
     return f"<details><summary>every key and reference, with its evidence</summary><ul>{items}</ul></details>"
+
+
+def _disclosures_html(summary: RunSummary) -> str:
+    first, _, *listed = disclosure_lines(summary.disclosures)
+    items = "".join(f"<li>{_e(line.removeprefix('- '))}</li>" for line in listed)
+    return f"<p>{_e(first)}</p>" + (f"<ul>{items}</ul>" if items else "")
 
 
 def render_html(
@@ -677,6 +684,7 @@ def render_html(
         "A DCR median well below its baseline means synthetic rows sit closer to real rows than new real rows do.</p>"
         f"<h2>Headline</h2>{headline}<h3>Findings</h3>{_findings_html(findings)}"
         f"<h2>Keys and relationships</h2><p>{_e(key_counts(summary))}</p>{_keys_html(summary)}"
+        f"<h2>Public and private columns</h2>{_disclosures_html(summary)}"
         f"<p>{toc}</p>{sections}"
         "</body></html>"
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 from rich.console import Console
 from rich.table import Table
 
-from bqsynth.models import Relationship, RunSummary, TableQuality
+from bqsynth.models import Disclosure, Relationship, RunSummary, TableQuality
 
 COLUMNS = (
     "table",
@@ -48,7 +49,7 @@ def keys_checked(t: TableQuality) -> str:
 def planner_line(summary: RunSummary) -> str:
     """Who planned the data, what the model cost, and where its advice was not used."""
     line = f"planned by {summary.engine}"
-    if summary.engine != "offline":
+    if summary.engine != "offline" and not summary.engine.startswith("plan file"):
         line += f", {summary.llm_tokens_used} tokens"
     fallbacks = "; ".join(f"{table}: {reason}" for table, reason in summary.llm_fallbacks.items())
     return line + (f"; planned offline instead: {fallbacks}" if fallbacks else "")
@@ -80,6 +81,21 @@ def key_lines(summary: RunSummary) -> list[str]:
     return lines
 
 
+def disclosure_lines(disclosures: Mapping[str, Disclosure]) -> list[str]:
+    """The public columns (kept as observed) and the columns a setting made private, each with why."""
+    public = {c: d for c, d in disclosures.items() if d.public}
+    private = {c: d for c, d in disclosures.items() if not d.public}
+    lines = [
+        f"{len(public)} public columns: every observed value kept with its frequency, left out of the leak and "
+        "rare-category checks. Every other column is private: values seen fewer than k times are suppressed, "
+        "identifying values never copied (each column's reason is in the plan).",
+        "",
+    ]
+    lines += [f"- public {column} ({d.origin}): {d.reason}" for column, d in public.items()]
+    lines += [f"- private {column} ({d.origin}): {d.reason}" for column, d in private.items()]
+    return lines
+
+
 def render_markdown(summary: RunSummary) -> str:
     lines = [f"# bqsynth run summary: batch `{summary.batch_id}`", "", planner_line(summary), ""]
     lines.append("| " + " | ".join(COLUMNS) + " |")
@@ -88,6 +104,7 @@ def render_markdown(summary: RunSummary) -> str:
     lines += ["", "## Keys checked on the targets", ""]
     lines += [f"- {t.table}: {keys_checked(t)}" for t in summary.tables if t.status == "Completed"]
     lines += ["", "## Keys and relationships", "", key_counts(summary), ""] + key_lines(summary)
+    lines += ["", "## Public and private columns", ""] + disclosure_lines(summary.disclosures)
     errors = _errors(summary)
     if errors:
         lines += ["", "## Errors", ""] + [f"- {e}" for e in errors]

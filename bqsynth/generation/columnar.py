@@ -50,7 +50,7 @@ from scipy.special import ndtr, ndtri
 from bqsynth.errors import BqsynthError
 from bqsynth.generation import keys, typed_values
 from bqsynth.generation.copula_draws import FixedUniform
-from bqsynth.generation.exclusions import exclusion_key, value_digest
+from bqsynth.generation.exclusions import exclusion_key, value_digest, vocabulary_exhausted, vocabulary_without
 from bqsynth.generation.recipe import compile_recipe
 from bqsynth.generation.rule_enforcement import RuleEnforcer
 from bqsynth.generation.sampling import cumulative, weighted_choice
@@ -74,6 +74,7 @@ from bqsynth.models import (
     ShapedText,
     TablePlan,
     TemporalFromQuantiles,
+    Vocabulary,
     WorkItem,
     leaf_plans,
 )
@@ -100,6 +101,7 @@ SUPPORTED_KINDS = frozenset(
         "faker",
         "text",
         "shaped",
+        "vocabulary",
         "array",
     }
 )
@@ -638,6 +640,14 @@ def shaped_values(shard: _Shard, generator: ShapedText, column: str) -> list[str
     return per_row_values(shard.seed, shard.table.name, column, shard.start, shard.count, draw)
 
 
+def vocabulary_values(shard: _Shard, generator: Vocabulary, column: str) -> list[str]:
+    """What ``Bqsynth.vocabulary`` gives: a value by weight, the excluded (source) values dropped first."""
+    values, weights = vocabulary_without(generator.values, generator.weights, shard.excluded(column))
+    if not values:
+        raise ColumnarError(vocabulary_exhausted(column), table=shard.table.name)
+    return [values[i] for i in weighted_indices(weights, shard.uniform(column)).tolist()]
+
+
 def array_values(shard: _Shard, generator: ArrayValue, column: str) -> list[list[Any]]:
     """What ``Bqsynth.array`` gives: a length by weight, then that many elements, each drawn from
     the counter of its (row, position)."""
@@ -664,6 +674,15 @@ def leaf_column_values(shard: _Shard, generator: Generator, column: str) -> list
             return sequence_keys(generator, rows)
         case ForeignKeyRef():
             return reference_values(seed, generator, table, column, rows)
+        case Categorical(other=FakerValue() | ShapedText() | PatternString() as other):
+            kept = categorical_values(generator, shard.draw(column, generator.copula))
+            replaced = leaf_column_values(shard, other, column)
+            rate = generator.other_weight / (sum(generator.weights) + generator.other_weight)
+            chosen = shard.uniform(column, "other") < rate
+            return [r if c else k for k, r, c in zip(kept, replaced, chosen.tolist(), strict=True)]
+        case Categorical(unique=True):
+            count = len(generator.values)
+            return [generator.values[keys.cycled_index(count, seed, column, row)] for row in rows.tolist()]
         case Categorical():
             return categorical_values(generator, shard.draw(column, generator.copula))
         case NumberFromQuantiles():
@@ -680,6 +699,8 @@ def leaf_column_values(shard: _Shard, generator: Generator, column: str) -> list
             return free_text_values(shard, generator, column)
         case ShapedText():
             return shaped_values(shard, generator, column)
+        case Vocabulary():
+            return vocabulary_values(shard, generator, column)
         case NullValue():
             return [None] * shard.count
         case ArrayValue():

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from google.api_core.exceptions import GoogleAPIError
 from google.cloud import bigquery
 
 from bqsynth.gcp.sql import quote_column, quote_table, string_literal
 from bqsynth.models import (
     DAY_TYPES,
+    Categorical,
     ColumnPlan,
     FakerValue,
     FreeText,
@@ -28,8 +31,12 @@ from bqsynth.models import (
     ShapedText,
     TablePlan,
     TemporalFromQuantiles,
+    Vocabulary,
+    leaf_plans,
 )
 from bqsynth.values import value_at
+
+log = logging.getLogger(__name__)
 
 DIGEST_HEX_CHARS = 16
 # Above this many distinct values a column is excluded only in part; the generators' shapes
@@ -53,6 +60,28 @@ def exclusion_key(value: object, temporal_type: str = "") -> str:
     return text[:10] if temporal_type in DAY_TYPES else text
 
 
+def vocabulary_without(
+    values: Sequence[str], weights: Sequence[float], excluded: Collection[str]
+) -> tuple[list[str], list[float]]:
+    """A model-made vocabulary without the values whose digest is excluded (a source value the
+    plan's check could not see, such as one outside the profile's sample) and without weightless ones."""
+    kept = [
+        (value, float(weight))
+        for value, weight in zip(values, weights, strict=True)
+        if weight > 0 and value_digest(value) not in excluded
+    ]
+    return [v for v, _ in kept], [w for _, w in kept]
+
+
+def vocabulary_exhausted(column: str) -> str:
+    """Why a vocabulary column cannot be generated: every value of it is a source value."""
+    return (
+        f"{column}: every value of its vocabulary is a value of the source column, so none may be emitted; "
+        "plan the table again (llm=gemini proposes a new vocabulary, llm=offline uses invented words) "
+        "or edit the column's generator in the plan"
+    )
+
+
 class IdentifyingPath(NamedTuple):
     """A leaf path whose source values must never come out, whether it sits in an array, and
     whether it is compared by its day (an identifying date or time)."""
@@ -63,7 +92,8 @@ class IdentifyingPath(NamedTuple):
 
 
 def identifying_paths(columns: list[ColumnPlan], prefix: str = "", repeated: bool = False) -> list[IdentifyingPath]:
-    """Leaf paths of identifying, generated columns."""
+    """Leaf paths of identifying, generated columns, and of every model-made vocabulary: its
+    values were invented to be new, so one that is a source value is dropped here too."""
     paths: list[IdentifyingPath] = []
     for column in columns:
         path = f"{prefix}{column.name}"
@@ -73,9 +103,25 @@ def identifying_paths(columns: list[ColumnPlan], prefix: str = "", repeated: boo
             continue
         generator = getattr(column.generator, "element", column.generator)
         by_day = isinstance(generator, TemporalFromQuantiles) and generator.type in DAY_TYPES
-        if column.identifying and (isinstance(generator, _EXCLUDABLE) or by_day):
+        # A public column's values are kept as observed (a reference vocabulary): nothing to exclude;
+        # a model-made vocabulary is always checked (none of its values may be a source value).
+        if isinstance(generator, Vocabulary) or (
+            column.identifying and not column.public and (isinstance(generator, _EXCLUDABLE) or by_day)
+        ):
             paths.append(IdentifyingPath(path, in_array, by_day))
     return paths
+
+
+def excluded_paths(columns: list[ColumnPlan]) -> list[IdentifyingPath]:
+    """Leaf paths whose generators must never emit a source value: the identifying ones, and the
+    categories whose suppressed values are replaced by values of their kind (``Categorical.other``:
+    a replacement equal to a rare source value would emit it after all)."""
+    replaced = [
+        IdentifyingPath(path, False)
+        for path, column in leaf_plans(columns).items()
+        if isinstance(column.generator, Categorical) and column.generator.other is not None and not column.public
+    ]
+    return identifying_paths(columns) + replaced
 
 
 def exclusion_sql(
@@ -115,6 +161,33 @@ def shared_values_sql(source_table: str, target_table: str, paths: list[Identify
     return "\nUNION ALL\n".join(parts)
 
 
+def present_digests_sql(table_id: str, path: str, digests: Collection[str]) -> str:
+    """The given digests that are digests of values of a (non-repeated) column, over all its rows."""
+    listed = ", ".join(string_literal(d) for d in sorted(digests))
+    value = f"t.{quote_column(path)}"
+    return (
+        f"SELECT DISTINCT d FROM (SELECT SUBSTR(TO_HEX(MD5(CAST({value} AS STRING))), 1, {DIGEST_HEX_CHARS}) AS d "
+        f"FROM {quote_table(table_id)} AS t WHERE {value} IS NOT NULL) WHERE d IN ({listed})"
+    )
+
+
+def present_digests(
+    client: bigquery.Client, table_id: str, path: str, digests: Collection[str], max_bytes_billed: int
+) -> set[str] | None:
+    """Which of ``digests`` are values of the column (``present_digests_sql``); None if BigQuery refused
+    the query (over the cost guard, say): the caller then knows only what the profile shows."""
+    if not digests:
+        return set()
+    config = bigquery.QueryJobConfig(maximum_bytes_billed=max_bytes_billed)
+    try:
+        return {
+            row["d"] for row in client.query(present_digests_sql(table_id, path, digests), job_config=config).result()
+        }
+    except GoogleAPIError as error:
+        log.warning("%s.%s: the source values could not be checked: %s", table_id, path, error)
+        return None
+
+
 def all_digests_sql(table_id: str, paths: list[IdentifyingPath]) -> str:
     """``(path, d)`` rows: the digests of every identifying path of one table, in one query."""
     return "\nUNION ALL\n".join(
@@ -133,9 +206,11 @@ def count_shared_values(
     return sum(int(row["n"]) for row in client.query(shared_values_sql(source_table, target_table, paths)).result())
 
 
-def fetch_digests(client: bigquery.Client, table_id: str, columns: list[ColumnPlan]) -> dict[str, list[str]]:
-    """Digests of the distinct values of the identifying columns of ``table_id``, by leaf path."""
-    paths = identifying_paths(columns)
+def fetch_digests(
+    client: bigquery.Client, table_id: str, columns: list[ColumnPlan], paths: list[IdentifyingPath] | None = None
+) -> dict[str, list[str]]:
+    """Digests of the distinct values of the identifying columns of ``table_id`` (or of ``paths``), by leaf path."""
+    paths = identifying_paths(columns) if paths is None else paths
     digests: dict[str, list[str]] = {p.path: [] for p in paths}
     if paths:
         for row in client.query(all_digests_sql(table_id, paths)).result():
@@ -145,12 +220,12 @@ def fetch_digests(client: bigquery.Client, table_id: str, columns: list[ColumnPl
 
 def fetch_exclusions(client: bigquery.Client, table: TablePlan) -> dict[str, list[str]]:
     """Digests of the source values the generator must never emit, by leaf path."""
-    return fetch_digests(client, table.source_table, table.columns)
+    return fetch_digests(client, table.source_table, table.columns, excluded_paths(table.columns))
 
 
 def exclusions_from_records(table: TablePlan, records: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
     """The same digests as :func:`fetch_exclusions`, for a source read as rows (a file source)."""
-    paths = identifying_paths(table.columns)
+    paths = excluded_paths(table.columns)
     digests: dict[str, set[str]] = {p.path: set() for p in paths}
     for record in records:
         for path, _, by_day in paths:

@@ -116,6 +116,13 @@ def unique_integer(low: int, high: int, seed: int, salt: str, row_index: int) ->
     return low + permute(row_index, high - low + 1, f"{seed}:{salt}:unique")
 
 
+def cycled_index(count: int, seed: int, salt: str, row_index: int) -> int:
+    """Row ``row_index``'s value number among ``count`` values that must not repeat before all are used:
+    rows 0..count-1 take a keyed permutation of them, the next ``count`` rows another, and so on."""
+    cycle, position = divmod(row_index, count)
+    return permute(position, count, f"{seed}:{salt}:cycle:{cycle}")
+
+
 def permute(index: int, space: int, key: str) -> int:
     """A keyed bijection of ``[0, space)``: a 4-round Feistel network with cycle-walking.
 

@@ -44,6 +44,7 @@ from bqsynth.models import (
     ShapedText,
     TablePlan,
     TemporalFromQuantiles,
+    Vocabulary,
 )
 
 PLUGIN = "bqsynth.generation.snowfakery_plugin.Bqsynth"
@@ -102,11 +103,22 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     **({"locale": generator.locale} if generator.locale else {}),
                 }
             }
+        case Categorical(other=FakerValue() | ShapedText() | PatternString() as other):
+            kept = generator.model_copy(update={"other": None, "other_weight": 0.0})
+            rate = generator.other_weight / (sum(generator.weights) + generator.other_weight)
+            return {
+                "Bqsynth.rare_or": {
+                    "rate": round(rate, 6),
+                    "value": generator_definition(kept, table, column),
+                    "other": generator_definition(other, table, column),
+                }
+            }
         case Categorical():
             return {
                 "Bqsynth.choice": {
                     "values": json_literal(generator.values),
                     "weights": json_literal(generator.weights),
+                    **({"unique": True, "column": json_literal(column)[1:-1]} if generator.unique else {}),
                     **_copula_args(generator.copula, table),
                 }
             }
@@ -154,6 +166,14 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
             return {
                 "Bqsynth.shaped": {
                     "shapes": json_literal(generator.shapes),
+                    "weights": json_literal(generator.weights),
+                    "column": json_literal(column)[1:-1],
+                }
+            }
+        case Vocabulary():
+            return {
+                "Bqsynth.vocabulary": {
+                    "values": json_literal(generator.values),
                     "weights": json_literal(generator.weights),
                     "column": json_literal(column)[1:-1],
                 }

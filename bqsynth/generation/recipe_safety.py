@@ -13,7 +13,7 @@ Snowfakery ever sees it. :func:`check_recipe` accepts exactly the shape that
 * exactly one ``object`` whose ``count`` is the compiled ``${{ row_count | int }}``;
 * every field is null or one ``Bqsynth.<function>`` call (the functions compile_recipe
   emits), with only that function's parameters; nested calls only where the plugin takes a
-  definition (``null_or.value``, ``array.element``); ``fake`` only with an allowlisted
+  definition (``null_or.value``, ``rare_or.value`` and ``other``, ``array.element``); ``fake`` only with an allowlisted
   provider; JSON parameters must be JSON;
 * no template delimiter (``${{``, ``${%``, ``<<``, ``<%``) anywhere, in parsed keys or values
   or in the raw text (comments included), except the one compiled ``count`` expression;
@@ -51,7 +51,11 @@ OPTIONS = frozenset({SEED_OPTION, START_INDEX_OPTION, ROW_COUNT_OPTION, EXCLUSIO
 PLUGIN_PREFIX = "Bqsynth."
 
 # Parameters that take a nested field definition (the plugin evaluates them lazily).
-NESTED_PARAMETERS: dict[str, frozenset[str]] = {"null_or": frozenset({"value"}), "array": frozenset({"element"})}
+NESTED_PARAMETERS: dict[str, frozenset[str]] = {
+    "null_or": frozenset({"value"}),
+    "rare_or": frozenset({"value", "other"}),
+    "array": frozenset({"element"}),
+}
 # Parameters the plugin decodes with json.loads, and the JSON type each must hold.
 JSON_PARAMETERS: dict[str, type] = {
     "prefix": str,

@@ -59,13 +59,27 @@ def _as_type(value: Decimal, column_type: str) -> Any:
     return format(value.normalize(), "f")
 
 
+def in_dependency_order(rules: list[InterColumnRule]) -> list[InterColumnRule]:
+    """The rules so that a rule computing a column comes before every rule reading it
+    (``net_paid_inc_ship_tax = ext_tax + net_paid_inc_ship`` after ``net_paid_inc_ship = ...``);
+    otherwise in the given order. Rules in a cycle keep their given order after the rest."""
+    ordered: list[InterColumnRule] = []
+    waiting = list(rules)
+    while waiting:
+        written_later = {r.target for r in waiting}
+        ready = [r for r in waiting if not any(o in written_later - {r.target} for o in r.operands)]
+        ordered += ready or waiting
+        waiting = [r for r in waiting if r not in ready] if ready else []
+    return ordered
+
+
 class RuleEnforcer:
     """Applies one table's rules to rows; built once per table, called once per row."""
 
     def __init__(self, table: TablePlan, seed: int) -> None:
         self.table, self.seed = table, seed
         self.leaves = leaf_plans(table.columns)
-        self.rules = [rule for rule in table.rules if self._applicable(rule)]
+        self.rules = in_dependency_order([rule for rule in table.rules if self._applicable(rule)])
         self._choices = {
             rule.target: (generator.values, cumulative(generator.weights))
             for rule in self.rules

@@ -22,7 +22,7 @@ from snowfakery.plugins import PluginContext, SnowfakeryPlugin, lazy
 
 from bqsynth.generation import keys, sampling, typed_values
 from bqsynth.generation.copula_draws import FixedUniform, latent_uniform
-from bqsynth.generation.exclusions import exclusion_key, value_digest
+from bqsynth.generation.exclusions import exclusion_key, value_digest, vocabulary_exhausted, vocabulary_without
 from bqsynth.models import (
     BytesValue,
     ForeignKeyRef,
@@ -141,6 +141,14 @@ def typed_value(spec: JsonValue | GeographyValue | BytesValue | IntervalValue | 
         case RangeValue():
             return typed_values.range_value(spec, rng)
     raise ValueError(f"Bqsynth.typed: unknown generator {spec!r}")
+
+
+@lru_cache(maxsize=256)
+def _vocabulary(values_json: str, weights_json: str, excluded: frozenset[str]) -> tuple[list[str], list[float]]:
+    """A vocabulary without the values the exclusions name (source values that slipped through
+    the plan's check), as ``sampling.weighted_choice`` reads it."""
+    values, weights = vocabulary_without(_json(values_json), _json(weights_json), excluded)
+    return values, sampling.cumulative(weights) if values else []
 
 
 @lru_cache(maxsize=8)
@@ -300,8 +308,12 @@ class Bqsynth(SnowfakeryPlugin):
             u = latent_uniform(self._option(SEED_OPTION), table, self._row_index(), _json(copula))
             return FixedUniform(u)
 
-        def choice(self, values: str, weights: str, copula: str = "", table: str = "") -> Any:
+        def choice(
+            self, values: str, weights: str, copula: str = "", table: str = "", unique: bool = False, column: str = ""
+        ) -> Any:
             options, cumulative = _choices(values, weights)
+            if unique:
+                return options[keys.cycled_index(len(options), self._option(SEED_OPTION), column, self._row_index())]
             return sampling.weighted_choice(options, cumulative, self._uniform(copula, table))
 
         def number(
@@ -380,6 +392,13 @@ class Bqsynth(SnowfakeryPlugin):
                     return value
             raise ValueError(f"{column}: could not draw a value that is not in the source")
 
+        def vocabulary(self, values: str, weights: str, column: str) -> str:
+            """A value of the plan's model-made vocabulary, by weight; never a source value."""
+            options, cumulative = _vocabulary(values, weights, self._excluded(column))
+            if not options:
+                raise ValueError(vocabulary_exhausted(column))
+            return str(sampling.weighted_choice(options, cumulative, random))
+
         # --- structure -----------------------------------------------------------------------
         @lazy
         def record(self, /, **fields: Any) -> dict[str, Any]:
@@ -390,6 +409,14 @@ class Bqsynth(SnowfakeryPlugin):
         def null_or(self, rate: Any, value: Any) -> Any:
             if random.random() < float(self.context.evaluate(rate)):
                 return None
+            return _evaluated(self.context, value)
+
+        @lazy
+        def rare_or(self, rate: Any, value: Any, other: Any) -> Any:
+            """A category's kept values, or in a share ``rate`` of rows a value of its kind in place of
+            the suppressed ones (``other``: never a source value)."""
+            if random.random() < float(self.context.evaluate(rate)):
+                return _evaluated(self.context, other)
             return _evaluated(self.context, value)
 
         @lazy

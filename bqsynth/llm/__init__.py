@@ -27,8 +27,9 @@ from bqsynth.llm.advise import AdviceOptions, AdvisedPlan, advise_plan
 from bqsynth.llm.answers import ColumnRule
 from bqsynth.llm.base import PlanAdvisor, Prompt, Reply
 from bqsynth.llm.gemini import GeminiAdvisor, GeminiConfig
-from bqsynth.llm.offline import OfflineAdvisor
+from bqsynth.llm.offline import OfflineAdvisor, with_offline_rules
 from bqsynth.llm.prompts import SAMPLE_POLICIES, PromptLimits, SamplePolicy
+from bqsynth.llm.vocabulary import VocabularyLimits
 from bqsynth.models import StrictModel
 
 LlmChoice = Literal["offline", "gemini"]
@@ -48,6 +49,10 @@ class LlmSettings(StrictModel):
     timeout_seconds: float = Field(default=120.0, gt=0)
     attempts: int = Field(default=4, ge=1)
     min_category_count: int = Field(default=run_default("min_category_count"), ge=1)
+    vocabulary: VocabularyLimits = Field(
+        default_factory=VocabularyLimits,
+        description="Model-made vocabularies (text of a kind nothing else covers): most values, fewest kept",
+    )
 
     def advice_options(self) -> AdviceOptions:
         return AdviceOptions(
@@ -55,6 +60,7 @@ class LlmSettings(StrictModel):
             max_repairs=self.max_repairs,
             token_budget=self.token_budget,
             min_category_count=self.min_category_count,
+            vocabulary=self.vocabulary,
         )
 
     def gemini_config(self) -> GeminiConfig:
@@ -108,6 +114,8 @@ __all__ = [
     "Reply",
     "SamplePolicy",
     "TableAdvice",
+    "VocabularyLimits",
     "advise_plan",
     "make_advisor",
+    "with_offline_rules",
 ]

@@ -63,6 +63,25 @@ class ColumnChange(StrictModel):
     reason: str = ""
 
 
+class VocabularyRecord(StrictModel):
+    """A model-made vocabulary for one column: what was proposed, what the checks dropped, whether it is used.
+
+    Counts only: the report never holds the values (the plan does, and only the kept ones).
+    """
+
+    column: str
+    proposed: int = 0
+    kept: int = 0
+    dropped_source_values: int = Field(default=0, description="Equal to a source value (by digest): dropped")
+    dropped_out_of_bounds: int = Field(default=0, description="Outside the column's lengths or characters: dropped")
+    dropped_duplicates: int = 0
+    checked_on_all_rows: bool = Field(
+        default=False, description="Also compared with every source value in the source (not only the profile's)"
+    )
+    used: bool = False
+    fallback_reason: str | None = None
+
+
 class TableAdvice(StrictModel):
     table: str
     source: Source = Field(description="Where the final table plan came from")
@@ -77,6 +96,7 @@ class TableAdvice(StrictModel):
     rules: list[RuleRecord] = Field(default_factory=list)
     changes: list[ColumnChange] = Field(default_factory=list)
     relationships_dropped: list[str] = Field(default_factory=list)
+    vocabularies: list[VocabularyRecord] = Field(default_factory=list, description="Model-made vocabularies")
     relationship_notes: list[str] = Field(
         default_factory=list, description="Relationship changes for this table that could not be applied, and why"
     )
@@ -158,4 +178,11 @@ class AdviceReport(StrictModel):
                 f"largest prompt {t.prompt_chars} chars (~{t.prompt_tokens_estimate} tokens), "
                 f"rules {kept} kept / {len(t.rules) - kept} dropped"
             )
+            lines += [
+                f"{t.table}.{v.column}: vocabulary "
+                + (f"used, {v.kept} values" if v.used else f"not used ({v.fallback_reason})")
+                + f"; {v.proposed} proposed, {v.dropped_source_values} dropped as source values, "
+                f"{v.dropped_out_of_bounds} out of bounds, {v.dropped_duplicates} duplicates"
+                for v in t.vocabularies
+            ]
         return lines

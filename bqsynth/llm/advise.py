@@ -72,6 +72,7 @@ from bqsynth.llm.validate import (
     GenerationOutcome,
     Rejection,
     RelationshipOutcome,
+    VocabularyAsk,
     changed_leaves,
     column_summary,
     generation_problems,
@@ -80,6 +81,7 @@ from bqsynth.llm.validate import (
     semantics_problems,
     table_problems,
 )
+from bqsynth.llm.vocabulary import PresentDigests, VocabularyLimits, vocabulary_paths
 from bqsynth.models import DatasetPlan, InterColumnRule, PlanFailure, StrictModel, TablePlan, TableProfile, leaf_plans
 from bqsynth.planning.planner import PlanError, PlanOptions, fail_children_of_failed
 from bqsynth.sources.key_checks import KeyChecks
@@ -96,6 +98,9 @@ class AdviceOptions(StrictModel):
     dry_run_rows: int = Field(default=5, ge=1, description="Rows generated to test a table built from advice")
     max_consecutive_failures: int = Field(
         default=2, ge=1, description="Failed calls in a row after which the provider is not asked again this run"
+    )
+    vocabulary: VocabularyLimits = Field(
+        default_factory=VocabularyLimits, description="Model-made vocabularies: most values asked, fewest kept"
     )
 
 
@@ -120,10 +125,17 @@ class _Asked(Generic[ResultT]):
 class _Session:
     """Calls, budget and provider health for one run: the only mutable state."""
 
-    def __init__(self, advisor: PlanAdvisor, options: AdviceOptions, checks: KeyChecks | None = None) -> None:
+    def __init__(
+        self,
+        advisor: PlanAdvisor,
+        options: AdviceOptions,
+        checks: KeyChecks | None = None,
+        present_digests: PresentDigests | None = None,
+    ) -> None:
         self.advisor = advisor
         self.options = options
         self.checks = checks
+        self.present_digests = present_digests
         self.metered = bool(getattr(advisor, "metered", True))
         self.source: Source = "model" if self.metered else "offline"
         self.used = 0
@@ -341,7 +353,10 @@ def _ask_generation(session: _Session, state: _TableState, table: TablePlan, see
     }
     current = table
     record = _decision("generation", session)
-    for prompt in generation_prompts(state.profile, table, semantics, limits):
+    vocabulary = VocabularyAsk(session.options.vocabulary, session.advisor.name, session.present_digests)
+    offered = vocabulary_paths(table, keys, leaf_plans(table.columns).items()) if session.metered else []
+    size = session.options.vocabulary.size
+    for prompt in generation_prompts(state.profile, table, semantics, limits, size, offered):
         columns = chunk_items(prompt)
 
         def call(p: Prompt, columns: list[str] = columns) -> Reply[Any]:
@@ -358,7 +373,7 @@ def _ask_generation(session: _Session, state: _TableState, table: TablePlan, see
             answer: GenerationAnswer, columns: list[str] = columns, current: TablePlan = current
         ) -> tuple[tuple[TablePlan, GenerationOutcome] | None, list[str]]:
             outcome, problems = generation_problems(
-                answer, state.profile, current, columns, keys, session.options.min_category_count
+                answer, state.profile, current, columns, keys, session.options.min_category_count, vocabulary
             )
             if problems:
                 return None, problems
@@ -375,6 +390,7 @@ def _ask_generation(session: _Session, state: _TableState, table: TablePlan, see
         current, outcome = asked.result
         state.rules += outcome.rules
         record.notes += outcome.notes
+        state.advice.vocabularies += outcome.vocabularies
     state.advice.decisions.append(record)
     return _Asked(current, record.repair_rounds)
 
@@ -464,6 +480,9 @@ def _advise_table(
         ] + [f"rejection of {reference_label(r.relationship)}" for r in rejections]
         kept = _TableRelationships()
         state.rules = []
+        for vocabulary in state.advice.vocabularies:
+            if vocabulary.used:
+                vocabulary.used, vocabulary.fallback_reason = False, "the table fell back to the offline plan"
     else:
         final = generated.result
     _record_rules(session, state, final)
@@ -510,12 +529,14 @@ def advise_plan(
     advisor: PlanAdvisor,
     options: AdviceOptions,
     checks: KeyChecks | None = None,
+    present_digests: PresentDigests | None = None,
 ) -> AdvisedPlan:
     """The offline plan improved by checked advice, and the report of what came from where.
 
-    ``checks`` verifies a reference the model adds on the sources, as the offline ones are.
+    ``checks`` verifies a reference the model adds on the sources, as the offline ones are;
+    ``present_digests`` finds a model-made vocabulary's values among all of a source column's.
     """
-    session = _Session(advisor, options, checks)
+    session = _Session(advisor, options, checks, present_digests)
     by_name = {p.name: p for p in profiles if not p.error}
     planned = {t.name: t for t in offline_plan.tables if t.name in by_name}
     advised = (

@@ -24,7 +24,9 @@ ProviderName = Literal[tuple(sorted(PROVIDER_ALLOWLIST))]  # type: ignore[valid-
 
 # Generator kinds a model may choose for a column. Keys (sequence_key, foreign_key) follow
 # from relationships, and records/arrays from the schema, so they are not per-column choices.
-ChoosableKind = Literal["faker", "categorical", "number", "temporal", "boolean", "pattern", "text", "shaped", "null"]
+ChoosableKind = Literal[
+    "faker", "categorical", "number", "temporal", "boolean", "pattern", "text", "shaped", "vocabulary", "null"
+]
 CHOOSABLE_KINDS: tuple[str, ...] = ChoosableKind.__args__  # type: ignore[attr-defined]
 
 RuleKind = Literal["compare", "arithmetic", "determines"]
@@ -33,6 +35,9 @@ COMPARE_OPS = ("<", "<=", ">", ">=", "=")
 ARITHMETIC_OPS = ("+", "-", "*")
 
 MAX_NAME_CHARS = 80
+# The most values one vocabulary answer may hold; the run's own limit (``vocabulary.VocabularyLimits``)
+# is at most this and is what the prompt asks for.
+MAX_VOCABULARY_VALUES = 200
 MAX_REASON_CHARS = 300
 
 
@@ -104,6 +109,12 @@ class GeneratorChoice(AnswerModel):
         default=None,
         description="kind=categorical: optionally a subset of the observed values to keep, as shown; "
         "frequencies are always the observed ones",
+    )
+    vocabulary: list[str] | None = Field(
+        default=None,
+        max_length=MAX_VOCABULARY_VALUES,
+        description="kind=vocabulary: realistic values of the column's kind that you invent, most common first, "
+        "at most the column's vocabulary_max; never a value shown in the sample or top values",
     )
     min_length: int | None = Field(default=None, ge=1, le=1000, description="kind=text")
     max_length: int | None = Field(default=None, ge=1, le=1000, description="kind=text")

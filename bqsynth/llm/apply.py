@@ -66,8 +66,22 @@ PATTERN_CHARS = frozenset(chr(c) for c in range(32, 127)) - set("$<>{}%\\`")
 
 
 def _categorical(
-    choice: GeneratorChoice, stats: ColumnStats | None, min_count: int
+    choice: GeneratorChoice, stats: ColumnStats | None, min_count: int, column: ColumnPlan, samples: Sequence[Any]
 ) -> tuple[Categorical | None, list[str]]:
+    """The categories a choice asks for: a public column's observed vocabulary as the plan keeps it (a
+    subset when the choice names values); otherwise the values seen at least ``min_count`` times, the
+    suppressed share going to values of the column's kind (the plan's replacement, else its shapes)."""
+    offline = column.generator.element if isinstance(column.generator, ArrayValue) else column.generator
+    planned = offline if isinstance(offline, Categorical) else None
+    if column.public and planned is not None:
+        if choice.values is None:
+            return planned.model_copy(update={"copula": None}), []
+        observed = {value_key(v): (v, w) for v, w in zip(planned.values, planned.weights, strict=True)}
+        unknown = [v for v in choice.values if v not in observed]
+        if unknown or not choice.values:
+            return None, [f"{choice.column}: categorical values must be observed values; {unknown[:1]} is not"]
+        picked = [observed[v] for v in dict.fromkeys(choice.values)]
+        return Categorical(values=[v for v, _ in picked], weights=[w for _, w in picked]), []
     kept = [v for v in (stats.top_values if stats else []) if v.value is not None and v.count >= min_count]
     if not kept:
         return None, [f"{choice.column}: no value is observed at least {min_count} times; categorical needs some"]
@@ -82,7 +96,12 @@ def _categorical(
         kept = [by_key[v] for v in dict.fromkeys(choice.values)]
         if not kept:
             return None, [f"{choice.column}: categorical needs at least one value"]
-    return Categorical(values=[v.value for v in kept], weights=[float(v.count) for v in kept]), []
+    categorical = Categorical(values=[v.value for v in kept], weights=[float(v.count) for v in kept])
+    suppressed = (stats.non_null_count if stats else 0) - sum(categorical.weights)
+    if column.type == "STRING" and suppressed > 0 and choice.values is None:
+        other = planned.other if planned is not None and planned.other is not None else shaped_text(stats, samples)
+        categorical = categorical.model_copy(update={"other": other, "other_weight": float(suppressed)})
+    return categorical, []
 
 
 def _pattern(choice: GeneratorChoice, rows: int) -> tuple[PatternString | None, list[str]]:
@@ -161,7 +180,7 @@ def generator_for_choice(
         case "shaped":
             element = shaped_text(stats, samples)
         case "categorical":
-            element, problems = _categorical(choice, stats, min_category_count)
+            element, problems = _categorical(choice, stats, min_category_count, column, samples)
         case "number":
             if column_type not in NUMERIC_TYPES or stats is None:
                 return None, [f"{name}: number needs a numeric column with statistics, the column is {column_type}"]

@@ -9,11 +9,16 @@ from ``semantics.classify_column`` via the plan, relationships from
 * it is the fallback: whatever a model gets wrong, this is what the table gets;
 * it needs no network and costs no tokens (``metered = False``).
 
-It also proposes a few inter-column rules from names alone (``expires_on >= issued_on``,
-``city determines state``); like a model's, they are kept only if the sample agrees.
+It also proposes inter-column rules from names (``expires_on >= issued_on``, ``city
+determines state``) and from the sample's values (``total = quantity * price``, see
+``value_rules``); like a model's, they are kept only if the sample agrees. On an offline run
+they are the plan's rules (``with_offline_rules``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bqsynth.llm.answers import (
     ColumnMeaning,
@@ -26,19 +31,24 @@ from bqsynth.llm.answers import (
 )
 from bqsynth.llm.base import GenerationRequest, RelationshipsRequest, Reply, SemanticsRequest
 from bqsynth.llm.columns import in_array, key_paths
+from bqsynth.llm.rule_checks import check_rule_on_sample
+from bqsynth.llm.value_rules import value_rules
 from bqsynth.models import (
     TEMPORAL_TYPES,
     ArrayValue,
     BooleanValue,
     Categorical,
     ColumnPlan,
+    DatasetPlan,
     FakerValue,
     FreeText,
     Generator,
+    InterColumnRule,
     NumberFromQuantiles,
     PatternString,
     ShapedText,
     TablePlan,
+    TableProfile,
     TemporalFromQuantiles,
     leaf_plans,
 )
@@ -121,10 +131,43 @@ def _location_rules(leaves: dict[str, ColumnPlan], candidates: list[str]) -> lis
     return rules
 
 
-def offline_rules(table: TablePlan) -> list[ColumnRule]:
+def offline_rules(table: TablePlan, sample: Sequence[Mapping[str, Any]] = ()) -> list[ColumnRule]:
+    """Rules the names suggest (intervals, city and state) and the sample's values show
+    (equal columns, sums, products); each still to be tested on the sample."""
     leaves = leaf_plans(table.columns)
     candidates = [p for p in leaves if not in_array(table, p)]
-    return _interval_rules(leaves, candidates) + _location_rules(leaves, candidates)
+    measures = [p for p in candidates if p not in key_paths(table)]
+    return (
+        _interval_rules(leaves, candidates)
+        + _location_rules(leaves, candidates)
+        + value_rules(leaves, measures, sample)
+    )
+
+
+def with_offline_rules(
+    plan: DatasetPlan, profiles: Sequence[TableProfile], min_support: int
+) -> tuple[DatasetPlan, list[str]]:
+    """An offline run's plan with the offline rules that hold on the sample, and what was decided.
+
+    A model's rules replace these on a run with llm=gemini (``advise_plan``); without a model
+    the same rules, tested the same way, still make an end follow its start and a total equal
+    its quantity times its price.
+    """
+    by_name = {p.name: p for p in profiles if not p.error}
+    tables, lines = [], []
+    for table in plan.tables:
+        profile = by_name.get(table.name)
+        if profile is None:
+            tables.append(table)
+            continue
+        leaves, kept = leaf_plans(table.columns), []
+        for rule in offline_rules(table, profile.sample):
+            accepted, why = check_rule_on_sample(rule, profile, leaves, min_support)
+            lines.append(f"{table.name}: rule {rule.describe()} ({rule.reason}): {why}")
+            if accepted:
+                kept.append(InterColumnRule(kind=rule.kind, target=rule.target, operands=rule.operands, op=rule.op))
+        tables.append(table.model_copy(update={"rules": kept}) if kept else table)
+    return plan.model_copy(update={"tables": tables}), lines
 
 
 class OfflineAdvisor:
@@ -171,6 +214,6 @@ class OfflineAdvisor:
             for path in request.columns
             if path not in keys and (choice := choice_for(path, leaves[path].generator)) is not None
         ]
-        rules = [r for r in offline_rules(table) if r.target in request.columns]
+        rules = [r for r in offline_rules(table, request.profile.sample) if r.target in request.columns]
         answer = GenerationAnswer(table=table.name, columns=choices, rules=rules)
         return Reply(answer=answer, text=answer.model_dump_json())

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Literal
 
 from pydantic import Field
@@ -50,6 +50,7 @@ from bqsynth.models import (
     StrictModel,
     TablePlan,
     TableProfile,
+    Vocabulary,
     leaf_plans,
 )
 from bqsynth.semantics import IDENTIFYING_TYPES, PROVIDER_ALLOWLIST, SEMANTIC_TYPES
@@ -153,6 +154,9 @@ def describe_generator(generator: Generator) -> str:
             return f"text({generator.min_length}..{generator.max_length} chars)"
         case ShapedText():
             return f"shaped({len(generator.shapes)} source shapes, invented words)"
+        case Vocabulary():
+            origin = f", from {generator.origin}" if generator.origin else ""
+            return f"vocabulary({len(generator.values)} synthetic values{origin})"
         case ForeignKeyRef():
             return f"foreign_key({generator.parent_table}.{generator.parent_column})"
         case SequenceKey():
@@ -300,6 +304,10 @@ _KIND_LINES = "\n".join(
         "text": "free-text sentences between min_length and max_length characters (comments, notes only)",
         "shaped": "text keeping the source's shapes (word count, length, case, digits, punctuation) with invented "
         "words; for text of a kind no Faker provider covers",
+        "vocabulary": "only for a column showing vocabulary_max: up to that many realistic values of the column's "
+        "kind that you invent (paint shades, grape varieties, fabric names), listed most common first in "
+        "'vocabulary', each written like the column's values and within its length range; never a value shown in "
+        "the sample or top values (every value equal to a source value is dropped)",
         "null": "always null (only for NULLABLE columns that are (almost) always null)",
     }.items()
 )
@@ -365,8 +373,14 @@ def generation_prompts(
     table_plan: TablePlan,
     semantics: dict[str, tuple[str, str]],
     limits: PromptLimits,
+    vocabulary_size: int = 0,
+    vocabulary_paths: Collection[str] = (),
 ) -> list[Prompt]:
-    """One prompt per chunk of leaf columns; ``semantics`` maps path -> (semantic type, human name)."""
+    """One prompt per chunk of leaf columns; ``semantics`` maps path -> (semantic type, human name).
+
+    Columns of ``vocabulary_paths`` are offered a model-made vocabulary of at most
+    ``vocabulary_size`` values (``vocabulary_max``; 0: none is offered).
+    """
     leaves = leaf_plans(table_plan.columns)
     masked = masked_paths(table_plan)
     keys = key_paths(table_plan)
@@ -382,6 +396,8 @@ def generation_prompts(
             else:
                 facts["identifying"] = leaves[p].identifying or semantic in IDENTIFYING_TYPES
             facts["offline"] = describe_generator(leaves[p].generator)
+            if vocabulary_size and p in vocabulary_paths:
+                facts["vocabulary_max"] = vocabulary_size
             columns.append(facts)
         payload = {
             "task": "generation",

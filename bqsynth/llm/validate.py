@@ -12,22 +12,25 @@ on in a repair round; none quotes source values of identifying columns.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from snowfakery import generate_data
-from snowfakery.api import SnowfakeryApplication
-
+from bqsynth.generation.recipe_checks import dry_run_problems, snowfakery_problems
 from bqsynth.generation.recipe_safety import check_recipe
-from bqsynth.generation.snowfakery_runner import generate_table
-from bqsynth.llm.answers import ColumnRule, GenerationAnswer, RelationshipProposal, RelationshipsAnswer, SemanticsAnswer
+from bqsynth.llm.advice_report import VocabularyRecord
+from bqsynth.llm.answers import (
+    ColumnRule,
+    GenerationAnswer,
+    GeneratorChoice,
+    RelationshipProposal,
+    RelationshipsAnswer,
+    SemanticsAnswer,
+)
 from bqsynth.llm.apply import generator_for_choice
 from bqsynth.llm.columns import in_array, table_key_column
 from bqsynth.llm.prompts import describe_generator
 from bqsynth.llm.rule_checks import rule_problems
+from bqsynth.llm.vocabulary import PresentDigests, VocabularyLimits, check_vocabulary, not_eligible
 from bqsynth.models import (
     NUMERIC_TYPES,
     UNCLASSIFIABLE_TYPES,
@@ -46,6 +49,7 @@ from bqsynth.models import (
     ShapedText,
     TablePlan,
     TableProfile,
+    Vocabulary,
     key_type_family,
     leaf_plans,
 )
@@ -383,6 +387,16 @@ class GenerationOutcome:
     generators: dict[str, tuple[Generator, str]] = field(default_factory=dict)
     rules: list[ColumnRule] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    vocabularies: list[VocabularyRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VocabularyAsk:
+    """What a generation question offers for vocabularies: the limits, who answers, the exact source lookup."""
+
+    limits: VocabularyLimits
+    origin: str
+    present: PresentDigests | None = None
 
 
 def generation_problems(
@@ -392,8 +406,13 @@ def generation_problems(
     columns: list[str],
     keys: set[str],
     min_category_count: int,
+    vocabulary: VocabularyAsk | None = None,
 ) -> tuple[GenerationOutcome, list[str]]:
-    """Generators for the chosen columns (built from the profile) and well-formed rules, or problems."""
+    """Generators for the chosen columns (built from the profile) and well-formed rules, or problems.
+
+    A proposed vocabulary (only when ``vocabulary`` offers them) is checked by
+    ``vocabulary.check_vocabulary``: too few surviving values keep the offline generator, a note.
+    """
     outcome = GenerationOutcome()
     problems: list[str] = []
     if answer.table != table.name:
@@ -407,6 +426,9 @@ def generation_problems(
             outcome.notes.append(f"{choice.column}: key column, its choice was ignored")
             continue
         column = leaves[choice.column]
+        if choice.kind == "vocabulary":
+            problems += _vocabulary_choice(choice, column, profile, table, keys, vocabulary, outcome)
+            continue
         generator, errors = generator_for_choice(
             choice,
             column,
@@ -431,6 +453,35 @@ def generation_problems(
     return outcome, problems
 
 
+def _vocabulary_choice(
+    choice: GeneratorChoice,
+    column: ColumnPlan,
+    profile: TableProfile,
+    table: TablePlan,
+    keys: set[str],
+    ask: VocabularyAsk | None,
+    outcome: GenerationOutcome,
+) -> list[str]:
+    """Add a checked vocabulary to ``outcome`` (or a note why the offline generator stays); problems to repair."""
+    if ask is None:
+        return [f"{choice.column}: vocabulary is not offered in this request; choose another kind"]
+    why_not = not_eligible(column, choice.column, table, keys)
+    if why_not is not None:
+        return [f"{choice.column}: no vocabulary: {why_not}"]
+    generator, record, problems = check_vocabulary(
+        choice.column, choice.vocabulary or [], profile, table, ask.limits, ask.origin, ask.present
+    )
+    if problems:
+        return problems
+    outcome.vocabularies.append(record)
+    if generator is None:
+        outcome.notes.append(f"{choice.column}: vocabulary not used: {record.fallback_reason}")
+        return []
+    reason = f"model: {choice.reason}".strip() if choice.reason else "model's vocabulary"
+    outcome.generators[choice.column] = (generator, f"{reason} ({record.kept} values checked against the source)")
+    return []
+
+
 def _element(generator: Generator) -> Generator:
     return generator.element if isinstance(generator, ArrayValue) else generator
 
@@ -453,57 +504,15 @@ def privacy_problems(table: TablePlan, offline: TablePlan, paths: Collection[str
                 "(categorical); choose faker, pattern or text"
             )
         elif column.type == "STRING" and not isinstance(
-            element, (FakerValue, PatternString, FreeText, ShapedText, NullValue)
+            # A vocabulary's values were checked not to be source values, and are excluded again when generating.
+            element,
+            (FakerValue, PatternString, FreeText, ShapedText, Vocabulary, NullValue),
         ):
             problems.append(f"{path}: an identifying STRING column needs faker, pattern or text")
     return problems
 
 
 # --- recipes ----------------------------------------------------------------------------------
-
-
-class _QuietApplication(SnowfakeryApplication):
-    """Snowfakery prints validation progress; planning output stays clean."""
-
-    def echo(self, message: str = "", *args: object, **kwargs: object) -> None:
-        return None
-
-
-def snowfakery_problems(recipe: str) -> list[str]:
-    """Snowfakery's own validation (4.2's ``validate_only``): syntax, Jinja, Faker providers.
-
-    Only ever called on a recipe that ``check_recipe`` accepted: parsing imports plugins.
-    """
-    with tempfile.TemporaryDirectory(prefix="bqsynth-validate-") as tmp:
-        path = Path(tmp, "recipe.yml")
-        path.write_text(recipe)
-        try:
-            result = generate_data(str(path), validate_only=True, parent_application=_QuietApplication())
-        except Exception as error:  # Snowfakery raises many types; its message is what a repair needs
-            return [f"Snowfakery rejected the recipe: {' '.join(str(error).split())[:400]}"]
-    errors = getattr(result, "errors", [])
-    return [f"Snowfakery rejected the recipe: {' '.join(str(e).split())[:400]}" for e in errors]
-
-
-def dry_run_problems(table: TablePlan, seed: int, rows: int) -> list[str]:
-    """Generate a few rows for real (the same code path as the generate step) and look at them."""
-    trial = table.model_copy(update={"row_count": rows})
-    with tempfile.TemporaryDirectory(prefix="bqsynth-dry-run-") as tmp:
-        try:
-            files, written, _ = generate_table(trial, seed, Path(tmp))
-        except Exception as error:  # any failure here is a reason to reject the table, with its message
-            return [f"dry run of {rows} rows failed: {' '.join(str(error).split())[:400]}"]
-        if written != rows:
-            return [f"dry run produced {written} rows, expected {rows}"]
-        problems = []
-        required = [c.name for c in table.schema_ if c.mode == "REQUIRED"]
-        for file in files:
-            for line in Path(file).read_text().splitlines():
-                row = json.loads(line)
-                problems += [
-                    f"dry run: REQUIRED column {name} came out null" for name in required if row.get(name) is None
-                ]
-        return list(dict.fromkeys(problems))
 
 
 def table_problems(

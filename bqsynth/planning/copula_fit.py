@@ -98,7 +98,7 @@ def fit_copula(scores: Mapping[str, Sequence[float | None]]) -> dict[str, list[f
 
 def column_scores(generator: Any, values: Sequence[Any]) -> list[float | None] | None:
     """Normal scores of a column's sample values under its generator; None if it takes no part."""
-    if isinstance(generator, Categorical):
+    if isinstance(generator, Categorical) and not generator.unique:
         return category_scores(values, generator.values, generator.weights)
     if isinstance(generator, NumberFromQuantiles) and not generator.unique:
         numbers = [float(v) if isinstance(v, (int, float, str)) and _is_number(v) else None for v in values]

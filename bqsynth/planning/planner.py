@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
 
@@ -60,6 +61,7 @@ from bqsynth.planning.type_shapes import (
     json_generator,
     range_generator,
 )
+from bqsynth.planning.vocabularies import ColumnSettings, TableRoles, column_guesses, default_disclosure, table_roles
 from bqsynth.semantics import SemanticGuess, classify_column, derive_pattern, sample_values
 from bqsynth.shapes import excluded_bound, fitted_pattern, pattern_space, widest_pattern
 from bqsynth.sources.key_checks import KeyChecks
@@ -92,6 +94,12 @@ class PlanOptions(StrictModel):
         description="Category values seen fewer times are never emitted",
     )
     categorical_max_distinct: int = 50
+    public_columns: list[str] = Field(
+        default_factory=list, description="table.column or table.*: values kept as observed (RunConfig's)"
+    )
+    private_columns: list[str] = Field(
+        default_factory=list, description="table.column or table.*: rare values suppressed (RunConfig's)"
+    )
     first_rows: dict[str, int] = Field(
         default_factory=dict,
         description="WRITE_APPEND: rows already in each target (short name); the batch's keys continue after them",
@@ -261,6 +269,25 @@ def categorical_from_stats(stats: ColumnStats, min_count: int) -> Categorical | 
     return Categorical(values=[v.value for v in kept], weights=[float(v.count) for v in kept])
 
 
+def observed_vocabulary(stats: ColumnStats | None, samples: Sequence[Any], whole: bool) -> Categorical | None:
+    """Every observed value with its frequency (a public column): from the sample when it holds the
+    whole table (a lookup table), else from the profiled top values when they cover at least 90% of
+    the rows; None when neither knows the column's values. Values seen once each stay unique."""
+    hashable = [v for v in samples if not isinstance(v, (dict, list))]
+    if whole and hashable:
+        counted = Counter(hashable).most_common()
+    elif stats is not None and stats.top_values:
+        counted = [(v.value, v.count) for v in stats.top_values if v.value is not None and v.count > 0]
+        if sum(c for _, c in counted) < 0.9 * max(stats.non_null_count, 1):
+            return None
+    else:
+        return None
+    if not counted:
+        return None
+    unique = len(counted) > 1 and all(count == 1 for _, count in counted)
+    return Categorical(values=[v for v, _ in counted], weights=[float(c) for _, c in counted], unique=unique)
+
+
 def is_categorical(stats: ColumnStats | None, options: PlanOptions) -> bool:
     if stats is None or not stats.top_values:
         return False
@@ -270,6 +297,16 @@ def is_categorical(stats: ColumnStats | None, options: PlanOptions) -> bool:
         and stats.distinct_ratio < 0.5
         and covered >= 0.9 * max(stats.non_null_count, 1)
     )
+
+
+def is_vocabulary(stats: ColumnStats | None, options: PlanOptions) -> bool:
+    """A small vocabulary of shared values (a status, a currency, a genre): categorical, and the values
+    seen at least ``min_category_count`` times hold 90% of the rows, as the categorical test's
+    coverage asks of the top values. A few rows with a value or two each say nothing of the kind."""
+    if stats is None or not is_categorical(stats, options):
+        return False
+    frequent = sum(v.count for v in stats.top_values if v.value is not None and v.count >= options.min_category_count)
+    return frequent >= 0.9 * max(stats.non_null_count, 1)
 
 
 def number_generator(column: ColumnSchema, stats: ColumnStats) -> NumberFromQuantiles | None:
@@ -378,10 +415,17 @@ def value_generator(
     if is_categorical(stats, options) and stats is not None:
         categorical = categorical_from_stats(stats, options.min_category_count)
         if categorical is not None:
-            return (
-                categorical,
-                f"categorical: observed frequencies, values seen < {options.min_category_count} times dropped",
-            )
+            why = f"categorical: observed frequencies, values seen < {options.min_category_count} times dropped"
+            suppressed = stats.non_null_count - sum(categorical.weights)
+            if column.type == "STRING" and suppressed > 0:
+                other, kind = rare_replacement(stats, guess, samples, column.max_length)
+                categorical = categorical.model_copy(update={"other": other, "other_weight": float(suppressed)})
+                share = suppressed / max(stats.non_null_count, 1)
+                why = (
+                    f"categorical: observed frequencies; the values seen < {options.min_category_count} times "
+                    f"({share:.1%} of rows) are replaced by {kind}"
+                )
+            return categorical, why
     if stats is not None and column.type in NUMERIC_TYPES:
         number = number_generator(column, stats)
         if number is not None:
@@ -431,6 +475,25 @@ def text_generator(
     return shaped_text(stats, samples), "the source's shapes, invented words"
 
 
+def rare_replacement(
+    stats: ColumnStats, guess: SemanticGuess, samples: Sequence[Any], max_length: int | None
+) -> tuple[FakerValue | ShapedText | PatternString, str]:
+    """What replaces a category's suppressed values: a value of the column's kind, never lorem.
+
+    The kind's provider (a country for a country, a genre for a genre), the source's one shape,
+    else the source's shapes with invented words; a column named like free text that holds
+    categories gets their shapes, not sentences.
+    """
+    generator, why = text_generator(stats, guess, samples, False, max_length)
+    if isinstance(generator, FreeText):
+        return shaped_text(stats, samples), "values in the source's shapes"
+    kind = {
+        FakerValue: f"values of their kind ({getattr(generator, 'provider', '')})",
+        PatternString: "values of the source's shape",
+    }.get(type(generator), "values in the source's shapes")
+    return generator, kind  # type: ignore[return-value]
+
+
 def shaped_text(stats: ColumnStats | None, samples: Sequence[Any]) -> ShapedText:
     """The shapes of the sample's values; without a sample, one capitalised word of the average length."""
     shapes, weights = column_shapes(samples)
@@ -471,6 +534,9 @@ class _TableContext(StrictModel):
         "index so a child can recompute them",
     )
     first_row: int = Field(default=0, description="Rows of earlier batches in the target: keys continue after them")
+    roles: TableRoles = Field(
+        default_factory=TableRoles, description="Lookup tables and tables about people (planning.vocabularies)"
+    )
 
     def column_key(self, column: str) -> SequenceKey:
         """The key of ``column`` derived from the row index, continuing after ``first_row`` rows:
@@ -858,11 +924,26 @@ def plan_column(
         )
     if path in parents:
         return _reference_column(column, path, ctx, parents[path], null_rate)
+    settings = ColumnSettings(public=options.public_columns, private=options.private_columns)
+    disclosure = settings.decided(profile.name, path) or default_disclosure(
+        profile.name, path, guess, ctx.roles, is_vocabulary(stats, options)
+    )
     shaped = None
     if column.type in SHAPED_TYPES:
         whole = _whole_sample_values(profile, path) if column.type == "JSON" else samples
         shaped = shaped_generator(column, stats, whole, profile, path, options.min_category_count)
-    generator, reason = value_generator(column, stats, guess, options, samples, shaped)
+    kept = None
+    if disclosure.public and not column.is_repeated and column.type not in (*SHAPED_TYPES, "BOOL"):
+        kept = observed_vocabulary(stats, samples, whole=len(profile.sample) >= profile.row_count)
+    if kept is not None:
+        generator: Generator = kept
+        reason = "public: every observed value kept with its frequency" + (
+            ", each once before any repeats (unique in the source)" if kept.unique else ""
+        )
+    else:
+        generator, reason = value_generator(column, stats, guess, options, samples, shaped)
+        if disclosure.public and column.type not in (*SHAPED_TYPES, "BOOL") and not column.is_repeated:
+            reason += "; public, but the profile does not hold its values (more than its top values), so generated"
     if isinstance(generator, NumberFromQuantiles) and generator.integer and not column.is_repeated:
         if unique_in_source(stats):
             generator, note = unique_integers(generator, ctx.rows)
@@ -895,8 +976,9 @@ def plan_column(
         semantic_type=guess.semantic_type,
         generator=generator,
         null_rate=null_rate,
-        identifying=guess.identifying,
+        identifying=guess.identifying and kept is None,
         reason=f"{reason}; {guess.reason}".strip("; "),
+        disclosure=disclosure,
     )
 
 
@@ -1078,6 +1160,16 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
         if not p.error
     ]
     relationships = report.relationships
+    settings = ColumnSettings(public=options.public_columns, private=options.private_columns)
+    unknown = settings.unknown_entries(usable)
+    if unknown:
+        raise PlanError(
+            f"public_columns/private_columns name columns the sources do not have: {'; '.join(unknown)}",
+            hint="correct the column names (case as in the source), or use table.* for a whole table",
+        )
+    roles = table_roles(
+        usable, relationships, {p.name: column_guesses(p, _references_of(p, relationships)) for p in usable}
+    )
     contexts: dict[str, _TableContext] = {}
     for profile in usable:
         try:
@@ -1086,7 +1178,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
             # Still a context, with no rows: its children then fail with it, naming it.
             failures.append(PlanFailure(table=profile.name, source_table=profile.table_id, error=str(error)))
             rows = 0
-        ctx = _TableContext(profile=profile, rows=rows, first_row=options.first_rows.get(profile.name, 0))
+        ctx = _TableContext(profile=profile, rows=rows, first_row=options.first_rows.get(profile.name, 0), roles=roles)
         ctx.key_column = primary_key_column(profile, relationships)
         if ctx.key_column:
             ctx.key = ctx.column_key(ctx.key_column)
@@ -1157,6 +1249,11 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
         rejected_relationships=report.rejected,
         failures=failures,
     )
+
+
+def _references_of(profile: TableProfile, relationships: list[Relationship]) -> set[str]:
+    """The columns of ``profile`` that refer to another table's key (keys, for the column guesses)."""
+    return {c for r in relationships if r.child_table == profile.name for c in r.child_columns}
 
 
 def fail_children_of_failed(

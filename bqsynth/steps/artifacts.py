@@ -45,6 +45,24 @@ def read_model(model_type: type[ModelT], path: str | Path, *, gcs: storage.Clien
     return model_type.model_validate_json(Path(path).read_text())
 
 
+def read_text(path: str | Path, *, gcs: storage.Client | None = None) -> str:
+    """The text of a file a user named (a plan, a recipe): a local path or a ``gs://`` URI."""
+    if str(path).startswith("gs://"):
+        bucket, name = split_uri(str(path))
+        return _needed(gcs, path).bucket(bucket).blob(name).download_as_text()
+    return Path(path).read_text(encoding="utf-8-sig")
+
+
+def write_text(text: str, path: str, *, gcs: storage.Client | None = None) -> None:
+    """Write ``text`` at a local path or a ``gs://`` URI (then ``gcs`` is needed)."""
+    if path.startswith("gs://"):
+        bucket, name = split_uri(path)
+        ensure_bucket(_needed(gcs, path), bucket).blob(name).upload_from_string(text, content_type="text/yaml")
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)
+
+
 def step_model_uri(config: RunConfig, step: str, key: str) -> str:
     """The ``gs://`` URI of one per-table step's model in this batch (same inputs, same URI).
 

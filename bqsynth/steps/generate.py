@@ -90,9 +90,9 @@ def shard_fields(item: WorkItem) -> dict[str, int]:
     return {"shard_index": item.shard, "shard_count": item.shards} if item.shards > 1 else {}
 
 
-def generated_uri(config: RunConfig, item: WorkItem) -> str:
-    """Where the generate result of one shard is kept in this batch: the load step reads it there."""
-    return step_model_uri(config, "generate", f"{item.table}.shard-{item.shard:05d}")
+def generated_uri(config: RunConfig, table: str, shard: int = 0) -> str:
+    """Where the generate result of one shard of ``table`` is kept in this batch: the load step reads it there."""
+    return step_model_uri(config, "generate", f"{table}.shard-{shard:05d}")
 
 
 def source_exclusions(table: TablePlan, bq: bigquery.Client, gcs: storage.Client) -> dict[str, list[str]]:

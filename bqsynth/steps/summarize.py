@@ -17,7 +17,15 @@ from bqsynth.delivery.quality_table import ensure_quality_table, write_quality_r
 from bqsynth.evaluation import evaluate, integrity
 from bqsynth.evaluation.quality_report import headline_metrics, quality_findings, render_html, render_quality_markdown
 from bqsynth.evaluation.run_summary import render_markdown
-from bqsynth.models import DatasetPlan, RunSummary, Status, TableQuality, TableResult, TableResults
+from bqsynth.models import (
+    DatasetPlan,
+    RunSummary,
+    Status,
+    TableQuality,
+    TableResult,
+    TableResults,
+    reported_disclosures,
+)
 from bqsynth.steps.artifacts import read_model, write_model
 from bqsynth.steps.audited import AuditTrail, audited, failure_text, log_failure
 
@@ -86,6 +94,7 @@ def summarize_step(
             primary_keys=plan.primary_keys,
             relationships=plan.relationships,
             rejected_relationships=plan.rejected_relationships,
+            disclosures=reported_disclosures(plan.tables),
         )
         write_model(summary, summary_path)
         write_reports(summary, samples, plan, Path(report_path), Path(html_path) if html_path else None)

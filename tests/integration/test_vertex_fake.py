@@ -240,6 +240,8 @@ def test_submit_sends_the_pipeline_with_parameters_labels_and_service_account(
         "batch_id": batch_id,
         "sample_rows": 50,
         "min_category_count": 5,
+        "public_columns": [],
+        "private_columns": [],
         "write_disposition": "WRITE_TRUNCATE",
         "llm": "gemini",  # Vertex runs default to the model
         "model": "gemini-2.5-flash",
@@ -253,6 +255,8 @@ def test_submit_sends_the_pipeline_with_parameters_labels_and_service_account(
         "profile_full_scan_bytes": 10 << 30,
         "engine": "auto",
         "shard_rows": 250_000,
+        "plan_uri": "",
+        "recipes": {},
     }
     assert job["runtimeConfig"]["gcsOutputDirectory"] == pipeline_root
     assert job["serviceAccount"] == SA
@@ -315,6 +319,22 @@ def test_dry_run_sends_nothing(fake_vertex: FakeVertex, pipeline_root: str, caps
     assert main(args(fake_vertex, pipeline_root, "--dry-run", "--schedule", "0 3 * * *")) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["schedule"]["cron"] == "0 3 * * *"
+    assert fake_vertex.requests == []
+
+
+def test_a_plan_and_recipes_in_cloud_storage_are_sent_as_parameters(
+    fake_vertex: FakeVertex, pipeline_root: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plan, recipe = "gs://bqsynth-staging/plans/plan.yaml", "gs://bqsynth-staging/plans/orders.recipe.yml"
+    without_counts = [a for a in args(fake_vertex, pipeline_root) if a not in ("--record-count", "orders=1000")]
+    assert main([*without_counts, "--dry-run", "--plan", plan, "--recipe", f"orders={recipe}"]) == 0
+    parameters = json.loads(capsys.readouterr().out)["pipelineJob"]["runtimeConfig"]["parameterValues"]
+    assert parameters["plan_uri"] == plan and parameters["recipes"] == {"orders": recipe}
+    # A local file cannot be read by the steps on Vertex AI: refused before anything is sent.
+    local = tmp_path / "plan.yaml"
+    local.write_text("seed: 1\ntables: []\n")
+    assert main([*without_counts, "--dry-run", "--plan", str(local)]) == 2
+    assert "is a local file, which the steps on Vertex AI cannot read" in capsys.readouterr().err
     assert fake_vertex.requests == []
 
 

@@ -106,6 +106,15 @@ CASES: list[tuple[str, list[str], Config, list[str]]] = [
     ("a count given twice", ["--record-count", "orders=5", "--record-count", "orders=7"], None, ["orders twice"]),
     ("a count without =", ["--record-count", "orders:5"], None, ["--record-count", "TABLE=ROWS"]),
     ("file_outputs for a BigQuery table", [], {"file_outputs": {"orders": {}}}, ["file_outputs", "orders"]),
+    # public and private columns (their columns are checked against the schemas at plan time)
+    ("public column of a table not in the run", ["--public-column", "genres.name"], None, ["public_columns", "genres"]),
+    ("private column without a column", ["--private-column", "orders"], None, ["private_columns", "table.column"]),
+    (
+        "one column public and private",
+        ["--public-column", "orders.status", "--private-column", "orders.status"],
+        None,
+        ["orders.status", "both public_columns and private_columns"],
+    ),
     # where the run writes
     ("audit table is a source", ["--audit-table", "proj.src.orders"], None, ["audit_table", "is a source table"]),
     (
@@ -128,6 +137,17 @@ CASES: list[tuple[str, list[str], Config, list[str]]] = [
         ["quality_table proj.tgt.bqsynth_quality"],
     ),
     ("a Vertex AI flag with --local", ["--region", "us-central1"], None, ["--region", "only apply to Vertex"]),
+    ("a plan file that does not exist", ["--plan", "{tmp}/nowhere.yaml"], None, ["--plan", "no such file"]),
+    (
+        "a plan file that is not a plan",
+        ["--plan", "{tmp}/run.yaml"],
+        {"seed": 3},
+        ["plan file", "must be a mapping with 'seed' and 'tables'"],
+    ),
+    ("a plan file with a scale", ["--plan", "{tmp}/run.yaml", "--scale", "2"], {"seed": 3}, ["plan_uri and scale"]),
+    ("a recipe for a table not in the run", ["--recipe", "invoices=gs://b/i.yml"], None, ["recipes", "invoices"]),
+    ("a recipe without its table", ["--recipe", "orders.recipe.yml"], None, ["--recipe", "TABLE=FILE"]),
+    ("a recipe file that does not exist", ["--recipe", "orders={tmp}/no.yml"], None, ["--recipe orders", "no such"]),
 ]
 
 

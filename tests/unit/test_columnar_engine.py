@@ -63,6 +63,7 @@ from bqsynth.models import (
     ShapedText,
     TablePlan,
     TemporalFromQuantiles,
+    Vocabulary,
     leaf_plans,
 )
 from bqsynth.planning.planner import PlanOptions, plan_dataset
@@ -180,6 +181,16 @@ def every_kind_table(rows: int = ROWS, rules: list[InterColumnRule] | None = Non
         _col("note", "STRING", FreeText(min_length=5, max_length=60, avg_length=25)),
         _col("label", "STRING", ShapedText(shapes=["Aaaa 99", "AAA-aaaa"], weights=[3, 1])),
         _col(
+            "finish",
+            "STRING",
+            Vocabulary(
+                values=["Brushed Pewter", "Sea Glass", "Burnt Umber", "Matte Slate", "Oat Linen"],
+                weights=[5, 4, 3, 2, 1],
+                origin="gemini:test",
+            ),
+            null_rate=0.1,
+        ),
+        _col(
             "tags",
             "STRING",
             ArrayValue(
@@ -282,7 +293,7 @@ def distance_problems(plan: ColumnPlan, path: str, a: list[Any], b: list[Any]) -
             element, f"{path}[]", [e for v in xs for e in v], [e for v in ys for e in v]
         )
     match generator:
-        case Categorical() | BooleanValue():
+        case Categorical() | BooleanValue() | Vocabulary():
             tv = tv_limit(len({json.dumps(v) for v in xs + ys}), len(xs), len(ys))
             if (d := tv_distance(xs, ys)) > tv:
                 problems.append(f"{path}: total variation {d:.3f} > {tv:.3f}")
@@ -315,7 +326,7 @@ def measured_distance(plan: ColumnPlan, a: list[Any], b: list[Any]) -> float:
                 tv_distance([len(v) for v in xs], [len(v) for v in ys]),
                 measured_distance(element, [e for v in xs for e in v], [e for v in ys for e in v]),
             )
-        case Categorical() | BooleanValue():
+        case Categorical() | BooleanValue() | Vocabulary():
             return tv_distance(xs, ys)
         case NumberFromQuantiles():
             return ks_distance([float(v) for v in xs], [float(v) for v in ys])
@@ -490,6 +501,7 @@ def test_no_excluded_value_is_emitted(tmp_path: Path) -> None:
         "phone": most_common("phone", 0.5),
         "address.zip": most_common("address.zip", 0.9),
         "label": most_common("label", 0.5),
+        "finish": most_common("finish", 0.5),
         "note": most_common("note", 0.5),
         "sold_on": most_common("sold_on", 0.5, by_day=True),
         "booked_at": most_common("booked_at", 0.5, by_day=True),

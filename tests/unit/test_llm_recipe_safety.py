@@ -14,6 +14,7 @@ from bqsynth.planning.planner import PlanOptions, plan_dataset
 from tests.factories import demo_profiles
 from tests.unit.test_text_kinds import COMMENTS, text_table
 from tests.unit.test_typed_values import typed_profile
+from tests.unit.test_vocabulary import vocabulary_table
 
 SMALL = """\
 - plugin: bqsynth.generation.snowfakery_plugin.Bqsynth
@@ -50,7 +51,8 @@ def demo_recipes() -> list[str]:
     # customer comments: the demo has no prose column since its descriptions are in capitals.
     profiles = [*demo_profiles(), typed_profile(), text_table("review", {"comment": COMMENTS}, rows=40)]
     plan = with_recipes(plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="d")))
-    return [t.recipe for t in plan.tables]
+    # Only a model proposes a vocabulary, never the offline planner: a table with one, as advice leaves it.
+    return [t.recipe for t in plan.tables] + [vocabulary_table(["Sea Glass", "Oat Linen"], rows=10).recipe]
 
 
 def test_every_compiled_recipe_passes(demo_recipes: list[str]) -> None:
