@@ -91,6 +91,7 @@ def bqsynth_pipeline(
     maximum_bytes_billed: int = DEFAULTS["maximum_bytes_billed"],
     profile_full_scan_bytes: int = DEFAULTS["profile_full_scan_bytes"],
     engine: str = DEFAULTS["engine"],
+    shard_rows: int = DEFAULTS["shard_rows"],
     plan_uri: str = DEFAULTS["plan_uri"],
     recipes: dict = DEFAULTS["recipes"],
 ) -> Artifact:
@@ -115,13 +116,16 @@ def bqsynth_pipeline(
         calls_google=True,  # Gemini, when llm is gemini
     )
 
-    with dsl.ParallelFor(planned.outputs["Output"], name="generate-each-table") as table:
+    # One iteration per work item: a shard of at most shard_rows rows of one table, so that a
+    # large table's shards run on separate workers (bqsynth/generation/shards.py).
+    with dsl.ParallelFor(planned.outputs["Output"], name="generate-each-shard") as work_item:
         generated = _configure(
-            generate_table(config=config, plan=planned.outputs["plan"], table=table), WORKER, calls_google=True
+            generate_table(config=config, plan=planned.outputs["plan"], work_item=work_item), WORKER, calls_google=True
         )
 
     # One step loads every table, parents before children, so that it knows whether a
-    # table's parents are in their targets before it loads the table (bqsynth/steps/load.py).
+    # table's parents are in their targets before it loads the table (bqsynth/steps/load.py);
+    # all shards of a table go into its target in one load job, or none of them.
     loaded = _configure(
         load_tables(config=config, plan=planned.outputs["plan"], generated=dsl.Collected(generated.output)),
         LIGHT,

@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="generation engine (default auto: columnar where it can)",
     )
     parser.add_argument(
+        "--shard-rows",
+        type=int,
+        help=f"tables of more rows are generated in shards of this many, each its own task "
+        f"(default {run_default('shard_rows')})",
+    )
+    parser.add_argument(
         "--plan", metavar="FILE", help="generate from this plan.yaml (a run's, edited) instead of planning afresh"
     )
     parser.add_argument(
@@ -208,6 +214,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "maximum_bytes_billed": args.maximum_bytes_billed,
         "profile_full_scan_bytes": args.profile_full_scan_bytes,
         "engine": args.engine,
+        "shard_rows": args.shard_rows,
         "plan_uri": _user_file(args.plan, "--plan"),
         "recipes": _recipes(args.recipe),
     }

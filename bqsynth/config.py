@@ -92,7 +92,16 @@ MAX_CONFIG_BYTES = 1_000_000
 # Vertex AI regions (us-central1, europe-west4) and the multi-region "global".
 _REGION = re.compile(r"^[a-z]+(-[a-z0-9]+)*$")
 # The numeric parameters: YAML reads yes/no/on/off as booleans, which pydantic would take as 1/0.
-_NUMBERS = ("scale", "max_rows", "seed", "sample_rows", "min_category_count", "llm_token_budget", "quality_sample_rows")
+_NUMBERS = (
+    "scale",
+    "max_rows",
+    "seed",
+    "sample_rows",
+    "min_category_count",
+    "llm_token_budget",
+    "quality_sample_rows",
+    "shard_rows",
+)
 
 
 def few(names: list[str] | set[str], shown: int = 10) -> str:
@@ -218,6 +227,12 @@ class RunConfig(StrictModel):
         ge=1,
         description="A source table whose statistics would scan more bytes than this (10 GiB by default) is "
         "profiled from a TABLESAMPLE of about this size; row counts stay exact.",
+    )
+    shard_rows: int = Field(
+        default=250_000,
+        ge=1,
+        description="A table of more rows is generated in shards of this many rows, each its own pipeline task "
+        "(a worker of its own on Vertex AI); a table's shards are loaded together in one job.",
     )
     engine: Literal["auto", "columnar", "snowfakery"] = Field(
         default="auto",

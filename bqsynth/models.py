@@ -853,8 +853,33 @@ def reported_disclosures(tables: Sequence[TablePlan]) -> dict[str, Disclosure]:
 Status = Literal["In Progress", "Completed", "Failed"]
 
 
+class WorkItem(StrictModel):
+    """One generate task: rows ``start_index .. start_index + row_count`` of one table, its shard ``shard``.
+
+    The plan step lists them and the generation ParallelFor runs one task per item, so the
+    shards of a large table run on separate workers; keys are pure functions of the row
+    index, so a shard is only a row range. Pipeline parameters travel as protobuf Structs,
+    where ints arrive as floats: validating the item casts them back.
+    """
+
+    table: str
+    shard: int = Field(ge=0, description="0-based index of this shard among the table's shards")
+    shards: int = Field(ge=1, description="How many shards the table has")
+    start_index: int = Field(ge=0, description="First row index (within this batch) of the shard")
+    row_count: int = Field(ge=0, description="Rows of the shard")
+
+    def label(self) -> str:
+        """``shard 4 of 4 (rows 750-999)``: how messages name the shard (1-based, with its row indices)."""
+        rows = f"rows {self.start_index}-{self.start_index + self.row_count - 1}" if self.row_count else "no rows"
+        return f"shard {self.shard + 1} of {self.shards} ({rows})"
+
+
 class TableResult(StrictModel):
-    """What happened to one table in one batch; the generate and load steps fill it in turn."""
+    """What happened to one table in one batch; the generate and load steps fill it in turn.
+
+    The generate step writes one per shard (``shard`` set); the load step merges a table's
+    shards into one (``shard`` empty, ``shards`` counted) before it loads them in one job.
+    """
 
     table: str
     source_table: str
@@ -871,6 +896,8 @@ class TableResult(StrictModel):
     generate_seconds: float = 0.0
     load_seconds: float = 0.0
     engine: str = Field(default="", description="Engine that generated the rows (columnar or snowfakery) and why")
+    shard: WorkItem | None = Field(default=None, description="The generate step's result of one shard: which one")
+    shards: int = Field(default=1, ge=1, description="Shards the table was generated in, each its own task")
 
 
 class TableResults(StrictModel):

@@ -8,7 +8,8 @@ from components import COMPONENT_IMAGE
 def plan_dataset(config: Input[Artifact], profiles: list, plan: Output[Artifact]) -> list:
     """Plan all tables jointly (relationships, keys, generators, advised by Gemini when llm is gemini).
 
-    ``profiles`` are the gs:// URIs of the profiles. Returns the tables to generate.
+    ``profiles`` are the gs:// URIs of the profiles. Returns the work items to generate: a dict
+    (WorkItem) per shard of each table.
 
     The list is the single return value (KFP's "Output") because the local runner can only
     iterate a ParallelFor over an output of that name.

@@ -32,6 +32,7 @@ def start_batch(
     maximum_bytes_billed: int,
     profile_full_scan_bytes: int,
     engine: str,
+    shard_rows: int,
     plan_uri: str,
     recipes: dict,
     config: Output[Artifact],

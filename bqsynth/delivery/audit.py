@@ -58,6 +58,8 @@ AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("error_message", "STRING", "Why the stage failed"),
     ("seconds", "FLOAT64", "Duration of the stage so far"),
     ("bytes_processed", "INT64", "Bytes BigQuery processed for the stage's queries (profiling's statistics)"),
+    ("shard_index", "INT64", "Generate rows of a table made in shards: the shard's 0-based index"),
+    ("shard_count", "INT64", "Generate rows of a table made in shards: how many shards the table has"),
     ("insert_timestamp", "TIMESTAMP", "When the row was written (UTC); the partitioning column"),
 )
 
@@ -116,6 +118,8 @@ class AuditRecord(BaseModel):
     error_message: str | None = None
     seconds: float | None = None
     bytes_processed: int | None = None
+    shard_index: int | None = None
+    shard_count: int | None = None
     insert_timestamp: datetime = Field(default_factory=_utc_now)
 
     def with_columns(self, columns: Sequence[ColumnSchema]) -> AuditRecord:

@@ -55,7 +55,7 @@ from bqsynth.generation.recipe import compile_recipe
 from bqsynth.generation.rule_enforcement import RuleEnforcer
 from bqsynth.generation.sampling import cumulative, weighted_choice
 from bqsynth.generation.snowfakery_plugin import MAX_REDRAWS, SEED_OPTION, invented_word, sentences, with_suffix
-from bqsynth.generation.snowfakery_runner import generate_table
+from bqsynth.generation.snowfakery_runner import generate_table, shard_ranges
 from bqsynth.models import (
     ArrayValue,
     BooleanValue,
@@ -75,6 +75,7 @@ from bqsynth.models import (
     TablePlan,
     TemporalFromQuantiles,
     Vocabulary,
+    WorkItem,
     leaf_plans,
 )
 from bqsynth.semantics import PROVIDER_ALLOWLIST
@@ -220,11 +221,13 @@ def generate_with_engine(
     engine: str = "auto",
     shard_rows: int = 250_000,
     exclusions: dict[str, list[str]] | None = None,
+    only: WorkItem | None = None,
 ) -> EngineRun:
-    """Generate ``table`` with the engine the ``engine`` setting picks for it (see ``choose_engine``)."""
+    """Generate ``table`` (or only the shard ``only``) with the engine the ``engine`` setting picks
+    for it (see ``choose_engine``)."""
     chosen, reason = choose_engine(table, engine)
     run = generate_table_columnar if chosen == "columnar" else generate_table
-    files, rows, seconds = run(table, seed, output_dir, shard_rows=shard_rows, exclusions=exclusions)
+    files, rows, seconds = run(table, seed, output_dir, shard_rows=shard_rows, exclusions=exclusions, only=only)
     return EngineRun(files, rows, seconds, chosen, reason)
 
 
@@ -879,8 +882,10 @@ def generate_table_columnar(
     output_dir: Path,
     shard_rows: int = 250_000,
     exclusions: dict[str, list[str]] | None = None,
+    only: WorkItem | None = None,
 ) -> tuple[list[Path], int, float]:
-    """Generate all rows of ``table`` as NDJSON files (one per shard); returns files, rows, seconds.
+    """Generate all rows of ``table`` (or the ``only`` shard's) as NDJSON files, one per shard;
+    returns files, rows, seconds.
 
     The same contract and files as ``snowfakery_runner.generate_table``.
     """
@@ -888,10 +893,11 @@ def generate_table_columnar(
     started = time.perf_counter()
     output_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
-    for shard, start in enumerate(range(0, table.row_count, shard_rows)):
-        count = min(shard_rows, table.row_count - start)
+    rows = 0
+    for shard, start, count in shard_ranges(table, shard_rows, only):
         lines = shard_lines(table, seed, start, count, exclusions or {})
         final = output_dir / f"{table.name}-{shard:05d}.json"
         final.write_text("".join(f"{line}\n" for line in lines))
         files.append(final)
-    return files, table.row_count, time.perf_counter() - started
+        rows += len(lines)
+    return files, rows, time.perf_counter() - started

@@ -33,7 +33,7 @@ from bqsynth.generation.snowfakery_plugin import (
     SEED_OPTION,
     START_INDEX_OPTION,
 )
-from bqsynth.models import ColumnSchema, TablePlan
+from bqsynth.models import ColumnSchema, TablePlan, WorkItem
 
 
 class GenerationError(BqsynthError):
@@ -167,14 +167,29 @@ def write_ndjson(rows: Iterator[dict[str, Any]], handle: IO[str]) -> int:
     return count
 
 
+def shard_ranges(table: TablePlan, shard_rows: int, only: WorkItem | None) -> list[tuple[int, int, int]]:
+    """``(shard, start, count)`` of each shard to generate: every shard of ``table``, or ``only`` one.
+
+    ``only`` is one work item of the pipeline (its own task); its file keeps the shard's number.
+    """
+    if only is not None:
+        return [(only.shard, only.start_index, only.row_count)] if only.row_count else []
+    return [
+        (shard, start, min(shard_rows, table.row_count - start))
+        for shard, start in enumerate(range(0, table.row_count, shard_rows))
+    ]
+
+
 def generate_table(
     table: TablePlan,
     seed: int,
     output_dir: Path,
     shard_rows: int = 250_000,
     exclusions: dict[str, list[str]] | None = None,
+    only: WorkItem | None = None,
 ) -> tuple[list[Path], int, float]:
-    """Generate all rows of ``table`` as NDJSON files (one per shard); returns files, rows, seconds.
+    """Generate all rows of ``table`` (or the ``only`` shard's) as NDJSON files, one per shard;
+    returns files, rows, seconds.
 
     ``exclusions`` maps identifying column paths to digests of source values never to emit.
     """
@@ -186,8 +201,7 @@ def generate_table(
         write_exclusions(exclusions, exclusions_file)
     files: list[Path] = []
     total = 0
-    for shard, start in enumerate(range(0, table.row_count, shard_rows)):
-        count = min(shard_rows, table.row_count - start)
+    for shard, start, count in shard_ranges(table, shard_rows, only):
         raw = output_dir / f"{table.name}-{shard:05d}.raw.jsonl"
         run_snowfakery(table.recipe, seed, start, count, raw, table.name, exclusions_file)
         final = output_dir / f"{table.name}-{shard:05d}.json"

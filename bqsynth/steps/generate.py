@@ -14,7 +14,7 @@ from bqsynth.delivery.load import batch_prefix, upload_files
 from bqsynth.delivery.source_format_files import FileWriteError, write_source_files
 from bqsynth.generation.columnar import generate_with_engine
 from bqsynth.generation.exclusions import exclusions_from_records, fetch_exclusions
-from bqsynth.models import DatasetPlan, TablePlan, TableResult
+from bqsynth.models import DatasetPlan, TablePlan, TableResult, WorkItem
 from bqsynth.sources.gcs_files import iter_source_records
 from bqsynth.steps.artifacts import read_model, step_model_uri, write_model
 from bqsynth.steps.audited import AuditTrail, audit_file_fields, audited
@@ -25,35 +25,46 @@ log = logging.getLogger("bqsynth")
 def generate_step(
     config: RunConfig,
     plan_path: str,
-    table: str,
+    item: WorkItem,
     result_path: str,
     *,
     bq: bigquery.Client,
     gcs: storage.Client,
 ) -> TableResult:
-    """Rows for ``table`` as NDJSON under the batch's path in the staging bucket; a failure is the table's.
+    """Rows of one shard of a table (``item``) as NDJSON under the batch's path in the staging bucket;
+    a failure is the shard's, and so its table's.
 
     The result goes to ``result_path``: a local file or a ``gs://`` URI (see ``generated_uri``).
+    Each shard writes its own audit rows (``shard_index``, ``shard_count``) and its own file
+    (``<table>-<shard>.json``), so shards may run anywhere, in any order, and be retried.
     """
     trail = AuditTrail(bq, config.audit_table, config.batch_id)
     plan = read_model(DatasetPlan, plan_path)
-    table_plan = plan.table(table)
+    table_plan = plan.table(item.table)
     prefix = batch_prefix(config.batch_id, table_plan.name)
     bucket = config.staging_bucket
     result = TableResult(
         table=table_plan.name,
         source_table=table_plan.source_table,
         target_table=table_plan.target_table,
-        rows_requested=table_plan.row_count,
+        rows_requested=item.row_count,
+        shard=item,
+        shards=item.shards,
     )
-    begun = trail.table_row("generate", table_plan, gcs_bucket_name=bucket, input_gcs_path=f"gs://{bucket}/{prefix}")
+    begun = trail.table_row(
+        "generate",
+        table_plan,
+        gcs_bucket_name=bucket,
+        input_gcs_path=f"gs://{bucket}/{prefix}",
+        **shard_fields(item),
+    )
     with tempfile.TemporaryDirectory(prefix=f"bqsynth-{table_plan.name}-") as work_dir:
         with audited(trail, begun) as work:
             exclusions = source_exclusions(table_plan, bq, gcs)
             made = generate_with_engine(
-                table_plan, plan.seed, Path(work_dir), engine=config.engine, exclusions=exclusions
+                table_plan, plan.seed, Path(work_dir), engine=config.engine, exclusions=exclusions, only=item
             )
-            log.info("generate %s: %s engine (%s)", table_plan.name, made.engine, made.reason)
+            log.info("generate %s %s: %s engine (%s)", table_plan.name, item.label(), made.engine, made.reason)
             files, rows = made.files, made.rows
             uris = upload_files(gcs, bucket, prefix, files)
             result = result.model_copy(
@@ -68,15 +79,20 @@ def generate_step(
             work.complete_with(num_records_generated=rows)
         if work.failed:
             result = result.model_copy(update={"status": "Failed", "error": work.failure})
-        elif table_plan.file_format is not None:
+        elif table_plan.file_format is not None:  # one shard (``table_shards``): all its rows are here
             result = write_source_format(trail, table_plan, result, files, bucket, prefix, gcs)
     write_model(result, result_path, gcs=gcs)
     return result
 
 
-def generated_uri(config: RunConfig, table: str) -> str:
-    """Where the generate result of ``table`` is kept in this batch: the load step reads it there."""
-    return step_model_uri(config, "generate", table)
+def shard_fields(item: WorkItem) -> dict[str, int]:
+    """The audit row's shard columns: set for a table made in several shards, empty for one of one."""
+    return {"shard_index": item.shard, "shard_count": item.shards} if item.shards > 1 else {}
+
+
+def generated_uri(config: RunConfig, table: str, shard: int = 0) -> str:
+    """Where the generate result of one shard of ``table`` is kept in this batch: the load step reads it there."""
+    return step_model_uri(config, "generate", f"{table}.shard-{shard:05d}")
 
 
 def source_exclusions(table: TablePlan, bq: bigquery.Client, gcs: storage.Client) -> dict[str, list[str]]:

@@ -15,6 +15,7 @@ from google.cloud import bigquery, storage
 
 from bqsynth.config import RunConfig
 from bqsynth.delivery.load import empty_target, ensure_target_table, load_table
+from bqsynth.generation.shards import merge_shard_results, table_shards
 from bqsynth.models import DatasetPlan, TablePlan, TableResult, TableResults
 from bqsynth.planning.relationships import order_by_parents, table_parents
 from bqsynth.steps.artifacts import read_model, write_model
@@ -35,19 +36,21 @@ def load_tables_step(
 ) -> TableResults:
     """Every planned table's result, loaded in ``load_waves`` order; children of failed parents skipped.
 
-    ``generated_paths`` are the generate step's results (local files or ``gs://`` URIs).
-    A planned table without a result (its generate step left none) is Failed, and so are its children.
+    ``generated_paths`` are the generate step's results, one per shard (local files or ``gs://``
+    URIs); a table's shards are loaded together, by one load job. A planned table with a
+    failed shard or a shard without a result (its task left none) is Failed, and so are its children.
     """
     plan = read_model(DatasetPlan, plan_path)
     trail = AuditTrail(bq, config.audit_table, config.batch_id)
-    generated = {r.table: r for r in (read_model(TableResult, p, gcs=gcs) for p in generated_paths)}
+    shard_results = [read_model(TableResult, p, gcs=gcs) for p in generated_paths]
+    generated = tables_from_shards(plan, config.shard_rows, shard_results)
     results: dict[str, TableResult] = {}
     skipped: set[str] = set()  # children not loaded because of a parent: their messages are not repeated
     for table in plan.tables:  # known before any load: a cycle partner sees them too
         if table.name not in generated:
             results[table.name] = missing_result(trail, table)
-        elif generated[table.name].status != "Completed":  # generation already logged its failure
-            results[table.name] = generated[table.name]
+        elif generated[table.name].status != "Completed":
+            results[table.name] = failed_generation(trail, table, generated[table.name])
     parents = parent_tables(plan)
     with ThreadPoolExecutor(max_workers=LOAD_THREADS) as pool:
         for wave in load_waves([t.name for t in plan.tables], parents):
@@ -66,6 +69,30 @@ def load_tables_step(
     loaded = TableResults(tables=[results[t.name] for t in plan.tables])
     write_model(loaded, results_path, gcs=gcs)
     return loaded
+
+
+def tables_from_shards(plan: DatasetPlan, shard_rows: int, shard_results: list[TableResult]) -> dict[str, TableResult]:
+    """Each generated table's result, merged from its shards' (``merge_shard_results``), by table name.
+
+    A table none of whose shards left a result is absent (``missing_result`` handles it).
+    """
+    by_table: dict[str, list[TableResult]] = {}
+    for result in shard_results:
+        by_table.setdefault(result.table, []).append(result)
+    return {
+        table.name: merge_shard_results(table, table_shards(table, shard_rows), by_table[table.name])
+        for table in plan.tables
+        if table.name in by_table
+    }
+
+
+def failed_generation(trail: AuditTrail, table: TablePlan, result: TableResult) -> TableResult:
+    """A table that failed to generate. A table of one shard: its generate row already says why. A
+    table of several: a Failed load row says which shards failed, since no one shard's row speaks
+    for the table, and none of its shards is loaded."""
+    if result.shards > 1:
+        trail.write(trail.table_row("load", table).evolve(status="Failed", error_message=result.error))
+    return result
 
 
 def load_generated(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 from google.api_core.exceptions import GoogleAPIError, NotFound
 from google.cloud import bigquery, storage
@@ -29,6 +30,7 @@ from bqsynth.gcp.uris import gcs_uri
 from bqsynth.generation.exclusions import present_digests, value_digest
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.recipe_checks import changed_key_fields, supplied_recipe_problems
+from bqsynth.generation.shards import work_items
 from bqsynth.llm import LlmSettings, advise_plan, make_advisor, with_offline_rules
 from bqsynth.llm.vocabulary import PresentDigests
 from bqsynth.models import (
@@ -65,8 +67,9 @@ def plan_step(
     *,
     bq: bigquery.Client,
     gcs: storage.Client | None = None,
-) -> list[str]:
-    """Plan all tables (offline, then advised by the chosen model); returns the tables to generate.
+) -> list[dict[str, Any]]:
+    """Plan all tables (offline, then advised by the chosen model); returns the work items to generate
+    (``WorkItem`` dicts: each table's shards of at most ``shard_rows`` rows).
 
     ``profile_paths`` are local files or ``gs://`` URIs (then ``gcs`` reads them).
     """
@@ -124,7 +127,8 @@ def plan_step(
             reasons = "; ".join(f"{f.table}: {f.error}" for f in plan.failures)
             raise PlanError(f"no table could be planned, so nothing was generated ({reasons})")
         work.complete_with(user_requested_table_count=len(profiles))
-    return [t.name for t in plan.tables]
+    # The generation ParallelFor's items: one task per shard of each table (dicts, as KFP passes them).
+    return [item.model_dump() for item in work_items(plan.tables, config.shard_rows)]
 
 
 def rows_already_loaded(bq: bigquery.Client, profiles: list[TableProfile], options: PlanOptions) -> dict[str, int]:

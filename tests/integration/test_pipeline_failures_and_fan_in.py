@@ -134,8 +134,10 @@ def test_children_of_a_parent_that_failed_to_generate_or_load_are_not_loaded(
         bigquery.Table(f"{project}.{target}.Dim_Product", schema=[bigquery.SchemaField("product_id", "INT64")])
     )
     tables = ["Dim_Branch", "Dim_Employee", "Dim_Customer", "Dim_Product", "Dim_Account", "Dim_Card"]
-    config = config_for(f"{project}.{source}", target, tables)
-    gcs_refusing(f"/{config.batch_id}/Dim_Branch/")  # Dim_Branch's files cannot be written (a generate failure)
+    # Dim_Branch is generated in 3 shards, each its own task (the other tables, smaller, in one each), and
+    # its second shard's file cannot be written: a generate failure of one shard fails the whole table.
+    config = config_for(f"{project}.{source}", target, tables, record_counts={"Dim_Branch": 600}, shard_rows=250)
+    gcs_refusing(f"/{config.batch_id}/Dim_Branch/Dim_Branch-00001.json")
     try:
         started = time.perf_counter()
         exit_code = run_local(config, str(tmp_path))
@@ -146,6 +148,8 @@ def test_children_of_a_parent_that_failed_to_generate_or_load_are_not_loaded(
         assert exit_code == EXIT_TABLES_FAILED == 1 and not summary.ok
         assert set(status) == set(tables)  # every table is in the summary
         assert "Forbidden" in (status["Dim_Branch"].error or "")
+        assert "shard 2 of 3 (rows 250-499) failed" in (status["Dim_Branch"].error or "")
+        assert "Dim_Branch" not in {t.table_id for t in client.list_tables(target)}  # no shard of it was loaded
         assert "does not fit the source" in (status["Dim_Product"].error or "")
         assert status["Dim_Customer"].status == "Completed" and status["Dim_Customer"].rows_in_target > 0
         # Employees reference branches; accounts reference branches, customers and products; cards, accounts.
@@ -167,6 +171,7 @@ def test_children_of_a_parent_that_failed_to_generate_or_load_are_not_loaded(
             if r.status == "Failed"
         }
         assert {("Dim_Branch", "generate"), ("Dim_Product", "load"), (None, "run")} <= set(failed_rows)
+        assert "shard 2 of 3" in (failed_rows[("Dim_Branch", "load")] or "")  # the table's row at load says why
         for child in ("Dim_Employee", "Dim_Account", "Dim_Card"):
             assert "failed" in (failed_rows[(child, "load")] or ""), child
         for table in tables:  # the reports list every table, with its status and its error

@@ -24,6 +24,9 @@ from submit import run_local_pipeline
 
 SCALE = 0.5
 COUNTS = {"Dim_Customer": 220, "Fact_Transaction": 1500}
+# Fact_Transaction's 1,500 rows are generated as 4 tasks of the generation ParallelFor (400, 400,
+# 400, 300); every smaller table is one.
+SHARD_ROWS = 400
 IDENTIFYING = {
     "Dim_Customer": ["first_name", "last_name", "email", "phone_number", "street_address"],
     "Dim_Employee": ["first_name", "last_name", "email"],
@@ -56,6 +59,7 @@ def make_config(source: str, target_dataset: str, **overrides: object) -> RunCon
         "staging_bucket": "it-staging",
         "audit_table": f"{source.split('.')[0]}.{target_dataset}.bqsynth_audit",
         "write_disposition": "WRITE_APPEND",
+        "shard_rows": SHARD_ROWS,
     }
     base.update(overrides)
     names = {t.split(".")[-1] for t in base["source_tables"]}  # type: ignore[union-attr]
@@ -69,10 +73,16 @@ def by_table(summary: RunSummary) -> dict[str, TableQuality]:
 
 
 @pytest.fixture(scope="module")
-def first_run(source: str, client: bigquery.Client, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+def first_run_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first run's kfp.local pipeline root: one folder per task."""
+    return tmp_path_factory.mktemp("kfp")
+
+
+@pytest.fixture(scope="module")
+def first_run(source: str, client: bigquery.Client, first_run_root: Path) -> Iterator[tuple]:
     target = f"it_tgt_{uuid.uuid4().hex[:8]}"
     config = make_config(source, target, batch_id=f"it-{uuid.uuid4().hex[:6]}")
-    summary = run_local_pipeline(config, str(tmp_path_factory.mktemp("kfp")))
+    summary = run_local_pipeline(config, str(first_run_root))
     yield config, summary
     client.delete_dataset(target, delete_contents=True, not_found_ok=True)
 
@@ -141,6 +151,37 @@ def test_audit_rows_record_every_state_change(first_run: tuple, client: bigquery
     generated = [r for r in rows if r.stage == "generate" and r.status == "Completed"]
     assert all(r.num_records_generated and r.schema_ and r.column_names and r.gcs_bucket_name for r in generated)
     assert not [r for r in rows if r.status == "Failed"]
+
+
+def test_a_table_in_four_shard_tasks_is_loaded_exactly_once(
+    first_run: tuple, first_run_root: Path, client: bigquery.Client
+) -> None:
+    """Each shard was its own kfp.local task; the target holds every requested row once, by SQL."""
+    config, summary = first_run
+    target = f"{config.target_project}.{config.target_dataset}.Fact_Transaction"
+    shards = [
+        (r.shard_index, r.shard_count, r.num_records_generated)
+        for r in read_audit(client, config.audit_table, summary.batch_id)
+        if r.table_name == "Fact_Transaction" and r.stage == "generate" and r.status == "Completed"
+    ]
+    assert sorted(shards) == [(0, 4, 400), (1, 4, 400), (2, 4, 400), (3, 4, 300)]
+    # One generate task per shard: 4 for Fact_Transaction, 1 for each other table.
+    tasks = list(first_run_root.glob("bqsynth-*/for-loop-*-iteration-*/generate-table"))
+    assert len(tasks) == len(config.source_tables) + 3
+    sql = f"SELECT COUNT(*) n, COUNT(DISTINCT transaction_id) k FROM `{target}`"
+    row = next(iter(client.query(sql).result()))
+    assert (row["n"], row["k"]) == (COUNTS["Fact_Transaction"], COUNTS["Fact_Transaction"])
+    assert (
+        count_orphans(
+            client,
+            target,
+            ["account_id"],
+            f"{config.target_project}.{config.target_dataset}.Dim_Account",
+            ["account_id"],
+        )
+        == 0
+    )
+    assert by_table(summary)["Fact_Transaction"].duplicate_primary_keys == 0
 
 
 def test_loading_the_same_batch_again_adds_no_rows(first_run: tuple, tmp_path: Path) -> None:

@@ -254,6 +254,7 @@ def test_submit_sends_the_pipeline_with_parameters_labels_and_service_account(
         "maximum_bytes_billed": 100 << 30,
         "profile_full_scan_bytes": 10 << 30,
         "engine": "auto",
+        "shard_rows": 250_000,
         "plan_uri": "",
         "recipes": {},
     }

@@ -111,7 +111,7 @@ def test_start_batch_takes_the_parameters_and_every_other_step_only_the_config(t
     per_item = {
         "comp-profile-table": {"source_table"},
         "comp-plan-dataset": {"profiles"},
-        "comp-generate-table": {"table"},
+        "comp-generate-table": {"work_item"},
         "comp-load-tables": {"generated"},
     }
     for name in ("comp-profile-table", "comp-plan-dataset", "comp-generate-table", "comp-load-tables"):

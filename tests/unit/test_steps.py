@@ -23,7 +23,7 @@ from bqsynth.config import ConfigError, RunConfig
 from bqsynth.delivery.audit import AuditRecord, read_audit
 from bqsynth.errors import BqsynthError
 from bqsynth.gcp.clients import bigquery_client, storage_client
-from bqsynth.models import DatasetPlan, RunSummary, TableProfile, TableResults
+from bqsynth.models import DatasetPlan, RunSummary, TableProfile, TableResults, WorkItem
 from bqsynth.planning.planner import PlanError
 from bqsynth.steps.artifacts import read_model
 from bqsynth.steps.audited import AuditTrail, audited, failure_text
@@ -138,13 +138,15 @@ def test_a_whole_run_of_steps_records_every_state_change(
     assert read_model(TableProfile, tmp_path / "profile") == profile
     assert profile.error is None and profile.row_count == len(CUSTOMERS)
 
-    assert plan_step(started, [str(tmp_path / "profile")], plan_path, bq=warehouse.bq) == ["customers"]
+    items = plan_step(started, [str(tmp_path / "profile")], plan_path, bq=warehouse.bq)
+    assert items == [{"table": "customers", "shard": 0, "shards": 1, "start_index": 0, "row_count": 12}]
     plan = read_model(DatasetPlan, plan_path)
     assert plan.seed == started.seed
     assert (tmp_path / "plan" / "recipes" / "customers.recipe.yml").read_text() == plan.table("customers").recipe
 
     generated_path = str(tmp_path / "generated")
-    generated = generate_step(started, plan_path, "customers", generated_path, bq=warehouse.bq, gcs=warehouse.gcs)
+    [item] = [WorkItem.model_validate(i) for i in items]
+    generated = generate_step(started, plan_path, item, generated_path, bq=warehouse.bq, gcs=warehouse.gcs)
     assert (generated.status, generated.rows_generated) == ("Completed", 12), generated.error
     assert all(uri.startswith(f"gs://{BUCKET}/") for uri in generated.files)
     assert generated.engine.split(":")[0] in ("columnar", "snowfakery") and "engine=auto" in generated.engine
@@ -186,9 +188,12 @@ def run_batch(warehouse: Warehouse, config: RunConfig, work: Path, table: str = 
     start_batch_step(config, str(work / "config"), bq=warehouse.bq)
     source = f"{warehouse.dataset}.{table}"
     profile_step(config, source, str(work / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
-    plan_step(config, [str(work / "profile")], str(work / "plan" / "plan"), bq=warehouse.bq)
-    generate_step(config, str(work / "plan" / "plan"), table, str(work / "gen"), bq=warehouse.bq, gcs=warehouse.gcs)
-    load_tables_step(config, str(work / "plan" / "plan"), [str(work / "gen")], str(work / "loaded"), bq=warehouse.bq)
+    items = plan_step(config, [str(work / "profile")], str(work / "plan" / "plan"), bq=warehouse.bq)
+    generated = [str(work / f"gen-{n}") for n in range(len(items))]
+    for item, path in zip(items, generated, strict=True):
+        shard = WorkItem.model_validate(item)
+        generate_step(config, str(work / "plan" / "plan"), shard, path, bq=warehouse.bq, gcs=warehouse.gcs)
+    load_tables_step(config, str(work / "plan" / "plan"), generated, str(work / "loaded"), bq=warehouse.bq)
     return summarize(warehouse, config, work)
 
 
@@ -376,3 +381,63 @@ def test_completed_rows_carry_what_the_work_reported(warehouse: Warehouse, start
     row = last_row(warehouse, started)
     assert (row.status, row.num_records_generated, row.input_gcs_path) == ("Completed", 3, "gs://b/x")
     assert not work.failed and json.loads(row.model_dump_json())["seconds"] >= 0
+
+
+def test_a_table_in_shards_is_loaded_once_whole_and_a_failed_shard_keeps_it_out(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """Each shard is its own generate step (a task of the generation ParallelFor); one load job takes them all."""
+    config = warehouse.config(batch_id=f"shards-{uuid.uuid4().hex[:8]}", shard_rows=5.0)  # a float, as KFP sends
+    summary = run_batch(warehouse, config, tmp_path / "whole")
+    [table] = summary.tables
+    assert (table.status, table.rows_loaded, table.rows_in_target, table.duplicate_primary_keys) == (
+        "Completed",
+        12,
+        12,
+        0,
+    ), table.error
+    loaded = read_model(TableResults, tmp_path / "whole" / "loaded").tables[0]
+    assert loaded.shards == 3 and [uri.rsplit("/", 1)[-1] for uri in loaded.files] == [
+        f"customers-{n:05d}.json" for n in range(3)
+    ]
+    ids = target_ids(warehouse)
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 12
+    rows = read_audit(warehouse.bq, config.audit_table, config.batch_id)
+    generated = [(r.shard_index, r.shard_count, r.num_records_generated) for r in rows if r.stage == "generate"]
+    assert sorted(g for g in generated if g[2] is not None) == [(0, 3, 5), (1, 3, 5), (2, 3, 2)]
+    assert [r.status for r in rows if r.stage == "load" and r.table_name == "customers"] == ["In Progress", "Completed"]
+
+    # The batch loaded again (a retried load step): the one load job is found, nothing is added.
+    plan_path, shard_paths = str(tmp_path / "whole" / "plan" / "plan"), sorted(tmp_path.glob("whole/gen-*"))
+    again = load_tables_step(config, plan_path, [str(p) for p in shard_paths], str(tmp_path / "again"), bq=warehouse.bq)
+    assert again.tables[0].rows_loaded == 12 and sorted(target_ids(warehouse)) == sorted(ids)
+
+    # Another batch whose second shard fails: the table fails naming that shard, and nothing of it is loaded.
+    failing = warehouse.config(batch_id=f"shards-failed-{uuid.uuid4().hex[:8]}", shard_rows=5)
+    work = tmp_path / "failed"
+    start_batch_step(failing, str(work / "config"), bq=warehouse.bq)
+    profile_step(failing, warehouse.source, str(work / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
+    plan_path = str(work / "plan" / "plan")
+    items = [
+        WorkItem.model_validate(i) for i in plan_step(failing, [str(work / "profile")], plan_path, bq=warehouse.bq)
+    ]
+    # The second shard's task gets a plan whose recipe Snowfakery cannot run (as a broken user recipe would be).
+    plan = read_model(DatasetPlan, plan_path)
+    broken = plan.model_copy(
+        update={"tables": [plan.table("customers").model_copy(update={"recipe": "- object: customers\n  nope: [\n"})]}
+    )
+    (work / "broken-plan").write_text(broken.model_dump_json(by_alias=True))
+    paths = []
+    for item in items:
+        plan_file = str(work / "broken-plan") if item.shard == 1 else plan_path
+        paths.append(str(work / f"gen-{item.shard}"))
+        generate_step(failing, plan_file, item, paths[-1], bq=warehouse.bq, gcs=warehouse.gcs)
+    [result] = load_tables_step(failing, plan_path, paths, str(work / "loaded"), bq=warehouse.bq).tables
+    assert result.status == "Failed" and result.files == [] and result.shards == 3
+    assert result.error and "customers" in result.error and "shard 2 of 3 (rows 5-9) failed" in result.error
+    assert sorted(target_ids(warehouse)) == sorted(ids)  # WRITE_TRUNCATE never ran: the earlier batch is intact
+    failures = warehouse.failures(failing)
+    assert failures[("customers", "load")] == result.error
+    assert "customers" in failures[("customers", "generate")]
+    summary = summarize(warehouse, failing, work)
+    assert [(t.table, t.status, t.error) for t in summary.tables] == [("customers", "Failed", result.error)]
