@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Callable
+from functools import lru_cache
 from typing import NamedTuple
 
 from bqsynth.models import ForeignKeyRef, LinkPairing, SequenceKey
@@ -19,6 +20,12 @@ from bqsynth.shapes import ALPHABETS, pattern_space, shape_value
 from bqsynth.values import seconds_to_temporal
 
 _UNIT = float(1 << 64)
+_MASK64 = (1 << 64) - 1
+# splitmix64's increment and finaliser multipliers: the finaliser is a bijection of 64-bit
+# words that passes BigCrush on a counter, so draws per row need no hashing of the row.
+GOLDEN = 0x9E3779B97F4A7C15
+MIX1 = 0xBF58476D1CE4E5B9
+MIX2 = 0x94D049BB133111EB
 
 
 def stable_uniform(seed: int, *parts: object) -> float:
@@ -26,6 +33,26 @@ def stable_uniform(seed: int, *parts: object) -> float:
     text = "\x1f".join([str(seed), *map(str, parts)]).encode()
     (value,) = struct.unpack("<Q", hashlib.blake2b(text, digest_size=8).digest())
     return value / _UNIT
+
+
+@lru_cache(maxsize=4096)
+def stream_key(seed: int, *parts: object) -> int:
+    """A 64-bit key of one stream of draws (a column's parent choices): hashed once per stream."""
+    text = "\x1f".join([str(seed), *map(str, parts)]).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+
+
+def row_uniform(seed: int, table: str, column: str, stream: str, row_index: int) -> float:
+    """A uniform in [0, 1) of one row of one stream: splitmix64 of the stream's key and the row.
+
+    The columnar engine computes the same numbers for a whole shard at once
+    (``columnar.uniforms``), so both engines draw the same parent for every row.
+    """
+    z = (stream_key(seed, table, column, stream) + (row_index + 1) * GOLDEN) & _MASK64
+    z = ((z ^ (z >> 30)) * MIX1) & _MASK64
+    z = ((z ^ (z >> 27)) * MIX2) & _MASK64
+    z ^= z >> 31
+    return (z >> 11) * (1.0 / (1 << 53))
 
 
 def sequence_key_value(spec: SequenceKey, index: int) -> int | str:
@@ -50,7 +77,7 @@ def parent_index(seed: int, child_table: str, column: str, row_index: int, paren
     """
     if parent_rows <= 0:
         raise ValueError(f"{child_table}.{column}: the parent table has no rows to refer to")
-    u = stable_uniform(seed, child_table, column, row_index)
+    u = row_uniform(seed, child_table, column, "parent", row_index)
     if skew > 0:
         u = u ** (1.0 + skew)
     return min(int(u * parent_rows), parent_rows - 1)

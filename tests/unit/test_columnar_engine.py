@@ -35,12 +35,13 @@ from bqsynth.generation.columnar import (
     choose_engine,
     generate_table_columnar,
     generate_with_engine,
+    parent_indices,
     seconds_to_texts,
-    stable_uniforms,
+    uniforms,
     unsupported_columns,
 )
 from bqsynth.generation.exclusions import exclusion_key, value_digest
-from bqsynth.generation.keys import stable_uniform
+from bqsynth.generation.keys import parent_index, row_uniform
 from bqsynth.generation.recipe import compile_recipe, with_recipes
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import (
@@ -540,7 +541,10 @@ def test_the_lines_are_what_json_dumps_writes_for_the_shaped_rows(
 
 def test_bulk_helpers_equal_the_per_row_functions() -> None:
     rows = np.arange(0, 5000, 7, dtype=np.int64)
-    assert stable_uniforms(3, ["T", "c"], rows).tolist() == [stable_uniform(3, "T", "c", int(r)) for r in rows]
+    assert uniforms(3, "T", "c", "parent", rows).tolist() == [row_uniform(3, "T", "c", "parent", int(r)) for r in rows]
+    for skew in (0.0, 0.8):
+        bulk = parent_indices(3, "T", "c", rows, 97, skew).tolist()
+        assert bulk == [parent_index(3, "T", "c", int(r), 97, skew) for r in rows]
     from bqsynth.values import seconds_to_temporal
 
     seconds = np.random.default_rng(1).uniform(-3e9, 4e9, 500)
