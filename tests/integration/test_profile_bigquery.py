@@ -265,25 +265,32 @@ def test_missing_table_raises_a_profile_error_naming_it(client: bigquery.Client,
 def test_a_table_over_the_full_scan_threshold_is_profiled_from_a_tablesample(
     client: bigquery.Client, source: Source, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The emulator gives no dry-run estimate: the table's size stands in for it, as on BigQuery."""
-    table_bytes = int(client.get_table(source.table("orders")).num_bytes or 0)
+    """The emulator gives no dry-run estimate: the table's size stands in for it, as on BigQuery.
+
+    Block sampling picks whole blocks (2,048 rows in the emulator), so the table has enough of
+    them (49) for a 25% sample to be neither empty nor the whole table.
+    """
+    big = source.table("big_orders")
+    client.query(
+        f"CREATE TABLE `{big}` AS SELECT n AS id, IF(MOD(n, 4) = 0, 'silver', 'gold') AS category "
+        "FROM UNNEST(GENERATE_ARRAY(1, 100000)) AS n"
+    ).result()
+    table_bytes = int(client.get_table(big).num_bytes or 0)
     assert table_bytes > 0
-    monkeypatch.setattr(profile_module, "MIN_SAMPLED_ROWS", ROWS // 5)  # a small table's sample
+    monkeypatch.setattr(profile_module, "MIN_SAMPLED_ROWS", 5_000)
     budget = profile_module.ProfileBudget(full_scan_bytes=table_bytes // 4, maximum_bytes_billed=table_bytes * 2)
     sent: list[str] = []
     run_query = client.query
     monkeypatch.setattr(client, "query", lambda sql, *a, **k: sent.append(sql) or run_query(sql, *a, **k))
-    sampled = profile_table(client, source.table("orders"), sample_rows=SAMPLE_ROWS, budget=budget)
+    sampled = profile_table(client, big, sample_rows=SAMPLE_ROWS, budget=budget)
     assert sampled.stats_sample_percent in (25, 50)  # 25%, or twice that when the blocks gave too few rows
-    assert sampled.row_count == ROWS  # exact, from COUNT(*)
-    # The statistics are the sample's. Block sampling may still return every row of a table of
-    # two blocks, so the evidence is the query that computed them, not their row count.
+    assert sampled.row_count == 100_000  # exact, from COUNT(*)
     sampling = f"TABLESAMPLE SYSTEM ({sampled.stats_sample_percent} PERCENT)"
     assert any(sampling in sql and "APPROX_TOP_COUNT" in sql.upper() for sql in sent), sent
-    assert ROWS // 5 <= sampled.stats["category"].row_count <= ROWS
+    assert 5_000 <= sampled.stats["category"].row_count < 100_000  # the statistics are the sample's
     assert sampled.stats["category"].top_values[0].value == "gold"
 
     refused = profile_module.ProfileBudget(full_scan_bytes=table_bytes * 2, maximum_bytes_billed=table_bytes // 2)
     with pytest.raises(ProfileError, match="maximum_bytes_billed") as error:
-        profile_table(client, source.table("orders"), budget=refused)
-    assert source.table("orders") in str(error.value)
+        profile_table(client, big, budget=refused)
+    assert big in str(error.value)
