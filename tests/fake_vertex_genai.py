@@ -261,6 +261,14 @@ def unsupported_schema_error(request: RecordedRequest) -> FakeReply:
 Responder = Callable[[RecordedRequest], FakeReply]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Handler threads outlive a test whose client gave up (a timeout test); socketserver's
+    default prints their connection errors to whatever sys.stderr is then, a later test's capture."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None
+
+
 class FakeVertex:
     """The fake server; ``with FakeVertex(responder) as fake: ... fake.url ... fake.requests``."""
 
@@ -321,7 +329,7 @@ class FakeVertex:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-vertex", daemon=True
