@@ -31,6 +31,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -287,7 +288,8 @@ class StepLog(io.TextIOBase):
 
 def last_error(log_path: Path) -> str:
     """The last exception message a step logged: the cause users need, not KFP's task chain."""
-    pattern = re.compile(r"^\s*([\w.]*(?:Error|Exception)): (.+)$")
+    # bqsynth's own errors (EndpointUnreachable) are named for what happened, not ...Error.
+    pattern = re.compile(r"^\s*(bqsynth\.[\w.]+|[\w.]*(?:Error|Exception)): (.+)$")
     found = [m for m in map(pattern.match, log_path.read_text(errors="replace").splitlines()) if m]
     return f"{found[-1][1].rsplit('.', 1)[-1]}: {found[-1][2]}" if found else "the pipeline failed"
 
@@ -329,7 +331,43 @@ EXIT_RUN_STOPPED = 3  # the endpoints did not answer, or a step the run cannot g
 EXIT_INTERRUPTED = 130  # SIGINT or SIGTERM: the steps were stopped, the run's audit row says Failed
 
 
+class StepReaper:
+    """Stops, every ``interval`` seconds, each step process this process has started.
+
+    kfp.local runs a ParallelFor's steps from a thread pool and, on the way out of an
+    interrupt, waits for the pool, which starts every step still queued. While the interrupt
+    unwinds, the reaper stops those steps as they start, so the run ends in seconds and no
+    step is left writing after it.
+    """
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sweep, name="step-reaper", daemon=True)
+
+    def start(self) -> StepReaper:
+        self._thread.start()
+        return self
+
+    def _sweep(self) -> None:
+        while not self._done.wait(self.interval):
+            for pid in _descendants(os.getpid()):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+
+    def stop(self) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+_reaper: StepReaper | None = None
+
+
 def _interrupted(signum: int, frame: Any) -> None:
+    global _reaper
+    if _reaper is None:
+        _reaper = StepReaper().start()
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -365,13 +403,15 @@ def stop_steps(grace_seconds: float = 5.0) -> None:
 
 def record_interrupted(config: RunConfig, why: str) -> str:
     """Close the run's audit row as Failed ("interrupted"); returns what to tell the user."""
-    from bqsynth.delivery.audit import AuditRecord, write_audit
+    from bqsynth.delivery.audit import AuditRecord, close_unfinished, write_audit
     from bqsynth.gcp.clients import bigquery_client
 
     message = f"interrupted ({why}): the run stopped before its summary; rerun with --batch-id {config.batch_id}"
     try:
+        client = bigquery_client(config.target_project)
+        close_unfinished(client, config.audit_table, config.batch_id, message)
         record = AuditRecord(batch_id=config.batch_id, stage="run", status="Failed", error_message=message)
-        write_audit(bigquery_client(config.target_project), config.audit_table, record)
+        write_audit(client, config.audit_table, record)
     except Exception as error:  # the audit table may not exist yet, or BigQuery is what went away
         return f"{message} (the audit row could not be written: {type(error).__name__})"
     return f"{message}; the run's audit row in {config.audit_table} says Failed"
@@ -384,15 +424,18 @@ def record_stopped(config: RunConfig, error: str) -> str:
     that crashed left the run In Progress, which would read as still running. Returns what
     to add to the user's message (empty when the row needed nothing or could not be read).
     """
-    from bqsynth.delivery.audit import AuditRecord, read_audit, write_audit
+    from bqsynth.delivery.audit import AuditRecord, close_unfinished, read_audit, write_audit
     from bqsynth.gcp.clients import bigquery_client
 
+    if error.startswith("EndpointUnreachable: BigQuery"):  # asking again would wait the deadline again
+        return "\n(the run's audit row could not be closed: BigQuery did not answer)"
     try:
         client = bigquery_client(config.target_project)
         runs = [r for r in read_audit(client, config.audit_table, config.batch_id) if r.stage == "run"]
         if not runs or runs[-1].status != "In Progress":
             return ""
         message = f"stopped: {error}; rerun with --batch-id {config.batch_id}"
+        close_unfinished(client, config.audit_table, config.batch_id, message)
         record = AuditRecord(batch_id=config.batch_id, stage="run", status="Failed", error_message=message)
         write_audit(client, config.audit_table, record)
     except Exception as failure:  # BigQuery may be what went away; the user still gets the step's error
@@ -408,15 +451,20 @@ def run_local(config: RunConfig, pipeline_root: str, verbose: bool = False) -> i
     """
     config = config.resolved()
     config = config.model_copy(update={"batch_id": config.batch_id or new_batch_id()})
-    previous = signal.signal(signal.SIGTERM, _interrupted)
+    global _reaper
+    previous = {signum: signal.signal(signum, _interrupted) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         return _run_local(config, pipeline_root, verbose)
     except KeyboardInterrupt as interrupt:
         stop_steps()
+        if _reaper is not None:
+            _reaper.stop()
+            _reaper = None
         print(f"error: {record_interrupted(config, str(interrupt) or 'SIGINT')}", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _run_local(config: RunConfig, pipeline_root: str, verbose: bool) -> int:

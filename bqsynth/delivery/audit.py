@@ -211,3 +211,27 @@ def read_audit(client: bigquery.Client, audit_table_id: str, batch_id: str) -> l
             f"could not read the audit trail of batch {batch_id} from {audit_table_id}: {error.message}"
         ) from error
     return [AuditRecord.from_row(dict(row.items())) for row in rows]
+
+
+def unfinished(records: Sequence[AuditRecord]) -> list[AuditRecord]:
+    """The In Progress rows of ``records`` (one batch, oldest first) that no later row closed.
+
+    A piece of work is a stage of a table (of a shard); the run's own row is not among them.
+    """
+    last: dict[tuple[str, str | None, int | None], AuditRecord] = {}
+    for record in records:
+        if record.stage != "run":
+            last[(record.stage, record.table_name, record.shard_index)] = record
+    return [record for record in last.values() if record.status == "In Progress"]
+
+
+def close_unfinished(client: bigquery.Client, audit_table_id: str, batch_id: str, message: str) -> int:
+    """Write a Failed row (``message``) for every piece of work of the batch left In Progress.
+
+    A run that was stopped (SIGTERM, a step that crashed) leaves its steps' rows In Progress,
+    which reads as work still running. Returns how many rows were closed.
+    """
+    opened = unfinished(read_audit(client, audit_table_id, batch_id))
+    for record in opened:
+        write_audit(client, audit_table_id, record.evolve(status="Failed", error_message=message, seconds=None))
+    return len(opened)

@@ -1,15 +1,18 @@
-"""SIGTERM (or Ctrl-C) stops a local run cleanly: every step stopped, the run's audit row Failed.
+"""Faults during a local run end it cleanly.
 
-``submit.py --local`` runs as a real subprocess against the emulators; once its first step
-has finished it gets SIGTERM.
+SIGTERM (or Ctrl-C) stops every step and closes the run's audit row as Failed; BigQuery lost
+mid-run is reported within the no-answer deadline, naming the endpoint. ``submit.py --local``
+runs as a real subprocess against the emulators; the fault comes once its first step has finished.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +22,7 @@ import pytest
 from google.cloud import bigquery
 
 import submit
-from bqsynth.delivery.audit import read_audit
+from bqsynth.delivery.audit import AuditError, read_audit, unfinished
 from bqsynth.gcp.clients import bigquery_client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,34 +42,140 @@ def source(local_stack: object) -> Iterator[str]:
         client.delete_dataset(name, delete_contents=True, not_found_ok=True)
 
 
+class TcpRelay:
+    """A TCP relay to ``target`` on a port of its own: closing it is an endpoint that went away."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self.listener.accept()
+                far = socket.create_connection(self.target)
+            except OSError:
+                return
+            self.sockets += [near, far]
+            for a, b in ((near, far), (far, near)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                end.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        for end in self.sockets:
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            end.close()
+
+
+def generating(audit: str, batch: str) -> bool:
+    """Whether a generate step of ``batch`` has begun and not ended."""
+    try:
+        return any(r.stage == "generate" for r in unfinished(read_audit(bigquery_client(), audit, batch)))
+    except AuditError:  # start_batch has not created the audit table yet
+        return False
+
+
 def running_below(pid: int) -> list[int]:
     return [p for p in submit._descendants(pid) if Path(f"/proc/{p}").exists()]
 
 
-def test_sigterm_stops_every_step_and_closes_the_run_as_failed(source: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "shard_rows",
+    [
+        pytest.param(3_000_000, id="one long step"),  # its In Progress row must be closed
+        pytest.param(150_000, id="shards queued"),  # kfp.local's pool would start the 19 queued ones
+    ],
+)
+def test_sigterm_stops_every_step_and_closes_the_run_as_failed(source: str, tmp_path: Path, shard_rows: int) -> None:
     batch = f"intr-{uuid.uuid4().hex[:8]}"
     target = source.split(".")[1] + "_tgt"
     root = tmp_path / "kfp"
     flags = [f"--source-tables={source}", f"--target-dataset={target}", f"--batch-id={batch}"]
-    flags += ["--record-count=payments=5000", "--llm=offline", f"--pipeline-root={root}"]
+    # Enough rows that a generate step is running when the signal comes.
+    flags += [
+        "--record-count=payments=3000000",
+        f"--shard-rows={shard_rows}",
+        "--llm=offline",
+        f"--pipeline-root={root}",
+    ]
     command = [sys.executable, "submit.py", "--local", *flags]
+    audit = f"{source.split('.')[0]}.{target}.bqsynth_audit"
     run = subprocess.Popen(command, cwd=REPO, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 180
+        while run.poll() is None and time.monotonic() < deadline and not generating(audit, batch):
+            time.sleep(0.5)
+        assert run.poll() is None, run.communicate()
+        below = running_below(run.pid)
+        run.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        _, err = run.communicate(timeout=90)
+        took = time.monotonic() - signalled
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == submit.EXIT_INTERRUPTED, err
+    assert took < 30, f"the run took {took:.0f} s to stop"
+    message = err.decode()
+    assert "interrupted (SIGTERM)" in message and f"--batch-id {batch}" in message and "Traceback" not in message
+    assert not [p for p in below if Path(f"/proc/{p}").exists()]  # no step left running
+    rows = read_audit(bigquery_client(), audit, batch)
+    runs = [r for r in rows if r.stage == "run"]
+    assert runs[-1].status == "Failed" and "interrupted" in (runs[-1].error_message or "")
+    assert not unfinished(rows), "a stopped step's row still says In Progress"
+
+
+def test_bigquery_lost_mid_run_is_reported_within_the_deadline_naming_the_endpoint(source: str, tmp_path: Path) -> None:
+    host, port = os.environ["BIGQUERY_EMULATOR_HOST"].removeprefix("http://").rsplit(":", 1)
+    relay = TcpRelay((host, int(port)))
+    batch = f"lost-{uuid.uuid4().hex[:8]}"
+    target = source.split(".")[1] + "_tgt"
+    root = tmp_path / "kfp"
+    flags = [f"--source-tables={source}", f"--target-dataset={target}", f"--batch-id={batch}"]
+    flags += ["--record-count=payments=5000", "--llm=offline", f"--pipeline-root={root}"]
+    endpoint = f"http://127.0.0.1:{relay.port}"
+    env = {**os.environ, "BIGQUERY_EMULATOR_HOST": endpoint, "BQSYNTH_NO_ANSWER_DEADLINE_S": "5"}
+    run = subprocess.Popen(
+        [sys.executable, "submit.py", "--local", *flags],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120
         while not any(root.glob("*/start-batch/executor_output.json")) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert run.poll() is None, run.communicate()
-        time.sleep(1.0)  # a later step is under way
-        below = running_below(run.pid)
-        run.send_signal(signal.SIGTERM)
-        _, err = run.communicate(timeout=60)
+        relay.close()
+        lost = time.monotonic()
+        _, err = run.communicate(timeout=90)
+        took = time.monotonic() - lost
     finally:
+        relay.close()
         if run.poll() is None:
             run.kill()
-    assert run.returncode == submit.EXIT_INTERRUPTED, err
     message = err.decode()
-    assert "interrupted (SIGTERM)" in message and f"--batch-id {batch}" in message and "Traceback" not in message
-    assert not [p for p in below if Path(f"/proc/{p}").exists()]  # no step left running
-    audit = f"{source.split('.')[0]}.{target}.bqsynth_audit"
-    runs = [r for r in read_audit(bigquery_client(), audit, batch) if r.stage == "run"]
-    assert runs[-1].status == "Failed" and "interrupted" in (runs[-1].error_message or "")
+    assert run.returncode == submit.EXIT_RUN_STOPPED, message
+    assert f"BigQuery at {endpoint} did not answer within 5 s" in message, message
+    assert "Traceback" not in message
+    # The clients' own retries would have taken 600 s per call; the deadline, a backoff step and
+    # the step processes' start-up are what is left.
+    assert took < 60, f"reported {took:.0f} s after the endpoint went away"

@@ -445,3 +445,22 @@ def test_only_transient_load_failures_are_tried_again() -> None:
     assert load.transient_failure({"reason": "backendError", "message": "Backend error. Please retry."})
     assert not load.transient_failure({"reason": "invalid", "message": "Could not parse 'abc' as INT64"})
     assert not load.transient_failure({"reason": "notFound", "message": "Not found: URI gs://b/x.json"})
+
+
+def test_unfinished_work_is_what_no_later_row_closed_per_stage_table_and_shard() -> None:
+    from bqsynth.delivery.audit import AuditRecord, unfinished
+
+    def row(stage: str, status: str, table: str | None = None, shard: int | None = None) -> AuditRecord:
+        return AuditRecord(batch_id="b", stage=stage, status=status, table_name=table, shard_index=shard)
+
+    rows = [
+        row("run", "In Progress"),
+        row("profile", "In Progress", "a"),
+        row("profile", "Completed", "a"),
+        row("generate", "In Progress", "a", 0),
+        row("generate", "In Progress", "a", 1),
+        row("generate", "Completed", "a", 0),
+        row("profile", "In Progress", "b"),
+    ]
+    left = unfinished(rows)
+    assert [(r.stage, r.table_name, r.shard_index) for r in left] == [("generate", "a", 1), ("profile", "b", None)]
