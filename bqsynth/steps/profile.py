@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from google.cloud import bigquery, storage
 
 from bqsynth.config import RunConfig, source_name
 from bqsynth.gcp.uris import is_file_source
-from bqsynth.models import TableProfile
+from bqsynth.llm import headerless_namer, llm_settings
+from bqsynth.models import ColumnNaming, TableProfile
 from bqsynth.sources.bigquery_profile import ProfileBudget, profile_table
 from bqsynth.sources.gcs_files import profile_file_source
 from bqsynth.steps.artifacts import step_model_uri, write_model
 from bqsynth.steps.audited import AuditTrail, audit_column_fields, audit_file_fields, audited
+
+log = logging.getLogger("bqsynth")
 
 
 def profile_step(
@@ -41,9 +46,16 @@ def profile_step(
 
 
 def read_profile(source: str, config: RunConfig, bq: bigquery.Client, gcs: storage.Client) -> TableProfile:
-    """Schema, keys, statistics and a bounded sample of a BigQuery table or a file source."""
+    """Schema, keys, statistics and a bounded sample of a BigQuery table or a file source.
+
+    With llm=gemini the model names a headerless file's columns (checked; else the names by meaning).
+    """
     if is_file_source(source):
-        return profile_file_source(gcs, source, sample_rows=config.sample_rows)
+        namer = headerless_namer(llm_settings(config)) if config.llm == "gemini" else None
+        profile = profile_file_source(gcs, source, sample_rows=config.sample_rows, namer=namer)
+        if profile.column_naming is not None:
+            log.info("%s: %s", source, naming_line(profile.column_naming))
+        return profile
     budget = ProfileBudget(config.profile_full_scan_bytes, config.maximum_bytes_billed)
     return profile_table(bq, source, sample_rows=config.sample_rows, budget=budget)
 
@@ -51,3 +63,10 @@ def read_profile(source: str, config: RunConfig, bq: bigquery.Client, gcs: stora
 def profile_uri(config: RunConfig, source_table: str) -> str:
     """Where the profile of ``source_table`` is kept in this batch: the plan step reads it there."""
     return step_model_uri(config, "profile", source_table)
+
+
+def naming_line(naming: ColumnNaming) -> str:
+    """Who named a headerless file's columns, for the step's log."""
+    if naming.source == "model":
+        return f"column names from {naming.advisor} ({naming.tokens} tokens): {', '.join(naming.model_names)}"
+    return f"column names by meaning, not from {naming.advisor}: {naming.fallback_reason}"
