@@ -9,7 +9,8 @@ from google.cloud import bigquery, storage
 from bqsynth.config import RunConfig, source_name
 from bqsynth.gcp.uris import is_file_source
 from bqsynth.llm import headerless_namer, llm_settings
-from bqsynth.models import ColumnNaming, TableProfile
+from bqsynth.llm.advice_report import naming_line
+from bqsynth.models import TableProfile
 from bqsynth.sources.bigquery_profile import ProfileBudget, profile_table
 from bqsynth.sources.gcs_files import profile_file_source
 from bqsynth.steps.artifacts import step_model_uri, write_model
@@ -63,10 +64,3 @@ def read_profile(source: str, config: RunConfig, bq: bigquery.Client, gcs: stora
 def profile_uri(config: RunConfig, source_table: str) -> str:
     """Where the profile of ``source_table`` is kept in this batch: the plan step reads it there."""
     return step_model_uri(config, "profile", source_table)
-
-
-def naming_line(naming: ColumnNaming) -> str:
-    """Who named a headerless file's columns, for the step's log."""
-    if naming.source == "model":
-        return f"column names from {naming.advisor} ({naming.tokens} tokens): {', '.join(naming.model_names)}"
-    return f"column names by meaning, not from {naming.advisor}: {naming.fallback_reason}"

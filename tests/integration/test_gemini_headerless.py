@@ -20,6 +20,7 @@ from google.cloud import storage
 from google.oauth2.credentials import Credentials
 
 from bqsynth.gcp.clients import bigquery_client, storage_client
+from bqsynth.generation.recipe import with_recipes
 from bqsynth.llm import (
     ACCESS_TOKEN_ENV,
     BASE_URL_ENV,
@@ -27,11 +28,13 @@ from bqsynth.llm import (
     GeminiAdvisor,
     GeminiConfig,
     LlmSettings,
+    advise_plan,
     headerless_namer,
 )
 from bqsynth.llm.headerless import mask_line, name_headerless
 from bqsynth.llm.prompts import PromptLimits
 from bqsynth.models import TableProfile
+from bqsynth.planning.planner import PlanOptions, plan_dataset
 from bqsynth.sources.file_profile import profile_file_parts
 from bqsynth.sources.file_stream import FilePart
 from bqsynth.steps.profile import read_profile
@@ -246,6 +249,34 @@ def test_offline_profiles_are_written_as_before() -> None:
     offline = profile_file_parts(uri, [FilePart.from_bytes(uri, (CORPUS / TILDE).read_bytes())])
     assert [c.name for c in offline.columns] == OFFLINE and offline.column_naming is None
     assert "column_naming" not in offline.model_dump_json()  # the profile artifact's bytes are unchanged
+
+
+# --- the plan's advice report says who named the columns, and counts the tokens -------------
+
+
+def test_the_advice_report_says_who_named_the_columns_and_counts_their_tokens() -> None:
+    named, _ = profile(ScriptedModel().on("headers", "tilde_headerless", answer(NAMED)))
+    offline_plan = with_recipes(plan_dataset([named], PlanOptions(target_project="p", target_dataset="d")))
+    with FakeVertex(ScriptedModel()) as fake:
+        advised = advise_plan([named], offline_plan, advisor(fake), AdviceOptions())
+    plan_calls = sum(c.tokens for c in advised.report.calls)
+    assert plan_calls > 0 and advised.report.tokens_used == plan_calls + 150  # the profile step's call counts
+    assert advised.report.table("tilde_headerless").column_naming == named.column_naming
+    line = f"tilde_headerless: column names from gemini:gemini-2.5-flash (150 tokens): {', '.join(NAMED)}"
+    assert line in advised.report.lines()
+
+
+def test_the_advice_report_says_why_the_names_are_by_meaning() -> None:
+    fallen, _ = profile(ScriptedModel().on("headers", "tilde_headerless", *[error_reply(500)] * ATTEMPTS))
+    offline_plan = with_recipes(plan_dataset([fallen], PlanOptions(target_project="p", target_dataset="d")))
+    with FakeVertex(ScriptedModel()) as fake:
+        advised = advise_plan([fallen], offline_plan, advisor(fake), AdviceOptions())
+    assert fallen.column_naming.tokens == 0 and advised.report.tokens_used == sum(
+        c.tokens for c in advised.report.calls
+    )
+    [line] = [x for x in advised.report.lines() if "column names" in x]
+    assert line.startswith("tilde_headerless: column names by meaning, not from gemini:gemini-2.5-flash: ")
+    assert "HTTP 500" in line
 
 
 # --- the profile step: llm=gemini in the run's configuration, a file in GCS --------------------
