@@ -113,8 +113,14 @@ def llm_settings(config: RunConfig) -> LlmSettings:
     )
 
 
-def headerless_namer(settings: LlmSettings, credentials: Any = None) -> ColumnNamer | None:
-    """What names a headerless file source's columns: None (offline: its names by meaning) or the model."""
+def headerless_namer(
+    settings: LlmSettings, credentials: Any = None, *, pinned: str | None = None
+) -> ColumnNamer | None:
+    """What names a headerless file source's columns: None (offline: its names by meaning) or the model.
+
+    ``pinned``: why the names by meaning must stay (the run's configuration names them); the
+    model is then not asked, and the record says why.
+    """
     if settings.llm != "gemini":
         return None
     advisor = make_advisor(settings, credentials)
@@ -122,6 +128,11 @@ def headerless_namer(settings: LlmSettings, credentials: Any = None) -> ColumnNa
     options = settings.advice_options()
 
     def namer(sample: HeaderlessSample) -> tuple[list[str], ColumnNaming]:
+        if pinned is not None:
+            offline = [c.name for c in sample.fmt.columns]
+            return offline, ColumnNaming(
+                advisor=advisor.name, source="offline", offline_names=offline, fallback_reason=pinned
+            )
         return name_headerless(sample, advisor, options)
 
     return namer

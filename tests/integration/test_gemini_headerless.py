@@ -19,6 +19,7 @@ import pytest
 from google.cloud import storage
 from google.oauth2.credentials import Credentials
 
+from bqsynth.config import RunConfig
 from bqsynth.gcp.clients import bigquery_client, storage_client
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.llm import (
@@ -37,7 +38,7 @@ from bqsynth.models import TableProfile
 from bqsynth.planning.planner import PlanOptions, plan_dataset
 from bqsynth.sources.file_profile import profile_file_parts
 from bqsynth.sources.file_stream import FilePart
-from bqsynth.steps.profile import read_profile
+from bqsynth.steps.profile import pinned_names, read_profile
 from bqsynth.steps.start_batch import run_config
 from tests.fake_vertex_genai import FakeReply, FakeVertex, ScriptedModel, error_reply, json_reply
 
@@ -282,28 +283,53 @@ def test_the_advice_report_says_why_the_names_are_by_meaning() -> None:
 # --- the profile step: llm=gemini in the run's configuration, a file in GCS --------------------
 
 
-def test_the_profile_step_asks_the_model_for_a_headerless_file_in_gcs(
-    local_stack: object, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def tilde_in_gcs(local_stack: object) -> str:
     gcs: storage.Client = storage_client()
     bucket_name = f"hdr-{uuid.uuid4().hex[:10]}"
-    bucket = gcs.create_bucket(bucket_name)
-    bucket.blob(f"in/{TILDE}").upload_from_string((CORPUS / TILDE).read_bytes())
-    source = f"gs://{bucket_name}/in/{TILDE}"
-    bq = bigquery_client()
-    config = run_config(
+    gcs.create_bucket(bucket_name).blob(f"in/{TILDE}").upload_from_string((CORPUS / TILDE).read_bytes())
+    return f"gs://{bucket_name}/in/{TILDE}"
+
+
+def gemini_run(source: str, **parameters: Any) -> RunConfig:
+    bq_project = bigquery_client().project
+    return run_config(
         {
             "source_tables": [source],
-            "target_project": bq.project,
+            "target_project": bq_project,
             "target_dataset": "hdr_target",
-            "staging_bucket": bucket_name,
+            "staging_bucket": source.split("/")[2],
             "llm": "gemini",
+            **parameters,
         }
     )
+
+
+def test_the_profile_step_asks_the_model_for_a_headerless_file_in_gcs(
+    tilde_in_gcs: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = gemini_run(tilde_in_gcs)
     with FakeVertex(ScriptedModel().on("headers", "tilde_headerless", answer(NAMED))) as fake:
         monkeypatch.setenv(BASE_URL_ENV, fake.url)
         monkeypatch.setenv(ACCESS_TOKEN_ENV, "test")
-        found = read_profile(source, config, bq, gcs)
+        found = read_profile(tilde_in_gcs, config, bigquery_client(), storage_client())
     assert [c.name for c in found.columns] == NAMED and found.column_naming.source == "model"
     [request] = fake.requests
-    assert (request.project, request.model) == (bq.project, config.model)  # the run's project and model
+    assert (request.project, request.model) == (config.target_project, config.model)  # the run's project and model
+
+
+def test_columns_the_configuration_names_keep_their_names_by_meaning(
+    tilde_in_gcs: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = gemini_run(tilde_in_gcs, public_columns=["tilde_headerless.column_4"])
+    with FakeVertex(ScriptedModel().on("headers", "tilde_headerless", answer(NAMED))) as fake:
+        monkeypatch.setenv(BASE_URL_ENV, fake.url)
+        monkeypatch.setenv(ACCESS_TOKEN_ENV, "test")
+        found = read_profile(tilde_in_gcs, config, bigquery_client(), storage_client())
+    assert fake.requests == []
+    assert [c.name for c in found.columns] == OFFLINE
+    assert "public_columns/private_columns name its columns (tilde_headerless.column_4)" in (
+        found.column_naming.fallback_reason
+    )
+    # A whole table's setting (table.*) names no column: the model is asked.
+    assert pinned_names(gemini_run(tilde_in_gcs, private_columns=["tilde_headerless.*"]), "tilde_headerless") is None
