@@ -176,7 +176,9 @@ def format_check(stated: StatedFormat | None, sample: HeaderlessSample) -> tuple
     if not same:
         stated_counts = field_counts(sample.lines, stated.delimiter, stated.quotechar, fmt)
         detected_counts = field_counts(sample.lines, fmt.delimiter, fmt.quotechar, fmt)
-        if stated_counts != detected_counts:
+        # Lines the detected format cannot re-read (a quoted line break cut at the last line) prove nothing
+        # either way: then only a stated format that reads them counts.
+        if stated_counts is None or stated_counts != detected_counts:
             widths = ", ".join(map(str, sorted(set(stated_counts or [])))) or "no"
             problems.append(
                 f"the stated format (delimiter {stated.delimiter!r}, quote {stated.quotechar!r}) reads the sample "
