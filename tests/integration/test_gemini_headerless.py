@@ -19,13 +19,14 @@ import pytest
 from google.cloud import storage
 from google.oauth2.credentials import Credentials
 
-from bqsynth.config import RunConfig
+from bqsynth.config import RunConfig, load_config
 from bqsynth.gcp.clients import bigquery_client, storage_client
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.llm import (
     ACCESS_TOKEN_ENV,
     BASE_URL_ENV,
     AdviceOptions,
+    AdviceReport,
     GeminiAdvisor,
     GeminiConfig,
     LlmSettings,
@@ -40,6 +41,7 @@ from bqsynth.sources.file_profile import profile_file_parts
 from bqsynth.sources.file_stream import FilePart
 from bqsynth.steps.profile import pinned_names, read_profile
 from bqsynth.steps.start_batch import run_config
+from submit import run_local_pipeline
 from tests.fake_vertex_genai import FakeReply, FakeVertex, ScriptedModel, error_reply, json_reply
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "files"
@@ -333,3 +335,40 @@ def test_columns_the_configuration_names_keep_their_names_by_meaning(
     )
     # A whole table's setting (table.*) names no column: the model is asked.
     assert pinned_names(gemini_run(tilde_in_gcs, private_columns=["tilde_headerless.*"]), "tilde_headerless") is None
+
+
+# --- the whole pipeline (kfp.local): the model's names reach the target table ------------------
+
+
+def test_a_pipeline_run_loads_the_headerless_file_under_the_models_names(
+    tilde_in_gcs: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bq = bigquery_client()
+    target = f"it_hdr_{uuid.uuid4().hex[:8]}"
+    config = load_config(
+        None,
+        {
+            "source_tables": [tilde_in_gcs],
+            "target_project": bq.project,
+            "target_dataset": target,
+            "record_counts": {"tilde_headerless": 30},
+            "seed": 5,
+            "staging_bucket": tilde_in_gcs.split("/")[2],
+            "llm": "gemini",
+        },
+    )
+    try:
+        with FakeVertex(ScriptedModel().on("headers", "tilde_headerless", answer(NAMED))) as fake:
+            monkeypatch.setenv(BASE_URL_ENV, fake.url)
+            monkeypatch.setenv(ACCESS_TOKEN_ENV, "test")
+            summary = run_local_pipeline(config, str(tmp_path))
+        assert summary.ok
+        assert [r.task for r in fake.requests].count("headers") == 1  # asked once, by the profile step
+        loaded = bq.get_table(f"{bq.project}.{target}.tilde_headerless")
+        assert [f.name for f in loaded.schema] == NAMED
+        [report_path] = sorted(tmp_path.glob("**/plan-dataset*/advice.json"))
+        report = AdviceReport.model_validate_json(report_path.read_text())
+        assert report.table("tilde_headerless").column_naming.source == "model"
+        assert report.tokens_used == 150 + sum(c.tokens for c in report.calls)  # the run's one budget
+    finally:
+        bq.delete_dataset(target, delete_contents=True, not_found_ok=True)
