@@ -292,6 +292,25 @@ class TableLayout(StrictModel):
     require_partition_filter: bool = False
 
 
+class ColumnNaming(StrictModel):
+    """Who named a headerless file's columns: the model (llm=gemini, its answer checked) or the offline engine.
+
+    Kept in the profile so that the plan step and its report can say which names a model
+    chose. Names only, never a source value.
+    """
+
+    advisor: str = Field(description="The advisor asked, e.g. gemini:gemini-2.5-flash")
+    source: Literal["model", "offline"] = Field(description="Where the names in the profile came from")
+    offline_names: list[str] = Field(description="The deterministic names (by meaning, column_N when unknown)")
+    model_names: list[str] = Field(default_factory=list, description="The model's last answer (empty: none)")
+    fallback_reason: str | None = Field(default=None, description="Why the offline names are used")
+    format_note: str | None = Field(default=None, description="What the model said about the detected format")
+    repair_rounds: int = 0
+    tokens: int = 0
+    tokens_measured: bool = False
+    prompt_chars: int = Field(default=0, description="Largest prompt sent")
+
+
 class TableProfile(StrictModel):
     """Everything the planner may know about one source table."""
 
@@ -314,6 +333,12 @@ class TableProfile(StrictModel):
     )
     file_format: FileFormat | None = Field(default=None, description="Set for delimited file sources (gs://)")
     source_files: list[str] = Field(default_factory=list, description="gs:// files read, for file sources")
+    # Left out of the JSON when unset, so an offline profile is written byte for byte as before.
+    column_naming: ColumnNaming | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="A headerless file source's column names when a model was asked for them",
+    )
 
     def column(self, name: str) -> ColumnSchema:
         for column in self.columns:

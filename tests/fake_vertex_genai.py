@@ -378,6 +378,8 @@ def agreeing_answer(payload: dict[str, Any]) -> dict[str, Any]:
         }
     if task == "generation":
         return {"table": payload["table"], "columns": [], "rules": []}
+    if task == "headers":
+        return {"columns": [c["offline_name"] for c in payload["columns"]]}
     raise ValueError(f"unknown task in payload: {task!r}")
 
 

@@ -12,6 +12,7 @@ Modules, one concern each: ``base`` (the ``PlanAdvisor`` interface, requests, re
 ``answers`` (response schemas), ``prompts`` (masked, bounded prompts), ``offline`` and
 ``gemini`` (the two providers), ``validate``, ``rule_checks`` and ``apply`` (checking and using
 answers), ``advise`` (the loop with repairs, fallbacks and the token budget), ``advice_report``.
+``headerless`` names a headerless file's columns for the profile step (``headerless_namer``).
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from bqsynth.config import run_default
+from bqsynth.config import RunConfig, run_default
 from bqsynth.llm.advice_report import AdviceReport, TableAdvice
 from bqsynth.llm.advise import AdviceOptions, AdvisedPlan, advise_plan
 from bqsynth.llm.answers import ColumnRule
 from bqsynth.llm.base import PlanAdvisor, Prompt, Reply
 from bqsynth.llm.gemini import GeminiAdvisor, GeminiConfig
+from bqsynth.llm.headerless import name_headerless
 from bqsynth.llm.offline import OfflineAdvisor, with_offline_rules
 from bqsynth.llm.prompts import SAMPLE_POLICIES, PromptLimits, SamplePolicy
 from bqsynth.llm.vocabulary import VocabularyLimits
-from bqsynth.models import StrictModel
+from bqsynth.models import ColumnNaming, StrictModel
+from bqsynth.sources.file_profile import ColumnNamer, HeaderlessSample
 
 LlmChoice = Literal["offline", "gemini"]
 
@@ -96,6 +99,45 @@ def make_advisor(settings: LlmSettings, credentials: Any = None) -> PlanAdvisor:
     return GeminiAdvisor(config, credentials=credentials)
 
 
+def llm_settings(config: RunConfig) -> LlmSettings:
+    """The advisor's settings from the run's configuration; Gemini is called in the target project."""
+    assert config.llm is not None, "start_batch resolves the advisor (RunConfig.for_runner)"
+    return LlmSettings(
+        llm=config.llm,
+        project=config.target_project,
+        location=config.llm_location,
+        model=config.model,
+        sample_policy=config.sample_policy,
+        token_budget=config.llm_token_budget,
+        min_category_count=config.min_category_count,
+    )
+
+
+def headerless_namer(
+    settings: LlmSettings, credentials: Any = None, *, pinned: str | None = None
+) -> ColumnNamer | None:
+    """What names a headerless file source's columns: None (offline: its names by meaning) or the model.
+
+    ``pinned``: why the names by meaning must stay (the run's configuration names them); the
+    model is then not asked, and the record says why.
+    """
+    if settings.llm != "gemini":
+        return None
+    advisor = make_advisor(settings, credentials)
+    assert isinstance(advisor, GeminiAdvisor)
+    options = settings.advice_options()
+
+    def namer(sample: HeaderlessSample) -> tuple[list[str], ColumnNaming]:
+        if pinned is not None:
+            offline = [c.name for c in sample.fmt.columns]
+            return offline, ColumnNaming(
+                advisor=advisor.name, source="offline", offline_names=offline, fallback_reason=pinned
+            )
+        return name_headerless(sample, advisor, options)
+
+    return namer
+
+
 __all__ = [
     "ACCESS_TOKEN_ENV",
     "BASE_URL_ENV",
@@ -116,6 +158,8 @@ __all__ = [
     "TableAdvice",
     "VocabularyLimits",
     "advise_plan",
+    "headerless_namer",
+    "llm_settings",
     "make_advisor",
     "with_offline_rules",
 ]

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from bqsynth.llm.answers import ColumnRule
 from bqsynth.llm.base import Task
-from bqsynth.models import Relationship, StrictModel
+from bqsynth.models import ColumnNaming, Relationship, StrictModel
 
 Source = Literal["model", "offline"]
 
@@ -22,6 +22,13 @@ Source = Literal["model", "offline"]
 def reference_label(rel: Relationship) -> str:
     """``child.col -> parent.key``, several columns joined by commas, as the prompts list them."""
     return f"{rel.child_table}.{','.join(rel.child_columns)} -> {rel.parent_table}.{','.join(rel.parent_columns)}"
+
+
+def naming_line(naming: ColumnNaming) -> str:
+    """Who named a headerless file's columns, in a line for logs and the advice report."""
+    if naming.source == "model":
+        return f"column names from {naming.advisor} ({naming.tokens} tokens): {', '.join(naming.model_names)}"
+    return f"column names by meaning, not from {naming.advisor}: {naming.fallback_reason}"
 
 
 class CallRecord(StrictModel):
@@ -99,6 +106,9 @@ class TableAdvice(StrictModel):
     vocabularies: list[VocabularyRecord] = Field(default_factory=list, description="Model-made vocabularies")
     relationship_notes: list[str] = Field(
         default_factory=list, description="Relationship changes for this table that could not be applied, and why"
+    )
+    column_naming: ColumnNaming | None = Field(
+        default=None, description="A headerless file source: who named its columns in the profile step, and why"
     )
 
     @property
@@ -178,6 +188,8 @@ class AdviceReport(StrictModel):
                 f"largest prompt {t.prompt_chars} chars (~{t.prompt_tokens_estimate} tokens), "
                 f"rules {kept} kept / {len(t.rules) - kept} dropped"
             )
+            if t.column_naming is not None:
+                lines.append(f"{t.table}: {naming_line(t.column_naming)}")
             lines += [
                 f"{t.table}.{v.column}: vocabulary "
                 + (f"used, {v.kept} values" if v.used else f"not used ({v.fallback_reason})")

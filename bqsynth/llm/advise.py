@@ -538,6 +538,8 @@ def advise_plan(
     """
     session = _Session(advisor, options, checks, present_digests)
     by_name = {p.name: p for p in profiles if not p.error}
+    # The profile step's calls (a headerless file's names) count against the run's one budget.
+    session.used = sum(p.column_naming.tokens for p in by_name.values() if p.column_naming is not None)
     planned = {t.name: t for t in offline_plan.tables if t.name in by_name}
     advised = (
         _advise_relationships(session, {n: by_name[n] for n in planned}, offline_plan)
@@ -561,7 +563,7 @@ def advise_plan(
             session, by_name[offline.name], offline, mine, planned, by_name, offline_plan.seed
         )
         tables.append(final)
-        advice.append(table_advice)
+        advice.append(table_advice.model_copy(update={"column_naming": by_name[offline.name].column_naming}))
         kept_adds += kept.added
         kept_rejections += kept.rejected
     added = [as_relationship(p) for p in kept_adds]

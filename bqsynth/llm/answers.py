@@ -151,3 +151,22 @@ class GenerationAnswer(AnswerModel):
         default_factory=list, description="Only columns whose generator should change; omit the others"
     )
     rules: list[ColumnRule] = Field(default_factory=list, max_length=20)
+
+
+# --- headerless files -------------------------------------------------------------------------
+
+
+class StatedFormat(AnswerModel):
+    """How the model reads the masked sample lines; checked by parsing the real lines with it."""
+
+    delimiter: str = Field(description="The one character between fields, as in the sample lines")
+    quotechar: str = Field(description="The one character quoted fields are enclosed in ('\"' if none are quoted)")
+    has_header: bool = Field(description="True only if the first sample line holds column names, not data")
+
+
+class HeaderNamesAnswer(AnswerModel):
+    columns: list[str] = Field(
+        description="Exactly one name per column, in the file's order: lowercase snake_case BigQuery column names, "
+        "unique"
+    )
+    format: StatedFormat | None = Field(default=None, description="The file's format as the sample lines show it")

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from bqsynth.llm.answers import GenerationAnswer, RelationshipsAnswer, SemanticsAnswer
 from bqsynth.models import DatasetPlan, StrictModel, TablePlan, TableProfile
 
-Task = Literal["semantics", "relationships", "generation"]
+Task = Literal["semantics", "relationships", "generation", "headers"]
 AnswerT = TypeVar("AnswerT", bound=BaseModel)
 
 

@@ -27,18 +27,21 @@ order, every row when there are no more than ``sample_rows``.
 A headerless file's columns arrive from ``sniff_format`` as ``column_1``, ``column_2`` ...;
 they are renamed after their meaning (``bqsynth.semantics.classify_column`` on the first
 file's rows: ``email``, ``phone``, ``date`` ...), deduplicated with ``_2`` suffixes; a column
-of unknown meaning keeps ``column_N``.
+of unknown meaning keeps ``column_N``. ``profile_file_parts`` may then hand them, with the first
+data lines of the file, to a ``ColumnNamer`` (with llm=gemini, ``bqsynth.llm.headerless`` asks
+the model): the names it returns replace them, and its ``ColumnNaming`` record goes into the
+profile. Sources never call a model themselves: the namer comes from the step.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bqsynth.gcp.names import table_name_for_uri, unique_names
-from bqsynth.models import ColumnSchema, ColumnStats, FileFormat, TableProfile
+from bqsynth.models import ColumnNaming, ColumnSchema, ColumnStats, FileFormat, TableProfile
 from bqsynth.semantics import classify_column, sample_values
 from bqsynth.sources.delimited import (
     DEFAULT_MAX_RAGGED_SHARE,
@@ -59,6 +62,9 @@ from bqsynth.sources.file_stream import (
     stream_file_rows,
 )
 from bqsynth.sources.value_stats import StreamLimits, TableAccumulator, stats_from_counts
+
+# The data lines of a headerless file a namer is given: a prompt shows fewer, masked.
+NAMER_LINES = 20
 
 # ---------------------------------------------------------------------------------------------
 # Statistics
@@ -144,12 +150,48 @@ def _semantic_names(fmt: FileFormat, rows: Sequence[dict[str, Any]], source: str
     return unique_names(names, [c.name for c in fmt.columns])
 
 
-def named_by_meaning(fmt: FileFormat, rows: Sequence[dict[str, Any]], source: str) -> FileFormat:
-    """A headerless file's format with its columns named after the meaning of ``rows`` (read in ``fmt``)."""
-    names = _semantic_names(fmt, rows, source)
+def with_names(fmt: FileFormat, names: Sequence[str]) -> FileFormat:
+    """``fmt`` with its columns renamed, in order (one name per column)."""
     return fmt.model_copy(
         update={"columns": [c.model_copy(update={"name": n}) for c, n in zip(fmt.columns, names, strict=True)]}
     )
+
+
+def named_by_meaning(fmt: FileFormat, rows: Sequence[dict[str, Any]], source: str) -> FileFormat:
+    """A headerless file's format with its columns named after the meaning of ``rows`` (read in ``fmt``)."""
+    return with_names(fmt, _semantic_names(fmt, rows, source))
+
+
+@dataclass(frozen=True)
+class HeaderlessSample:
+    """What a ``ColumnNamer`` may read of a headerless file source."""
+
+    table: str  # the table's name (from its URI)
+    file: str  # the first file, whose head was read
+    fmt: FileFormat  # as detected, its columns named by meaning
+    lines: list[str]  # its first data lines as written (custom header and trailer lines left out)
+
+
+# Names for a headerless file's columns, one per column of ``sample.fmt``, and the record of who chose them.
+ColumnNamer = Callable[[HeaderlessSample], tuple[list[str], ColumnNaming]]
+
+
+def data_lines(head: Head, fmt: FileFormat, limit: int) -> list[str]:
+    """The first ``limit`` data lines of a file's head, decoded, without custom header or trailer lines.
+
+    Split on the line terminator only (``str.splitlines`` would also split on the record and
+    unit separators some exports use as delimiters); a quoted field's line break splits its
+    record, which the namer's re-parse check sees as a width change.
+    """
+    encoding = "utf-8" if fmt.encoding == "utf-8-sig" else fmt.encoding
+    text = head.data.decode(encoding, errors="replace").removeprefix("\ufeff")
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()  # after the final line end
+    lines = lines[len(fmt.header_lines) :]
+    if head.complete and fmt.trailer_lines:
+        lines = lines[: -len(fmt.trailer_lines)]
+    return lines[:limit]
 
 
 def detect_format(data: bytes, source: str, *, max_ragged_share: float = DEFAULT_MAX_RAGGED_SHARE) -> FileFormat:
@@ -272,6 +314,7 @@ def profile_file_parts(
     top_k: int = 20,
     quantiles: int = 20,
     limits: StreamLimits | None = None,
+    namer: ColumnNamer | None = None,
 ) -> TableProfile:
     """``build_file_profile`` for files of any size, each read once as a stream.
 
@@ -281,10 +324,14 @@ def profile_file_parts(
     read in one pass into the statistics of ``bqsynth.sources.value_stats`` (exact while a
     column has at most ``StreamLimits.exact_values`` distinct values) and a reservoir sample of
     ``sample_rows`` rows. Memory depends on the limits, not on the size of the files.
+
+    With a ``namer``, a headerless file's names by meaning are only its proposal: the namer
+    returns the names used (a model's, checked, or these) and the record the profile keeps.
     """
     limits = limits or StreamLimits()
     if not parts:
         raise FileFormatError(f"{source} matched no files: check the URI and that the files exist")
+    naming: ColumnNaming | None = None
     first = parts[0]
     head = read_head(first, limits.sniff_bytes)
     fmt = sniff_head(head, first.name)
@@ -309,6 +356,10 @@ def profile_file_parts(
         )
         fmt = named_by_meaning(fmt, head_rows, first.name)
         del head_rows
+        if namer is not None:
+            sample = HeaderlessSample(table_name_for_uri(source), first.name, fmt, data_lines(head, fmt, NAMER_LINES))
+            names, naming = namer(sample)
+            fmt = with_names(fmt, names)
     while True:
         try:
             table, fmt, ragged = _read_parts(parts, fmt, head, source, sample_rows, limits)
@@ -327,6 +378,7 @@ def profile_file_parts(
         sample=table.sample(),
         file_format=fmt.model_copy(update={"ragged_rows": ragged}),
         source_files=[p.name for p in parts],
+        column_naming=naming,
     )
 
 

@@ -20,7 +20,7 @@ from google.cloud import storage
 from bqsynth.errors import SourceError
 from bqsynth.gcp.uris import WILDCARD, gcs_uri, split_uri
 from bqsynth.models import FileFormat, TableProfile
-from bqsynth.sources.file_profile import profile_file_parts
+from bqsynth.sources.file_profile import ColumnNamer, profile_file_parts
 from bqsynth.sources.file_stream import FilePart, PartTally, stream_file_rows
 from bqsynth.sources.value_stats import StreamLimits
 
@@ -62,11 +62,17 @@ def source_parts(client: storage.Client, uri: str, limits: StreamLimits | None =
 
 
 def profile_file_source(
-    client: storage.Client, uri: str, *, sample_rows: int = 200, limits: StreamLimits | None = None
+    client: storage.Client,
+    uri: str,
+    *,
+    sample_rows: int = 200,
+    limits: StreamLimits | None = None,
+    namer: ColumnNamer | None = None,
 ) -> TableProfile:
     """Format, schema, statistics and a sample of a file source of any size, each part read once as a
-    stream; raises FileSourceError/FileFormatError."""
-    return profile_file_parts(uri, source_parts(client, uri, limits), sample_rows=sample_rows, limits=limits)
+    stream; raises FileSourceError/FileFormatError. ``namer``: see ``profile_file_parts``."""
+    parts = source_parts(client, uri, limits)
+    return profile_file_parts(uri, parts, sample_rows=sample_rows, limits=limits, namer=namer)
 
 
 def iter_source_records(

@@ -31,7 +31,7 @@ from bqsynth.generation.exclusions import present_digests, value_digest
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.recipe_checks import changed_key_fields, supplied_recipe_problems
 from bqsynth.generation.shards import work_items
-from bqsynth.llm import LlmSettings, advise_plan, make_advisor, with_offline_rules
+from bqsynth.llm import LlmSettings, advise_plan, llm_settings, make_advisor, with_offline_rules
 from bqsynth.llm.vocabulary import PresentDigests
 from bqsynth.models import (
     DatasetPlan,
@@ -164,20 +164,6 @@ def source_values_lookup(bq: bigquery.Client, gcs: storage.Client | None, max_by
             return None
 
     return present
-
-
-def llm_settings(config: RunConfig) -> LlmSettings:
-    """The plan advisor's settings from the run's configuration; Gemini is called in the target project."""
-    assert config.llm is not None, "start_batch resolves the advisor (RunConfig.for_runner)"
-    return LlmSettings(
-        llm=config.llm,
-        project=config.target_project,
-        location=config.llm_location,
-        model=config.model,
-        sample_policy=config.sample_policy,
-        token_budget=config.llm_token_budget,
-        min_category_count=config.min_category_count,
-    )
 
 
 def write_plan(plan: DatasetPlan, plan_path: Path) -> None:
