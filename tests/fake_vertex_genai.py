@@ -405,3 +405,15 @@ class ScriptedModel:
         if scripted is None:
             return self.default(request)
         return scripted(request) if callable(scripted) else scripted
+
+
+def quick_advisor(url: str, **overrides: Any) -> Any:
+    """The real Gemini advisor, talking to a fake server at ``url``, with retries too short to wait for."""
+    from google.oauth2.credentials import Credentials
+
+    from bqsynth.llm import GeminiAdvisor, GeminiConfig
+
+    config = GeminiConfig(
+        project="test-project", base_url=url, initial_delay=0.01, max_delay=0.02, jitter=0.0, timeout_seconds=10
+    ).model_copy(update=overrides)
+    return GeminiAdvisor(config, credentials=Credentials(token="test"))

@@ -56,6 +56,7 @@ from tests.fake_vertex_genai import (
     agreeing_answer,
     error_reply,
     json_reply,
+    quick_advisor,
     text_reply,
 )
 from tests.unit.test_llm_validate import rename_column
@@ -70,18 +71,8 @@ SCHEMA_KEYS = {
 
 
 def gemini(fake: FakeVertex, **overrides: Any) -> GeminiAdvisor:
-    config = GeminiConfig(
-        project=PROJECT,
-        location=LOCATION,
-        model=MODEL,
-        base_url=fake.url,
-        attempts=ATTEMPTS,
-        initial_delay=0.01,
-        max_delay=0.02,
-        jitter=0.0,
-        timeout_seconds=10,
-    ).model_copy(update=overrides)
-    return GeminiAdvisor(config, credentials=Credentials(token="test"))
+    settings = {"project": PROJECT, "location": LOCATION, "model": MODEL, "attempts": ATTEMPTS}
+    return quick_advisor(fake.url, **{**settings, **overrides})
 
 
 @pytest.fixture(scope="module")

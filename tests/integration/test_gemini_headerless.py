@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from google.cloud import storage
-from google.oauth2.credentials import Credentials
 
 from bqsynth.config import RunConfig, load_config
 from bqsynth.gcp.clients import bigquery_client, storage_client
@@ -28,7 +27,6 @@ from bqsynth.llm import (
     AdviceOptions,
     AdviceReport,
     GeminiAdvisor,
-    GeminiConfig,
     LlmSettings,
     advise_plan,
     headerless_namer,
@@ -42,7 +40,7 @@ from bqsynth.sources.file_stream import FilePart
 from bqsynth.steps.profile import pinned_names, read_profile
 from bqsynth.steps.start_batch import run_config
 from submit import run_local_pipeline
-from tests.fake_vertex_genai import FakeReply, FakeVertex, ScriptedModel, error_reply, json_reply
+from tests.fake_vertex_genai import FakeReply, FakeVertex, ScriptedModel, error_reply, json_reply, quick_advisor
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "files"
 TILDE = "tilde_headerless.txt"
@@ -57,16 +55,7 @@ def answer(columns: list[str], **fmt: Any) -> FakeReply:
 
 
 def advisor(fake: FakeVertex, **overrides: Any) -> GeminiAdvisor:
-    config = GeminiConfig(
-        project="test-project",
-        base_url=fake.url,
-        attempts=ATTEMPTS,
-        initial_delay=0.01,
-        max_delay=0.02,
-        jitter=0.0,
-        timeout_seconds=10,
-    ).model_copy(update=overrides)
-    return GeminiAdvisor(config, credentials=Credentials(token="test"))
+    return quick_advisor(fake.url, **{"attempts": ATTEMPTS, **overrides})
 
 
 def profile(
