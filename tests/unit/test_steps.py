@@ -101,6 +101,44 @@ def warehouse(local_stack: object) -> Iterator[Warehouse]:
 
 
 @pytest.fixture
+def located_sources(warehouse: Warehouse) -> Iterator[tuple[str, str, str]]:
+    """Source datasets in EU and in US (one table each), and the name of a target not made yet."""
+    made = []
+    for location in ("EU", "US"):
+        name = f"{warehouse.bq.project}.loc_{location.lower()}_{uuid.uuid4().hex[:8]}"
+        dataset = bigquery.Dataset(name)
+        dataset.location = location
+        warehouse.bq.create_dataset(dataset)
+        warehouse.bq.create_table(bigquery.Table(f"{name}.t_{location}", schema=[bigquery.SchemaField("id", "INT64")]))
+        made.append(name)
+    target = f"loc_target_{uuid.uuid4().hex[:8]}"
+    yield made[0], made[1], target
+    for dataset in [*made, f"{warehouse.bq.project}.{target}"]:
+        warehouse.bq.delete_dataset(dataset, delete_contents=True, not_found_ok=True)
+
+
+def test_a_new_target_dataset_is_made_in_the_sources_location(
+    warehouse: Warehouse, located_sources: tuple[str, str, str], tmp_path: Path
+) -> None:
+    eu, _, target = located_sources
+    config = warehouse.config(source_tables=[f"{eu}.t_EU"], target_dataset=target, record_counts={})
+    start_batch_step(config, str(tmp_path / "config"), bq=warehouse.bq)
+    assert warehouse.bq.get_dataset(f"{warehouse.bq.project}.{target}").location == "EU"  # not the default US
+    assert warehouse.states(config) == [(None, "run", "In Progress")]
+
+
+def test_sources_in_two_locations_are_refused_before_anything_is_made(
+    warehouse: Warehouse, located_sources: tuple[str, str, str], tmp_path: Path
+) -> None:
+    eu, us, target = located_sources
+    config = warehouse.config(source_tables=[f"{eu}.t_EU", f"{us}.t_US"], target_dataset=target, record_counts={})
+    with pytest.raises(ConfigError, match=rf"several locations \({eu} in EU, {us} in US\)"):
+        start_batch_step(config, str(tmp_path / "config"), bq=warehouse.bq)
+    with pytest.raises(google_exceptions.NotFound):
+        warehouse.bq.get_dataset(f"{warehouse.bq.project}.{target}")
+
+
+@pytest.fixture
 def started(warehouse: Warehouse, tmp_path: Path) -> RunConfig:
     config = warehouse.config(batch_id=f"unit-{uuid.uuid4().hex[:8]}")
     start_batch_step(config, str(tmp_path / "config"), bq=warehouse.bq)
