@@ -574,7 +574,7 @@ def iter_records(
         buffer = carry + text
         if "\n" not in text:  # no record can end in this piece: only its newline ends one
             carry = buffer
-            _check_record_length(carry, line, source, max_record_chars)
+            check_record_length(carry, line, source, max_record_chars)
             continue
         records = tokenize(buffer, delimiter, quotechar, escapechar, source, lenient=True, first_line=line)
         if records and not records[-1].terminator:
@@ -582,14 +582,14 @@ def iter_records(
         consumed = sum(len(r.raw) + len(r.terminator) for r in records)
         line += buffer.count("\n", 0, consumed)
         carry = buffer[consumed:]
-        _check_record_length(carry, line, source, max_record_chars)
+        check_record_length(carry, line, source, max_record_chars)
         yield from records
     if carry and complete:
         # Strict at the end: a quoted field never closed is refused as tokenize refuses it.
         yield from tokenize(carry, delimiter, quotechar, escapechar, source, first_line=line)
 
 
-def _check_record_length(carry: str, line: int, source: str, limit: int) -> None:
+def check_record_length(carry: str, line: int, source: str, limit: int) -> None:
     if len(carry) > limit:
         raise FileFormatError(
             f"{source}: the record starting on line {line} is longer than {limit:,} characters: a quoted field "
@@ -1490,6 +1490,29 @@ class RecordParser:
                 cache[text] = value
             row[column.name] = value
         return row
+
+    def null_texts(self) -> set[str]:
+        """Every text that may read as NULL in some column (depending on its quoting)."""
+        return set().union(*self._nulls)
+
+    def parse_texts(self, index: int, texts: Sequence[str]) -> list[Any]:
+        """Column ``index``'s unquoted fields as ``parse`` reads them, a whole column at a time.
+
+        Raises what parsing a value raises (``ValueError`` ...), without the line: the caller
+        reads those records with ``parse`` again, whose error names the line and the column.
+        """
+        column, fmt, cache, nulls = self.fmt.columns[index], self.fmt, self._caches[index], self._nulls[index]
+        if cache is None:  # STRING: a value is its text, unless the text spells a NULL
+            return [text if text not in nulls else _field_value(text, False, column, fmt) for text in texts]
+        values = []
+        for text in texts:
+            value = cache.get(text)
+            if value is None:
+                value = _field_value(text, False, column, fmt)
+                if text not in nulls and len(cache) < self.cache_size:
+                    cache[text] = value
+            values.append(value)
+        return values
 
 
 def _parse_rows(records: Sequence[Record], fmt: FileFormat, source: str) -> list[dict[str, Any]]:
