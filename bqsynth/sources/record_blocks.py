@@ -40,7 +40,7 @@ class BlockDialect:
     quotechar: str | None
     width: int
     grammar: re.Pattern[str]  # matches a run of records in the strict grammar
-    quoted_nulls: tuple[str, ...]  # a block holding one of these texts is read record by record
+    quoted_null: re.Pattern[str] | None  # finds a quoted field spelling a NULL: read record by record
 
 
 def block_dialect(
@@ -61,8 +61,13 @@ def block_dialect(
         field = f"[^{d}\\r\\n]*+"
     # Possessive repeats: the grammar is unambiguous, so nothing is ever worth backtracking into.
     grammar = re.compile(f"(?:{field}(?:{d}{field})*+\\r?\\n)*+")
-    quoted = tuple(f"{quotechar}{text}{quotechar}" for text in nulls) if quotechar else ()
-    return BlockDialect(delimiter, quotechar, width, grammar, quoted)
+    quoted_null = None
+    if quotechar:
+        # A whole quoted field (nothing follows a closing quote in the grammar) spelling a NULL; a
+        # doubled quote inside a longer quoted field may look like one, and is read record by record.
+        spellings = "|".join(re.escape(text) for text in nulls)
+        quoted_null = re.compile(f"(?:^|(?<=[{d}\\n])){q}(?:{spellings}){q}(?=[{d}\\r\\n]|$)")
+    return BlockDialect(delimiter, quotechar, width, grammar, quoted_null)
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ class RecordBlock:
 def read_block(text: str, dialect: BlockDialect, first_line: int) -> RecordBlock | None:
     """Records in the strict grammar (``text`` is a match of ``dialect.grammar``) read by ``csv``;
     None when the exact reader must read them (see the module's rules)."""
-    if "\x00" in text or any(spelled in text for spelled in dialect.quoted_nulls):
+    if "\x00" in text or (dialect.quoted_null is not None and dialect.quoted_null.search(text)):
         return None
     quoting = csv.QUOTE_MINIMAL if dialect.quotechar else csv.QUOTE_NONE
     try:
@@ -168,12 +173,12 @@ def _complete_records(
     the rest (a record not yet ended)."""
     pos = 0
     while True:
-        match = dialect.grammar.match(buffer, pos)
-        assert match is not None  # the grammar matches no record at least
-        end = match.end()
+        # The header and custom lines come one by one, then as many blocks as the grammar allows.
+        match = dialect.grammar.match(buffer, pos) if cursor.records >= exact_records else None
+        end = match.end() if match else pos
         if end > pos:
             text = buffer[pos:end]
-            block = read_block(text, dialect, cursor.line) if cursor.records >= exact_records else None
+            block = read_block(text, dialect, cursor.line)
             if block is not None:
                 yield block
                 cursor.records += block.rows
