@@ -41,6 +41,7 @@ class BlockDialect:
     width: int
     grammar: re.Pattern[str]  # matches a run of records in the strict grammar
     quoted_null: re.Pattern[str] | None  # finds a quoted field spelling a NULL: read record by record
+    quoted_texts: tuple[str, ...]  # those spellings quoted: a block without them needs no regex search
 
 
 def block_dialect(
@@ -61,13 +62,14 @@ def block_dialect(
         field = f"[^{d}\\r\\n]*+"
     # Possessive repeats: the grammar is unambiguous, so nothing is ever worth backtracking into.
     grammar = re.compile(f"(?:{field}(?:{d}{field})*+\\r?\\n)*+")
-    quoted_null = None
+    quoted_null, quoted_texts = None, ()
     if quotechar:
+        quoted_texts = tuple(f"{quotechar}{text}{quotechar}" for text in nulls)
         # A whole quoted field (nothing follows a closing quote in the grammar) spelling a NULL; a
         # doubled quote inside a longer quoted field may look like one, and is read record by record.
         spellings = "|".join(re.escape(text) for text in nulls)
         quoted_null = re.compile(f"(?:^|(?<=[{d}\\n])){q}(?:{spellings}){q}(?=[{d}\\r\\n]|$)")
-    return BlockDialect(delimiter, quotechar, width, grammar, quoted_null)
+    return BlockDialect(delimiter, quotechar, width, grammar, quoted_null, quoted_texts)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,14 @@ class RecordBlock:
 def read_block(text: str, dialect: BlockDialect, first_line: int) -> RecordBlock | None:
     """Records in the strict grammar (``text`` is a match of ``dialect.grammar``) read by ``csv``;
     None when the exact reader must read them (see the module's rules)."""
-    if "\x00" in text or (dialect.quoted_null is not None and dialect.quoted_null.search(text)):
+    if "\x00" in text:
+        return None
+    # A substring test first: it is many times faster than the regex, which only confirms a hit.
+    if (
+        dialect.quoted_null is not None
+        and any(q in text for q in dialect.quoted_texts)
+        and dialect.quoted_null.search(text)
+    ):
         return None
     quoting = csv.QUOTE_MINIMAL if dialect.quotechar else csv.QUOTE_NONE
     try:

@@ -35,7 +35,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import accumulate
+from operator import itemgetter
 from typing import Any, Generic, TypeVar
+
+import numpy as np
 
 from bqsynth.models import ColumnStats, Scalar, ValueCount
 from bqsynth.sources.bigquery_profile import (
@@ -156,7 +159,20 @@ class DistinctSketch:
         self._kept: set[int] = set()
 
     def add(self, text: str) -> None:
-        digest = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+        self._add_digest(int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big"))
+
+    def add_many(self, texts: Iterable[str]) -> None:
+        """``add`` each text; the sketch is the same (the k smallest hashes do not depend on order)."""
+        digests = np.frombuffer(
+            b"".join(hashlib.blake2b(text.encode(), digest_size=8).digest() for text in texts), dtype=">u8"
+        )
+        if len(self._heap) >= self.k:
+            # Only a hash below the largest kept one can enter; the bound only falls as hashes enter.
+            digests = digests[digests < -self._heap[0]]
+        for digest in digests.tolist():
+            self._add_digest(digest)
+
+    def _add_digest(self, digest: int) -> None:
         if digest in self._kept:
             return
         if len(self._heap) < self.k:
@@ -356,7 +372,8 @@ class ColumnAccumulator:
     def _prune(self) -> None:
         """Keep the most frequent half of the counter; fold the rest into the exact aggregates."""
         self.overflowed = True
-        ranked = sorted(self.counts.items(), key=lambda item: -item[1])
+        # Most frequent first, ties in counter order (reverse=True keeps a sort stable).
+        ranked = sorted(self.counts.items(), key=itemgetter(1), reverse=True)
         keep = max(1, min(len(ranked), self.limits.exact_values) // 2)
         self._fold(ranked[keep:])
         self.counts = dict(ranked[:keep])
@@ -368,11 +385,17 @@ class ColumnAccumulator:
         folded, key, kind = self._folded, self._key, self.kind
         values = [value for value, _ in entries]
         folded.present += sum(count for _, count in entries)
-        for value in values:
-            self._distinct.add(self._distinct_text(value))
+        # A NUMERIC text is read into a Decimal once, for its order, its distinct text and its scale.
+        decimals = [Decimal(value) for value in values] if kind == "NUMERIC" else None
+        normals = [number.normalize() for number in decimals] if decimals is not None else None
+        self._distinct.add_many(map(str, normals) if normals is not None else map(self._distinct_text, values))
         if kind in MIN_MAX_TYPES:
             ends = [v for v in (folded.low, folded.high) if v is not None]
-            folded.low, folded.high = min([*values, *ends], key=key), max([*values, *ends], key=key)
+            candidates = [*values, *ends]
+            keys = [*decimals, *map(key, ends)] if decimals is not None else list(map(key, candidates))
+            # min/max over the keys computed once: the same comparisons, so the same first extreme.
+            folded.low = candidates[min(range(len(candidates)), key=keys.__getitem__)]
+            folded.high = candidates[max(range(len(candidates)), key=keys.__getitem__)]
         if kind in LENGTH_TYPES:
             lengths = [len(value) for value in values]
             low, high = min(lengths), max(lengths)
@@ -380,7 +403,11 @@ class ColumnAccumulator:
             folded.max_length = high if folded.max_length is None else max(folded.max_length, high)
             folded.length_sum += sum(length * count for length, (_, count) in zip(lengths, entries, strict=True))
         if kind in SCALE_LIMITS:
-            scales = [s for s in (value_scale(v, kind) for v in values) if s is not None]
+            if normals is not None:  # value_scale of NUMERIC, from the Decimals already read
+                limit = SCALE_LIMITS[kind]
+                scales = [min(max(0, -int(n.as_tuple().exponent)), limit) for n in normals]
+            else:
+                scales = [s for s in (value_scale(v, kind) for v in values) if s is not None]
             if scales:
                 folded.max_scale = max(scales) if folded.max_scale is None else max(folded.max_scale, *scales)
 
