@@ -1449,6 +1449,38 @@ def _field_value(text: str, quoted: bool, column: FileColumn, fmt: FileFormat) -
     return parse_value(text, column)
 
 
+@dataclass(frozen=True)
+class _GroupedNumber:
+    """The common spelling of a number column with a group mark and nothing else (``-1,234.56``),
+    read without ``_canonical_number``'s general parse, which gives the same value for it."""
+
+    shape: re.Pattern[str]
+    group_mark: str
+    decimal_mark: str
+    kind: str
+
+    def read(self, text: str) -> Any:
+        """The value ``parse_value`` gives ``text``, or None when the text is not in the common shape."""
+        if not self.shape.fullmatch(text):
+            return None
+        canonical = text.replace(self.group_mark, "").replace(self.decimal_mark, ".")
+        return int(canonical) if self.kind == "INT64" else float(canonical) if self.kind == "FLOAT64" else canonical
+
+
+def _grouped_number(column: FileColumn) -> _GroupedNumber | None:
+    spelling = column.number
+    if column.type not in ("INT64", "NUMERIC", "FLOAT64") or spelling is None or not spelling.group_mark:
+        return None
+    if spelling.prefix or spelling.suffix or spelling.negative != "minus":
+        return None
+    decimal_mark = "," if column.decimal_comma else "."
+    group, point = re.escape(spelling.group_mark), re.escape(decimal_mark)
+    # ASCII digits only (\d takes any script's); no exponent, which parse_value reads as a float.
+    fraction = "" if column.type == "INT64" else rf"(?:{point}[0-9]+)?"
+    shape = re.compile(rf"-?(?:0|[1-9][0-9]{{0,2}}(?:{group}[0-9]{{3}})*){fraction}")
+    return _GroupedNumber(shape, spelling.group_mark, decimal_mark, column.type)
+
+
 class RecordParser:
     """Data records of one format as rows in BigQuery JSON form (``read_records``' parsing).
 
@@ -1464,6 +1496,7 @@ class RecordParser:
         # STRING values are their own text: nothing to remember.
         self._caches: list[dict[str, Any] | None] = [{} if c.type != "STRING" else None for c in fmt.columns]
         self._nulls = [{"", null_spelling(c, fmt), fmt.null_marker, *NULL_MARKERS_STRONG} for c in fmt.columns]
+        self._grouped = [_grouped_number(c) for c in fmt.columns]
 
     def parse(self, record: Record) -> dict[str, Any]:
         """One data record (of ``len(fmt.columns)`` fields) as a row."""
@@ -1504,9 +1537,12 @@ class RecordParser:
         column, fmt, cache, nulls = self.fmt.columns[index], self.fmt, self._caches[index], self._nulls[index]
         if cache is None:  # STRING: a value is its text, unless the text spells a NULL
             return [text if text not in nulls else _field_value(text, False, column, fmt) for text in texts]
+        grouped = self._grouped[index]
         values = []
         for text in texts:
             value = cache.get(text)
+            if value is None:
+                value = grouped.read(text) if grouped is not None else None
             if value is None:
                 value = _field_value(text, False, column, fmt)
                 if text not in nulls and len(cache) < self.cache_size:
