@@ -340,13 +340,13 @@ class ColumnAccumulator:
         while start < len(present):
             end, overflows = self._run_end(present, start)
             counts = self.counts
-            for value, count in Counter(present[start:end]).items():
-                seen = counts.get(value)
-                if seen is None:
-                    counts[value] = count
-                    self._chars += len(value) if isinstance(value, str) else 8
-                else:
-                    counts[value] = seen + count
+            run = Counter(present[start:end])  # first occurrences in order, as counting one by one
+            known = run.keys() & counts.keys()
+            self._chars += sum(len(v) if isinstance(v, str) else 8 for v in run.keys() - known)
+            for value in known:
+                run[value] += counts[value]
+            # Known values keep their place in the counter, new ones follow in order: as one by one.
+            counts.update(run)
             if overflows:
                 self._prune()
             start = end
