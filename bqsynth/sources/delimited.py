@@ -574,7 +574,7 @@ def iter_records(
         buffer = carry + text
         if "\n" not in text:  # no record can end in this piece: only its newline ends one
             carry = buffer
-            _check_record_length(carry, line, source, max_record_chars)
+            check_record_length(carry, line, source, max_record_chars)
             continue
         records = tokenize(buffer, delimiter, quotechar, escapechar, source, lenient=True, first_line=line)
         if records and not records[-1].terminator:
@@ -582,14 +582,14 @@ def iter_records(
         consumed = sum(len(r.raw) + len(r.terminator) for r in records)
         line += buffer.count("\n", 0, consumed)
         carry = buffer[consumed:]
-        _check_record_length(carry, line, source, max_record_chars)
+        check_record_length(carry, line, source, max_record_chars)
         yield from records
     if carry and complete:
         # Strict at the end: a quoted field never closed is refused as tokenize refuses it.
         yield from tokenize(carry, delimiter, quotechar, escapechar, source, first_line=line)
 
 
-def _check_record_length(carry: str, line: int, source: str, limit: int) -> None:
+def check_record_length(carry: str, line: int, source: str, limit: int) -> None:
     if len(carry) > limit:
         raise FileFormatError(
             f"{source}: the record starting on line {line} is longer than {limit:,} characters: a quoted field "
@@ -1449,6 +1449,38 @@ def _field_value(text: str, quoted: bool, column: FileColumn, fmt: FileFormat) -
     return parse_value(text, column)
 
 
+@dataclass(frozen=True)
+class _GroupedNumber:
+    """The common spelling of a number column with a group mark and nothing else (``-1,234.56``),
+    read without ``_canonical_number``'s general parse, which gives the same value for it."""
+
+    shape: re.Pattern[str]
+    group_mark: str
+    decimal_mark: str
+    kind: str
+
+    def read(self, text: str) -> Any:
+        """The value ``parse_value`` gives ``text``, or None when the text is not in the common shape."""
+        if not self.shape.fullmatch(text):
+            return None
+        canonical = text.replace(self.group_mark, "").replace(self.decimal_mark, ".")
+        return int(canonical) if self.kind == "INT64" else float(canonical) if self.kind == "FLOAT64" else canonical
+
+
+def _grouped_number(column: FileColumn) -> _GroupedNumber | None:
+    spelling = column.number
+    if column.type not in ("INT64", "NUMERIC", "FLOAT64") or spelling is None or not spelling.group_mark:
+        return None
+    if spelling.prefix or spelling.suffix or spelling.negative != "minus":
+        return None
+    decimal_mark = "," if column.decimal_comma else "."
+    group, point = re.escape(spelling.group_mark), re.escape(decimal_mark)
+    # ASCII digits only (\d takes any script's); no exponent, which parse_value reads as a float.
+    fraction = "" if column.type == "INT64" else rf"(?:{point}[0-9]+)?"
+    shape = re.compile(rf"-?(?:0|[1-9][0-9]{{0,2}}(?:{group}[0-9]{{3}})*){fraction}")
+    return _GroupedNumber(shape, spelling.group_mark, decimal_mark, column.type)
+
+
 class RecordParser:
     """Data records of one format as rows in BigQuery JSON form (``read_records``' parsing).
 
@@ -1464,6 +1496,7 @@ class RecordParser:
         # STRING values are their own text: nothing to remember.
         self._caches: list[dict[str, Any] | None] = [{} if c.type != "STRING" else None for c in fmt.columns]
         self._nulls = [{"", null_spelling(c, fmt), fmt.null_marker, *NULL_MARKERS_STRONG} for c in fmt.columns]
+        self._grouped = [_grouped_number(c) for c in fmt.columns]
 
     def parse(self, record: Record) -> dict[str, Any]:
         """One data record (of ``len(fmt.columns)`` fields) as a row."""
@@ -1490,6 +1523,32 @@ class RecordParser:
                 cache[text] = value
             row[column.name] = value
         return row
+
+    def null_texts(self) -> set[str]:
+        """Every text that may read as NULL in some column (depending on its quoting)."""
+        return set().union(*self._nulls)
+
+    def parse_texts(self, index: int, texts: Sequence[str]) -> list[Any]:
+        """Column ``index``'s unquoted fields as ``parse`` reads them, a whole column at a time.
+
+        Raises what parsing a value raises (``ValueError`` ...), without the line: the caller
+        reads those records with ``parse`` again, whose error names the line and the column.
+        """
+        column, fmt, cache, nulls = self.fmt.columns[index], self.fmt, self._caches[index], self._nulls[index]
+        if cache is None:  # STRING: a value is its text, unless the text spells a NULL
+            return [text if text not in nulls else _field_value(text, False, column, fmt) for text in texts]
+        grouped = self._grouped[index]
+        values = []
+        for text in texts:
+            value = cache.get(text)
+            if value is None:
+                value = grouped.read(text) if grouped is not None else None
+            if value is None:
+                value = _field_value(text, False, column, fmt)
+                if text not in nulls and len(cache) < self.cache_size:
+                    cache[text] = value
+            values.append(value)
+        return values
 
 
 def _parse_rows(records: Sequence[Record], fmt: FileFormat, source: str) -> list[dict[str, Any]]:

@@ -59,6 +59,7 @@ from bqsynth.sources.file_stream import (
     completed_format,
     read_head,
     sniff_head,
+    stream_file_batches,
     stream_file_rows,
 )
 from bqsynth.sources.value_stats import StreamLimits, TableAccumulator, stats_from_counts
@@ -391,7 +392,7 @@ def _read_parts(
     table = TableAccumulator([(c.name, c.type) for c in fmt.columns], sample_rows, limits)
     tally = PartTally()
     table.add_all(
-        stream_file_rows(
+        stream_file_batches(
             first,
             fmt,
             tally,
@@ -441,7 +442,7 @@ def _add_part(
     tally = PartTally()
     try:
         table.add_all(
-            stream_file_rows(
+            stream_file_batches(
                 part,
                 fmt,
                 tally,

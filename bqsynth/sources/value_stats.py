@@ -30,11 +30,15 @@ import heapq
 import math
 import random
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import accumulate
+from operator import itemgetter
 from typing import Any, Generic, TypeVar
+
+import numpy as np
 
 from bqsynth.models import ColumnStats, Scalar, ValueCount
 from bqsynth.sources.bigquery_profile import (
@@ -48,6 +52,8 @@ from bqsynth.sources.bigquery_profile import (
 
 T = TypeVar("T")
 
+_MIN_WINDOW = 4096  # values ColumnAccumulator.add_many looks at least at once for the next overflow
+
 
 @dataclass(frozen=True)
 class StreamLimits:
@@ -55,13 +61,16 @@ class StreamLimits:
 
     Peak memory is about 35 times ``sniff_bytes`` while the head's format is detected (parsed
     records are that much larger than their text), then ``download_bytes`` plus 35 times
-    ``chunk_bytes`` plus, per column, ``exact_values`` counted values (at most
-    ``exact_chars`` characters of them) and ``quantile_sample`` sampled ones, and the longest
+    ``block_chars`` (``chunk_bytes`` when it is 0) plus, per column, ``exact_values`` counted
+    values (at most ``exact_chars`` characters of them) and ``quantile_sample`` sampled ones, and the longest
     record (``bqsynth.sources.delimited.MAX_RECORD_CHARS`` at most).
     """
 
     sniff_bytes: int = 512 * 1024  # the head a file's format is detected from
-    chunk_bytes: int = 64 * 1024  # decoded and split into records at a time
+    chunk_bytes: int = 64 * 1024  # decoded at a time
+    # Plain records (bqsynth.sources.record_blocks) are split and counted this many characters at
+    # a time, a column at a time; 0 reads every record one by one (the exact reader alone).
+    block_chars: int = 256 * 1024
     download_bytes: int = 8 * 1024**2  # fetched from Cloud Storage per request
     exact_values: int = 20_000  # distinct values per column counted exactly
     exact_chars: int = 4 * 1024**2  # and the characters those values may hold together
@@ -105,6 +114,15 @@ class Reservoir(Generic[T]):
             self.items[self._rng.randrange(self.size)] = (index, item)
             self._advance(index)
 
+    def offer_many(self, count: int, item_at: Callable[[int], T]) -> None:
+        """``offer`` the next ``count`` items, ``item_at(i)`` being the i-th: only the sampled ones are
+        built, and the sample is the one offering them one by one gives."""
+        start, stop = self.seen, self.seen + count
+        while self.next_index < stop:
+            self.seen = self.next_index
+            self.offer(item_at(self.next_index - start))
+        self.seen = stop
+
     def _advance(self, index: int) -> None:
         self._weight *= math.exp(math.log(self._uniform()) / self.size)
         # The weight underflows towards 0 only after astronomically many items; 1.0 would stop sampling.
@@ -141,7 +159,20 @@ class DistinctSketch:
         self._kept: set[int] = set()
 
     def add(self, text: str) -> None:
-        digest = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+        self._add_digest(int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big"))
+
+    def add_many(self, texts: Iterable[str]) -> None:
+        """``add`` each text; the sketch is the same (the k smallest hashes do not depend on order)."""
+        digests = np.frombuffer(
+            b"".join(hashlib.blake2b(text.encode(), digest_size=8).digest() for text in texts), dtype=">u8"
+        )
+        if len(self._heap) >= self.k:
+            # Only a hash below the largest kept one can enter; the bound only falls as hashes enter.
+            digests = digests[digests < -self._heap[0]]
+        for digest in digests.tolist():
+            self._add_digest(digest)
+
+    def _add_digest(self, digest: int) -> None:
         if digest in self._kept:
             return
         if len(self._heap) < self.k:
@@ -294,10 +325,55 @@ class ColumnAccumulator:
         else:  # skipped by the reservoir: its bookkeeping inlined, this runs for every value
             sample.seen += 1
 
+    def add_many(self, values: Sequence[Any]) -> None:
+        """``add`` each of ``values`` in turn, with the same statistics, a batch at a time.
+
+        The counter is pruned exactly where adding the values one by one would prune it (which
+        values it keeps depends on that): each run of values up to the next overflow is counted
+        at once, first occurrences in order, as one by one.
+        """
+        if self._tail_folded:
+            raise RuntimeError(f"column {self.path}: values added after its statistics were taken")
+        present = [value for value in values if value is not None]
+        self.nulls += len(values) - len(present)
+        start = 0
+        while start < len(present):
+            end, overflows = self._run_end(present, start)
+            counts = self.counts
+            run = Counter(present[start:end])  # first occurrences in order, as counting one by one
+            known = run.keys() & counts.keys()
+            self._chars += sum(len(v) if isinstance(v, str) else 8 for v in run.keys() - known)
+            for value in known:
+                run[value] += counts[value]
+            # Known values keep their place in the counter, new ones follow in order: as one by one.
+            counts.update(run)
+            if overflows:
+                self._prune()
+            start = end
+        if self._sample is not None:
+            self._sample.offer_many(len(present), present.__getitem__)
+
+    def _run_end(self, values: Sequence[Any], start: int) -> tuple[int, bool]:
+        """Where the run of ``values`` from ``start`` ends: past the first value whose counting
+        outgrows a bound (True), or at a window's end without it (False)."""
+        counts, limits = self.counts, self.limits
+        room = max(limits.exact_values - len(counts), 0)  # new values before the count bound
+        # Any window finds the first overflow in it; room + 1 values are enough to meet the count
+        # bound, and a floor keeps a nearly full counter from being fed a few values at a time.
+        stop = min(len(values), start + max(room + 1, _MIN_WINDOW))
+        window = values[start:stop]
+        fresh = [value for value in dict.fromkeys(window) if value not in counts]
+        chars = list(accumulate(len(v) if isinstance(v, str) else 8 for v in fresh))
+        over = min(room, bisect_right(chars, limits.exact_chars - self._chars))
+        if over >= len(fresh):
+            return stop, False
+        return start + window.index(fresh[over]) + 1, True
+
     def _prune(self) -> None:
         """Keep the most frequent half of the counter; fold the rest into the exact aggregates."""
         self.overflowed = True
-        ranked = sorted(self.counts.items(), key=lambda item: -item[1])
+        # Most frequent first, ties in counter order (reverse=True keeps a sort stable).
+        ranked = sorted(self.counts.items(), key=itemgetter(1), reverse=True)
         keep = max(1, min(len(ranked), self.limits.exact_values) // 2)
         self._fold(ranked[keep:])
         self.counts = dict(ranked[:keep])
@@ -309,11 +385,17 @@ class ColumnAccumulator:
         folded, key, kind = self._folded, self._key, self.kind
         values = [value for value, _ in entries]
         folded.present += sum(count for _, count in entries)
-        for value in values:
-            self._distinct.add(self._distinct_text(value))
+        # A NUMERIC text is read into a Decimal once, for its order, its distinct text and its scale.
+        decimals = [Decimal(value) for value in values] if kind == "NUMERIC" else None
+        normals = [number.normalize() for number in decimals] if decimals is not None else None
+        self._distinct.add_many(map(str, normals) if normals is not None else map(self._distinct_text, values))
         if kind in MIN_MAX_TYPES:
             ends = [v for v in (folded.low, folded.high) if v is not None]
-            folded.low, folded.high = min([*values, *ends], key=key), max([*values, *ends], key=key)
+            candidates = [*values, *ends]
+            keys = [*decimals, *map(key, ends)] if decimals is not None else list(map(key, candidates))
+            # min/max over the keys computed once: the same comparisons, so the same first extreme.
+            folded.low = candidates[min(range(len(candidates)), key=keys.__getitem__)]
+            folded.high = candidates[max(range(len(candidates)), key=keys.__getitem__)]
         if kind in LENGTH_TYPES:
             lengths = [len(value) for value in values]
             low, high = min(lengths), max(lengths)
@@ -321,7 +403,11 @@ class ColumnAccumulator:
             folded.max_length = high if folded.max_length is None else max(folded.max_length, high)
             folded.length_sum += sum(length * count for length, (_, count) in zip(lengths, entries, strict=True))
         if kind in SCALE_LIMITS:
-            scales = [s for s in (value_scale(v, kind) for v in values) if s is not None]
+            if normals is not None:  # value_scale of NUMERIC, from the Decimals already read
+                limit = SCALE_LIMITS[kind]
+                scales = [min(max(0, -int(n.as_tuple().exponent)), limit) for n in normals]
+            else:
+                scales = [s for s in (value_scale(v, kind) for v in values) if s is not None]
             if scales:
                 folded.max_scale = max(scales) if folded.max_scale is None else max(folded.max_scale, *scales)
 
@@ -365,6 +451,21 @@ class ColumnAccumulator:
         return ColumnStats(**stats)
 
 
+@dataclass(frozen=True)
+class RowBatch:
+    """Consecutive rows of a table as its columns: ``columns[c][i]`` is row i's value of column c."""
+
+    names: Sequence[str]
+    columns: Sequence[Sequence[Any]]
+    rows: int
+
+    def row(self, index: int) -> dict[str, Any]:
+        return {name: column[index] for name, column in zip(self.names, self.columns, strict=True)}
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (self.row(index) for index in range(self.rows))
+
+
 @dataclass
 class TableAccumulator:
     """Row count, per-column statistics and a reservoir sample of the rows of a streamed table."""
@@ -385,9 +486,20 @@ class TableAccumulator:
         if self.sample_rows > 0:
             self._sample.offer(row)
 
-    def add_all(self, rows: Iterable[dict[str, Any]]) -> None:
+    def add_batch(self, batch: RowBatch) -> None:
+        """``add`` each row of ``batch``, a column at a time."""
+        self.rows += batch.rows
+        for (_, column), values in zip(self._columns, batch.columns, strict=True):
+            column.add_many(values)
+        if self.sample_rows > 0:
+            self._sample.offer_many(batch.rows, batch.row)
+
+    def add_all(self, rows: Iterable[dict[str, Any] | RowBatch]) -> None:
         for row in rows:
-            self.add(row)
+            if isinstance(row, RowBatch):
+                self.add_batch(row)
+            else:
+                self.add(row)
 
     def stats(self, *, top_k: int = 20, quantiles: int = 20) -> dict[str, ColumnStats]:
         return {name: column.stats(top_k=top_k, quantiles=quantiles) for name, column in self._columns}
