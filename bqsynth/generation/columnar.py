@@ -319,6 +319,9 @@ class _Shard:
         self.rows = np.arange(start, start + count, dtype=np.int64) if rows is None else rows
         self.exclusions = {path: frozenset(digests) for path, digests in exclusions.items()}
         self._latent: dict[int, np.ndarray] = {}
+        # Set where the values go to Arrow as they are (no rules): generators may then hand
+        # typed arrays over (``TemporalSeconds``) instead of text. Array elements never are.
+        self.typed = False
 
     def elements(self, counters: np.ndarray) -> _Shard:
         """The same table and exclusions, with one counter per array element for rows."""
@@ -353,11 +356,14 @@ def sequence_keys(spec: SequenceKey, rows: np.ndarray) -> list[Any]:
     """``keys.sequence_key_value`` of every row; plain integer and prefixed keys computed in bulk."""
     if spec.temporal or spec.pattern:
         return [keys.sequence_key_value(spec, row) for row in rows.tolist()]
-    numbers = (spec.start + rows * spec.step).tolist() if _fits_int64(spec, rows) else _python_numbers(spec, rows)
+    if not _fits_int64(spec, rows):
+        numbers = _python_numbers(spec, rows)
+        return [f"{spec.prefix}{number:0{spec.width}d}" for number in numbers] if spec.as_string else numbers
+    values = spec.start + rows * spec.step
     if not spec.as_string:
-        return numbers
-    prefix, width = spec.prefix, spec.width
-    return [f"{prefix}{number:0{width}d}" for number in numbers]
+        return values.tolist()
+    # f"{prefix}{number:0{width}d}" in bulk: zfill pads after the sign, as the format does.
+    return np.strings.add(spec.prefix, np.strings.zfill(values.astype(np.str_), spec.width)).tolist()
 
 
 def _fits_int64(spec: SequenceKey, rows: np.ndarray) -> bool:
@@ -480,14 +486,32 @@ def seconds_to_texts(seconds: np.ndarray, temporal_type: str) -> list[str]:
     return [f"{text} UTC" for text in texts.tolist()]
 
 
+class TemporalSeconds(list):  # type: ignore[type-arg]
+    """A temporal column's values for Arrow, without their text: ``seconds`` (whole seconds since
+    the epoch, the values ``seconds_to_texts`` spells) of ``temporal_type``. The list itself only
+    holds placeholders, set to None where the value is NULL (``with_nulls``); ``texts`` gives
+    the values as every other path has them."""
+
+    def __init__(self, seconds: np.ndarray, temporal_type: str) -> None:
+        super().__init__([True] * len(seconds))
+        self.seconds = np.trunc(seconds).astype(np.int64)
+        self.temporal_type = temporal_type
+
+    def texts(self) -> list[str | None]:
+        texts = seconds_to_texts(self.seconds, self.temporal_type)
+        return [None if kept is None else text for kept, text in zip(self, texts, strict=True)]
+
+
 def temporal_values(shard: _Shard, generator: TemporalFromQuantiles, column: str) -> list[str]:
     """What ``Bqsynth.temporal`` gives; an excluded day is redrawn, then moved on a day at a time."""
     bounds = [temporal_to_seconds(q, generator.type) for q in generator.quantiles]
     seconds = quantile_draws(bounds, shard.draw(column, generator.copula))
     if generator.whole_days:
         seconds = seconds // DAY_SECONDS * DAY_SECONDS
-    texts = seconds_to_texts(seconds, generator.type)
     excluded = shard.excluded(column)
+    if not excluded and shard.typed:
+        return TemporalSeconds(seconds, generator.type)
+    texts = seconds_to_texts(seconds, generator.type)
     if not excluded:
         return texts
 
@@ -871,6 +895,7 @@ def _shard_columns(
     enforcer = RuleEnforcer(table, seed)
     # Rules need the rows as dicts; without rules each column goes straight to its output form.
     form = "shaped" if enforcer.rules else values_as
+    shard.typed = form == "raw"
     by_path: dict[str, list[Any]] = {}
     for path, column in leaf_plans(table.columns).items():
         if path in schema:  # shape_row only reads the schema's columns

@@ -121,6 +121,11 @@ def raw_array(values: list[Any], column: ColumnSchema, shape: Shaper) -> pa.Arra
     the raw values as they are and shaping would not change them: whole numbers for INT64, numbers
     for FLOAT64, booleans for BOOL, text for STRING (no length limit), NUMERIC and temporal types."""
     kind = column.type
+    seconds = getattr(values, "seconds", None)
+    if seconds is not None:  # columnar.TemporalSeconds: typed in bulk, or spelt out as everywhere else
+        if kind == values.temporal_type and not column.is_repeated:  # type: ignore[attr-defined]
+            return _temporal_array(seconds, [v is None for v in values], kind)
+        values = values.texts()  # type: ignore[attr-defined]
     if not column.is_repeated and not (kind == "STRING" and column.max_length):
         try:
             if kind == "STRING":  # refuses anything but text
@@ -141,6 +146,21 @@ def raw_array(values: list[Any], column: ColumnSchema, shape: Shaper) -> pa.Arra
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
             pass
     return value_array(shape(values, column), column)
+
+
+def _temporal_array(seconds: Any, nulls: list[bool], kind: str) -> pa.Array:
+    """Whole seconds since the epoch as ``kind``: the values ``columnar.seconds_to_texts`` spells."""
+    import numpy as np
+
+    mask = np.asarray(nulls, dtype=bool)
+    if kind == "TIME":
+        micros = (seconds % 86400) * 1_000_000
+        return pa.array(micros, pa.int64(), mask=mask).cast(pa.time64("us"))
+    moments = seconds.astype("datetime64[s]")
+    if kind == "DATE":
+        return pa.array(moments.astype("datetime64[D]"), pa.date32(), mask=mask)
+    naive = pa.array(moments.astype("datetime64[us]"), pa.timestamp("us"), mask=mask)
+    return naive if kind == "DATETIME" else naive.cast(_SCALARS["TIMESTAMP"])
 
 
 def table_from_rows(rows: list[dict[str, Any]], columns: list[ColumnSchema]) -> pa.Table:
