@@ -89,8 +89,10 @@ def arrow_type(column: ColumnSchema) -> pa.DataType:
 
 
 def arrow_field(column: ColumnSchema) -> pa.Field:
-    # REQUIRED is the table's to check (a NULL fails the load either way); the file only types.
-    return pa.field(column.name, arrow_type(column))
+    # As google-cloud-bigquery's own Parquet (bq_to_arrow_field, which load_table_from_dataframe
+    # writes): a REQUIRED column is still nullable in the file (the table checks it, and a NULL
+    # fails the load), a REPEATED one is not (a NULL array is written as []).
+    return pa.field(column.name, arrow_type(column), nullable=not column.is_repeated)
 
 
 def arrow_schema(columns: list[ColumnSchema]) -> pa.Schema:
