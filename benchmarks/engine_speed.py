@@ -5,8 +5,10 @@ Run: PYTHONPATH=. .venv/bin/python benchmarks/engine_speed.py [--columnar-rows N
 Two tables: a 23-column fact table (a sequence key, 8 references, 10 measures, 3 dates and
 a flag) and the demo's ``Fact_Transaction`` as the planner plans it from the demo
 warehouse (Faker company names and free text among its columns). Each engine writes the
-final NDJSON files (shaping and rules included) into a temporary folder on one core; the
-figure is rows / wall seconds of ``generate_table`` / ``generate_table_columnar``.
+final files (shaping and rules included) into a temporary folder on one core: Snowfakery and
+``columnar`` NDJSON, ``columnar-pq`` what the pipeline writes (``file_format="auto"``: Parquet
+where the table allows it, see ``bqsynth/generation/parquet_files.py``); the figure is
+rows / wall seconds of ``generate_table`` / ``generate_table_columnar``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from bqsynth.generation.columnar import generate_table_columnar
@@ -138,10 +141,13 @@ def main() -> None:
         for engine, run, rows in (
             ("snowfakery", generate_table, args.snowfakery_rows),
             ("columnar", generate_table_columnar, args.columnar_rows),
+            ("columnar-pq", partial(generate_table_columnar, file_format="auto"), args.columnar_rows),
         ):
             speeds[engine] = rows_per_second(run, build(rows))
             print(f"{label:<34} {engine:<11} {rows:>8} {speeds[engine]:>10,.0f}", flush=True)
-        print(f"{label:<34} {'ratio':<11} {'':>8} {speeds['columnar'] / speeds['snowfakery']:>9.1f}x")
+        for engine in ("columnar", "columnar-pq"):
+            ratio = speeds[engine] / speeds["snowfakery"]
+            print(f"{label:<34} {'ratio':<11} {'':>8} {ratio:>9.1f}x  ({engine} / snowfakery)")
 
 
 if __name__ == "__main__":

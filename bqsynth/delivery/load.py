@@ -260,17 +260,35 @@ def load_job_id(target_table_id: str, batch_id: str, attempt: int = 0) -> str:
     return f"bqsynth_load_{readable}_{digest}_a{attempt}"
 
 
+def source_format(uris: Sequence[str]) -> str:
+    """The load format of a batch's files, from their names: ``.parquet`` files (the columnar
+    engine's, see ``bqsynth.generation.parquet_files``) are Parquet, any other NDJSON. One load job
+    reads one format, and a table's batch comes from one engine, so a mix is refused."""
+    parquet = [uri.lower().endswith(".parquet") for uri in uris]
+    if any(parquet) and not all(parquet):
+        raise LoadError(f"a batch mixes Parquet and NDJSON files, which one load job cannot read: {list(uris)[:4]}")
+    return bigquery.SourceFormat.PARQUET if parquet and all(parquet) else bigquery.SourceFormat.NEWLINE_DELIMITED_JSON
+
+
 def load_job_config(
-    schema: Sequence[bigquery.SchemaField], write_disposition: WriteDisposition
+    schema: Sequence[bigquery.SchemaField],
+    write_disposition: WriteDisposition,
+    file_format: str = bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
 ) -> bigquery.LoadJobConfig:
-    return bigquery.LoadJobConfig(
+    config = bigquery.LoadJobConfig(
         schema=list(schema),
-        source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+        source_format=file_format,
         write_disposition=write_disposition,
         create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
         ignore_unknown_values=False,
         max_bad_records=0,
     )
+    if file_format == bigquery.SourceFormat.PARQUET:
+        # Without it BigQuery reads a Parquet LIST as a RECORD of ``list.element``, not as REPEATED.
+        options = bigquery.ParquetOptions()
+        options.enable_list_inference = True
+        config.parquet_options = options
+    return config
 
 
 def load_table(
@@ -281,7 +299,8 @@ def load_table(
     batch_id: str,
     write_disposition: WriteDisposition = "WRITE_TRUNCATE",
 ) -> int:
-    """Load a batch of NDJSON files into the target in one job; return the rows it loaded.
+    """Load a batch of NDJSON or Parquet files (``source_format``) into the target in one job;
+    return the rows it loaded.
 
     Loading the same batch again loads nothing and returns the first load's row count.
     On failure ``LoadError`` names the table and the offending file(s); the target is
@@ -296,7 +315,7 @@ def load_table(
     # The verified table's own schema, not the source's: it is compatible (checked above) and
     # may legitimately differ in order, descriptions or extra NULLABLE columns, which a load
     # job whose schema differs from its destination's would otherwise trip over.
-    config = load_job_config(table.schema, write_disposition)
+    config = load_job_config(table.schema, write_disposition, source_format(uris))
     for attempt in range(MAX_LOAD_ATTEMPTS):
         job_id = load_job_id(table_id, batch_id, attempt)
         job, started_here = _start_or_find_job(client, job_id, uris, table, config)
@@ -460,7 +479,7 @@ def _diagnose_files(client: bigquery.Client, table: bigquery.Table, uris: list[s
         bigquery.DatasetReference(table.project, table.dataset_id),
         f"_bqsynth_check_{table.table_id[:100]}_{uuid.uuid4().hex[:12]}",
     )
-    config = load_job_config(table.schema, "WRITE_APPEND")
+    config = load_job_config(table.schema, "WRITE_APPEND", source_format(uris))
     try:
         client.create_table(bigquery.Table(scratch, schema=table.schema))
 

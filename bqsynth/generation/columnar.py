@@ -2,7 +2,8 @@
 
 Snowfakery evaluates a recipe field by field and row by row (about 2,000 rows/s); this
 engine interprets the same closed generator vocabulary a column at a time and writes
-the same NDJSON rows (same schema, nesting, types) the Snowfakery path loads.
+the same rows (same schema, nesting, types) the Snowfakery path loads: as NDJSON, or as Parquet
+with the same values typed (``parquet_files``; ``choose_file_format`` says which and why).
 
 * Keys and references call :mod:`bqsynth.generation.keys` (vectorised only where the
   result is provably the same: the parent-row draw hashes the same bytes), so both
@@ -84,6 +85,9 @@ from bqsynth.values import DAY_SECONDS, temporal_to_seconds
 
 Engine = Literal["auto", "columnar", "snowfakery"]
 ENGINES: tuple[str, ...] = ("auto", "columnar", "snowfakery")
+# The columnar engine's output files: ``auto`` is Parquet where it holds the table exactly.
+FileFormatSetting = Literal["auto", "ndjson", "parquet"]
+FILE_FORMATS: tuple[str, ...] = ("auto", "ndjson", "parquet")
 
 # Kinds this engine interprets; any other kind sends its table to Snowfakery (auto) or is refused.
 SUPPORTED_KINDS = frozenset(
@@ -221,13 +225,22 @@ def generate_with_engine(
     shard_rows: int = 250_000,
     exclusions: dict[str, list[str]] | None = None,
     only: WorkItem | None = None,
+    file_format: FileFormatSetting = "auto",
 ) -> EngineRun:
     """Generate ``table`` (or only the shard ``only``) with the engine the ``engine`` setting picks
-    for it (see ``choose_engine``)."""
+    for it (see ``choose_engine``); the columnar engine writes the ``file_format`` setting's
+    format (see ``choose_file_format``), Snowfakery NDJSON."""
     chosen, reason = choose_engine(table, engine)
-    run = generate_table_columnar if chosen == "columnar" else generate_table
-    files, rows, seconds = run(table, seed, output_dir, shard_rows=shard_rows, exclusions=exclusions, only=only)
-    return EngineRun(files, rows, seconds, chosen, reason)
+    if chosen == "snowfakery":
+        files, rows, seconds = generate_table(
+            table, seed, output_dir, shard_rows=shard_rows, exclusions=exclusions, only=only
+        )
+        return EngineRun(files, rows, seconds, chosen, f"{reason}; NDJSON")
+    written, why = choose_file_format(table, file_format)
+    files, rows, seconds = generate_table_columnar(
+        table, seed, output_dir, shard_rows=shard_rows, exclusions=exclusions, only=only, file_format=written
+    )
+    return EngineRun(files, rows, seconds, chosen, f"{reason}; {why}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,6 +319,9 @@ class _Shard:
         self.rows = np.arange(start, start + count, dtype=np.int64) if rows is None else rows
         self.exclusions = {path: frozenset(digests) for path, digests in exclusions.items()}
         self._latent: dict[int, np.ndarray] = {}
+        # Set where the values go to Arrow as they are (no rules): generators may then hand
+        # typed arrays over (``TemporalSeconds``) instead of text. Array elements never are.
+        self.typed = False
 
     def elements(self, counters: np.ndarray) -> _Shard:
         """The same table and exclusions, with one counter per array element for rows."""
@@ -340,11 +356,14 @@ def sequence_keys(spec: SequenceKey, rows: np.ndarray) -> list[Any]:
     """``keys.sequence_key_value`` of every row; plain integer and prefixed keys computed in bulk."""
     if spec.temporal or spec.pattern:
         return [keys.sequence_key_value(spec, row) for row in rows.tolist()]
-    numbers = (spec.start + rows * spec.step).tolist() if _fits_int64(spec, rows) else _python_numbers(spec, rows)
+    if not _fits_int64(spec, rows):
+        numbers = _python_numbers(spec, rows)
+        return [f"{spec.prefix}{number:0{spec.width}d}" for number in numbers] if spec.as_string else numbers
+    values = spec.start + rows * spec.step
     if not spec.as_string:
-        return numbers
-    prefix, width = spec.prefix, spec.width
-    return [f"{prefix}{number:0{width}d}" for number in numbers]
+        return values.tolist()
+    # f"{prefix}{number:0{width}d}" in bulk: zfill pads after the sign, as the format does.
+    return np.strings.add(spec.prefix, np.strings.zfill(values.astype(np.str_), spec.width)).tolist()
 
 
 def _fits_int64(spec: SequenceKey, rows: np.ndarray) -> bool:
@@ -467,14 +486,32 @@ def seconds_to_texts(seconds: np.ndarray, temporal_type: str) -> list[str]:
     return [f"{text} UTC" for text in texts.tolist()]
 
 
+class TemporalSeconds(list):  # type: ignore[type-arg]
+    """A temporal column's values for Arrow, without their text: ``seconds`` (whole seconds since
+    the epoch, the values ``seconds_to_texts`` spells) of ``temporal_type``. The list itself only
+    holds placeholders, set to None where the value is NULL (``with_nulls``); ``texts`` gives
+    the values as every other path has them."""
+
+    def __init__(self, seconds: np.ndarray, temporal_type: str) -> None:
+        super().__init__([True] * len(seconds))
+        self.seconds = np.trunc(seconds).astype(np.int64)
+        self.temporal_type = temporal_type
+
+    def texts(self) -> list[str | None]:
+        texts = seconds_to_texts(self.seconds, self.temporal_type)
+        return [None if kept is None else text for kept, text in zip(self, texts, strict=True)]
+
+
 def temporal_values(shard: _Shard, generator: TemporalFromQuantiles, column: str) -> list[str]:
     """What ``Bqsynth.temporal`` gives; an excluded day is redrawn, then moved on a day at a time."""
     bounds = [temporal_to_seconds(q, generator.type) for q in generator.quantiles]
     seconds = quantile_draws(bounds, shard.draw(column, generator.copula))
     if generator.whole_days:
         seconds = seconds // DAY_SECONDS * DAY_SECONDS
-    texts = seconds_to_texts(seconds, generator.type)
     excluded = shard.excluded(column)
+    if not excluded and shard.typed:
+        return TemporalSeconds(seconds, generator.type)
+    texts = seconds_to_texts(seconds, generator.type)
     if not excluded:
         return texts
 
@@ -842,23 +879,77 @@ def shard_lines(table: TablePlan, seed: int, start: int, count: int, exclusions:
         return _shard_lines(table, seed, start, count, exclusions)
 
 
-def _shard_lines(table: TablePlan, seed: int, start: int, count: int, exclusions: dict[str, list[str]]) -> list[str]:
+def _shard_columns(
+    table: TablePlan,
+    seed: int,
+    start: int,
+    count: int,
+    exclusions: dict[str, list[str]],
+    values_as: Literal["json", "shaped", "raw"],
+) -> tuple[list[_Out], RuleEnforcer]:
+    """Every schema column's values in this shard: shaped; JSON text (``json``, without rules); or
+    raw, as the generators give them (``raw``, without rules: Arrow shapes them, see
+    ``parquet_files.raw_array``)."""
     shard = _Shard(table, seed, start, count, exclusions)
     schema = _leaf_schemas(table.schema_)
     enforcer = RuleEnforcer(table, seed)
-    # Rules need the rows as dicts; without rules each column goes straight to JSON text.
+    # Rules need the rows as dicts; without rules each column goes straight to its output form.
+    form = "shaped" if enforcer.rules else values_as
+    shard.typed = form == "raw"
     by_path: dict[str, list[Any]] = {}
     for path, column in leaf_plans(table.columns).items():
         if path in schema:  # shape_row only reads the schema's columns
             values = with_nulls(shard, column, path, leaf_column_values(shard, column.generator, path))
-            by_path[path] = shaped(values, schema[path]) if enforcer.rules else encoded(values, schema[path])
-    columns = _schema_columns(table.schema_, by_path, "", count, encoded=not enforcer.rules)
+            if form == "json":
+                by_path[path] = encoded(values, schema[path])
+            elif form == "shaped":
+                by_path[path] = shaped(values, schema[path])
+            else:
+                by_path[path] = values
+    return _schema_columns(table.schema_, by_path, "", count, encoded=form == "json"), enforcer
+
+
+def shard_arrow(table: TablePlan, seed: int, start: int, count: int, exclusions: dict[str, list[str]]) -> Any:
+    """Rows ``start .. start + count`` of ``table`` as an Arrow table: the NDJSON lines' values, typed."""
+    from bqsynth.generation import parquet_files  # pyarrow is imported only where Parquet is written
+
+    with _without_cycle_collection():
+        columns, enforcer = _shard_columns(table, seed, start, count, exclusions, values_as="raw")
+        if enforcer.rules:
+            rows = [enforcer(row) for row in _row_dicts(columns, count)]
+            return parquet_files.table_from_rows(rows, table.schema_)
+        return parquet_files.table_from_columns(columns, count, lambda values, column: shaped(values, column))
+
+
+def _shard_lines(table: TablePlan, seed: int, start: int, count: int, exclusions: dict[str, list[str]]) -> list[str]:
+    columns, enforcer = _shard_columns(table, seed, start, count, exclusions, values_as="json")
     if enforcer.rules:
         return [_dumps(enforcer(row)) for row in _row_dicts(columns, count)]
     template, values = _row_template(columns)
     if not values:  # only empty records: every row is the template itself
         return [template] * count
     return [template % row for row in zip(*values, strict=True)]
+
+
+def choose_file_format(table: TablePlan, file_format: FileFormatSetting) -> tuple[Literal["ndjson", "parquet"], str]:
+    """The format the columnar engine writes ``table`` in under the ``file_format`` setting, and why.
+
+    ``auto``: Parquet, which loaded 18 to 38 times faster than NDJSON on the emulator with the same
+    values (``benchmarks/load_format.py``), unless ``parquet_files.parquet_refusal`` names a reason
+    to keep NDJSON (a file source; a type Parquet does not carry exactly).
+    """
+    if file_format not in FILE_FORMATS:
+        raise ColumnarError(f"file format {file_format!r} is not one of {list(FILE_FORMATS)}", table=table.name)
+    if file_format == "ndjson":
+        return "ndjson", "NDJSON was asked for"
+    from bqsynth.generation.parquet_files import parquet_refusal
+
+    refusal = parquet_refusal(table)
+    if refusal is None:
+        return "parquet", "Parquet: every column loads from it with its exact values"
+    if file_format == "parquet":
+        raise ColumnarError(f"table {table.name} cannot be written as Parquet: {refusal}", table=table.name)
+    return "ndjson", f"NDJSON, as {refusal}"
 
 
 def generate_table_columnar(
@@ -868,21 +959,32 @@ def generate_table_columnar(
     shard_rows: int = 250_000,
     exclusions: dict[str, list[str]] | None = None,
     only: WorkItem | None = None,
+    file_format: FileFormatSetting = "ndjson",
 ) -> tuple[list[Path], int, float]:
-    """Generate all rows of ``table`` (or the ``only`` shard's) as NDJSON files, one per shard;
+    """Generate all rows of ``table`` (or the ``only`` shard's) as files, one per shard: NDJSON
+    (``<table>-<shard>.json``) or, as ``choose_file_format`` picks, Parquet (``.parquet``);
     returns files, rows, seconds.
 
-    The same contract and files as ``snowfakery_runner.generate_table``.
+    The same contract and (as NDJSON) the same files as ``snowfakery_runner.generate_table``.
     """
     choose_engine(table, "columnar")  # refuses, naming the column, a kind it does not interpret
+    chosen, _ = choose_file_format(table, file_format)
     started = time.perf_counter()
     output_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     rows = 0
     for shard, start, count in shard_ranges(table, shard_rows, only):
-        lines = shard_lines(table, seed, start, count, exclusions or {})
-        final = output_dir / f"{table.name}-{shard:05d}.json"
-        final.write_text("".join(f"{line}\n" for line in lines))
+        if chosen == "parquet":
+            from bqsynth.generation.parquet_files import PARQUET_SUFFIX, write_parquet
+
+            final = output_dir / f"{table.name}-{shard:05d}{PARQUET_SUFFIX}"
+            arrow = shard_arrow(table, seed, start, count, exclusions or {})
+            write_parquet(arrow, final)
+            rows += arrow.num_rows
+        else:
+            lines = shard_lines(table, seed, start, count, exclusions or {})
+            final = output_dir / f"{table.name}-{shard:05d}.json"
+            final.write_text("".join(f"{line}\n" for line in lines))
+            rows += len(lines)
         files.append(final)
-        rows += len(lines)
     return files, rows, time.perf_counter() - started

@@ -31,12 +31,13 @@ def generate_step(
     bq: bigquery.Client,
     gcs: storage.Client,
 ) -> TableResult:
-    """Rows of one shard of a table (``item``) as NDJSON under the batch's path in the staging bucket;
-    a failure is the shard's, and so its table's.
+    """Rows of one shard of a table (``item``) as NDJSON or Parquet under the batch's path in the
+    staging bucket; a failure is the shard's, and so its table's.
 
     The result goes to ``result_path``: a local file or a ``gs://`` URI (see ``generated_uri``).
     Each shard writes its own audit rows (``shard_index``, ``shard_count``) and its own file
-    (``<table>-<shard>.json``), so shards may run anywhere, in any order, and be retried.
+    (``<table>-<shard>.json``, or ``.parquet`` from the columnar engine), so shards may run
+    anywhere, in any order, and be retried.
     """
     trail = AuditTrail(bq, config.audit_table, config.batch_id)
     plan = read_model(DatasetPlan, plan_path)

@@ -464,3 +464,16 @@ def test_unfinished_work_is_what_no_later_row_closed_per_stage_table_and_shard()
     ]
     left = unfinished(rows)
     assert [(r.stage, r.table_name, r.shard_index) for r in left] == [("generate", "a", 1), ("profile", "b", None)]
+
+
+def test_a_batch_of_parquet_files_loads_as_parquet_with_list_inference() -> None:
+    assert load.source_format(["gs://b/x/T-00000.json", "gs://b/x/T-00001.json"]) == "NEWLINE_DELIMITED_JSON"
+    assert load.source_format(["gs://b/x/T-00000.parquet", "gs://b/x/T-00001.PARQUET"]) == "PARQUET"
+    with pytest.raises(load.LoadError, match="mixes Parquet and NDJSON"):
+        load.source_format(["gs://b/x/T-00000.parquet", "gs://b/x/T-00001.json"])
+    schema = [bigquery.SchemaField("tags", "STRING", "REPEATED")]
+    parquet = load.load_job_config(schema, "WRITE_APPEND", "PARQUET").to_api_repr()["load"]
+    # Without list inference BigQuery reads a Parquet LIST as a RECORD of list.element.
+    assert parquet["sourceFormat"] == "PARQUET" and parquet["parquetOptions"] == {"enableListInference": True}
+    ndjson = load.load_job_config(schema, "WRITE_APPEND").to_api_repr()["load"]
+    assert ndjson["sourceFormat"] == "NEWLINE_DELIMITED_JSON" and "parquetOptions" not in ndjson

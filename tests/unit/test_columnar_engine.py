@@ -20,9 +20,11 @@ generator changed on purpose, so none of them passes whatever the engine does.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from scipy.stats import ks_2samp, spearmanr
 from bqsynth.generation.columnar import (
     ColumnarError,
     choose_engine,
+    choose_file_format,
     generate_table_columnar,
     generate_with_engine,
     parent_indices,
@@ -42,6 +45,7 @@ from bqsynth.generation.columnar import (
 )
 from bqsynth.generation.exclusions import exclusion_key, value_digest
 from bqsynth.generation.keys import parent_index, row_uniform
+from bqsynth.generation.parquet_files import read_rows
 from bqsynth.generation.recipe import compile_recipe, with_recipes
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import (
@@ -53,6 +57,7 @@ from bqsynth.models import (
     ColumnSchema,
     DatasetPlan,
     FakerValue,
+    FileFormat,
     ForeignKeyRef,
     FreeText,
     InterColumnRule,
@@ -539,6 +544,86 @@ def test_the_lines_are_what_json_dumps_writes_for_the_shaped_rows(
     assert "".join(f.read_text() for f in files) == text
 
 
+def typed(value: Any, column: ColumnSchema) -> Any:
+    """An NDJSON value as the Python value its BigQuery type reads back from Parquet (a test oracle,
+    written apart from ``parquet_files``)."""
+    if value is None:
+        return [] if column.is_repeated else None
+    if column.is_repeated:
+        return [typed(v, column.model_copy(update={"mode": "NULLABLE"})) for v in value]
+    if column.is_record:
+        return {f.name: typed(value.get(f.name), f) for f in column.fields}
+    match column.type:
+        case "NUMERIC":
+            return Decimal(value).quantize(Decimal("1E-9"))
+        case "DATE":
+            return dt.date.fromisoformat(value)
+        case "DATETIME":
+            return dt.datetime.fromisoformat(value)
+        case "TIMESTAMP":
+            return dt.datetime.fromisoformat(value.removesuffix(" UTC")).replace(tzinfo=dt.UTC)
+        case "TIME":
+            return dt.time.fromisoformat(value)
+    return value
+
+
+def parquet_rows(files: list[Path]) -> list[dict[str, Any]]:
+    assert all(f.suffix == ".parquet" for f in files), files
+    return [row for f in files for row in read_rows(f)]
+
+
+@pytest.mark.parametrize("rules", [None, RULES], ids=["no-rules", "rules"])
+def test_parquet_holds_the_ndjson_values_typed(rules: list[InterColumnRule] | None, tmp_path: Path) -> None:
+    table = every_kind_table(rows=2000, rules=rules)
+    lines = rows_of(generate_table_columnar(table, SEED, tmp_path / "n", shard_rows=700)[0])
+    files = generate_table_columnar(table, SEED, tmp_path / "p", shard_rows=700, file_format="parquet")[0]
+    got = parquet_rows(files)
+    expected = [{c.name: typed(row[c.name], c) for c in table.schema_} for row in lines]
+    assert len(got) == len(expected) == 2000
+    for column in table.schema_:  # column by column, so that a failure names it
+        assert [r[column.name] for r in got] == [r[column.name] for r in expected], column.name
+
+
+def test_parquet_files_are_byte_identical_across_runs_and_equal_across_shard_layouts(tmp_path: Path) -> None:
+    table = every_kind_table(rows=3000, rules=RULES)
+
+    def output(name: str, shard_rows: int, seed: int = SEED) -> list[Path]:
+        return generate_table_columnar(table, seed, tmp_path / name, shard_rows=shard_rows, file_format="parquet")[0]
+
+    once = output("once", 1000)
+    assert [f.read_bytes() for f in output("again", 1000)] == [f.read_bytes() for f in once]
+    whole = parquet_rows(once)
+    assert parquet_rows(output("whole", 3000)) == whole
+    assert parquet_rows(output("odd_shards", 777)) == whole
+    assert parquet_rows(output("other_seed", 1000, seed=SEED + 1)) != whole
+
+
+def test_the_file_format_is_parquet_unless_it_would_change_a_value(tmp_path: Path) -> None:
+    table = every_kind_table(rows=10)
+    assert choose_file_format(table, "auto")[0] == "parquet"
+    assert choose_file_format(table, "ndjson")[0] == "ndjson"
+    made = generate_with_engine(table, SEED, tmp_path / "auto", engine="auto")
+    assert [f.suffix for f in made.files] == [".parquet"] and "Parquet" in made.reason
+    big = table.model_copy(
+        update={
+            "columns": [*table.columns, _col("big", "BIGNUMERIC", NumberFromQuantiles(quantiles=[0, 1], decimals=20))],
+            "schema_": [*table.schema_, ColumnSchema(name="big", type="BIGNUMERIC")],
+        }
+    )
+    chosen, reason = choose_file_format(big, "auto")
+    assert chosen == "ndjson" and "column big is BIGNUMERIC" in reason
+    with pytest.raises(ColumnarError, match="cannot be written as Parquet"):
+        choose_file_format(big, "parquet")
+    assert [f.suffix for f in generate_with_engine(big, SEED, tmp_path / "big", engine="auto").files] == [".json"]
+    from_file = table.model_copy(update={"file_format": FileFormat()})
+    assert choose_file_format(from_file, "auto") == (
+        "ndjson",
+        "NDJSON, as a file source: its files in the source's format are written from the NDJSON",
+    )
+    with pytest.raises(ColumnarError, match="not one of"):
+        choose_file_format(table, "csv")  # type: ignore[arg-type]
+
+
 def test_bulk_helpers_equal_the_per_row_functions() -> None:
     rows = np.arange(0, 5000, 7, dtype=np.int64)
     assert uniforms(3, "T", "c", "parent", rows).tolist() == [row_uniform(3, "T", "c", "parent", int(r)) for r in rows]
@@ -598,7 +683,9 @@ def test_the_demo_dataset_agrees_table_by_table(demo_plan: DatasetPlan, tmp_path
     problems: list[str] = []
     for table in demo_plan.tables:
         columnar_rows = rows_of(
-            generate_with_engine(table, demo_plan.seed, tmp_path / f"{table.name}-c", engine="auto").files
+            generate_with_engine(
+                table, demo_plan.seed, tmp_path / f"{table.name}-c", engine="auto", file_format="ndjson"
+            ).files
         )
         reference = rows_of(generate_table(table, demo_plan.seed, tmp_path / f"{table.name}-s")[0])
         assert len(columnar_rows) == len(reference) == table.row_count

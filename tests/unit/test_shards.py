@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bqsynth.generation.columnar import generate_with_engine
+from bqsynth.generation.parquet_files import read_rows
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.shards import merge_shard_results, table_shards, work_items
 from bqsynth.models import DatasetPlan, FileFormat, TablePlan, TableResult, WorkItem
@@ -77,8 +78,13 @@ def demo_plan() -> DatasetPlan:
     return with_recipes(plan_dataset(demo_profiles(), options))
 
 
-def lines(files: list[Path]) -> list[str]:
-    return [line for path in files for line in path.read_text().splitlines()]
+def rows(files: list[Path]) -> list[dict]:
+    """The rows of NDJSON (Snowfakery) or Parquet (the columnar engine) files."""
+    return [
+        row
+        for path in files
+        for row in (read_rows(path) if path.suffix == ".parquet" else map(json.loads, path.read_text().splitlines()))
+    ]
 
 
 @pytest.mark.parametrize("engine", ["columnar", "snowfakery"])
@@ -94,10 +100,11 @@ def test_shards_generated_as_separate_tasks_give_the_rows_of_one_task(
     ]
     assert [run.rows for run in separate] == [400, 400, 400, 300]
     # Each task names its file after its shard, so all of them can share the table's folder.
-    assert [f.name for run in separate for f in run.files] == [f"Fact_Transaction-{n:05d}.json" for n in range(4)]
+    suffix = ".parquet" if engine == "columnar" else ".json"
+    assert [f.name for run in separate for f in run.files] == [f"Fact_Transaction-{n:05d}{suffix}" for n in range(4)]
     whole = generate_with_engine(table, demo_plan.seed, tmp_path / "whole", engine=engine, shard_rows=shard_rows)
-    assert lines([f for run in separate for f in run.files]) == lines(whole.files)
-    keys = [json.loads(line)["transaction_id"] for line in lines(whole.files)]
+    assert rows([f for run in separate for f in run.files]) == rows(whole.files)
+    keys = [row["transaction_id"] for row in rows(whole.files)]
     assert len(keys) == len(set(keys)) == table.row_count
 
 
