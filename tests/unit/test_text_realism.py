@@ -38,6 +38,8 @@ from bqsynth.text_kinds import case_pattern, character_classes, is_filler, new_f
 from demo import warehouse
 from tests.factories import demo_profiles
 from tests.unit.test_quality_report import summary, table_quality
+from tests.unit.test_reference_vocabularies import planned as chinook_plan
+from tests.unit.test_reference_vocabularies import source_rows as chinook_rows
 from tests.unit.test_text_kinds import options as store_options
 from tests.unit.test_text_kinds import store_profiles
 
@@ -307,12 +309,21 @@ def store_generated() -> dict[str, tuple]:
     return _generated(plan, {p.name: pd.json_normalize(p.sample) for p in profiles}, rows=300)
 
 
-@pytest.mark.parametrize("dataset", ["demo", "store"])
+@cache
+def chinook_generated() -> dict[str, tuple]:
+    """The public Chinook sample database's own rows (genres, media types, playlists, artists,
+    albums, customers, tracks: tests/unit/data/reference_tables.json), planned offline."""
+    plan = with_recipes(chinook_plan("chinook"))
+    sources = {name: pd.json_normalize(rows) for name, rows in chinook_rows("chinook").items()}
+    return _generated(plan, sources, rows=300)
+
+
+@pytest.mark.parametrize("dataset", ["demo", "store", "chinook"])
 def test_no_text_column_of_a_kind_gets_filler(dataset: str) -> None:
     """Every faked name, title, city, postcode, job and genre column scores at least the report's
     threshold and holds no more lorem filler than its source; the same column filled with
     lorem sentences instead would score below it (the check can fail)."""
-    generated = demo_generated() if dataset == "demo" else store_generated()
+    generated = {"demo": demo_generated, "store": store_generated, "chinook": chinook_generated}[dataset]()
     scored: dict[str, float] = {}
     for name, (table, source, synthetic) in generated.items():
         fidelity = metrics.fidelity_scores(source, synthetic, table)
@@ -338,5 +349,14 @@ def test_no_text_column_of_a_kind_gets_filler(dataset: str) -> None:
             "address.postal_code",
         },
         "store": {"work.title", "category.name", "job_title", "address.city", "address.postal_code", "product.name"},
+        "chinook": {
+            "work.title",
+            "person.full_name",
+            "person.first_name",
+            "person.last_name",
+            "company.name",
+            "address.city",
+            "address.postal_code",
+        },
     }[dataset]
     assert kinds == expected, scored  # the kinds were there to check, not skipped
