@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+from bqsynth.generation.parquet_files import read_rows
 from bqsynth.models import ColumnSchema, ColumnStats, ForeignKey, TableProfile, ValueCount, leaf_schemas, normalise_type
 from bqsynth.semantics import sample_values
 from demo import warehouse
@@ -72,3 +75,12 @@ def demo_profiles(seed: int = 42, scale: float = 1.0, dataset: str = "proj.ds") 
             )
         )
     return profiles
+
+
+def generated_rows(files: list[Path]) -> list[dict[str, Any]]:
+    """The rows of generated files as the load reads them: Parquet (the columnar engine's) or NDJSON."""
+    return [
+        row
+        for path in files
+        for row in (read_rows(path) if path.suffix == ".parquet" else map(json.loads, path.read_text().splitlines()))
+    ]

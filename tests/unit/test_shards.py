@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 
 from bqsynth.generation.columnar import generate_with_engine
-from bqsynth.generation.parquet_files import read_rows
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.shards import merge_shard_results, table_shards, work_items
 from bqsynth.models import DatasetPlan, FileFormat, TablePlan, TableResult, WorkItem
 from bqsynth.planning.planner import PlanOptions, plan_dataset
-from tests.factories import demo_profiles
+from tests.factories import demo_profiles, generated_rows
 
 
 def bare_table(name: str, rows: int, **fields: object) -> TablePlan:
@@ -78,15 +77,6 @@ def demo_plan() -> DatasetPlan:
     return with_recipes(plan_dataset(demo_profiles(), options))
 
 
-def rows(files: list[Path]) -> list[dict]:
-    """The rows of NDJSON (Snowfakery) or Parquet (the columnar engine) files."""
-    return [
-        row
-        for path in files
-        for row in (read_rows(path) if path.suffix == ".parquet" else map(json.loads, path.read_text().splitlines()))
-    ]
-
-
 @pytest.mark.parametrize("engine", ["columnar", "snowfakery"])
 def test_shards_generated_as_separate_tasks_give_the_rows_of_one_task(
     demo_plan: DatasetPlan, engine: str, tmp_path: Path
@@ -103,8 +93,8 @@ def test_shards_generated_as_separate_tasks_give_the_rows_of_one_task(
     suffix = ".parquet" if engine == "columnar" else ".json"
     assert [f.name for run in separate for f in run.files] == [f"Fact_Transaction-{n:05d}{suffix}" for n in range(4)]
     whole = generate_with_engine(table, demo_plan.seed, tmp_path / "whole", engine=engine, shard_rows=shard_rows)
-    assert rows([f for run in separate for f in run.files]) == rows(whole.files)
-    keys = [row["transaction_id"] for row in rows(whole.files)]
+    assert generated_rows([f for run in separate for f in run.files]) == generated_rows(whole.files)
+    keys = [row["transaction_id"] for row in generated_rows(whole.files)]
     assert len(keys) == len(set(keys)) == table.row_count
 
 

@@ -24,7 +24,7 @@ from bqsynth.llm.columns import key_paths
 from bqsynth.llm.value_rules import value_rules
 from bqsynth.models import ColumnSchema, DatasetPlan, InterColumnRule, TablePlan, TableProfile, leaf_plans
 from bqsynth.planning.planner import PlanOptions, plan_dataset
-from tests.factories import column_stats
+from tests.factories import column_stats, generated_rows
 
 TPCDS = Path(__file__).resolve().parents[1] / "data" / "tpcds"
 
@@ -108,7 +108,7 @@ def test_generated_catalog_sales_satisfy_every_rule_chains_included(engine: str,
     assert "cs_net_paid_inc_ship" in {r.target for r in arithmetic}
     assert any("cs_net_paid_inc_ship" in r.operands for r in arithmetic)
     run = generate_with_engine(table, 3, tmp_path, engine=engine)
-    rows = [json.loads(line) for path in run.files for line in Path(path).read_text().splitlines()]
+    rows = generated_rows(run.files)
     assert len(rows) == 300
     checked = 0
     for row in rows:
