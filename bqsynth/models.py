@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Mode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
 Scalar = str | int | float | bool | None
@@ -411,6 +411,12 @@ class ForeignKeyRef(StrictModel):
     skew: float = Field(
         default=0.0, ge=0.0, description="0 = uniform fan-out; larger = a few parents get most children"
     )
+    fan_out: list[tuple[float, float]] = Field(
+        default_factory=list,
+        description="The source's children per parent as a Lorenz curve: knots (parent share, child share) "
+        "from (0, 0) to (p, 1), parents ordered by children, most first, so the first p of the parents hold "
+        "every child and the rest none (see generation.keys.fan_out_position); empty = the skew model",
+    )
     link: LinkPairing | None = None
     draw: str = Field(
         default="",
@@ -427,6 +433,27 @@ class ForeignKeyRef(StrictModel):
         description="The parent column is itself a reference: the value is what this generator of "
         "the parent's gives at the drawn parent row (a composite key of a reference and a number)",
     )
+
+    @field_validator("fan_out")
+    @classmethod
+    def _a_lorenz_curve(cls, knots: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        # An edited plan may carry any numbers: a draw needs a curve it can invert.
+        if not knots:
+            return knots
+        xs, ys = [x for x, _ in knots], [y for _, y in knots]
+        if (
+            len(knots) < 2
+            or knots[0] != (0.0, 0.0)
+            or ys[-1] != 1.0
+            or not 0.0 < xs[-1] <= 1.0
+            or any(b <= a for a, b in zip(ys, ys[1:], strict=False))
+            or any(b < a for a, b in zip(xs, xs[1:], strict=False))
+        ):
+            raise ValueError(
+                "fan_out must run from (0, 0) to (p, 1) with p <= 1, child shares strictly rising and parent "
+                "shares never falling; delete it to use skew instead"
+            )
+        return knots
 
 
 class FakerValue(StrictModel):

@@ -375,12 +375,22 @@ def _python_numbers(spec: SequenceKey, rows: np.ndarray) -> list[int]:
     return [spec.start + row * spec.step for row in rows.tolist()]
 
 
-def parent_indices(seed: int, table: str, column: str, rows: np.ndarray, parent_rows: int, skew: float) -> np.ndarray:
+def parent_indices(
+    seed: int,
+    table: str,
+    column: str,
+    rows: np.ndarray,
+    parent_rows: int,
+    skew: float,
+    fan_out: Sequence[tuple[float, float]] = (),
+) -> np.ndarray:
     """``keys.parent_index`` of every row, from the same counter hash (hence the same floats)."""
     if parent_rows <= 0:
         raise ValueError(f"{table}.{column}: the parent table has no rows to refer to")
     us = uniforms(seed, table, column, "parent", rows)
-    if skew > 0:
+    if fan_out:
+        us = keys.fan_out_position(us, fan_out)
+    elif skew > 0:
         exponent = 1.0 + skew
         # Python's pow, as keys.parent_index: numpy's may use a SIMD approximation.
         us = np.fromiter((u**exponent for u in us.tolist()), dtype=np.float64, count=len(us))
@@ -394,7 +404,8 @@ def reference_values(seed: int, spec: ForeignKeyRef, table: str, column: str, ro
     if not plain:
         return [keys.reference_value(seed, spec, table, column, row) for row in rows.tolist()]
     return sequence_keys(
-        spec.parent_key, parent_indices(seed, table, spec.draw or column, rows, spec.parent_rows, spec.skew)
+        spec.parent_key,
+        parent_indices(seed, table, spec.draw or column, rows, spec.parent_rows, spec.skew, spec.fan_out),
     )
 
 

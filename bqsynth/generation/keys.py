@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import NamedTuple
+
+import numpy as np
 
 from bqsynth.models import ForeignKeyRef, LinkPairing, SequenceKey
 from bqsynth.shapes import ALPHABETS, pattern_space, shape_value
@@ -67,20 +69,44 @@ def sequence_key_value(spec: SequenceKey, index: int) -> int | str:
     return f"{spec.prefix}{number:0{spec.width}d}"
 
 
-def parent_index(seed: int, child_table: str, column: str, row_index: int, parent_rows: int, skew: float) -> int:
+def parent_index(
+    seed: int,
+    child_table: str,
+    column: str,
+    row_index: int,
+    parent_rows: int,
+    skew: float,
+    fan_out: Sequence[tuple[float, float]] = (),
+) -> int:
     """The parent row a child row refers to.
 
-    With ``skew == 0`` every parent is equally likely. Otherwise ``u ** (1 + skew)``
-    concentrates children on low parent indices: the first ``k`` of ``n`` parents receive
-    a share ``(k / n) ** (1 / (1 + skew))`` of all children, which is how
-    ``planning.planner.estimate_skew`` fits ``skew`` from profiled top fan-outs.
+    With a ``fan_out`` curve (the source's children per parent) the row's uniform is a share
+    of the children and ``fan_out_position`` the parent it falls on, low indices holding
+    most children. Else, with ``skew == 0`` every parent is equally likely; otherwise
+    ``u ** (1 + skew)`` concentrates children on low parent indices: the first ``k`` of
+    ``n`` parents receive a share ``(k / n) ** (1 / (1 + skew))`` of all children, which is
+    how ``planning.planner.estimate_skew`` fits ``skew`` from profiled top fan-outs.
     """
     if parent_rows <= 0:
         raise ValueError(f"{child_table}.{column}: the parent table has no rows to refer to")
     u = row_uniform(seed, child_table, column, "parent", row_index)
-    if skew > 0:
+    if fan_out:
+        u = float(fan_out_position(np.array([u]), fan_out)[0])
+    elif skew > 0:
         u = u ** (1.0 + skew)
     return min(int(u * parent_rows), parent_rows - 1)
+
+
+def fan_out_position(shares: np.ndarray, fan_out: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Where each child share falls among the parents: the inverse of the Lorenz curve ``fan_out``.
+
+    The curve's segment of slope ``s`` holds parents with ``s`` times the mean number of
+    children, so drawing children uniformly in share and placing them by the inverse gives
+    each parent its share. Both engines call this with arrays: one numpy interpolation,
+    the same floats for a row whether it is drawn alone or in a shard.
+    """
+    knots = np.asarray(fan_out, dtype=np.float64)
+    return np.interp(shares, knots[:, 1], knots[:, 0])
 
 
 def link_parent_index(seed: int, link: LinkPairing, link_row: int) -> int:
@@ -132,7 +158,7 @@ def reference_value(seed: int, spec: ForeignKeyRef, table: str, column: str, row
             )
         index = permute(row_index, spec.parent_rows, f"{seed}:{table}:{draw}")
     else:
-        index = parent_index(seed, table, draw, row_index, spec.parent_rows, spec.skew)
+        index = parent_index(seed, table, draw, row_index, spec.parent_rows, spec.skew, spec.fan_out)
     if spec.via is not None:
         return reference_value(seed, spec.via, spec.parent_table, spec.parent_column, index)
     return sequence_key_value(spec.parent_key, index)

@@ -87,6 +87,7 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     "parent_column": json_literal(generator.parent_column)[1:-1],
                     "parent_rows": generator.parent_rows,
                     "skew": generator.skew,
+                    **({"fan_out": json_literal(generator.fan_out)} if generator.fan_out else {}),
                     **_key_args(generator.parent_key),
                     **({"link": json_literal(link.model_dump())} if link else {}),
                     **({"draw": json_literal(generator.draw)[1:-1]} if generator.draw else {}),

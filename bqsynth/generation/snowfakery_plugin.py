@@ -95,6 +95,7 @@ def _reference_spec(
     draw: str,
     one_to_one: bool,
     via_json: str,
+    fan_out_json: str = "",
 ) -> ForeignKeyRef:
     return ForeignKeyRef(
         parent_table=parent_table,
@@ -102,6 +103,7 @@ def _reference_spec(
         parent_rows=parent_rows,
         parent_key=_sequence_key(*parent_key),
         skew=skew,
+        fan_out=_json(fan_out_json) if fan_out_json else [],
         link=_link(link_json) if link_json else None,
         draw=draw,
         one_to_one=one_to_one,
@@ -245,6 +247,7 @@ class Bqsynth(SnowfakeryPlugin):
             one_to_one: bool = False,
             via: str = "",
             temporal: str = "",
+            fan_out: str = "",
         ) -> int | str | None:
             spec = _reference_spec(
                 parent_table or ("" if not self_reference else table),
@@ -256,6 +259,7 @@ class Bqsynth(SnowfakeryPlugin):
                 draw,
                 bool(one_to_one),
                 via,
+                fan_out,
             )
             return keys.reference_value(self._option(SEED_OPTION), spec, table, column, self._row_index())
 

@@ -64,7 +64,7 @@ from bqsynth.planning.type_shapes import (
 from bqsynth.planning.vocabularies import ColumnSettings, TableRoles, column_guesses, default_disclosure, table_roles
 from bqsynth.semantics import SemanticGuess, classify_column, derive_pattern, sample_values
 from bqsynth.shapes import excluded_bound, fitted_pattern, pattern_space, widest_pattern
-from bqsynth.sources.key_checks import KeyChecks
+from bqsynth.sources.key_checks import FanOut, FanOutQuery, KeyChecks
 from bqsynth.text_kinds import column_shapes, reads_as_prose
 from bqsynth.values import temporal_to_seconds
 
@@ -225,6 +225,65 @@ def estimate_skew(top_counts: list[ValueCount], child_rows: int, parent_rows: in
     if share <= parent_share:
         return 0.0
     return round(max(0.0, min(math.log(parent_share) / math.log(share) - 1.0, 20.0)), 4)
+
+
+# Knots of a fan-out curve kept in the plan: enough for the shape, few enough to read in plan.yaml.
+MAX_FAN_OUT_KNOTS = 33
+
+
+def fan_out_curve(fan_out: FanOut, parent_rows: int, max_knots: int = MAX_FAN_OUT_KNOTS) -> list[tuple[float, float]]:
+    """The Lorenz curve of a reference's children per parent: knots (parent share, child share).
+
+    Parents are taken most children first, those with none last (``parent_rows`` less the
+    parents the histogram counts), so the curve rises from (0, 0) to (p, 1) and is flat after
+    ``p``. Beyond ``max_knots`` neighbouring groups of parents share a segment (their mean
+    number of children). Empty when there is nothing to fit (no child, a single parent).
+    """
+    bins = sorted(((c, p) for c, p in fan_out.histogram if c > 0 and p > 0), reverse=True)
+    parents = max(parent_rows, sum(p for _, p in bins))
+    children = sum(c * p for c, p in bins)
+    if not bins or children == 0 or parents <= 1:
+        return []
+    # Split the parents with children into at most max_knots - 1 groups of about equal size.
+    groups: list[list[tuple[int, int]]] = [[]]
+    per_group = sum(p for _, p in bins) / (max_knots - 1)
+    held = 0
+    for c, p in bins:
+        if groups[-1] and held >= per_group * len(groups) and len(groups) < max_knots - 1:
+            groups.append([])
+        groups[-1].append((c, p))
+        held += p
+    knots = [(0.0, 0.0)]
+    parent_count = child_count = 0
+    for group in groups:
+        parent_count += sum(p for _, p in group)
+        child_count += sum(c * p for c, p in group)
+        knots.append((parent_count / parents, child_count / children))
+    knots[-1] = (knots[-1][0], 1.0)
+    return knots
+
+
+def reference_fan_outs(
+    profiles: list[TableProfile], relationships: list[Relationship], checks: KeyChecks | None
+) -> dict[str, dict[str, FanOut]]:
+    """Children per parent of every single-column reference of a BigQuery table, by child table
+    and column, counted exactly by ``checks`` (SQL on the sources); a reference without one
+    (a file source, a check not made) keeps the skew model."""
+    if checks is None:
+        return {}
+    by_name = {p.name: p for p in profiles if p.file_format is None}  # a file is not a table SQL can read
+    wanted = [
+        (r.child_table, r.child_columns[0])
+        for r in relationships
+        if len(r.child_columns) == 1 and r.child_table in by_name and "." not in r.child_columns[0]
+    ]
+    wanted = list(dict.fromkeys(wanted))
+    answers = checks.fan_out([FanOutQuery(table_id=by_name[t].table_id, column=c) for t, c in wanted])
+    found: dict[str, dict[str, FanOut]] = {}
+    for (table, column), answer in zip(wanted, answers, strict=True):
+        if answer is not None:
+            found.setdefault(table, {})[column] = answer
+    return found
 
 
 def primary_key_column(profile: TableProfile, relationships: list[Relationship]) -> str | None:
@@ -536,6 +595,9 @@ class _TableContext(StrictModel):
     first_row: int = Field(default=0, description="Rows of earlier batches in the target: keys continue after them")
     roles: TableRoles = Field(
         default_factory=TableRoles, description="Lookup tables and tables about people (planning.vocabularies)"
+    )
+    fan_outs: dict[str, FanOut] = Field(
+        default_factory=dict, description="Children per parent of this table's single-column references, by column"
     )
 
     def column_key(self, column: str) -> SequenceKey:
@@ -1061,6 +1123,12 @@ def _reference_column(
     profile, stats = ctx.profile, ctx.profile.stats.get(path)
     skew = estimate_skew(stats.top_values, profile.row_count, parent_ctx.profile.row_count) if stats else 0.0
     reason = f"foreign key to {parent_ctx.profile.name}.{parent.column}"
+    fan_out: list[tuple[float, float]] = []
+    if link is None and not parent.draw and parent_ctx is not ctx and path in ctx.fan_outs:
+        fan_out = fan_out_curve(ctx.fan_outs[path], parent_ctx.profile.row_count)
+        if fan_out:
+            skew = 0.0
+            reason += ", children per parent as in the source (counted by SQL)"
     if link is not None:
         via = "its own row" if link.link_table == profile.name else f"a drawn row of {link.link_table}"
         reason += f", paired by {via} (a key of two parents' rows, no pair twice)"
@@ -1081,6 +1149,7 @@ def _reference_column(
         parent_rows=parent_ctx.rows,
         parent_key=parent_ctx.key,
         skew=0.0 if link else skew,
+        fan_out=fan_out,
         link=link,
         draw=parent.draw,
         one_to_one=parent.one_to_one,
@@ -1170,6 +1239,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
     roles = table_roles(
         usable, relationships, {p.name: column_guesses(p, _references_of(p, relationships)) for p in usable}
     )
+    fan_outs = reference_fan_outs(usable, relationships, checks)
     contexts: dict[str, _TableContext] = {}
     for profile in usable:
         try:
@@ -1178,7 +1248,13 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
             # Still a context, with no rows: its children then fail with it, naming it.
             failures.append(PlanFailure(table=profile.name, source_table=profile.table_id, error=str(error)))
             rows = 0
-        ctx = _TableContext(profile=profile, rows=rows, first_row=options.first_rows.get(profile.name, 0), roles=roles)
+        ctx = _TableContext(
+            profile=profile,
+            rows=rows,
+            first_row=options.first_rows.get(profile.name, 0),
+            roles=roles,
+            fan_outs=fan_outs.get(profile.name, {}),
+        )
         ctx.key_column = primary_key_column(profile, relationships)
         if ctx.key_column:
             ctx.key = ctx.column_key(ctx.key_column)

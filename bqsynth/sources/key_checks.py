@@ -21,6 +21,7 @@ rows the profile reads whole, and tests).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -77,12 +78,28 @@ class Inclusion(StrictModel):
         return self.found / self.child_distinct if self.child_distinct else 0.0
 
 
+class FanOutQuery(StrictModel):
+    """How many rows of ``table_id`` share each value of its reference column ``column``."""
+
+    table_id: str
+    column: str
+
+
+class FanOut(StrictModel):
+    """Children per parent, as (children, parents): ``parents`` distinct non-NULL values of the
+    reference occur in exactly ``children`` rows each. Parents with no child are not in it."""
+
+    histogram: list[tuple[int, int]]
+
+
 class KeyChecks(Protocol):
     """Answers exact key questions; ``None`` where a check could not be made."""
 
     def uniqueness(self, queries: Sequence[UniquenessQuery]) -> list[Uniqueness | None]: ...
 
     def inclusion(self, queries: Sequence[InclusionQuery]) -> list[Inclusion | None]: ...
+
+    def fan_out(self, queries: Sequence[FanOutQuery]) -> list[FanOut | None]: ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,6 +140,17 @@ def inclusion_sql(number: int, query: InclusionQuery) -> str:
     )
 
 
+def fan_out_sql(number: int, query: FanOutQuery) -> str:
+    """Rows of ``check_id``, ``children``, ``parents``: one per distinct number of children a
+    value of the reference has (a few dozen rows even for a large table)."""
+    column = sql.quote_column(query.column)
+    return (
+        f"SELECT {number} AS check_id, children, COUNT(*) AS parents FROM "
+        f"(SELECT {column}, COUNT(*) AS children FROM {sql.quote_table(query.table_id)} WHERE {column} IS NOT NULL "
+        f"GROUP BY {column}) GROUP BY children"
+    )
+
+
 def batched(statements: Sequence[str], size: int = CHECKS_PER_QUERY) -> list[list[str]]:
     """The statements in groups of at most ``size``, each group one ``UNION ALL`` query."""
     return [list(statements[i : i + size]) for i in range(0, len(statements), size)]
@@ -158,9 +186,20 @@ class BigQueryKeyChecks:
         found = {i: Inclusion(child_distinct=row["child_distinct"], found=row["found"]) for i, row in rows.items()}
         return [found.get(i) for i in range(len(queries))]
 
+    def fan_out(self, queries: Sequence[FanOutQuery]) -> list[FanOut | None]:
+        rows = self._run_rows([fan_out_sql(i, q) for i, q in enumerate(queries)])
+        return [
+            FanOut(histogram=sorted((row["children"], row["parents"]) for row in rows[i])) if i in rows else None
+            for i in range(len(queries))
+        ]
+
     def _run(self, statements: Sequence[str]) -> dict[int, dict[str, int]]:
+        """The one row of each check, by check id (see ``_run_rows``)."""
+        return {check: rows[0] for check, rows in self._run_rows(statements).items() if rows}
+
+    def _run_rows(self, statements: Sequence[str]) -> dict[int, list[dict[str, int]]]:
         """Rows by check id; a batch BigQuery refuses is retried check by check, so one bad check costs only itself."""
-        found: dict[int, dict[str, int]] = {}
+        found: dict[int, list[dict[str, int]]] = {}
         for batch in batched(statements):
             try:
                 found.update(self._query(union_all(batch)))
@@ -176,11 +215,15 @@ class BigQueryKeyChecks:
                     log.warning("key check not made (%s): %s", error_text(error), single[:200])
         return found
 
-    def _query(self, query: str) -> dict[int, dict[str, int]]:
+    def _query(self, query: str) -> dict[int, list[dict[str, int]]]:
         self.jobs += 1
         config = bigquery.QueryJobConfig(maximum_bytes_billed=self.max_bytes_billed)
-        rows = self.client.query(query, job_config=config).result()
-        return {int(row["check_id"]): {k: int(v or 0) for k, v in row.items() if k != "check_id"} for row in rows}
+        found: dict[int, list[dict[str, int]]] = {}
+        for row in self.client.query(query, job_config=config).result():
+            found.setdefault(int(row["check_id"]), []).append(
+                {k: int(v or 0) for k, v in row.items() if k != "check_id"}
+            )
+        return found
 
 
 class RowsKeyChecks:
@@ -223,6 +266,17 @@ class RowsKeyChecks:
             }
             keys = {_key(row, query.parent_columns) for row in parent}
             answers.append(Inclusion(child_distinct=len(values), found=len(values & keys)))
+        return answers
+
+    def fan_out(self, queries: Sequence[FanOutQuery]) -> list[FanOut | None]:
+        answers: list[FanOut | None] = []
+        for query in queries:
+            rows = self.rows.get(query.table_id)
+            if rows is None:
+                answers.append(None)
+                continue
+            children = Counter(_key(row, [query.column]) for row in rows if value_at(row, query.column) is not None)
+            answers.append(FanOut(histogram=sorted(Counter(children.values()).items())))
         return answers
 
 

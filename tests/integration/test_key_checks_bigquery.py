@@ -13,7 +13,13 @@ from google.cloud.bigquery import SchemaField
 from bqsynth.gcp.clients import bigquery_client
 from bqsynth.planning.relationships import discover_relationships
 from bqsynth.sources.bigquery_profile import profile_table
-from bqsynth.sources.key_checks import BigQueryKeyChecks, InclusionQuery, UniquenessQuery
+from bqsynth.sources.key_checks import (
+    BigQueryKeyChecks,
+    FanOutQuery,
+    InclusionQuery,
+    RowsKeyChecks,
+    UniquenessQuery,
+)
 
 
 @pytest.fixture
@@ -91,6 +97,22 @@ def test_uniqueness_and_inclusion_are_counted_exactly_and_a_refused_check_costs_
     )
     assert found is not None and found.found == found.child_distinct > 100
     assert orphaned is not None and orphaned.child_distinct - orphaned.found == 1
+
+
+def test_children_per_parent_are_counted_by_sql_as_in_the_rows(dataset: tuple[bigquery.Client, str]) -> None:
+    client, name = dataset
+    ids = {t: f"{client.project}.{name}.{t}" for t in ("orders", "lineitem")}
+    queries = [
+        FanOutQuery(table_id=ids["orders"], column="o_custkey"),
+        FanOutQuery(table_id=ids["lineitem"], column="l_orderkey"),
+        FanOutQuery(table_id=ids["lineitem"], column="no_such_column"),
+    ]
+    answers = BigQueryKeyChecks(client).fan_out(queries)
+    rows = {t: [dict(r.items()) for r in client.list_rows(i)] for t, i in ids.items()}
+    expected = RowsKeyChecks({ids[t]: r for t, r in rows.items()}).fan_out(queries[:2])
+    assert answers[:2] == expected
+    assert answers[0] is not None and sum(c * p for c, p in answers[0].histogram) == 600  # every order counted once
+    assert answers[2] is None  # refused by BigQuery: the other checks still count
 
 
 def test_keys_and_references_are_discovered_from_undeclared_tables(dataset: tuple[bigquery.Client, str]) -> None:

@@ -141,6 +141,7 @@ def every_kind_table(rows: int = ROWS, rules: list[InterColumnRule] | None = Non
                 parent_column="product_code",
                 parent_rows=80,
                 parent_key=SequenceKey(prefix="PRD-", width=4, as_string=True),
+                fan_out=[(0.0, 0.0), (0.1, 0.5), (0.6, 1.0)],  # a tenth of the products sell half
             ),
         ),
         _col("status", "STRING", Categorical(values=["open", "paid", "void", None], weights=[6, 3, 1, 1])),
@@ -630,6 +631,9 @@ def test_bulk_helpers_equal_the_per_row_functions() -> None:
     for skew in (0.0, 0.8):
         bulk = parent_indices(3, "T", "c", rows, 97, skew).tolist()
         assert bulk == [parent_index(3, "T", "c", int(r), 97, skew) for r in rows]
+    curve = [(0.0, 0.0), (0.05, 0.4), (0.3, 0.9), (0.7, 1.0)]
+    bulk = parent_indices(3, "T", "c", rows, 97, 0.0, curve).tolist()
+    assert bulk == [parent_index(3, "T", "c", int(r), 97, 0.0, curve) for r in rows]
     from bqsynth.values import seconds_to_temporal
 
     seconds = np.random.default_rng(1).uniform(-3e9, 4e9, 500)

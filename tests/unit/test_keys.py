@@ -1,5 +1,6 @@
 """Key derivation: pure functions of (seed, table, row index)."""
 
+import math
 from collections import Counter
 
 import pytest
@@ -11,8 +12,9 @@ from bqsynth.generation.keys import (
     sequence_key_value,
     stable_uniform,
 )
-from bqsynth.models import SequenceKey, ValueCount
-from bqsynth.planning.planner import estimate_skew
+from bqsynth.models import ForeignKeyRef, SequenceKey, ValueCount
+from bqsynth.planning.planner import estimate_skew, fan_out_curve
+from bqsynth.sources.key_checks import FanOut
 
 
 def test_stable_uniform_is_deterministic_and_in_range() -> None:
@@ -86,3 +88,40 @@ def test_permute_is_a_bijection_without_arithmetic_structure() -> None:
         assert sorted(permute(i, space, "k") for i in range(space)) == list(range(space))
     residues = {(permute(i, 10000, "k") - permute(i + 2000, 10000, "k")) % 4 for i in range(200)}
     assert len(residues) == 4
+
+
+def test_a_fan_out_curve_is_the_lorenz_curve_of_children_per_parent() -> None:
+    # 1 parent with 3 children, 2 with 1, and 2 of the 5 parents with none.
+    curve = fan_out_curve(FanOut(histogram=[(1, 2), (3, 1)]), parent_rows=5)
+    assert curve == [(0.0, 0.0), (0.2, 0.6), (0.6, 1.0)]
+    assert fan_out_curve(FanOut(histogram=[]), parent_rows=5) == []
+    many = FanOut(histogram=[(c, 1) for c in range(1, 500)])
+    knots = fan_out_curve(many, parent_rows=600, max_knots=9)
+    assert len(knots) <= 9 and knots[0] == (0.0, 0.0) and knots[-1] == (499 / 600, 1.0)
+    assert all(b[0] > a[0] and b[1] > a[1] for a, b in zip(knots, knots[1:], strict=False))
+
+
+def test_references_drawn_on_the_curve_give_parents_the_sources_children_per_parent() -> None:
+    # A heavy tail like a fact table's: 40% of the parents have no child, a few have dozens.
+    histogram = [(1, 300), (2, 150), (5, 100), (20, 40), (60, 10)]
+    parents = 1000
+    children = sum(c * p for c, p in histogram)
+    curve = fan_out_curve(FanOut(histogram=histogram), parent_rows=parents)
+    drawn = Counter(parent_index(7, "fact", "account_id", i, parents, 0.0, curve) for i in range(children))
+    counts = sorted((drawn.get(p, 0) for p in range(parents)), reverse=True)
+    source = sorted((c for c, p in histogram for _ in range(p)), reverse=True) + [0] * 400
+    # Draws are independent, so a parent expecting c children gets none with probability e^-c.
+    expected_empty = 400 + sum(p * math.exp(-c) for c, p in histogram)
+    assert abs(sum(1 for c in counts if c == 0) - expected_empty) < 40
+    top = sum(counts[:50]) / children
+    assert top == pytest.approx(sum(source[:50]) / children, abs=0.03)
+    uniform = Counter(parent_index(7, "fact", "account_id", i, parents, 0.0) for i in range(children))
+    assert sum(sorted(uniform.values(), reverse=True)[:50]) / children < top / 2  # the curve did it
+
+
+def test_an_edited_plans_fan_out_must_be_a_curve_a_draw_can_invert() -> None:
+    spec = {"parent_table": "p", "parent_column": "id", "parent_rows": 5, "parent_key": SequenceKey()}
+    ForeignKeyRef(**spec, fan_out=[(0.0, 0.0), (0.5, 1.0)])
+    for bad in ([(0.0, 0.0), (0.5, 0.9)], [(0.1, 0.0), (0.5, 1.0)], [(0.0, 0.0), (0.4, 0.6), (0.3, 1.0)]):
+        with pytest.raises(ValueError, match="fan_out must run from"):
+            ForeignKeyRef(**spec, fan_out=bad)
