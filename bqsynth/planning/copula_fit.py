@@ -8,6 +8,11 @@ categories by the midpoint of their interval in the generator's cumulative weigh
 scores' correlation matrix is made positive definite and factored, ``C = L L^T``. Each
 correlated column's plan carries its own row of ``L``; generation reproduces the
 dependence from it (:mod:`bqsynth.generation.copula_draws`).
+
+The leaves of a non-repeated RECORD take part like top-level columns, under their dotted
+path (``details.fee``): they hold one value per row, so they draw from the row's latent
+normals too. Leaves under a REPEATED record (or an array) do not: their values are per
+element, and one row's elements cannot share one row of latent normals.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from bqsynth.models import Categorical, ColumnPlan, NumberFromQuantiles, TemporalFromQuantiles
-from bqsynth.values import normal_score, temporal_to_seconds
+from bqsynth.models import Categorical, ColumnPlan, NumberFromQuantiles, RecordValue, TemporalFromQuantiles
+from bqsynth.values import normal_score, temporal_to_seconds, value_at
 
 # Correlations weaker than this are noise in a 200-row sample; such columns stay independent.
 MIN_CORRELATION = 0.15
@@ -108,15 +113,30 @@ def column_scores(generator: Any, values: Sequence[Any]) -> list[float | None] |
     return None
 
 
-def table_copula(columns: Sequence[ColumnPlan], sample: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
-    """The copula rows of a table's top-level numeric, temporal and categorical columns."""
-    scores: dict[str, list[float | None]] = {}
+def per_row_leaves(columns: Sequence[ColumnPlan], prefix: str = "") -> dict[str, ColumnPlan]:
+    """Leaves holding one value per row, by dotted path: top-level columns and the leaves of
+    non-repeated records at any depth; nothing REPEATED, nor anything under it."""
+    leaves: dict[str, ColumnPlan] = {}
     for column in columns:
+        path = f"{prefix}{column.name}"
         if column.mode == "REPEATED":
             continue
-        found = column_scores(column.generator, [row.get(column.name) for row in sample])
+        if isinstance(column.generator, RecordValue):
+            leaves.update(per_row_leaves(column.generator.fields, f"{path}."))
+        else:
+            leaves[path] = column
+    return leaves
+
+
+def table_copula(columns: Sequence[ColumnPlan], sample: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
+    """The copula rows, by dotted path, of a table's numeric, temporal and categorical per-row leaves."""
+    rows = [row if isinstance(row, dict) else dict(row) for row in sample]
+    scores: dict[str, list[float | None]] = {}
+    for path, column in per_row_leaves(columns).items():
+        # None where a record on the way is missing or NULL: that row then pairs with no other.
+        found = column_scores(column.generator, [value_at(row, path) for row in rows])
         if found is not None:
-            scores[column.name] = found
+            scores[path] = found
     return fit_copula(scores)
 
 

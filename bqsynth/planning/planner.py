@@ -1189,14 +1189,25 @@ def resolve_composite_references(tables: list[TablePlan]) -> list[TablePlan]:
 
 
 def with_copula(columns: list[ColumnPlan], sample: list[dict]) -> list[ColumnPlan]:
-    """The columns, correlated ones carrying their row of the table's copula (see bqsynth.planning.copula_fit)."""
-    rows = table_copula(columns, sample)
-    return [
-        c.model_copy(update={"generator": c.generator.model_copy(update={"copula": rows[c.name]})})
-        if c.name in rows
-        else c
-        for c in columns
-    ]
+    """The columns, correlated leaves carrying their row of the table's copula (see bqsynth.planning.copula_fit)."""
+    return with_copula_rows(columns, table_copula(columns, sample))
+
+
+def with_copula_rows(columns: list[ColumnPlan], rows: dict[str, list[float]], prefix: str = "") -> list[ColumnPlan]:
+    """``columns`` with the leaf at each dotted path of ``rows`` carrying that row of ``L``.
+
+    Records on the way to such a leaf are rebuilt; every other column is kept as it is.
+    """
+    out: list[ColumnPlan] = []
+    for column in columns:
+        path = f"{prefix}{column.name}"
+        generator = column.generator
+        if path in rows:
+            generator = generator.model_copy(update={"copula": rows[path]})
+        elif isinstance(generator, RecordValue) and any(p.startswith(f"{path}.") for p in rows):
+            generator = generator.model_copy(update={"fields": with_copula_rows(generator.fields, rows, f"{path}.")})
+        out.append(column if generator is column.generator else column.model_copy(update={"generator": generator}))
+    return out
 
 
 def target_table_id(profile: TableProfile, options: PlanOptions) -> str:
