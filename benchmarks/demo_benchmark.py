@@ -4,7 +4,9 @@
 
 1. Loads the demo warehouse into the local BigQuery emulator.
 2. Runs the demo pipeline (configs/demo.yaml) through kfp.local and times it end to end.
-3. Times the generation step alone (Snowfakery through bqsynth's recipe, one process)
+3. Prints the time of each pipeline step of that run, from its audit rows (the work of each
+   stage: the sum over its tables and shards, the longest one, and how many there were).
+4. Times the generation step alone (Snowfakery through bqsynth's recipe, one process)
    on the demo plan's fact table at a larger row count, and prints rows per second.
 """
 
@@ -20,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bqsynth.config import load_config
+from bqsynth.delivery.audit import AuditRecord, read_audit
 from bqsynth.gcp.clients import bigquery_client
 from bqsynth.generation.recipe import compile_recipe
 from bqsynth.generation.snowfakery_runner import generate_table
@@ -34,6 +37,20 @@ ROOT = Path(__file__).resolve().parent.parent
 def newest_plan(pipeline_root: Path) -> DatasetPlan:
     plans = sorted(pipeline_root.glob("*/plan-dataset/plan"), key=lambda p: p.stat().st_mtime)
     return read_model(DatasetPlan, plans[-1])
+
+
+def step_times(records: list[AuditRecord]) -> Table:
+    """Seconds per stage of one batch: each Completed or Failed row carries its work's seconds."""
+    by_stage: dict[str, list[float]] = {}
+    for record in records:
+        if record.status != "In Progress" and record.seconds is not None:
+            by_stage.setdefault(record.stage, []).append(record.seconds)
+    table = Table(title="demo: seconds per pipeline step (from the audit rows)")
+    for heading in ("stage", "pieces of work", "sum (s)", "longest (s)"):
+        table.add_column(heading, justify="left" if heading == "stage" else "right")
+    for stage, seconds in by_stage.items():
+        table.add_row(stage, str(len(seconds)), f"{sum(seconds):.1f}", f"{max(seconds):.1f}")
+    return table
 
 
 def main() -> None:
@@ -75,6 +92,7 @@ def main() -> None:
     figures.add_row(f"generation of {args.table} ({len(table.columns)} columns), rows", str(rows))
     figures.add_row("generation rows per second (one process)", f"{rows / seconds:,.0f}")
     console.print(figures)
+    console.print(step_times(read_audit(client, config.resolved().audit_table, summary.batch_id)))
 
 
 if __name__ == "__main__":
