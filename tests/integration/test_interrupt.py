@@ -96,6 +96,28 @@ def running_below(pid: int) -> list[int]:
     return [p for p in submit._descendants(pid) if Path(f"/proc/{p}").exists()]
 
 
+def still_running(pids: list[int], grace: float = 5.0) -> dict[int, str]:
+    """The processes of ``pids`` that still run after ``grace`` seconds, with their state and command.
+
+    A killed step is a zombie until whoever inherits it reaps it (PID 1 of a container may
+    take its time): it runs nothing, so it does not count.
+    """
+    deadline = time.monotonic() + grace
+    while True:
+        running = {}
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:200].decode(errors="replace")
+            except OSError:
+                continue
+            if state not in ("Z", "X"):
+                running[pid] = f"{state} {command}"
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize(
     "shard_rows",
     [
@@ -135,7 +157,7 @@ def test_sigterm_stops_every_step_and_closes_the_run_as_failed(source: str, tmp_
     assert took < 30, f"the run took {took:.0f} s to stop"
     message = err.decode()
     assert "interrupted (SIGTERM)" in message and f"--batch-id {batch}" in message and "Traceback" not in message
-    assert not [p for p in below if Path(f"/proc/{p}").exists()]  # no step left running
+    assert not still_running(below)  # no step left running
     rows = read_audit(bigquery_client(), audit, batch)
     runs = [r for r in rows if r.stage == "run"]
     assert runs[-1].status == "Failed" and "interrupted" in (runs[-1].error_message or "")

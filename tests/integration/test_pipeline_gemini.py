@@ -24,6 +24,7 @@ from bqsynth.llm import ACCESS_TOKEN_ENV, BASE_URL_ENV
 from bqsynth.llm.columns import leaf_plans
 from bqsynth.models import DatasetPlan, FakerValue, TableProfile
 from bqsynth.planning.planner import PlanOptions, plan_dataset
+from bqsynth.sources.key_checks import BigQueryKeyChecks
 from bqsynth.steps.artifacts import read_model
 from bqsynth.steps.profile import profile_uri
 from demo import warehouse
@@ -84,6 +85,7 @@ def test_the_plan_differs_from_the_offline_plan_exactly_where_the_model_said(run
     offline = plan_dataset(
         profiles,
         PlanOptions(seed=config.seed, target_project=config.target_project, target_dataset=config.target_dataset),
+        BigQueryKeyChecks(bigquery_client(config.target_project)),  # as the plan step checks (counts fan-outs)
     )
     changed = {
         (table.name, path)
