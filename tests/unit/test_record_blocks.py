@@ -15,26 +15,15 @@ from typing import Any
 import pytest
 
 from bqsynth.sources.delimited import FileFormatError, Record, iter_records, sniff_format
-from bqsynth.sources.file_profile import profile_file_parts
-from bqsynth.sources.file_stream import FilePart
 from bqsynth.sources.record_blocks import RecordBlock, block_dialect, record_items
 from bqsynth.sources.value_stats import ColumnAccumulator, StreamLimits
+from tests.unit.test_file_stream import streamed
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "files"
 FILES = sorted(
     p.name for p in CORPUS.iterdir() if p.is_file() and not p.name.endswith(".expected.json") and p.suffix != ".py"
 )
 EXACT = StreamLimits(chunk_bytes=7, block_chars=0)
-EVERY_ROW = 10**6
-
-
-def profile(name: str, data: bytes, limits: StreamLimits) -> dict[str, Any] | str:
-    try:
-        return profile_file_parts(
-            name, [FilePart.from_bytes(name, data)], sample_rows=EVERY_ROW, limits=limits
-        ).model_dump()
-    except FileFormatError as error:
-        return str(error)
 
 
 def items_of(text: str, delimiter: str, quotechar: str | None, block_chars: int, nulls: set[str], width: int) -> list:
@@ -103,11 +92,11 @@ def test_records_in_blocks_are_the_records_of_iter_records(block_chars: int) -> 
 
 def test_a_tricky_file_is_profiled_alike_in_blocks_and_record_by_record() -> None:
     data = tricky_file(4_000).encode()
-    exact = profile("gs://b/tricky.csv", data, EXACT)
+    exact = streamed("gs://b/tricky.csv", data, EXACT)
     assert isinstance(exact, dict) and exact["row_count"] > 3_900
     assert exact["file_format"]["ragged_rows"] > 0
     for block_chars in (64, 4096):
-        fast = profile("gs://b/tricky.csv", data, StreamLimits(chunk_bytes=7, block_chars=block_chars))
+        fast = streamed("gs://b/tricky.csv", data, StreamLimits(chunk_bytes=7, block_chars=block_chars))
         assert fast == exact, f"block_chars {block_chars}"
 
 
@@ -116,9 +105,9 @@ def test_a_large_tricky_file_beyond_its_head_and_bounds_is_profiled_alike() -> N
     overflow their bounds many times (pruned at the same values either way)."""
     data = tricky_file(12_000, seed=5).encode()
     small = {"sniff_bytes": 64 * 1024, "exact_values": 300, "exact_chars": 2_000, "quantile_sample": 500}
-    exact = profile("gs://b/big.csv", data, StreamLimits(chunk_bytes=4096, block_chars=0, **small))
+    exact = streamed("gs://b/big.csv", data, StreamLimits(chunk_bytes=4096, block_chars=0, **small))
     assert isinstance(exact, dict)
-    fast = profile("gs://b/big.csv", data, StreamLimits(chunk_bytes=4096, block_chars=8192, **small))
+    fast = streamed("gs://b/big.csv", data, StreamLimits(chunk_bytes=4096, block_chars=8192, **small))
     assert fast == exact
 
 
@@ -128,8 +117,8 @@ def test_a_misfit_value_inside_a_block_is_refused_like_record_by_record() -> Non
     rows = "".join(f"{n},2024-01-{1 + n % 28:02d}\n" for n in range(3_000))
     data = ("id,day\n" + rows + "3000,2024-02-30\n" + rows).encode()
     limits = {"sniff_bytes": 256, "chunk_bytes": 64}
-    exact = profile("gs://b/days.csv", data, StreamLimits(block_chars=0, **limits))
-    fast = profile("gs://b/days.csv", data, StreamLimits(block_chars=2048, **limits))
+    exact = streamed("gs://b/days.csv", data, StreamLimits(block_chars=0, **limits))
+    fast = streamed("gs://b/days.csv", data, StreamLimits(block_chars=2048, **limits))
     assert fast == exact
     assert isinstance(fast, dict) and fast["columns"][1]["type"] == "STRING"
 
@@ -142,9 +131,9 @@ def test_a_misfit_value_inside_a_block_is_refused_like_record_by_record() -> Non
 @pytest.mark.parametrize("name", FILES)
 def test_every_corpus_file_is_profiled_alike_in_blocks_and_record_by_record(name: str) -> None:
     data = (CORPUS / name).read_bytes()
-    exact = profile(f"gs://b/in/{name}", data, EXACT)
+    exact = streamed(f"gs://b/in/{name}", data, EXACT)
     for block_chars in (1, 64, 4096):
-        fast = profile(f"gs://b/in/{name}", data, StreamLimits(chunk_bytes=7, block_chars=block_chars))
+        fast = streamed(f"gs://b/in/{name}", data, StreamLimits(chunk_bytes=7, block_chars=block_chars))
         assert fast == exact, f"block_chars {block_chars}"
 
 
