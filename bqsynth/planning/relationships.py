@@ -722,7 +722,8 @@ def _first_unique(
     references: set[str],
     prefix: str | None,
 ) -> KeyChoice | None:
-    """The first candidate tuple that is unique and non-null on all rows (exactly, or by a whole-table sample)."""
+    """The first candidate tuple that is unique and non-null on all rows (exactly, or by a whole-table
+    sample); the evidence lists the other tuples found unique that do not contain it."""
     if not candidates:
         return None
     if checks is None or table.file_format is not None:
@@ -730,16 +731,30 @@ def _first_unique(
         if not whole:
             return None
         columns, how = candidates[0], f"unique and non-null in all {table.row_count} rows (sample is the whole table)"
+        rivals: list[tuple[str, ...]] = []
     else:
         tried = candidates[:COMPOSITE_MAX_CHECKS]
         answers = checks.uniqueness([UniquenessQuery(table_id=table.table_id, columns=list(c)) for c in tried])
-        found = next(((c, a) for c, a in zip(tried, answers, strict=True) if a is not None and a.is_key), None)
-        if found is None:
+        unique = [(c, a.rows) for c, a in zip(tried, answers, strict=True) if a is not None and a.is_key]
+        if not unique:
             return None
-        columns, how = found[0], f"unique and non-null in all {found[1].rows} rows (exact SQL check)"
+        columns, how = unique[0][0], f"unique and non-null in all {unique[0][1]} rows (exact SQL check)"
+        rivals = [c for c, _ in unique[1:] if not set(columns) <= set(c)]
     parts = ", ".join(f"{c} ({_key_part(table, c, references, prefix)})" for c in columns)
+    evidence, confidence = f"{parts}: {how}", 0.9
+    if rivals:
+        # The data alone cannot choose between keys of one width (Lahman Teams: (yearID, teamID)
+        # and (yearID, franchID)); the plan names the rivals instead of choosing silently.
+        same_width = any(len(c) == len(columns) for c in rivals)
+        listed = "; ".join(f"({', '.join(c)})" for c in rivals)
+        evidence += (
+            f"; {'ambiguous: ' if same_width else ''}also unique (exact SQL check): {listed}; chosen by the "
+            "conventional order (narrowest, then the column named as the table's own key, then references "
+            "plus a number of their own)"
+        )
+        confidence = 0.75 if same_width else confidence
     return KeyChoice(
-        table=table.name, columns=list(columns), origin="inferred", confidence=0.9, evidence=f"{parts}: {how}"
+        table=table.name, columns=list(columns), origin="inferred", confidence=confidence, evidence=evidence
     )
 
 

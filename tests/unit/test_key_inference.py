@@ -400,6 +400,26 @@ def test_a_composite_key_has_the_column_named_as_the_tables_own_key() -> None:
     report = discover_relationships([f[0], t[0]], exact(f, t))
     assert {k.table: k.columns for k in report.primary_keys}["Teams"] == ["yearID", "teamID"]
     assert ("Teams", "franchID", "TeamsFranchises", "franchID", "inferred") in pairs(report.relationships)
+    # The data cannot choose: the plan says so, names the rival and lowers its confidence.
+    key = next(k for k in report.primary_keys if k.table == "Teams")
+    assert "ambiguous: also unique (exact SQL check): (yearID, franchID)" in key.evidence
+    assert key.confidence == 0.75
+
+
+def test_a_composite_key_without_rivals_is_not_called_ambiguous() -> None:
+    orders = [{"o_orderkey": o, "o_total": o * 3} for o in range(1, 31)]
+    lines = [
+        {"l_orderkey": o, "l_linenumber": n, "l_quantity": (o * n) % 7}
+        for o in range(1, 31)
+        for n in range(1, 1 + o % 4 + 1)
+    ]
+    o = profiled("orders", {"o_orderkey": "INT64", "o_total": "INT64"}, orders)
+    columns = {"l_orderkey": "INT64", "l_linenumber": "INT64", "l_quantity": "INT64"}
+    li = profiled("lineitem", columns, lines)
+    report = discover_relationships([o[0], li[0]], exact(o, li))
+    key = next(k for k in report.primary_keys if k.table == "lineitem")
+    assert key.columns == ["l_orderkey", "l_linenumber"]
+    assert "also unique" not in key.evidence and key.confidence == 0.9
 
 
 def test_a_word_of_the_table_name_that_names_another_table_is_not_its_own_key() -> None:
