@@ -5,9 +5,11 @@
 1. Loads the demo warehouse into the local BigQuery emulator.
 2. Runs the demo pipeline (configs/demo.yaml) through kfp.local and times it end to end.
 3. Prints the time of each pipeline step of that run, from its audit rows (the work of each
-   stage: the sum over its tables and shards, the longest one, and how many there were).
-4. Times the generation step alone (Snowfakery through bqsynth's recipe, one process)
-   on the demo plan's fact table at a larger row count, and prints rows per second.
+   stage: the sum over its tables and shards, the longest one, and how many there were), and
+   the summarize step's seconds (its checks, quality evaluation and reports) from the summary.
+4. Times the generation of the demo plan's fact table alone at a larger row count, one
+   process, with each engine (the columnar engine the pipeline picks for it, and Snowfakery
+   through its compiled recipe), and prints rows per second of both.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from rich.table import Table
 from bqsynth.config import load_config
 from bqsynth.delivery.audit import AuditRecord, read_audit
 from bqsynth.gcp.clients import bigquery_client
+from bqsynth.generation.columnar import generate_with_engine
 from bqsynth.generation.recipe import compile_recipe
-from bqsynth.generation.snowfakery_runner import generate_table
-from bqsynth.models import DatasetPlan
+from bqsynth.models import DatasetPlan, RunSummary
 from bqsynth.steps.artifacts import read_model
 from demo import warehouse
 from submit import run_local_pipeline
@@ -39,12 +41,14 @@ def newest_plan(pipeline_root: Path) -> DatasetPlan:
     return read_model(DatasetPlan, plans[-1])
 
 
-def step_times(records: list[AuditRecord]) -> Table:
-    """Seconds per stage of one batch: each Completed or Failed row carries its work's seconds."""
+def step_times(records: list[AuditRecord], summary: RunSummary) -> Table:
+    """Seconds per stage of one batch: each Completed or Failed row carries its work's seconds;
+    the summarize step's (its checks, quality evaluation and reports) are the summary's own."""
     by_stage: dict[str, list[float]] = {}
     for record in records:
         if record.status != "In Progress" and record.seconds is not None:
             by_stage.setdefault(record.stage, []).append(record.seconds)
+    by_stage.setdefault("summarize", []).append(summary.seconds)
     table = Table(title="demo: seconds per pipeline step (from the audit rows)")
     for heading in ("stage", "pieces of work", "sum (s)", "longest (s)"):
         table.add_column(heading, justify="left" if heading == "stage" else "right")
@@ -73,8 +77,11 @@ def main() -> None:
 
     table = plan.table(args.table).model_copy(update={"row_count": args.rows})
     table.recipe = compile_recipe(table, plan.seed)
-    with tempfile.TemporaryDirectory(prefix="bqsynth-gen-") as tmp:
-        _, rows, seconds = generate_table(table, plan.seed, Path(tmp))
+    speeds: dict[str, float] = {}
+    for engine in ("columnar", "snowfakery"):
+        with tempfile.TemporaryDirectory(prefix="bqsynth-gen-") as tmp:
+            run = generate_with_engine(table, plan.seed, Path(tmp), engine=engine, shard_rows=args.rows)
+        speeds[engine] = run.rows / run.seconds
 
     figures = Table(title="bqsynth demo benchmark")
     figures.add_column("figure")
@@ -89,10 +96,11 @@ def main() -> None:
         f"{sum(t.foreign_key_orphans for t in summary.tables)} / "
         f"{sum(t.duplicate_primary_keys for t in summary.tables)}",
     )
-    figures.add_row(f"generation of {args.table} ({len(table.columns)} columns), rows", str(rows))
-    figures.add_row("generation rows per second (one process)", f"{rows / seconds:,.0f}")
+    figures.add_row(f"generation of {args.table} ({len(table.columns)} columns), rows", f"{args.rows:,}")
+    for engine, speed in speeds.items():
+        figures.add_row(f"  rows per second, {engine} engine (one process)", f"{speed:,.0f}")
     console.print(figures)
-    console.print(step_times(read_audit(client, config.resolved().audit_table, summary.batch_id)))
+    console.print(step_times(read_audit(client, config.resolved().audit_table, summary.batch_id), summary))
 
 
 if __name__ == "__main__":
