@@ -3,8 +3,12 @@
 Everything here is pure (bytes in, bytes or models out): no GCS, no BigQuery, no randomness.
 ``sniff_format`` returns a ``FileFormat``; ``read_records`` turns file bytes into rows in the
 BigQuery JSON form; ``write_records`` turns rows in that form back into bytes spelled exactly
-as the source spells them. For a source whose spelling is consistent,
-``write_records(read_records(data, fmt, src), fmt, run_date=<date in its header>) == data``.
+as the source spells them. What the format leaves open cell by cell (which NULL spelling of a
+column that has several, which UTC offset, digits past the microsecond) ``read_spelled`` also
+returns, as ``CellSpelling``s, and nothing else of a cell; with them
+``write_records(rows, fmt, run_date=<date in its header>, spellings=spellings) == data`` for
+every file whose rows are all read (``rows, spellings = read_spelled(data, fmt, src)``).
+Without them the rows are synthetic: those choices are drawn with the source's shares.
 
 Detection rules, applied in this order (every tie is broken by a fixed order, never by chance):
 
@@ -42,8 +46,9 @@ Detection rules, applied in this order (every tie is broken by a fixed order, ne
    file's ``null_marker``, else the empty field. A column spelling NULL otherwise gets its own
    ``FileColumn.null_marker`` (numbers empty, text ``NULL``, as SQL clients export): a STRING
    column with a marker keeps it, and an empty field there is an empty string; another column
-   takes its most frequent null spelling. A typed column mixing two spellings is read fine but
-   written with the more frequent one.
+   takes its most frequent null spelling. A typed column using several (empty and ``NULL``)
+   records each one's share of its NULLs (``FileColumn.null_spellings``); synthetic NULLs are
+   spelled with those shares.
 6. **Header row.** The first data-shaped record is a header when its values are non-empty,
    distinct, neither null markers nor numbers, dates or times, and either some column below
    is typed (the header cannot be a value of it) or, all columns being strings, more than half
@@ -58,10 +63,13 @@ Detection rules, applied in this order (every tie is broken by a fixed order, ne
    every value matches one strftime pattern of ``DATE_FORMATS``, ``DATETIME_FORMATS``,
    ``TIMESTAMP_FORMATS``, ``TIME_FORMATS``: zero-padded or unpadded (``%-d/%-m/%Y``: 1/5/2024)
    fields, English month names (``%b``, ``%B``, ``%^b`` for JAN), 12-hour clocks (``%I``,
-   ``%p``), fractions of any fixed length (``%3f``, ``%f`` = 6, ``%9f``; digits past the
-   microsecond read as dropped, written back as 0), offsets (``%z``, ``%:z``), ``Z`` and
-   `` UTC``. A TIMESTAMP column written in one offset records it (``FileColumn.utc_offset``)
-   and is written back in it; its values are UTC. ``%d/%m`` is tried before ``%m/%d``: a day
+   ``%p``), fractions of any fixed length (``%3f``, ``%f`` = 6, ``%9f``; values hold microseconds,
+   as BigQuery's types do: digits past them are a ``CellSpelling`` of the source and zeros in a
+   synthetic file), offsets (``%z``, ``%:z``), ``Z`` and `` UTC``. A TIMESTAMP column written
+   in one offset records it (``FileColumn.utc_offset``) and is written back in it; in several,
+   the IANA zone that gives every value its offset (daylight saving: ``+01:00`` in winter,
+   ``+02:00`` in summer), the first by name of those that do (``FileColumn.time_zone``), else
+   each offset's share (``FileColumn.utc_offsets``); its values are UTC. ``%d/%m`` is tried before ``%m/%d``: a day
    > 12 in either place decides, an undecidable column is read day first and reported
    (``FileColumn.day_month_assumed``, and a warning); 8 digits that are all valid ``%Y%m%d``
    dates are dates. Then numbers as exports write them
