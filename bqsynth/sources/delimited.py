@@ -65,7 +65,8 @@ Detection rules, applied in this order (every tie is broken by a fixed order, ne
    fields, English month names (``%b``, ``%B``, ``%^b`` for JAN), 12-hour clocks (``%I``,
    ``%p``), fractions of any fixed length (``%3f``, ``%f`` = 6, ``%9f``; values hold microseconds,
    as BigQuery's types do: digits past them are a ``CellSpelling`` of the source and zeros in a
-   synthetic file), offsets (``%z``, ``%:z``), ``Z`` and `` UTC``. A TIMESTAMP column written
+   synthetic file), offsets (``%z``, ``%:z``; ``%:Z``, RFC 3339's ``Z`` for a zero offset and
+   ``+01:00`` otherwise, as Java and Go write it), ``Z`` and `` UTC``. A TIMESTAMP column written
    in one offset records it (``FileColumn.utc_offset``) and is written back in it; in several,
    the IANA zone that gives every value its offset (daylight saving: ``+01:00`` in winter,
    ``+02:00`` in summer), the first by name of those that do (``FileColumn.time_zone``), else
@@ -225,7 +226,9 @@ DATETIME_FORMATS = (
     "%Y%m%d%H%M%S",
 )
 # ``%:z`` (+01:00) is Python 3.12's strftime directive; we implement it ourselves for 3.11.
-_ZONES = ("Z", "%:z", "%z", " UTC")
+# ``%:Z`` is RFC 3339 as Java's ISO_OFFSET_DATE_TIME and Go's time.RFC3339 write it: ``Z`` for a
+# zero offset, ``+01:00`` otherwise (Europe/London: Z in winter, +01:00 in summer).
+_ZONES = ("Z", "%:z", "%:Z", "%z", " UTC")
 TIMESTAMP_FORMATS = tuple(
     f"{d}{sep}{t}{zone}" for zone in _ZONES for d in ("%Y-%m-%d",) for sep in ("T", " ") for t in _TIMES_24
 )
@@ -650,10 +653,12 @@ _DIRECTIVE_RE = {
     **{f"%{n}f": rf"\d{{{n}}}" for n in range(1, 10)},
     "%z": r"[+-]\d{4}",
     "%:z": r"[+-]\d{2}:\d{2}",
+    "%:Z": r"(?:Z|[+-]\d{2}:\d{2})",
 }
 # Directives beyond strptime's: %-d %-m %-H %-I (unpadded), %^b (JAN), %3f/%9f (n fraction
-# digits; %f is 6), %:z (+01:00). Python's strftime lacks them or has them only on glibc.
-_DIRECTIVE_SPLIT = re.compile(r"(%:z|%[-^]?[A-Za-z]|%[1-9]f)")
+# digits; %f is 6), %:z (+01:00), %:Z (Z or +01:00). Python's strftime lacks them or has them only
+# on glibc.
+_DIRECTIVE_SPLIT = re.compile(r"(%:[zZ]|%[-^]?[A-Za-z]|%[1-9]f)")
 _FRACTION = re.compile(r"%([1-9])f")
 _PATTERN_CACHE: dict[str, re.Pattern[str]] = {}
 
@@ -666,7 +671,7 @@ def format_regex(pattern: str) -> re.Pattern[str]:
         for part in _DIRECTIVE_SPLIT.split(pattern):
             if part and (_FRACTION.fullmatch(part) or part == "%f"):
                 pieces.append(f"(?P<fraction>{_DIRECTIVE_RE[part]})")
-            elif part in ("%z", "%:z"):
+            elif part in ("%z", "%:z", "%:Z"):
                 pieces.append(f"(?P<offset>{_DIRECTIVE_RE[part]})")
             elif part:
                 pieces.append(_DIRECTIVE_RE.get(part, re.escape(part)))
@@ -682,22 +687,22 @@ def _strptime(text: str, pattern: str) -> dt.datetime:
         start, end = match.span("fraction")
         text = text[:start] + fraction[:6].ljust(6, "0") + text[end:]
         pattern = _FRACTION.sub("%f", pattern)
-    plain = pattern.replace("%:z", "%z").replace("%^b", "%b")
+    # strptime's %z reads +0100, +01:00 and Z alike.
+    plain = pattern.replace("%:z", "%z").replace("%:Z", "%z").replace("%^b", "%b")
     return dt.datetime.strptime(text, re.sub(r"%-([dmHI])", r"%\1", plain))
 
 
 def strftime(moment: dt.datetime | dt.date | dt.time, pattern: str, *, sub_microsecond: str = "") -> str:
-    """``strftime`` plus ``%:z`` (``+01:00``), unpadded ``%-d %-m %-H %-I``, ``%^b`` and ``%3f``.
+    """``strftime`` plus ``%:z`` (``+01:00``), ``%:Z`` (``Z`` or ``+01:00``), unpadded ``%-d %-m %-H %-I``,
+    ``%^b`` and ``%3f``.
 
     A fraction of more than six digits (``%9f``) is the microseconds followed by
     ``sub_microsecond`` (the digits past the microsecond a source wrote), else by zeros.
     """
-    if "%:z" in pattern:
+    if "%:z" in pattern or "%:Z" in pattern:
         offset = moment.utcoffset() if isinstance(moment, (dt.datetime, dt.time)) else None
-        seconds = int(offset.total_seconds()) if offset is not None else 0
-        sign = "-" if seconds < 0 else "+"
-        hours, minutes = divmod(abs(seconds) // 60, 60)
-        pattern = pattern.replace("%:z", f"{sign}{hours:02d}:{minutes:02d}")
+        text = offset_text(offset or dt.timedelta())
+        pattern = pattern.replace("%:z", text).replace("%:Z", "Z" if text == "+00:00" else text)
     values = {
         "%-d": lambda m: str(m.day),
         "%-m": lambda m: str(m.month),
@@ -796,7 +801,9 @@ def offset_text(offset: dt.timedelta) -> str:
 
 
 def _offset_of(text: str) -> str:
-    """``+01:00`` from an offset as ``%z`` or ``%:z`` write it (``+0100``, ``+01:00``)."""
+    """``+01:00`` from an offset as ``%z``, ``%:z`` or ``%:Z`` write it (``+0100``, ``+01:00``, ``Z``)."""
+    if text == "Z":
+        return "+00:00"
     digits = text[1:].replace(":", "")
     return f"{text[0]}{digits[:2]}:{digits[2:]}"
 
@@ -819,7 +826,7 @@ def offset_spelling(values: Sequence[str], pattern: str) -> dict[str, Any]:
     in summer), with the number of distinct values that showed it; else ``utc_offsets``, each
     offset and its share of the values.
     """
-    if "%z" not in pattern and "%:z" not in pattern:
+    if not any(directive in pattern for directive in ("%z", "%:z", "%:Z")):
         return {}
     offsets = _written_offsets(values, pattern)
     if len(offsets) == 1:

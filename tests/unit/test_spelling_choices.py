@@ -285,3 +285,19 @@ def test_a_value_ending_like_a_multi_character_delimiter_is_quoted() -> None:
 def test_an_output_delimiter_the_reader_could_not_split_on_is_refused(delimiter: str, problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
         FileOutputFormat(delimiter=delimiter)
+
+
+def test_rfc3339_z_for_a_zero_offset_next_to_other_offsets_is_one_format() -> None:
+    data, fmt = load("london_rfc3339.csv")
+    occurred = {c.name: c for c in fmt.columns}["occurred_at"]
+    assert occurred.temporal_format == "%Y-%m-%dT%H:%M:%S%:Z" and occurred.time_zone is not None
+    rows = [
+        {"event_id": 1, "occurred_at": "2025-01-15T10:00:00+00:00", "status": "ok"},
+        {"event_id": 2, "occurred_at": "2025-07-15T10:00:00+00:00", "status": "ok"},
+    ]
+    written = write_records(rows, fmt, run_date=RUN_DATE)
+    assert [f[1] for f in data_fields(written, fmt)] == ["2025-01-15T10:00:00Z", "2025-07-15T11:00:00+01:00"]
+    assert read_records(written, fmt, "synthetic") == rows
+    # A column of Z alone keeps the literal Z; of +00:00 alone, the offset directive.
+    assert infer_type(["2024-01-05T10:00:00Z"], ",").temporal_format == "%Y-%m-%dT%H:%M:%SZ"
+    assert infer_type(["2024-01-05T10:00:00+00:00"], ",").temporal_format == "%Y-%m-%dT%H:%M:%S%:z"

@@ -1265,9 +1265,40 @@ def berlin_dst(out: Corpus) -> None:
     )
 
 
+def london_rfc3339(out: Corpus) -> None:
+    """A Go service's log in Europe/London: time.RFC3339 writes a zero offset as Z (winter) and
+    +01:00 otherwise (summer), as Java's ISO_OFFSET_DATE_TIME does."""
+    r = rng("london_rfc3339")
+    london = zoneinfo.ZoneInfo("Europe/London")
+    rows = []
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    for i in range(30):
+        local = (start + dt.timedelta(seconds=r.randrange(366 * 86400))).astimezone(london)
+        offset = local.strftime("%z")
+        zone = "Z" if offset == "+0000" else f"{offset[:3]}:{offset[3:]}"
+        rows.append([str(i + 1), local.strftime("%Y-%m-%dT%H:%M:%S") + zone, r.choice(["ok", "retry", "failed"])])
+    out["london_rfc3339.csv"] = (
+        text_file(lines_of([["event_id", "occurred_at", "status"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("event_id", "INT64"),
+                col(
+                    "occurred_at",
+                    "TIMESTAMP",
+                    fmt="%Y-%m-%dT%H:%M:%S%:Z",
+                    time_zone=first_zone_like(london, rows),
+                    time_zone_values=30,
+                ),
+                col("status", "STRING"),
+            ],
+            30,
+        ),
+    )
+
+
 def first_zone_like(zone: zoneinfo.ZoneInfo, rows: Sequence[Sequence[str]]) -> str:
     """The alphabetically first Area/Location zone giving each row's instant the offset ``zone`` gives it."""
-    instants = [dt.datetime.fromisoformat(row[1]) for row in rows]
+    instants = [dt.datetime.fromisoformat(row[1].replace("Z", "+00:00")) for row in rows]
     areas = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
     for name in sorted(zoneinfo.available_timezones()):
         if name.split("/", 1)[0] not in areas:
@@ -1407,6 +1438,7 @@ BUILDERS = [
     typed_mixed_nulls,
     berlin_dst,
     offset_mix,
+    london_rfc3339,
     nanoseconds,
     refusals,
 ]
