@@ -679,8 +679,99 @@ def format_regex(pattern: str) -> re.Pattern[str]:
     return cached
 
 
+# The fields of a datetime each directive writes, for the compiled reading of ``_fields_regex``.
+_FIELD_OF = {
+    "%Y": "Y",
+    "%y": "y",
+    "%m": "m",
+    "%-m": "m",
+    "%d": "d",
+    "%-d": "d",
+    "%b": "b",
+    "%^b": "b",
+    "%B": "b",
+    "%H": "H",
+    "%-H": "H",
+    "%I": "I",
+    "%-I": "I",
+    "%p": "p",
+    "%M": "M",
+    "%S": "S",
+}
+_MONTH_NUMBERS = {
+    **{name.lower(): n for n, name in enumerate(_MONTH_NAMES, 1)},
+    **{name[:3].lower(): n for n, name in enumerate(_MONTH_NAMES, 1)},
+}
+
+
+@functools.lru_cache(maxsize=512)
+def _fields_regex(pattern: str) -> re.Pattern[str] | None:
+    """``format_regex`` with every field captured by name, or None when a field occurs twice (or a
+    directive is unknown): what ``_compiled_strptime`` reads without ``datetime.strptime``."""
+    pieces, seen = [], set()
+    for part in _DIRECTIVE_SPLIT.split(pattern):
+        if not part:
+            continue
+        field = _FIELD_OF.get(part)
+        if _FRACTION.fullmatch(part) or part == "%f":
+            field = "fraction"
+        elif part in ("%z", "%:z", "%:Z"):
+            field = "offset"
+        elif field is None:
+            if _DIRECTIVE_SPLIT.fullmatch(part):
+                return None
+            pieces.append(re.escape(part))
+            continue
+        if field in seen:
+            return None
+        seen.add(field)
+        pieces.append(f"(?P<{field}>{_DIRECTIVE_RE[part]})")
+    return re.compile("".join(pieces))
+
+
+def _compiled_strptime(match: re.Match[str]) -> dt.datetime | None:
+    """The datetime ``datetime.strptime`` gives a text ``_fields_regex`` matched, without its
+    per-call pattern handling (the largest cost of profiling a file of distinct timestamps):
+    the same defaults (1900-01-01 00:00), two-digit years (69-99: 1900s, else 2000s), 12-hour
+    clocks, and ``ValueError`` for a day the month lacks; None for an offset of over 59 minutes,
+    which strptime refuses with its own message."""
+    fields = match.groupdict()
+    if (year_text := fields.get("Y")) is not None:
+        year = int(year_text)
+    elif (short := fields.get("y")) is not None:
+        year = int(short) + (1900 if int(short) >= 69 else 2000)
+    else:
+        year = 1900
+    month_text, name = fields.get("m"), fields.get("b")
+    month = int(month_text) if month_text is not None else _MONTH_NUMBERS[name.lower()] if name else 1
+    day = int(fields["d"]) if fields.get("d") is not None else 1
+    if (twelve := fields.get("I")) is not None:
+        hour = int(twelve) % 12 + (12 if fields.get("p") == "PM" else 0)
+    else:
+        hour = int(fields["H"]) if fields.get("H") is not None else 0
+    minute = int(fields["M"]) if fields.get("M") is not None else 0
+    second = int(fields["S"]) if fields.get("S") is not None else 0
+    fraction = fields.get("fraction")
+    micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
+    offset = fields.get("offset")
+    if offset and offset != "Z" and int(offset[-2:]) > 59:
+        return None
+    zone = fixed_offset(_offset_of(offset)) if offset else None
+    return dt.datetime(year, month, day, hour, minute, second, micro, tzinfo=zone)
+
+
 def _strptime(text: str, pattern: str) -> dt.datetime:
     """``datetime.strptime`` for the patterns of ``format_regex`` (digits past microseconds dropped)."""
+    fields = _fields_regex(pattern)
+    found = fields.fullmatch(text) if fields is not None else None
+    # A text off the pattern's strict shape (callers check it first) is strptime's to judge.
+    moment = _compiled_strptime(found) if found is not None else None
+    return moment if moment is not None else _library_strptime(text, pattern)
+
+
+def _library_strptime(text: str, pattern: str) -> dt.datetime:
+    """``_strptime`` through ``datetime.strptime`` (patterns ``_fields_regex`` does not compile;
+    and the reference the compiled reading is tested against)."""
     match = format_regex(pattern).fullmatch(text)
     fraction = match.groupdict().get("fraction") if match is not None else None
     if match is not None and fraction is not None:
@@ -1061,12 +1152,18 @@ def parse_value(text: str, column: FileColumn) -> Any:
         if text == column.true_false[1]:
             return False
         raise ValueError(f"not one of {column.true_false}")
-    assert column.temporal_format is not None
-    if not format_regex(column.temporal_format).fullmatch(text):
-        raise ValueError(f"does not match {column.temporal_format}")
-    # ISO spellings need no strptime (the regex has checked the shape; fromisoformat the values).
-    iso = column.temporal_format in _ISO_PATTERNS
-    moment = dt.datetime.fromisoformat(text) if iso else _strptime(text, column.temporal_format)
+    pattern = column.temporal_format
+    assert pattern is not None
+    # One match of the strict shape, whose fields the compiled reading then takes (``_strptime``).
+    fields = _fields_regex(pattern) if pattern not in _ISO_PATTERNS else None
+    found = (fields or format_regex(pattern)).fullmatch(text)
+    if found is None:
+        raise ValueError(f"does not match {pattern}")
+    if fields is None:
+        # ISO spellings need no strptime (the regex has checked the shape; fromisoformat the values).
+        moment = dt.datetime.fromisoformat(text) if pattern in _ISO_PATTERNS else _strptime(text, pattern)
+    else:
+        moment = _compiled_strptime(found) or _library_strptime(text, pattern)
     if kind == "DATE":
         return moment.date().isoformat()
     if kind == "TIME":

@@ -301,3 +301,54 @@ def test_rfc3339_z_for_a_zero_offset_next_to_other_offsets_is_one_format() -> No
     # A column of Z alone keeps the literal Z; of +00:00 alone, the offset directive.
     assert infer_type(["2024-01-05T10:00:00Z"], ",").temporal_format == "%Y-%m-%dT%H:%M:%SZ"
     assert infer_type(["2024-01-05T10:00:00+00:00"], ",").temporal_format == "%Y-%m-%dT%H:%M:%S%:z"
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled reading of dates and times gives what datetime.strptime gives
+# ---------------------------------------------------------------------------------------------
+
+
+def _outcome(parse: Any, text: str, pattern: str) -> tuple[str, Any]:
+    try:
+        moment = parse(text, pattern)
+    except ValueError as error:
+        return ("error", str(error))
+    return ("ok", (moment.isoformat(), moment.utcoffset()))
+
+
+def test_the_compiled_reading_of_every_pattern_is_strptime_s() -> None:
+    import random
+
+    from bqsynth.sources import delimited
+
+    patterns = {
+        *delimited.DATE_FORMATS,
+        *delimited.DATETIME_FORMATS,
+        *delimited.TIMESTAMP_FORMATS,
+        *delimited.TIME_FORMATS,
+        *delimited.LINE_DATETIME_FORMATS,
+        *delimited.LINE_DATE_FORMATS,
+    }
+    r = random.Random(15)
+    zones = [dt.timezone(dt.timedelta(minutes=m)) for m in (0, 60, 120, -300, 330, 345, -570)]
+    texts: list[tuple[str, str]] = []
+    for pattern in sorted(patterns):
+        assert delimited._fields_regex(pattern) is not None, pattern  # every pattern takes the compiled way
+        for _ in range(60):
+            moment = dt.datetime(1950, 1, 1, tzinfo=r.choice(zones)) + dt.timedelta(
+                seconds=r.randrange(110 * 365 * 86400), microseconds=r.randrange(10**6)
+            )
+            text = delimited.strftime(moment, pattern, sub_microsecond=f"{r.randrange(1000):03d}")
+            texts.append((text, pattern))
+            # Shapes that fit the pattern's regex but not the calendar: 31 April, 29 February 2023.
+            texts.append((text.replace(f"{moment:%Y}", "2023").replace(f"{moment:%m}", "02", 1), pattern))
+            texts.append((text.replace(f"{moment:%d}", "31", 1).replace(f"{moment:%m}", "04", 1), pattern))
+            texts.append((text.replace(text[-2:], "75") if text[-3:-2] == ":" else text + "x", pattern))
+    assert len(texts) > 10_000
+    outcomes = [_outcome(delimited._library_strptime, text, pattern) for text, pattern in texts]
+    assert 1_000 < sum(kind == "error" for kind, _ in outcomes) < len(texts) / 2  # both kinds are tried
+    for text, pattern in texts:
+        assert _outcome(delimited._strptime, text, pattern) == _outcome(delimited._library_strptime, text, pattern), (
+            text,
+            pattern,
+        )
