@@ -212,6 +212,24 @@ class FileColumn(StrictModel):
     null_marker: str | None = Field(
         default=None, description="How this column writes a NULL when it differs from the file's; None = the file's"
     )
+    null_spellings: dict[str, float] | None = Field(
+        default=None,
+        description="A typed column writing NULL several ways (empty and NULL): each spelling and its share of the "
+        "column's NULLs; synthetic NULLs are spelled with these shares. None = one spelling (null_marker)",
+    )
+    utc_offsets: dict[str, float] | None = Field(
+        default=None,
+        description="TIMESTAMP written in several UTC offsets that no one time zone explains: each offset (+01:00) "
+        "and its share of the values; synthetic values take an offset with these shares",
+    )
+    time_zone: str | None = Field(
+        default=None,
+        description="TIMESTAMP written in several UTC offsets that one IANA zone explains (+01:00 in winter, "
+        "+02:00 in summer: Europe/Berlin): inferred from the values, which synthetic values are written in",
+    )
+    time_zone_values: int = Field(
+        default=0, ge=0, description="How many distinct values (instant and offset) time_zone was inferred from"
+    )
 
 
 class FileFormat(StrictModel):
@@ -232,6 +250,32 @@ class FileFormat(StrictModel):
     ragged_rows: int = Field(default=0, ge=0, description="Rows with a wrong field count, tolerated and skipped")
 
 
+# A delimiter is a short separator: exports write one character, or two or three (``||``, ``~|~``).
+MAX_DELIMITER_CHARS = 5
+
+
+def delimiter_problem(delimiter: str) -> str | None:
+    """Why ``delimiter`` cannot separate the fields of a delimited file, or None when it can.
+
+    The rules of the reader (``bqsynth.sources.delimited``): a record ends at a line end, a
+    field is quoted with ``"`` or ``'`` and escaped with a backslash, so none of those can be
+    part of a delimiter; letters, digits and plain spaces are what values are made of.
+    """
+    if not delimiter:
+        return "it is empty"
+    if "\n" in delimiter or "\r" in delimiter:
+        return "it holds a line end, which ends a record"
+    if '"' in delimiter or "'" in delimiter:
+        return "it holds a quote character, which quotes a field"
+    if "\\" in delimiter:
+        return "it holds a backslash, the escape character"
+    if "\x00" in delimiter:
+        return "it holds a NUL byte, which makes the file binary"
+    if any(c.isalnum() for c in delimiter) or not delimiter.strip(" "):
+        return "letters, digits and spaces are what values are made of"
+    return None
+
+
 class FileOutputFormat(StrictModel):
     """What a user changes about a file source's format for its synthetic files; unset = as the source.
 
@@ -239,13 +283,29 @@ class FileOutputFormat(StrictModel):
     ``{date:%Y%m%d}`` (the run date, any strftime pattern), e.g. ``TRL|{count:07}``.
     """
 
-    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
+    delimiter: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_DELIMITER_CHARS,
+        description="One character (',', '|', TAB) or several as exports write them ('||', '~|~')",
+    )
     has_header: bool | None = None
     encoding: Literal["utf-8", "utf-8-sig", "latin-1"] | None = None
     quoting: Literal["minimal", "all", "nonnumeric", "none"] | None = None
     line_terminator: Literal["\n", "\r\n"] | None = None
     header_lines: list[str] | None = Field(default=None, description="Custom lines before the data ([] = none)")
     trailer_lines: list[str] | None = Field(default=None, description="Custom lines after the data ([] = none)")
+
+    @field_validator("delimiter")
+    @classmethod
+    def _a_delimiter_the_reader_can_split_on(cls, delimiter: str | None) -> str | None:
+        problem = None if delimiter is None else delimiter_problem(delimiter)
+        if problem is not None:
+            raise ValueError(
+                f"delimiter {delimiter!r} cannot separate fields: {problem}; choose one or a few punctuation or "
+                "control characters such as ',', '|', TAB, '||' or '~|~'"
+            )
+        return delimiter
 
 
 _PLACEHOLDER = re.compile(r"\{(count|date)(?::([^}]*))?\}")

@@ -45,17 +45,26 @@ def output_file_names(source_uri: str, shards: int) -> list[str]:
 
 
 def write_source_files(
-    table: TablePlan, fmt: FileFormat, ndjson_files: Sequence[Path], output_dir: Path, run_date: dt.date
+    table: TablePlan,
+    fmt: FileFormat,
+    ndjson_files: Sequence[Path],
+    output_dir: Path,
+    run_date: dt.date,
+    *,
+    seed: int = 0,
 ) -> list[tuple[Path, int]]:
     """Each generated NDJSON shard as a file in the source's format; returns (file, data rows).
 
     The rows are counted by parsing the written file back with the source's settings, so
     the count is also proof that a downstream reader with those settings gets every row.
+    Where the source chose a spelling value by value (NULL written empty and ``NULL``, a
+    TIMESTAMP in several offsets), each synthetic value's is drawn with the source's shares as
+    a stable function of ``seed`` (the plan's), the file, the column and the row.
     """
     names = output_file_names(table.source_table, len(ndjson_files))
     written: list[tuple[Path, int]] = []
     for ndjson, name in zip(ndjson_files, names, strict=True):
-        data = write_records(iter_raw_rows(ndjson), fmt, run_date=run_date)
+        data = write_records(iter_raw_rows(ndjson), fmt, run_date=run_date, seed=seed, stream=name)
         path = output_dir / name
         path.write_bytes(data)
         try:

@@ -3,8 +3,12 @@
 Everything here is pure (bytes in, bytes or models out): no GCS, no BigQuery, no randomness.
 ``sniff_format`` returns a ``FileFormat``; ``read_records`` turns file bytes into rows in the
 BigQuery JSON form; ``write_records`` turns rows in that form back into bytes spelled exactly
-as the source spells them. For a source whose spelling is consistent,
-``write_records(read_records(data, fmt, src), fmt, run_date=<date in its header>) == data``.
+as the source spells them. What the format leaves open cell by cell (which NULL spelling of a
+column that has several, which UTC offset, digits past the microsecond) ``read_spelled`` also
+returns, as ``CellSpelling``s, and nothing else of a cell; with them
+``write_records(rows, fmt, run_date=<date in its header>, spellings=spellings) == data`` for
+every file whose rows are all read (``rows, spellings = read_spelled(data, fmt, src)``).
+Without them the rows are synthetic: those choices are drawn with the source's shares.
 
 Detection rules, applied in this order (every tie is broken by a fixed order, never by chance):
 
@@ -42,8 +46,9 @@ Detection rules, applied in this order (every tie is broken by a fixed order, ne
    file's ``null_marker``, else the empty field. A column spelling NULL otherwise gets its own
    ``FileColumn.null_marker`` (numbers empty, text ``NULL``, as SQL clients export): a STRING
    column with a marker keeps it, and an empty field there is an empty string; another column
-   takes its most frequent null spelling. A typed column mixing two spellings is read fine but
-   written with the more frequent one.
+   takes its most frequent null spelling. A typed column using several (empty and ``NULL``)
+   records each one's share of its NULLs (``FileColumn.null_spellings``); synthetic NULLs are
+   spelled with those shares.
 6. **Header row.** The first data-shaped record is a header when its values are non-empty,
    distinct, neither null markers nor numbers, dates or times, and either some column below
    is typed (the header cannot be a value of it) or, all columns being strings, more than half
@@ -58,10 +63,14 @@ Detection rules, applied in this order (every tie is broken by a fixed order, ne
    every value matches one strftime pattern of ``DATE_FORMATS``, ``DATETIME_FORMATS``,
    ``TIMESTAMP_FORMATS``, ``TIME_FORMATS``: zero-padded or unpadded (``%-d/%-m/%Y``: 1/5/2024)
    fields, English month names (``%b``, ``%B``, ``%^b`` for JAN), 12-hour clocks (``%I``,
-   ``%p``), fractions of any fixed length (``%3f``, ``%f`` = 6, ``%9f``; digits past the
-   microsecond read as dropped, written back as 0), offsets (``%z``, ``%:z``), ``Z`` and
-   `` UTC``. A TIMESTAMP column written in one offset records it (``FileColumn.utc_offset``)
-   and is written back in it; its values are UTC. ``%d/%m`` is tried before ``%m/%d``: a day
+   ``%p``), fractions of any fixed length (``%3f``, ``%f`` = 6, ``%9f``; values hold microseconds,
+   as BigQuery's types do: digits past them are a ``CellSpelling`` of the source and zeros in a
+   synthetic file), offsets (``%z``, ``%:z``; ``%:Z``, RFC 3339's ``Z`` for a zero offset and
+   ``+01:00`` otherwise, as Java and Go write it), ``Z`` and `` UTC``. A TIMESTAMP column written
+   in one offset records it (``FileColumn.utc_offset``) and is written back in it; in several,
+   the IANA zone that gives every value its offset (daylight saving: ``+01:00`` in winter,
+   ``+02:00`` in summer), the first by name of those that do (``FileColumn.time_zone``), else
+   each offset's share (``FileColumn.utc_offsets``); its values are UTC. ``%d/%m`` is tried before ``%m/%d``: a day
    > 12 in either place decides, an undecidable column is read day first and reported
    (``FileColumn.day_month_assumed``, and a warning); 8 digits that are all valid ``%Y%m%d``
    dates are dates. Then numbers as exports write them
@@ -105,6 +114,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import functools
+import hashlib
 import logging
 import re
 import unicodedata
@@ -216,7 +226,9 @@ DATETIME_FORMATS = (
     "%Y%m%d%H%M%S",
 )
 # ``%:z`` (+01:00) is Python 3.12's strftime directive; we implement it ourselves for 3.11.
-_ZONES = ("Z", "%:z", "%z", " UTC")
+# ``%:Z`` is RFC 3339 as Java's ISO_OFFSET_DATE_TIME and Go's time.RFC3339 write it: ``Z`` for a
+# zero offset, ``+01:00`` otherwise (Europe/London: Z in winter, +01:00 in summer).
+_ZONES = ("Z", "%:z", "%:Z", "%z", " UTC")
 TIMESTAMP_FORMATS = tuple(
     f"{d}{sep}{t}{zone}" for zone in _ZONES for d in ("%Y-%m-%d",) for sep in ("T", " ") for t in _TIMES_24
 )
@@ -297,6 +309,10 @@ def as_text_column(column: FileColumn) -> FileColumn:
             "true_false": None,
             "number": None,
             "utc_offset": None,
+            "utc_offsets": None,
+            "time_zone": None,
+            "time_zone_values": 0,
+            "null_spellings": None,
             "day_month_assumed": False,
         }
     )
@@ -637,48 +653,147 @@ _DIRECTIVE_RE = {
     **{f"%{n}f": rf"\d{{{n}}}" for n in range(1, 10)},
     "%z": r"[+-]\d{4}",
     "%:z": r"[+-]\d{2}:\d{2}",
+    "%:Z": r"(?:Z|[+-]\d{2}:\d{2})",
 }
 # Directives beyond strptime's: %-d %-m %-H %-I (unpadded), %^b (JAN), %3f/%9f (n fraction
-# digits; %f is 6), %:z (+01:00). Python's strftime lacks them or has them only on glibc.
-_DIRECTIVE_SPLIT = re.compile(r"(%:z|%[-^]?[A-Za-z]|%[1-9]f)")
+# digits; %f is 6), %:z (+01:00), %:Z (Z or +01:00). Python's strftime lacks them or has them only
+# on glibc.
+_DIRECTIVE_SPLIT = re.compile(r"(%:[zZ]|%[-^]?[A-Za-z]|%[1-9]f)")
 _FRACTION = re.compile(r"%([1-9])f")
 _PATTERN_CACHE: dict[str, re.Pattern[str]] = {}
 
 
 def format_regex(pattern: str) -> re.Pattern[str]:
-    """A strict regular expression for a strftime pattern: the fraction of seconds captured."""
+    """A strict regular expression for a strftime pattern: the fraction of seconds and the UTC offset captured."""
     cached = _PATTERN_CACHE.get(pattern)
     if cached is None:
         pieces = []
         for part in _DIRECTIVE_SPLIT.split(pattern):
             if part and (_FRACTION.fullmatch(part) or part == "%f"):
                 pieces.append(f"(?P<fraction>{_DIRECTIVE_RE[part]})")
+            elif part in ("%z", "%:z", "%:Z"):
+                pieces.append(f"(?P<offset>{_DIRECTIVE_RE[part]})")
             elif part:
                 pieces.append(_DIRECTIVE_RE.get(part, re.escape(part)))
         cached = _PATTERN_CACHE[pattern] = re.compile("".join(pieces))
     return cached
 
 
+# The fields of a datetime each directive writes, for the compiled reading of ``_fields_regex``.
+_FIELD_OF = {
+    "%Y": "Y",
+    "%y": "y",
+    "%m": "m",
+    "%-m": "m",
+    "%d": "d",
+    "%-d": "d",
+    "%b": "b",
+    "%^b": "b",
+    "%B": "b",
+    "%H": "H",
+    "%-H": "H",
+    "%I": "I",
+    "%-I": "I",
+    "%p": "p",
+    "%M": "M",
+    "%S": "S",
+}
+_MONTH_NUMBERS = {
+    **{name.lower(): n for n, name in enumerate(_MONTH_NAMES, 1)},
+    **{name[:3].lower(): n for n, name in enumerate(_MONTH_NAMES, 1)},
+}
+
+
+@functools.lru_cache(maxsize=512)
+def _fields_regex(pattern: str) -> re.Pattern[str] | None:
+    """``format_regex`` with every field captured by name, or None when a field occurs twice (or a
+    directive is unknown): what ``_compiled_strptime`` reads without ``datetime.strptime``."""
+    pieces, seen = [], set()
+    for part in _DIRECTIVE_SPLIT.split(pattern):
+        if not part:
+            continue
+        field = _FIELD_OF.get(part)
+        if _FRACTION.fullmatch(part) or part == "%f":
+            field = "fraction"
+        elif part in ("%z", "%:z", "%:Z"):
+            field = "offset"
+        elif field is None:
+            if _DIRECTIVE_SPLIT.fullmatch(part):
+                return None
+            pieces.append(re.escape(part))
+            continue
+        if field in seen:
+            return None
+        seen.add(field)
+        pieces.append(f"(?P<{field}>{_DIRECTIVE_RE[part]})")
+    return re.compile("".join(pieces))
+
+
+def _compiled_strptime(match: re.Match[str]) -> dt.datetime | None:
+    """The datetime ``datetime.strptime`` gives a text ``_fields_regex`` matched, without its
+    per-call pattern handling (the largest cost of profiling a file of distinct timestamps):
+    the same defaults (1900-01-01 00:00), two-digit years (69-99: 1900s, else 2000s), 12-hour
+    clocks, and ``ValueError`` for a day the month lacks; None for an offset of over 59 minutes,
+    which strptime refuses with its own message."""
+    fields = match.groupdict()
+    if (year_text := fields.get("Y")) is not None:
+        year = int(year_text)
+    elif (short := fields.get("y")) is not None:
+        year = int(short) + (1900 if int(short) >= 69 else 2000)
+    else:
+        year = 1900
+    month_text, name = fields.get("m"), fields.get("b")
+    month = int(month_text) if month_text is not None else _MONTH_NUMBERS[name.lower()] if name else 1
+    day = int(fields["d"]) if fields.get("d") is not None else 1
+    if (twelve := fields.get("I")) is not None:
+        hour = int(twelve) % 12 + (12 if fields.get("p") == "PM" else 0)
+    else:
+        hour = int(fields["H"]) if fields.get("H") is not None else 0
+    minute = int(fields["M"]) if fields.get("M") is not None else 0
+    second = int(fields["S"]) if fields.get("S") is not None else 0
+    fraction = fields.get("fraction")
+    micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
+    offset = fields.get("offset")
+    if offset and offset != "Z" and int(offset[-2:]) > 59:
+        return None
+    zone = fixed_offset(_offset_of(offset)) if offset else None
+    return dt.datetime(year, month, day, hour, minute, second, micro, tzinfo=zone)
+
+
 def _strptime(text: str, pattern: str) -> dt.datetime:
     """``datetime.strptime`` for the patterns of ``format_regex`` (digits past microseconds dropped)."""
+    fields = _fields_regex(pattern)
+    found = fields.fullmatch(text) if fields is not None else None
+    # A text off the pattern's strict shape (callers check it first) is strptime's to judge.
+    moment = _compiled_strptime(found) if found is not None else None
+    return moment if moment is not None else _library_strptime(text, pattern)
+
+
+def _library_strptime(text: str, pattern: str) -> dt.datetime:
+    """``_strptime`` through ``datetime.strptime`` (patterns ``_fields_regex`` does not compile;
+    and the reference the compiled reading is tested against)."""
     match = format_regex(pattern).fullmatch(text)
     fraction = match.groupdict().get("fraction") if match is not None else None
     if match is not None and fraction is not None:
         start, end = match.span("fraction")
         text = text[:start] + fraction[:6].ljust(6, "0") + text[end:]
         pattern = _FRACTION.sub("%f", pattern)
-    plain = pattern.replace("%:z", "%z").replace("%^b", "%b")
+    # strptime's %z reads +0100, +01:00 and Z alike.
+    plain = pattern.replace("%:z", "%z").replace("%:Z", "%z").replace("%^b", "%b")
     return dt.datetime.strptime(text, re.sub(r"%-([dmHI])", r"%\1", plain))
 
 
-def strftime(moment: dt.datetime | dt.date | dt.time, pattern: str) -> str:
-    """``strftime`` plus ``%:z`` (``+01:00``), unpadded ``%-d %-m %-H %-I``, ``%^b`` and ``%3f``."""
-    if "%:z" in pattern:
+def strftime(moment: dt.datetime | dt.date | dt.time, pattern: str, *, sub_microsecond: str = "") -> str:
+    """``strftime`` plus ``%:z`` (``+01:00``), ``%:Z`` (``Z`` or ``+01:00``), unpadded ``%-d %-m %-H %-I``,
+    ``%^b`` and ``%3f``.
+
+    A fraction of more than six digits (``%9f``) is the microseconds followed by
+    ``sub_microsecond`` (the digits past the microsecond a source wrote), else by zeros.
+    """
+    if "%:z" in pattern or "%:Z" in pattern:
         offset = moment.utcoffset() if isinstance(moment, (dt.datetime, dt.time)) else None
-        seconds = int(offset.total_seconds()) if offset is not None else 0
-        sign = "-" if seconds < 0 else "+"
-        hours, minutes = divmod(abs(seconds) // 60, 60)
-        pattern = pattern.replace("%:z", f"{sign}{hours:02d}:{minutes:02d}")
+        text = offset_text(offset or dt.timedelta())
+        pattern = pattern.replace("%:z", text).replace("%:Z", "Z" if text == "+00:00" else text)
     values = {
         "%-d": lambda m: str(m.day),
         "%-m": lambda m: str(m.month),
@@ -691,7 +806,7 @@ def strftime(moment: dt.datetime | dt.date | dt.time, pattern: str) -> str:
             pattern = pattern.replace(directive, value(moment))
     fraction = _FRACTION.search(pattern)
     if fraction is not None:
-        digits = f"{getattr(moment, 'microsecond', 0):06d}".ljust(9, "0")[: int(fraction.group(1))]
+        digits = f"{getattr(moment, 'microsecond', 0):06d}{sub_microsecond}".ljust(9, "0")[: int(fraction.group(1))]
         pattern = _FRACTION.sub(digits, pattern)
     return moment.strftime(pattern)
 
@@ -718,6 +833,9 @@ class ColumnType:
     number: NumberSpelling | None = None
     utc_offset: str | None = None
     day_month_assumed: bool = False
+    utc_offsets: dict[str, float] | None = None
+    time_zone: str | None = None
+    time_zone_values: int = 0
 
 
 def infer_type(values: Sequence[str], delimiter: str) -> ColumnType:
@@ -742,8 +860,8 @@ def infer_type(values: Sequence[str], delimiter: str) -> ColumnType:
                 return ColumnType(
                     kind,
                     temporal_format=pattern,
-                    utc_offset=_fixed_offset(distinct, pattern) if kind == "TIMESTAMP" else None,
                     day_month_assumed=swapped != pattern and all(matches_format(v, swapped) for v in distinct),
+                    **(offset_spelling(values, pattern) if kind == "TIMESTAMP" else {}),
                 )
     number = number_type(distinct, delimiter)
     if number is not None:
@@ -766,14 +884,87 @@ def swap_day_month(pattern: str) -> str:
     return re.sub(r"%(-?)([dm])", lambda m: f"%{m.group(1)}{'m' if m.group(2) == 'd' else 'd'}", pattern)
 
 
-def _fixed_offset(distinct: Sequence[str], pattern: str) -> str | None:
-    """The one UTC offset (``+01:00``) every value of a TIMESTAMP column is written in, if not UTC."""
-    if "%z" not in pattern and "%:z" not in pattern:
+def offset_text(offset: dt.timedelta) -> str:
+    """``+01:00`` for a UTC offset (whole minutes, as every zone of the tz database since 1972)."""
+    seconds = int(offset.total_seconds())
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    return f"{'-' if seconds < 0 else '+'}{hours:02d}:{minutes:02d}"
+
+
+def _offset_of(text: str) -> str:
+    """``+01:00`` from an offset as ``%z``, ``%:z`` or ``%:Z`` write it (``+0100``, ``+01:00``, ``Z``)."""
+    if text == "Z":
+        return "+00:00"
+    digits = text[1:].replace(":", "")
+    return f"{text[0]}{digits[:2]}:{digits[2:]}"
+
+
+def _written_offsets(values: Sequence[str], pattern: str) -> Counter[str]:
+    regex = format_regex(pattern)
+    offsets: Counter[str] = Counter()
+    for value in values:
+        match = regex.fullmatch(value)
+        if match is not None and match.group("offset"):
+            offsets[_offset_of(match.group("offset"))] += 1
+    return offsets
+
+
+def offset_spelling(values: Sequence[str], pattern: str) -> dict[str, Any]:
+    """How a TIMESTAMP column chooses the UTC offset it writes (``ColumnType`` fields; values are UTC).
+
+    One offset other than UTC: ``utc_offset``. Several: ``time_zone`` when one IANA zone gives
+    every value its offset (a zone with daylight saving writes ``+01:00`` in winter, ``+02:00``
+    in summer), with the number of distinct values that showed it; else ``utc_offsets``, each
+    offset and its share of the values.
+    """
+    if not any(directive in pattern for directive in ("%z", "%:z", "%:Z")):
+        return {}
+    offsets = _written_offsets(values, pattern)
+    if len(offsets) == 1:
+        offset = next(iter(offsets))
+        return {"utc_offset": offset} if offset != "+00:00" else {}
+    if not offsets:
+        return {}
+    moments = {_strptime(v, pattern) for v in set(values)}
+    zone = consistent_zone(moments)
+    if zone is not None:
+        return {"time_zone": zone, "time_zone_values": len(moments)}
+    total = sum(offsets.values())
+    return {"utc_offsets": {o: round(n / total, 4) for o, n in sorted(offsets.items())}}
+
+
+# Zones of the tz database named Area/Location: the legacy names (CET, EST5EDT, US/Eastern, Etc/GMT+1)
+# are aliases or fixed offsets, never the better name for a zone the values show.
+_ZONE_AREAS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
+
+
+@functools.cache
+def candidate_zones() -> tuple[str, ...]:
+    """Every Area/Location zone of the standard library's tz database, in alphabetical order."""
+    import zoneinfo
+
+    return tuple(sorted(z for z in zoneinfo.available_timezones() if z.split("/", 1)[0] in _ZONE_AREAS))
+
+
+@functools.cache
+def zone_info(name: str) -> dt.tzinfo:
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(name)
+
+
+def consistent_zone(moments: Iterable[dt.datetime]) -> str | None:
+    """The first zone (alphabetically: a stable choice) in which every aware moment has the offset it
+    was written with, or None. Zones that agree on every moment seen write every such moment the same
+    way (Europe/Berlin and Europe/Paris); the order only makes the choice reproducible."""
+    pairs = sorted({(m.astimezone(dt.UTC), m.utcoffset()) for m in moments if m.utcoffset() is not None})
+    if len({offset for _, offset in pairs}) < 2:
         return None
-    offsets = {_strptime(v, pattern).utcoffset() for v in distinct}
-    if len(offsets) != 1 or (offset := offsets.pop()) is None or not offset:
-        return None
-    return strftime(dt.datetime(2000, 1, 1, tzinfo=dt.timezone(offset)), "%:z")
+    for name in candidate_zones():
+        zone = zone_info(name)
+        if all(instant.astimezone(zone).utcoffset() == offset for instant, offset in pairs):
+            return name
+    return None
 
 
 @dataclass(frozen=True)
@@ -961,12 +1152,18 @@ def parse_value(text: str, column: FileColumn) -> Any:
         if text == column.true_false[1]:
             return False
         raise ValueError(f"not one of {column.true_false}")
-    assert column.temporal_format is not None
-    if not format_regex(column.temporal_format).fullmatch(text):
-        raise ValueError(f"does not match {column.temporal_format}")
-    # ISO spellings need no strptime (the regex has checked the shape; fromisoformat the values).
-    iso = column.temporal_format in _ISO_PATTERNS
-    moment = dt.datetime.fromisoformat(text) if iso else _strptime(text, column.temporal_format)
+    pattern = column.temporal_format
+    assert pattern is not None
+    # One match of the strict shape, whose fields the compiled reading then takes (``_strptime``).
+    fields = _fields_regex(pattern) if pattern not in _ISO_PATTERNS else None
+    found = (fields or format_regex(pattern)).fullmatch(text)
+    if found is None:
+        raise ValueError(f"does not match {pattern}")
+    if fields is None:
+        # ISO spellings need no strptime (the regex has checked the shape; fromisoformat the values).
+        moment = dt.datetime.fromisoformat(text) if pattern in _ISO_PATTERNS else _strptime(text, pattern)
+    else:
+        moment = _compiled_strptime(found) or _library_strptime(text, pattern)
     if kind == "DATE":
         return moment.date().isoformat()
     if kind == "TIME":
@@ -978,8 +1175,12 @@ def parse_value(text: str, column: FileColumn) -> Any:
     return moment.astimezone(dt.UTC).isoformat()
 
 
-def spell_value(value: Any, column: FileColumn) -> str:
-    """A non-null value in the BigQuery JSON form -> its spelling in the source file."""
+def spell_value(value: Any, column: FileColumn, *, offset: str | None = None, sub_microsecond: str = "") -> str:
+    """A non-null value in the BigQuery JSON form -> its spelling in the source file.
+
+    A TIMESTAMP is written in ``offset`` when given, else in its column's zone or offset
+    (``column_zone``); a fraction longer than six digits ends with ``sub_microsecond``, else zeros.
+    """
     kind = column.type
     if kind == "STRING":
         return value if isinstance(value, str) else str(value)
@@ -1000,11 +1201,11 @@ def spell_value(value: Any, column: FileColumn) -> str:
         return spell_number(text, column)
     assert column.temporal_format is not None, f"{column.name}: {kind} column without temporal_format"
     moment = to_temporal(value, kind)
-    if column.utc_offset and isinstance(moment, dt.datetime):
-        hours, minutes = column.utc_offset[1:].split(":")
-        delta = dt.timedelta(hours=int(hours), minutes=int(minutes))
-        moment = moment.astimezone(dt.timezone(-delta if column.utc_offset[0] == "-" else delta))
-    return strftime(moment, column.temporal_format)
+    if kind == "TIMESTAMP" and isinstance(moment, dt.datetime):
+        zone = fixed_offset(offset) if offset else column_zone(column)
+        if zone is not None:
+            moment = moment.astimezone(zone)
+    return strftime(moment, column.temporal_format, sub_microsecond=sub_microsecond)
 
 
 def to_temporal(value: Any, kind: str) -> dt.datetime | dt.date | dt.time:
@@ -1233,14 +1434,20 @@ def _choose_null_marker(rows: Sequence[Record], width: int, delimiter: str) -> s
     return max(ranked, key=lambda m: used[m]) if ranked else ""
 
 
-def _column_null_markers(rows: Sequence[Record], types: Sequence[ColumnType], file_marker: str) -> list[str | None]:
+@dataclass(frozen=True)
+class _ColumnNulls:
+    marker: str | None  # None: the file's marker, or no NULL seen
+    shares: dict[str, float] | None  # a typed column spelling NULL several ways: each spelling's share
+
+
+def _column_nulls(rows: Sequence[Record], types: Sequence[ColumnType], file_marker: str) -> list[_ColumnNulls]:
     """Rule 5, per column: how each column spells NULL where that differs from the file's marker.
 
     A STRING column with a marker (``NULL``, ``\\N`` ...) uses it, and an empty field there is
     an empty string; another column uses its most frequent null spelling, the empty field
-    included (ties: the file's). ``None`` = the file's marker, or no NULL seen.
+    included (ties: the file's), and when it uses several, each one's share of its NULLs.
     """
-    markers: list[str | None] = []
+    found: list[_ColumnNulls] = []
     for index, kind in enumerate(types):
         unquoted = Counter(r.fields[index] for r in rows if not r.quoted[index])
         spelled = [m for m in (*NULL_MARKERS_STRONG, *NULL_MARKERS_WEAK) if unquoted[m]]
@@ -1249,11 +1456,15 @@ def _column_null_markers(rows: Sequence[Record], types: Sequence[ColumnType], fi
         if kind.type != "STRING" and unquoted[""]:
             spelled.append("")
         if not spelled:
-            markers.append(None)
+            found.append(_ColumnNulls(None, None))
             continue
         best = max(spelled, key=lambda m: (unquoted[m], m == file_marker))
-        markers.append(None if best == file_marker else best)
-    return markers
+        shares = None
+        if kind.type != "STRING" and len(spelled) > 1:
+            total = sum(unquoted[m] for m in spelled)
+            shares = {m: round(unquoted[m] / total, 4) for m in sorted(spelled)}
+        found.append(_ColumnNulls(None if best == file_marker else best, shares))
+    return found
 
 
 def _typing_values(rows: Sequence[Record], index: int, null_marker: str) -> list[str]:
@@ -1377,7 +1588,7 @@ def sniff_format(
     quoting, flags = _quoting(rows, types, escapechar)
     headers = [v for v in layout.body[0].fields] if has_header else [None] * layout.width
     header_flags = list(layout.body[0].quoted) if has_header else [None] * layout.width
-    column_markers = _column_null_markers(rows, types, null_marker)
+    column_nulls = _column_nulls(rows, types, null_marker)
     fallbacks = [f"column_{i + 1}" for i in range(layout.width)]
     names = unique_names([sanitize_name(h) if h else "" for h in headers], fallbacks)
     columns = [
@@ -1389,15 +1600,19 @@ def sniff_format(
             decimal_comma=t.decimal_comma,
             number=t.number,
             utc_offset=t.utc_offset,
+            utc_offsets=t.utc_offsets,
+            time_zone=t.time_zone,
+            time_zone_values=t.time_zone_values,
             day_month_assumed=t.day_month_assumed,
             true_false=t.true_false,
             scale=t.scale,
             quoted=flag,
             header_quoted=header_flag,
-            null_marker=column_marker,
+            null_marker=nulls.marker,
+            null_spellings=nulls.shares,
         )
-        for name, header, t, flag, header_flag, column_marker in zip(
-            names, headers, types, flags, header_flags, column_markers, strict=True
+        for name, header, t, flag, header_flag, nulls in zip(
+            names, headers, types, flags, header_flags, column_nulls, strict=True
         )
     ]
     for column in columns:
@@ -1563,6 +1778,23 @@ def read_records(data: bytes, fmt: FileFormat, source: str) -> list[dict[str, An
     different file layout); rows with a wrong field count are skipped within the ragged
     tolerance, as ``sniff_format`` did.
     """
+    return _parse_rows(_data_records(data, fmt, source), fmt, source)
+
+
+def read_spelled(
+    data: bytes, fmt: FileFormat, source: str
+) -> tuple[list[dict[str, Any]], list[dict[str, CellSpelling]]]:
+    """``read_records``' rows, and for each row the free choices its cells made (``CellSpelling``).
+
+    What a byte-identical rewrite of the source needs besides its rows and its format; the rows
+    are exactly ``read_records``' (canonical values: UTC timestamps, microseconds).
+    """
+    records = _data_records(data, fmt, source)
+    rows = _parse_rows(records, fmt, source)
+    return rows, [record_spellings(record, row, fmt) for record, row in zip(records, rows, strict=True)]
+
+
+def _data_records(data: bytes, fmt: FileFormat, source: str) -> list[Record]:
     text = decode_as(data, fmt, source)
     quotechar = None if fmt.quoting == "none" else fmt.quotechar
     records = tokenize(text, fmt.delimiter, quotechar, fmt.escapechar, source)
@@ -1590,7 +1822,112 @@ def read_records(data: bytes, fmt: FileFormat, source: str) -> list[dict[str, An
             f"{source} has {ragged} rows without {width} fields (lines {lines}): check that it uses the "
             f"delimiter {fmt.delimiter!r} like the other files of the table, or fix those rows"
         )
-    return _parse_rows(good, fmt, source)
+    return good
+
+
+# ---------------------------------------------------------------------------------------------
+# The free choices of a spelling: what the format alone does not fix
+# ---------------------------------------------------------------------------------------------
+
+_OFFSET_TEXT = re.compile(r"[+-](?:[01]\d|2[0-3]):[0-5]\d")
+
+
+@dataclass(frozen=True)
+class CellSpelling:
+    """The free choices a source made in spelling one cell, beyond its value and its column's format.
+
+    Only these degrees of freedom, never the cell's text (a rewrite from the text would be
+    identical whatever the format got wrong): which NULL spelling of its column (``null``),
+    which UTC offset a TIMESTAMP was written in (``offset``, ``+01:00``), and the digits past
+    the microsecond of a longer fraction (``sub_microsecond``, ``789`` of ``.123456789``),
+    which BigQuery's microsecond types cannot hold. Unset = the column's default.
+    """
+
+    null: str | None = None
+    offset: str | None = None
+    sub_microsecond: str = ""
+
+    def __post_init__(self) -> None:
+        if self.null is not None and self.null not in ("", *NULL_MARKERS_STRONG, *NULL_MARKERS_WEAK):
+            raise ValueError(f"{self.null!r} is not a NULL spelling")
+        if self.offset is not None and not _OFFSET_TEXT.fullmatch(self.offset):
+            raise ValueError(f"{self.offset!r} is not a UTC offset such as +01:00")
+        if self.sub_microsecond and not (len(self.sub_microsecond) <= 3 and self.sub_microsecond.isdigit()):
+            raise ValueError(f"{self.sub_microsecond!r} is not up to 3 digits past the microsecond")
+
+
+def record_spellings(record: Record, row: Mapping[str, Any], fmt: FileFormat) -> dict[str, CellSpelling]:
+    """The cells of one data record whose spelling is not their column's default, by column name."""
+    found: dict[str, CellSpelling] = {}
+    for column, text in zip(fmt.columns, record.fields, strict=True):
+        value = row[column.name]
+        if value is None:
+            if text != null_spelling(column, fmt) and text in ("", *NULL_MARKERS_STRONG, *NULL_MARKERS_WEAK):
+                found[column.name] = CellSpelling(null=text)
+            continue
+        if column.type not in ("TIMESTAMP", "DATETIME", "TIME") or column.temporal_format is None:
+            continue
+        match = format_regex(column.temporal_format).fullmatch(text)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        fraction, written = groups.get("fraction") or "", groups.get("offset")
+        past = fraction[6:] if fraction[6:].strip("0") else ""
+        offset = None
+        if written is not None:
+            offset = _offset_of(written)
+            if not column.utc_offsets and offset == default_offset(column, to_temporal(value, "TIMESTAMP")):
+                offset = None
+        if past or offset:
+            found[column.name] = CellSpelling(offset=offset, sub_microsecond=past)
+    return found
+
+
+def default_offset(column: FileColumn, instant: Any) -> str:
+    """The offset a TIMESTAMP column writes ``instant`` in when nothing else says: its zone's, its one offset, UTC."""
+    zone = column_zone(column)
+    if zone is None or not isinstance(instant, dt.datetime):
+        return "+00:00"
+    offset = instant.astimezone(zone).utcoffset()
+    return offset_text(offset) if offset is not None else "+00:00"
+
+
+@functools.lru_cache(maxsize=256)
+def _zone_of(time_zone: str | None, utc_offset: str | None) -> dt.tzinfo | None:
+    if time_zone:
+        return zone_info(time_zone)
+    if utc_offset:
+        return fixed_offset(utc_offset)
+    return None
+
+
+def column_zone(column: FileColumn) -> dt.tzinfo | None:
+    """The zone a TIMESTAMP column writes its values in: its inferred IANA zone, its one offset, or None (UTC)."""
+    return _zone_of(column.time_zone, column.utc_offset)
+
+
+@functools.lru_cache(maxsize=256)
+def fixed_offset(offset: str) -> dt.timezone:
+    hours, minutes = offset[1:].split(":")
+    delta = dt.timedelta(hours=int(hours), minutes=int(minutes))
+    return dt.timezone(-delta if offset[0] == "-" else delta)
+
+
+def draw(shares: Mapping[str, float], key: str) -> str:
+    """One of ``shares``' keys, with its share, as a stable function of ``key`` (not of any random state).
+
+    The writer of synthetic files spells a NULL or picks an offset with it, keyed by the seed,
+    the file, the column and the row: the same plan writes the same bytes.
+    """
+    point = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") / 2**64
+    total = sum(shares.values())
+    cumulative = 0.0
+    choices = sorted(shares)
+    for choice in choices:
+        cumulative += shares[choice] / total
+        if point < cumulative:
+            return choice
+    return choices[-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1599,8 +1936,9 @@ def read_records(data: bytes, fmt: FileFormat, source: str) -> list[dict[str, An
 
 
 def _needs_quotes(text: str, fmt: FileFormat) -> bool:
-    specials = (fmt.delimiter, fmt.quotechar, "\n", "\r", *([fmt.escapechar] if fmt.escapechar else []))
-    return any(s in text for s in specials)
+    specials = (fmt.quotechar, "\n", "\r", *([fmt.escapechar] if fmt.escapechar else []))
+    # The delimiter must first occur where the field ends: ``x|`` before ``||`` would be split early.
+    return any(s in text for s in specials) or (text + fmt.delimiter).find(fmt.delimiter) < len(text)
 
 
 def _quote(text: str, fmt: FileFormat) -> str:
@@ -1647,16 +1985,27 @@ def _header_field(column: FileColumn, fmt: FileFormat) -> str:
     return _field(text, None, fmt)
 
 
-def _row_line(row: Mapping[str, Any], fmt: FileFormat) -> str:
+def _row_line(row: Mapping[str, Any], fmt: FileFormat, cells: Mapping[str, CellSpelling] | None, key: str) -> str:
+    """One data line. ``cells``: the source's choices (a rewrite of source rows); None: synthetic
+    rows, whose NULL spellings and offsets are drawn with the source's shares, keyed by ``key``."""
     fields = []
     for column in fmt.columns:
         value = row.get(column.name)
+        cell = cells.get(column.name) if cells is not None else None
         if value is None:
-            marker = null_spelling(column, fmt)
+            if cell is not None and cell.null is not None:
+                marker = cell.null
+            elif cells is None and column.null_spellings:
+                marker = draw(column.null_spellings, f"{key}:{column.name}:null")
+            else:
+                marker = null_spelling(column, fmt)
             empty_all = fmt.quoting == "all" and marker == ""
             fields.append(_quote("", fmt) if empty_all else marker)
-        else:
-            fields.append(_field(spell_value(value, column), column, fmt))
+            continue
+        offset, past = (cell.offset, cell.sub_microsecond) if cell is not None else (None, "")
+        if offset is None and cells is None and column.utc_offsets and column.type == "TIMESTAMP":
+            offset = draw(column.utc_offsets, f"{key}:{column.name}:offset")
+        fields.append(_field(spell_value(value, column, offset=offset, sub_microsecond=past), column, fmt))
     return fmt.delimiter.join(fields)
 
 
@@ -1674,9 +2023,28 @@ def _encode(text: str, encoding: str) -> bytes:
         return "".join(ch or "?" for ch in chars).encode("latin-1", "replace")
 
 
-def write_records(rows: Iterable[Mapping[str, Any]], fmt: FileFormat, *, run_date: dt.date) -> bytes:
-    """Rows in BigQuery JSON form as a file spelled exactly like the source of ``fmt``."""
-    data_lines = [_row_line(row, fmt) for row in rows]
+def write_records(
+    rows: Iterable[Mapping[str, Any]],
+    fmt: FileFormat,
+    *,
+    run_date: dt.date,
+    spellings: Sequence[Mapping[str, CellSpelling]] | None = None,
+    seed: int = 0,
+    stream: str = "",
+) -> bytes:
+    """Rows in BigQuery JSON form as a file spelled exactly like the source of ``fmt``.
+
+    ``spellings`` (from ``read_spelled``, one mapping per row): the choices the source made cell
+    by cell, for a byte-identical rewrite of its rows. Without them the rows are synthetic: a
+    column writing NULL several ways spells each NULL with the source's shares, a TIMESTAMP
+    column in several offsets takes its zone's (daylight saving included) or one drawn with the
+    source's shares, each a stable function of ``seed``, ``stream`` (the file), the column and
+    the row; digits past the microsecond are zeros (BigQuery holds microseconds).
+    """
+    if spellings is not None:
+        data_lines = [_row_line(row, fmt, cells, "") for row, cells in zip(rows, spellings, strict=True)]
+    else:
+        data_lines = [_row_line(row, fmt, None, f"{seed}:{stream}:{index}") for index, row in enumerate(rows)]
     lines = render_custom_lines(fmt.header_lines, record_count=len(data_lines), run_date=run_date)
     if fmt.has_header:
         lines.append(fmt.delimiter.join(_header_field(c, fmt) for c in fmt.columns))

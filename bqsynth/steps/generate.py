@@ -81,7 +81,7 @@ def generate_step(
         if work.failed:
             result = result.model_copy(update={"status": "Failed", "error": work.failure})
         elif table_plan.file_format is not None:  # one shard (``table_shards``): all its rows are here
-            result = write_source_format(trail, table_plan, result, files, bucket, prefix, gcs)
+            result = write_source_format(trail, table_plan, result, files, bucket, prefix, gcs, seed=plan.seed)
     write_model(result, result_path, gcs=gcs)
     return result
 
@@ -112,6 +112,8 @@ def write_source_format(
     bucket: str,
     prefix: str,
     gcs: storage.Client,
+    *,
+    seed: int = 0,
 ) -> TableResult:
     """The synthetic rows again, as files in the source's exact format, counted by parsing them back.
 
@@ -125,7 +127,8 @@ def write_source_format(
     )
     with audited(trail, begun) as work:
         with tempfile.TemporaryDirectory(prefix=f"bqsynth-{table.name}-files-") as work_dir:
-            written = write_source_files(table, fmt, ndjson_files, Path(work_dir), dt.datetime.now(dt.UTC).date())
+            run_date = dt.datetime.now(dt.UTC).date()
+            written = write_source_files(table, fmt, ndjson_files, Path(work_dir), run_date, seed=seed)
             uris = upload_files(gcs, bucket, f"{prefix}files/", [path for path, _ in written])
         counted = sum(count for _, count in written)
         if counted != result.rows_generated:

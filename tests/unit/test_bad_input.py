@@ -106,6 +106,12 @@ CASES: list[tuple[str, list[str], Config, list[str]]] = [
     ("a count given twice", ["--record-count", "orders=5", "--record-count", "orders=7"], None, ["orders twice"]),
     ("a count without =", ["--record-count", "orders:5"], None, ["--record-count", "TABLE=ROWS"]),
     ("file_outputs for a BigQuery table", [], {"file_outputs": {"orders": {}}}, ["file_outputs", "orders"]),
+    (
+        "file_outputs delimiter holding a quote",
+        ["--source-tables=gs://bucket/in/orders.csv"],
+        {"file_outputs": {"orders": {"delimiter": '"|'}}},
+        ["file_outputs", "delimiter", "quote character"],
+    ),
     # public and private columns (their columns are checked against the schemas at plan time)
     ("public column of a table not in the run", ["--public-column", "genres.name"], None, ["public_columns", "genres"]),
     ("private column without a column", ["--private-column", "orders"], None, ["private_columns", "table.column"]),

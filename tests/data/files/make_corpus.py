@@ -16,6 +16,8 @@ import datetime as dt
 import gzip
 import json
 import random
+import zoneinfo
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,10 @@ def col(
     number: dict[str, Any] | None = None,
     utc_offset: str | None = None,
     assumed: bool = False,
+    null_spellings: dict[str, float] | None = None,
+    utc_offsets: dict[str, float] | None = None,
+    time_zone: str | None = None,
+    time_zone_values: int = 0,
 ) -> dict[str, Any]:
     spelled_header = name if header is True else (None if header is False else header)
     return {
@@ -103,6 +109,10 @@ def col(
         "day_month_assumed": assumed,
         "header_quoted": None if spelled_header is None else header_quoted,
         "null_marker": null,
+        "null_spellings": null_spellings,
+        "utc_offsets": utc_offsets,
+        "time_zone": time_zone,
+        "time_zone_values": time_zone_values,
     }
 
 
@@ -1180,6 +1190,183 @@ def eu_unpadded(out: Corpus) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Spellings chosen value by value (issue 15, items 2 and 3)
+# ---------------------------------------------------------------------------------------------
+
+
+def shares(spellings: Sequence[str]) -> dict[str, float]:
+    """Each spelling's share, rounded to 4 places, in sorted order (as a profile records them)."""
+    counts = Counter(spellings)
+    return {k: round(counts[k] / len(spellings), 4) for k in sorted(counts)}
+
+
+def typed_mixed_nulls(out: Corpus) -> None:
+    """Typed columns writing NULL both as an empty field and as NULL: rows appended by two jobs, one
+    writing SQL NULLs as NULL (a bcp or psql export), the other leaving them empty (a spreadsheet)."""
+    r = rng("typed_mixed_nulls")
+    rows, amount_nulls, shipped_nulls = [], [], []
+    for i in range(40):
+        second_job = i >= 22
+        null = "" if second_job else "NULL"
+        amount = money(r, 5, 900) if i % 4 else null
+        shipped = day(r, "2024-01-01").isoformat() if i % 3 else ("NULL" if i % 2 else null)
+        amount_nulls += [amount] if amount in ("", "NULL") else []
+        shipped_nulls += [shipped] if shipped in ("", "NULL") else []
+        surname = "NULL" if i % 9 == 4 else r.choice(LAST)
+        rows.append([str(i + 1), surname, amount, shipped])
+    out["typed_mixed_nulls.csv"] = (
+        text_file(lines_of([["order_id", "surname", "amount", "shipped_on"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("order_id", "INT64"),
+                col("surname", "STRING"),
+                col("amount", "NUMERIC", scale=2, null_spellings=shares(amount_nulls)),
+                col("shipped_on", "DATE", fmt="%Y-%m-%d", null_spellings=shares(shipped_nulls)),
+            ],
+            40,
+            null_marker="NULL",
+        ),
+    )
+
+
+def berlin_dst(out: Corpus) -> None:
+    """Local times of a German system with their offset, as Java's OffsetDateTime writes them:
+    +01:00 in winter and +02:00 in summer (Europe/Berlin), across a year and both changes."""
+    r = rng("berlin_dst")
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    rows = []
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    for i in range(36):
+        instant = start + dt.timedelta(seconds=r.randrange(366 * 86400))
+        if i == 0:  # the fall-back hour, 02:30 local twice: the first one (CEST)
+            instant = dt.datetime(2024, 10, 27, 0, 30, tzinfo=dt.UTC)
+        if i == 1:  # and the second one (CET)
+            instant = dt.datetime(2024, 10, 27, 1, 30, tzinfo=dt.UTC)
+        local = instant.astimezone(berlin)
+        offset = local.strftime("%z")
+        rows.append([str(i + 1), local.strftime("%Y-%m-%dT%H:%M:%S") + f"{offset[:3]}:{offset[3:]}", money(r)])
+    out["berlin_dst.csv"] = (
+        text_file(lines_of([["booking", "booked_at", "amount"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("booking", "INT64"),
+                # Every zone giving all 36 values their offset writes them alike; the first by name is taken.
+                col(
+                    "booked_at",
+                    "TIMESTAMP",
+                    fmt="%Y-%m-%dT%H:%M:%S%:z",
+                    time_zone=first_zone_like(berlin, rows),
+                    time_zone_values=36,
+                ),
+                col("amount", "NUMERIC", scale=2),
+            ],
+            36,
+        ),
+    )
+
+
+def london_rfc3339(out: Corpus) -> None:
+    """A Go service's log in Europe/London: time.RFC3339 writes a zero offset as Z (winter) and
+    +01:00 otherwise (summer), as Java's ISO_OFFSET_DATE_TIME does."""
+    r = rng("london_rfc3339")
+    london = zoneinfo.ZoneInfo("Europe/London")
+    rows = []
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    for i in range(30):
+        local = (start + dt.timedelta(seconds=r.randrange(366 * 86400))).astimezone(london)
+        offset = local.strftime("%z")
+        zone = "Z" if offset == "+0000" else f"{offset[:3]}:{offset[3:]}"
+        rows.append([str(i + 1), local.strftime("%Y-%m-%dT%H:%M:%S") + zone, r.choice(["ok", "retry", "failed"])])
+    out["london_rfc3339.csv"] = (
+        text_file(lines_of([["event_id", "occurred_at", "status"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("event_id", "INT64"),
+                col(
+                    "occurred_at",
+                    "TIMESTAMP",
+                    fmt="%Y-%m-%dT%H:%M:%S%:Z",
+                    time_zone=first_zone_like(london, rows),
+                    time_zone_values=30,
+                ),
+                col("status", "STRING"),
+            ],
+            30,
+        ),
+    )
+
+
+def first_zone_like(zone: zoneinfo.ZoneInfo, rows: Sequence[Sequence[str]]) -> str:
+    """The alphabetically first Area/Location zone giving each row's instant the offset ``zone`` gives it."""
+    instants = [dt.datetime.fromisoformat(row[1].replace("Z", "+00:00")) for row in rows]
+    areas = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
+    for name in sorted(zoneinfo.available_timezones()):
+        if name.split("/", 1)[0] not in areas:
+            continue
+        other = zoneinfo.ZoneInfo(name)
+        if all(m.astimezone(other).utcoffset() == m.astimezone(zone).utcoffset() for m in instants):
+            return name
+    raise AssertionError("no zone: the file is not what it should be")
+
+
+def offset_mix(out: Corpus) -> None:
+    """Orders of shops in Tokyo, Paris and New York, each written in its shop's standard offset
+    (+0900, +0100, -0500 as ``%z`` writes them): no one zone has all three."""
+    r = rng("offset_mix")
+    shops = [("TYO", 9), ("PAR", 1), ("NYC", -5)]
+    rows, offsets = [], []
+    for i in range(30):
+        shop, hours = r.choice(shops)
+        instant = moment(r, "2024-01-05").replace(tzinfo=dt.UTC)
+        local = instant.astimezone(dt.timezone(dt.timedelta(hours=hours)))
+        offsets.append(f"{'-' if hours < 0 else '+'}{abs(hours):02d}:00")
+        rows.append([str(i + 1), shop, local.strftime("%Y-%m-%d %H:%M:%S%z")])
+    out["offset_mix.csv"] = (
+        text_file(lines_of([["order_id", "shop", "ordered_at"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("order_id", "INT64"),
+                col("shop", "STRING"),
+                col("ordered_at", "TIMESTAMP", fmt="%Y-%m-%d %H:%M:%S%z", utc_offsets=shares(offsets)),
+            ],
+            30,
+        ),
+    )
+
+
+def nanoseconds(out: Corpus) -> None:
+    """Nine-digit fractions with real nanoseconds, as Spark, Snowflake and Parquet tools write
+    TIMESTAMP(9) and TIME(9): BigQuery keeps the microseconds, the file the rest."""
+    r = rng("nanoseconds")
+    rows = []
+    for i in range(20):
+        m = moment(r)
+        nanos = f"{r.randrange(10**9):09d}"
+        if i == 3:
+            nanos = "123456000"  # microsecond data among them
+        rows.append(
+            [
+                str(i + 1),
+                m.strftime("%Y-%m-%dT%H:%M:%S.") + nanos + "Z",
+                m.strftime("%Y-%m-%d %H:%M:%S.") + nanos[::-1],
+                m.strftime("%H:%M:%S.") + nanos,
+            ]
+        )
+    out["nanoseconds.csv"] = (
+        text_file(lines_of([["trade_id", "executed_at", "booked_local", "at_time"], *rows], ",")).encode(),
+        fmt_expected(
+            [
+                col("trade_id", "INT64"),
+                col("executed_at", "TIMESTAMP", fmt="%Y-%m-%dT%H:%M:%S.%9fZ"),
+                col("booked_local", "DATETIME", fmt="%Y-%m-%d %H:%M:%S.%9f"),
+                col("at_time", "TIME", fmt="%H:%M:%S.%9f"),
+            ],
+            20,
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Files that must be refused
 # ---------------------------------------------------------------------------------------------
 
@@ -1248,6 +1435,11 @@ BUILDERS = [
     fractional_timestamps,
     ambiguous_dates,
     eu_unpadded,
+    typed_mixed_nulls,
+    berlin_dst,
+    offset_mix,
+    london_rfc3339,
+    nanoseconds,
     refusals,
 ]
 
