@@ -1390,7 +1390,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
         )
         tables.append(table)
     planned = {t.name for t in tables}
-    # Composite references the generator cannot keep (not to a two-reference key) are still
+    # Composite references the generator cannot keep (not to a key of references) are still
     # listed, so the orphan check reports them instead of leaving them unchecked.
     kept_relationships += [
         r
