@@ -384,6 +384,32 @@ def test_a_key_of_a_reference_and_part_of_a_composite_one_pairs_parent_rows(tmp_
     assert {(r["playerID"], r["yearID"]) for r in rows["Awards"]} <= set(keys)  # a child of the pairing finds it
 
 
+def test_a_key_part_derived_from_its_parents_row_index_identifies_the_row_too(tmp_path: Path) -> None:
+    """Managers keyed (playerID, teamID): teamID is the Teams column derived from the row index
+    (Teams' key column is yearID), unique per Teams row like the key, so the rows pair."""
+    base = managers_like()
+    managers = [
+        {"playerID": p, "yearID": 2018 + p % 3, "teamID": t, "G": 162} for p in range(1, 41) for t in (p % 30 + 1, 7)
+    ]
+    managers = [dict(r) for r in {(r["playerID"], r["teamID"]): r for r in managers}.values()]
+    keyed = profile(
+        "Managers",
+        managers,
+        ["playerID", "teamID"],
+        [fk(["playerID"], "People", ["playerID"]), fk(["yearID", "teamID"], "Teams", ["yearID", "teamID"])],
+    )
+    counts = {"People": 50, "Teams": 40, "Managers": 1800}
+    options = PlanOptions(seed=6, record_counts=counts, target_project="p", target_dataset="t")
+    plan = with_recipes(plan_dataset([*base[:2], keyed], options))
+    assert not plan.failures
+    generators = {c.name: c.generator for c in plan.table("Managers").columns}
+    assert all(generators[c].link for c in ("playerID", "teamID"))  # type: ignore[union-attr]
+    rows = {t: rows_of(generate_table(plan.table(t), plan.seed, tmp_path / t, shard_rows=500)[0]) for t in counts}
+    keys = [(r["playerID"], r["teamID"]) for r in rows["Managers"]]
+    assert len(keys) == 1800 and len(set(keys)) == 1800
+    assert {(r["yearID"], r["teamID"]) for r in rows["Managers"]} <= {(r["yearID"], r["teamID"]) for r in rows["Teams"]}
+
+
 def visits_like(people: int = 30, places: int = 10, days: int = 7, visits: int = 30) -> list[TableProfile]:
     """An association of three entities: a visit is (person, place, day), and a note names a visit."""
     rows = [
