@@ -37,6 +37,8 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import ValidationError
+
 from bqsynth.config import ConfigError, RunConfig, load_config, new_batch_id, run_default
 from bqsynth.deploy import vertex
 from bqsynth.errors import USER_WARNING
@@ -320,14 +322,39 @@ def run_local_pipeline(config: RunConfig, pipeline_root: str) -> RunSummary:
     warnings.filterwarnings("ignore", message=r"Task '.*': settings \[.*\] have no effect in the current local runner")
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=True)
     task = without_retries(bqsynth_pipeline)(**config.for_runner(local=True).model_dump())
-    return read_model(RunSummary, task.outputs["Output"].path)
+    return read_summary(task.outputs["Output"].path)
+
+
+class SummaryUnreadable(Exception):
+    """The run's summary does not fit this process's ``RunSummary``: the steps ran other code."""
+
+
+def read_summary(path: str) -> RunSummary:
+    """The run's summary, or ``SummaryUnreadable`` saying why it cannot be read here.
+
+    Locally every step imports the repository's code when it starts, while this process keeps
+    the code it started with: a tree changed or updated during a run writes a summary whose model
+    this process may not know (a field added), which would otherwise end the run in a traceback.
+    """
+    try:
+        return read_model(RunSummary, path)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise SummaryUnreadable(
+            f"the run finished, but its summary {path} does not fit this submit.py's RunSummary "
+            f"({error.error_count()} problems, first: {where}: {first['msg']}): the pipeline's steps ran other "
+            "bqsynth code than submit.py started with. Keep the code unchanged while a local run goes on; the "
+            "targets and the audit table hold this run's results"
+        ) from error
 
 
 # Exit codes of a local run: what failed.
 EXIT_OK = 0  # every table loaded, and every check on the targets passed
 EXIT_TABLES_FAILED = 1  # the run finished with a summary; some tables failed or failed a check (it lists them)
 EXIT_CONFIG_ERROR = 2  # the configuration is wrong; nothing ran
-EXIT_RUN_STOPPED = 3  # the endpoints did not answer, or a step the run cannot go on without failed: no summary
+EXIT_RUN_STOPPED = 3  # the endpoints did not answer, a step the run cannot go on without failed, or no summary
+# could be read (its steps ran other code than submit.py: the tree changed during the run)
 EXIT_INTERRUPTED = 130  # SIGINT or SIGTERM: the steps were stopped, the run's audit row says Failed
 
 
@@ -499,6 +526,9 @@ def _run_local(config: RunConfig, pipeline_root: str, verbose: bool) -> int:
         print(f"error: {error}\nthe full log is {log_path}{closed}", file=sys.stderr)
         # An edited plan or a supplied recipe that does not fit the sources is the user's configuration.
         return EXIT_CONFIG_ERROR if error.startswith("PlanFileError:") else EXIT_RUN_STOPPED
+    except SummaryUnreadable as error:
+        print(f"error: {error}\nthe full log is {log_path}", file=sys.stderr)
+        return EXIT_RUN_STOPPED
     print_summary(summary)
     print_quality(summary)
     print(

@@ -13,6 +13,7 @@ the type families (``NUMERIC_TYPES``, ``key_type_family`` ...), the leaf walks
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -438,28 +439,57 @@ class SequenceKey(StrictModel):
 
 
 class LinkPairing(StrictModel):
-    """How a composite key of two references (a link table such as ``partsupp``) pairs parents.
+    """How a primary key made of references only (a link table) pairs its parents' rows.
 
-    Row ``j`` of the link table pairs row ``j mod first_rows`` of its first referenced table
-    with row ``(j div first_rows + offset) mod second_rows`` of its second, the offset a
-    stable function of the first: every pair is unique while the link table has at most
-    ``first_rows x second_rows`` rows, and any table can recompute the pair of row ``j``.
+    Two references (``partsupp``: part and supplier) or more (an association of three
+    entities). Row ``j`` of the link table is read in a mixed radix over the parents' row
+    counts ``n_0, n_1, ...``: digit ``t_0 = j mod n_0``, ``t_1 = (j div n_0) mod n_1``, and so
+    on. Parent 0's row is ``t_0``; parent ``i``'s row is ``(t_i + offset_i) mod n_i``, the
+    offset a stable function of the rows already chosen for parents ``0..i-1``, so the rows
+    spread over every parent. Each step is a bijection of its digit, so distinct rows ``j``
+    below ``n_0 x n_1 x ...`` get distinct tuples of parent rows (the key stays unique), and
+    any table can recompute the tuple of row ``j``. With two parents this is row ``j mod
+    first_rows`` of the first and ``(j div first_rows + offset) mod second_rows`` of the second.
     """
 
     link_table: str
     link_rows: int = Field(ge=1)
     first_rows: int = Field(ge=1)
     second_rows: int = Field(ge=1)
-    position: Literal[0, 1] = Field(description="Which of the two references this column holds")
+    more_rows: list[int] = Field(
+        default_factory=list,
+        description="Rows of the third and later referenced tables, for a key of more than two references",
+    )
+    position: int = Field(ge=0, description="Which of the references this column holds (0 = the first)")
     draw: str = Field(
         default="", description="In a child of the link table: names the draw its reference columns share"
     )
+
+    @property
+    def parent_rows(self) -> list[int]:
+        """The row counts of the referenced tables, in pairing order."""
+        return [self.first_rows, self.second_rows, *self.more_rows]
+
+    @property
+    def space(self) -> int:
+        """How many rows the link table can have without a tuple of parent rows twice."""
+        return math.prod(self.parent_rows)
+
+    @model_validator(mode="after")
+    def _a_position_of_the_key(self) -> LinkPairing:
+        # An edited plan may carry any numbers: the position must name one of the parents.
+        if self.position >= len(self.parent_rows) or any(n < 1 for n in self.more_rows):
+            raise ValueError(
+                f"position {self.position} names no parent of a pairing of {len(self.parent_rows)} tables "
+                "(positions count from 0), or a row count in more_rows is below 1"
+            )
+        return self
 
 
 class ForeignKeyRef(StrictModel):
     """A parent's key: the parent row index is drawn from the fan-out distribution.
 
-    With ``link`` the column is one half of a two-column key: the parent row comes from a
+    With ``link`` the column is one part of a key made of references only: the parent row comes from a
     row of the link table (its own row, or a drawn one for a composite reference to it).
     """
 

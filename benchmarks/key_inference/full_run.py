@@ -54,13 +54,24 @@ class FullRun:
     rows_in_targets: int
     not_completed: dict[str, str] = field(default_factory=dict)
     checks: list[KeyCheck] = field(default_factory=list)
+    # submit.py's last stderr lines when it exits non-zero (its exit codes are submit.EXIT_*), so a
+    # recorded exit code is explained; and the commit the run's code came from (+ "-dirty").
+    stderr_tail: list[str] = field(default_factory=list)
+    commit: str = ""
 
     def total(self, kind: str) -> int:
         return sum(c.violations for c in self.checks if c.kind == kind)
 
 
-def _run_pipeline(project: str, dataset: str, schema: Schema, batch_id: str, scale: float) -> tuple[int, Path]:
-    """``submit.py --local`` over every table of the schema; its own pipeline root, so its summary is found."""
+def _run_pipeline(
+    project: str, dataset: str, schema: Schema, batch_id: str, scale: float
+) -> tuple[int, Path, list[str]]:
+    """``submit.py --local`` over every table of the schema; its own pipeline root, so its summary is found.
+
+    Its stderr is passed through and its last lines kept. Every step imports the repository's code
+    when it starts: keep the tree unchanged while a run goes on (a summary written by newer code
+    than submit.py's own fails to validate there, and submit.py exits 1 with a traceback).
+    """
     root = _root(schema)
     command = [
         sys.executable,
@@ -77,7 +88,21 @@ def _run_pipeline(project: str, dataset: str, schema: Schema, batch_id: str, sca
         "--pipeline-root",
         str(root),
     ]
-    return subprocess.run(command, cwd=REPO_ROOT, check=False).returncode, root
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    tail: list[str] = []
+    for line in process.stderr:
+        sys.stderr.write(line)
+        tail = [*tail[-19:], line.rstrip("\n")]
+    return process.wait(), root, tail
+
+
+def _commit() -> str:
+    """The commit the run's code came from, "-dirty" when the tree has changes to tracked files."""
+    git = ["git", "-C", str(REPO_ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    dirty = subprocess.run([*git, "diff", "--quiet", "HEAD"], capture_output=True, check=False).returncode
+    return head.stdout.strip() + ("-dirty" if dirty else "") if head.returncode == 0 else "unknown (not a git tree)"
 
 
 def _root(schema: Schema) -> Path:
@@ -139,10 +164,12 @@ def full_run(client: bigquery.Client, project: str, schema: Schema, *, scale: fl
     if not reuse:
         emulator.load(client, project, schema, declared=False)
     batch_id = f"fullrun-{schema.name}-{time.strftime('%Y%m%d%H%M%S')}"
-    started = time.monotonic()
-    exit_code, root = _run_pipeline(project, dataset, schema, batch_id, scale)
+    started, commit = time.monotonic(), _commit()
+    exit_code, root, tail = _run_pipeline(project, dataset, schema, batch_id, scale)
     seconds = round(time.monotonic() - started, 1)
-    return check_targets(client, project, schema, FullRun(schema.name, batch_id, exit_code, seconds, 0, 0, 0), root)
+    result = FullRun(schema.name, batch_id, exit_code, seconds, 0, 0, 0, commit=commit)
+    result.stderr_tail = tail if exit_code else []
+    return check_targets(client, project, schema, result, root)
 
 
 def check_targets(client: bigquery.Client, project: str, schema: Schema, result: FullRun, root: Path) -> FullRun:
@@ -197,6 +224,8 @@ def report(result: FullRun) -> str:
         lines.append(f"  {kind:<14}{len(checks):>7}{len(bad):>11}{result.total(kind):>9}  ({label})")
     for table, status in result.not_completed.items():
         lines.append(f"  not Completed: {table}: {status}")
+    if result.exit_code:
+        lines += ["  submit.py's last stderr lines:", *(f"    {line}" for line in result.stderr_tail[-8:])]
     for check in result.checks:
         if check.violations:
             lines.append(f"  {check.kind}: {check.name}: {check.violations}")

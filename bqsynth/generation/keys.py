@@ -110,13 +110,23 @@ def fan_out_position(shares: np.ndarray, fan_out: Sequence[tuple[float, float]])
 
 
 def link_parent_index(seed: int, link: LinkPairing, link_row: int) -> int:
-    """The row of the referenced table that ``link``'s column holds in row ``link_row`` of the link table."""
-    first = link_row % link.first_rows
-    if link.position == 0:
-        return first
-    # A per-first-parent offset spreads the second references over the whole second table.
-    offset = int(stable_uniform(seed, link.link_table, "link-offset", first) * link.second_rows)
-    return (link_row // link.first_rows + offset) % link.second_rows
+    """The row of the referenced table that ``link``'s column holds in row ``link_row`` of the link table.
+
+    The digits of ``link_row`` in a mixed radix over the parents' row counts, each shifted by an
+    offset keyed on the rows already chosen (see ``LinkPairing``): a bijection per digit, so no
+    tuple of parent rows repeats below ``link.space`` rows. Only the parents up to ``position``
+    are computed; with two parents the values are those of the first link pairing.
+    """
+    radices = link.parent_rows
+    chosen: list[int] = []
+    rest = link_row
+    for radix in radices[: link.position + 1]:
+        rest, digit = divmod(rest, radix)
+        if chosen:
+            # A per-prefix offset spreads the later references over the whole referenced table.
+            digit = (digit + int(stable_uniform(seed, link.link_table, "link-offset", *chosen) * radix)) % radix
+        chosen.append(digit)
+    return chosen[-1]
 
 
 def link_row_index(seed: int, table: str, link: LinkPairing, row_index: int, skew: float) -> int:

@@ -361,7 +361,8 @@ def consistency_problems(plan: DatasetPlan) -> list[str]:
                 link_table = planned.get(link.link_table)
                 if link_table is not None and link_table.row_count != link.link_rows:
                     problems.append(
-                        f"{where}: its key pairs rows of two tables sized for {link.link_rows} rows of "
+                        f"{where}: its key pairs rows of {len(link.parent_rows)} tables sized for {link.link_rows} "
+                        f"rows of "
                         f"{link.link_table}, not {link_table.row_count}; change these row counts with record_counts "
                         "in a new run, not in the plan"
                     )

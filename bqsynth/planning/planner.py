@@ -14,7 +14,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic import Field
 
@@ -624,21 +624,33 @@ class _Parent(NamedTuple):
 
 
 class _Link(NamedTuple):
-    """A table whose primary key is made of references only, drawn from two parents' rows:
-    two single references (``partsupp``: part and supplier), or a reference and a composite
-    reference (Lahman ``Managers (playerID, yearID)``: a person, and the year of a Teams row).
-    Pairing the two parents' rows, never the same pair twice, keeps the key unique."""
+    """A table whose primary key is made of references only, drawn from k >= 2 parents' rows:
+    single references (``partsupp``: part and supplier; an association of three entities), or
+    with composite references among them (Lahman ``Managers (playerID, yearID)``: a person, and
+    the year of a Teams row). Pairing the parents' rows, never the same tuple twice, keeps the
+    key unique (each draw's key columns tell its parent row apart: see ``_key_draws``)."""
 
     key: tuple[str, ...]
-    members: dict[str, tuple[Literal[0, 1], _Parent]]  # every column it fills: from which parent, which column
-    parents: tuple[_TableContext, _TableContext]
-    composites: tuple[Relationship, ...]  # the composite references among the two draws
+    members: dict[str, tuple[int, _Parent]]  # every column it fills: from which parent, which column
+    parents: tuple[_TableContext, ...]
+    composites: tuple[Relationship, ...]  # the composite references among the draws
 
-    def pairing(self, table: str, rows: int, position: Literal[0, 1], draw: str = "") -> LinkPairing:
-        first, second = self.parents[0].rows, self.parents[1].rows
+    def pairing(self, table: str, rows: int, position: int, draw: str = "") -> LinkPairing:
+        counts = [p.rows for p in self.parents]
         return LinkPairing(
-            link_table=table, link_rows=rows, first_rows=first, second_rows=second, position=position, draw=draw
+            link_table=table,
+            link_rows=rows,
+            first_rows=counts[0],
+            second_rows=counts[1],
+            more_rows=counts[2:],
+            position=position,
+            draw=draw,
         )
+
+    @property
+    def space(self) -> int:
+        """How many rows the table can have with no tuple of parent rows twice."""
+        return math.prod(p.rows for p in self.parents)
 
 
 def _single_parents(
@@ -664,12 +676,19 @@ class _Draw(NamedTuple):
     composite: Relationship | None = None
 
 
+def _row_identifying(parent: _TableContext) -> set[str]:
+    """The parent's columns whose value tells its rows apart: its key and the columns derived
+    from its row index (``Teams.teamID`` of ``(yearID, teamID)``), each unique per row."""
+    return {c for c in (parent.key_column, *parent.derived) if c}
+
+
 def _key_draws(
     profile: TableProfile, relationships: list[Relationship], contexts: dict[str, _TableContext]
 ) -> list[_Draw]:
     """The references that could fill part of ``profile``'s key from one parent row, each
-    identifying that row (its key columns hold the parent's derived key): single references,
-    then composite ones whose parent columns are all recomputable from the row index."""
+    identifying that row (one of its key columns holds a parent column unique per parent row),
+    so distinct parent rows give distinct key values: single references, then composite ones
+    whose parent columns are all recomputable from the row index."""
     key = set(profile.primary_key)
     draws = [
         _Draw({column: parent.column}, parent.ctx)
@@ -682,38 +701,55 @@ def _key_draws(
             continue
         columns = dict(zip(rel.child_columns, rel.parent_columns, strict=True))
         derivable = {parent.key_column, *parent.derived} | _recomputable_references(parent, relationships, contexts)
-        identifying = any(columns[c] == parent.key_column for c in key & set(columns))
+        identifying = any(columns[c] in _row_identifying(parent) for c in key & set(columns))
         if rel.parent_table != profile.name and identifying and set(rel.parent_columns) <= derivable:
             draws.append(_Draw(columns, parent, rel))
     return draws
 
 
+def _exact_cover(key: tuple[str, ...], draws: list[_Draw]) -> list[_Draw] | None:
+    """Draws with no column in common that fill every column of ``key``, at least two, fewest
+    first; among covers of one size the draws' order decides (single references first)."""
+    for size in range(2, len(key) + 1):
+        for chosen in itertools.combinations(draws, size):
+            columns = [c for d in chosen for c in d.columns]
+            if len(columns) == len(set(columns)) and set(key) <= set(columns):
+                return list(chosen)
+    return None
+
+
 def link_tables(
     profiles: list[TableProfile], relationships: list[Relationship], contexts: dict[str, _TableContext]
 ) -> dict[str, _Link]:
-    """Tables whose primary key two reference draws cover exactly, each with a column the other lacks.
+    """Tables whose primary key k >= 2 reference draws cover exactly, with no column in common.
 
-    Without a pairing such a key has no column of its own to keep it unique, and two
-    independent draws repeat pairs (Lahman Managers drew 34 duplicate keys).
+    Without a pairing such a key has no column of its own to keep it unique, and independent
+    draws repeat tuples (Lahman Managers drew 34 duplicate keys).
     """
     links: dict[str, _Link] = {}
     for profile in profiles:
-        key = profile.primary_key
+        key = tuple(profile.primary_key)
         if len(key) < 2:
             continue
-        draws = _key_draws(profile, relationships, contexts)
-        for first, second in itertools.combinations(draws, 2):
-            if set(first.columns) & set(second.columns) or not set(key) <= set(first.columns) | set(second.columns):
-                continue
-            # the draw holding the key's first column comes first, as partsupp (partkey, suppkey) pairs them
-            if key[0] in second.columns:
-                first, second = second, first
-            members = {c: (0, _Parent(first.parent, p)) for c, p in first.columns.items()}
-            members |= {c: (1, _Parent(second.parent, p)) for c, p in second.columns.items()}
-            composites = tuple(d.composite for d in (first, second) if d.composite is not None)
-            links[profile.name] = _Link(tuple(key), members, (first.parent, second.parent), composites)  # type: ignore[arg-type]
-            break
+        cover = _exact_cover(key, _key_draws(profile, relationships, contexts))
+        if cover is None:
+            continue
+        # in the key's column order, as partsupp (partkey, suppkey) pairs part then supplier
+        cover.sort(key=lambda d: min(key.index(c) for c in d.columns if c in key))
+        members = {c: (i, _Parent(d.parent, p)) for i, d in enumerate(cover) for c, p in d.columns.items()}
+        composites = tuple(d.composite for d in cover if d.composite is not None)
+        links[profile.name] = _Link(key, members, tuple(d.parent for d in cover), composites)
     return links
+
+
+def link_space_error(table: str, link: _Link, rows: int) -> str:
+    """Why ``rows`` rows of a key made of references only cannot all be unique."""
+    sizes = " x ".join(f"{p.rows} {p.profile.name} rows" for p in link.parents)
+    return (
+        f"table {table}: its primary key ({', '.join(link.key)}) is made of references only, so each row needs "
+        f"a combination of parent rows of its own; the key space holds {link.space} rows ({sizes}), "
+        f"{rows} rows asked. Ask for at most {link.space} rows of {table}, or more rows of its parents"
+    )
 
 
 def _parents_of(
@@ -1053,9 +1089,9 @@ def plan_unreferenced_column(profile: TableProfile, column: str, rows: int, opti
 def unique_by_construction(table: str, primary_key: list[str], columns: list[ColumnPlan]) -> bool:
     """Whether the generators keep ``primary_key`` unique whatever the draws: a column of it is
     unique on its own (a key from the row index, a keyed permutation, a unique shape), or it
-    holds both halves of the table's own link pairing."""
+    holds every part of the table's own link pairing."""
     generators = {c.name: c.generator for c in columns if c.name in primary_key}
-    positions = set()
+    positions, parents = set(), 0
     for generator in generators.values():
         if isinstance(generator, SequenceKey):
             return True
@@ -1065,10 +1101,33 @@ def unique_by_construction(table: str, primary_key: list[str], columns: list[Col
             return True
         if isinstance(generator, ForeignKeyRef) and generator.link and generator.link.link_table == table:
             positions.add(generator.link.position)
-    return positions == {0, 1}
+            parents = len(generator.link.parent_rows)
+    return bool(positions) and positions == set(range(parents))
 
 
-def unique_key_columns(ctx: _TableContext, key: list[str], columns: list[ColumnPlan]) -> list[ColumnPlan]:
+def _repeating_key_parts(key: list[str], columns: list[ColumnPlan], contexts: dict[str, _TableContext]) -> list[str]:
+    """Key columns taken from a composite reference's parent column that is not unique per parent
+    row (a reference of the parent's): pairing parent rows would not keep their values apart."""
+    found = []
+    for column in columns:
+        fk = column.generator
+        if column.name not in key or not isinstance(fk, ForeignKeyRef) or not fk.draw:
+            continue
+        parent = contexts.get(fk.parent_table)
+        if parent is not None and fk.parent_column not in _row_identifying(parent):
+            found.append(
+                f"{column.name} is {fk.parent_table}.{fk.parent_column} of the composite reference ({fk.draw}), "
+                f"a value several {fk.parent_table} rows share"
+            )
+    return found
+
+
+def unique_key_columns(
+    ctx: _TableContext,
+    key: list[str],
+    columns: list[ColumnPlan],
+    contexts: dict[str, _TableContext] | None = None,
+) -> list[ColumnPlan]:
     """The columns, with ``key`` kept unique: already by construction, else by deriving its first
     column that is not drawn from a parent from the row index (bakeoff's ``challenges (series,
     episode, baker)``, whose (series, baker) is drawn from one bakers row). Raises PlanError when
@@ -1087,9 +1146,11 @@ def unique_key_columns(ctx: _TableContext, key: list[str], columns: list[ColumnP
         None,
     )
     if free is None:
+        repeating = _repeating_key_parts(key, columns, contexts or {})
+        why = f" ({'; '.join(repeating)})" if repeating else ""
         raise PlanError(
             f"table {name}: no generator keeps its primary key ({', '.join(key)}) unique: the key is made of "
-            "references drawn independently of each other, so keys would repeat",
+            f"references drawn independently of each other, so keys would repeat{why}",
             table=name,
             hint="declare the table's primary key in the source (or exclude the table from the run)",
         )
@@ -1131,7 +1192,9 @@ def _reference_column(
             reason += ", children per parent as in the source (counted by SQL)"
     if link is not None:
         via = "its own row" if link.link_table == profile.name else f"a drawn row of {link.link_table}"
-        reason += f", paired by {via} (a key of two parents' rows, no pair twice)"
+        parents = len(link.parent_rows)
+        what = "two parents' rows, no pair twice" if parents == 2 else f"{parents} parents' rows, no tuple twice"
+        reason += f", paired by {via} (a key of {what})"
     if parent.draw:
         skew = 0.0 if parent.one_to_one else parent.skew
         row = "a row of its own" if parent.one_to_one else "one drawn row"
@@ -1274,9 +1337,16 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
     derive_composite_key_columns(relationships, contexts)
     links = link_tables(usable, relationships, contexts)
     for name, link in links.items():
-        # Every (first, second) pair is used at most once: that bounds the link table's size.
-        pairs = link.parents[0].rows * link.parents[1].rows
-        contexts[name].rows = min(contexts[name].rows, pairs)
+        # Every tuple of parent rows is used at most once: that bounds the link table's size.
+        ctx = contexts[name]
+        if ctx.rows <= link.space:
+            continue
+        if name in options.record_counts:  # asked for by name: a count no key can hold is refused
+            failures.append(
+                PlanFailure(table=name, source_table=ctx.profile.table_id, error=link_space_error(name, link, ctx.rows))
+            )
+        else:  # the source's rows times the scale: kept within the space, in the source's proportion
+            ctx.rows = link.space
 
     tables: list[TablePlan] = []
     kept_relationships: list[Relationship] = []
@@ -1299,7 +1369,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
         key = list(profile.primary_key) or ([ctx.key_column] if ctx.key_column else [])
         try:
             columns = unique_key_columns(
-                ctx, key, [plan_column(c, c.name, ctx, parents, options) for c in profile.columns]
+                ctx, key, [plan_column(c, c.name, ctx, parents, options) for c in profile.columns], contexts
             )
         except PlanError as error:
             failures.append(PlanFailure(table=profile.name, source_table=profile.table_id, error=str(error)))
@@ -1320,7 +1390,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
         )
         tables.append(table)
     planned = {t.name for t in tables}
-    # Composite references the generator cannot keep (not to a two-reference key) are still
+    # Composite references the generator cannot keep (not to a key of references) are still
     # listed, so the orphan check reports them instead of leaving them unchecked.
     kept_relationships += [
         r

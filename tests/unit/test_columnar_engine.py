@@ -75,7 +75,7 @@ from bqsynth.models import (
 from bqsynth.planning.planner import PlanOptions, plan_dataset
 from bqsynth.values import temporal_to_seconds, value_at
 from tests.factories import demo_profiles
-from tests.unit.test_composite_keys import lahman_like, managers_like, tpcds_like, tpch_like
+from tests.unit.test_composite_keys import lahman_like, managers_like, tpcds_like, tpch_like, visits_like
 
 TV_LIMIT = 0.05
 ROWS = 4000
@@ -452,6 +452,7 @@ def test_a_self_reference_points_at_an_earlier_row_as_the_reference_does(tmp_pat
         (tpcds_like, {}),
         (lahman_like, {"People": 200, "Teams": 60, "Batting": 900, "Pitching": 300, "Fielding": 1500}),
         (managers_like, {"People": 50, "Teams": 40, "Managers": 1500, "Awards": 3000}),
+        (visits_like, {"people": 30, "places": 10, "days": 7, "visits": 2000, "notes": 3000}),
     ],
 )
 def test_composite_link_one_to_one_and_via_references_are_identical(

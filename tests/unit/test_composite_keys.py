@@ -9,17 +9,21 @@ refers to present there.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bqsynth.generation.keys import link_parent_index, stable_uniform
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.llm.answers import RelationshipProposal, RelationshipsAnswer
 from bqsynth.llm.validate import relationships_problems
-from bqsynth.models import ColumnSchema, ForeignKey, ForeignKeyRef, TableProfile
+from bqsynth.models import ColumnSchema, ForeignKey, ForeignKeyRef, LinkPairing, TableProfile
 from bqsynth.planning.planner import PlanOptions, plan_dataset
 from tests.factories import column_stats
 
@@ -107,11 +111,17 @@ def test_link_tables_get_unique_pairs_and_composite_references_find_them(tmp_pat
     assert len(references) > 400  # the draws spread over the link table
 
 
-def test_a_link_table_never_asks_for_more_pairs_than_exist() -> None:
+def test_a_link_table_asked_for_more_pairs_than_exist_is_refused_and_a_scaled_one_kept_within_them() -> None:
     plan = plan_dataset(
         tpch_like(), PlanOptions(seed=3, record_counts={"partsupp": 5000}, target_project="p", target_dataset="t")
     )
-    assert plan.table("partsupp").row_count == 200 * 10
+    failures = {f.table: f.error for f in plan.failures}
+    assert set(failures) == {"partsupp", "lineitem"}  # lineitem refers to partsupp's pairs
+    assert "primary key (ps_partkey, ps_suppkey)" in failures["partsupp"]
+    assert "holds 2000 rows (200 part rows x 10 supplier rows), 5000 rows asked" in failures["partsupp"]
+    # A count from the scale keeps the source's proportion, within what the key holds.
+    plan = plan_dataset(tpch_like(), PlanOptions(seed=3, scale=0.1, target_project="p", target_dataset="t"))
+    assert not plan.failures and plan.table("partsupp").row_count == 20 * 1
 
 
 def tpcds_like() -> list[TableProfile]:
@@ -374,18 +384,47 @@ def test_a_key_of_a_reference_and_part_of_a_composite_one_pairs_parent_rows(tmp_
     assert {(r["playerID"], r["yearID"]) for r in rows["Awards"]} <= set(keys)  # a child of the pairing finds it
 
 
-def test_a_key_of_references_nothing_keeps_unique_is_refused_by_name() -> None:
-    people = [{"pid": p} for p in range(1, 31)]
-    places = [{"place_id": p} for p in range(1, 11)]
-    days = [{"day_id": d} for d in range(1, 8)]
-    visits = [{"pid": p, "place_id": p % 10 + 1, "day_id": p % 7 + 1, "minutes": p} for p in range(1, 31)]
-    profiles = [
-        profile("people", people, ["pid"]),
-        profile("places", places, ["place_id"]),
-        profile("days", days, ["day_id"]),
+def test_a_key_part_derived_from_its_parents_row_index_identifies_the_row_too(tmp_path: Path) -> None:
+    """Managers keyed (playerID, teamID): teamID is the Teams column derived from the row index
+    (Teams' key column is yearID), unique per Teams row like the key, so the rows pair."""
+    base = managers_like()
+    managers = [
+        {"playerID": p, "yearID": 2018 + p % 3, "teamID": t, "G": 162} for p in range(1, 41) for t in (p % 30 + 1, 7)
+    ]
+    managers = [dict(r) for r in {(r["playerID"], r["teamID"]): r for r in managers}.values()]
+    keyed = profile(
+        "Managers",
+        managers,
+        ["playerID", "teamID"],
+        [fk(["playerID"], "People", ["playerID"]), fk(["yearID", "teamID"], "Teams", ["yearID", "teamID"])],
+    )
+    counts = {"People": 50, "Teams": 40, "Managers": 1800}
+    options = PlanOptions(seed=6, record_counts=counts, target_project="p", target_dataset="t")
+    plan = with_recipes(plan_dataset([*base[:2], keyed], options))
+    assert not plan.failures
+    generators = {c.name: c.generator for c in plan.table("Managers").columns}
+    assert all(generators[c].link for c in ("playerID", "teamID"))  # type: ignore[union-attr]
+    rows = {t: rows_of(generate_table(plan.table(t), plan.seed, tmp_path / t, shard_rows=500)[0]) for t in counts}
+    keys = [(r["playerID"], r["teamID"]) for r in rows["Managers"]]
+    assert len(keys) == 1800 and len(set(keys)) == 1800
+    assert {(r["yearID"], r["teamID"]) for r in rows["Managers"]} <= {(r["yearID"], r["teamID"]) for r in rows["Teams"]}
+
+
+def visits_like(people: int = 30, places: int = 10, days: int = 7, visits: int = 30) -> list[TableProfile]:
+    """An association of three entities: a visit is (person, place, day), and a note names a visit."""
+    rows = [
+        {"pid": p % people + 1, "place_id": p % places + 1, "day_id": p % days + 1, "minutes": p} for p in range(visits)
+    ]
+    notes = [
+        {"pid": r["pid"], "place_id": r["place_id"], "day_id": r["day_id"], "note_no": i} for i, r in enumerate(rows)
+    ]
+    return [
+        profile("people", [{"pid": p} for p in range(1, people + 1)], ["pid"]),
+        profile("places", [{"place_id": p} for p in range(1, places + 1)], ["place_id"]),
+        profile("days", [{"day_id": d} for d in range(1, days + 1)], ["day_id"]),
         profile(
             "visits",
-            visits,
+            rows,
             ["pid", "place_id", "day_id"],
             [
                 fk(["pid"], "people", ["pid"]),
@@ -393,13 +432,116 @@ def test_a_key_of_references_nothing_keeps_unique_is_refused_by_name() -> None:
                 fk(["day_id"], "days", ["day_id"]),
             ],
         ),
+        profile(
+            "notes",
+            notes,
+            ["note_no"],
+            [fk(["pid", "place_id", "day_id"], "visits", ["pid", "place_id", "day_id"])],
+        ),
+    ]
+
+
+def test_a_key_of_three_references_pairs_three_parents_and_a_child_finds_its_tuples(tmp_path: Path) -> None:
+    counts = {"people": 30, "places": 10, "days": 7, "visits": 2000, "notes": 3000}
+    plan = with_recipes(
+        plan_dataset(visits_like(), PlanOptions(seed=1, record_counts=counts, target_project="p", target_dataset="t"))
+    )
+    assert not plan.failures
+    links = [c.generator.link for c in plan.table("visits").columns if isinstance(c.generator, ForeignKeyRef)]
+    assert sorted(link.position for link in links if link) == [0, 1, 2]
+    rows = {t: rows_of(generate_table(plan.table(t), plan.seed, tmp_path / t, shard_rows=700)[0]) for t in counts}
+    keys = [(r["pid"], r["place_id"], r["day_id"]) for r in rows["visits"]]
+    assert len(keys) == 2000 and len(set(keys)) == 2000  # drawn independently, ~30 would repeat
+    assert {k[0] for k in keys} == set(range(1, 31))  # the tuples spread over every parent
+    assert {k[1] for k in keys} == set(range(1, 11)) and {k[2] for k in keys} == set(range(1, 8))
+    noted = {(r["pid"], r["place_id"], r["day_id"]) for r in rows["notes"]}
+    assert noted <= set(keys) and len(noted) > 1000  # a child of the pairing finds each tuple it names
+
+
+def test_a_key_of_references_is_refused_exactly_when_the_rows_exceed_its_space() -> None:
+    rng = random.Random(11)
+    for _ in range(6):
+        sizes = [rng.randint(1, 6) for _ in range(3)]
+        space = math.prod(sizes)
+        for rows, refused in ((space, False), (space + 1, True)):
+            counts = {"people": sizes[0], "places": sizes[1], "days": sizes[2], "visits": rows, "notes": 5}
+            options = PlanOptions(seed=2, record_counts=counts, target_project="p", target_dataset="t")
+            failures = {f.table: f.error for f in plan_dataset(visits_like(), options).failures}
+            assert ("visits" in failures) is refused, (sizes, rows, failures)
+            if refused:
+                assert "primary key (pid, place_id, day_id)" in failures["visits"]
+                assert f"the key space holds {space} rows" in failures["visits"]
+
+
+@pytest.mark.parametrize("parents", [2, 3, 4])
+def test_the_pairing_gives_distinct_tuples_of_existing_parent_rows_for_any_sizes(parents: int) -> None:
+    rng = random.Random(parents)
+    for trial in range(40):
+        sizes = [rng.randint(1, 9) for _ in range(parents)]
+        space = math.prod(sizes)
+        rows = rng.randint(1, space)
+        pairings = [
+            LinkPairing(
+                link_table=f"t{trial}",
+                link_rows=rows,
+                first_rows=sizes[0],
+                second_rows=sizes[1],
+                more_rows=sizes[2:],
+                position=i,
+            )
+            for i in range(parents)
+        ]
+        tuples = [tuple(link_parent_index(trial, p, j) for p in pairings) for j in range(rows)]
+        assert len(set(tuples)) == rows, (sizes, rows)  # unique whenever the rows fit
+        assert all(0 <= t[i] < sizes[i] for t in tuples for i in range(parents))  # every row exists
+        if rows == space:
+            assert set(tuples) == set(itertools.product(*(range(n) for n in sizes)))
+
+
+def test_two_parents_pair_exactly_as_the_first_link_pairing_did() -> None:
+    def first_pairing(seed: int, link: LinkPairing, row: int) -> int:  # keys.link_parent_index before k parents
+        first = row % link.first_rows
+        if link.position == 0:
+            return first
+        offset = int(stable_uniform(seed, link.link_table, "link-offset", first) * link.second_rows)
+        return (row // link.first_rows + offset) % link.second_rows
+
+    for position in (0, 1):
+        link = LinkPairing(link_table="partsupp", link_rows=800, first_rows=200, second_rows=10, position=position)
+        assert all(link_parent_index(7, link, j) == first_pairing(7, link, j) for j in range(2000))
+
+
+def test_a_pairing_position_must_name_one_of_its_parents() -> None:
+    with pytest.raises(ValueError, match="position 2 names no parent of a pairing of 2 tables"):
+        LinkPairing(link_table="t", link_rows=4, first_rows=2, second_rows=2, position=2)
+
+
+def test_a_key_part_several_parent_rows_share_is_refused_with_the_reason() -> None:
+    """Rosters (pid, franch_id): franch_id is taken from a Teams row, whose franch_id is a
+    reference of its own that several Teams rows share; pairing Teams rows would repeat keys."""
+    people = [{"pid": p} for p in range(1, 31)]
+    franchises = [{"franch_id": f} for f in range(1, 6)]
+    teams = [{"team_id": t, "franch_id": t % 5 + 1} for t in range(1, 21)]
+    rosters = [{"pid": p, "franch_id": p % 5 + 1, "team_id": p % 5 + 1, "games": p} for p in range(1, 31)]
+    profiles = [
+        profile("people", people, ["pid"]),
+        profile("franchises", franchises, ["franch_id"]),
+        profile("teams", teams, ["team_id", "franch_id"], [fk(["franch_id"], "franchises", ["franch_id"])]),
+        profile(
+            "rosters",
+            rosters,
+            ["pid", "franch_id"],
+            [fk(["pid"], "people", ["pid"]), fk(["team_id", "franch_id"], "teams", ["team_id", "franch_id"])],
+        ),
     ]
     plan = plan_dataset(profiles, PlanOptions(seed=1, target_project="p", target_dataset="t"))
-    assert [f.table for f in plan.failures] == ["visits"]
-    assert "primary key (pid, place_id, day_id)" in plan.failures[0].error
-    assert {t.name for t in plan.tables} == {"people", "places", "days"}
+    assert [f.table for f in plan.failures] == ["rosters"]
+    error = plan.failures[0].error
+    assert "primary key (pid, franch_id)" in error
+    assert "franch_id is teams.franch_id of the composite reference (team_id,franch_id)" in error
+    assert {t.name for t in plan.tables} == {"people", "franchises", "teams"}
     # A count of 0 (an empty target on purpose) or 1 repeats no key: nothing to refuse.
     for rows in (0, 1):
-        counts = {"visits": rows}
+        counts = {"rosters": rows}
         plan = plan_dataset(profiles, PlanOptions(seed=1, record_counts=counts, target_project="p", target_dataset="t"))
-        assert not plan.failures and plan.table("visits").row_count == rows
+        assert not plan.failures and plan.table("rosters").row_count == rows
