@@ -7,6 +7,11 @@
 #
 # Every step runs in the component image; without BQSYNTH_COMPONENT_IMAGE the image is a
 # placeholder (components/__init__.py), which is what the committed pipeline.yaml holds.
+#
+#   BQSYNTH_GENERATE_PARALLELISM=64 ./compile.sh build/pipeline.yaml
+#
+# caps how many shards are generated at once (each a worker VM on Vertex AI; default 32, see
+# pipeline.py). KFP fixes the cap when the pipeline is compiled: it is not a run's parameter.
 set -euo pipefail
 cd "$(dirname "$0")"
 out="${1:-pipeline.yaml}"
@@ -18,9 +23,15 @@ import sys
 
 from kfp import compiler
 
-from components import COMPONENT_IMAGE
-from pipeline import bqsynth_pipeline
+import os
 
-compiler.Compiler().compile(bqsynth_pipeline, sys.argv[1])
-print(f"wrote {sys.argv[1]} (component image {COMPONENT_IMAGE})")
+from components import COMPONENT_IMAGE
+from pipeline import GENERATE_PARALLELISM_ENV, build_pipeline, generate_parallelism
+
+try:
+    parallelism = generate_parallelism(os.environ.get(GENERATE_PARALLELISM_ENV))
+except ValueError as error:
+    sys.exit(f"error: {error}")
+compiler.Compiler().compile(build_pipeline(parallelism), sys.argv[1])
+print(f"wrote {sys.argv[1]} (component image {COMPONENT_IMAGE}; at most {parallelism} shards generated at once)")
 PY

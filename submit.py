@@ -180,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: ${COMPONENT_IMAGE_ENV} when the pipeline is compiled)",
     )
     cloud.add_argument("--template", help="a compiled pipeline (e.g. pipeline.yaml) instead of compiling pipeline.py")
+    cloud.add_argument(
+        "--generate-parallelism",
+        metavar="N",
+        help="at most N shards generated at once, each a worker VM (fixed when pipeline.py is compiled: default "
+        "$BQSYNTH_GENERATE_PARALLELISM, else 32; a --template keeps the cap it was compiled with)",
+    )
     cloud.add_argument("--display-name", help="name of the run (or of each scheduled run) in the console")
     cloud.add_argument("--label", action="append", metavar="KEY=VALUE", help="extra label on the run; repeat")
     cloud.add_argument("--schedule", metavar="CRON", help='create a schedule instead of one run, e.g. "0 3 * * *"')
@@ -553,6 +559,7 @@ VERTEX_ONLY_FLAGS = (
     "service_account",
     "image",
     "template",
+    "generate_parallelism",
     "display_name",
     "label",
     "schedule",
@@ -562,13 +569,22 @@ VERTEX_ONLY_FLAGS = (
 )
 
 
-def compile_pipeline(path: Path) -> Path:
-    """Compile pipeline.py (components in ``$BQSYNTH_COMPONENT_IMAGE``) to ``path``."""
+def compile_pipeline(path: Path, parallelism: str | None = None) -> Path:
+    """Compile pipeline.py (components in ``$BQSYNTH_COMPONENT_IMAGE``) to ``path``, generating at most
+    ``parallelism`` shards at once (the flag's text; None: ``$BQSYNTH_GENERATE_PARALLELISM``, else the
+    default)."""
     from kfp import compiler
 
-    from pipeline import bqsynth_pipeline
+    from pipeline import GENERATE_PARALLELISM_ENV, build_pipeline, generate_parallelism
 
-    compiler.Compiler().compile(bqsynth_pipeline, str(path))
+    try:
+        if parallelism is None:
+            cap = generate_parallelism(os.environ.get(GENERATE_PARALLELISM_ENV))
+        else:
+            cap = generate_parallelism(parallelism, "--generate-parallelism")
+    except ValueError as error:
+        raise vertex.UsageError(str(error)) from error
+    compiler.Compiler().compile(build_pipeline(cap), str(path))
     return path
 
 
@@ -586,7 +602,14 @@ def vertex_request(
         name = args.schedule_name or f"bqsynth {config.target_project}.{config.target_dataset}"
         schedule = vertex.Schedule(cron=vertex.validate_cron(args.schedule), display_name=name)
     labels = vertex.parse_labels(args.label)
-    source = Path(args.template) if args.template else compile_pipeline(workdir / "pipeline.yaml")
+    if args.template and args.generate_parallelism:
+        raise vertex.UsageError(
+            f"--generate-parallelism is fixed when pipeline.py is compiled, and --template {args.template} is "
+            "compiled already: drop --template, or compile it again with BQSYNTH_GENERATE_PARALLELISM=N ./compile.sh"
+        )
+    source = (
+        Path(args.template) if args.template else compile_pipeline(workdir / "pipeline.yaml", args.generate_parallelism)
+    )
     template, images = vertex.prepare_template(source, args.image, workdir)
     request = vertex.build_request(
         config,

@@ -242,6 +242,17 @@ def template_images(template: dict[str, Any]) -> set[str]:
     return {e["container"]["image"] for e in executors.values() if "container" in e}
 
 
+def parallelism_limits(template: dict[str, Any]) -> dict[str, int]:
+    """Each loop of a compiled pipeline that caps its concurrent iterations (by its name), and the cap:
+    fixed when the pipeline was compiled, so a dry run shows what the template carries."""
+    tasks = template.get("root", {}).get("dag", {}).get("tasks", {})
+    return {
+        task.get("taskInfo", {}).get("name", name): int(task["iteratorPolicy"]["parallelismLimit"])
+        for name, task in tasks.items()
+        if task.get("iteratorPolicy", {}).get("parallelismLimit")
+    }
+
+
 def prepare_template(source: Path, image: str | None, workdir: Path) -> tuple[Path, set[str]]:
     """The pipeline definition to send: ``source``, with every step's image replaced by ``image``.
 
@@ -361,6 +372,7 @@ def describe(request: JobRequest, target: VertexTarget) -> dict[str, Any]:
         "template": request.template_source or str(request.template_path),
         "tasks": sorted(spec["root"]["dag"]["tasks"]),
         "images": list(request.images),
+        "parallelismLimits": parallelism_limits(spec),
     }
     described: dict[str, Any] = {"dryRun": True, "endpoint": target.endpoint, "apiTransport": target.api_transport}
     if request.schedule:

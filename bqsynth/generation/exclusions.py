@@ -4,7 +4,12 @@ Faked names and shaped identifiers can coincide with real ones by chance (Faker'
 first names are the common first names). Before generating a table we fetch short
 digests of the distinct source values of its identifying columns, computed inside
 BigQuery, and the generator redraws any value whose digest is among them. Only
-digests leave BigQuery, and only for the generating worker.
+digests leave BigQuery, and only for the generating workers.
+
+They are read once per table: a table of one shard reads them in its generate task; for a
+table of several shards the plan step reads them and writes them once to the batch's folder
+(``TableExclusions``), and every shard reads that object, so 40 shards are not 40 reads of
+the source.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from google.api_core.exceptions import GoogleAPIError
-from google.cloud import bigquery
+from google.cloud import bigquery, storage
 
+from bqsynth.errors import BqsynthError
 from bqsynth.gcp.sql import quote_column, quote_table, string_literal
 from bqsynth.models import (
     DAY_TYPES,
@@ -29,11 +35,13 @@ from bqsynth.models import (
     PatternString,
     RecordValue,
     ShapedText,
+    StrictModel,
     TablePlan,
     TemporalFromQuantiles,
     Vocabulary,
     leaf_plans,
 )
+from bqsynth.sources.gcs_files import iter_source_records
 from bqsynth.values import value_at
 
 log = logging.getLogger(__name__)
@@ -237,6 +245,75 @@ def exclusions_from_records(table: TablePlan, records: Iterable[Mapping[str, Any
                     # Only the smallest digests are kept in the end: memory stays bounded on a large file.
                     digests[path] = set(sorted(found)[:MAX_EXCLUDED_VALUES])
     return {path: sorted(values)[:MAX_EXCLUDED_VALUES] for path, values in digests.items()}
+
+
+def source_exclusions(table: TablePlan, bq: bigquery.Client, gcs: storage.Client | None) -> dict[str, list[str]]:
+    """Digests of the source values of identifying columns: from BigQuery, or from the source files."""
+    if table.file_format is not None:
+        if gcs is None:
+            raise ValueError(f"{table.source_table} is in Cloud Storage: pass a storage client to read it")
+        # Streamed: only the digests are kept, never the rows.
+        return exclusions_from_records(table, iter_source_records(gcs, table.source_table, table.file_format))
+    return fetch_exclusions(bq, table)
+
+
+def exclusion_spec(table: TablePlan) -> str:
+    """A digest of what a table's exclusions are read from: its source and the paths excluded (with
+    how each is read). Shards of the table compare it with the digests' own, so digests read for
+    another source or other columns are never used."""
+    paths = [list(p) for p in excluded_paths(table.columns)]
+    text = json.dumps([table.name, table.source_table, paths], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def read_by_plan(table: TablePlan, shards: int) -> bool:
+    """Whether the plan step reads ``table``'s exclusions for its shards: when it has several shards
+    and a path to exclude. A table of one shard reads its own in its task, where file sources (always
+    one shard, and a large file takes long to stream) are read in parallel with other tables."""
+    return shards > 1 and bool(excluded_paths(table.columns))
+
+
+class TableExclusions(StrictModel):
+    """The digests one table's shards must never emit, read once from its source (by the plan step)
+    and shared by every shard; or why they could not be read (``error``), which fails every shard."""
+
+    table: str
+    source_table: str
+    spec: str  # exclusion_spec of the table they were read for
+    digests: dict[str, list[str]] = {}
+    error: str | None = None
+
+
+class ExclusionsUnavailable(BqsynthError):
+    """A shard of a table made in several shards found no usable digests of its source values, so it
+    cannot prove that none is emitted: it fails rather than generate without them."""
+
+
+def shared_exclusions(table: TablePlan, found: TableExclusions | None, where: str) -> dict[str, list[str]]:
+    """The digests a shard of ``table`` uses from the plan step's object at ``where`` (``found``;
+    None: absent), or the error that fails the shard."""
+    again = "run the batch again; if it fails again, run the table in one shard (a larger shard_rows)"
+    if found is None:
+        raise ExclusionsUnavailable(
+            f"the digests of the source values it must not emit are missing ({where}); the plan step "
+            "writes them for a table of several shards",
+            table=table.name,
+            hint=again,
+        )
+    if found.error is not None:
+        raise ExclusionsUnavailable(
+            f"the plan step could not read the source values it must not emit: {found.error}",
+            table=table.name,
+            hint=again,
+        )
+    if (found.table, found.source_table, found.spec) != (table.name, table.source_table, exclusion_spec(table)):
+        raise ExclusionsUnavailable(
+            f"the digests at {where} were read for {found.table} from {found.source_table} (spec {found.spec}), "
+            f"not for this plan's table from {table.source_table} (spec {exclusion_spec(table)})",
+            table=table.name,
+            hint=again,
+        )
+    return found.digests
 
 
 def write_exclusions(exclusions: dict[str, list[str]], path: Path) -> None:

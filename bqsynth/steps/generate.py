@@ -7,15 +7,15 @@ import logging
 import tempfile
 from pathlib import Path
 
+from google.api_core.exceptions import NotFound
 from google.cloud import bigquery, storage
 
 from bqsynth.config import RunConfig
 from bqsynth.delivery.load import batch_prefix, upload_files
 from bqsynth.delivery.source_format_files import FileWriteError, write_source_files
 from bqsynth.generation.columnar import generate_with_engine
-from bqsynth.generation.exclusions import exclusions_from_records, fetch_exclusions
+from bqsynth.generation.exclusions import TableExclusions, read_by_plan, shared_exclusions, source_exclusions
 from bqsynth.models import DatasetPlan, TablePlan, TableResult, WorkItem
-from bqsynth.sources.gcs_files import iter_source_records
 from bqsynth.steps.artifacts import read_model, step_model_uri, write_model
 from bqsynth.steps.audited import AuditTrail, audit_file_fields, audited
 
@@ -61,7 +61,7 @@ def generate_step(
     )
     with tempfile.TemporaryDirectory(prefix=f"bqsynth-{table_plan.name}-") as work_dir:
         with audited(trail, begun) as work:
-            exclusions = source_exclusions(table_plan, bq, gcs)
+            exclusions = shard_exclusions(config, table_plan, item, bq, gcs)
             made = generate_with_engine(
                 table_plan, plan.seed, Path(work_dir), engine=config.engine, exclusions=exclusions, only=item
             )
@@ -96,12 +96,24 @@ def generated_uri(config: RunConfig, table: str, shard: int = 0) -> str:
     return step_model_uri(config, "generate", f"{table}.shard-{shard:05d}")
 
 
-def source_exclusions(table: TablePlan, bq: bigquery.Client, gcs: storage.Client) -> dict[str, list[str]]:
-    """Digests of the source values of identifying columns: from BigQuery, or from the source files."""
-    if table.file_format is not None:
-        # Streamed: only the digests are kept, never the rows.
-        return exclusions_from_records(table, iter_source_records(gcs, table.source_table, table.file_format))
-    return fetch_exclusions(bq, table)
+def exclusions_uri(config: RunConfig, table: TablePlan) -> str:
+    """Where the plan step keeps the exclusions of a table of several shards in this batch."""
+    return step_model_uri(config, "exclusions", table.name)
+
+
+def shard_exclusions(
+    config: RunConfig, table: TablePlan, item: WorkItem, bq: bigquery.Client, gcs: storage.Client
+) -> dict[str, list[str]]:
+    """The digests this shard must never emit: read from the source by a table's only shard, from
+    the plan step's object by each shard of a larger table (absent or failed: the shard fails)."""
+    if not read_by_plan(table, item.shards):
+        return source_exclusions(table, bq, gcs)
+    where = exclusions_uri(config, table)
+    try:
+        found: TableExclusions | None = read_model(TableExclusions, where, gcs=gcs)
+    except NotFound:
+        found = None
+    return shared_exclusions(table, found, where)
 
 
 def write_source_format(

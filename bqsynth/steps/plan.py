@@ -13,7 +13,8 @@ where a user finds them to edit and feed back.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,14 @@ from bqsynth.errors import BqsynthError, warn_user
 from bqsynth.evaluation import integrity
 from bqsynth.evaluation.run_summary import disclosure_lines
 from bqsynth.gcp.uris import gcs_uri
-from bqsynth.generation.exclusions import present_digests, value_digest
+from bqsynth.generation.exclusions import (
+    TableExclusions,
+    exclusion_spec,
+    present_digests,
+    read_by_plan,
+    source_exclusions,
+    value_digest,
+)
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.recipe_checks import changed_key_fields, supplied_recipe_problems
 from bqsynth.generation.shards import work_items
@@ -39,6 +47,7 @@ from bqsynth.models import (
     ForeignKeyRef,
     PlanFailure,
     TableProfile,
+    WorkItem,
     leaf_plans,
     reported_disclosures,
 )
@@ -54,7 +63,8 @@ from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset, targe
 from bqsynth.sources.gcs_files import iter_source_records
 from bqsynth.sources.key_checks import BigQueryKeyChecks, KeyChecks
 from bqsynth.steps.artifacts import read_model, read_text, write_model, write_text
-from bqsynth.steps.audited import AuditTrail, audited
+from bqsynth.steps.audited import AuditTrail, audited, failure_text, log_failure
+from bqsynth.steps.generate import exclusions_uri
 from bqsynth.values import value_at
 
 log = logging.getLogger("bqsynth")
@@ -126,9 +136,48 @@ def plan_step(
         if not plan.tables:  # nothing left to generate: the run ends here, and says why
             reasons = "; ".join(f"{f.table}: {f.error}" for f in plan.failures)
             raise PlanError(f"no table could be planned, so nothing was generated ({reasons})")
+        items = work_items(plan.tables, config.shard_rows)
+        write_shared_exclusions(config, plan, items, bq, gcs)
         work.complete_with(user_requested_table_count=len(profiles))
     # The generation ParallelFor's items: one task per shard of each table (dicts, as KFP passes them).
-    return [item.model_dump() for item in work_items(plan.tables, config.shard_rows)]
+    return [item.model_dump() for item in items]
+
+
+def write_shared_exclusions(
+    config: RunConfig,
+    plan: DatasetPlan,
+    items: Sequence[WorkItem],
+    bq: bigquery.Client,
+    gcs: storage.Client | None,
+) -> None:
+    """Read once the source values each table of several shards must never emit, and write their
+    digests where its shards read them (``generate.exclusions_uri``): one read of the source per
+    table, not one per shard. One table is held at a time, as digests, never rows.
+
+    A table whose source cannot be read gets the error instead, and each of its shards fails with
+    it, as a shard that read the source itself did; the other tables go on.
+    """
+    shards = Counter(item.table for item in items)
+    for table in plan.tables:
+        if not read_by_plan(table, shards[table.name]):
+            continue
+        digests: dict[str, list[str]] = {}
+        error = None
+        try:
+            digests = source_exclusions(table, bq, gcs)
+        except Exception as failure:  # the table's failure, recorded for its shards, never the run's
+            log_failure(f"reading the values {table.name} must not emit", failure)
+            error = failure_text(failure)
+        found = TableExclusions(
+            table=table.name, source_table=table.source_table, spec=exclusion_spec(table), digests=digests, error=error
+        )
+        write_model(found, exclusions_uri(config, table), gcs=gcs)
+        log.info(
+            "plan: %s: the digests of %d source values to exclude, for %d shards",
+            table.name,
+            sum(map(len, digests.values())),
+            shards[table.name],
+        )
 
 
 def rows_already_loaded(bq: bigquery.Client, profiles: list[TableProfile], options: PlanOptions) -> dict[str, int]:

@@ -7,7 +7,13 @@ import yaml
 from kfp import compiler
 
 from bqsynth.config import ConfigError, RunConfig, default_llm, load_config, pipeline_defaults, validated_config
-from pipeline import bqsynth_pipeline
+from pipeline import (
+    DEFAULT_GENERATE_PARALLELISM,
+    GENERATE_LOOP,
+    bqsynth_pipeline,
+    build_pipeline,
+    generate_parallelism,
+)
 from submit import build_parser, config_from_args, main
 
 TABLES = ["p.src.Dim_Customer", "p.src.Fact_Sales"]
@@ -204,3 +210,36 @@ def test_the_advisor_defaults_to_offline_locally_and_gemini_on_vertex(tmp_path: 
     assert config_from_args(parser.parse_args(["--config", str(path)])).llm == "gemini"
     chosen = parser.parse_args(["--local", "--config", str(path), "--llm", "gemini", "--sample-policy", "none"])
     assert (config_from_args(chosen).llm, config_from_args(chosen).sample_policy) == ("gemini", "none")
+
+
+def generation_loop_policy(pipeline: object, tmp_path: Path) -> dict[str, dict]:
+    """Each root loop's ``iteratorPolicy`` in the compiled YAML, by the loop's name (empty: no cap)."""
+    compiled = tmp_path / "capped.yaml"
+    compiler.Compiler().compile(pipeline, str(compiled))
+    tasks = yaml.safe_load(compiled.read_text())["root"]["dag"]["tasks"]
+    loops = {t["taskInfo"]["name"]: t for name, t in tasks.items() if name.startswith("for-loop")}
+    return {name: loop.get("iteratorPolicy", {}) for name, loop in loops.items()}
+
+
+def test_the_generation_loop_runs_at_most_its_cap_of_shards_at_once(tmp_path: Path) -> None:
+    """KFP takes the cap when the pipeline is compiled: the spec's iteratorPolicy of the generation loop."""
+    assert generation_loop_policy(bqsynth_pipeline, tmp_path) == {
+        "profile-each-table": {},  # one task per source table, as many as the run names
+        GENERATE_LOOP: {"parallelismLimit": DEFAULT_GENERATE_PARALLELISM},
+    }
+    assert DEFAULT_GENERATE_PARALLELISM == 32
+    assert generation_loop_policy(build_pipeline(5), tmp_path)[GENERATE_LOOP] == {"parallelismLimit": 5}
+    for wrong in (0, -3, 2.5, True, "8"):
+        with pytest.raises(ValueError, match="parallelism must be an int of at least 1"):
+            build_pipeline(wrong)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("setting", "cap"), [(None, 32), ("", 32), ("1", 1), (" 64 ", 64), (200, 200)])
+def test_the_parallelism_setting_is_a_whole_number_of_at_least_one(setting: str | int | None, cap: int) -> None:
+    assert generate_parallelism(setting) == cap
+
+
+@pytest.mark.parametrize("setting", ["0", "-1", "2.5", "many", 0])
+def test_a_wrong_parallelism_setting_names_itself_and_the_rule(setting: str | int) -> None:
+    with pytest.raises(ValueError, match=r"--generate-parallelism=.*whole number of at least 1 \(default 32\)"):
+        generate_parallelism(setting, "--generate-parallelism")

@@ -23,13 +23,17 @@ from bqsynth.config import ConfigError, RunConfig
 from bqsynth.delivery.audit import AuditRecord, read_audit
 from bqsynth.errors import BqsynthError
 from bqsynth.gcp.clients import bigquery_client, storage_client
+from bqsynth.gcp.uris import split_uri
+from bqsynth.generation.columnar import generate_with_engine
+from bqsynth.generation.exclusions import TableExclusions, value_digest
+from bqsynth.generation.parquet_files import read_rows
 from bqsynth.models import DatasetPlan, RunSummary, TableProfile, TableResults, WorkItem
 from bqsynth.planning.planner import PlanError
 from bqsynth.steps.artifacts import read_model
 from bqsynth.steps.audited import AuditTrail, audited, failure_text
-from bqsynth.steps.generate import generate_step
+from bqsynth.steps.generate import exclusions_uri, generate_step
 from bqsynth.steps.load import load_tables_step
-from bqsynth.steps.plan import plan_step
+from bqsynth.steps.plan import plan_step, write_shared_exclusions
 from bqsynth.steps.profile import profile_step
 from bqsynth.steps.start_batch import run_config, start_batch_step
 from bqsynth.steps.summarize import summarize_step
@@ -226,7 +230,7 @@ def run_batch(warehouse: Warehouse, config: RunConfig, work: Path, table: str = 
     start_batch_step(config, str(work / "config"), bq=warehouse.bq)
     source = f"{warehouse.dataset}.{table}"
     profile_step(config, source, str(work / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
-    items = plan_step(config, [str(work / "profile")], str(work / "plan" / "plan"), bq=warehouse.bq)
+    items = plan_step(config, [str(work / "profile")], str(work / "plan" / "plan"), bq=warehouse.bq, gcs=warehouse.gcs)
     generated = [str(work / f"gen-{n}") for n in range(len(items))]
     for item, path in zip(items, generated, strict=True):
         shard = WorkItem.model_validate(item)
@@ -480,3 +484,95 @@ def test_a_table_in_shards_is_loaded_once_whole_and_a_failed_shard_keeps_it_out(
     assert "customers" in failures[("customers", "generate")]
     summary = summarize(warehouse, failing, work)
     assert [(t.table, t.status, t.error) for t in summary.tables] == [("customers", "Failed", result.error)]
+
+
+def birthdays_table(warehouse: Warehouse, name: str) -> tuple[str, set[str]]:
+    """A source of 120 people born on 120 of 150 days (an identifying birth date in a TIMESTAMP),
+    and its birthdays: a birth date drawn in that span would mostly hit one."""
+    schema = [
+        bigquery.SchemaField("person_id", "INT64", mode="REQUIRED"),
+        bigquery.SchemaField("BirthDate", "TIMESTAMP"),
+    ]
+    born = [date(1990, 1, 1) + timedelta(days=day) for day in range(150) if day % 5][:120]
+    rows = [{"person_id": i + 1, "BirthDate": f"{d} 00:00:00"} for i, d in enumerate(born)]
+    table = warehouse.bq.create_table(bigquery.Table(f"{warehouse.dataset}.{name}", schema=schema))
+    warehouse.bq.load_table_from_json(rows, table, job_config=bigquery.LoadJobConfig(schema=schema)).result()
+    return f"{warehouse.dataset}.{name}", {str(d) for d in born}
+
+
+def test_a_table_in_shards_reads_its_source_values_once_and_no_shard_emits_one(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """The plan step reads the values to exclude and writes their digests once; the 4 shards read them
+    there (the source is gone by the time they run) and none emits a source birthday."""
+    source, birthdays = birthdays_table(warehouse, f"people_{uuid.uuid4().hex[:6]}")
+    name = source.rsplit(".", 1)[1]
+    config = warehouse.config(
+        batch_id=f"excl-{uuid.uuid4().hex[:8]}", source_tables=[source], record_counts={name: 100}, shard_rows=25
+    )
+    work = tmp_path / "run"
+    start_batch_step(config, str(work / "config"), bq=warehouse.bq)
+    profile_step(config, source, str(work / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
+    plan_path = str(work / "plan" / "plan")
+    items = [
+        WorkItem.model_validate(i)
+        for i in plan_step(config, [str(work / "profile")], plan_path, bq=warehouse.bq, gcs=warehouse.gcs)
+    ]
+    assert [(i.shard, i.shards, i.row_count) for i in items] == [(n, 4, 25) for n in range(4)]
+    table = read_model(DatasetPlan, plan_path).table(name)
+    where = exclusions_uri(config, table)
+    shared = read_model(TableExclusions, where, gcs=warehouse.gcs)
+    assert shared.error is None and shared.digests["BirthDate"] == sorted(value_digest(d) for d in birthdays)
+
+    # Without the digests a shard does hit source birthdays: the check below could fail.
+    unguarded = generate_with_engine(table, config.seed, tmp_path / "unguarded", only=items[1])
+    drawn = {str(r["BirthDate"])[:10] for f in unguarded.files for r in read_rows(f)}
+    assert drawn & birthdays
+
+    warehouse.bq.delete_table(source)  # the shards must not read the source again
+    paths = [str(work / f"gen-{item.shard}") for item in items]
+    for item, path in zip(items, paths, strict=True):
+        result = generate_step(config, plan_path, item, path, bq=warehouse.bq, gcs=warehouse.gcs)
+        assert (result.status, result.rows_generated) == ("Completed", 25), result.error
+    [loaded] = load_tables_step(config, plan_path, paths, str(work / "loaded"), bq=warehouse.bq).tables
+    assert (loaded.status, loaded.rows_loaded, loaded.shards) == ("Completed", 100, 4), loaded.error
+    days = warehouse.bq.query(f"SELECT DISTINCT CAST(DATE(BirthDate) AS STRING) FROM `{loaded.target_table}`")
+    emitted = {row[0] for row in days.result() if row[0] is not None}
+    assert len(emitted) > 20 and not emitted & birthdays  # across all 4 shards, by SQL on the target
+
+    # The object gone (a lost write, a cleaned bucket): the shard fails, naming the table and where.
+    bucket, object_name = split_uri(where)
+    warehouse.gcs.bucket(bucket).blob(object_name).delete()
+    lost = generate_step(config, plan_path, items[2], str(work / "lost"), bq=warehouse.bq, gcs=warehouse.gcs)
+    assert lost.status == "Failed" and lost.files == []
+    assert lost.error and name in lost.error and "missing" in lost.error and where in lost.error
+
+
+def test_a_source_the_plan_step_cannot_read_fails_every_shard_of_its_table(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    source, _ = birthdays_table(warehouse, f"gone_{uuid.uuid4().hex[:6]}")
+    name = source.rsplit(".", 1)[1]
+    config = warehouse.config(
+        batch_id=f"excl-gone-{uuid.uuid4().hex[:8]}", source_tables=[source], record_counts={name: 60}, shard_rows=20
+    )
+    start_batch_step(config, str(tmp_path / "config"), bq=warehouse.bq)
+    profile_step(config, source, str(tmp_path / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
+    plan_path = str(tmp_path / "plan" / "plan")
+    items = [
+        WorkItem.model_validate(i)
+        for i in plan_step(config, [str(tmp_path / "profile")], plan_path, bq=warehouse.bq, gcs=warehouse.gcs)
+    ]
+    warehouse.bq.delete_table(source)
+    # The plan step's read of the source fails (as it would when the table went away mid-run).
+    write_shared_exclusions(config, read_model(DatasetPlan, plan_path), items, warehouse.bq, warehouse.gcs)
+    table = read_model(DatasetPlan, plan_path).table(name)
+    failed = read_model(TableExclusions, exclusions_uri(config, table), gcs=warehouse.gcs)
+    assert failed.digests == {} and failed.error and name in failed.error
+    for item in items:
+        result = generate_step(
+            config, plan_path, item, str(tmp_path / f"gen-{item.shard}"), bq=warehouse.bq, gcs=warehouse.gcs
+        )
+        assert result.status == "Failed" and result.rows_generated == 0 and result.files == []
+        assert result.error and "could not read the source values it must not emit" in result.error
+        assert name in result.error

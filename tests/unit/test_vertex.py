@@ -130,6 +130,21 @@ def test_invalid_cron_expressions_say_what_is_wrong(expression: str, message: st
         (["--source-tables", TABLES, *CLOUD], "placeholder image"),  # no --image: would never start on Vertex
         (["--source-tables", "nodots", *CLOUD, "--image", IMAGE], "project.dataset.table"),
         (["--local", "--source-tables", TABLES, "--project", "my-project", "--dry-run"], "--project, --dry-run"),
+        (["--source-tables", TABLES, *CLOUD, "--generate-parallelism", "0"], "--generate-parallelism='0'"),
+        (["--source-tables", TABLES, *CLOUD, "--generate-parallelism", "lots"], "whole number of at least 1"),
+        (
+            [
+                "--source-tables",
+                TABLES,
+                *CLOUD,
+                "--template",
+                str(REPO / "pipeline.yaml"),
+                "--generate-parallelism",
+                "4",
+            ],
+            "--generate-parallelism is fixed when pipeline.py is compiled",
+        ),
+        (["--local", "--source-tables", TABLES, "--generate-parallelism", "4"], "--generate-parallelism only apply"),
     ],
 )
 def test_wrong_flags_exit_2_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -219,6 +234,7 @@ def test_dry_run_prints_the_request_and_sends_nothing(capsys: pytest.CaptureFixt
     assert job["runtimeConfig"]["parameterValues"]["source_tables"] == TABLES.split(",")
     assert job["pipelineSpec"]["images"] == [IMAGE]
     assert "plan-dataset" in job["pipelineSpec"]["tasks"]
+    assert job["pipelineSpec"]["parallelismLimits"] == {"generate-each-shard": 32}  # the default cap
 
     assert main([*argv, "--dry-run", "--schedule", "TZ=UTC 0 3 * * *", "--schedule-name", "nightly"]) == 0
     captured = capsys.readouterr()
@@ -226,6 +242,26 @@ def test_dry_run_prints_the_request_and_sends_nothing(capsys: pytest.CaptureFixt
     schedule = json.loads(captured.out)["schedule"]
     assert schedule["cron"] == "TZ=UTC 0 3 * * *" and schedule["displayName"] == "nightly"
     assert schedule["createPipelineJobRequest"]["pipelineJob"]["runtimeConfig"]["parameterValues"]["batch_id"] == ""
+
+
+def test_the_cap_on_shards_at_once_is_compiled_into_the_request(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--generate-parallelism, else $BQSYNTH_GENERATE_PARALLELISM, else 32; a --template keeps its own."""
+    argv = ["--source-tables", TABLES, *CLOUD, "--image", IMAGE, "--dry-run"]
+
+    def limits(*extra: str) -> dict[str, int]:
+        assert main([*argv, *extra]) == 0
+        return json.loads(capsys.readouterr().out)["pipelineJob"]["pipelineSpec"]["parallelismLimits"]
+
+    assert limits("--generate-parallelism", "7") == {"generate-each-shard": 7}
+    monkeypatch.setenv("BQSYNTH_GENERATE_PARALLELISM", "12")
+    assert limits() == {"generate-each-shard": 12}
+    assert limits("--generate-parallelism", "3") == {"generate-each-shard": 3}  # the flag wins
+    assert limits("--template", str(REPO / "pipeline.yaml")) == {"generate-each-shard": 32}  # as committed
+    monkeypatch.setenv("BQSYNTH_GENERATE_PARALLELISM", "none")
+    assert main(argv) == 2
+    assert "BQSYNTH_GENERATE_PARALLELISM='none'" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,6 +286,23 @@ def test_compile_sh_puts_the_image_resources_and_retries_into_every_step(tmp_pat
     steps = {n: t for dag in dags for n, t in dag["tasks"].items() if not n.startswith("for-loop")}
     assert {n for n, t in steps.items() if t.get("retryPolicy", {}).get("maxRetryCount", 0) > 0} == RETRIED
     assert all(t["cachingOptions"] == {} for t in steps.values())  # caching off (enableCache false is omitted)
+
+
+def test_compile_sh_caps_the_shards_generated_at_once(tmp_path: Path) -> None:
+    out = tmp_path / "pipeline.yaml"
+    env = {**os.environ, "BQSYNTH_GENERATE_PARALLELISM": "5"}
+    done = subprocess.run([str(REPO / "compile.sh"), str(out)], env=env, check=True, capture_output=True, text=True)
+    assert "at most 5 shards generated at once" in done.stdout
+    loop = next(t for t in yaml.safe_load(out.read_text())["root"]["dag"]["tasks"].values() if "iteratorPolicy" in t)
+    assert loop["taskInfo"]["name"] == "generate-each-shard" and loop["iteratorPolicy"] == {"parallelismLimit": 5}
+    refused = subprocess.run(
+        [str(REPO / "compile.sh"), str(tmp_path / "no.yaml")],
+        env={**env, "BQSYNTH_GENERATE_PARALLELISM": "0"},
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1 and "BQSYNTH_GENERATE_PARALLELISM='0'" in refused.stderr
+    assert not (tmp_path / "no.yaml").exists()
 
 
 def test_local_runs_do_not_retry_but_the_pipeline_still_does() -> None:
