@@ -692,8 +692,50 @@ def _composite_key(
     """
     pool = _composite_pool(table, prefix, references, roles)
     return _first_unique(
-        table, _composite_candidates(table, pool, references, roles, prefix), checks, references, prefix
+        table,
+        _composite_candidates(table, pool, references, roles, prefix),
+        checks,
+        references,
+        prefix,
+        numbered=_numbered_candidates(table, pool, references),
     )
+
+
+def _numbering_columns(table: TableProfile, references: set[str]) -> list[str]:
+    """Integer columns whose statistics look like a number of the row within a group (a line
+    number, a stint, Lahman Managers' ``inseason``): no NULL, every value from 1 to the largest
+    present, 1 the most frequent (every group has a first row, fewer a second)."""
+    found = []
+    for column in table.columns:
+        stats = table.stats.get(column.name)
+        if column.name in references or normalise_type(column.type) != "INT64" or column.mode == "REPEATED":
+            continue
+        if stats is None or stats.null_count or _as_number(stats.min_value) != 1:
+            continue
+        highest = _as_number(stats.max_value)
+        if highest is None or highest < 2 or stats.distinct_count != highest:
+            continue
+        counts = {_as_number(v.value): v.count for v in stats.top_values}
+        if counts and counts.get(1, 0) < max(counts.values()):
+            continue
+        found.append(column.name)
+    return found
+
+
+def _numbered_candidates(
+    table: TableProfile, pool: list[str], references: set[str]
+) -> list[tuple[tuple[str, ...], str]]:
+    """(tuple, its numbering column) pairs: each numbering column after a group of the pool's
+    other columns, narrow groups first, in the order the pool ranks its columns."""
+    found: list[tuple[int, list[int], tuple[str, ...], str]] = []
+    for line in _numbering_columns(table, references):
+        others = [c for c in pool if c != line]
+        for width in range(1, COMPOSITE_MAX_WIDTH):
+            for group in itertools.combinations(others, width):
+                if _may_be_unique(table, (*group, line)):
+                    found.append((width, [others.index(c) for c in group], (*group, line), line))
+    found.sort(key=lambda f: (f[0], f[1]))
+    return [(tuple(sorted(columns, key=lambda c: _position(table, c))), line) for *_, columns, line in found]
 
 
 def _time_series_key(
@@ -721,27 +763,52 @@ def _first_unique(
     checks: KeyChecks | None,
     references: set[str],
     prefix: str | None,
+    *,
+    numbered: Sequence[tuple[tuple[str, ...], str]] = (),
 ) -> KeyChoice | None:
     """The first candidate tuple that is unique and non-null on all rows (exactly, or by a whole-table
-    sample); the evidence lists the other tuples found unique that do not contain it."""
-    if not candidates:
+    sample); the evidence lists the other tuples found unique that do not contain it.
+
+    ``numbered`` are tuples with a column that may number the rows within a group of the others:
+    when one is a key numbered 1..n in every group (exact SQL check), it is the table's key
+    unless the first unique tuple has a column named as the table's own key. A line number
+    exists to tell the rows of a group apart, so such a tuple is the key its designer gave the
+    table, where a narrower tuple may be unique only in the rows at hand (Lahman Managers: in
+    three seasons (playerID, yearID) is unique, while ``inseason`` numbers each team's managers).
+    """
+    if not candidates and not numbered:
         return None
+    line: str | None = None
     if checks is None or table.file_format is not None:
         whole = table.row_count and len(table.sample) >= table.row_count
-        if not whole:
+        if not whole or not candidates:
             return None
         columns, how = candidates[0], f"unique and non-null in all {table.row_count} rows (sample is the whole table)"
         rivals: list[tuple[str, ...]] = []
     else:
         tried = candidates[:COMPOSITE_MAX_CHECKS]
-        answers = checks.uniqueness([UniquenessQuery(table_id=table.table_id, columns=list(c)) for c in tried])
-        unique = [(c, a.rows) for c, a in zip(tried, answers, strict=True) if a is not None and a.is_key]
-        if not unique:
+        lines = list(numbered[:COMPOSITE_MAX_CHECKS])
+        queries = [UniquenessQuery(table_id=table.table_id, columns=list(c)) for c in tried]
+        queries += [UniquenessQuery(table_id=table.table_id, columns=list(c), numbered=n) for c, n in lines]
+        answers = checks.uniqueness(queries)
+        unique = [(c, a.rows) for c, a in zip(tried, answers[: len(tried)], strict=True) if a is not None and a.is_key]
+        numbered_keys = [
+            (c, n, a.rows)
+            for (c, n), a in zip(lines, answers[len(tried) :], strict=True)
+            if a is not None and a.is_numbered_key
+        ]
+        if not unique and not numbered_keys:
             return None
+        if numbered_keys and not (unique and any(_names_own_entity(table, c, prefix) for c in unique[0][0])):
+            columns, line, rows = numbered_keys[0]
+            unique = [(columns, rows), *[u for u in unique if u[0] != columns]]
         columns, how = unique[0][0], f"unique and non-null in all {unique[0][1]} rows (exact SQL check)"
         rivals = [c for c, _ in unique[1:] if not set(columns) <= set(c)]
     parts = ", ".join(f"{c} ({_key_part(table, c, references, prefix)})" for c in columns)
     evidence, confidence = f"{parts}: {how}", 0.9
+    if line is not None:
+        group = ", ".join(c for c in columns if c != line)
+        evidence += f"; {line} numbers the rows 1..n within each ({group}) (exact SQL check), as line numbers do"
     if rivals:
         # The data alone cannot choose between keys of one width (Lahman Teams: (yearID, teamID)
         # and (yearID, franchID)); the plan names the rivals instead of choosing silently.
@@ -749,8 +816,8 @@ def _first_unique(
         listed = "; ".join(f"({', '.join(c)})" for c in rivals)
         evidence += (
             f"; {'ambiguous: ' if same_width else ''}also unique (exact SQL check): {listed}; chosen by the "
-            "conventional order (narrowest, then the column named as the table's own key, then references "
-            "plus a number of their own)"
+            "conventional order (a line number within a group, unless a column is named as the table's own key; "
+            "then the narrowest, the column named as the table's own key, references plus a number of their own)"
         )
         confidence = 0.75 if same_width else confidence
     return KeyChoice(
@@ -763,7 +830,9 @@ def _key_part(table: TableProfile, column: str, references: set[str], prefix: st
         return "a reference"
     if normalise_type(table.column(column).type) in DAY_TYPES:
         return "a time"
-    return "an ordinal" if is_ordinal_name(column_words(column, prefix)) else "key-named"
+    if is_ordinal_name(column_words(column, prefix)):
+        return "an ordinal"
+    return "key-named" if column_words(column, prefix).is_key_named else "a number"
 
 
 def _single_key_choice(key: _Key, referenced: int) -> KeyChoice:

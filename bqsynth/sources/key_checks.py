@@ -4,7 +4,8 @@ The planner proposes keys from the profiles' approximate statistics and names; b
 key is used it is checked here exactly:
 
 * uniqueness: how many rows have a NULL in the key, and how many key values occur more
-  than once (``GROUP BY`` over every row, not ``APPROX_COUNT_DISTINCT``);
+  than once (``GROUP BY`` over every row, not ``APPROX_COUNT_DISTINCT``); for a key with a
+  line number, how many groups it fails to number 1..n;
 * inclusion: how many distinct values of a child column (or column tuple) exist in a
   parent key, the evidence that one references the other.
 
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 
 from google.api_core.exceptions import GoogleAPIError
 from google.cloud import bigquery
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from bqsynth.errors import error_text
 from bqsynth.gcp import sql
@@ -46,6 +47,17 @@ CHECKS_PER_QUERY = 25
 class UniquenessQuery(StrictModel):
     table_id: str
     columns: list[str] = Field(min_length=1)
+    numbered: str | None = Field(
+        default=None,
+        description="A column of ``columns`` that should number the rows 1..n within each group of the others "
+        "(a line number): the answer then counts the groups where it does not",
+    )
+
+    @model_validator(mode="after")
+    def _numbered_is_a_key_column(self) -> UniquenessQuery:
+        if self.numbered is not None and (self.numbered not in self.columns or len(self.columns) < 2):
+            raise ValueError(f"numbered column {self.numbered} must be one of several key columns {self.columns}")
+        return self
 
 
 class Uniqueness(StrictModel):
@@ -54,10 +66,18 @@ class Uniqueness(StrictModel):
     rows: int
     null_rows: int = Field(description="Rows with a NULL in any key column")
     duplicated_values: int = Field(description="Key values held by more than one row")
+    misnumbered_groups: int | None = Field(
+        default=None, description="Groups whose numbered column does not run 1..n; None = not asked"
+    )
 
     @property
     def is_key(self) -> bool:
         return self.rows > 0 and self.null_rows == 0 and self.duplicated_values == 0
+
+    @property
+    def is_numbered_key(self) -> bool:
+        """A key whose numbered column runs 1, 2, .., n within every group of the other columns."""
+        return self.is_key and self.misnumbered_groups == 0
 
 
 class InclusionQuery(StrictModel):
@@ -108,17 +128,27 @@ class KeyChecks(Protocol):
 
 
 def uniqueness_sql(number: int, query: UniquenessQuery) -> str:
-    """One row: ``check_id``, ``rows``, ``null_rows``, ``duplicated_values`` of one column tuple."""
+    """One row: ``check_id``, ``rows``, ``null_rows``, ``duplicated_values`` and
+    ``misnumbered_groups`` (NULL unless ``query.numbered``) of one column tuple."""
     table = sql.quote_table(query.table_id)
     columns = [sql.quote_column(c) for c in query.columns]
     any_null = " OR ".join(f"{c} IS NULL" for c in columns)
     grouped = ", ".join(columns)
+    misnumbered = "CAST(NULL AS INT64)"
+    if query.numbered is not None:
+        # With no repeated tuple, MIN = 1 and MAX = COUNT(*) in a group leave only 1..n.
+        line = sql.quote_column(query.numbered)
+        group = ", ".join(sql.quote_column(c) for c in query.columns if c != query.numbered)
+        misnumbered = (
+            f"(SELECT COUNT(*) FROM (SELECT MIN({line}) AS low, MAX({line}) AS high, COUNT(*) AS n FROM {table} "
+            f"GROUP BY {group}) WHERE low != 1 OR high != n)"
+        )
     return (
         f"SELECT {number} AS check_id, "
         f"(SELECT COUNT(*) FROM {table}) AS `rows`, "
         f"(SELECT COUNT(*) FROM {table} WHERE {any_null}) AS null_rows, "
         f"(SELECT COUNT(*) FROM (SELECT {grouped} FROM {table} GROUP BY {grouped} HAVING COUNT(*) > 1))"
-        " AS duplicated_values"
+        f" AS duplicated_values, {misnumbered} AS misnumbered_groups"
     )
 
 
@@ -176,7 +206,12 @@ class BigQueryKeyChecks:
     def uniqueness(self, queries: Sequence[UniquenessQuery]) -> list[Uniqueness | None]:
         rows = self._run([uniqueness_sql(i, q) for i, q in enumerate(queries)])
         found = {
-            i: Uniqueness(rows=row["rows"], null_rows=row["null_rows"], duplicated_values=row["duplicated_values"])
+            i: Uniqueness(
+                rows=row["rows"],
+                null_rows=row["null_rows"],
+                duplicated_values=row["duplicated_values"],
+                misnumbered_groups=row["misnumbered_groups"] if queries[i].numbered else None,
+            )
             for i, row in rows.items()
         }
         return [found.get(i) for i in range(len(queries))]
@@ -248,6 +283,9 @@ class RowsKeyChecks:
                     rows=len(rows),
                     null_rows=sum(1 for row in rows if any(value_at(row, c) is None for c in query.columns)),
                     duplicated_values=sum(1 for n in counts.values() if n > 1),
+                    misnumbered_groups=_misnumbered_groups(rows, query.columns, query.numbered)
+                    if query.numbered
+                    else None,
                 )
             )
         return answers
@@ -278,6 +316,28 @@ class RowsKeyChecks:
             children = Counter(_key(row, [query.column]) for row in rows if value_at(row, query.column) is not None)
             answers.append(FanOut(histogram=sorted(Counter(children.values()).items())))
         return answers
+
+
+def _misnumbered_groups(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], numbered: str) -> int:
+    """Groups of the columns other than ``numbered`` whose ``numbered`` values do not run 1..n
+    (as ``uniqueness_sql``: MIN = 1 and MAX = the group's row count)."""
+    group = [c for c in columns if c != numbered]
+    lines: dict[tuple[str, ...], list[int | None]] = {}
+    for row in rows:
+        lines.setdefault(_key(row, group), []).append(_as_int(value_at(row, numbered)))
+    return sum(
+        1
+        for values in lines.values()
+        if sorted(values, key=lambda v: -1 if v is None else v) != list(range(1, len(values) + 1))
+    )
+
+
+def _as_int(value: Any) -> int | None:
+    """A line number as read from a table or a file (``3``, ``"3"``); None for anything else."""
+    try:
+        return int(value) if value is not None and float(value) == int(float(value)) else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _key(row: Mapping[str, Any], columns: Sequence[str]) -> tuple[str, ...]:

@@ -115,6 +115,25 @@ def test_children_per_parent_are_counted_by_sql_as_in_the_rows(dataset: tuple[bi
     assert answers[2] is None  # refused by BigQuery: the other checks still count
 
 
+def test_a_line_number_is_checked_by_sql_as_in_the_rows(dataset: tuple[bigquery.Client, str]) -> None:
+    """l_linenumber numbers each order's lines 1..n; l_quantity is a number that does not."""
+    client, name = dataset
+    table_id = f"{client.project}.{name}.lineitem"
+    queries = [
+        UniquenessQuery(table_id=table_id, columns=["l_orderkey", "l_linenumber"], numbered="l_linenumber"),
+        UniquenessQuery(table_id=table_id, columns=["l_orderkey", "l_quantity"], numbered="l_quantity"),
+        UniquenessQuery(table_id=table_id, columns=["l_orderkey", "l_linenumber"]),
+    ]
+    answers = BigQueryKeyChecks(client).uniqueness(queries)
+    rows = [dict(r.items()) for r in client.list_rows(table_id)]
+    assert answers[0] is not None and answers[0].is_numbered_key and answers[0].misnumbered_groups == 0
+    assert answers[1] is not None and not answers[1].is_numbered_key and answers[1].misnumbered_groups
+    assert answers[2] is not None and answers[2].is_key and answers[2].misnumbered_groups is None
+    expected = RowsKeyChecks({table_id: rows}).uniqueness(queries)
+    assert [a.is_numbered_key for a in answers if a] == [e.is_numbered_key for e in expected if e]
+    assert answers[0] == expected[0] and answers[2] == expected[2]
+
+
 def test_keys_and_references_are_discovered_from_undeclared_tables(dataset: tuple[bigquery.Client, str]) -> None:
     client, name = dataset
     profiles = [

@@ -581,3 +581,82 @@ def test_an_ordinal_is_tried_as_a_key_part_before_other_named_columns() -> None:
     report = discover_relationships([pe[0], f[0]], exact(pe, f))
     keys = {k.table: sorted(k.columns) for k in report.primary_keys}
     assert keys["Fielding"] == ["POS", "playerID", "stint", "yearID"]
+
+
+def managers_rows(rng: random.Random) -> list[dict[str, Any]]:
+    """Lahman Managers, three seasons: each team's managers numbered by ``inseason``; a manager
+    fired mid-season does not take over another team the same season, so (playerID, yearID) is
+    unique in these rows too."""
+    rows, hired = [], [0] * 30
+    for year in range(2018, 2021):
+        for team in range(30):
+            for inseason in range(1, 2 + (rng.random() < 0.15)):
+                hired[team] += inseason > 1 or rng.random() < 0.2  # the same manager for seasons on end
+                rows.append(
+                    {
+                        "playerID": f"m{team:02d}{hired[team]:02d}",
+                        "yearID": year,
+                        "teamID": f"T{team:02d}",
+                        "lgID": "AL" if team < 15 else "NL",
+                        "inseason": inseason,
+                        "G": rng.randint(20, 162),
+                        "rank": rng.randint(1, 5),
+                    }
+                )
+    return rows
+
+
+def test_a_column_numbering_the_rows_of_a_group_makes_the_key_over_a_narrower_unique_tuple() -> None:
+    rng = random.Random(21)
+    people = [{"playerID": f"m{t:02d}{n:02d}", "born": 1950 + n} for t in range(30) for n in range(10)]
+    managers = managers_rows(rng)
+    columns = {c: "INT64" if isinstance(v, int) else "STRING" for c, v in managers[0].items()}
+    pe = profiled("People", {"playerID": "STRING", "born": "INT64"}, people)
+    m = profiled("Managers", columns, managers)
+    report = discover_relationships([pe[0], m[0]], exact(pe, m))
+    key = next(k for k in report.primary_keys if k.table == "Managers")
+    assert key.columns == ["yearID", "teamID", "inseason"]
+    assert "inseason numbers the rows 1..n within each (yearID, teamID) (exact SQL check)" in key.evidence
+    assert "also unique (exact SQL check): (playerID, yearID)" in key.evidence
+
+
+def test_a_numbering_does_not_displace_a_key_with_the_column_named_as_the_tables_own_key() -> None:
+    # Lahman Teams: Rank numbers the teams 1..5 within each (yearID, lgID, divID) and makes a unique
+    # tuple with them, but a team season is (yearID, teamID).
+    teams = [
+        {"yearID": year, "lgID": league, "divID": division, "teamID": f"{league}{division}{rank}", "Rank": rank}
+        for year in range(2016, 2021)
+        for league in ("AL", "NL")
+        for division in ("E", "C", "W")
+        for rank in range(1, 6)
+    ]
+    columns = {c: "INT64" if isinstance(v, int) else "STRING" for c, v in teams[0].items()}
+    t = profiled("Teams", columns, teams)
+    report = discover_relationships([t[0]], exact(t))
+    key = next(k for k in report.primary_keys if k.table == "Teams")
+    assert key.columns == ["yearID", "teamID"]
+    assert "numbers the rows" not in key.evidence
+
+
+def test_a_count_that_starts_at_one_is_no_line_number() -> None:
+    # Quantities 1..k, 1 the most frequent, do not number each order's lines: the key stays the ordinal's.
+    rng = random.Random(3)
+    lines = [
+        {"l_orderkey": o, "l_linenumber": n, "l_quantity": min(n, rng.choice([1, 1, 1, 2]))}
+        for o in range(1, 200)
+        for n in range(1, rng.randint(1, 4) + 1)
+    ]
+    columns = {"l_orderkey": "INT64", "l_linenumber": "INT64", "l_quantity": "INT64"}
+    li = profiled("lineitem", columns, lines)
+    key = next(k for k in discover_relationships([li[0]], exact(li)).primary_keys if k.table == "lineitem")
+    assert key.columns == ["l_orderkey", "l_linenumber"]
+    assert "l_linenumber numbers the rows 1..n within each (l_orderkey)" in key.evidence
+
+
+def test_rows_key_checks_count_the_groups_a_line_number_skips() -> None:
+    rows = [{"o": 1, "n": 1}, {"o": 1, "n": 2}, {"o": 2, "n": 1}, {"o": 2, "n": 3}, {"o": 3, "n": 2}]
+    checks = RowsKeyChecks({"p.d.t": rows})
+    [answer] = checks.uniqueness([UniquenessQuery(table_id="p.d.t", columns=["o", "n"], numbered="n")])
+    assert answer is not None and answer.is_key and answer.misnumbered_groups == 2 and not answer.is_numbered_key
+    with pytest.raises(ValueError, match="numbered column x must be one of several key columns"):
+        UniquenessQuery(table_id="p.d.t", columns=["o", "n"], numbered="x")
