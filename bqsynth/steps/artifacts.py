@@ -75,6 +75,12 @@ def step_model_uri(config: RunConfig, step: str, key: str) -> str:
     return gcs_uri(config.staging_bucket, name)
 
 
+def exclusions_uri(config: RunConfig, table_name: str) -> str:
+    """Where the plan step writes, and each shard of a table of several shards reads, the digests
+    of the source values the table must never emit (``exclusions.TableExclusions``)."""
+    return step_model_uri(config, "exclusions", table_name)
+
+
 def _needed(gcs: storage.Client | None, path: str | Path) -> storage.Client:
     if gcs is None:
         raise ValueError(f"{path} is in Cloud Storage: pass a storage client to read or write it")

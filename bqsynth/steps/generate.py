@@ -16,7 +16,7 @@ from bqsynth.delivery.source_format_files import FileWriteError, write_source_fi
 from bqsynth.generation.columnar import generate_with_engine
 from bqsynth.generation.exclusions import TableExclusions, read_by_plan, shared_exclusions, source_exclusions
 from bqsynth.models import DatasetPlan, TablePlan, TableResult, WorkItem
-from bqsynth.steps.artifacts import read_model, step_model_uri, write_model
+from bqsynth.steps.artifacts import exclusions_uri, read_model, step_model_uri, write_model
 from bqsynth.steps.audited import AuditTrail, audit_file_fields, audited
 
 log = logging.getLogger("bqsynth")
@@ -96,11 +96,6 @@ def generated_uri(config: RunConfig, table: str, shard: int = 0) -> str:
     return step_model_uri(config, "generate", f"{table}.shard-{shard:05d}")
 
 
-def exclusions_uri(config: RunConfig, table: TablePlan) -> str:
-    """Where the plan step keeps the exclusions of a table of several shards in this batch."""
-    return step_model_uri(config, "exclusions", table.name)
-
-
 def shard_exclusions(
     config: RunConfig, table: TablePlan, item: WorkItem, bq: bigquery.Client, gcs: storage.Client
 ) -> dict[str, list[str]]:
@@ -108,7 +103,7 @@ def shard_exclusions(
     the plan step's object by each shard of a larger table (absent or failed: the shard fails)."""
     if not read_by_plan(table, item.shards):
         return source_exclusions(table, bq, gcs)
-    where = exclusions_uri(config, table)
+    where = exclusions_uri(config, table.name)
     try:
         found: TableExclusions | None = read_model(TableExclusions, where, gcs=gcs)
     except NotFound:

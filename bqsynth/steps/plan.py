@@ -62,9 +62,8 @@ from bqsynth.planning.plan_file import (
 from bqsynth.planning.planner import PlanError, PlanOptions, plan_dataset, target_table_id
 from bqsynth.sources.gcs_files import iter_source_records
 from bqsynth.sources.key_checks import BigQueryKeyChecks, KeyChecks
-from bqsynth.steps.artifacts import read_model, read_text, write_model, write_text
+from bqsynth.steps.artifacts import exclusions_uri, read_model, read_text, write_model, write_text
 from bqsynth.steps.audited import AuditTrail, audited, failure_text, log_failure
-from bqsynth.steps.generate import exclusions_uri
 from bqsynth.values import value_at
 
 log = logging.getLogger("bqsynth")
@@ -151,7 +150,7 @@ def write_shared_exclusions(
     gcs: storage.Client | None,
 ) -> None:
     """Read once the source values each table of several shards must never emit, and write their
-    digests where its shards read them (``generate.exclusions_uri``): one read of the source per
+    digests where its shards read them (``artifacts.exclusions_uri``): one read of the source per
     table, not one per shard. One table is held at a time, as digests, never rows.
 
     A table whose source cannot be read gets the error instead, and each of its shards fails with
@@ -171,7 +170,7 @@ def write_shared_exclusions(
         found = TableExclusions(
             table=table.name, source_table=table.source_table, spec=exclusion_spec(table), digests=digests, error=error
         )
-        write_model(found, exclusions_uri(config, table), gcs=gcs)
+        write_model(found, exclusions_uri(config, table.name), gcs=gcs)
         log.info(
             "plan: %s: the digests of %d source values to exclude, for %d shards",
             table.name,

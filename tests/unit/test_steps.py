@@ -29,9 +29,9 @@ from bqsynth.generation.exclusions import TableExclusions, value_digest
 from bqsynth.generation.parquet_files import read_rows
 from bqsynth.models import DatasetPlan, RunSummary, TableProfile, TableResults, WorkItem
 from bqsynth.planning.planner import PlanError
-from bqsynth.steps.artifacts import read_model
+from bqsynth.steps.artifacts import exclusions_uri, read_model
 from bqsynth.steps.audited import AuditTrail, audited, failure_text
-from bqsynth.steps.generate import exclusions_uri, generate_step
+from bqsynth.steps.generate import generate_step
 from bqsynth.steps.load import load_tables_step
 from bqsynth.steps.plan import plan_step, write_shared_exclusions
 from bqsynth.steps.profile import profile_step
@@ -520,7 +520,7 @@ def test_a_table_in_shards_reads_its_source_values_once_and_no_shard_emits_one(
     ]
     assert [(i.shard, i.shards, i.row_count) for i in items] == [(n, 4, 25) for n in range(4)]
     table = read_model(DatasetPlan, plan_path).table(name)
-    where = exclusions_uri(config, table)
+    where = exclusions_uri(config, table.name)
     shared = read_model(TableExclusions, where, gcs=warehouse.gcs)
     assert shared.error is None and shared.digests["BirthDate"] == sorted(value_digest(d) for d in birthdays)
 
@@ -567,7 +567,7 @@ def test_a_source_the_plan_step_cannot_read_fails_every_shard_of_its_table(
     # The plan step's read of the source fails (as it would when the table went away mid-run).
     write_shared_exclusions(config, read_model(DatasetPlan, plan_path), items, warehouse.bq, warehouse.gcs)
     table = read_model(DatasetPlan, plan_path).table(name)
-    failed = read_model(TableExclusions, exclusions_uri(config, table), gcs=warehouse.gcs)
+    failed = read_model(TableExclusions, exclusions_uri(config, table.name), gcs=warehouse.gcs)
     assert failed.digests == {} and failed.error and name in failed.error
     for item in items:
         result = generate_step(
