@@ -2,7 +2,7 @@
 
     make benchmark          # starts the local stack, then runs this
 
-1. Loads the demo warehouse into the local BigQuery emulator.
+1. Loads the demo warehouse into the local BigQuery emulator and its files into the local Cloud Storage.
 2. Runs the demo pipeline (configs/demo.yaml) through kfp.local and times it end to end.
 3. Prints the time of each pipeline step of that run, from its audit rows (the work of each
    stage: the sum over its tables and shards, the longest one, and how many there were), and
@@ -25,12 +25,12 @@ from rich.table import Table
 
 from bqsynth.config import load_config
 from bqsynth.delivery.audit import AuditRecord, read_audit
-from bqsynth.gcp.clients import bigquery_client
+from bqsynth.gcp.clients import bigquery_client, storage_client
 from bqsynth.generation.columnar import generate_with_engine
 from bqsynth.generation.recipe import compile_recipe
 from bqsynth.models import DatasetPlan, RunSummary
 from bqsynth.steps.artifacts import read_model
-from demo import warehouse
+from demo.feeds import load_demo_sources
 from submit import run_local_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +67,7 @@ def main() -> None:
     config = load_config(ROOT / "configs" / "demo.yaml", {})
     source_dataset = config.source_tables[0].split(".")[1]
     client = bigquery_client(config.target_project)
-    warehouse.load_demo_dataset(client, config.target_project, source_dataset)
+    load_demo_sources(client, storage_client(config.target_project), config.target_project, source_dataset)
 
     with tempfile.TemporaryDirectory(prefix="bqsynth-bench-") as tmp:
         started = time.perf_counter()

@@ -4,7 +4,7 @@ Run (the local stack running, ``eval "$(scripts/local_stack.sh env)"`` first):
 
     PYTHONPATH=. .venv/bin/python benchmarks/demo_quality.py [--seeds 1 2 42] [--engines columnar snowfakery]
 
-Loads the demo warehouse, then runs the demo pipeline (configs/demo.yaml, kfp.local) once per
+Loads the demo warehouse and its files, then runs the demo pipeline (configs/demo.yaml, kfp.local) once per
 engine and seed, and prints per table the quality score (the mean of column shapes, column pair
 trends and text realism) of every run, its mean per engine, and the integrity and privacy counts
 summed over the runs. Snowfakery is the engine every table ran on before the columnar engine
@@ -24,9 +24,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bqsynth.config import load_config
-from bqsynth.gcp.clients import bigquery_client
+from bqsynth.gcp.clients import bigquery_client, storage_client
 from bqsynth.models import RunSummary
-from demo import warehouse
+from demo.feeds import load_demo_sources
 from submit import run_local_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,8 @@ def main() -> None:
 
     base = load_config(ROOT / "configs" / "demo.yaml", {})
     source_dataset = base.source_tables[0].split(".")[1]
-    warehouse.load_demo_dataset(bigquery_client(base.target_project), base.target_project, source_dataset)
+    project = base.target_project
+    load_demo_sources(bigquery_client(project), storage_client(project), project, source_dataset)
 
     runs: dict[tuple[str, int], RunSummary] = {}
     for engine in args.engines:

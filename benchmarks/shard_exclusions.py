@@ -8,11 +8,9 @@ Against the local emulators (``eval "$(scripts/local_stack.sh env)"``): the demo
 after the other as on one worker: start_batch, profile, plan, and the generate step of every
 shard of ``--rows`` rows in shards of ``--shard-rows``. Printed: the CPU seconds (this process and
 the emulators, whose PIDs scripts/local_stack.sh keeps) and the wall seconds of the plan step,
-of all the generate steps, of one read of the table's exclusions from the source, and of the
-exclusions one shard gets (that read before; the plan step's object after).
-
-The script uses only the steps' public functions, so the same file measures a commit where
-every shard reads the source itself (before) and one where the plan step reads it once.
+of all the generate steps, of one read of the table's exclusions from the source (what each
+shard paid before the plan step read them once for all shards), and of a shard's read of the plan
+step's object (what each shard pays now).
 """
 
 from __future__ import annotations
@@ -24,13 +22,15 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+
+from google.cloud import bigquery, storage
 
 from bqsynth.config import RunConfig, load_config
 from bqsynth.gcp.clients import bigquery_client, storage_client
-from bqsynth.models import DatasetPlan, TablePlan, WorkItem
+from bqsynth.generation.exclusions import source_exclusions
+from bqsynth.models import DatasetPlan, WorkItem
 from bqsynth.steps.artifacts import read_model
-from bqsynth.steps.generate import generate_step
+from bqsynth.steps.generate import generate_step, shard_exclusions
 from bqsynth.steps.plan import plan_step
 from bqsynth.steps.profile import profile_step
 from bqsynth.steps.start_batch import start_batch_step
@@ -60,31 +60,22 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def one_read_of_exclusions(plan: DatasetPlan, bq: object, gcs: object) -> float:
-    """Seconds of one read of the table's exclusions from its source (where the commit keeps the function)."""
-    try:
-        from bqsynth.generation.exclusions import source_exclusions
-    except ImportError:  # before the plan step read them, the generate step did
-        from bqsynth.steps.generate import source_exclusions  # type: ignore[attr-defined,no-redef]
+def one_read_of_exclusions(plan: DatasetPlan, bq: bigquery.Client, gcs: storage.Client) -> float:
+    """Seconds of one read of the table's exclusions from its source: what every shard paid before
+    the plan step read them once."""
     started = time.perf_counter()
-    digests = source_exclusions(plan.table(TABLE), bq, gcs)  # type: ignore[arg-type]
+    digests = source_exclusions(plan.table(TABLE), bq, gcs)
     seconds = time.perf_counter() - started
     print(f"one read of the exclusions: {sum(map(len, digests.values())):,} digests of {len(digests)} columns")
     return seconds
 
 
-def one_shards_exclusions(config: RunConfig, plan: DatasetPlan, item: WorkItem, bq: object, gcs: object) -> float:
-    """Seconds a shard spends getting its exclusions: a read of the source before, of the plan's object after."""
-    try:
-        from bqsynth.steps.generate import shard_exclusions
-    except ImportError:  # before: every shard read the source
-        from bqsynth.steps.generate import source_exclusions  # type: ignore[attr-defined]
-
-        def shard_exclusions(config: RunConfig, table: TablePlan, item: WorkItem, bq: Any, gcs: Any) -> Any:
-            return source_exclusions(table, bq, gcs)
-
+def one_shards_exclusions(
+    config: RunConfig, plan: DatasetPlan, item: WorkItem, bq: bigquery.Client, gcs: storage.Client
+) -> float:
+    """Seconds a shard spends getting its exclusions now: a read of the plan step's object."""
     started = time.perf_counter()
-    shard_exclusions(config, plan.table(TABLE), item, bq, gcs)  # type: ignore[arg-type]
+    shard_exclusions(config, plan.table(TABLE), item, bq, gcs)
     return time.perf_counter() - started
 
 

@@ -22,9 +22,9 @@ import random
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from google.cloud import storage
+from google.cloud import bigquery, storage
 
-from demo.warehouse import AS_OF, DemoTable, Row
+from demo.warehouse import AS_OF, DemoTable, Row, build_demo_tables, load_tables
 
 DEMO_LANDING_BUCKET = "bqsynth-demo-landing"
 DISPUTE_REASONS = {"Fraud": 40, "Not received": 25, "Duplicate charge": 15, "Wrong amount": 12, "Cancelled": 8}
@@ -99,3 +99,13 @@ def upload_demo_files(
         target.blob(name).upload_from_string(data, content_type="text/plain")
         uris.append(f"gs://{bucket}/{name}")
     return uris
+
+
+def load_demo_sources(
+    bq: bigquery.Client, gcs: storage.Client, project: str, dataset: str, seed: int = 42, scale: float = 1.0
+) -> list[str]:
+    """Every source of the demo run (configs/demo.yaml): the warehouse's tables in ``dataset`` and
+    the delimited files beside them; returns the files' gs:// URIs."""
+    tables = build_demo_tables(seed, scale)
+    load_tables(bq, project, dataset, tables)
+    return upload_demo_files(gcs, tables, seed)

@@ -500,6 +500,15 @@ def birthdays_table(warehouse: Warehouse, name: str) -> tuple[str, set[str]]:
     return f"{warehouse.dataset}.{name}", {str(d) for d in born}
 
 
+def planned_shards(warehouse: Warehouse, config: RunConfig, source: str, work: Path) -> tuple[str, list[WorkItem]]:
+    """The batch started, ``source`` profiled and planned, in ``work``: the plan's path and its work items."""
+    start_batch_step(config, str(work / "config"), bq=warehouse.bq)
+    profile_step(config, source, str(work / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
+    plan_path = str(work / "plan" / "plan")
+    items = plan_step(config, [str(work / "profile")], plan_path, bq=warehouse.bq, gcs=warehouse.gcs)
+    return plan_path, [WorkItem.model_validate(i) for i in items]
+
+
 def test_a_table_in_shards_reads_its_source_values_once_and_no_shard_emits_one(
     warehouse: Warehouse, tmp_path: Path
 ) -> None:
@@ -511,13 +520,7 @@ def test_a_table_in_shards_reads_its_source_values_once_and_no_shard_emits_one(
         batch_id=f"excl-{uuid.uuid4().hex[:8]}", source_tables=[source], record_counts={name: 100}, shard_rows=25
     )
     work = tmp_path / "run"
-    start_batch_step(config, str(work / "config"), bq=warehouse.bq)
-    profile_step(config, source, str(work / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
-    plan_path = str(work / "plan" / "plan")
-    items = [
-        WorkItem.model_validate(i)
-        for i in plan_step(config, [str(work / "profile")], plan_path, bq=warehouse.bq, gcs=warehouse.gcs)
-    ]
+    plan_path, items = planned_shards(warehouse, config, source, work)
     assert [(i.shard, i.shards, i.row_count) for i in items] == [(n, 4, 25) for n in range(4)]
     table = read_model(DatasetPlan, plan_path).table(name)
     where = exclusions_uri(config, table.name)
@@ -556,13 +559,7 @@ def test_a_source_the_plan_step_cannot_read_fails_every_shard_of_its_table(
     config = warehouse.config(
         batch_id=f"excl-gone-{uuid.uuid4().hex[:8]}", source_tables=[source], record_counts={name: 60}, shard_rows=20
     )
-    start_batch_step(config, str(tmp_path / "config"), bq=warehouse.bq)
-    profile_step(config, source, str(tmp_path / "profile"), bq=warehouse.bq, gcs=warehouse.gcs)
-    plan_path = str(tmp_path / "plan" / "plan")
-    items = [
-        WorkItem.model_validate(i)
-        for i in plan_step(config, [str(tmp_path / "profile")], plan_path, bq=warehouse.bq, gcs=warehouse.gcs)
-    ]
+    plan_path, items = planned_shards(warehouse, config, source, tmp_path)
     warehouse.bq.delete_table(source)
     # The plan step's read of the source fails (as it would when the table went away mid-run).
     write_shared_exclusions(config, read_model(DatasetPlan, plan_path), items, warehouse.bq, warehouse.gcs)
