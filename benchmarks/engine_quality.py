@@ -57,9 +57,7 @@ def synthetic_frame(table: TablePlan, seed: int, engine: str) -> pd.DataFrame:
     with tempfile.TemporaryDirectory(prefix="bqsynth-engine-quality-") as tmp:
         run = generate_with_engine(table, seed, Path(tmp), engine=engine)
         rows = [
-            row
-            for path in run.files
-            for row in (read_rows(path) if path.suffix == ".parquet" else iter_raw_rows(path))
+            row for path in run.files for row in (read_rows(path) if path.suffix == ".parquet" else iter_raw_rows(path))
         ]
     return rows_to_frame(rows, table)
 
