@@ -21,6 +21,7 @@ from duckdb_schemas import ssb, tpch  # noqa: E402
 from google.cloud import bigquery  # noqa: E402
 from lahman import lahman  # noqa: E402
 from nycflights13 import nycflights13  # noqa: E402
+from rdatasets_schemas import bakeoff, dragracer  # noqa: E402
 from tpcds import tpcds  # noqa: E402
 from truth import ForeignKey, Schema  # noqa: E402
 
@@ -37,6 +38,8 @@ SCHEMAS = {
     "lahman": lahman,
     "nycflights13": nycflights13,
     "tpcds": tpcds,
+    "bakeoff": bakeoff,
+    "dragracer": dragracer,
 }
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 PROFILES = RESULTS / "key_inference_data" / "profiles"

