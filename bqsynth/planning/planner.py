@@ -1345,7 +1345,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
             failures.append(
                 PlanFailure(table=name, source_table=ctx.profile.table_id, error=link_space_error(name, link, ctx.rows))
             )
-        else:  # the source's rows times the scale: kept within the space, in the source's proportion
+        else:  # the source's rows times the scale: cut to the space, which the source's rows fit in
             ctx.rows = link.space
 
     tables: list[TablePlan] = []
