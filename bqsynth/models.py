@@ -868,6 +868,11 @@ class KeyChoice(StrictModel):
     origin: Literal["declared", "inferred", "model"]
     confidence: float = 1.0
     evidence: str = ""
+    numbered: str = Field(
+        default="",
+        description="A key column that numbers the rows 1..n within each group of the other key columns "
+        "(a line number, a stint), found so by an exact check; empty = none",
+    )
 
 
 class InterColumnRule(StrictModel):

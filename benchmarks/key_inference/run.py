@@ -108,8 +108,10 @@ def score(schema: Schema, plan: DatasetPlan) -> dict[str, object]:
         "fk_recall": _ratio(fk_hits, len(truth)),
         "pk_false_positives": [f"{t}({', '.join(sorted(c))})" for t, c in found_pks.items() if true_pks.get(t) != c],
         "pk_false_negatives": [f"{t}({', '.join(sorted(c))})" for t, c in true_pks.items() if found_pks.get(t) != c],
+        # A false positive the plan itself calls ambiguous (evidence, confidence <= 0.7) is marked.
         "fk_false_positives": [
             f"{k[0]}({', '.join(sorted(k[1]))}) -> {k[2]}({', '.join(sorted(k[3]))})"
+            + (f" [plan: ambiguous, confidence {found[k].confidence}]" if "ambiguous" in found[k].evidence else "")
             for k in found.keys() - truth.keys()
         ],
         "fk_false_negatives": [str(truth[k]) for k in truth.keys() - found.keys()],

