@@ -1390,22 +1390,39 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
         )
         tables.append(table)
     planned = {t.name for t in tables}
-    # Composite references the generator cannot keep (not to a key of references) are still
-    # listed, so the orphan check reports them instead of leaving them unchecked.
-    kept_relationships += [
+    # Composite references the generator cannot keep (two sharing a column need two parent rows
+    # to agree on it): a declared one is still listed, so the orphan check reports it instead of
+    # leaving it unchecked; an inferred one is rejected here, with the reason.
+    unkept = [
         r
         for r in relationships
         if len(r.child_columns) > 1 and r not in kept_relationships and {r.child_table, r.parent_table} <= planned
     ]
+    kept_relationships += [r for r in unkept if r.origin == "declared"]
+    rejected = report.rejected + [_not_generated(r, kept_relationships) for r in unkept if r.origin != "declared"]
     fail_children_of_failed(tables, kept_relationships, failures)
     return DatasetPlan(
         seed=batch_seed(options),
         tables=resolve_composite_references([t for t in tables if t.name not in {f.table for f in failures}]),
         relationships=kept_relationships,
         primary_keys=report.primary_keys,
-        rejected_relationships=report.rejected,
+        rejected_relationships=sorted(rejected, key=lambda r: (r.child_table, r.child_columns, r.parent_table)),
         failures=failures,
     )
+
+
+def _not_generated(rel: Relationship, kept: list[Relationship]) -> Relationship:
+    """An inferred composite reference generation cannot keep, rejected with the one it shares a column with."""
+    sharing = [k for k in kept if k.child_table == rel.child_table and set(k.child_columns) & set(rel.child_columns)]
+    why = "generation draws each composite reference from one parent row and cannot keep this one"
+    if sharing:
+        other = sharing[0]
+        shared = ", ".join(c for c in rel.child_columns if c in other.child_columns)
+        why = (
+            f"shares {shared} with ({', '.join(other.child_columns)}) -> {other.parent_table}, which generation "
+            f"keeps: one row of each parent would have to agree on {shared} (not built)"
+        )
+    return rel.model_copy(update={"evidence": f"{rel.evidence}; rejected: {why}"})
 
 
 def _references_of(profile: TableProfile, relationships: list[Relationship]) -> set[str]:
