@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import emulator  # noqa: E402
 from chinook import chinook  # noqa: E402
 from duckdb_schemas import ssb, tpch  # noqa: E402
+from google.api_core.exceptions import NotFound  # noqa: E402
 from google.cloud import bigquery  # noqa: E402
 from lahman import lahman  # noqa: E402
 from nycflights13 import nycflights13  # noqa: E402
@@ -137,11 +138,21 @@ def declared_changes(schema: Schema, plan: DatasetPlan) -> list[str]:
     return changes
 
 
+def _has_tables(client: bigquery.Client, dataset: str) -> bool:
+    try:
+        return bool(list(client.list_tables(dataset)))
+    except NotFound:
+        return False
+
+
 def run_one(client: bigquery.Client, project: str, schema: Schema, *, declared: bool, reuse: bool) -> Score:
     started = time.monotonic()
     dataset = emulator.dataset_name(schema, declared)
     if not reuse:
         dataset = emulator.load(client, project, schema, declared=declared)
+    elif not _has_tables(client, f"{project}.{dataset}"):
+        # Without the tables the exact checks are all skipped and the scores mean nothing.
+        raise SystemExit(f"--reuse: {project}.{dataset} has no tables (a restarted emulator?): run without --reuse")
     load_seconds = time.monotonic() - started
     plan, profile_seconds, plan_seconds = plan_schema(client, project, dataset, schema, reuse=reuse)
     result = Score(
