@@ -430,6 +430,14 @@ def stratified_problems(
                 f"the columns of the composite reference ({reference.draw}) must all be drawn in row order "
                 "(stratified_rows) or none, else they take different parent rows"
             )
+        elif reference.stratified_rows and any(
+            (m.skew, m.fan_out) != (reference.skew, reference.fan_out)  # type: ignore[union-attr]
+            for m in mates
+        ):
+            problems.append(
+                f"the columns of the composite reference ({reference.draw}), drawn in row order, must share "
+                "their skew and fan_out, else they take different parent rows"
+            )
     for ref in references(reference):
         parent = planned.get(ref.parent_table)
         target = leaf_plans(parent.columns).get(ref.parent_column) if parent else None

@@ -624,6 +624,7 @@ class _Parent(NamedTuple):
     skew: float = 0.0
     one_to_one: bool = False
     stratified: bool = False  # drawn in row order, so that a LineNumber numbers each parent's rows
+    fan_out: FanOut | None = None  # with stratified: children per parent from the line number's counts
 
 
 class _Link(NamedTuple):
@@ -1154,9 +1155,32 @@ def numbering_of(
     return _Numbering(line, group, draws.pop()), ""
 
 
-def in_row_order(parents: dict[str, _Parent], numbering: _Numbering) -> dict[str, _Parent]:
-    """The parents, with every column of the numbered group's draw drawn in row order."""
-    return {c: p._replace(stratified=True) if _draw_name(c, p) == numbering.draw else p for c, p in parents.items()}
+def in_row_order(parents: dict[str, _Parent], numbering: _Numbering, stats: ColumnStats | None) -> dict[str, _Parent]:
+    """The parents, with every column of the numbered group's draw drawn in row order, children per
+    parent as the line number counts them (one curve for all: they draw one parent row)."""
+    fan_out = numbered_fan_out(stats)
+    return {
+        c: p._replace(stratified=True, fan_out=fan_out) if _draw_name(c, p) == numbering.draw else p
+        for c, p in parents.items()
+    }
+
+
+def numbered_fan_out(stats: ColumnStats | None) -> FanOut | None:
+    """Children per parent from a line number's value counts: ``count(n >= j)`` groups have a j-th
+    row, so ``count(j) - count(j + 1)`` groups have exactly ``j`` rows. None unless the counts hold
+    every value of the column, 1..m."""
+    if stats is None or not stats.top_values:
+        return None
+    counts = {v.value: v.count for v in stats.top_values}
+    numbers = sorted(counts, key=str)
+    if not all(isinstance(n, int) for n in numbers):
+        return None
+    numbers = sorted(numbers)
+    if numbers != list(range(1, len(numbers) + 1)) or sum(counts.values()) != stats.non_null_count:
+        return None  # not 1..m, or the top values are not all of them
+    ends = [counts[j] - counts.get(j + 1, 0) for j in numbers]
+    histogram = [(j, groups) for j, groups in zip(numbers, ends, strict=True) if groups > 0]
+    return FanOut(histogram=histogram) if histogram else None
 
 
 def numbered_columns(columns: list[ColumnPlan], numbering: _Numbering, profile: TableProfile) -> list[ColumnPlan]:
@@ -1290,18 +1314,23 @@ def _reference_column(
     skew = estimate_skew(stats.top_values, profile.row_count, parent_ctx.profile.row_count) if stats else 0.0
     reason = f"foreign key to {parent_ctx.profile.name}.{parent.column}"
     fan_out: list[tuple[float, float]] = []
-    if link is None and not parent.draw and parent_ctx is not ctx and path in ctx.fan_outs:
+    if parent.stratified and parent.fan_out is not None:
+        # The line number's own counts: exact, and a composite draw has no SQL-counted fan-out.
+        fan_out = fan_out_curve(parent.fan_out, parent_ctx.profile.row_count)
+        if fan_out:
+            reason += ", children per parent as in the source (from the line number's counts)"
+    elif link is None and not parent.draw and parent_ctx is not ctx and path in ctx.fan_outs:
         fan_out = fan_out_curve(ctx.fan_outs[path], parent_ctx.profile.row_count)
         if fan_out:
-            skew = 0.0
             reason += ", children per parent as in the source (counted by SQL)"
+    skew = 0.0 if fan_out else skew
     if link is not None:
         via = "its own row" if link.link_table == profile.name else f"a drawn row of {link.link_table}"
         parents = len(link.parent_rows)
         what = "two parents' rows, no pair twice" if parents == 2 else f"{parents} parents' rows, no tuple twice"
         reason += f", paired by {via} (a key of {what})"
     if parent.draw:
-        skew = 0.0 if parent.one_to_one else parent.skew
+        skew = 0.0 if parent.one_to_one or fan_out else parent.skew
         row = "a row of its own" if parent.one_to_one else "one drawn row"
         reason += f", with ({parent.draw}) from {row} of {parent_ctx.profile.name} (composite reference)"
         if parent.one_to_one and ctx.rows > parent_ctx.rows:
@@ -1480,7 +1509,7 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
         choice = numbered_keys.get(profile.name)
         numbering, why = numbering_of(profile, choice, ctx, parents, relationships, links)
         if numbering is not None:
-            parents = in_row_order(parents, numbering)
+            parents = in_row_order(parents, numbering, profile.stats.get(numbering.column))
         if choice is not None:
             key_notes[profile.name] = numbering_note(choice, numbering, why)
         try:
