@@ -523,6 +523,13 @@ class ForeignKeyRef(StrictModel):
         description="The parent column is itself a reference: the value is what this generator of "
         "the parent's gives at the drawn parent row (a composite key of a reference and a number)",
     )
+    stratified_rows: int = Field(
+        default=0,
+        ge=0,
+        description="0 = the parent row is a hashed draw; n > 0 = row r's share of the children is the "
+        "stratified (r + 0.5) / n (n: the table's planned rows), through the same fan-out, so the parent "
+        "rises with the row and each parent's children are contiguous rows (a group a LineNumber numbers)",
+    )
 
     @field_validator("fan_out")
     @classmethod
@@ -544,6 +551,34 @@ class ForeignKeyRef(StrictModel):
                 "shares never falling; delete it to use skew instead"
             )
         return knots
+
+
+class LineNumber(StrictModel):
+    """The number of a row within its group, 1..k: a line number, a stint.
+
+    The group is one parent draw of the table's key (``group``: a single reference such as
+    ``l_orderkey``, or the columns of one composite reference such as Managers' ``(yearID,
+    teamID)``), drawn with ``stratified_rows`` so that each parent's children are contiguous
+    rows; the number is the row's position in its parent's run (``keys.line_numbers``), so
+    (group, number) is unique. ``rows``, ``parent_rows``, ``skew`` and ``fan_out`` repeat the
+    group's reference, so that the number is computed without it: a pure function of the row.
+    """
+
+    kind: Literal["line_number"] = "line_number"
+    group: list[str] = Field(min_length=1, description="The key's reference columns whose parent row is the group")
+    rows: int = Field(ge=0, description="The table's planned rows (the group's stratified_rows)")
+    parent_rows: int = Field(ge=1, description="The group's parent_rows")
+    skew: float = Field(default=0.0, ge=0.0, description="The group's skew")
+    fan_out: list[tuple[float, float]] = Field(default_factory=list, description="The group's fan_out")
+
+    def draws_like(self, reference: ForeignKeyRef) -> bool:
+        """Whether ``reference`` is drawn as this numbering assumes (same rows, parents and fan-out)."""
+        return (
+            reference.stratified_rows == self.rows
+            and reference.parent_rows == self.parent_rows
+            and reference.skew == self.skew
+            and [tuple(k) for k in reference.fan_out] == [tuple(k) for k in self.fan_out]
+        )
 
 
 class FakerValue(StrictModel):
@@ -772,6 +807,7 @@ class RangeValue(StrictModel):
 Generator = Annotated[
     SequenceKey
     | ForeignKeyRef
+    | LineNumber
     | FakerValue
     | Categorical
     | NumberFromQuantiles
@@ -795,6 +831,7 @@ Generator = Annotated[
 GENERATOR_KINDS = (
     "sequence_key",
     "foreign_key",
+    "line_number",
     "faker",
     "categorical",
     "number",

@@ -23,6 +23,8 @@ Which columns get a shape score, and why (``sdmetrics_metadata``):
 * keys (``sequence_key``, ``foreign_key``) are ``id``: they are regenerated from row indices,
   so their value distribution says nothing; foreign keys are judged by the cardinality score
   (children per parent) and by the orphan count of the integrity checks;
+* a line number (``line_number``: 1..k within each parent's rows) is ``numerical``: its values
+  are how many rows the groups have, which the source's distribution can be held to;
 * faker, pattern and free-text columns are ``pii`` or ``id``: they are drawn fresh and never
   copied, so their values are meant *not* to match the source and a distribution over
   distinct values would score ~0 by design. Their fidelity is their *format*, which the
@@ -67,6 +69,7 @@ from bqsynth.models import (
     FakerValue,
     ForeignKeyRef,
     FreeText,
+    LineNumber,
     NullValue,
     NumberFromQuantiles,
     PatternString,
@@ -138,7 +141,7 @@ def column_sdtype(plan: ColumnPlan) -> dict[str, Any]:
         return {"sdtype": "id"}
     if isinstance(generator, Categorical):
         return {"sdtype": "categorical"}
-    if isinstance(generator, NumberFromQuantiles):
+    if isinstance(generator, NumberFromQuantiles | LineNumber):
         return {"sdtype": "numerical"}
     if isinstance(generator, TemporalFromQuantiles):
         return {"sdtype": "datetime", "datetime_format": SDMETRICS_DATETIME_FORMATS[generator.type]}

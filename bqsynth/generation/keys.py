@@ -109,6 +109,115 @@ def fan_out_position(shares: np.ndarray, fan_out: Sequence[tuple[float, float]])
     return np.interp(shares, knots[:, 1], knots[:, 0])
 
 
+def stratified_parent_indices(
+    rows: np.ndarray, count: int, parent_rows: int, skew: float, fan_out: Sequence[tuple[float, float]] = ()
+) -> np.ndarray:
+    """The parent row of each row of a table drawn in row order (``ForeignKeyRef.stratified_rows``).
+
+    Row ``r`` of ``count`` takes the share ``(r + 0.5) / count`` of the children, placed on the
+    parents by the fan-out (or skew) as a hashed draw is, so the parents follow the same curve;
+    the map never falls as ``r`` rises, so each parent's children are contiguous rows, which is
+    what lets ``line_numbers`` number them. Both engines call this with arrays (one row, or a
+    shard) and get the same floats: only exactly rounded operations and Python's ``pow``.
+    """
+    if parent_rows <= 0:
+        raise ValueError("the parent table has no rows to refer to")
+    shares = (np.asarray(rows, dtype=np.int64) + 0.5) / max(count, 1)
+    if fan_out:
+        positions = _rising_fan_out_position(shares, fan_out)
+    elif skew > 0:
+        exponent = 1.0 + skew
+        # Python's pow per value: numpy's may use a SIMD approximation that depends on the array.
+        positions = np.fromiter((u**exponent for u in shares.tolist()), dtype=np.float64, count=len(shares))
+    else:
+        positions = shares
+    return np.minimum((positions * parent_rows).astype(np.int64), parent_rows - 1)
+
+
+def _rising_fan_out_position(shares: np.ndarray, fan_out: Sequence[tuple[float, float]]) -> np.ndarray:
+    """``fan_out_position`` computed so that it never falls as the share rises, even by a rounding:
+    each segment's value is clamped to its upper knot, where the next segment starts (np.interp's
+    rounded slope may overshoot a knot by an ulp, which could move a row to the previous parent)."""
+    knots = np.asarray(fan_out, dtype=np.float64)
+    xs, ys = knots[:, 0], knots[:, 1]
+    j = np.clip(np.searchsorted(ys, shares, side="right") - 1, 0, len(ys) - 2)
+    t = np.clip((shares - ys[j]) / (ys[j + 1] - ys[j]), 0.0, 1.0)
+    return np.minimum(xs[j] + t * (xs[j + 1] - xs[j]), xs[j + 1])
+
+
+def first_rows_of(
+    parents: np.ndarray,
+    rows: np.ndarray,
+    count: int,
+    parent_rows: int,
+    skew: float,
+    fan_out: Sequence[tuple[float, float]] = (),
+) -> np.ndarray:
+    """The first row of each parent's run of children, given a row ``rows[i]`` of that run.
+
+    A binary search on the rising map ``stratified_parent_indices`` for the smallest row whose
+    parent is ``parents[i]``: it depends on the parent only, never on the shard a row is in.
+    A row whose previous row has another parent starts its run (one step); only the others
+    (a shard's first run, rows one at a time) search, all at once.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    first = rows.copy()
+    before = np.maximum(rows - 1, 0)
+    open_runs = (rows > 0) & (stratified_parent_indices(before, count, parent_rows, skew, fan_out) == parents)
+    if not open_runs.any():
+        return first
+    low, high, wanted = np.zeros(int(open_runs.sum()), dtype=np.int64), before[open_runs], parents[open_runs]
+    while (low < high).any():
+        middle = (low + high) // 2
+        reached = stratified_parent_indices(middle, count, parent_rows, skew, fan_out) >= wanted
+        high, low = np.where(reached, middle, high), np.where(reached, low, middle + 1)
+    first[open_runs] = low
+    return first
+
+
+def line_numbers(
+    rows: np.ndarray, count: int, parent_rows: int, skew: float, fan_out: Sequence[tuple[float, float]] = ()
+) -> np.ndarray:
+    """``LineNumber`` of each row: its position in its parent's run of children, from 1."""
+    rows = np.asarray(rows, dtype=np.int64)
+    parents = stratified_parent_indices(rows, count, parent_rows, skew, fan_out)
+    if len(rows) > 1 and (np.diff(rows) == 1).all():
+        # A shard: a run starts where the parent changes; only the first run may start earlier.
+        starts = np.flatnonzero(np.diff(parents)) + 1
+        run_first = np.zeros(len(rows), dtype=np.int64)
+        run_first[starts] = rows[starts]
+        run_first[0] = first_rows_of(parents[:1], rows[:1], count, parent_rows, skew, fan_out)[0]
+        run_first = np.maximum.accumulate(run_first)
+    else:
+        run_first = first_rows_of(parents, rows, count, parent_rows, skew, fan_out)
+    return rows - run_first + 1
+
+
+def line_number(
+    row: int, count: int, parent_rows: int, skew: float, fan_out: tuple[tuple[float, float], ...] = ()
+) -> int:
+    """``line_numbers`` of one row (Snowfakery's rows come one at a time): each parent's first row
+    is searched once and kept, as it depends on the parent only."""
+    parent = int(stratified_parent_indices(np.array([row]), count, parent_rows, skew, fan_out)[0])
+    # Below ``count`` the last planned row bounds every run's start; a row past it bounds its own.
+    high = count - 1 if 0 <= row < count else row
+    return row - _run_start(parent, high, count, parent_rows, skew, fan_out) + 1
+
+
+@lru_cache(maxsize=65536)
+def _run_start(
+    parent: int, high: int, count: int, parent_rows: int, skew: float, fan_out: tuple[tuple[float, float], ...]
+) -> int:
+    low = 0
+    while low < high:
+        middle = (low + high) // 2
+        if stratified_parent_indices(np.array([middle]), count, parent_rows, skew, fan_out)[0] >= parent:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
 def link_parent_index(seed: int, link: LinkPairing, link_row: int) -> int:
     """The row of the referenced table that ``link``'s column holds in row ``link_row`` of the link table.
 
@@ -167,6 +276,12 @@ def reference_value(seed: int, spec: ForeignKeyRef, table: str, column: str, row
                 f"{spec.parent_rows}"
             )
         index = permute(row_index, spec.parent_rows, f"{seed}:{table}:{draw}")
+    elif spec.stratified_rows:
+        index = int(
+            stratified_parent_indices(
+                np.array([row_index]), spec.stratified_rows, spec.parent_rows, spec.skew, spec.fan_out
+            )[0]
+        )
     else:
         index = parent_index(seed, table, draw, row_index, spec.parent_rows, spec.skew, spec.fan_out)
     if spec.via is not None:

@@ -35,6 +35,7 @@ from bqsynth.models import (
     GeographyValue,
     IntervalValue,
     JsonValue,
+    LineNumber,
     NullValue,
     NumberFromQuantiles,
     PatternString,
@@ -93,6 +94,16 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     **({"draw": json_literal(generator.draw)[1:-1]} if generator.draw else {}),
                     **({"one_to_one": True} if generator.one_to_one else {}),
                     **({"via": json_literal(generator.via.model_dump(exclude_defaults=True))} if generator.via else {}),
+                    **({"stratified_rows": generator.stratified_rows} if generator.stratified_rows else {}),
+                }
+            }
+        case LineNumber():
+            return {
+                "Bqsynth.line_number": {
+                    "rows": generator.rows,
+                    "parent_rows": generator.parent_rows,
+                    "skew": generator.skew,
+                    **({"fan_out": json_literal(generator.fan_out)} if generator.fan_out else {}),
                 }
             }
         case FakerValue():

@@ -96,6 +96,7 @@ def _reference_spec(
     one_to_one: bool,
     via_json: str,
     fan_out_json: str = "",
+    stratified_rows: int = 0,
 ) -> ForeignKeyRef:
     return ForeignKeyRef(
         parent_table=parent_table,
@@ -108,7 +109,14 @@ def _reference_spec(
         draw=draw,
         one_to_one=one_to_one,
         via=ForeignKeyRef.model_validate(_json(via_json)) if via_json else None,
+        stratified_rows=stratified_rows,
     )
+
+
+@lru_cache(maxsize=256)
+def _fan_out(fan_out_json: str) -> tuple[tuple[float, float], ...]:
+    """A fan-out curve as ``keys.line_number`` caches it (hashable)."""
+    return tuple((float(x), float(y)) for x, y in _json(fan_out_json)) if fan_out_json else ()
 
 
 _TYPED = {
@@ -248,6 +256,7 @@ class Bqsynth(SnowfakeryPlugin):
             via: str = "",
             temporal: str = "",
             fan_out: str = "",
+            stratified_rows: int = 0,
         ) -> int | str | None:
             spec = _reference_spec(
                 parent_table or ("" if not self_reference else table),
@@ -260,8 +269,13 @@ class Bqsynth(SnowfakeryPlugin):
                 bool(one_to_one),
                 via,
                 fan_out,
+                int(stratified_rows),
             )
             return keys.reference_value(self._option(SEED_OPTION), spec, table, column, self._row_index())
+
+        def line_number(self, rows: int, parent_rows: int, skew: float = 0.0, fan_out: str = "") -> int:
+            """The row's number within its parent's run of children (``LineNumber``)."""
+            return keys.line_number(self._row_index(), int(rows), int(parent_rows), float(skew), _fan_out(fan_out))
 
         def _excluded(self, column: str) -> frozenset[str]:
             return _exclusions(str(self.context.interpreter.options.get(EXCLUSIONS_OPTION, NO_EXCLUSIONS))).get(

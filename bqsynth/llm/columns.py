@@ -11,6 +11,7 @@ from bqsynth.models import (
     ArrayValue,
     ColumnPlan,
     ForeignKeyRef,
+    LineNumber,
     RecordValue,
     SequenceKey,
     TablePlan,
@@ -59,7 +60,7 @@ def key_paths(table: TablePlan) -> set[str]:
     return {
         path
         for path, column in leaf_plans(table.columns).items()
-        if isinstance(column.generator, (SequenceKey, ForeignKeyRef))
+        if isinstance(column.generator, (SequenceKey, ForeignKeyRef, LineNumber))
         or (isinstance(column.generator, ArrayValue) and isinstance(column.generator.element, ForeignKeyRef))
     }
 

@@ -43,6 +43,7 @@ from bqsynth.models import (
     ForeignKeyRef,
     FreeText,
     Generator,
+    LineNumber,
     PatternString,
     Relationship,
     SequenceKey,
@@ -161,6 +162,8 @@ def describe_generator(generator: Generator) -> str:
             return f"foreign_key({generator.parent_table}.{generator.parent_column})"
         case SequenceKey():
             return "sequence_key(row index)"
+        case LineNumber():
+            return f"line_number(1..k within each ({', '.join(generator.group)}))"
         case ArrayValue():
             return f"array of {describe_generator(generator.element)}"
     return generator.kind

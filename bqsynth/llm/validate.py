@@ -222,10 +222,16 @@ def _rejection_problems(
     child = planned.get(rel.child_table)
     column = leaf_plans(child.columns).get(rel.child_columns[0]) if child else None
     generator = column.generator if column else None
-    if isinstance(generator, ForeignKeyRef) and (generator.link is not None or generator.draw):
+    if isinstance(generator, ForeignKeyRef) and (
+        generator.link is not None or generator.draw or generator.stratified_rows
+    ):
         # Its values pair with another column's (a two-column key, or a composite reference):
         # replanning one half alone would break the pair the other half and its children rely on.
-        return None, [f"{label}: the column is half of a paired two-column reference and cannot be rejected alone"]
+        # Or a line number counts the rows of each of its parents (``stratified_rows``).
+        return None, [
+            f"{label}: the column is half of a paired two-column reference, or the group a line number "
+            "numbers, and cannot be rejected alone"
+        ]
     if _recomputed_elsewhere(rel.child_table, rel.child_columns[0], planned):
         return None, [
             f"{label}: other tables' composite references take this column's values from its rows "

@@ -38,6 +38,7 @@ from bqsynth.models import (
     DatasetPlan,
     ForeignKeyRef,
     Generator,
+    LineNumber,
     NumberFromQuantiles,
     RecordValue,
     SequenceKey,
@@ -61,6 +62,7 @@ _STRINGY = frozenset({"STRING"}) | NUMERIC_TYPES
 KIND_TYPES: dict[str, frozenset[str] | None] = {
     "sequence_key": frozenset({"INT64", "STRING", "NUMERIC", "BIGNUMERIC", "DATE", "DATETIME", "TIMESTAMP"}),
     "foreign_key": frozenset({"INT64", "STRING", "NUMERIC", "BIGNUMERIC", "DATE", "DATETIME", "TIMESTAMP"}),
+    "line_number": frozenset({"INT64", "NUMERIC", "BIGNUMERIC"}),
     "faker": _STRINGY,
     "categorical": None,
     "number": NUMERIC_TYPES,
@@ -310,36 +312,57 @@ def with_references_refreshed(plan: DatasetPlan) -> DatasetPlan:
     A reference draws a parent row below ``parent_rows`` and formats it with ``parent_key``:
     both are copies of the parent table's, taken when the plan was made. After a parent's
     ``row_count`` or key was edited, a stale copy would name rows that do not exist.
+    A draw in row order (``stratified_rows``) and a line number are sized by their own table's
+    ``row_count`` and the parent's: both are refreshed too.
     """
     planned = {t.name: t for t in plan.tables}
     tables = []
     for table in plan.tables:
-        columns = [_refreshed_column(column, planned) for column in table.columns]
-        tables.append(table.model_copy(update={"columns": columns}))
+        columns = [_refreshed_column(column, planned, table.name) for column in table.columns]
+        tables.append(table.model_copy(update={"columns": _refreshed_line_numbers(columns, table.row_count)}))
     return plan.model_copy(update={"tables": tables})
 
 
-def _refreshed_column(column: ColumnPlan, planned: dict[str, TablePlan]) -> ColumnPlan:
+def _refreshed_column(column: ColumnPlan, planned: dict[str, TablePlan], table: str) -> ColumnPlan:
     generator = column.generator
     if isinstance(generator, RecordValue):
-        fields = [_refreshed_column(field, planned) for field in generator.fields]
+        fields = [_refreshed_column(field, planned, table) for field in generator.fields]
         return column.model_copy(update={"generator": generator.model_copy(update={"fields": fields})})
     if isinstance(generator, ForeignKeyRef):
-        return column.model_copy(update={"generator": _refreshed_reference(generator, planned)})
+        return column.model_copy(update={"generator": _refreshed_reference(generator, planned, table)})
     return column
 
 
-def _refreshed_reference(reference: ForeignKeyRef, planned: dict[str, TablePlan]) -> ForeignKeyRef:
+def _refreshed_reference(reference: ForeignKeyRef, planned: dict[str, TablePlan], table: str) -> ForeignKeyRef:
+    """``reference`` of a column of ``table`` (for a ``via``: of the parent's column it recomputes)."""
     parent = planned.get(reference.parent_table)
     if parent is None:
         return reference
     update: dict[str, Any] = {"parent_rows": parent.row_count}
+    if reference.stratified_rows and table in planned:
+        update["stratified_rows"] = planned[table].row_count
     key = leaf_plans(parent.columns).get(reference.parent_column)
     if key is not None and isinstance(key.generator, SequenceKey):
         update["parent_key"] = key.generator
     if reference.via is not None:
-        update["via"] = _refreshed_reference(reference.via, planned)
+        update["via"] = _refreshed_reference(reference.via, planned, reference.parent_table)
     return reference.model_copy(update=update)
+
+
+def _refreshed_line_numbers(columns: list[ColumnPlan], rows: int) -> list[ColumnPlan]:
+    """Line numbers sized for the table's rows and their group's (refreshed) parent rows."""
+    by_name = {c.name: c.generator for c in columns}
+    refreshed = []
+    for column in columns:
+        number = column.generator
+        if isinstance(number, LineNumber):
+            group = by_name.get(number.group[0])
+            update: dict[str, Any] = {"rows": rows}
+            if isinstance(group, ForeignKeyRef):
+                update["parent_rows"] = group.parent_rows
+            column = column.model_copy(update={"generator": number.model_copy(update=update)})
+        refreshed.append(column)
+    return refreshed
 
 
 def consistency_problems(plan: DatasetPlan) -> list[str]:
@@ -366,6 +389,10 @@ def consistency_problems(plan: DatasetPlan) -> list[str]:
                         f"{link.link_table}, not {link_table.row_count}; change these row counts with record_counts "
                         "in a new run, not in the plan"
                     )
+            if isinstance(generator, ForeignKeyRef):
+                problems += [f"{where}: {p}" for p in stratified_problems(generator, table, path, planned)]
+            if isinstance(generator, LineNumber):
+                problems += [f"{where}: {p}" for p in line_number_problems(generator, table, path)]
             if (
                 isinstance(generator, NumberFromQuantiles)
                 and generator.unique
@@ -376,6 +403,86 @@ def consistency_problems(plan: DatasetPlan) -> list[str]:
                     f"{where}: unique numbers between {generator.quantiles[0]:g} and {generator.quantiles[-1]:g} "
                     f"cannot fill {table.row_count} rows; widen the quantiles or set unique: false"
                 )
+    return problems
+
+
+def stratified_problems(
+    reference: ForeignKeyRef, table: TablePlan, path: str, planned: dict[str, TablePlan]
+) -> list[str]:
+    """A reference drawn in row order must be a plain draw whose draw-mates are drawn so too, and no
+    reference may recompute a line number (only keys and references recompute from a row)."""
+    problems: list[str] = []
+    if reference.stratified_rows and (
+        reference.link is not None or reference.one_to_one or reference.parent_table == table.name
+    ):
+        problems.append(
+            "stratified_rows applies to a drawn parent row only, not to a pairing (link), one_to_one or a "
+            "reference to the table itself; set it to 0"
+        )
+    if reference.draw:
+        mates = [
+            c.generator
+            for c in table.columns
+            if isinstance(c.generator, ForeignKeyRef) and c.generator.draw == reference.draw
+        ]
+        if any(bool(m.stratified_rows) != bool(reference.stratified_rows) for m in mates):  # type: ignore[union-attr]
+            problems.append(
+                f"the columns of the composite reference ({reference.draw}) must all be drawn in row order "
+                "(stratified_rows) or none, else they take different parent rows"
+            )
+        elif reference.stratified_rows and any(
+            (m.skew, m.fan_out) != (reference.skew, reference.fan_out)  # type: ignore[union-attr]
+            for m in mates
+        ):
+            problems.append(
+                f"the columns of the composite reference ({reference.draw}), drawn in row order, must share "
+                "their skew and fan_out, else they take different parent rows"
+            )
+    for ref in references(reference):
+        parent = planned.get(ref.parent_table)
+        target = leaf_plans(parent.columns).get(ref.parent_column) if parent else None
+        if target is not None and isinstance(target.generator, LineNumber):
+            problems.append(
+                f"refers to {ref.parent_table}.{ref.parent_column}, a line number, which a reference cannot "
+                "recompute; refer to key or reference columns only"
+            )
+    return problems
+
+
+def line_number_problems(number: LineNumber, table: TablePlan, path: str) -> list[str]:
+    """A line number needs its group: the key's other columns, one reference draw in row order."""
+    if "." in path:
+        return ["a line number must be a top-level column (its group is the table's key columns)"]
+    columns = {c.name: c for c in table.columns}
+    key = set(table.primary_key)
+    if path not in key or not set(number.group) <= key or path in number.group:
+        return [
+            f"a line number and its group ({', '.join(number.group)}) must be the table's primary key columns "
+            f"({', '.join(table.primary_key)})"
+        ]
+    problems: list[str] = []
+    draws: set[str] = set()
+    for name in number.group:
+        column = columns.get(name)
+        fk = column.generator if column is not None else None
+        if not isinstance(fk, ForeignKeyRef):
+            problems.append(f"its group column {name} is not a reference (foreign_key) of the table")
+            continue
+        draws.add(fk.draw or name)
+        if column is not None and column.null_rate > 0:
+            problems.append(f"its group column {name} has null_rate {column.null_rate}; a key column needs 0")
+        if not number.draws_like(fk):
+            problems.append(
+                f"its group column {name} is not drawn as it numbers: the reference's stratified_rows, "
+                f"parent_rows, skew and fan_out ({fk.stratified_rows}, {fk.parent_rows}, {fk.skew}, "
+                f"{len(fk.fan_out)} knots) must equal the line number's rows, parent_rows, skew and fan_out "
+                f"({number.rows}, {number.parent_rows}, {number.skew}, {len(number.fan_out)} knots), rows being "
+                f"the table's row_count {table.row_count}"
+            )
+    if len(draws) > 1:
+        problems.append(f"its group ({', '.join(number.group)}) is {len(draws)} reference draws, not one")
+    if number.rows != table.row_count:
+        problems.append(f"rows {number.rows} differs from the table's row_count {table.row_count}")
     return problems
 
 

@@ -35,6 +35,8 @@ from bqsynth.models import (
     ForeignKeyRef,
     FreeText,
     Generator,
+    KeyChoice,
+    LineNumber,
     LinkPairing,
     NullValue,
     NumberFromQuantiles,
@@ -621,6 +623,8 @@ class _Parent(NamedTuple):
     draw: str = ""
     skew: float = 0.0
     one_to_one: bool = False
+    stratified: bool = False  # drawn in row order, so that a LineNumber numbers each parent's rows
+    fan_out: FanOut | None = None  # with stratified: children per parent from the line number's counts
 
 
 class _Link(NamedTuple):
@@ -1086,6 +1090,129 @@ def plan_unreferenced_column(profile: TableProfile, column: str, rows: int, opti
     return plan_column(schema, column, _TableContext(profile=profile, rows=rows), {}, options)
 
 
+class _Numbering(NamedTuple):
+    """A key numbered within one parent draw: ``column`` numbers the rows of each parent row that
+    ``group`` (the key's other columns, all of draw ``draw``) is taken from."""
+
+    column: str
+    group: tuple[str, ...]
+    draw: str
+
+
+def _draw_name(column: str, parent: _Parent) -> str:
+    """The draw a reference column takes its parent row from: its composite reference's, or its own."""
+    return parent.draw or column
+
+
+def numbering_of(
+    profile: TableProfile,
+    choice: KeyChoice | None,
+    ctx: _TableContext,
+    parents: dict[str, _Parent],
+    relationships: list[Relationship],
+    links: dict[str, _Link],
+) -> tuple[_Numbering | None, str]:
+    """Whether the key's line number (``KeyChoice.numbered``) can number each parent's rows 1..k,
+    and if not, why (the number is then derived from the row index: unique, counting the table's rows).
+
+    It can when the key's other columns are one reference draw whose values tell its parent rows
+    apart (``l_orderkey`` -> orders; Managers' ``(yearID, teamID)`` -> Teams): that draw is then
+    made in row order, each parent's rows contiguous (``ForeignKeyRef.stratified_rows``).
+    """
+    if choice is None or not choice.numbered:
+        return None, ""
+    line, key = choice.numbered, list(profile.primary_key)
+    group = tuple(c for c in key if c != line)
+    if line not in key or not group:
+        return None, f"{line} is not one of several columns of its key ({', '.join(key)})"
+    if ctx.first_row:
+        return None, (
+            f"an appended batch (its keys continue after {ctx.first_row} earlier rows): numbers starting at 1 "
+            "again could repeat those of the earlier batch's groups"
+        )
+    if profile.name in links:
+        return None, "its key pairs parent rows (a link table)"
+    plain = [c for c in group if c not in parents]
+    if plain:
+        return (
+            None,
+            f"({', '.join(group)}) is not one reference draw: {', '.join(plain)} is no reference the plan keeps",
+        )
+    draws = {_draw_name(c, parents[c]) for c in group}
+    if len(draws) > 1:
+        return None, f"({', '.join(group)}) is drawn from {len(draws)} parent rows, not one"
+    parent = parents[group[0]]
+    if parent.link is not None or parent.one_to_one or parent.ctx is ctx:
+        return None, f"({', '.join(group)}) is paired, a row of its own or a reference to the table itself"
+    if not any(parents[c].column in _row_identifying(parents[c].ctx) for c in group):
+        return None, f"({', '.join(group)}) does not tell the rows of {parent.ctx.profile.name} apart"
+    referring = [r for r in relationships if r.parent_table == profile.name and line in r.parent_columns]
+    if referring:
+        r = referring[0]
+        return None, (
+            f"{r.child_table} ({', '.join(r.child_columns)}) refers to it and recomputes {line} from the row index"
+        )
+    return _Numbering(line, group, draws.pop()), ""
+
+
+def in_row_order(parents: dict[str, _Parent], numbering: _Numbering, stats: ColumnStats | None) -> dict[str, _Parent]:
+    """The parents, with every column of the numbered group's draw drawn in row order, children per
+    parent as the line number counts them (one curve for all: they draw one parent row)."""
+    fan_out = numbered_fan_out(stats)
+    return {
+        c: p._replace(stratified=True, fan_out=fan_out) if _draw_name(c, p) == numbering.draw else p
+        for c, p in parents.items()
+    }
+
+
+def numbered_fan_out(stats: ColumnStats | None) -> FanOut | None:
+    """Children per parent from a line number's value counts: ``count(n >= j)`` groups have a j-th
+    row, so ``count(j) - count(j + 1)`` groups have exactly ``j`` rows. None unless the counts hold
+    every value of the column, 1..m."""
+    if stats is None or not stats.top_values:
+        return None
+    counts = {v.value: v.count for v in stats.top_values}
+    numbers = sorted(counts, key=str)
+    if not all(isinstance(n, int) for n in numbers):
+        return None
+    numbers = sorted(numbers)
+    if numbers != list(range(1, len(numbers) + 1)) or sum(counts.values()) != stats.non_null_count:
+        return None  # not 1..m, or the top values are not all of them
+    ends = [counts[j] - counts.get(j + 1, 0) for j in numbers]
+    histogram = [(j, groups) for j, groups in zip(numbers, ends, strict=True) if groups > 0]
+    return FanOut(histogram=histogram) if histogram else None
+
+
+def numbered_columns(columns: list[ColumnPlan], numbering: _Numbering, profile: TableProfile) -> list[ColumnPlan]:
+    """The columns with the line number as a ``LineNumber`` of the group's draw (see ``numbering_of``)."""
+    fk = next(c.generator for c in columns if c.name == numbering.group[0])
+    assert isinstance(fk, ForeignKeyRef)  # numbering_of found every group column among the references
+    number = _key_plan(
+        profile.column(numbering.column),
+        LineNumber(
+            group=list(numbering.group),
+            rows=fk.stratified_rows,
+            parent_rows=fk.parent_rows,
+            skew=fk.skew,
+            fan_out=fk.fan_out,
+        ),
+        f"line number: the row's number 1..k among the rows of its ({', '.join(numbering.group)}) parent row, "
+        "whose draw is made in row order so that they are contiguous",
+    )
+    return [number if c.name == numbering.column else c for c in columns]
+
+
+def numbering_note(choice: KeyChoice, numbering: _Numbering | None, why: str) -> str:
+    """What the key's evidence says about how its line number is generated."""
+    if numbering is not None:
+        group = ", ".join(numbering.group)
+        return f"; generated: {choice.numbered} numbers the rows of each ({group}) parent row 1..k"
+    return (
+        f"; generated: {choice.numbered} is derived from the row index (unique, counting the table's rows, "
+        f"not numbered within each group), since {why}"
+    )
+
+
 def unique_by_construction(table: str, primary_key: list[str], columns: list[ColumnPlan]) -> bool:
     """Whether the generators keep ``primary_key`` unique whatever the draws: a column of it is
     unique on its own (a key from the row index, a keyed permutation, a unique shape), or it
@@ -1099,6 +1226,8 @@ def unique_by_construction(table: str, primary_key: list[str], columns: list[Col
             return True
         if isinstance(generator, ForeignKeyRef) and generator.one_to_one:
             return True
+        if isinstance(generator, LineNumber) and set(generator.group) <= set(primary_key):
+            return True  # numbered within one parent draw of the key (see LineNumber)
         if isinstance(generator, ForeignKeyRef) and generator.link and generator.link.link_table == table:
             positions.add(generator.link.position)
             parents = len(generator.link.parent_rows)
@@ -1185,18 +1314,23 @@ def _reference_column(
     skew = estimate_skew(stats.top_values, profile.row_count, parent_ctx.profile.row_count) if stats else 0.0
     reason = f"foreign key to {parent_ctx.profile.name}.{parent.column}"
     fan_out: list[tuple[float, float]] = []
-    if link is None and not parent.draw and parent_ctx is not ctx and path in ctx.fan_outs:
+    if parent.stratified and parent.fan_out is not None:
+        # The line number's own counts: exact, and a composite draw has no SQL-counted fan-out.
+        fan_out = fan_out_curve(parent.fan_out, parent_ctx.profile.row_count)
+        if fan_out:
+            reason += ", children per parent as in the source (from the line number's counts)"
+    elif link is None and not parent.draw and parent_ctx is not ctx and path in ctx.fan_outs:
         fan_out = fan_out_curve(ctx.fan_outs[path], parent_ctx.profile.row_count)
         if fan_out:
-            skew = 0.0
             reason += ", children per parent as in the source (counted by SQL)"
+    skew = 0.0 if fan_out else skew
     if link is not None:
         via = "its own row" if link.link_table == profile.name else f"a drawn row of {link.link_table}"
         parents = len(link.parent_rows)
         what = "two parents' rows, no pair twice" if parents == 2 else f"{parents} parents' rows, no tuple twice"
         reason += f", paired by {via} (a key of {what})"
     if parent.draw:
-        skew = 0.0 if parent.one_to_one else parent.skew
+        skew = 0.0 if parent.one_to_one or fan_out else parent.skew
         row = "a row of its own" if parent.one_to_one else "one drawn row"
         reason += f", with ({parent.draw}) from {row} of {parent_ctx.profile.name} (composite reference)"
         if parent.one_to_one and ctx.rows > parent_ctx.rows:
@@ -1206,6 +1340,8 @@ def _reference_column(
                 f"{ctx.rows} rows asked, {parent_ctx.profile.name} has {parent_ctx.rows}. "
                 f"Ask for at most {parent_ctx.rows} rows of {profile.name}"
             )
+    if parent.stratified:
+        reason += ", drawn in row order (each parent's rows contiguous) for the key's line number"
     fk = ForeignKeyRef(
         parent_table=parent_ctx.profile.name,
         parent_column=parent.column,
@@ -1216,8 +1352,9 @@ def _reference_column(
         link=link,
         draw=parent.draw,
         one_to_one=parent.one_to_one,
+        stratified_rows=ctx.rows if parent.stratified else 0,
     )
-    return _key_plan(column, fk, reason, null_rate=0.0 if link or parent.draw else null_rate)
+    return _key_plan(column, fk, reason, null_rate=0.0 if link or parent.draw or parent.stratified else null_rate)
 
 
 def resolve_composite_references(tables: list[TablePlan]) -> list[TablePlan]:
@@ -1297,6 +1434,8 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
     failed_sources = {p.table_id for p in profiles if p.error}
     report = discover_relationships([p for p in profiles if not p.error], checks)
     inferred_keys = {k.table: k.columns for k in report.primary_keys if k.origin != "declared"}
+    numbered_keys = {k.table: k for k in report.primary_keys if k.numbered}
+    key_notes: dict[str, str] = {}
     usable = [
         p.model_copy(update={"primary_key": inferred_keys[p.name]}) if p.name in inferred_keys else p
         for p in profiles
@@ -1367,10 +1506,17 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
         parents, kept = _parents_of(profile, relationships, contexts, links)
         kept_relationships += kept
         key = list(profile.primary_key) or ([ctx.key_column] if ctx.key_column else [])
+        choice = numbered_keys.get(profile.name)
+        numbering, why = numbering_of(profile, choice, ctx, parents, relationships, links)
+        if numbering is not None:
+            parents = in_row_order(parents, numbering, profile.stats.get(numbering.column))
+        if choice is not None:
+            key_notes[profile.name] = numbering_note(choice, numbering, why)
         try:
-            columns = unique_key_columns(
-                ctx, key, [plan_column(c, c.name, ctx, parents, options) for c in profile.columns], contexts
-            )
+            planned_columns = [plan_column(c, c.name, ctx, parents, options) for c in profile.columns]
+            if numbering is not None:
+                planned_columns = numbered_columns(planned_columns, numbering, profile)
+            columns = unique_key_columns(ctx, key, planned_columns, contexts)
         except PlanError as error:
             failures.append(PlanFailure(table=profile.name, source_table=profile.table_id, error=str(error)))
             continue
@@ -1405,7 +1551,10 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
         seed=batch_seed(options),
         tables=resolve_composite_references([t for t in tables if t.name not in {f.table for f in failures}]),
         relationships=kept_relationships,
-        primary_keys=report.primary_keys,
+        primary_keys=[
+            k.model_copy(update={"evidence": k.evidence + key_notes[k.table]}) if k.table in key_notes else k
+            for k in report.primary_keys
+        ],
         rejected_relationships=sorted(rejected, key=lambda r: (r.child_table, r.child_columns, r.parent_table)),
         failures=failures,
     )

@@ -10,8 +10,10 @@ import yaml
 from bqsynth.generation.recipe import PLUGIN, with_recipes
 from bqsynth.generation.recipe_safety import ALLOWED_FUNCTIONS, COUNT_EXPRESSION, NESTED_PARAMETERS, check_recipe
 from bqsynth.generation.snowfakery_plugin import Bqsynth
+from bqsynth.models import DatasetPlan
 from bqsynth.planning.planner import PlanOptions, plan_dataset
 from tests.factories import demo_profiles
+from tests.unit.test_line_numbers import numbered_table
 from tests.unit.test_text_kinds import COMMENTS, text_table
 from tests.unit.test_typed_values import typed_profile
 from tests.unit.test_vocabulary import vocabulary_table
@@ -52,7 +54,12 @@ def demo_recipes() -> list[str]:
     profiles = [*demo_profiles(), typed_profile(), text_table("review", {"comment": COMMENTS}, rows=40)]
     plan = with_recipes(plan_dataset(profiles, PlanOptions(target_project="p", target_dataset="d")))
     # Only a model proposes a vocabulary, never the offline planner: a table with one, as advice leaves it.
-    return [t.recipe for t in plan.tables] + [vocabulary_table(["Sea Glass", "Oat Linen"], rows=10).recipe]
+    # Nor does the demo number a parent's rows (a line number): a table that does, built as planned.
+    numbered = with_recipes(DatasetPlan(seed=1, tables=[numbered_table(rows=10, parents=3)])).tables[0]
+    return [t.recipe for t in plan.tables] + [
+        vocabulary_table(["Sea Glass", "Oat Linen"], rows=10).recipe,
+        numbered.recipe,
+    ]
 
 
 def test_every_compiled_recipe_passes(demo_recipes: list[str]) -> None:
