@@ -28,7 +28,7 @@ from truth import ForeignKey, Schema  # noqa: E402
 
 from bqsynth.gcp.clients import bigquery_client  # noqa: E402
 from bqsynth.models import DatasetPlan, TableProfile  # noqa: E402
-from bqsynth.planning.planner import PlanOptions, plan_dataset  # noqa: E402
+from bqsynth.planning.planner import NOT_GENERATED, PlanOptions, plan_dataset  # noqa: E402
 from bqsynth.sources.bigquery_profile import profile_table  # noqa: E402
 from bqsynth.sources.key_checks import BigQueryKeyChecks  # noqa: E402
 
@@ -62,6 +62,7 @@ class Score:
     pk_false_negatives: list[str] = field(default_factory=list)
     fk_false_positives: list[str] = field(default_factory=list)
     fk_false_negatives: list[str] = field(default_factory=list)
+    fk_not_generated: list[str] = field(default_factory=list)
     declared_changed: list[str] = field(default_factory=list)
 
 
@@ -96,9 +97,12 @@ def score(schema: Schema, plan: DatasetPlan) -> dict[str, object]:
     found_pks = {t.name: frozenset(t.primary_key) for t in plan.tables if t.primary_key}
     true_pks = {t: frozenset(c) for t, c in schema.primary_keys.items()}
     pk_hits = sum(1 for t, c in found_pks.items() if true_pks.get(t) == c)
+    # Inference is scored: a reference found but rejected because generation cannot keep it
+    # (two composite references sharing a column) counts as found, and is listed as such.
+    not_generated = [r for r in plan.rejected_relationships if NOT_GENERATED in r.evidence]
     found = {
         ForeignKey(r.child_table, tuple(r.child_columns), r.parent_table, tuple(r.parent_columns)).key(): r
-        for r in plan.relationships
+        for r in [*plan.relationships, *not_generated]
     }
     truth = {f.key(): f for f in schema.foreign_keys}
     fk_hits = len(found.keys() & truth.keys())
@@ -116,6 +120,10 @@ def score(schema: Schema, plan: DatasetPlan) -> dict[str, object]:
             for k in found.keys() - truth.keys()
         ],
         "fk_false_negatives": [str(truth[k]) for k in truth.keys() - found.keys()],
+        "fk_not_generated": [
+            f"{r.child_table}({', '.join(r.child_columns)}) -> {r.parent_table}({', '.join(r.parent_columns)})"
+            for r in not_generated
+        ],
     }
 
 
@@ -180,6 +188,7 @@ def report(result: Score) -> str:
         "pk_false_negatives",
         "fk_false_positives",
         "fk_false_negatives",
+        "fk_not_generated",
         "declared_changed",
     ):
         for item in getattr(result, label):

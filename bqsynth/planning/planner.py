@@ -1560,6 +1560,10 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
     )
 
 
+# How the evidence of an inferred reference that generation cannot keep ends (benchmarks count them as inferred).
+NOT_GENERATED = "rejected: not kept by generation"
+
+
 def _not_generated(rel: Relationship, kept: list[Relationship]) -> Relationship:
     """An inferred composite reference generation cannot keep, rejected with the one it shares a column with."""
     sharing = [k for k in kept if k.child_table == rel.child_table and set(k.child_columns) & set(rel.child_columns)]
@@ -1571,7 +1575,7 @@ def _not_generated(rel: Relationship, kept: list[Relationship]) -> Relationship:
             f"shares {shared} with ({', '.join(other.child_columns)}) -> {other.parent_table}, which generation "
             f"keeps: one row of each parent would have to agree on {shared} (not built)"
         )
-    return rel.model_copy(update={"evidence": f"{rel.evidence}; rejected: {why}"})
+    return rel.model_copy(update={"evidence": f"{rel.evidence}; {NOT_GENERATED}: {why}"})
 
 
 def _references_of(profile: TableProfile, relationships: list[Relationship]) -> set[str]:

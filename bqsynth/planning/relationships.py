@@ -7,7 +7,9 @@ agree, and every choice carries its evidence and a confidence:
   SQL check on all rows confirms them) ranked by how many references they receive, then
   by key-like names (``id``, ``*_id``, ``*_key``, ``*_sk``, the table's entity + a key
   word); without one, the smallest column tuple that is unique, preferring a parent
-  reference plus an ordinal (``(l_orderkey, l_linenumber)``) or two references (a link table);
+  reference plus an ordinal (``(l_orderkey, l_linenumber)``) or two references (a link table),
+  then an entity named within a group (``bakers (series, baker)``), then a reference and a
+  time; a table keyed by references to composite keys is keyed once its parents are;
 * foreign keys: a name that points at the parent key (``planning.key_names``: alias
   prefixes, glued key words, roles, abbreviations, self-references), the same key-able
   type family, statistics that do not contradict it (distinct counts, ranges, shapes) and
@@ -15,8 +17,9 @@ agree, and every choice carries its evidence and a confidence:
   A string column whose values all exist in a string key of another table is related on
   values alone (an ``origin`` holding airport codes): inclusion of many distinct strings is
   rarely chance; integers never are (a quantity falls inside any id range).
-* a global choice: each child column gets at most one parent; the other candidates are
-  kept as rejected, with the reason, for the plan, the summary and the model to see.
+* a global choice: each child column (and column tuple) gets at most one parent, and no two
+  tables reference each other; the other candidates are kept as rejected, with the reason,
+  for the plan, the summary and the model to see.
 
 Without ``checks`` (unit tests, file sources) the samples and statistics stand in for the
 exact checks, as far as they can tell, and the evidence says so.
