@@ -38,10 +38,14 @@ def _group_starts(rows: int, groups: int, fan_out: tuple[tuple[float, float], ..
         held = np.maximum.accumulate(np.interp(shares, knots[:, 0], knots[:, 1]))
     else:
         held = shares
-    spare = max(rows - groups, 0)
-    starts = np.arange(groups + 1, dtype=np.int64) + np.floor(spare * np.minimum(held, 1.0)).astype(np.int64)
-    starts[0], starts[-1] = 0, max(rows, groups)
-    starts = np.maximum.accumulate(starts)
+    total = max(rows, groups)
+    # The curve's share of the rows, rounded (so that a curve of the source's sizes gives them back
+    # exactly), then one row per group at least: q + the rising maximum of (start - q), capped so the
+    # groups after q still have a row each.
+    rounded = np.floor(total * np.minimum(held, 1.0) + 0.5).astype(np.int64)
+    index = np.arange(groups + 1, dtype=np.int64)
+    starts = np.minimum(index + np.maximum.accumulate(rounded - index), total - groups + index)
+    starts[0], starts[-1] = 0, total
     starts.flags.writeable = False  # cached: shared by every caller
     return starts
 

@@ -492,10 +492,10 @@ class GroupLayout(StrictModel):
     A plain key column that several tables share but that refers to no table (bakeoff's
     ``series``: there is no series table) is the key of an implicit parent with ``groups`` rows.
     Each table with it in its key lays its ``rows`` rows out in row order: group ``q`` holds
-    rows ``start(q) .. start(q + 1) - 1`` with ``start(q) = q + floor((rows - groups) * L(q /
-    groups))``, ``L`` the Lorenz curve ``fan_out`` (even when empty), so every group has at least
-    one row and the rows per group follow the source's (``keys.group_starts``). Any table can
-    recompute the layout of another from these numbers alone.
+    rows ``start(q) .. start(q + 1) - 1``, ``start(q)`` the share ``L(q / groups)`` of the rows
+    (rounded), ``L`` the Lorenz curve ``fan_out`` (even when empty), moved so that every group has
+    at least one row (``bqsynth.groups.group_starts``): the rows per group follow the source's.
+    Any table can recompute the layout of another from these numbers alone.
     """
 
     column: str = Field(description="The implicit parent's column in this table (series)")
