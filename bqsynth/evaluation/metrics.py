@@ -21,8 +21,8 @@ Three families of numbers:
 Which columns get a shape score, and why (``sdmetrics_metadata``):
 
 * keys (``sequence_key``, ``foreign_key``, an implicit parent's ``group_key``) are ``id``: they
-  are regenerated from row indices, so their value distribution says nothing; foreign keys are judged by the cardinality score
-  (children per parent) and by the orphan count of the integrity checks;
+  are regenerated from row indices, so their value distribution says nothing; foreign keys are
+  judged by the cardinality score (children per parent) and by the orphan count of the integrity checks;
 * a line number (``line_number``: 1..k within each parent's rows) is ``numerical``: its values
   are how many rows the groups have, which the source's distribution can be held to;
 * faker, pattern and free-text columns are ``pii`` or ``id``: they are drawn fresh and never
