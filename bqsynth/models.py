@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 Mode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
 Scalar = str | int | float | bool | None
@@ -486,6 +486,79 @@ class LinkPairing(StrictModel):
         return self
 
 
+class GroupLayout(StrictModel):
+    """How a table's rows fall into the ``groups`` groups of an implicit parent (issue 11).
+
+    A plain key column that several tables share but that refers to no table (bakeoff's
+    ``series``: there is no series table) is the key of an implicit parent with ``groups`` rows.
+    Each table with it in its key lays its ``rows`` rows out in row order: group ``q`` holds
+    rows ``start(q) .. start(q + 1) - 1``, ``start(q)`` the share ``L(q / groups)`` of the rows
+    (rounded), ``L`` the Lorenz curve ``fan_out`` (even when empty), moved so that every group has
+    at least one row (``bqsynth.groups.group_starts``): the rows per group follow the source's.
+    Any table can recompute the layout of another from these numbers alone.
+    """
+
+    column: str = Field(description="The implicit parent's column in this table (series)")
+    groups: int = Field(ge=1, description="The implicit parent's rows: how many groups")
+    rows: int = Field(ge=0, description="The table's planned rows (at least groups, when any)")
+    fan_out: list[tuple[float, float]] = Field(
+        default_factory=list,
+        description="Rows per group as a Lorenz curve (group share, row share), most first; empty = even groups",
+    )
+
+    @model_validator(mode="after")
+    def _every_group_has_a_row(self) -> GroupLayout:
+        # An edited plan may carry any numbers: a group with no row would leave values no child can pair.
+        if 0 < self.rows < self.groups:
+            raise ValueError(
+                f"{self.rows} rows cannot fill {self.groups} groups of {self.column} (each needs one row at least); "
+                "ask for more rows or fewer groups"
+            )
+        return self
+
+
+class GroupKey(StrictModel):
+    """The key of the row's implicit parent: ``key``'s value number ``group(r)`` (see ``GroupLayout``).
+
+    Several rows share it (the bakers of one series), so it is never unique alone: the table's
+    key keeps it beside a column derived from the row index or numbered within the group.
+    """
+
+    kind: Literal["group_key"] = "group_key"
+    layout: GroupLayout
+    key: SequenceKey = Field(description="The implicit parent's key: group q takes its value number q")
+
+
+class GroupPairing(StrictModel):
+    """A child of two composite references that share an implicit parent's column (challenges
+    (series, baker) -> bakers and (series, episode) -> episodes): each child row takes a row of
+    ``first`` and a row of ``second`` in the same group, no pair twice.
+
+    The key space is ``sum over groups q of size_first(q) x size_second(q)``; child rows are laid
+    out over the groups in row order in proportion to their pairs (``keys.paired_group_starts``)
+    and, within group ``q``, local row ``t`` is read in a mixed radix: ``t mod size_first(q)`` of
+    the first, ``(t div size_first(q) + offset) mod size_second(q)`` of the second, the offset keyed
+    on the first row, so every pair is distinct while the child fits the space.
+    """
+
+    child_table: str
+    child_rows: int = Field(ge=0)
+    first_table: str
+    first: GroupLayout
+    second_table: str
+    second: GroupLayout
+    position: int = Field(ge=0, le=1, description="Which parent this column's row comes from (0 = first)")
+
+    @model_validator(mode="after")
+    def _one_implicit_parent(self) -> GroupPairing:
+        if self.first.groups != self.second.groups:
+            raise ValueError(
+                f"the two parents are laid out over {self.first.groups} and {self.second.groups} groups; "
+                "a pairing within groups needs one implicit parent"
+            )
+        return self
+
+
 class ForeignKeyRef(StrictModel):
     """A parent's key: the parent row index is drawn from the fan-out distribution.
 
@@ -518,10 +591,16 @@ class ForeignKeyRef(StrictModel):
         description="Each child row takes a different parent row (a keyed permutation, not a draw): "
         "the child's primary key is this reference, so it stays unique",
     )
-    via: ForeignKeyRef | None = Field(
+    via: Via | None = Field(
         default=None,
-        description="The parent column is itself a reference: the value is what this generator of "
-        "the parent's gives at the drawn parent row (a composite key of a reference and a number)",
+        description="The parent column is itself a reference (or an implicit parent's key, or a line "
+        "number within its group): the value is what this generator of the parent's gives at the drawn "
+        "parent row (a composite key of a reference and a number)",
+    )
+    group_pairing: GroupPairing | None = Field(
+        default=None,
+        description="The parent row is paired with another parent's within their implicit parent's group "
+        "(see GroupPairing), not drawn",
     )
     stratified_rows: int = Field(
         default=0,
@@ -570,6 +649,11 @@ class LineNumber(StrictModel):
     parent_rows: int = Field(ge=1, description="The group's parent_rows")
     skew: float = Field(default=0.0, ge=0.0, description="The group's skew")
     fan_out: list[tuple[float, float]] = Field(default_factory=list, description="The group's fan_out")
+    layout: GroupLayout | None = Field(
+        default=None,
+        description="Numbered within the row's implicit parent group instead (group: its column, e.g. "
+        "episodes' episode within series): rows, parent_rows, skew and fan_out are then unused",
+    )
 
     def draws_like(self, reference: ForeignKeyRef) -> bool:
         """Whether ``reference`` is drawn as this numbering assumes (same rows, parents and fan-out)."""
@@ -579,6 +663,25 @@ class LineNumber(StrictModel):
             and reference.skew == self.skew
             and [tuple(k) for k in reference.fan_out] == [tuple(k) for k in self.fan_out]
         )
+
+
+def _via_kind(value: Any) -> str:
+    """The kind of a ``via``: plans written before implicit groups carry references without ``kind``."""
+    if isinstance(value, dict):
+        # Recipes write a via without its defaults (kind included): its fields tell the kind.
+        inferred = "group_key" if "layout" in value and "key" in value else "line_number" if "group" in value else ""
+        return str(value.get("kind") or inferred or "foreign_key")
+    return str(getattr(value, "kind", "foreign_key"))
+
+
+# What a reference recomputes at the parent row when the parent column is not the parent's own key.
+Via = Annotated[
+    Annotated[ForeignKeyRef, Tag("foreign_key")]
+    | Annotated[GroupKey, Tag("group_key")]
+    | Annotated[LineNumber, Tag("line_number")],
+    Discriminator(_via_kind),
+]
+ForeignKeyRef.model_rebuild()
 
 
 class FakerValue(StrictModel):
@@ -808,6 +911,7 @@ Generator = Annotated[
     SequenceKey
     | ForeignKeyRef
     | LineNumber
+    | GroupKey
     | FakerValue
     | Categorical
     | NumberFromQuantiles
@@ -832,6 +936,7 @@ GENERATOR_KINDS = (
     "sequence_key",
     "foreign_key",
     "line_number",
+    "group_key",
     "faker",
     "categorical",
     "number",

@@ -20,9 +20,9 @@ Three families of numbers:
 
 Which columns get a shape score, and why (``sdmetrics_metadata``):
 
-* keys (``sequence_key``, ``foreign_key``) are ``id``: they are regenerated from row indices,
-  so their value distribution says nothing; foreign keys are judged by the cardinality score
-  (children per parent) and by the orphan count of the integrity checks;
+* keys (``sequence_key``, ``foreign_key``, an implicit parent's ``group_key``) are ``id``: they
+  are regenerated from row indices, so their value distribution says nothing; foreign keys are
+  judged by the cardinality score (children per parent) and by the orphan count of the integrity checks;
 * a line number (``line_number``: 1..k within each parent's rows) is ``numerical``: its values
   are how many rows the groups have, which the source's distribution can be held to;
 * faker, pattern and free-text columns are ``pii`` or ``id``: they are drawn fresh and never
@@ -69,6 +69,7 @@ from bqsynth.models import (
     FakerValue,
     ForeignKeyRef,
     FreeText,
+    GroupKey,
     LineNumber,
     NullValue,
     NumberFromQuantiles,
@@ -137,7 +138,7 @@ class LeafColumn:
 def column_sdtype(plan: ColumnPlan) -> dict[str, Any]:
     """The SDMetrics column metadata of one leaf column plan (see the module docstring)."""
     generator = plan.generator
-    if isinstance(generator, SequenceKey | ForeignKeyRef | PatternString):
+    if isinstance(generator, SequenceKey | ForeignKeyRef | PatternString | GroupKey):
         return {"sdtype": "id"}
     if isinstance(generator, Categorical):
         return {"sdtype": "categorical"}

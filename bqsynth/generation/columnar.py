@@ -20,7 +20,8 @@ with the same values typed (``parquet_files``; ``choose_file_format`` says which
   enforced by the same ``RuleEnforcer``.
 
 Interpreted: ``sequence_key``, ``foreign_key`` (plain, skewed, self, link, composite ``draw``,
-``one_to_one``, ``via``, ``stratified_rows``), ``line_number``, ``categorical``, ``number``,
+``one_to_one``, ``via``, ``stratified_rows``, ``group_pairing``), ``line_number``, ``group_key``,
+``categorical``, ``number``,
 ``temporal``, ``boolean``, ``null``, ``pattern``, ``faker``, ``text``, ``shaped``, ``record`` (not
 REPEATED) and ``array`` (of drawn scalars without a copula or uniqueness). Not yet: ``json``, ``geography``, ``bytes``,
 ``interval``, ``range``, arrays of records or of other kinds. A table with any of those, or
@@ -66,6 +67,8 @@ from bqsynth.models import (
     ForeignKeyRef,
     FreeText,
     Generator,
+    GroupKey,
+    GroupLayout,
     LineNumber,
     NullValue,
     NumberFromQuantiles,
@@ -96,6 +99,7 @@ SUPPORTED_KINDS = frozenset(
         "sequence_key",
         "foreign_key",
         "line_number",
+        "group_key",
         "categorical",
         "number",
         "temporal",
@@ -402,6 +406,11 @@ def parent_indices(
 
 def reference_values(seed: int, spec: ForeignKeyRef, table: str, column: str, rows: np.ndarray) -> list[Any]:
     """``keys.reference_value`` of every row: plain draws in bulk, the other kinds row by row."""
+    if spec.group_pairing is not None:  # a pairing within groups: every row's parent row at once
+        parents = keys.paired_rows(seed, spec.group_pairing, rows)
+        if spec.via is None:
+            return sequence_keys(spec.parent_key, parents)
+        return keys.values_at(seed, spec.via, spec.parent_table, spec.parent_column, parents)
     plain = spec.link is None and spec.parent_table != table and not spec.one_to_one and spec.via is None
     if not plain:
         return [keys.reference_value(seed, spec, table, column, row) for row in rows.tolist()]
@@ -712,6 +721,10 @@ def leaf_column_values(shard: _Shard, generator: Generator, column: str) -> list
             return sequence_keys(generator, rows)
         case ForeignKeyRef():
             return reference_values(seed, generator, table, column, rows)
+        case GroupKey():
+            return keys.group_key_values(generator, rows)
+        case LineNumber(layout=GroupLayout() as layout):
+            return keys.group_line_numbers(layout, rows).tolist()
         case LineNumber():
             numbers = keys.line_numbers(rows, generator.rows, generator.parent_rows, generator.skew, generator.fan_out)
             return numbers.tolist()

@@ -17,7 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bqsynth.models import ForeignKeyRef, LinkPairing, SequenceKey
+from bqsynth.groups import group_sizes, group_starts, groups_of, paired_group_starts
+from bqsynth.models import ForeignKeyRef, GroupKey, GroupLayout, GroupPairing, LineNumber, LinkPairing, SequenceKey
 from bqsynth.shapes import ALPHABETS, pattern_space, shape_value
 from bqsynth.values import seconds_to_temporal
 
@@ -262,7 +263,9 @@ def reference_value(seed: int, spec: ForeignKeyRef, table: str, column: str, row
     reference takes every column from one existing parent row.
     """
     draw = spec.draw or column
-    if spec.link is not None:
+    if spec.group_pairing is not None:
+        index = int(paired_rows(seed, spec.group_pairing, np.array([row_index]))[0])
+    elif spec.link is not None:
         link_row = link_row_index(seed, table, spec.link, row_index, spec.skew)
         index = link_parent_index(seed, spec.link, link_row)
     elif spec.parent_table == table and spec.via is None:
@@ -285,8 +288,57 @@ def reference_value(seed: int, spec: ForeignKeyRef, table: str, column: str, row
     else:
         index = parent_index(seed, table, draw, row_index, spec.parent_rows, spec.skew, spec.fan_out)
     if spec.via is not None:
-        return reference_value(seed, spec.via, spec.parent_table, spec.parent_column, index)
+        return values_at(seed, spec.via, spec.parent_table, spec.parent_column, np.array([index]))[0]
     return sequence_key_value(spec.parent_key, index)
+
+
+def values_at(
+    seed: int, via: ForeignKeyRef | GroupKey | LineNumber, table: str, column: str, rows: np.ndarray
+) -> list[int | str | None]:
+    """What the generator ``via`` of ``table.column`` gives at each of the parent rows ``rows``."""
+    if isinstance(via, ForeignKeyRef):
+        return [reference_value(seed, via, table, column, row) for row in np.asarray(rows).tolist()]
+    if isinstance(via, GroupKey):
+        return group_key_values(via, rows)  # type: ignore[return-value]
+    if via.layout is None:
+        raise ValueError(f"{table}.{column}: a line number within a reference draw cannot be recomputed from a row")
+    return group_line_numbers(via.layout, rows).tolist()
+
+
+# --- implicit group parents (GroupLayout, GroupKey, GroupPairing) -------------------------------
+
+
+def group_line_numbers(layout: GroupLayout, rows: np.ndarray) -> np.ndarray:
+    """``LineNumber`` within the row's implicit group: its position in the group, from 1."""
+    rows = np.asarray(rows, dtype=np.int64)
+    return rows - group_starts(layout)[groups_of(layout, rows)] + 1
+
+
+def group_key_values(spec: GroupKey, rows: np.ndarray) -> list[int | str]:
+    """``GroupKey`` of each row: the implicit parent's key of the row's group."""
+    return [sequence_key_value(spec.key, q) for q in groups_of(spec.layout, rows).tolist()]
+
+
+def paired_rows(seed: int, pairing: GroupPairing, rows: np.ndarray) -> np.ndarray:
+    """The row of parent ``pairing.position`` that each child row takes (see ``GroupPairing``)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = paired_group_starts(pairing)
+    # The last group with a start at or before the row: groups given no child row are skipped.
+    group = np.clip(np.searchsorted(starts, rows, side="right") - 1, 0, pairing.first.groups - 1)
+    local = rows - starts[group]
+    first_sizes, second_sizes = group_sizes(pairing.first)[group], group_sizes(pairing.second)[group]
+    first_row = group_starts(pairing.first)[group] + local % first_sizes
+    if pairing.position == 0:
+        return first_row
+    # The offset is keyed on the first parent's row, so each first row pairs a spread of second rows.
+    offsets = np.array(
+        [
+            int(row_uniform(seed, pairing.child_table, pairing.first_table, "group-offset", int(row)) * size)
+            for row, size in zip(first_row.tolist(), second_sizes.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
+    return group_starts(pairing.second)[group] + (local // first_sizes + offsets) % second_sizes
 
 
 def unique_integer(low: int, high: int, seed: int, salt: str, row_index: int) -> int:

@@ -33,6 +33,7 @@ from bqsynth.models import (
     FreeText,
     Generator,
     GeographyValue,
+    GroupKey,
     IntervalValue,
     JsonValue,
     LineNumber,
@@ -95,6 +96,11 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     **({"one_to_one": True} if generator.one_to_one else {}),
                     **({"via": json_literal(generator.via.model_dump(exclude_defaults=True))} if generator.via else {}),
                     **({"stratified_rows": generator.stratified_rows} if generator.stratified_rows else {}),
+                    **(
+                        {"group_pairing": json_literal(generator.group_pairing.model_dump())}
+                        if generator.group_pairing
+                        else {}
+                    ),
                 }
             }
         case LineNumber():
@@ -104,7 +110,12 @@ def generator_definition(generator: Generator, table: str, column: str) -> Any:
                     "parent_rows": generator.parent_rows,
                     "skew": generator.skew,
                     **({"fan_out": json_literal(generator.fan_out)} if generator.fan_out else {}),
+                    **({"layout": json_literal(generator.layout.model_dump())} if generator.layout else {}),
                 }
+            }
+        case GroupKey():
+            return {
+                "Bqsynth.group_key": {"layout": json_literal(generator.layout.model_dump()), **_key_args(generator.key)}
             }
         case FakerValue():
             return {

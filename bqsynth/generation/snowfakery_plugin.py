@@ -17,7 +17,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from faker import Faker
+from pydantic import TypeAdapter
 from snowfakery.plugins import PluginContext, SnowfakeryPlugin, lazy
 
 from bqsynth.generation import keys, sampling, typed_values
@@ -27,11 +29,15 @@ from bqsynth.models import (
     BytesValue,
     ForeignKeyRef,
     GeographyValue,
+    GroupKey,
+    GroupLayout,
+    GroupPairing,
     IntervalValue,
     JsonValue,
     LinkPairing,
     RangeValue,
     SequenceKey,
+    Via,
 )
 from bqsynth.semantics import PROVIDER_ALLOWLIST
 from bqsynth.text_kinds import DEFAULT_LOCALE, faker_for, shaped_value
@@ -97,6 +103,7 @@ def _reference_spec(
     via_json: str,
     fan_out_json: str = "",
     stratified_rows: int = 0,
+    group_pairing_json: str = "",
 ) -> ForeignKeyRef:
     return ForeignKeyRef(
         parent_table=parent_table,
@@ -108,9 +115,23 @@ def _reference_spec(
         link=_link(link_json) if link_json else None,
         draw=draw,
         one_to_one=one_to_one,
-        via=ForeignKeyRef.model_validate(_json(via_json)) if via_json else None,
+        via=_VIA.validate_python(_json(via_json)) if via_json else None,
         stratified_rows=stratified_rows,
+        group_pairing=GroupPairing.model_validate(_json(group_pairing_json)) if group_pairing_json else None,
     )
+
+
+_VIA: TypeAdapter[Any] = TypeAdapter(Via)
+
+
+@lru_cache(maxsize=256)
+def _group_layout(layout_json: str) -> GroupLayout:
+    return GroupLayout.model_validate(_json(layout_json))
+
+
+@lru_cache(maxsize=256)
+def _group_key(layout_json: str, key: tuple[int, int, str, int, bool, str, str]) -> GroupKey:
+    return GroupKey(layout=_group_layout(layout_json), key=_sequence_key(*key))
 
 
 @lru_cache(maxsize=256)
@@ -257,6 +278,7 @@ class Bqsynth(SnowfakeryPlugin):
             temporal: str = "",
             fan_out: str = "",
             stratified_rows: int = 0,
+            group_pairing: str = "",
         ) -> int | str | None:
             spec = _reference_spec(
                 parent_table or ("" if not self_reference else table),
@@ -270,12 +292,32 @@ class Bqsynth(SnowfakeryPlugin):
                 via,
                 fan_out,
                 int(stratified_rows),
+                group_pairing,
             )
             return keys.reference_value(self._option(SEED_OPTION), spec, table, column, self._row_index())
 
-        def line_number(self, rows: int, parent_rows: int, skew: float = 0.0, fan_out: str = "") -> int:
-            """The row's number within its parent's run of children (``LineNumber``)."""
+        def line_number(
+            self, rows: int, parent_rows: int, skew: float = 0.0, fan_out: str = "", layout: str = ""
+        ) -> int:
+            """The row's number within its parent's run of children, or within its implicit group (``LineNumber``)."""
+            if layout:
+                return int(keys.group_line_numbers(_group_layout(layout), np.array([self._row_index()]))[0])
             return keys.line_number(self._row_index(), int(rows), int(parent_rows), float(skew), _fan_out(fan_out))
+
+        def group_key(
+            self,
+            layout: str,
+            start: int = 1,
+            step: int = 1,
+            prefix: str = '""',
+            width: int = 0,
+            as_string: bool = False,
+            pattern: str = '""',
+            temporal: str = "",
+        ) -> int | str:
+            """The key of the row's implicit parent group (``GroupKey``)."""
+            spec = _group_key(layout, (int(start), int(step), prefix, int(width), bool(as_string), pattern, temporal))
+            return keys.group_key_values(spec, np.array([self._row_index()]))[0]
 
         def _excluded(self, column: str) -> frozenset[str]:
             return _exclusions(str(self.context.interpreter.options.get(EXCLUSIONS_OPTION, NO_EXCLUSIONS))).get(

@@ -11,6 +11,7 @@ from bqsynth.models import (
     ArrayValue,
     ColumnPlan,
     ForeignKeyRef,
+    GroupKey,
     LineNumber,
     RecordValue,
     SequenceKey,
@@ -60,7 +61,7 @@ def key_paths(table: TablePlan) -> set[str]:
     return {
         path
         for path, column in leaf_plans(table.columns).items()
-        if isinstance(column.generator, (SequenceKey, ForeignKeyRef, LineNumber))
+        if isinstance(column.generator, (SequenceKey, ForeignKeyRef, LineNumber, GroupKey))
         or (isinstance(column.generator, ArrayValue) and isinstance(column.generator.element, ForeignKeyRef))
     }
 

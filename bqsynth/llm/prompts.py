@@ -43,6 +43,7 @@ from bqsynth.models import (
     ForeignKeyRef,
     FreeText,
     Generator,
+    GroupKey,
     LineNumber,
     PatternString,
     Relationship,
@@ -164,6 +165,8 @@ def describe_generator(generator: Generator) -> str:
             return "sequence_key(row index)"
         case LineNumber():
             return f"line_number(1..k within each ({', '.join(generator.group)}))"
+        case GroupKey():
+            return f"group_key({generator.layout.groups} groups of {generator.layout.column}, an implicit parent)"
         case ArrayValue():
             return f"array of {describe_generator(generator.element)}"
     return generator.kind

@@ -223,7 +223,7 @@ def _rejection_problems(
     column = leaf_plans(child.columns).get(rel.child_columns[0]) if child else None
     generator = column.generator if column else None
     if isinstance(generator, ForeignKeyRef) and (
-        generator.link is not None or generator.draw or generator.stratified_rows
+        generator.link is not None or generator.draw or generator.stratified_rows or generator.group_pairing
     ):
         # Its values pair with another column's (a two-column key, or a composite reference):
         # replanning one half alone would break the pair the other half and its children rely on.

@@ -29,6 +29,7 @@ import yaml
 from pydantic import ValidationError
 
 from bqsynth.errors import BqsynthError
+from bqsynth.groups import group_pair_space
 from bqsynth.models import (
     GENERATOR_KINDS,
     NUMERIC_TYPES,
@@ -38,6 +39,9 @@ from bqsynth.models import (
     DatasetPlan,
     ForeignKeyRef,
     Generator,
+    GroupKey,
+    GroupLayout,
+    GroupPairing,
     LineNumber,
     NumberFromQuantiles,
     RecordValue,
@@ -63,6 +67,7 @@ KIND_TYPES: dict[str, frozenset[str] | None] = {
     "sequence_key": frozenset({"INT64", "STRING", "NUMERIC", "BIGNUMERIC", "DATE", "DATETIME", "TIMESTAMP"}),
     "foreign_key": frozenset({"INT64", "STRING", "NUMERIC", "BIGNUMERIC", "DATE", "DATETIME", "TIMESTAMP"}),
     "line_number": frozenset({"INT64", "NUMERIC", "BIGNUMERIC"}),
+    "group_key": frozenset({"INT64", "STRING", "NUMERIC", "BIGNUMERIC", "DATE", "DATETIME", "TIMESTAMP"}),
     "faker": _STRINGY,
     "categorical": None,
     "number": NUMERIC_TYPES,
@@ -287,7 +292,7 @@ def column_problems(column: ColumnPlan, schema: ColumnSchema, planned: dict[str,
     return problems
 
 
-def references(generator: Generator) -> Iterator[ForeignKeyRef]:
+def references(generator: Generator | None) -> Iterator[ForeignKeyRef]:
     """Every reference inside ``generator``: itself, the one it is computed through (``via``)."""
     while isinstance(generator, ForeignKeyRef):
         yield generator
@@ -315,12 +320,49 @@ def with_references_refreshed(plan: DatasetPlan) -> DatasetPlan:
     A draw in row order (``stratified_rows``) and a line number are sized by their own table's
     ``row_count`` and the parent's: both are refreshed too.
     """
-    planned = {t.name: t for t in plan.tables}
+    # Implicit groups first: a table's layout follows its own row count, and the references and
+    # pairings that recompute a group key or a number within a group copy the refreshed layouts.
+    grouped = [
+        t.model_copy(update={"columns": [_refreshed_layout(c, t.row_count) for c in t.columns]}) for t in plan.tables
+    ]
+    planned = {t.name: t for t in grouped}
     tables = []
-    for table in plan.tables:
+    for table in grouped:
         columns = [_refreshed_column(column, planned, table.name) for column in table.columns]
         tables.append(table.model_copy(update={"columns": _refreshed_line_numbers(columns, table.row_count)}))
     return plan.model_copy(update={"tables": tables})
+
+
+def _resized(layout: GroupLayout, rows: int) -> GroupLayout:
+    # model_copy does not validate: a layout with fewer rows than groups is reported by group_problems.
+    return layout.model_copy(update={"rows": rows})
+
+
+def _refreshed_layout(column: ColumnPlan, rows: int) -> ColumnPlan:
+    """A group key or a number within a group laid out over the table's (edited) rows."""
+    generator = column.generator
+    if isinstance(generator, GroupKey):
+        return column.model_copy(
+            update={"generator": generator.model_copy(update={"layout": _resized(generator.layout, rows)})}
+        )
+    if isinstance(generator, LineNumber) and generator.layout is not None:
+        update = {"layout": _resized(generator.layout, rows), "rows": rows}
+        return column.model_copy(update={"generator": generator.model_copy(update=update)})
+    return column
+
+
+def _group_layout_of(table: TablePlan | None, column: str) -> GroupLayout | None:
+    """The layout of ``table``'s group key ``column``, if it is one."""
+    target = leaf_plans(table.columns).get(column) if table is not None else None
+    return target.generator.layout if target is not None and isinstance(target.generator, GroupKey) else None
+
+
+def _refreshed_pairing(pairing: GroupPairing, planned: dict[str, TablePlan]) -> GroupPairing:
+    child = planned.get(pairing.child_table)
+    first = _group_layout_of(planned.get(pairing.first_table), pairing.first.column) or pairing.first
+    second = _group_layout_of(planned.get(pairing.second_table), pairing.second.column) or pairing.second
+    rows = child.row_count if child is not None else pairing.child_rows
+    return pairing.model_copy(update={"child_rows": rows, "first": first, "second": second})
 
 
 def _refreshed_column(column: ColumnPlan, planned: dict[str, TablePlan], table: str) -> ColumnPlan:
@@ -344,8 +386,12 @@ def _refreshed_reference(reference: ForeignKeyRef, planned: dict[str, TablePlan]
     key = leaf_plans(parent.columns).get(reference.parent_column)
     if key is not None and isinstance(key.generator, SequenceKey):
         update["parent_key"] = key.generator
-    if reference.via is not None:
+    if isinstance(reference.via, ForeignKeyRef):
         update["via"] = _refreshed_reference(reference.via, planned, reference.parent_table)
+    elif reference.via is not None and key is not None and isinstance(key.generator, GroupKey | LineNumber):
+        update["via"] = key.generator  # a group key or a number within a group, laid out afresh
+    if reference.group_pairing is not None:
+        update["group_pairing"] = _refreshed_pairing(reference.group_pairing, planned)
     return reference.model_copy(update=update)
 
 
@@ -393,6 +439,10 @@ def consistency_problems(plan: DatasetPlan) -> list[str]:
                 problems += [f"{where}: {p}" for p in stratified_problems(generator, table, path, planned)]
             if isinstance(generator, LineNumber):
                 problems += [f"{where}: {p}" for p in line_number_problems(generator, table, path)]
+            if isinstance(generator, GroupKey):
+                problems += [f"{where}: {p}" for p in layout_problems(generator.layout, table)]
+            if isinstance(generator, ForeignKeyRef) and generator.group_pairing is not None:
+                problems += [f"{where}: {p}" for p in pairing_problems(generator, table, planned)]
             if (
                 isinstance(generator, NumberFromQuantiles)
                 and generator.unique
@@ -441,11 +491,57 @@ def stratified_problems(
     for ref in references(reference):
         parent = planned.get(ref.parent_table)
         target = leaf_plans(parent.columns).get(ref.parent_column) if parent else None
-        if target is not None and isinstance(target.generator, LineNumber):
+        if target is not None and isinstance(target.generator, LineNumber) and target.generator.layout is None:
             problems.append(
                 f"refers to {ref.parent_table}.{ref.parent_column}, a line number, which a reference cannot "
                 "recompute; refer to key or reference columns only"
             )
+    return problems
+
+
+def layout_problems(layout: GroupLayout, table: TablePlan) -> list[str]:
+    """A group layout must cover the table's rows, one row per group at least."""
+    problems = []
+    if layout.rows != table.row_count:
+        problems.append(f"its layout has rows {layout.rows}, the table's row_count is {table.row_count}")
+    if 0 < table.row_count < layout.groups:
+        problems.append(
+            f"{table.row_count} rows cannot fill the {layout.groups} groups of {layout.column} (one row each at "
+            f"least): ask for at least {layout.groups} rows of {table.name}, or set groups lower in every table "
+            "that has it"
+        )
+    return problems
+
+
+def pairing_problems(reference: ForeignKeyRef, table: TablePlan, planned: dict[str, TablePlan]) -> list[str]:
+    """A pairing within groups needs both parents' group keys, one implicit parent, and room for its rows."""
+    pairing = reference.group_pairing
+    assert pairing is not None
+    problems: list[str] = []
+    keys = []
+    for parent, layout in ((pairing.first_table, pairing.first), (pairing.second_table, pairing.second)):
+        target = leaf_plans(planned[parent].columns).get(layout.column) if parent in planned else None
+        if target is None or not isinstance(target.generator, GroupKey) or target.generator.layout != layout:
+            problems.append(
+                f"its pairing names {parent}.{layout.column} as a group key laid out over {layout.groups} groups and "
+                f"{layout.rows} rows, which {parent} does not have (keep that column a group_key)"
+            )
+        else:
+            keys.append(target.generator.key)
+    if len(keys) == 2 and keys[0] != keys[1]:
+        problems.append(
+            f"{pairing.first_table}.{pairing.first.column} and {pairing.second_table}.{pairing.second.column} are one "
+            "implicit parent's key and must give its groups the same values: their key specs differ"
+        )
+    if pairing.child_table != table.name or pairing.child_rows != table.row_count:
+        problems.append(f"its pairing is sized for {pairing.child_rows} rows of {pairing.child_table}")
+    if not problems and table.row_count > group_pair_space(pairing.first, pairing.second):
+        space = group_pair_space(pairing.first, pairing.second)
+        problems.append(
+            f"its rows pair a {pairing.first_table} row and a {pairing.second_table} row of the same "
+            f"{pairing.first.column} group, no pair twice: the groups hold {space} pairs, {table.row_count} rows "
+            f"asked. Ask for at most {space} rows of {table.name}, or more rows of its parents"
+        )
     return problems
 
 
@@ -455,6 +551,16 @@ def line_number_problems(number: LineNumber, table: TablePlan, path: str) -> lis
         return ["a line number must be a top-level column (its group is the table's key columns)"]
     columns = {c.name: c for c in table.columns}
     key = set(table.primary_key)
+    if number.layout is not None:
+        group = columns.get(number.layout.column)
+        if path not in key or number.group != [number.layout.column] or number.layout.column not in key:
+            return [
+                f"a line number within the groups of {number.layout.column} needs group [{number.layout.column}] and "
+                f"both among the table's primary key columns ({', '.join(table.primary_key)})"
+            ]
+        if group is None or not isinstance(group.generator, GroupKey) or group.generator.layout != number.layout:
+            return [f"its group column {number.layout.column} is not a group_key with the same layout"]
+        return []
     if path not in key or not set(number.group) <= key or path in number.group:
         return [
             f"a line number and its group ({', '.join(number.group)}) must be the table's primary key columns "

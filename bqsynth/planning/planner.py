@@ -20,6 +20,7 @@ from pydantic import Field
 
 from bqsynth.config import run_default
 from bqsynth.errors import BqsynthError
+from bqsynth.groups import group_pair_space
 from bqsynth.models import (
     DAY_TYPES,
     NUMERIC_TYPES,
@@ -35,6 +36,9 @@ from bqsynth.models import (
     ForeignKeyRef,
     FreeText,
     Generator,
+    GroupKey,
+    GroupLayout,
+    GroupPairing,
     KeyChoice,
     LineNumber,
     LinkPairing,
@@ -756,6 +760,247 @@ def link_space_error(table: str, link: _Link, rows: int) -> str:
     )
 
 
+class _GroupShape(NamedTuple):
+    """A child of two composite references that share a plain key column ``column`` (bakeoff's
+    challenges (series, baker) -> bakers and (series, episode) -> episodes): ``column`` is the key
+    of an implicit parent of ``groups`` rows, and the child pairs a row of each parent in the same
+    group (``GroupPairing``). ``layouts`` lays each parent's rows over the groups; ``key`` gives
+    group q its value."""
+
+    child: str
+    column: str
+    first: Relationship
+    second: Relationship
+    groups: int
+    key: SequenceKey
+    layouts: dict[str, GroupLayout]  # parent table -> its layout (its own column name)
+
+    def pairing(self, rows: int, position: int) -> GroupPairing:
+        first, second = self.first.parent_table, self.second.parent_table
+        return GroupPairing(
+            child_table=self.child,
+            child_rows=rows,
+            first_table=first,
+            first=self.layouts[first],
+            second_table=second,
+            second=self.layouts[second],
+            position=position,
+        )
+
+    @property
+    def space(self) -> int:
+        """How many child rows the groups hold with no pair of parent rows twice."""
+        return group_pair_space(self.layouts[self.first.parent_table], self.layouts[self.second.parent_table])
+
+
+def _group_members(rel: Relationship, column: str) -> str:
+    """The parent column ``rel`` maps the child's ``column`` to."""
+    return rel.parent_columns[rel.child_columns.index(column)]
+
+
+def _group_parent_problem(
+    rel: Relationship, column: str, relationships: list[Relationship], contexts: dict[str, _TableContext]
+) -> str:
+    """Why the parent of ``rel`` cannot lay its rows out over an implicit parent's groups ('' if it can)."""
+    ctx = contexts[rel.parent_table]
+    profile, member = ctx.profile, _group_members(rel, column)
+    key = set(profile.primary_key)
+    if ctx.first_row:
+        return f"{profile.name} is an appended batch (its keys continue after {ctx.first_row} earlier rows)"
+    if member not in key or key != set(rel.parent_columns):
+        return f"{profile.name}'s key ({', '.join(profile.primary_key)}) is not ({', '.join(rel.parent_columns)})"
+    own = {c for r in relationships if r.child_table == profile.name for c in r.child_columns}
+    if key & own:
+        return f"{', '.join(sorted(key & own))} of {profile.name} is a reference itself"
+    if any(r.parent_table == profile.name and r.parent_columns == [member] for r in relationships):
+        return f"a table refers to {profile.name}.{member} alone"
+    if not key - {member} <= {ctx.key_column, *ctx.derived}:
+        return f"the rest of {profile.name}'s key is not derived from the row index"
+    return ""
+
+
+def _group_shape_problem(
+    child: _TableContext,
+    column: str,
+    pair: tuple[Relationship, Relationship],
+    relationships: list[Relationship],
+    contexts: dict[str, _TableContext],
+) -> str:
+    """Why two composite references of ``child`` sharing ``column`` cannot be paired within groups."""
+    sharing = [r for r in relationships if r.child_table == child.profile.name and column in r.child_columns]
+    if len(sharing) > 2:
+        return f"{len(sharing)} references share {column} (a pairing within groups takes two)"
+    if child.first_row:
+        return f"{child.profile.name} is an appended batch (its keys continue after {child.first_row} earlier rows)"
+    types = {normalise_type(child.profile.column(column).type)}
+    for rel in pair:
+        problem = _group_parent_problem(rel, column, relationships, contexts)
+        if problem:
+            return problem
+        types.add(normalise_type(contexts[rel.parent_table].profile.column(_group_members(rel, column)).type))
+    if len(types) > 1:
+        return f"{column} has the types {', '.join(sorted(types))} in the tables that share it"
+    return ""
+
+
+def _group_count(column: str, pair: tuple[Relationship, Relationship], contexts: dict[str, _TableContext]) -> int:
+    """The implicit parent's rows: the fewest distinct values of the column in the tables that share it,
+    at most each parent's planned rows (every group needs a row of each parent)."""
+    child = contexts[pair[0].child_table].profile
+    counts = [s.distinct_count for s in [child.stats.get(column)] if s is not None]
+    for rel in pair:
+        parent = contexts[rel.parent_table]
+        stats = parent.profile.stats.get(_group_members(rel, column))
+        counts += [stats.distinct_count] if stats is not None else []
+        counts.append(parent.rows)
+    return min(counts)
+
+
+def group_layout(ctx: _TableContext, column: str, groups: int) -> GroupLayout:
+    """``ctx``'s rows laid out over ``groups`` groups, rows per group from the column's value counts
+    (when the profile holds every value), else even."""
+    stats = ctx.profile.stats.get(column)
+    fan_out: list[tuple[float, float]] = []
+    if stats is not None and stats.top_values and sum(v.count for v in stats.top_values) == stats.non_null_count:
+        histogram = sorted(Counter(v.count for v in stats.top_values).items())
+        fan_out = fan_out_curve(FanOut(histogram=histogram), groups)
+    return GroupLayout(column=column, groups=groups, rows=ctx.rows, fan_out=fan_out)
+
+
+def implicit_groups(
+    relationships: list[Relationship], contexts: dict[str, _TableContext], links: dict[str, _Link]
+) -> tuple[list[_GroupShape], dict[tuple[str, tuple[str, ...]], str]]:
+    """Children whose two composite references share a plain key column that refers to no table,
+    each paired within the groups of that column (``_GroupShape``), and for the shapes not covered,
+    why (by the second reference), so that its rejection says so."""
+    shapes: list[_GroupShape] = []
+    why: dict[tuple[str, tuple[str, ...]], str] = {}
+    laid_out: dict[str, str] = {}  # parent table -> the column its rows are grouped by
+    for name, child in contexts.items():
+        composites = sorted(
+            (
+                r
+                for r in relationships
+                if r.child_table == name
+                and len(r.child_columns) > 1
+                and r.parent_table not in (name,)
+                and r.parent_table in contexts
+            ),
+            key=lambda r: (-len(r.child_columns), r.parent_table, r.child_columns),
+        )
+        for first, second in itertools.combinations(composites, 2):
+            shared = set(first.child_columns) & set(second.child_columns)
+            if len(shared) != 1 or first.parent_table == second.parent_table or name in links:
+                continue
+            column = shared.pop()
+            problem = _group_shape_problem(child, column, (first, second), relationships, contexts)
+            members = {r.parent_table: _group_members(r, column) for r in (first, second)}
+            if not problem and any(laid_out.get(t, m) != m for t, m in members.items()):
+                problem = "a parent is grouped by another column for another table already"
+            groups = _group_count(column, (first, second), contexts) if not problem else 0
+            if not problem and groups < 1:
+                problem = f"{column} has no value to group by"
+            if problem:
+                why[(name, tuple(second.child_columns))] = problem
+                continue
+            p1 = contexts[first.parent_table]
+            member = members[first.parent_table]
+            key = key_spec(
+                p1.profile.column(member), p1.profile.stats.get(member), sample_values(p1.profile, member), groups
+            )
+            layouts = {t: group_layout(contexts[t], m, groups) for t, m in members.items()}
+            shapes.append(_GroupShape(name, column, first, second, groups, key, layouts))
+            laid_out.update(members)
+    return shapes, why
+
+
+def group_space_error(shape: _GroupShape, rows: int) -> str:
+    """Why ``rows`` rows of a child paired within groups cannot all have keys of their own."""
+    first, second = shape.first.parent_table, shape.second.parent_table
+    return (
+        f"table {shape.child}: its references ({', '.join(shape.first.child_columns)}) -> {first} and "
+        f"({', '.join(shape.second.child_columns)}) -> {second} share {shape.column}, so each row pairs a {first} "
+        f"row and a {second} row of the same {shape.column} ({shape.groups} groups), no pair twice; the groups "
+        f"hold {shape.space} pairs ({shape.layouts[first].rows} {first} rows, {shape.layouts[second].rows} {second} "
+        f"rows), {rows} rows asked. Ask for at most {shape.space} rows of {shape.child}, or more rows of its parents"
+    )
+
+
+def grouped_columns(
+    table: TablePlan, shapes: list[_GroupShape], contexts: dict[str, _TableContext], numbered: dict[str, KeyChoice]
+) -> list[ColumnPlan]:
+    """``table``'s columns with the implicit groups applied: a parent's group column as a ``GroupKey``
+    and its numbered key column as a ``LineNumber`` within the group; a child's two references
+    paired within a group (``GroupPairing``)."""
+    columns = {c.name: c for c in table.columns}
+    for shape in shapes:
+        for rel in (shape.first, shape.second):
+            if rel.parent_table != table.name:
+                continue
+            layout = shape.layouts[table.name]
+            group = columns[layout.column]
+            columns[layout.column] = group.model_copy(
+                update={
+                    "generator": GroupKey(layout=layout, key=shape.key),
+                    "reason": f"key of an implicit parent: {layout.column} refers to no table but {shape.child} pairs "
+                    f"its rows within it; {shape.groups} groups, this table's rows laid out over them in row order",
+                }
+            )
+            choice = numbered.get(table.name)
+            line = choice.numbered if choice is not None else None
+            if line and set(table.primary_key) == {layout.column, line}:
+                columns[line] = columns[line].model_copy(
+                    update={
+                        "generator": LineNumber(
+                            group=[layout.column], rows=table.row_count, parent_rows=shape.groups, layout=layout
+                        ),
+                        "reason": f"line number: the row's number 1..k within its {layout.column} group",
+                    }
+                )
+        if shape.child != table.name:
+            continue
+        for position, rel in enumerate((shape.first, shape.second)):
+            parent = contexts[rel.parent_table]
+            for child_column, parent_column in zip(rel.child_columns, rel.parent_columns, strict=True):
+                if position == 1 and child_column == shape.column:
+                    continue  # the group's value comes from the first parent's row: the same group
+                fk = ForeignKeyRef(
+                    parent_table=rel.parent_table,
+                    parent_column=parent_column,
+                    parent_rows=parent.rows,
+                    parent_key=parent.key or SequenceKey(),
+                    draw=",".join(rel.child_columns),
+                    group_pairing=shape.pairing(table.row_count, position),
+                )
+                columns[child_column] = columns[child_column].model_copy(
+                    update={
+                        "generator": fk,
+                        "null_rate": 0.0,
+                        "semantic_type": "key",
+                        "reason": f"foreign key to {rel.parent_table}.{parent_column}, with ({fk.draw}) from a "
+                        f"{rel.parent_table} row paired with a "
+                        f"{(shape.second if position == 0 else shape.first).parent_table} row of the same "
+                        f"{shape.column} group, no pair twice (composite references sharing {shape.column})",
+                    }
+                )
+    return [columns[c.name] for c in table.columns]
+
+
+def group_note(table: str, shapes: list[_GroupShape]) -> str:
+    """What a key's evidence says about implicit groups in its table, if any."""
+    for shape in shapes:
+        if shape.child == table:
+            return (
+                f"; generated: ({', '.join(shape.first.child_columns)}) -> {shape.first.parent_table} and "
+                f"({', '.join(shape.second.child_columns)}) -> {shape.second.parent_table} paired within each "
+                f"{shape.column} group ({shape.groups} groups, an implicit parent), no pair twice"
+            )
+        if table in (shape.first.parent_table, shape.second.parent_table):
+            column = shape.layouts[table].column
+            return f"; generated: {column} is an implicit parent's key ({shape.groups} groups), rows laid out over them"
+    return ""
+
+
 def _parents_of(
     profile: TableProfile,
     relationships: list[Relationship],
@@ -1218,7 +1463,7 @@ def unique_by_construction(table: str, primary_key: list[str], columns: list[Col
     unique on its own (a key from the row index, a keyed permutation, a unique shape), or it
     holds every part of the table's own link pairing."""
     generators = {c.name: c.generator for c in columns if c.name in primary_key}
-    positions, parents = set(), 0
+    positions, parents, paired = set(), 0, set()
     for generator in generators.values():
         if isinstance(generator, SequenceKey):
             return True
@@ -1228,6 +1473,11 @@ def unique_by_construction(table: str, primary_key: list[str], columns: list[Col
             return True
         if isinstance(generator, LineNumber) and set(generator.group) <= set(primary_key):
             return True  # numbered within one parent draw of the key (see LineNumber)
+        if isinstance(generator, ForeignKeyRef) and generator.group_pairing:
+            if generator.group_pairing.child_table == table:
+                paired.add(generator.group_pairing.position)
+            if paired == {0, 1}:
+                return True  # a row of each of two parents in one group, no pair twice (see GroupPairing)
         if isinstance(generator, ForeignKeyRef) and generator.link and generator.link.link_table == table:
             positions.add(generator.link.position)
             parents = len(generator.link.parent_rows)
@@ -1373,6 +1623,12 @@ def resolve_composite_references(tables: list[TablePlan]) -> list[TablePlan]:
             return column
         parent = by_name.get(fk.parent_table)
         target = next((c for c in parent.columns if c.name == fk.parent_column), None) if parent else None
+        grouped = target is not None and (
+            isinstance(target.generator, GroupKey)
+            or (isinstance(target.generator, LineNumber) and target.generator.layout is not None)
+        )
+        if grouped:  # an implicit parent's key, or a number within its group: recomputed from the parent row
+            return column.model_copy(update={"generator": fk.model_copy(update={"via": target.generator})})  # type: ignore[union-attr]
         if target is None or not isinstance(target.generator, SequenceKey | ForeignKeyRef) or target.null_rate:
             raise PlanError(
                 f"table {table.name}: column {column.name} refers to {fk.parent_table}.{fk.parent_column} as part of "
@@ -1486,6 +1742,17 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
             )
         else:  # the source's rows times the scale: cut to the space, which the source's rows fit in
             ctx.rows = link.space
+    shapes, group_problems = implicit_groups(relationships, contexts, links)
+    for shape in shapes:
+        # Every pair of parent rows in a group is used at most once: that bounds the child's size.
+        ctx = contexts[shape.child]
+        if ctx.rows <= shape.space:
+            continue
+        if shape.child in options.record_counts:
+            error = group_space_error(shape, ctx.rows)
+            failures.append(PlanFailure(table=shape.child, source_table=ctx.profile.table_id, error=error))
+        else:
+            ctx.rows = shape.space
 
     tables: list[TablePlan] = []
     kept_relationships: list[Relationship] = []
@@ -1534,6 +1801,10 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
             output_format=profile.file_format,
             layout=profile.layout,
         )
+        if any(profile.name in (sh.child, sh.first.parent_table, sh.second.parent_table) for sh in shapes):
+            table = table.model_copy(update={"columns": grouped_columns(table, shapes, contexts, numbered_keys)})
+            kept_relationships += [r for sh in shapes if sh.child == profile.name for r in (sh.first, sh.second)]
+            key_notes[profile.name] = group_note(profile.name, shapes)
         tables.append(table)
     planned = {t.name for t in tables}
     # Composite references the generator cannot keep (two sharing a column need two parent rows
@@ -1544,8 +1815,14 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
         for r in relationships
         if len(r.child_columns) > 1 and r not in kept_relationships and {r.child_table, r.parent_table} <= planned
     ]
-    kept_relationships += [r for r in unkept if r.origin == "declared"]
-    rejected = report.rejected + [_not_generated(r, kept_relationships) for r in unkept if r.origin != "declared"]
+    # a pairing keeps a reference its draw kept too: each once
+    kept_relationships = [r for i, r in enumerate(kept_relationships) if r not in kept_relationships[:i]]
+    kept_relationships += [r for r in unkept if r.origin == "declared" and r not in kept_relationships]
+    rejected = report.rejected + [
+        _not_generated(r, kept_relationships, group_problems.get((r.child_table, tuple(r.child_columns)), ""))
+        for r in unkept
+        if r.origin != "declared" and r not in kept_relationships
+    ]
     fail_children_of_failed(tables, kept_relationships, failures)
     return DatasetPlan(
         seed=batch_seed(options),
@@ -1564,8 +1841,9 @@ def plan_dataset(profiles: list[TableProfile], options: PlanOptions, checks: Key
 NOT_GENERATED = "rejected: not kept by generation"
 
 
-def _not_generated(rel: Relationship, kept: list[Relationship]) -> Relationship:
-    """An inferred composite reference generation cannot keep, rejected with the one it shares a column with."""
+def _not_generated(rel: Relationship, kept: list[Relationship], ungrouped: str = "") -> Relationship:
+    """An inferred composite reference generation cannot keep, rejected with the one it shares a column with
+    (and ``ungrouped``: why the two cannot be paired within the groups of the column they share)."""
     sharing = [k for k in kept if k.child_table == rel.child_table and set(k.child_columns) & set(rel.child_columns)]
     why = "generation draws each composite reference from one parent row and cannot keep this one"
     if sharing:
@@ -1573,7 +1851,8 @@ def _not_generated(rel: Relationship, kept: list[Relationship]) -> Relationship:
         shared = ", ".join(c for c in rel.child_columns if c in other.child_columns)
         why = (
             f"shares {shared} with ({', '.join(other.child_columns)}) -> {other.parent_table}, which generation "
-            f"keeps: one row of each parent would have to agree on {shared} (not built)"
+            f"keeps: one row of each parent would have to agree on {shared}"
+            + (f", and they cannot be paired within its groups: {ungrouped}" if ungrouped else " (not built)")
         )
     return rel.model_copy(update={"evidence": f"{rel.evidence}; {NOT_GENERATED}: {why}"})
 

@@ -179,8 +179,9 @@ def test_a_reference_key_cannot_ask_for_more_rows_than_its_parent_has() -> None:
     assert "101 rows asked, store_sales has 100" in failure.error and "at most 100 rows" in failure.error
 
 
-def test_composite_references_sharing_a_column_keep_one_and_list_the_other(tmp_path: Path) -> None:
-    """bakeoff's challenges: (series, baker) -> bakers and (series, episode) -> episodes share `series`."""
+def test_composite_references_sharing_a_column_are_paired_within_its_groups(tmp_path: Path) -> None:
+    """bakeoff's challenges: (series, baker) -> bakers and (series, episode) -> episodes share `series`,
+    which refers to no table: both are kept, a bakers row and an episodes row of one series paired."""
     bakers = [{"series": s, "baker": b, "age": 20 + b} for s in range(1, 6) for b in range(1, 9)]
     episodes = [{"series": s, "episode": e, "viewers": s * e} for s in range(1, 6) for e in range(1, 7)]
     challenges = [
@@ -204,22 +205,27 @@ def test_composite_references_sharing_a_column_keep_one_and_list_the_other(tmp_p
     ]
     plan = plan_dataset(profiles, PlanOptions(seed=1, target_project="p", target_dataset="t"))
     challenges_plan = plan.table("challenges")
-    draws = {c.generator.draw for c in challenges_plan.columns if isinstance(c.generator, ForeignKeyRef)}
-    assert len(draws) == 1  # one composite generated from one parent row ...
-    listed = [r for r in plan.relationships if r.child_table == "challenges"]
-    assert len(listed) == 2  # ... the other still listed, so the orphan check reports it
+    pairings = {
+        c.name: c.generator.group_pairing
+        for c in challenges_plan.columns
+        if isinstance(c.generator, ForeignKeyRef) and c.generator.group_pairing is not None
+    }
+    assert set(pairings) == {"series", "episode", "baker"}  # every key column from one pairing
+    assert len([r for r in plan.relationships if r.child_table == "challenges"]) == 2
 
-    # The plain half of the parent's key (baker) is derived from the row, so the kept one holds.
     plan = with_recipes(plan)
-    parent_name = next(g.parent_table for c in challenges_plan.columns if isinstance(g := c.generator, ForeignKeyRef))
-    columns = ["series", "baker"] if parent_name == "bakers" else ["series", "episode"]
-    parent_rows = rows_of(generate_table(plan.table(parent_name), plan.seed, tmp_path / "p", shard_rows=100)[0])
-    child_rows = rows_of(generate_table(plan.table("challenges"), plan.seed, tmp_path / "c", shard_rows=100)[0])
-    parent_keys = {tuple(r[c] for c in columns) for r in parent_rows}
-    assert len(parent_keys) == len(parent_rows)
-    assert {tuple(r[c] for c in columns) for r in child_rows} <= parent_keys
+    generated = {
+        name: rows_of(generate_table(plan.table(name), plan.seed, tmp_path / name, shard_rows=100)[0])
+        for name in ("bakers", "episodes", "challenges")
+    }
+    child_rows = generated["challenges"]
+    for parent, columns in (("bakers", ["series", "baker"]), ("episodes", ["series", "episode"])):
+        parent_keys = {tuple(r[c] for c in columns) for r in generated[parent]}
+        assert len(parent_keys) == len(generated[parent])
+        assert {tuple(r[c] for c in columns) for r in child_rows} <= parent_keys  # both references hold
     challenge_keys = {(r["series"], r["episode"], r["baker"]) for r in child_rows}
-    assert len(challenge_keys) == len(child_rows) == 240  # its free key column keeps the key unique
+    assert len(challenge_keys) == len(child_rows) == 240  # every pair of a series once: the whole space
+    assert len({r["series"] for r in generated["bakers"]}) == 5  # five series, as the source
 
 
 def test_a_key_that_is_a_reference_takes_its_parents_key(tmp_path: Path) -> None:

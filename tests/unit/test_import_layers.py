@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "bqsynth.semantics",
         "bqsynth.shapes",
         "bqsynth.text_kinds",
+        "bqsynth.groups",
     ),
     ("bqsynth.gcp",),
     ("bqsynth.config",),

@@ -14,7 +14,7 @@ from bqsynth.generation.recipe import with_recipes
 from bqsynth.generation.snowfakery_runner import generate_table
 from bqsynth.models import ForeignKey, SequenceKey
 from bqsynth.planning.key_names import column_words, key_name, name_match, split_glued, table_prefix
-from bqsynth.planning.planner import PlanOptions, plan_dataset
+from bqsynth.planning.planner import NOT_GENERATED, PlanOptions, plan_dataset
 from bqsynth.planning.relationships import discover_relationships
 from bqsynth.sources.key_checks import InclusionQuery, RowsKeyChecks, UniquenessQuery
 from tests.unit.test_relationships import pairs, table
@@ -855,14 +855,21 @@ def test_two_tables_holding_the_same_values_reference_one_way_with_the_ambiguity
 
 
 def test_an_inferred_composite_reference_generation_cannot_keep_is_rejected_with_the_reason() -> None:
-    """bakeoff challenges: (series, baker) -> bakers and (series, episode) -> episodes share series;
-    one parent row of each would have to agree on it, which generation does not do."""
+    """bakeoff challenges: (series, baker) -> bakers and (series, episode) -> episodes share series.
+    Both are kept, paired within each series (an implicit parent); in a shape that pairing does not
+    cover (an appended batch) one parent row of each would have to agree on series: rejected, with why."""
     tables = bake_off()
     options = PlanOptions(seed=1, target_project="p", target_dataset="t")
     plan = plan_dataset([t[0] for t in tables.values()], options, exact(*tables.values()))
+    assert len([r for r in plan.relationships if r.child_table == "challenges"]) == 2
+    appended = options.model_copy(update={"first_rows": {"challenges": 500}})
+    plan = plan_dataset([t[0] for t in tables.values()], appended, exact(*tables.values()))
     listed = [r for r in plan.relationships if r.child_table == "challenges"]
     [rejected] = [
-        r for r in plan.rejected_relationships if r.child_table == "challenges" and "not kept by generation: shares" in r.evidence
+        r
+        for r in plan.rejected_relationships
+        if r.child_table == "challenges" and f"{NOT_GENERATED}: shares" in r.evidence
     ]
     assert len(listed) == 1 and set(listed[0].child_columns) & set(rejected.child_columns) == {"series"}
-    assert f"rejected: not kept by generation: shares series with ({', '.join(listed[0].child_columns)})" in rejected.evidence
+    assert f"{NOT_GENERATED}: shares series with ({', '.join(listed[0].child_columns)})" in rejected.evidence
+    assert "cannot be paired within its groups: challenges is an appended batch" in rejected.evidence

@@ -13,7 +13,8 @@ from bqsynth.generation.snowfakery_plugin import Bqsynth
 from bqsynth.models import DatasetPlan
 from bqsynth.planning.planner import PlanOptions, plan_dataset
 from tests.factories import demo_profiles
-from tests.unit.test_line_numbers import numbered_table
+from tests.unit.test_implicit_groups import drag_race
+from tests.unit.test_line_numbers import numbered_table, planned
 from tests.unit.test_text_kinds import COMMENTS, text_table
 from tests.unit.test_typed_values import typed_profile
 from tests.unit.test_vocabulary import vocabulary_table
@@ -56,9 +57,12 @@ def demo_recipes() -> list[str]:
     # Only a model proposes a vocabulary, never the offline planner: a table with one, as advice leaves it.
     # Nor does the demo number a parent's rows (a line number): a table that does, built as planned.
     numbered = with_recipes(DatasetPlan(seed=1, tables=[numbered_table(rows=10, parents=3)])).tables[0]
+    # Nor has it an implicit group parent (group_key, a number within a group, a pairing within groups).
+    grouped = planned(drag_race())
     return [t.recipe for t in plan.tables] + [
         vocabulary_table(["Sea Glass", "Oat Linen"], rows=10).recipe,
         numbered.recipe,
+        *(t.recipe for t in grouped.tables),
     ]
 
 
